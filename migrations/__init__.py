@@ -1,0 +1,1 @@
+"""Alembic migrations; `fraudlog db upgrade` applies them (see service/store/migrate.py)."""

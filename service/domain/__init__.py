@@ -1,0 +1,1 @@
+"""Pure domain: event types, validation, features, policies. No I/O."""

@@ -1,0 +1,80 @@
+"""The events clients send, as msgspec Structs. Pure: no I/O, no framework.
+
+These Structs are the contract: msgspec enforces every constraint while decoding, and
+`service.domain.validation` reuses the same annotations to name every bad field when decoding fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import msgspec
+
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+MAX_ATTRIBUTES = 256
+
+Identifier = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="1-128 characters of [A-Za-z0-9._:-]")]
+AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset")]
+AttributeName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Amount = Annotated[float, msgspec.Meta(ge=0, description="finite, >= 0")]
+
+
+class TransactionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A card payment as a client posts it."""
+
+    transaction_id: Identifier
+    event_time: AwareDateTime
+    amount: Amount
+    card_id: Identifier | None = None
+    attributes: Annotated[dict[AttributeName, float], msgspec.Meta(max_length=MAX_ATTRIBUTES)] = {}
+
+
+class LabelIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The truth about a transaction, arriving hours later."""
+
+    transaction_id: Identifier
+    is_fraud: bool
+    labeled_at: AwareDateTime | None = None
+
+
+class Receipt(msgspec.Struct):
+    """The answer to one appended event: where it is in the log, and whether it was new."""
+
+    transaction_id: str
+    position: int
+    status: str  # "accepted" | "duplicate" | "correction"
+
+
+def canonical_transaction(tx: TransactionIn) -> dict[str, Any]:
+    """The stored form: UTC time, sorted attributes. Two posts are identical when these are equal."""
+    return {
+        "transaction_id": tx.transaction_id,
+        "card_id": tx.card_id,
+        "event_time": format_time(tx.event_time),
+        "amount": float(tx.amount),
+        "attributes": {name: float(tx.attributes[name]) for name in sorted(tx.attributes)},
+    }
+
+
+def canonical_label(label: LabelIn, received_at: datetime) -> dict[str, Any]:
+    return {
+        "transaction_id": label.transaction_id,
+        "is_fraud": label.is_fraud,
+        "labeled_at": format_time(label.labeled_at or received_at),
+    }
+
+
+def digest(canonical: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON bytes (sorted keys), the identity of a body."""
+    return hashlib.sha256(msgspec.json.encode(canonical, order="sorted")).hexdigest()
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 in UTC with microseconds: one spelling per instant."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> datetime:
+    return msgspec.convert(text, AwareDateTime).astimezone(UTC)

@@ -1,0 +1,255 @@
+"""The append-only event log: append in batches, read by position, look up by transaction id.
+
+Appends take a list of *units*. A unit is what one request sent and is all-or-nothing: when any of its
+transactions reuses an id with a different body, the unit stores nothing and reports the conflicts. Units
+are independent of each other, which lets the API commit many concurrent requests in one database
+transaction (group commit) without one client's conflict failing another's request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from service.domain.events import Receipt
+from service.store.engine import lock_event_log, write_transaction
+from service.store.errors import AppendOnlyViolation, StoreUnavailable
+from service.store.tables import EVENT_LABEL, EVENT_TRANSACTION, events
+
+LOOKUP_CHUNK = 5_000
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event ready to append: its canonical payload and that payload's digest."""
+
+    event_type: str
+    transaction_id: str | None
+    card_id: str | None
+    event_time: datetime | None
+    digest: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """An event as stored in the log."""
+
+    position: int
+    event_type: str
+    transaction_id: str | None
+    card_id: str | None
+    event_time: datetime | None
+    recorded_at: datetime
+    payload: dict[str, Any]
+
+
+@dataclass
+class UnitOutcome:
+    """What happened to one unit: a receipt per event, or the ids that conflict (and nothing stored)."""
+
+    receipts: list[Receipt] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def new_positions(self) -> list[int]:
+        return [r.position for r in self.receipts if r.status != "duplicate"]
+
+
+@dataclass
+class _AppendPlan:
+    outcomes: list[UnitOutcome] = field(default_factory=list)
+    rows: list[NewEvent] = field(default_factory=list)
+    new_receipts: list[Receipt] = field(default_factory=list)  # parallel to rows
+    duplicates_of_new: list[tuple[Receipt, Receipt]] = field(default_factory=list)
+
+
+_COLUMNS = (events.c.position, events.c.event_type, events.c.transaction_id, events.c.card_id,
+            events.c.event_time, events.c.recorded_at, events.c.payload)
+
+
+def _record(row: Any) -> EventRecord:
+    return EventRecord(*row)
+
+
+class EventLog:
+    """The event log on one engine (SQLite or Postgres)."""
+
+    insert_statement = sa.insert(events).returning(events.c.position, sort_by_parameter_order=True)
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- appending -------------------------------------------------------------------------------------
+
+    def append_transactions(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime) -> list[UnitOutcome]:
+        """Append transaction events; a repeated id is a duplicate when its digest matches, else a conflict."""
+        return self._append(units, recorded_at, self._known_transactions, _transaction_status)
+
+    def append_labels(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime) -> list[UnitOutcome]:
+        """Append label events; the same verdict as the latest label is a duplicate, another is a correction."""
+        return self._append(units, recorded_at, self._latest_labels, _label_status)
+
+    def append_control(self, event: NewEvent, recorded_at: datetime) -> int:
+        """Append a promotion or retirement; returns its position."""
+        return self._append([[event]], recorded_at, lambda _c, _ids: {}, _transaction_status)[0].receipts[0].position
+
+    def _append(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime, lookup: Any, status_of: Any,
+                ) -> list[UnitOutcome]:
+        try:
+            with write_transaction(self.engine) as conn:
+                lock_event_log(conn)
+                ids = {e.transaction_id for unit in units for e in unit if e.transaction_id}
+                known: dict[str, tuple[str, int | None]] = lookup(conn, ids)
+                plan = self._plan(units, known, status_of)
+                positions = self._insert(conn, plan.rows, recorded_at)
+        except OperationalError as exc:
+            raise StoreUnavailable(str(exc.orig)) from exc
+        except DBAPIError as exc:
+            if "append-only" in str(exc.orig):
+                raise AppendOnlyViolation(str(exc.orig)) from exc
+            raise
+        for receipt, position in zip(plan.new_receipts, positions, strict=True):
+            receipt.position = position
+        for duplicate, original in plan.duplicates_of_new:
+            duplicate.position = original.position
+        return plan.outcomes
+
+    def _plan(self, units: Sequence[Sequence[NewEvent]], known: dict[str, tuple[str, int | None]], status_of: Any,
+              ) -> _AppendPlan:
+        """Decide, unit by unit, what is new, what is a duplicate and what conflicts."""
+        plan = _AppendPlan()
+        # Receipts of events new in this group, so a later duplicate can point at the same position.
+        appended: dict[str, Receipt] = {}
+        for unit in units:
+            outcome = UnitOutcome()
+            unit_rows: list[tuple[NewEvent, Receipt]] = []
+            unit_known = dict(known)
+            for event in unit:
+                tx_id = event.transaction_id or ""
+                status = status_of(event, unit_known.get(tx_id))
+                if status == "conflict":
+                    outcome.conflicts.append(tx_id)
+                    continue
+                if status == "duplicate":
+                    earlier = appended.get(tx_id) or next((r for e, r in unit_rows if e.transaction_id == tx_id), None)
+                    receipt = Receipt(tx_id, 0, "duplicate")
+                    if earlier is not None:
+                        plan.duplicates_of_new.append((receipt, earlier))
+                    else:
+                        receipt.position = unit_known[tx_id][1] or 0
+                    outcome.receipts.append(receipt)
+                    continue
+                receipt = Receipt(tx_id, 0, status)
+                outcome.receipts.append(receipt)
+                unit_rows.append((event, receipt))
+                unit_known[tx_id] = (event.digest if event.event_type == EVENT_TRANSACTION else _verdict(event), None)
+            plan.outcomes.append(outcome)
+            if outcome.conflicts:
+                outcome.receipts.clear()
+                continue
+            known.update(unit_known)
+            for event, receipt in unit_rows:
+                plan.rows.append(event)
+                plan.new_receipts.append(receipt)
+                if event.transaction_id:
+                    appended[event.transaction_id] = receipt
+        return plan
+
+    def _insert(self, conn: Connection, rows: list[NewEvent], recorded_at: datetime) -> list[int]:
+        if not rows:
+            return []
+        params = [
+            {"event_type": e.event_type, "transaction_id": e.transaction_id, "card_id": e.card_id,
+             "event_time": e.event_time, "recorded_at": recorded_at, "digest": e.digest, "payload": e.payload}
+            for e in rows
+        ]
+        return list(conn.execute(self.insert_statement, params).scalars())
+
+    def _known_transactions(self, conn: Connection, ids: set[str]) -> dict[str, tuple[str, int | None]]:
+        found: dict[str, tuple[str, int | None]] = {}
+        for chunk in _chunks(sorted(ids), LOOKUP_CHUNK):
+            stmt = sa.select(events.c.transaction_id, events.c.digest, events.c.position).where(
+                events.c.event_type == EVENT_TRANSACTION, events.c.transaction_id.in_(chunk))
+            found.update({tx: (dig, pos) for tx, dig, pos in conn.execute(stmt)})
+        return found
+
+    def _latest_labels(self, conn: Connection, ids: set[str]) -> dict[str, tuple[str, int | None]]:
+        found: dict[str, tuple[str, int | None]] = {}
+        for chunk in _chunks(sorted(ids), LOOKUP_CHUNK):
+            stmt = (sa.select(events.c.transaction_id, events.c.payload, events.c.position)
+                    .where(events.c.event_type == EVENT_LABEL, events.c.transaction_id.in_(chunk))
+                    .order_by(events.c.position))
+            found.update({tx: (str(bool(payload["is_fraud"])), pos) for tx, payload, pos in conn.execute(stmt)})
+        return found
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    def read_range(self, start: int = 1, stop: int | None = None, event_types: Iterable[str] | None = None,
+                   batch_size: int = 1_000) -> Iterator[EventRecord]:
+        """Events with start <= position <= stop in position order, streamed with constant memory."""
+        stmt = sa.select(*_COLUMNS).where(events.c.position >= start).order_by(events.c.position)
+        if stop is not None:
+            stmt = stmt.where(events.c.position <= stop)
+        if event_types is not None:
+            stmt = stmt.where(events.c.event_type.in_(list(event_types)))
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(stmt)
+            for row in result:
+                yield _record(row)
+
+    def read_after(self, position: int, limit: int = 1_000) -> list[EventRecord]:
+        """Up to `limit` events after `position`: how a tailing reader follows the log."""
+        stmt = sa.select(*_COLUMNS).where(events.c.position > position).order_by(events.c.position).limit(limit)
+        with self.engine.connect() as conn:
+            return [_record(row) for row in conn.execute(stmt)]
+
+    def read_positions(self, positions: Sequence[int]) -> list[EventRecord]:
+        stmt = sa.select(*_COLUMNS).where(events.c.position.in_(list(positions))).order_by(events.c.position)
+        with self.engine.connect() as conn:
+            return [_record(row) for row in conn.execute(stmt)]
+
+    def get_transaction(self, transaction_id: str) -> EventRecord | None:
+        stmt = sa.select(*_COLUMNS).where(
+            events.c.event_type == EVENT_TRANSACTION, events.c.transaction_id == transaction_id)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else _record(row)
+
+    def last_position(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))).scalar_one())
+
+    def count(self, event_type: str | None = None) -> int:
+        stmt = sa.select(sa.func.count()).select_from(events)
+        if event_type is not None:
+            stmt = stmt.where(events.c.event_type == event_type)
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+
+def _verdict(event: NewEvent) -> str:
+    return str(bool(event.payload["is_fraud"]))
+
+
+def _transaction_status(event: NewEvent, known: tuple[str, int | None] | None) -> str:
+    if known is None:
+        return "accepted"
+    return "duplicate" if known[0] == event.digest else "conflict"
+
+
+def _label_status(event: NewEvent, known: tuple[str, int | None] | None) -> str:
+    if known is None:
+        return "accepted"
+    return "duplicate" if known[0] == _verdict(event) else "correction"
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

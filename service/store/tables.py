@@ -1,0 +1,156 @@
+"""The schema, in SQLAlchemy Core. Migrations create it; this module is how the code names it.
+
+`events` is the source of truth and is append-only. Every other table is a projection that
+`fraudlog rebuild` can recompute from the log, except `model_versions`, whose rows are immutable
+artifacts that the log's promotion events refer to.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData()
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both backends.
+
+    Postgres stores TIMESTAMPTZ. SQLite has no such type, so we store naive UTC in SQLAlchemy's fixed-width
+    text format, which sorts in time order, and put the UTC offset back on the way out.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def json_type() -> sa.types.TypeEngine[Any]:
+    """JSONB on Postgres (indexable, compact), JSON text on SQLite."""
+    return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+# BIGINT on Postgres; SQLite only makes INTEGER PRIMARY KEY an alias of the rowid.
+BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+EVENT_TRANSACTION = "transaction"
+EVENT_LABEL = "label"
+EVENT_PROMOTION = "promotion"
+EVENT_RETIREMENT = "retirement"
+EVENT_TYPES = (EVENT_TRANSACTION, EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT)
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("position", BigInt, sa.Identity(always=False), primary_key=True),
+    sa.Column("event_type", sa.String(16), nullable=False),
+    sa.Column("transaction_id", sa.String(128)),
+    sa.Column("card_id", sa.String(128)),
+    sa.Column("event_time", UTCDateTime()),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    # SHA-256 of the canonical body: how a retry is told apart from a conflicting reuse of an id.
+    sa.Column("digest", sa.String(64), nullable=False),
+    sa.Column("payload", json_type(), nullable=False),
+    sa.CheckConstraint(f"event_type IN {EVENT_TYPES!r}", name="ck_events_event_type"),
+)
+sa.Index(
+    "ux_events_transaction_id",
+    events.c.transaction_id,
+    unique=True,
+    postgresql_where=events.c.event_type == EVENT_TRANSACTION,
+    sqlite_where=events.c.event_type == EVENT_TRANSACTION,
+)
+sa.Index("ix_events_label_transaction", events.c.transaction_id, events.c.position,
+         postgresql_where=events.c.event_type == EVENT_LABEL, sqlite_where=events.c.event_type == EVENT_LABEL)
+sa.Index("ix_events_card_position", events.c.card_id, events.c.position)
+
+model_versions = sa.Table(
+    "model_versions",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("parent_version", sa.Integer, sa.ForeignKey("model_versions.version")),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("model_spec", json_type(), nullable=False),
+    sa.Column("training_code", json_type(), nullable=False),
+    sa.Column("training_data", json_type(), nullable=False),
+    sa.Column("environment", json_type(), nullable=False),
+    sa.Column("artifact", sa.LargeBinary, nullable=False),
+    sa.Column("artifact_sha256", sa.String(64), nullable=False),
+    sa.Column("artifact_hmac", sa.String(64), nullable=False),
+    sa.Column("threshold", sa.Float, nullable=False),
+    sa.Column("metrics", json_type(), nullable=False),
+    # Last log position the version learned from; retraining continues after it.
+    sa.Column("watermark", BigInt, nullable=False),
+)
+
+predictions = sa.Table(
+    "predictions",
+    metadata,
+    sa.Column("transaction_id", sa.String(128), primary_key=True),
+    sa.Column("model_version", sa.Integer, primary_key=True),
+    sa.Column("position", BigInt, nullable=False),
+    sa.Column("champion", sa.Boolean, nullable=False),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("threshold", sa.Float, nullable=False),
+    sa.Column("features", json_type(), nullable=False),
+    sa.Column("event_time", UTCDateTime(), nullable=False),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    sa.Column("scored_at", UTCDateTime(), nullable=False),
+)
+sa.Index("ix_predictions_position", predictions.c.position)
+sa.Index("ix_predictions_scored_at", predictions.c.scored_at)
+
+labels = sa.Table(
+    "labels",
+    metadata,
+    sa.Column("transaction_id", sa.String(128), primary_key=True),
+    sa.Column("is_fraud", sa.Boolean, nullable=False),
+    sa.Column("labeled_at", UTCDateTime(), nullable=False),
+    sa.Column("position", BigInt, nullable=False),
+    sa.Column("corrections", sa.Integer, nullable=False, server_default="0"),
+)
+
+# Debezium's outbox column names (id, aggregatetype, aggregateid, type, payload) so a CDC relay can
+# replace the polling one; the rest is the polling relay's delivery state.
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("aggregatetype", sa.String(32), nullable=False),
+    sa.Column("aggregateid", sa.String(128), nullable=False),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("payload", json_type(), nullable=False),
+    sa.Column("transaction_id", sa.String(128), nullable=False, unique=True),
+    sa.Column("card_id", sa.String(128)),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("threshold", sa.Float, nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("position", BigInt, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("available_at", UTCDateTime(), nullable=False),
+    sa.Column("locked_until", UTCDateTime()),
+    sa.Column("sent_at", UTCDateTime()),
+    sa.Column("last_error", sa.Text),
+    sa.CheckConstraint("status IN ('pending', 'sent', 'failed')", name="ck_alerts_status"),
+)
+sa.Index("ix_alerts_status_available", alerts.c.status, alerts.c.available_at)
+sa.Index("ix_alerts_created", alerts.c.created_at, alerts.c.id)
