@@ -95,7 +95,7 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest) -> str:
     """Each test that takes this runs twice: on SQLite and on Postgres."""
-    return str(request.getfixturevalue(f"{request.param}_url"))
+    return str(request.getfixturevalue("pg_url" if request.param == "postgres" else "sqlite_url"))
 
 
 @pytest.fixture
