@@ -81,8 +81,20 @@ def _check_value(value: Any, annotation: Any, pointer: str) -> list[FieldError]:
     try:
         msgspec.convert(value, annotation, strict=True)
     except msgspec.ValidationError as exc:
-        return [FieldError(_join(pointer, str(exc)), _message(str(exc)))]
+        # msgspec names a bad dict entry only as `[...]`; check entries one by one to name each key.
+        per_key = _check_entries(value, annotation, pointer) if isinstance(value, dict) else []
+        return per_key or [FieldError(_join(pointer, str(exc)), _message(str(exc)))]
     return []
+
+
+def _check_entries(value: dict[Any, Any], annotation: Any, pointer: str) -> list[FieldError]:
+    errors = []
+    for key, item in value.items():
+        try:
+            msgspec.convert({key: item}, annotation, strict=True)
+        except msgspec.ValidationError as exc:
+            errors.append(FieldError(f"{pointer}/{_escape(str(key))}", _message(str(exc))))
+    return errors
 
 
 def _non_finite(value: Any, pointer: str) -> list[str]:

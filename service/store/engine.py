@@ -78,3 +78,14 @@ def lock_event_log(conn: Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         conn.exec_driver_sql("LOCK TABLE events IN EXCLUSIVE MODE")
+
+
+def dialect_insert(conn: Connection, table: sa.Table) -> Any:
+    """An INSERT that knows ON CONFLICT, for whichever backend `conn` talks to."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)

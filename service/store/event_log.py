@@ -94,14 +94,16 @@ class EventLog:
 
     def append_labels(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime) -> list[UnitOutcome]:
         """Append label events; the same verdict as the latest label is a duplicate, another is a correction."""
-        return self._append(units, recorded_at, self._latest_labels, _label_status)
+        from service.store.labels import project_labels
+
+        return self._append(units, recorded_at, self._latest_labels, _label_status, project_labels)
 
     def append_control(self, event: NewEvent, recorded_at: datetime) -> int:
         """Append a promotion or retirement; returns its position."""
         return self._append([[event]], recorded_at, lambda _c, _ids: {}, _transaction_status)[0].receipts[0].position
 
     def _append(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime, lookup: Any, status_of: Any,
-                ) -> list[UnitOutcome]:
+                project: Any = None) -> list[UnitOutcome]:
         try:
             with write_transaction(self.engine) as conn:
                 lock_event_log(conn)
@@ -109,6 +111,8 @@ class EventLog:
                 known: dict[str, tuple[str, int | None]] = lookup(conn, ids)
                 plan = self._plan(units, known, status_of)
                 positions = self._insert(conn, plan.rows, recorded_at)
+                if project is not None:
+                    project(conn, list(zip(plan.rows, positions, strict=True)))
         except OperationalError as exc:
             raise StoreUnavailable(str(exc.orig)) from exc
         except DBAPIError as exc:

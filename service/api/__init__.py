@@ -1,0 +1,1 @@
+"""The HTTP API: a Litestar app factory and one controller per resource."""

@@ -1,0 +1,31 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from litestar import Response, get
+from litestar.datastructures import State
+
+
+@get("/health", operation_id="health", tags=["operations"], summary="The process is up")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/ready", operation_id="ready", tags=["operations"], summary="The database and the broker are reachable",
+     sync_to_thread=True)
+def ready(state: State) -> Response[dict[str, Any]]:
+    checks: dict[str, str] = {}
+    try:
+        with state.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"unreachable: {type(exc).__name__}"
+    broker_check = getattr(state, "broker_check", None)
+    if broker_check is not None:
+        checks["broker"] = broker_check()
+    ok = all(value == "ok" for value in checks.values())
+    return Response({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)

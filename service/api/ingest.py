@@ -1,0 +1,62 @@
+"""Turning validated request items into log events and answering with receipts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Response
+
+from service.api.problems import Problem
+from service.domain.events import LabelIn, Receipt, TransactionIn, canonical_label, canonical_transaction, digest
+from service.domain.validation import FieldError
+from service.store.event_log import NewEvent, UnitOutcome
+from service.store.group_commit import GroupCommitter
+from service.store.tables import EVENT_LABEL, EVENT_TRANSACTION
+
+
+def transaction_events(items: Sequence[TransactionIn]) -> list[NewEvent]:
+    """Events for a batch; an id repeated inside it with a different body is the client's error (422)."""
+    events: list[NewEvent] = []
+    seen: dict[str, str] = {}
+    errors: list[FieldError] = []
+    for index, tx in enumerate(items):
+        canonical = canonical_transaction(tx)
+        body_digest = digest(canonical)
+        if seen.setdefault(tx.transaction_id, body_digest) != body_digest:
+            errors.append(FieldError(f"/{index}/transaction_id",
+                                     f"{tx.transaction_id!r} appears earlier in this batch with a different body"))
+        events.append(NewEvent(EVENT_TRANSACTION, tx.transaction_id, tx.card_id, tx.event_time, body_digest,
+                               canonical))
+    if errors:
+        raise Problem(422, "The request body is invalid", "a batch repeats an id with different bodies", errors)
+    return events
+
+
+def label_events(items: Sequence[LabelIn]) -> list[NewEvent]:
+    received_at = datetime.now(UTC)
+    events = []
+    for label in items:
+        canonical = canonical_label(label, received_at)
+        events.append(NewEvent(EVENT_LABEL, label.transaction_id, None, label.labeled_at or received_at,
+                               digest(canonical), canonical))
+    return events
+
+
+async def append(committer: GroupCommitter, kind: str, events: list[NewEvent]) -> UnitOutcome:
+    return await asyncio.wrap_future(committer.submit(kind, events))
+
+
+def receipts_response(outcome: UnitOutcome, as_array: bool, ids: list[str]) -> Response[Any]:
+    """202 when anything new was stored, 200 when all of it was already there, 409 on a conflict."""
+    if outcome.conflicts:
+        errors = [FieldError(f"/{i}/transaction_id" if as_array else "/transaction_id",
+                             f"{tx!r} was already recorded with a different body")
+                  for i, tx in enumerate(ids) if tx in set(outcome.conflicts)]
+        raise Problem(409, "Conflict with a recorded transaction",
+                      "the same transaction_id was sent before with a different body; nothing was stored", errors)
+    status = 202 if any(r.status != "duplicate" for r in outcome.receipts) else 200
+    content: list[Receipt] | Receipt = outcome.receipts if as_array else outcome.receipts[0]
+    return Response(content, status_code=status)

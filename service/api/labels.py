@@ -1,0 +1,33 @@
+"""`/v1/labels`: the truth about transactions, appended to the log as events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, post
+from litestar.datastructures import State
+
+from service.api.ingest import append, label_events, receipts_response
+from service.api.openapi import one_or_many, operation_with_body
+from service.config import MAX_BATCH_ITEMS
+from service.domain.events import LabelIn, Receipt
+from service.domain.validation import decode_one_or_many
+from service.store.group_commit import LABELS
+
+
+class LabelController(Controller):
+    path = "/v1/labels"
+    tags = ["labels"]
+
+    @post(
+        "/",
+        status_code=202,
+        operation_id="postLabels",
+        summary="Append one label or a batch of up to 10,000; a different verdict is recorded as a correction",
+        operation_class=operation_with_body(one_or_many(LabelIn, MAX_BATCH_ITEMS)),
+    )
+    async def post_labels(self, request: Request[Any, Any, Any], state: State) -> Response[Receipt | list[Receipt]]:
+        body = await request.body()
+        items, as_array = decode_one_or_many(body, LabelIn, state.settings.max_batch_items)
+        outcome = await append(state.committer, LABELS, label_events(items))
+        return receipts_response(outcome, as_array, [label.transaction_id for label in items])

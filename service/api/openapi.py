@@ -1,0 +1,60 @@
+"""OpenAPI for bodies we decode ourselves.
+
+The ingest handlers read the raw body so they can name every bad field (see domain/validation.py); Litestar
+therefore cannot infer their request schema. We publish msgspec's own JSON Schema for the Structs instead,
+so the documentation is generated from the very types that validate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+
+@dataclass
+class RawSchema(Schema):
+    """A schema given as a ready JSON Schema document."""
+
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def to_schema(self) -> dict[str, Any]:
+        return self.raw
+
+
+def one_or_many(struct: type[msgspec.Struct], max_items: int) -> RawSchema:
+    """An object or a non-empty array of them, with msgspec's schema inlined.
+
+    Litestar regenerates `components/schemas` from the handlers' signatures, so references to schemas it
+    did not generate would dangle; these Structs have no recursion, so inlining is exact.
+    """
+    item = _inline(msgspec.json.schema(struct))
+    return RawSchema(raw={"oneOf": [item, {"type": "array", "items": item, "minItems": 1, "maxItems": max_items}]})
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    defs = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(defs[node["$ref"].rsplit("/", 1)[1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return dict(resolve(schema))
+
+
+def operation_with_body(schema: RawSchema) -> type[Operation]:
+    """An Operation class that documents `schema` as the JSON request body."""
+
+    @dataclass
+    class _Operation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(
+                content={"application/json": OpenAPIMediaType(schema=schema)}, required=True)
+
+    return _Operation

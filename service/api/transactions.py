@@ -1,0 +1,45 @@
+"""`/v1/transactions`: append card payments to the log, and show one with everything derived from it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+
+from service.api.ingest import append, receipts_response, transaction_events
+from service.api.openapi import one_or_many, operation_with_body
+from service.api.problems import Problem
+from service.config import MAX_BATCH_ITEMS
+from service.domain.events import Receipt, TransactionIn
+from service.domain.validation import decode_one_or_many
+from service.store.group_commit import TRANSACTIONS
+from service.store.transaction_view import load_transaction_view
+
+
+class TransactionController(Controller):
+    path = "/v1/transactions"
+    tags = ["transactions"]
+
+    @post(
+        "/",
+        status_code=202,
+        operation_id="postTransactions",
+        summary="Append one transaction or a batch of up to 10,000 (all-or-nothing)",
+        operation_class=operation_with_body(one_or_many(TransactionIn, MAX_BATCH_ITEMS)),
+    )
+    async def post_transactions(self, request: Request[Any, Any, Any], state: State) -> Response[
+            Receipt | list[Receipt]]:
+        body = await request.body()
+        items, as_array = decode_one_or_many(body, TransactionIn, state.settings.max_batch_items)
+        events = transaction_events(items)
+        outcome = await append(state.committer, TRANSACTIONS, events)
+        return receipts_response(outcome, as_array, [tx.transaction_id for tx in items])
+
+    @get("/{transaction_id:str}", operation_id="getTransaction", summary="A transaction and what was derived from it",
+         sync_to_thread=True)
+    def get_transaction(self, transaction_id: str, state: State) -> dict[str, Any]:
+        view = load_transaction_view(state.engine, transaction_id)
+        if view is None:
+            raise Problem(404, "Unknown transaction", f"no transaction {transaction_id!r} in the log")
+        return view

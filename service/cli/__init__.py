@@ -1,0 +1,45 @@
+"""The `fraudlog` command. Each subcommand lives in its own module and registers itself here.
+
+Exit codes: 0 success, 1 failure (a one-line message on stderr), 2 bad usage (argparse's own).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from service.cli import db, serve
+from service.config import ConfigError
+from service.store.errors import StoreError
+
+COMMANDS = (db, serve)
+
+
+class CommandFailed(Exception):
+    """A command could not do its job; the message is shown to the user as one line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fraudlog", description="Streaming fraud scoring on an append-only event log.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.run(args)
+    except (CommandFailed, ConfigError, StoreError, ValueError, OSError) as exc:
+        print(f"fraudlog {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""`fraudlog db upgrade|downgrade|current`: schema migrations (alembic)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from service.config import Settings
+from service.store import migrate
+from service.store.engine import create_engine
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("db", help="apply or inspect schema migrations")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    up = actions.add_parser("upgrade", help="apply migrations up to a revision (default: head)")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(run=_upgrade)
+    down = actions.add_parser("downgrade", help="revert migrations down to a revision ('base' for none)")
+    down.add_argument("revision")
+    down.set_defaults(run=_downgrade)
+    current = actions.add_parser("current", help="print the applied revision")
+    current.set_defaults(run=_current)
+
+
+def _engine() -> Any:
+    return create_engine(Settings.from_env().database_url)
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    engine = _engine()
+    migrate.upgrade(engine, args.revision)
+    print(f"database at revision {migrate.current_revision(engine)}")
+    return 0
+
+
+def _downgrade(args: argparse.Namespace) -> int:
+    engine = _engine()
+    migrate.downgrade(engine, args.revision)
+    print(f"database at revision {migrate.current_revision(engine) or 'base'}")
+    return 0
+
+
+def _current(args: argparse.Namespace) -> int:
+    print(migrate.current_revision(_engine()) or "base")
+    return 0

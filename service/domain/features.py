@@ -1,0 +1,208 @@
+"""Features of a transaction: a pure function of the log (DESIGN invariant 3).
+
+The features of event *e* depend only on *e* and on its **history**: the transaction events of the same
+card with a smaller log position whose event time lies in the window `(e.event_time - WINDOW,
+e.event_time]`. Positions, not arrival order or event time, decide what came before, so a late event only
+affects events appended after it, and replay reproduces every value bit for bit whatever the batching,
+worker concurrency or retries were. Events are identified by their position: a history that repeats a
+position counts it once.
+
+Feature names are a public contract (they are stored with every prediction):
+
+| name | present | definition |
+| --- | --- | --- |
+| `amount` | always | the transaction's amount |
+| `hour_of_day` | always | UTC time of day in hours, fractional: `seconds since UTC midnight / 3600`, in [0, 24) |
+| `hour_sin` | always | `sin(2π · hour_of_day / 24)`: time of day on a circle, so 23:59 is close to 00:00 |
+| `hour_cos` | always | `cos(2π · hour_of_day / 24)` |
+| `attr_<name>` | per attribute | each client attribute copied as is, its name prefixed with `attr_` (`V1` → `attr_V1`) so it can never collide with the other features |
+| `card_count_1h` | card_id set | number of history events with `event_time > e.event_time - 1 hour` |
+| `card_count_24h` | card_id set | number of history events (the whole 24-hour window) |
+| `card_amount_sum_24h` | card_id set | sum of the history's amounts (exactly rounded, `math.fsum`); 0.0 without history |
+| `card_amount_mean_24h` | card_id set | `card_amount_sum_24h / card_count_24h`; 0.0 without history |
+| `card_amount_ratio_24h` | card_id set | `amount / max(card_amount_mean_24h, 1.0)`; 1.0 without history. The floor of one currency unit keeps it finite and stops cents-sized habits from producing huge ratios |
+| `card_seconds_since_last` | card_id set | seconds from the latest history event time to `e.event_time` (in [0, 86400)); 86400.0, the window length, without history |
+
+A transaction without a card id has no `card_*` features at all (absent, not zero): it has no entity to
+compute them over, and a zero would claim "no recent activity", which is not known. The current event is
+never part of its own history, so the card features describe the card *before* this payment.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from service.domain.events import parse_time
+
+WINDOW = timedelta(days=1)
+SHORT_WINDOW = timedelta(hours=1)
+ATTRIBUTE_PREFIX = "attr_"
+# Below this mean amount the ratio's denominator is floored: see the module docstring.
+RATIO_FLOOR = 1.0
+
+CARD_FEATURES = (
+    "card_count_1h",
+    "card_count_24h",
+    "card_amount_sum_24h",
+    "card_amount_mean_24h",
+    "card_amount_ratio_24h",
+    "card_seconds_since_last",
+)
+_SECONDS_PER_DAY = 86_400
+_WINDOW_SECONDS = WINDOW.total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class TxView:
+    """The part of a transaction event that features are computed from."""
+
+    position: int
+    transaction_id: str
+    card_id: str | None
+    event_time: datetime  # aware, UTC
+    amount: float
+    attributes: dict[str, float]
+
+    @classmethod
+    def from_payload(cls, position: int, payload: dict[str, Any]) -> TxView:
+        """Build from the stored canonical form (`service.domain.events.canonical_transaction`)."""
+        return cls(
+            position=position,
+            transaction_id=payload["transaction_id"],
+            card_id=payload.get("card_id"),
+            event_time=parse_time(payload["event_time"]),
+            amount=float(payload["amount"]),
+            attributes={name: float(value) for name, value in payload.get("attributes", {}).items()},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryQuery:
+    """The one query that fetches the history of a batch: transaction events with
+    `card_id IN card_ids AND event_time > since AND position < before_position`."""
+
+    card_ids: frozenset[str]
+    since: datetime  # exclusive: the window is open at its start
+    before_position: int  # exclusive
+
+
+def history_query(targets: Iterable[TxView]) -> HistoryQuery | None:
+    """What the store must fetch so that `batch_features(targets, fetched)` is complete.
+
+    None when no target has a card, since then no target has a history.
+    """
+    carded = [tx for tx in targets if tx.card_id is not None]
+    if not carded:
+        return None
+    return HistoryQuery(
+        card_ids=frozenset(tx.card_id for tx in carded if tx.card_id is not None),
+        since=min(tx.event_time for tx in carded) - WINDOW,
+        before_position=max(tx.position for tx in carded),
+    )
+
+
+def compute_features(tx: TxView, history: Iterable[TxView]) -> dict[str, float]:
+    """The features of `tx`. `history` may hold anything; only `tx`'s own history is used."""
+    if tx.card_id is None:
+        return _own_features(tx)
+    window = {
+        past.position: past
+        for past in history
+        if past.card_id == tx.card_id and past.position < tx.position and _in_window(tx, past)
+    }
+    return _own_features(tx) | _card_features(tx, list(window.values()))
+
+
+def batch_features(targets: Sequence[TxView], candidates: Iterable[TxView]) -> dict[int, dict[str, float]]:
+    """`compute_features` for every target, keyed by position, with the history fetched once.
+
+    The targets are log events too, so each also counts as history of the later targets in the batch
+    even when `candidates` omits it. Candidates are grouped by card and sorted by event time once; each
+    target then finds its window by bisection, so the cost per target is the card's activity in one
+    window, not the size of the batch.
+    """
+    by_card = _index_by_card(targets, candidates)
+    result: dict[int, dict[str, float]] = {}
+    for tx in targets:
+        if tx.card_id is None:
+            result[tx.position] = _own_features(tx)
+            continue
+        result[tx.position] = _own_features(tx) | _card_features(tx, by_card[tx.card_id].window_of(tx))
+    return result
+
+
+class _CardTimeline:
+    """One card's events sorted by (event time, position), for window look-ups by bisection."""
+
+    __slots__ = ("events", "times")
+
+    def __init__(self, events: Iterable[TxView]) -> None:
+        self.events = sorted(events, key=lambda e: (e.event_time, e.position))
+        self.times = [e.event_time for e in self.events]
+
+    def window_of(self, tx: TxView) -> list[TxView]:
+        lo = bisect.bisect_right(self.times, tx.event_time - WINDOW)
+        hi = bisect.bisect_right(self.times, tx.event_time)
+        return [e for e in self.events[lo:hi] if e.position < tx.position]
+
+
+def _index_by_card(targets: Sequence[TxView], candidates: Iterable[TxView]) -> dict[str, _CardTimeline]:
+    cards = {tx.card_id for tx in targets if tx.card_id is not None}
+    grouped: dict[str, dict[int, TxView]] = defaultdict(dict)
+    for event in (*candidates, *targets):
+        if event.card_id in cards and event.card_id is not None:
+            grouped[event.card_id].setdefault(event.position, event)
+    return {card: _CardTimeline(grouped[card].values()) for card in cards}
+
+
+def _in_window(tx: TxView, past: TxView) -> bool:
+    return tx.event_time - WINDOW < past.event_time <= tx.event_time
+
+
+def _own_features(tx: TxView) -> dict[str, float]:
+    midnight = tx.event_time.replace(hour=0, minute=0, second=0, microsecond=0)
+    # Integer microseconds, then one division: the same float whatever the arithmetic path.
+    micros = (tx.event_time - midnight) // timedelta(microseconds=1)
+    angle = math.tau * micros / (_SECONDS_PER_DAY * 1_000_000)
+    features = {
+        "amount": tx.amount,
+        "hour_of_day": micros / 3_600_000_000,
+        "hour_sin": math.sin(angle),
+        "hour_cos": math.cos(angle),
+    }
+    for name, value in tx.attributes.items():
+        features[ATTRIBUTE_PREFIX + name] = value
+    return features
+
+
+def _card_features(tx: TxView, window: Sequence[TxView]) -> dict[str, float]:
+    """Aggregates over `tx`'s history. Every one is independent of the order of `window`: counts,
+    a max, and `math.fsum`, whose exactly rounded sum does not depend on the order of its terms."""
+    count = len(window)
+    if count == 0:
+        return {
+            "card_count_1h": 0.0,
+            "card_count_24h": 0.0,
+            "card_amount_sum_24h": 0.0,
+            "card_amount_mean_24h": 0.0,
+            "card_amount_ratio_24h": 1.0,
+            "card_seconds_since_last": _WINDOW_SECONDS,
+        }
+    hour_ago = tx.event_time - SHORT_WINDOW
+    total = math.fsum(e.amount for e in window)
+    mean = total / count
+    latest = max(e.event_time for e in window)
+    return {
+        "card_count_1h": float(sum(1 for e in window if e.event_time > hour_ago)),
+        "card_count_24h": float(count),
+        "card_amount_sum_24h": total,
+        "card_amount_mean_24h": mean,
+        "card_amount_ratio_24h": tx.amount / max(mean, RATIO_FLOOR),
+        "card_seconds_since_last": (tx.event_time - latest) / timedelta(seconds=1),
+    }
