@@ -7,21 +7,27 @@ affects events appended after it, and replay reproduces every value bit for bit 
 worker concurrency or retries were. Events are identified by their position: a history that repeats a
 position counts it once.
 
-Feature names are a public contract (they are stored with every prediction):
+Feature names are a public contract (they are stored with every prediction). Always present:
 
-| name | present | definition |
-| --- | --- | --- |
-| `amount` | always | the transaction's amount |
-| `hour_of_day` | always | UTC time of day in hours, fractional: `seconds since UTC midnight / 3600`, in [0, 24) |
-| `hour_sin` | always | `sin(2π · hour_of_day / 24)`: time of day on a circle, so 23:59 is close to 00:00 |
-| `hour_cos` | always | `cos(2π · hour_of_day / 24)` |
-| `attr_<name>` | per attribute | each client attribute copied as is, its name prefixed with `attr_` (`V1` → `attr_V1`) so it can never collide with the other features |
-| `card_count_1h` | card_id set | number of history events with `event_time > e.event_time - 1 hour` |
-| `card_count_24h` | card_id set | number of history events (the whole 24-hour window) |
-| `card_amount_sum_24h` | card_id set | sum of the history's amounts (exactly rounded, `math.fsum`); 0.0 without history |
-| `card_amount_mean_24h` | card_id set | `card_amount_sum_24h / card_count_24h`; 0.0 without history |
-| `card_amount_ratio_24h` | card_id set | `amount / max(card_amount_mean_24h, 1.0)`; 1.0 without history. The floor of one currency unit keeps it finite and stops cents-sized habits from producing huge ratios |
-| `card_seconds_since_last` | card_id set | seconds from the latest history event time to `e.event_time` (in [0, 86400)); 86400.0, the window length, without history |
+- `amount`: the transaction's amount.
+- `hour_of_day`: UTC time of day in fractional hours, `seconds since UTC midnight / 3600`, in [0, 24).
+- `hour_sin`, `hour_cos`: `sin` and `cos` of `2π · hour_of_day / 24`, the time of day on a circle, so
+  that 23:59 is next to 00:00.
+- `attr_<name>`: each client attribute as is, its name prefixed with `attr_` (`V1` becomes `attr_V1`) so
+  that it can never collide with another feature.
+
+Present only when the transaction has a card id, computed over its history (defined above):
+
+- `card_count_1h`: the number of history events with `event_time > e.event_time - 1 hour`.
+- `card_count_24h`: the number of history events (the whole 24-hour window).
+- `card_amount_sum_24h`: the sum of the history's amounts, exactly rounded (`math.fsum`); 0.0 if none.
+- `card_amount_mean_24h`: `card_amount_sum_24h / card_count_24h`; 0.0 without history.
+- `card_amount_ratio_24h`: `amount / max(card_amount_mean_24h, 1.0)`; 1.0 without history. The floor of
+  one currency unit keeps it finite and stops a habit of cent-sized payments from making huge ratios.
+- `card_seconds_since_last`: seconds from the latest event time in the history to `e.event_time`, in
+  [0, 86400); 86400.0, the window's length, without history.
+
+Counts are floats like every other feature value.
 
 A transaction without a card id has no `card_*` features at all (absent, not zero): it has no entity to
 compute them over, and a zero would claim "no recent activity", which is not known. The current event is
@@ -35,7 +41,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.domain.events import parse_time
@@ -68,6 +74,12 @@ class TxView:
     event_time: datetime  # aware, UTC
     amount: float
     attributes: dict[str, float]
+
+    def __post_init__(self) -> None:
+        if self.event_time.utcoffset() is None:
+            raise ValueError(f"event_time of {self.transaction_id!r} must be timezone-aware")
+        # Hour-of-day features are defined in UTC, so hold the instant in UTC whatever offset it came with.
+        object.__setattr__(self, "event_time", self.event_time.astimezone(UTC))
 
     @classmethod
     def from_payload(cls, position: int, payload: dict[str, Any]) -> TxView:
@@ -156,7 +168,7 @@ def _index_by_card(targets: Sequence[TxView], candidates: Iterable[TxView]) -> d
     cards = {tx.card_id for tx in targets if tx.card_id is not None}
     grouped: dict[str, dict[int, TxView]] = defaultdict(dict)
     for event in (*candidates, *targets):
-        if event.card_id in cards and event.card_id is not None:
+        if event.card_id is not None and event.card_id in cards:
             grouped[event.card_id].setdefault(event.position, event)
     return {card: _CardTimeline(grouped[card].values()) for card in cards}
 

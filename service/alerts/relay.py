@@ -1,0 +1,171 @@
+"""The polling relay: claim due alerts, send each to the sink, record the outcome.
+
+Exactly-once, as the customer sees it, is at-least-once delivery plus deduplication at the receiver:
+a relay can always die after the receiver took an alert and before `sent_at` is written, and then the
+alert is sent again, with the same Idempotency-Key, once its lease runs out. What this module adds is
+that in the normal case nothing is sent twice (claims are disjoint) and that nothing waits forever
+(failures back off and end as `failed`, visible in `/v1/alerts`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from service.alerts.sinks import AlertSink, DeliveryFailed, sink_from_url
+from service.config import ConfigError, Settings
+from service.store.outbox import FAILED, ClaimedAlert, claim_pending_alerts, mark_sent, record_failure
+
+WEBHOOK_KEY_LABEL = b"fraudlog-webhook"
+MAX_BATCHES_PER_RUN = 1_000
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one relay run did: alerts delivered, failed sends, and alerts that ran out of attempts."""
+
+    sent: int = 0
+    failed_attempts: int = 0
+    gave_up: int = 0
+
+    def __add__(self, other: DeliveryReport) -> DeliveryReport:
+        return DeliveryReport(self.sent + other.sent, self.failed_attempts + other.failed_attempts,
+                              self.gave_up + other.gave_up)
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """Delivery tuning, from FRAUDLOG_ALERT_* variables (durations in seconds, `1.5` or `1.5s`)."""
+
+    max_attempts: int = 8
+    base_delay: timedelta = timedelta(seconds=1)
+    max_delay: timedelta = timedelta(seconds=300)
+    visibility_timeout: timedelta = timedelta(seconds=30)
+    batch_size: int = 100
+    webhook_timeout: timedelta = timedelta(seconds=10)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RelaySettings:
+        env = os.environ if env is None else env
+        default = cls()
+        settings = cls(
+            max_attempts=_positive_int(env, "FRAUDLOG_ALERT_MAX_ATTEMPTS", default.max_attempts),
+            base_delay=_duration(env, "FRAUDLOG_ALERT_BASE_DELAY", default.base_delay),
+            max_delay=_duration(env, "FRAUDLOG_ALERT_MAX_DELAY", default.max_delay),
+            visibility_timeout=_duration(env, "FRAUDLOG_ALERT_VISIBILITY_TIMEOUT", default.visibility_timeout),
+            batch_size=_positive_int(env, "FRAUDLOG_ALERT_BATCH_SIZE", default.batch_size),
+            webhook_timeout=_duration(env, "FRAUDLOG_ALERT_TIMEOUT", default.webhook_timeout),
+        )
+        if settings.webhook_timeout >= settings.visibility_timeout:
+            # A send that outlives its lease lets a second relay claim and send the same alert.
+            raise ConfigError("FRAUDLOG_ALERT_TIMEOUT must be shorter than FRAUDLOG_ALERT_VISIBILITY_TIMEOUT")
+        return settings
+
+
+def webhook_secret(settings: Settings, env: Mapping[str, str] | None = None) -> bytes:
+    """The key that signs webhooks: FRAUDLOG_WEBHOOK_SECRET, else one derived from the secret key.
+
+    Deriving it leaves operators one key to manage, and since HMAC is one-way, the webhook secret that is
+    shared with the receiver never reveals the key that signs model artifacts and hashes API keys. It is
+    the hex text of HMAC-SHA256(secret_key, "fraudlog-webhook"), so it can be pasted into a receiver's
+    configuration as is.
+    """
+    env = os.environ if env is None else env
+    explicit = env.get("FRAUDLOG_WEBHOOK_SECRET", "")
+    if explicit:
+        return explicit.encode()
+    if not settings.secret_key:
+        raise ConfigError("set FRAUDLOG_WEBHOOK_SECRET or FRAUDLOG_SECRET_KEY to sign webhooks")
+    return hmac.new(settings.secret_key, WEBHOOK_KEY_LABEL, hashlib.sha256).hexdigest().encode()
+
+
+def sink_from_settings(settings: Settings, relay: RelaySettings, env: Mapping[str, str] | None = None,
+                       ) -> AlertSink:
+    """The sink FRAUDLOG_ALERT_SINK names, with the webhook secret and timeout filled in."""
+    return sink_from_url(settings.alert_sink, webhook_secret(settings, env),
+                         timeout=relay.webhook_timeout.total_seconds())
+
+
+@dataclass(frozen=True)
+class _RetryPolicy:
+    max_attempts: int
+    base_delay: timedelta
+    max_delay: timedelta
+    rng: random.Random
+
+
+def deliver_pending(engine: Engine, sink: AlertSink, *, batch_size: int = RelaySettings.batch_size,
+                    visibility_timeout: timedelta = RelaySettings.visibility_timeout,
+                    max_attempts: int = RelaySettings.max_attempts,
+                    base_delay: timedelta = RelaySettings.base_delay,
+                    max_delay: timedelta = RelaySettings.max_delay,
+                    rng: random.Random | None = None, max_batches: int = MAX_BATCHES_PER_RUN) -> DeliveryReport:
+    """Deliver due alerts batch by batch until none is claimable, a batch delivers nothing, or max_batches."""
+    policy = _RetryPolicy(max_attempts, base_delay, max_delay, rng or random.Random())
+    report = DeliveryReport()
+    for _ in range(max_batches):
+        # Taken before claiming, so this relay's idea of its lease ends no later than the database's.
+        lease_deadline = time.monotonic() + visibility_timeout.total_seconds()
+        batch = claim_pending_alerts(engine, limit=batch_size, visibility_timeout=visibility_timeout)
+        if not batch:
+            break
+        outcome = _deliver_batch(engine, sink, batch, policy, lease_deadline)
+        report += outcome
+        if outcome.sent == 0:
+            break  # the sink looks down: the backoff, not this loop, decides when to try again
+    return report
+
+
+def _deliver_batch(engine: Engine, sink: AlertSink, batch: Sequence[ClaimedAlert], policy: _RetryPolicy,
+                   lease_deadline: float) -> DeliveryReport:
+    sent_ids: list[str] = []
+    failed = gave_up = 0
+    try:
+        for alert in batch:
+            if time.monotonic() >= lease_deadline:
+                break  # the lease is over and another relay may own the rest; sending now would duplicate
+            try:
+                sink.send(alert.payload)
+            except DeliveryFailed as exc:
+                status = record_failure(engine, alert.alert_id, str(exc), max_attempts=policy.max_attempts,
+                                        base_delay=policy.base_delay, max_delay=policy.max_delay,
+                                        rng=policy.rng)
+                failed += 1
+                gave_up += status == FAILED
+                continue
+            sent_ids.append(alert.alert_id)
+    finally:
+        # One commit per batch; and when a sink raises something unexpected mid-batch, what the receiver
+        # already took is still recorded, so only the alert in flight is sent again after its lease.
+        mark_sent(engine, sent_ids, datetime.now(UTC))
+    return DeliveryReport(len(sent_ids), failed, gave_up)
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{name}={text!r}: expected a whole number >= 1")
+    return int(text)
+
+
+def _duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        seconds = float(text.removesuffix("s"))
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise ConfigError(f"{name}={text!r}: expected a positive number of seconds, e.g. 1.5 or 1.5s")
+    return timedelta(seconds=seconds)

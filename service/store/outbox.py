@@ -1,0 +1,306 @@
+"""The alerts outbox: at most one alert per transaction, and the state of its delivery.
+
+The scoring transaction inserts the alert beside the champion's prediction (DESIGN invariant 6), so an
+alert exists exactly when its prediction does. A relay then claims rows pgmq-style: it takes a lease
+(`locked_until`) instead of holding a lock across the network call, so a relay that dies releases its
+claim when the lease runs out, and no connection stays open while a webhook is slow.
+
+Column names `id`, `aggregatetype`, `aggregateid`, `type` and `payload` follow Debezium's outbox event
+router, so a CDC relay can replace this polling one; `payload` is exactly what the customer receives.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import uuid
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from service.domain.events import format_time
+from service.store.engine import write_transaction
+from service.store.errors import StoreError, StoreUnavailable
+from service.store.tables import UTCDateTime, alerts
+
+# Fixed forever: alert ids are uuid5(namespace, transaction id), so a rebuild or a resend carries the same
+# id, and the receiver's Idempotency-Key deduplication keeps working across them.
+ALERT_NAMESPACE = uuid.UUID("fc290b24-7bf2-48ea-b13f-d9ee90d9a5b2")
+
+AGGREGATE_TYPE = "transaction"
+EVENT_TYPE = "fraud_alert"
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+STATUSES = (PENDING, SENT, FAILED)
+MAX_ERROR_CHARS = 500
+MAX_PAGE = 1_000
+
+
+class InvalidCursor(StoreError, ValueError):
+    """A pagination cursor that this module did not hand out."""
+
+
+@dataclass(frozen=True)
+class ClaimedAlert:
+    """An alert leased to one relay until `locked_until`; `payload` is the body to deliver."""
+
+    alert_id: str
+    payload: dict[str, Any]
+    attempts: int
+    locked_until: datetime
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """One alert as `GET /v1/alerts` shows it: exactly the contract's fields."""
+
+    alert_id: str
+    transaction_id: str
+    card_id: str | None
+    score: float
+    threshold: float
+    model_version: int
+    created_at: datetime
+    status: str
+    attempts: int
+    sent_at: datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    """A page of alerts, newest first; pass `next_cursor` back for the next page (None: no more)."""
+
+    items: list[AlertRecord]
+    next_cursor: str | None
+
+
+# -- statements, built once ---------------------------------------------------------------------------
+
+def _insert_ignoring_duplicates(insert: Any) -> Any:
+    # UNIQUE (transaction_id) is what makes "at most one alert per transaction" hold under retries,
+    # redelivered doorbells and concurrent workers; DO NOTHING turns the loser into a no-op, not an error.
+    return insert(alerts).on_conflict_do_nothing(index_elements=[alerts.c.transaction_id]).returning(alerts.c.id)
+
+
+_insert_statements = {
+    "postgresql": _insert_ignoring_duplicates(postgresql.insert),
+    "sqlite": _insert_ignoring_duplicates(sqlite.insert),
+}
+
+_now_param = sa.bindparam("now", type_=UTCDateTime())
+
+# FOR UPDATE SKIP LOCKED lets concurrent relays on Postgres take disjoint rows without waiting on each
+# other; SQLite ignores the clause and gets the same exclusion from BEGIN IMMEDIATE (write_transaction).
+_claimable = (
+    sa.select(alerts.c.id)
+    .where(alerts.c.status == PENDING, alerts.c.available_at <= _now_param,
+           sa.or_(alerts.c.locked_until.is_(None), alerts.c.locked_until < _now_param))
+    .order_by(alerts.c.available_at)
+    .limit(sa.bindparam("limit", type_=sa.Integer()))
+    .with_for_update(skip_locked=True)
+)
+claim_statement = (
+    sa.update(alerts)
+    .where(alerts.c.id.in_(_claimable))
+    .values(locked_until=sa.bindparam("locked_until", type_=UTCDateTime()))
+    .returning(alerts.c.id, alerts.c.payload, alerts.c.attempts)
+)
+
+_VIEW_COLUMNS = (alerts.c.id, alerts.c.transaction_id, alerts.c.card_id, alerts.c.score, alerts.c.threshold,
+                 alerts.c.model_version, alerts.c.created_at, alerts.c.status, alerts.c.attempts,
+                 alerts.c.sent_at, alerts.c.last_error)
+
+
+@contextmanager
+def _store_errors() -> Iterator[None]:
+    """Map driver errors to the store's own, so callers never import psycopg or sqlite3."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise StoreUnavailable(_one_line(str(exc.orig))) from exc
+    except DBAPIError as exc:
+        raise StoreError(_one_line(str(exc.orig))) from exc
+
+
+# -- writing ------------------------------------------------------------------------------------------
+
+def alert_id_for(transaction_id: str) -> str:
+    """The alert id of a transaction: the same on every worker, every retry and every rebuild."""
+    return str(uuid.uuid5(ALERT_NAMESPACE, transaction_id))
+
+
+def alert_payload(*, transaction_id: str, card_id: str | None, score: float, threshold: float,
+                  model_version: int, created_at: datetime) -> dict[str, Any]:
+    """The JSON the customer-facing sink receives for one alert."""
+    return {
+        "alert_id": alert_id_for(transaction_id),
+        "transaction_id": transaction_id,
+        "card_id": card_id,
+        "score": float(score),
+        "threshold": float(threshold),
+        "model_version": int(model_version),
+        "created_at": format_time(created_at),
+    }
+
+
+def insert_alert(conn: Connection, *, transaction_id: str, card_id: str | None, score: float, threshold: float,
+                 model_version: int, position: int, created_at: datetime) -> bool:
+    """Add the alert inside the caller's scoring transaction; False when the transaction already has one."""
+    payload = alert_payload(transaction_id=transaction_id, card_id=card_id, score=score, threshold=threshold,
+                            model_version=model_version, created_at=created_at)
+    row = {
+        "id": payload["alert_id"], "aggregatetype": AGGREGATE_TYPE, "aggregateid": transaction_id,
+        "type": EVENT_TYPE, "payload": payload, "transaction_id": transaction_id, "card_id": card_id,
+        "score": payload["score"], "threshold": payload["threshold"], "model_version": payload["model_version"],
+        "position": position, "created_at": created_at, "status": PENDING, "attempts": 0,
+        "available_at": created_at,
+    }
+    with _store_errors():
+        return conn.execute(_insert_statements[conn.dialect.name], row).first() is not None
+
+
+def claim_pending_alerts(engine: Engine, *, limit: int, visibility_timeout: timedelta,
+                         now: datetime | None = None) -> list[ClaimedAlert]:
+    """Lease up to `limit` due alerts until now + `visibility_timeout`; nobody else claims them meanwhile."""
+    now = _now(now)
+    locked_until = now + visibility_timeout
+    params = {"now": now, "limit": limit, "locked_until": locked_until}
+    with _store_errors(), write_transaction(engine) as conn:
+        rows = conn.execute(claim_statement, params).all()
+    claimed = [ClaimedAlert(row.id, dict(row.payload), row.attempts, locked_until) for row in rows]
+    # RETURNING order is unspecified; oldest first keeps delivery roughly in creation order.
+    return sorted(claimed, key=lambda alert: (alert.payload["created_at"], alert.alert_id))
+
+
+def mark_sent(engine: Engine, alert_ids: Collection[str], sent_at: datetime) -> int:
+    """Record delivery and release the lease; `sent_at` is written once, so a late resend never moves it."""
+    if not alert_ids:
+        return 0
+    # No status condition: if an expired lease let another relay fail this alert meanwhile, the receiver
+    # still accepted it, and "sent" is the truth.
+    stmt = (sa.update(alerts).where(alerts.c.id.in_(list(alert_ids)), alerts.c.sent_at.is_(None))
+            .values(status=SENT, sent_at=sent_at, locked_until=None))
+    with _store_errors(), write_transaction(engine) as conn:
+        return conn.execute(stmt).rowcount
+
+
+def backoff_delay(attempts: int, *, base_delay: timedelta, max_delay: timedelta, rng: random.Random) -> timedelta:
+    """Exponential backoff with full jitter: uniform in [0, min(max_delay, base_delay * 2**(attempts-1))].
+
+    Full jitter spreads the retries of alerts that failed together (a receiver outage) over the whole
+    window, so they do not all come back at the same instant when the receiver does.
+    """
+    exponent = min(max(attempts - 1, 0), 62)  # bounded so a huge attempt count cannot overflow
+    cap = min(max_delay.total_seconds(), base_delay.total_seconds() * 2.0**exponent)
+    return timedelta(seconds=rng.uniform(0.0, cap))
+
+
+def record_failure(engine: Engine, alert_id: str, error: str, *, max_attempts: int, base_delay: timedelta,
+                   max_delay: timedelta, rng: random.Random, now: datetime | None = None) -> str | None:
+    """Count a failed send: back off, or give up as `failed` after `max_attempts`. Returns the new status.
+
+    None when the alert is not pending any more (another relay delivered it after this one's lease expired).
+    """
+    now = _now(now)
+    current = (sa.select(alerts.c.attempts)
+               .where(alerts.c.id == alert_id, alerts.c.status == PENDING).with_for_update())
+    with _store_errors(), write_transaction(engine) as conn:
+        attempts = conn.execute(current).scalar_one_or_none()
+        if attempts is None:
+            return None
+        attempts += 1
+        status = FAILED if attempts >= max_attempts else PENDING
+        delay = backoff_delay(attempts, base_delay=base_delay, max_delay=max_delay, rng=rng)
+        conn.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(
+            attempts=attempts, status=status, last_error=_one_line(error)[:MAX_ERROR_CHARS],
+            available_at=now + delay, locked_until=None))
+    return status
+
+
+def retry_alert(engine: Engine, alert_id: str, now: datetime | None = None) -> bool:
+    """Send a `failed` alert again from scratch (`fraudlog alerts retry ID`); False if it is not failed."""
+    # last_error stays: it explains why the alert needed a manual retry until the next attempt replaces it.
+    stmt = (sa.update(alerts).where(alerts.c.id == alert_id, alerts.c.status == FAILED)
+            .values(status=PENDING, attempts=0, available_at=_now(now), locked_until=None))
+    with _store_errors(), write_transaction(engine) as conn:
+        return conn.execute(stmt).rowcount == 1
+
+
+# -- reading ------------------------------------------------------------------------------------------
+
+def list_alerts(engine: Engine, *, status: str | None = None, since: datetime | None = None,
+                card_id: str | None = None, limit: int = 100, cursor: str | None = None) -> AlertPage:
+    """Alerts newest first by (created_at, id), filtered, one page of at most `limit`."""
+    if status is not None and status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    stmt = sa.select(*_VIEW_COLUMNS).order_by(alerts.c.created_at.desc(), alerts.c.id.desc()).limit(limit + 1)
+    if status is not None:
+        stmt = stmt.where(alerts.c.status == status)
+    if since is not None:
+        stmt = stmt.where(alerts.c.created_at >= since)
+    if card_id is not None:
+        stmt = stmt.where(alerts.c.card_id == card_id)
+    if cursor is not None:
+        created_at, alert_id = decode_cursor(cursor)
+        # Keyset pagination: rows inserted while a client pages never shift or repeat what it sees.
+        stmt = stmt.where(sa.or_(alerts.c.created_at < created_at,
+                                 sa.and_(alerts.c.created_at == created_at, alerts.c.id < alert_id)))
+    with _store_errors(), engine.connect() as conn:
+        items = [AlertRecord(*row) for row in conn.execute(stmt)]
+    if len(items) <= limit:
+        return AlertPage(items, None)
+    last = items[limit - 1]
+    return AlertPage(items[:limit], encode_cursor(last.created_at, last.alert_id))
+
+
+def alert_for_transaction(engine: Engine, transaction_id: str) -> AlertRecord | None:
+    """The alert raised for a transaction, if any (at most one exists)."""
+    stmt = sa.select(*_VIEW_COLUMNS).where(alerts.c.transaction_id == transaction_id)
+    with _store_errors(), engine.connect() as conn:
+        row = conn.execute(stmt).first()
+    return None if row is None else AlertRecord(*row)
+
+
+def count_by_status(engine: Engine) -> dict[str, int]:
+    """How many alerts are pending, sent and failed; every status is present, zero when none."""
+    stmt = sa.select(alerts.c.status, sa.func.count()).group_by(alerts.c.status)
+    with _store_errors(), engine.connect() as conn:
+        counts = {status: int(count) for status, count in conn.execute(stmt)}
+    return {status: counts.get(status, 0) for status in STATUSES}
+
+
+def encode_cursor(created_at: datetime, alert_id: str) -> str:
+    """An opaque cursor: clients pass it back unchanged and must not depend on its contents."""
+    raw = json.dumps([created_at.astimezone(UTC).isoformat(), alert_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_text, alert_id = json.loads(raw)
+        created_at = datetime.fromisoformat(created_text)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise InvalidCursor("the cursor is not one this API handed out") from exc
+    if created_at.tzinfo is None or not isinstance(alert_id, str):
+        raise InvalidCursor("the cursor is not one this API handed out")
+    return created_at, alert_id
+
+
+def _now(now: datetime | None) -> datetime:
+    return datetime.now(UTC) if now is None else now
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

@@ -1,0 +1,94 @@
+"""The event log's contract, run against SQLite and Postgres alike (the `engine` fixture)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from service.domain.events import LabelIn, canonical_label, digest
+from service.store.event_log import EventLog, NewEvent
+from service.store.labels import label_for
+from service.store.tables import EVENT_LABEL
+from tests.factories import transaction_event
+
+NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
+
+
+def label_event(tx: str, is_fraud: bool) -> NewEvent:
+    canonical = canonical_label(LabelIn(transaction_id=tx, is_fraud=is_fraud), NOW)
+    return NewEvent(EVENT_LABEL, tx, None, NOW, digest(canonical), canonical)
+
+
+class TestEventLogContract:
+    @pytest.fixture
+    def log(self, engine: Engine) -> EventLog:
+        return EventLog(engine)
+
+    def test_appended_events_read_back_in_position_order(self, log: EventLog) -> None:
+        [outcome] = log.append_transactions([[transaction_event(n) for n in range(1, 6)]], NOW)
+        positions = [r.position for r in outcome.receipts]
+        assert positions == sorted(positions) and len(set(positions)) == 5
+        records = list(log.read_range())
+        assert [r.transaction_id for r in records] == [f"tx-{n:06d}" for n in range(1, 6)]
+        assert [r.position for r in records] == positions
+        assert records[0].recorded_at == NOW and records[0].payload["amount"] == 11.0
+        assert records[0].event_time is not None and records[0].event_time.tzinfo is not None
+
+    def test_read_range_honours_bounds_and_types(self, log: EventLog) -> None:
+        log.append_transactions([[transaction_event(n) for n in range(1, 11)]], NOW)
+        log.append_labels([[label_event("tx-000003", True)]], NOW)
+        assert [r.position for r in log.read_range(3, 5)] == [3, 4, 5]
+        assert [r.event_type for r in log.read_range(event_types=["label"])] == ["label"]
+        assert [r.position for r in log.read_range(9, batch_size=2)] == [9, 10, 11]
+        assert [r.position for r in log.read_after(8, limit=2)] == [9, 10]
+
+    def test_duplicate_transaction_returns_original_position(self, log: EventLog) -> None:
+        [first] = log.append_transactions([[transaction_event(1)]], NOW)
+        [again] = log.append_transactions([[transaction_event(1)]], NOW)
+        assert again.receipts[0].status == "duplicate"
+        assert again.receipts[0].position == first.receipts[0].position
+        assert log.count() == 1
+
+    def test_same_id_with_another_body_conflicts_and_stores_nothing_of_its_unit(self, log: EventLog) -> None:
+        log.append_transactions([[transaction_event(1)]], NOW)
+        [outcome] = log.append_transactions([[transaction_event(2), transaction_event(1, amount=99.0)]], NOW)
+        assert outcome.conflicts == ["tx-000001"] and outcome.receipts == []
+        assert log.get_transaction("tx-000002") is None
+        assert log.count() == 1
+
+    def test_units_of_one_group_succeed_or_fail_independently(self, log: EventLog) -> None:
+        log.append_transactions([[transaction_event(1)]], NOW)
+        good, bad, repeat = log.append_transactions(
+            [[transaction_event(2)], [transaction_event(3), transaction_event(1, amount=5.0)], [transaction_event(2)]],
+            NOW)
+        assert good.receipts[0].status == "accepted" and bad.conflicts == ["tx-000001"]
+        assert repeat.receipts[0].status == "duplicate" and repeat.receipts[0].position == good.receipts[0].position
+        assert sorted(r.transaction_id or "" for r in log.read_range()) == ["tx-000001", "tx-000002"]
+
+    def test_get_transaction_by_id(self, log: EventLog) -> None:
+        log.append_transactions([[transaction_event(1), transaction_event(2)]], NOW)
+        record = log.get_transaction("tx-000002")
+        assert record is not None and record.position == 2 and record.card_id == "card-2"
+        assert log.get_transaction("missing") is None
+
+    def test_labels_duplicate_and_correction(self, log: EventLog, engine: Engine) -> None:
+        [first] = log.append_labels([[label_event("tx-9", True)]], NOW)
+        [same] = log.append_labels([[label_event("tx-9", True)]], NOW)
+        [other] = log.append_labels([[label_event("tx-9", False)]], NOW)
+        assert [first.receipts[0].status, same.receipts[0].status, other.receipts[0].status] == [
+            "accepted", "duplicate", "correction"]
+        assert same.receipts[0].position == first.receipts[0].position
+        assert log.count("label") == 2
+        projected = label_for(engine, "tx-9")
+        assert projected is not None and projected["is_fraud"] is False and projected["corrections"] == 1
+
+    def test_label_for_unknown_transaction_is_accepted(self, log: EventLog) -> None:
+        [outcome] = log.append_labels([[label_event("not-yet-seen", True)]], NOW)
+        assert outcome.receipts[0].status == "accepted"
+
+    def test_last_position(self, log: EventLog) -> None:
+        assert log.last_position() == 0
+        log.append_transactions([[transaction_event(n) for n in range(1, 4)]], NOW)
+        assert log.last_position() == 3

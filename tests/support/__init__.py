@@ -1,0 +1,1 @@
+"""Test helpers: real servers and receivers run on loopback."""
