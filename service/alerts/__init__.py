@@ -4,7 +4,13 @@ The outbox itself (the table and its claims) lives in `service.store.outbox`; th
 SQL directly.
 """
 
-from service.alerts.relay import DeliveryReport, RelaySettings, deliver_pending, sink_from_settings, webhook_secret
+from service.alerts.relay import (
+    DeliveryReport,
+    RelaySettings,
+    deliver_pending,
+    sink_from_settings,
+    webhook_secret,
+)
 from service.alerts.signing import SIGNATURE_HEADER, SignatureInvalid, sign, verify
 from service.alerts.sinks import (
     IDEMPOTENCY_HEADER,
@@ -28,9 +34,9 @@ __all__ = [
     "SignatureInvalid",
     "WebhookSink",
     "deliver_pending",
+    "sign",
     "sink_from_settings",
     "sink_from_url",
-    "sign",
     "verify",
     "webhook_secret",
 ]

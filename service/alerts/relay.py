@@ -60,7 +60,8 @@ class RelaySettings:
             max_attempts=_positive_int(env, "FRAUDLOG_ALERT_MAX_ATTEMPTS", default.max_attempts),
             base_delay=_duration(env, "FRAUDLOG_ALERT_BASE_DELAY", default.base_delay),
             max_delay=_duration(env, "FRAUDLOG_ALERT_MAX_DELAY", default.max_delay),
-            visibility_timeout=_duration(env, "FRAUDLOG_ALERT_VISIBILITY_TIMEOUT", default.visibility_timeout),
+            visibility_timeout=_duration(env, "FRAUDLOG_ALERT_VISIBILITY_TIMEOUT",
+                                         default.visibility_timeout),
             batch_size=_positive_int(env, "FRAUDLOG_ALERT_BATCH_SIZE", default.batch_size),
             webhook_timeout=_duration(env, "FRAUDLOG_ALERT_TIMEOUT", default.webhook_timeout),
         )
@@ -107,7 +108,8 @@ def deliver_pending(engine: Engine, sink: AlertSink, *, batch_size: int = RelayS
                     max_attempts: int = RelaySettings.max_attempts,
                     base_delay: timedelta = RelaySettings.base_delay,
                     max_delay: timedelta = RelaySettings.max_delay,
-                    rng: random.Random | None = None, max_batches: int = MAX_BATCHES_PER_RUN) -> DeliveryReport:
+                    rng: random.Random | None = None, max_batches: int = MAX_BATCHES_PER_RUN,
+                    ) -> DeliveryReport:
     """Deliver due alerts batch by batch until none is claimable, a batch delivers nothing, or max_batches."""
     policy = _RetryPolicy(max_attempts, base_delay, max_delay, rng or random.Random())
     report = DeliveryReport()

@@ -28,8 +28,8 @@ def sign(secret: bytes, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},{SCHEME}={_digest(secret, body, timestamp)}"
 
 
-def verify(secret: bytes, body: bytes, header: str | None, *, tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
-           now: float | None = None) -> None:
+def verify(secret: bytes, body: bytes, header: str | None, *,
+           tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS, now: float | None = None) -> None:
     """Return quietly when ``header`` signs ``body`` with ``secret`` recently enough; raise otherwise.
 
     Several ``v1`` values may be present (a sender rotating secrets signs with both); one match suffices.

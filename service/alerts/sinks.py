@@ -99,7 +99,8 @@ class WebhookSink:
         except httpx.HTTPError as exc:
             raise DeliveryFailed(_reason(f"{type(exc).__name__} posting to {self.url}: {exc}")) from exc
         if not response.is_success:
-            raise DeliveryFailed(_reason(f"HTTP {response.status_code} from {self.url}: {response.text[:120]}"))
+            excerpt = response.text[:120]
+            raise DeliveryFailed(_reason(f"HTTP {response.status_code} from {self.url}: {excerpt}"))
 
     def close(self) -> None:
         self._client.close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
@@ -22,8 +22,13 @@ from service.store.group_commit import AppendedHook, GroupCommitter
 
 
 def create_app(settings: Settings | None = None, *, on_appended: AppendedHook | None = None,
+               ring_doorbell: bool = True, run_embedded_workers: bool = True,
                extra_lifespans: list[Callable[[Litestar], object]] | None = None) -> Litestar:
-    """Build the API. With no arguments it reads the environment, as `uvicorn --factory` needs."""
+    """Build the API. With no arguments it reads the environment, as `uvicorn --factory` needs.
+
+    After each commit the API rings the doorbell (a `score` message with the new positions). With the
+    `memory://` broker it also runs the workers in this process (the embedded mode).
+    """
     settings = settings or Settings.from_env()
 
     @asynccontextmanager
@@ -31,14 +36,29 @@ def create_app(settings: Settings | None = None, *, on_appended: AppendedHook | 
         engine = create_engine(settings.database_url)
         if settings.embedded:
             migrate.upgrade(engine)  # the embedded mode has no separate deploy step
-        committer = GroupCommitter(EventLog(engine), on_appended=on_appended)
+        doorbell = None
+        hook = on_appended
+        if hook is None and ring_doorbell:
+            from workers.doorbell import Doorbell
+            from workers.embedded import use_broker
+
+            use_broker(settings.broker_url)
+            hook = doorbell = Doorbell()
+        committer = GroupCommitter(EventLog(engine), on_appended=hook)
         app.state.settings = settings
         app.state.engine = engine
         app.state.committer = committer
         try:
-            yield
+            async with AsyncExitStack() as stack:
+                if settings.broker_url == "memory://" and run_embedded_workers:
+                    from workers.embedded import embedded_workers
+
+                    await stack.enter_async_context(embedded_workers(settings))
+                yield
         finally:
             committer.close()
+            if doorbell is not None:
+                doorbell.close()
             engine.dispose()
 
     return Litestar(

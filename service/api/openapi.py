@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 
+
 @dataclass
 class RawSchema(Schema):
     """A schema given as a ready JSON Schema document."""

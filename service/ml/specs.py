@@ -50,6 +50,8 @@ class _Family:
     supervised: bool
     build: Callable[[Mapping[str, Any]], Model]
     score: Callable[[Model, Features], float]
+    # The scaler's per-feature statistics: the features the model has learned about.
+    known: Callable[[Model], Mapping[str, Any]]
 
 
 def _build_hst(params: Mapping[str, Any]) -> Model:
@@ -69,6 +71,10 @@ def _build_logreg(params: Mapping[str, Any]) -> Model:
     return compose.Pipeline(preprocessing.StandardScaler(), classifier)
 
 
+def _scaler(model: Model) -> Any:
+    return next(iter(model.steps.values()))
+
+
 def _score_anomaly(model: Model, features: Features) -> float:
     return float(model.score_one(features))
 
@@ -83,12 +89,14 @@ _FAMILIES: Mapping[str, _Family] = {
         supervised=False,
         build=_build_hst,
         score=_score_anomaly,
+        known=lambda model: _scaler(model).min,
     ),
     "logreg": _Family(
         defaults={"learning_rate": 0.01, "l2": 0.0},
         supervised=True,
         build=_build_logreg,
         score=_score_fraud_probability,
+        known=lambda model: _scaler(model).counts,
     ),
 }
 
@@ -110,17 +118,24 @@ def spec_for(name: str, **overrides: Any) -> ModelSpec:
     return ModelSpec(name=name, params=params, supervised=family.supervised)
 
 
-SPECS: Mapping[str, ModelSpec] = {name: spec_for(name) for name in _FAMILIES}
-
-
 def build_model(spec: ModelSpec) -> Model:
     """A fresh, untrained model for `spec`."""
     return _family(spec.name).build(spec.params)
 
 
 def score_one(model: Model, spec: ModelSpec, features: Features) -> float:
-    """The model's fraud score for one event; higher means more suspicious. Never changes the model."""
-    return _family(spec.name).score(model, features)
+    """The model's fraud score for one event; higher means more suspicious. Never changes the model.
+
+    River's scalers add an empty entry to their statistics when they transform a feature they have never
+    learned (a new attribute, a card feature a card-less model never saw). That would make serving write
+    to a shared, frozen model. Such a feature cannot move the score (it scales to a constant that no
+    weight or tree split uses), so it is left out, and the score is the same as River's own.
+    """
+    family = _family(spec.name)
+    known = family.known(model)
+    if not features.keys() <= known.keys():
+        features = {name: value for name, value in features.items() if name in known}
+    return family.score(model, features)
 
 
 def learn_one(model: Model, spec: ModelSpec, features: Features, label: bool | None) -> None:
@@ -146,3 +161,7 @@ def _checked(name: str, key: str, value: Any, default: Any) -> Any:
     if type(value) is not type(default):
         raise ValueError(f"model {name!r}: {key} must be {type(default).__name__}, got {value!r}")
     return value
+
+
+# Every family with its default hyperparameters, by name.
+SPECS: Mapping[str, ModelSpec] = {name: spec_for(name) for name in _FAMILIES}

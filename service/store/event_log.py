@@ -153,7 +153,10 @@ class EventLog:
                 receipt = Receipt(tx_id, 0, status)
                 outcome.receipts.append(receipt)
                 unit_rows.append((event, receipt))
-                unit_known[tx_id] = (event.digest if event.event_type == EVENT_TRANSACTION else _verdict(event), None)
+                if event.event_type == EVENT_TRANSACTION:
+                    unit_known[tx_id] = (event.digest, None)
+                elif event.event_type == EVENT_LABEL:
+                    unit_known[tx_id] = (_verdict(event), None)
             plan.outcomes.append(outcome)
             if outcome.conflicts:
                 outcome.receipts.clear()

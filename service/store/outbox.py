@@ -88,7 +88,8 @@ class AlertPage:
 def _insert_ignoring_duplicates(insert: Any) -> Any:
     # UNIQUE (transaction_id) is what makes "at most one alert per transaction" hold under retries,
     # redelivered doorbells and concurrent workers; DO NOTHING turns the loser into a no-op, not an error.
-    return insert(alerts).on_conflict_do_nothing(index_elements=[alerts.c.transaction_id]).returning(alerts.c.id)
+    statement = insert(alerts).on_conflict_do_nothing(index_elements=[alerts.c.transaction_id])
+    return statement.returning(alerts.c.id)
 
 
 _insert_statements = {
@@ -152,17 +153,17 @@ def alert_payload(*, transaction_id: str, card_id: str | None, score: float, thr
     }
 
 
-def insert_alert(conn: Connection, *, transaction_id: str, card_id: str | None, score: float, threshold: float,
-                 model_version: int, position: int, created_at: datetime) -> bool:
+def insert_alert(conn: Connection, *, transaction_id: str, card_id: str | None, score: float,
+                 threshold: float, model_version: int, position: int, created_at: datetime) -> bool:
     """Add the alert inside the caller's scoring transaction; False when the transaction already has one."""
     payload = alert_payload(transaction_id=transaction_id, card_id=card_id, score=score, threshold=threshold,
                             model_version=model_version, created_at=created_at)
     row = {
         "id": payload["alert_id"], "aggregatetype": AGGREGATE_TYPE, "aggregateid": transaction_id,
         "type": EVENT_TYPE, "payload": payload, "transaction_id": transaction_id, "card_id": card_id,
-        "score": payload["score"], "threshold": payload["threshold"], "model_version": payload["model_version"],
-        "position": position, "created_at": created_at, "status": PENDING, "attempts": 0,
-        "available_at": created_at,
+        "score": payload["score"], "threshold": payload["threshold"],
+        "model_version": payload["model_version"], "position": position, "created_at": created_at,
+        "status": PENDING, "attempts": 0, "available_at": created_at,
     }
     with _store_errors():
         return conn.execute(_insert_statements[conn.dialect.name], row).first() is not None
@@ -193,7 +194,8 @@ def mark_sent(engine: Engine, alert_ids: Collection[str], sent_at: datetime) -> 
         return conn.execute(stmt).rowcount
 
 
-def backoff_delay(attempts: int, *, base_delay: timedelta, max_delay: timedelta, rng: random.Random) -> timedelta:
+def backoff_delay(attempts: int, *, base_delay: timedelta, max_delay: timedelta, rng: random.Random,
+                  ) -> timedelta:
     """Exponential backoff with full jitter: uniform in [0, min(max_delay, base_delay * 2**(attempts-1))].
 
     Full jitter spreads the retries of alerts that failed together (a receiver outage) over the whole

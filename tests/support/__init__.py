@@ -1,1 +1,1 @@
-"""Test helpers: real servers and receivers run on loopback."""
+"""Helpers that tests share: real servers and clients, never mocks of our own code."""

@@ -1,0 +1,65 @@
+"""Predictions: one immutable row per (transaction, model version), and the queries scoring needs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from service.domain.features import HistoryQuery, TxView
+from service.store.engine import dialect_insert
+from service.store.tables import EVENT_TRANSACTION, events, predictions
+
+
+def fetch_history(conn: Connection, query: HistoryQuery) -> list[TxView]:
+    """The history a batch of targets needs, in one query (not one per event)."""
+    stmt = sa.select(events.c.position, events.c.payload).where(
+        events.c.event_type == EVENT_TRANSACTION,
+        events.c.card_id.in_(sorted(query.card_ids)),
+        events.c.event_time > query.since,
+        events.c.position < query.before_position,
+    )
+    return [TxView.from_payload(position, payload) for position, payload in conn.execute(stmt)]
+
+
+def insert_predictions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert, ignoring rows that exist: a redelivered batch writes nothing new (DESIGN invariant 5)."""
+    if rows:
+        stmt = dialect_insert(conn, predictions).on_conflict_do_nothing(
+            index_elements=[predictions.c.transaction_id, predictions.c.model_version])
+        conn.execute(stmt, list(rows))
+
+
+def existing_predictions(conn: Connection, transaction_ids: Sequence[str]) -> set[tuple[str, int]]:
+    if not transaction_ids:
+        return set()
+    stmt = sa.select(predictions.c.transaction_id, predictions.c.model_version).where(
+        predictions.c.transaction_id.in_(list(transaction_ids)))
+    return {(tx, int(version)) for tx, version in conn.execute(stmt)}
+
+
+def unscored_positions(engine: Engine, *, after: int, first_scorable: int, recorded_before: datetime,
+                       limit: int) -> list[int]:
+    """Transaction events with no champion prediction yet, recorded before a grace cutoff.
+
+    Events before the first champion promotion have no champion by definition and are never unscored.
+    """
+    scored = sa.exists().where(predictions.c.transaction_id == events.c.transaction_id, predictions.c.champion)
+    stmt = (sa.select(events.c.position)
+            .where(events.c.event_type == EVENT_TRANSACTION,
+                   events.c.position > max(after, first_scorable - 1),
+                   events.c.recorded_at < recorded_before,
+                   ~scored)
+            .order_by(events.c.position).limit(limit))
+    with engine.connect() as conn:
+        return [int(p) for p in conn.execute(stmt).scalars()]
+
+
+def predictions_for(engine: Engine, transaction_id: str) -> list[dict[str, Any]]:
+    stmt = sa.select(predictions).where(predictions.c.transaction_id == transaction_id).order_by(
+        predictions.c.model_version)
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(stmt).mappings()]

@@ -1,0 +1,155 @@
+"""The model registry: immutable version rows, and roles given by promotion events in the log."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from service.domain.assignment import CHAMPION, RETIRED, AssignmentTable, RoleChange
+from service.domain.events import digest
+from service.ml.artifact import unpack
+from service.ml.specs import ModelSpec
+from service.store.event_log import EventLog, NewEvent
+from service.store.tables import EVENT_PROMOTION, EVENT_RETIREMENT, events, model_versions
+
+
+class UnknownVersion(LookupError):
+    def __init__(self, version: int) -> None:
+        super().__init__(f"model version {version} does not exist")
+        self.version = version
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """A model version row (the artifact bytes stay in the database unless loaded)."""
+
+    version: int
+    parent_version: int | None
+    created_at: datetime
+    model_spec: dict[str, Any]
+    training_code: dict[str, Any]
+    training_data: dict[str, Any]
+    environment: dict[str, Any]
+    artifact_sha256: str
+    artifact_hmac: str
+    artifact_size: int
+    threshold: float
+    metrics: dict[str, Any]
+    watermark: int
+
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    """What scoring needs of a version: the verified model, its spec and its threshold."""
+
+    version: int
+    model: Any
+    spec: ModelSpec
+    threshold: float
+
+
+_SUMMARY_COLUMNS = [c for c in model_versions.c if c.name != "artifact"]
+
+
+class ModelRegistry:
+    def __init__(self, engine: Engine, secret_key: bytes) -> None:
+        self.engine = engine
+        self.secret_key = secret_key
+        self._loaded: dict[int, LoadedVersion] = {}
+        self._lock = threading.Lock()
+        self._assignments = AssignmentTable()
+
+    # -- versions -------------------------------------------------------------------------------------
+
+    def next_version(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(model_versions.c.version), 0))).scalar_one()) + 1
+
+    def add_version(self, row: dict[str, Any]) -> int:
+        """Insert an immutable version row; the version number is taken as the next free one if absent."""
+        for _ in range(5):
+            values = {"created_at": datetime.now(UTC), **row}
+            values.setdefault("version", self.next_version())
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(sa.insert(model_versions), values)
+                return int(values["version"])
+            except IntegrityError:
+                if "version" in row:
+                    raise
+        raise RuntimeError("could not allocate a model version number")
+
+    def get(self, version: int) -> VersionRecord:
+        stmt = sa.select(*_SUMMARY_COLUMNS, sa.func.length(model_versions.c.artifact).label("artifact_size")).where(
+            model_versions.c.version == version)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).mappings().first()
+        if row is None:
+            raise UnknownVersion(version)
+        return VersionRecord(**dict(row))
+
+    def list(self) -> list[VersionRecord]:
+        stmt = sa.select(*_SUMMARY_COLUMNS, sa.func.length(model_versions.c.artifact).label("artifact_size")).order_by(
+            model_versions.c.version)
+        with self.engine.connect() as conn:
+            return [VersionRecord(**dict(row)) for row in conn.execute(stmt).mappings()]
+
+    def load(self, version: int) -> LoadedVersion:
+        """The version ready to score, loaded once per process and only if its SHA-256 and HMAC verify.
+
+        Caching is safe because version rows never change (the database refuses UPDATE).
+        """
+        loaded = self._loaded.get(version)
+        if loaded is not None:
+            return loaded
+        with self._lock:
+            if version not in self._loaded:
+                self._loaded[version] = self._load_uncached(version)
+            return self._loaded[version]
+
+    def _load_uncached(self, version: int) -> LoadedVersion:
+        stmt = sa.select(model_versions.c.artifact, model_versions.c.artifact_sha256, model_versions.c.artifact_hmac,
+                         model_versions.c.model_spec, model_versions.c.threshold).where(
+            model_versions.c.version == version)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            raise UnknownVersion(version)
+        artifact, sha256, hmac_hex, spec, threshold = row
+        model = unpack(bytes(artifact), sha256, hmac_hex, self.secret_key, version)
+        return LoadedVersion(version, model, ModelSpec.from_dict(spec), float(threshold))
+
+    # -- roles ----------------------------------------------------------------------------------------
+
+    def set_role(self, version: int, role: str) -> int:
+        """Append a promotion (champion/challenger) or retirement event; returns its log position."""
+        self.get(version)  # refuse unknown versions before writing anything
+        if role == CHAMPION:
+            self.load(version)  # refuse to promote an artifact that does not verify
+        payload = {"model_version": version, "role": role}
+        event_type = EVENT_RETIREMENT if role == RETIRED else EVENT_PROMOTION
+        event = NewEvent(event_type, None, None, datetime.now(UTC), digest(payload), payload)
+        return EventLog(self.engine).append_control(event, datetime.now(UTC))
+
+    def assignments(self, through: int | None = None) -> AssignmentTable:
+        """The role table, refreshed from the log when `through` lies beyond what was read."""
+        table = self._assignments
+        if through is not None and table.covers(through):
+            return table
+        with self._lock:
+            stmt = (sa.select(events.c.position, events.c.payload)
+                    .where(events.c.event_type.in_([EVENT_PROMOTION, EVENT_RETIREMENT]),
+                           events.c.position > table.known_through)
+                    .order_by(events.c.position))
+            with self.engine.connect() as conn:
+                last = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))).scalar_one())
+                rows = conn.execute(stmt.where(events.c.position <= last)).all()
+            table.extend((RoleChange(pos, int(p["model_version"]), str(p.get("role", RETIRED))) for pos, p in rows),
+                         known_through=last)
+        return table

@@ -1,0 +1,42 @@
+"""The sweeper: find events that should have a champion prediction and do not, so they can be re-rung.
+
+A doorbell can be lost (the broker was down, a message expired, a worker died before acking and the
+broker forgot). The sweeper turns that loss into latency instead of data: it runs when a worker starts
+and on a schedule, and asks for every transaction recorded more than a grace period ago that still has no
+prediction from its champion.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+
+from service.store.predictions import unscored_positions
+from service.store.registry import ModelRegistry
+
+log = logging.getLogger("fraudlog.sweeper")
+
+DEFAULT_GRACE = timedelta(seconds=5)
+
+
+class Sweeper:
+    def __init__(self, engine: Engine, registry: ModelRegistry, grace: timedelta = DEFAULT_GRACE) -> None:
+        self.engine = engine
+        self.registry = registry
+        self.grace = grace
+
+    def find_unscored(self, *, limit: int = 100_000, now: datetime | None = None,
+                      grace: timedelta | None = None) -> list[int]:
+        """Positions of scorable transaction events without a champion prediction, oldest first."""
+        table = self.registry.assignments(through=None)
+        first = table.first_champion_position
+        if first is None:
+            return []
+        cutoff = (now or datetime.now(UTC)) - (self.grace if grace is None else grace)
+        positions = unscored_positions(self.engine, after=0, first_scorable=first + 1, recorded_before=cutoff,
+                                       limit=limit)
+        if positions:
+            log.info("sweep found %d unscored events from position %d", len(positions), positions[0])
+        return positions

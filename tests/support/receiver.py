@@ -1,0 +1,138 @@
+"""A real webhook receiver for tests: what a careful customer would run.
+
+It listens on 127.0.0.1 on an ephemeral port, verifies `Fraudlog-Signature` with the documented helper,
+and deduplicates on `Idempotency-Key` the way Stripe describes: the first request per key is delivered
+to "the customer" and its answer stored; a repeat gets the same answer and delivers nothing; a reused
+key with another body is refused. Tests can take it down (503) and make it lose acknowledgements.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+from service.alerts.signing import SIGNATURE_HEADER, SignatureInvalid, verify
+from service.alerts.sinks import IDEMPOTENCY_HEADER
+
+
+class WebhookReceiver:
+    """Use as a context manager: `with WebhookReceiver(secret) as receiver: ... receiver.url ...`."""
+
+    def __init__(self, secret: bytes, *, tolerance_seconds: int = 300) -> None:
+        self.secret = secret
+        self.tolerance_seconds = tolerance_seconds
+        self.delivered: dict[str, dict[str, Any]] = {}  # first body per key, in arrival order
+        self.requests_by_key: Counter[str] = Counter()
+        self.raw_requests = 0
+        self.rejected_signatures = 0
+        self._down_until = 0.0
+        self._acks_to_lose = 0
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/alerts"
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    # -- controls -------------------------------------------------------------------------------------
+
+    def go_down(self, seconds: float = math.inf) -> None:
+        """Answer 503 to everything, for `seconds` or until `come_up`."""
+        with self._lock:
+            self._down_until = time.monotonic() + seconds
+
+    def come_up(self) -> None:
+        with self._lock:
+            self._down_until = 0.0
+
+    def lose_next_acks(self, count: int) -> None:
+        """Deliver the next `count` new alerts, then drop the connection instead of answering."""
+        with self._lock:
+            self._acks_to_lose = count
+
+    # -- what happened --------------------------------------------------------------------------------
+
+    @property
+    def delivered_keys(self) -> list[str]:
+        with self._lock:
+            return list(self.delivered)
+
+    def counts(self) -> tuple[int, int]:
+        """(raw requests received, alerts delivered to the customer)."""
+        with self._lock:
+            return self.raw_requests, len(self.delivered)
+
+    # -- the receiver's logic, called by the handler ---------------------------------------------------
+
+    def receive(self, headers: Any, body: bytes) -> tuple[int, dict[str, Any] | None]:
+        """The status and JSON answer for one request; a None answer means "drop the connection"."""
+        with self._lock:
+            self.raw_requests += 1
+            if time.monotonic() < self._down_until:
+                return 503, {"error": "down for maintenance"}
+        try:
+            verify(self.secret, body, headers.get(SIGNATURE_HEADER), tolerance_seconds=self.tolerance_seconds)
+        except SignatureInvalid as exc:
+            with self._lock:
+                self.rejected_signatures += 1
+            return 401, {"error": str(exc)}
+        key = headers.get(IDEMPOTENCY_HEADER)
+        alert = json.loads(body)
+        if not key or alert.get("alert_id") != key:
+            return 400, {"error": "Idempotency-Key must be the alert_id"}
+        return self._deliver_once(key, alert)
+
+    def _deliver_once(self, key: str, alert: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
+        with self._lock:
+            self.requests_by_key[key] += 1
+            first = self.delivered.setdefault(key, alert)
+            if first is not alert and first != alert:
+                return 422, {"error": "Idempotency-Key reused with a different body"}
+            answer = {"received": key, "duplicate": first is not alert}
+            if first is alert and self._acks_to_lose > 0:
+                self._acks_to_lose -= 1
+                return 200, None
+            return 200, answer
+
+
+def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as a production receiver would offer
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            status, answer = receiver.receive(self.headers, body)
+            if answer is None:
+                # The customer has the alert but the sender never hears so: the "lost ack".
+                self.close_connection = True
+                return
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep test output quiet
+
+    return Handler

@@ -1,0 +1,77 @@
+"""Run the workers inside another process: the embedded mode's worker threads, and the API's doorbell.
+
+With `memory://` the API process is the whole deployment: Dramatiq's StubBroker, a Dramatiq Worker on
+threads, and a small periodic loop that sweeps. Same actors, same code paths as separate processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import dramatiq
+
+from service.config import Settings
+from workers.broker import broker_from_url
+from workers.runtime import build_runtime, install_runtime
+
+log = logging.getLogger("fraudlog.embedded")
+
+SWEEP_EVERY_SECONDS = 5.0
+
+
+class PeriodicSweep:
+    """Enqueue `sweep` every few seconds until stopped (the embedded stand-in for `fraudlog scheduler`)."""
+
+    def __init__(self, every: float, tasks: list[Callable[[], Any]]) -> None:
+        self._every = every
+        self._tasks = tasks
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fraudlog-periodic", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            for task in self._tasks:
+                try:
+                    task()
+                except Exception:
+                    log.exception("periodic task failed")
+
+
+def use_broker(url: str) -> dramatiq.Broker:
+    """Bind the actors to a broker for `url` in this process."""
+    from workers import actors
+
+    if not (url == "memory://" and isinstance(actors.broker, dramatiq.brokers.stub.StubBroker)):
+        actors.bind(broker_from_url(url))
+    return actors.broker
+
+
+@asynccontextmanager
+async def embedded_workers(settings: Settings, threads: int = 2,
+                           sweep_every: float = SWEEP_EVERY_SECONDS) -> AsyncIterator[dramatiq.Worker]:
+    """Worker threads, a runtime and a periodic sweep inside this process, for as long as the block runs."""
+    from workers import actors
+
+    broker = use_broker(settings.broker_url)
+    previous = install_runtime(build_runtime(settings))
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
+    worker.start()
+    periodic = PeriodicSweep(sweep_every, [actors.sweep.send])
+    periodic.start()
+    try:
+        yield worker
+    finally:
+        periodic.stop()
+        worker.stop()
+        install_runtime(previous)
