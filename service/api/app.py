@@ -10,15 +10,19 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 import service
+from service.api.alerts import AlertController
 from service.api.health import health, ready
 from service.api.labels import LabelController
+from service.api.models import ModelController
 from service.api.problems import EXCEPTION_HANDLERS
+from service.api.stats import metrics, stats
 from service.api.transactions import TransactionController
 from service.config import Settings
 from service.store import migrate
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
 from service.store.group_commit import AppendedHook, GroupCommitter
+from service.store.registry import ModelRegistry
 
 
 def create_app(settings: Settings | None = None, *, on_appended: AppendedHook | None = None,
@@ -47,6 +51,7 @@ def create_app(settings: Settings | None = None, *, on_appended: AppendedHook | 
         committer = GroupCommitter(EventLog(engine), on_appended=hook)
         app.state.settings = settings
         app.state.engine = engine
+        app.state.registry = ModelRegistry(engine, settings.secret_key)
         app.state.committer = committer
         try:
             async with AsyncExitStack() as stack:
@@ -62,7 +67,8 @@ def create_app(settings: Settings | None = None, *, on_appended: AppendedHook | 
             engine.dispose()
 
     return Litestar(
-        route_handlers=[TransactionController, LabelController, health, ready],
+        route_handlers=[TransactionController, LabelController, ModelController, AlertController, stats, metrics,
+                        health, ready],
         lifespan=[store_lifespan, *(extra_lifespans or [])],  # type: ignore[list-item]
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,

@@ -9,11 +9,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from service.cli import db, serve
+from service.cli import alerts, db, demo, models, serve, simulate, train, worker
 from service.config import ConfigError
 from service.store.errors import StoreError
 
-COMMANDS = (db, serve)
+COMMANDS = (demo, db, serve, worker, train, models, alerts, simulate)
 
 
 class CommandFailed(Exception):

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.domain.assignment import CHAMPION, RETIRED, AssignmentTable, RoleChange
 from service.domain.events import digest
-from service.ml.artifact import unpack
+from service.ml.artifact import ArtifactRejected, unpack, verify
 from service.ml.specs import ModelSpec
 from service.store.event_log import EventLog, NewEvent
 from service.store.tables import EVENT_PROMOTION, EVENT_RETIREMENT, events, model_versions
@@ -124,6 +124,20 @@ class ModelRegistry:
         artifact, sha256, hmac_hex, spec, threshold = row
         model = unpack(bytes(artifact), sha256, hmac_hex, self.secret_key, version)
         return LoadedVersion(version, model, ModelSpec.from_dict(spec), float(threshold))
+
+    def verify_artifact(self, version: int) -> bool:
+        """Whether the stored artifact matches its SHA-256 and HMAC (nothing is unpickled)."""
+        stmt = sa.select(model_versions.c.artifact, model_versions.c.artifact_sha256,
+                         model_versions.c.artifact_hmac).where(model_versions.c.version == version)
+        with self.engine.connect() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            raise UnknownVersion(version)
+        try:
+            verify(bytes(row[0]), row[1], row[2], self.secret_key, version)
+        except ArtifactRejected:
+            return False
+        return True
 
     # -- roles ----------------------------------------------------------------------------------------
 

@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from service.api.app import create_app
+from service.api.server import serve_in_thread
 from service.config import Settings
 from service.store.event_log import EventLog
 from tests.factories import transaction_body, transaction_event
-from tests.support.server import running_server
 
 WRITERS = 8
 EVENTS_PER_WRITER = 1_000
@@ -76,7 +76,7 @@ def test_twenty_clients_post_the_same_transaction(database_url: str, tmp_path: o
     app = create_app(Settings(database_url=database_url, secret_key=b"k"))
     body = transaction_body(1)
     barrier = threading.Barrier(20)
-    with running_server(app) as url:
+    with serve_in_thread(app) as url:
         def post(_: int) -> httpx.Response:
             with httpx.Client(base_url=url, timeout=30) as client:
                 barrier.wait()

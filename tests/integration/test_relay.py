@@ -290,9 +290,9 @@ def test_a_webhook_that_cannot_connect_fails_with_a_one_line_reason() -> None:
 def test_relay_settings_come_from_the_environment() -> None:
     assert RelaySettings.from_env({}) == RelaySettings()
     settings = RelaySettings.from_env({"FRAUDLOG_ALERT_MAX_ATTEMPTS": "3", "FRAUDLOG_ALERT_BASE_DELAY": "0.05s",
-                                       "FRAUDLOG_ALERT_MAX_DELAY": "2", "FRAUDLOG_ALERT_VISIBILITY_TIMEOUT": "5"})
+                                       "FRAUDLOG_ALERT_MAX_DELAY": "2", "FRAUDLOG_ALERT_VISIBILITY_TIMEOUT": "15"})
     assert (settings.max_attempts, settings.base_delay, settings.max_delay, settings.visibility_timeout) == (
-        3, timedelta(seconds=0.05), timedelta(seconds=2), timedelta(seconds=5))
+        3, timedelta(seconds=0.05), timedelta(seconds=2), timedelta(seconds=15))
     with pytest.raises(ConfigError, match="FRAUDLOG_ALERT_MAX_ATTEMPTS"):
         RelaySettings.from_env({"FRAUDLOG_ALERT_MAX_ATTEMPTS": "0"})
     with pytest.raises(ConfigError, match="FRAUDLOG_ALERT_BASE_DELAY"):

@@ -1,0 +1,1 @@
+"""Benchmarks of fraudlog; run each as `python -m bench.<name>` (see bench/README.md)."""

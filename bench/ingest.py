@@ -1,0 +1,954 @@
+"""Ingest benchmark: the real API under load, against the bare database's batched insert rate.
+
+    .venv/bin/python -m bench.ingest [--backend sqlite|postgres|both] [--repeats 3] [--seconds 10] [--quick]
+
+For each backend it creates a fresh database (a throwaway Postgres database, or a SQLite file in a temp dir),
+runs `fraudlog db upgrade`, starts `fraudlog serve` as a subprocess and measures, `--repeats` times each:
+
+  (a) single-transaction POSTs from 16 concurrent keep-alive clients: requests/s, p50/p99 latency;
+  (b) POSTs of 1,000 transactions from 2 concurrent clients: transactions/s;
+  (c) the bare database: executemany INSERT of the same canonical rows into the same table, 1,000 rows per
+      durable commit, no HTTP and no service code (SQLAlchemy Core on the service's engine): rows/s;
+  (d) for context, the store path without HTTP: EventLog.append_transactions of 1,000-row units;
+  (e) Postgres only: (a) again against `fraudlog serve --workers 2`.
+
+Bodies are real rows of shared/data/creditcard_sample.csv.gz (V1..V28 and Amount) with unique transaction
+ids, so every answer is a 202 "accepted". After each run every acknowledged id is looked up in the log (and
+its position compared with the receipt's); at the end the log's row count must equal the acknowledged rows
+plus the baseline rows. Any loss is printed in red and the exit code is 1.
+
+The load client is a minimal asyncio HTTP/1.1 client (pre-encoded bodies, no httpx) so that the client costs
+a small, measured fraction of a core: its CPU use is reported next to the server's and Postgres's.
+Results go to bench/results/ingest-<timestamp>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import csv
+import gzip
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from service.domain.events import TransactionIn, canonical_transaction, digest
+from service.store.engine import create_engine
+from service.store.event_log import EventLog, NewEvent
+from service.store.tables import EVENT_TRANSACTION, events
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPO / "bench" / "results"
+SAMPLE_CSV = REPO.parent / "shared" / "data" / "creditcard_sample.csv.gz"
+PG_ADMIN_URL = os.environ.get("FRAUDLOG_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+HOST = "127.0.0.1"  # loopback only
+API_KEY = "bench-key"
+BASE_TIME = datetime(2026, 11, 28, tzinfo=UTC)
+VERIFY_CHUNK = 5_000
+
+# The issue's targets.
+TARGET_BATCH_RATIO = 0.5
+TARGET_SINGLES_PG = 2_500.0
+
+console = Console()
+
+
+# --------------------------------------------------------------------------------------------------------
+# Request bodies
+
+
+class Corpus:
+    """Transaction bodies minus their id, pre-encoded: a request costs the client one concatenation."""
+
+    def __init__(self, rows: list[dict[str, Any]], source: str) -> None:
+        self.source = source
+        # b'"card_id":...,"attributes":{...}}': a body is b'{"transaction_id":"<id>",' + tail.
+        self.tails = [msgspec.json.encode(row)[1:] for row in rows]
+        self._canonical: list[dict[str, Any] | None] = [None] * len(rows)
+
+    def __len__(self) -> int:
+        return len(self.tails)
+
+    def body(self, tx_id: str, index: int) -> bytes:
+        return b'{"transaction_id":"' + tx_id.encode() + b'",' + self.tails[index % len(self.tails)]
+
+    def batch(self, ids: list[str], first_index: int) -> bytes:
+        return b"[" + b",".join(self.body(tx, first_index + i) for i, tx in enumerate(ids)) + b"]"
+
+    def new_event(self, tx_id: str, index: int) -> NewEvent:
+        """The event the API would build from this body: the same canonical payload and digest."""
+        slot = index % len(self.tails)
+        base = self._canonical[slot]
+        if base is None:
+            tx = msgspec.json.decode(self.body("x", slot), type=TransactionIn)
+            base = self._canonical[slot] = canonical_transaction(tx)
+        payload = {**base, "transaction_id": tx_id}
+        return NewEvent(EVENT_TRANSACTION, tx_id, payload["card_id"],
+                        datetime.strptime(payload["event_time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
+                        digest(payload), payload)
+
+
+def load_corpus(limit: int = 30_000) -> Corpus:
+    rng = random.Random(42)
+    rows: list[dict[str, Any]] = []
+    if SAMPLE_CSV.exists():
+        with gzip.open(SAMPLE_CSV, "rt", newline="") as handle:
+            for record in csv.DictReader(handle):
+                rows.append(_row(rng, float(record["Time"]), float(record["Amount"]),
+                                 {f"V{i}": float(record[f"V{i}"]) for i in range(1, 29)}))
+                if len(rows) >= limit:
+                    break
+        return Corpus(rows, f"{SAMPLE_CSV.name} ({len(rows)} rows)")
+    for n in range(5_000):  # same shape when the sample is not beside the repo
+        rows.append(_row(rng, float(n), round(rng.lognormvariate(3, 1.5), 2),
+                         {f"V{i}": rng.gauss(0, 1.5) for i in range(1, 29)}))
+    return Corpus(rows, "synthetic (credit-card shape)")
+
+
+def _row(rng: random.Random, seconds: float, amount: float, attributes: dict[str, float]) -> dict[str, Any]:
+    when = BASE_TIME + timedelta(seconds=seconds, microseconds=rng.randrange(1_000_000))
+    return {"card_id": f"card-{rng.randrange(10_000)}",
+            "event_time": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "amount": amount, "attributes": attributes}
+
+
+# --------------------------------------------------------------------------------------------------------
+# CPU accounting (Linux /proc): who burns the two cores while we measure
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> tuple[str, int, float] | None:
+    """(comm, ppid, utime+stime in seconds) of a process, or None when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    comm = text[text.index("(") + 1 : text.rindex(")")]
+    fields = text[text.rindex(")") + 2 :].split()
+    return comm, int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _all_procs() -> dict[int, tuple[str, int, float]]:
+    found = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and (stat := _proc_stat(int(entry))) is not None:
+            found[int(entry)] = stat
+    return found
+
+
+@dataclass
+class CpuSnapshot:
+    wall: float
+    client: float
+    server: float
+    postgres: float
+    machine_busy: float
+    machine_total: float
+
+    @classmethod
+    def take(cls, server_pid: int | None) -> CpuSnapshot:
+        procs = _all_procs()
+        server = 0.0
+        if server_pid is not None:
+            tree = {server_pid}
+            changed = True
+            while changed:  # uvicorn --workers N: the parent plus its spawned children
+                changed = False
+                for pid, (_comm, ppid, _cpu) in procs.items():
+                    if ppid in tree and pid not in tree:
+                        tree.add(pid)
+                        changed = True
+            server = sum(procs[pid][2] for pid in tree if pid in procs)
+        postgres = sum(cpu for comm, _ppid, cpu in procs.values() if comm.startswith("postgres"))
+        with open("/proc/stat") as handle:
+            values = [int(v) for v in handle.readline().split()[1:]]
+        total = sum(values[:8])
+        busy = total - values[3] - values[4]  # minus idle and iowait
+        return cls(time.perf_counter(), time.process_time(), server, postgres, busy / _TICK, total / _TICK)
+
+    def usage_since(self, before: CpuSnapshot) -> dict[str, float]:
+        """Cores used on average: 1.0 is one core fully busy. machine is the share of all cores."""
+        wall = max(self.wall - before.wall, 1e-9)
+        total = max(self.machine_total - before.machine_total, 1e-9)
+        return {"client_cores": round((self.client - before.client) / wall, 3),
+                "server_cores": round((self.server - before.server) / wall, 3),
+                "postgres_cores": round((self.postgres - before.postgres) / wall, 3),
+                "machine_busy_share": round((self.machine_busy - before.machine_busy) / total, 3)}
+
+
+# --------------------------------------------------------------------------------------------------------
+# Databases and the API process
+
+
+@dataclass
+class Database:
+    backend: str
+    url: str
+    version: str
+    settings: dict[str, str]
+
+
+@contextlib.contextmanager
+def provision(backend: str, sqlite_dir: str | None) -> Iterator[Database]:
+    """A fresh database, migrated with `fraudlog db upgrade`, removed afterwards."""
+    if backend == "sqlite":
+        directory = tempfile.mkdtemp(prefix="fraudlog-bench-", dir=sqlite_dir)
+        try:
+            url = f"sqlite:///{directory}/bench.db"
+            _db_upgrade(url)
+            yield Database(backend, url, f"SQLite {sqlite3.sqlite_version}",
+                           {"journal_mode": "wal", "synchronous": "FULL", "directory": directory})
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        return
+    name = f"fraudlog_bench_{os.getpid()}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        version = conn.exec_driver_sql("SHOW server_version").scalar_one()
+        settings = {key: conn.exec_driver_sql(f"SHOW {key}").scalar_one()
+                    for key in ("fsync", "synchronous_commit", "wal_sync_method", "full_page_writes",
+                                "shared_buffers", "max_wal_size")}
+    try:
+        url = sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+        _db_upgrade(url)
+        yield Database(backend, url, f"PostgreSQL {version}", settings)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def _service_env(url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(FRAUDLOG_DATABASE_URL=url, FRAUDLOG_SECRET_KEY="bench-secret-not-for-production",
+               FRAUDLOG_API_KEYS=f"bench:admin:{API_KEY}")
+    return env
+
+
+def _db_upgrade(url: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "service.cli", "db", "upgrade"], env=_service_env(url),
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"fraudlog db upgrade failed:\n{done.stdout}\n{done.stderr}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+class ApiServer:
+    """`fraudlog serve` in a subprocess (its own session, so a stop reaches its workers too)."""
+
+    def __init__(self, url: str, workers: int, log_dir: Path) -> None:
+        self.url, self.workers, self.port = url, workers, free_port()
+        self.log_path = log_dir / f"serve-{self.port}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> ApiServer:
+        cmd = [sys.executable, "-m", "service.cli", "serve", "--host", HOST, "--port", str(self.port),
+               "--workers", str(self.workers)]
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(cmd, env=_service_env(self.url), cwd=self.log_path.parent,
+                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"fraudlog serve exited with {self.proc.returncode}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"http://{HOST}:{self.port}/health", timeout=1) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"fraudlog serve did not answer /health in 60 s:\n{self.log_tail()}")
+            time.sleep(0.1)
+        if self.workers > 1:  # /health answered by one worker; give the others a moment to start too
+            time.sleep(2)
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            return self.log_path.read_text(errors="replace")[-3000:]
+        return ""
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The load client: keep-alive HTTP/1.1 over asyncio streams
+
+
+class _Receipt(msgspec.Struct):
+    transaction_id: str
+    position: int
+    status: str
+
+
+_one_receipt = msgspec.json.Decoder(_Receipt)
+_many_receipts = msgspec.json.Decoder(list[_Receipt])
+
+
+class ProtocolError(Exception):
+    pass
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes,
+                    ) -> tuple[int, bytes, bool]:
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    lower = head.lower()
+    start = lower.find(b"\r\ncontent-length:")
+    if start < 0:
+        raise ProtocolError("response without content-length")
+    end = lower.index(b"\r\n", start + 2)
+    body = await reader.readexactly(int(lower[start + 17 : end]))
+    return status, body, b"\r\nconnection: close" in lower
+
+
+@dataclass
+class LoadRun:
+    """What one timed load run saw from the client side."""
+
+    scenario: str
+    workers: int
+    clients: int
+    batch_size: int
+    seconds: float = 0.0
+    requests_ok: int = 0
+    tx_acked: int = 0
+    latencies_ns: list[int] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    error_samples: list[str] = field(default_factory=list)
+    acked: dict[str, int] = field(default_factory=dict)  # transaction id -> position in the receipt
+    unknown: list[str] = field(default_factory=list)  # ids whose request failed: stored or not, unknown
+    duplicates: int = 0
+    cpu: dict[str, float] = field(default_factory=dict)
+    verification: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.tx_acked / self.seconds if self.seconds else 0.0
+
+    def latency_ms(self, q: float) -> float | None:
+        if not self.latencies_ns:
+            return None
+        ordered = sorted(self.latencies_ns)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e6
+
+
+async def run_load(port: int, corpus: Corpus, run: LoadRun, prefix: str, seconds: float,
+                   on_tick: Callable[[float, LoadRun], None] | None = None) -> LoadRun:
+    stop = asyncio.Event()
+    head = (f"POST /v1/transactions HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {API_KEY}\r\nContent-Length: ").encode()
+    offset = random.Random(prefix).randrange(len(corpus))
+
+    async def client(cid: int) -> None:
+        reader, writer = await asyncio.open_connection(HOST, port)
+        seq = 0
+        try:
+            while not stop.is_set():
+                if run.batch_size == 1:
+                    ids = [f"{prefix}{cid:02d}-{seq:08d}"]
+                    body = corpus.body(ids[0], offset + cid * 7919 + seq)
+                else:
+                    ids = [f"{prefix}{cid:02d}-{seq:08d}-{i:05d}" for i in range(run.batch_size)]
+                    body = corpus.batch(ids, offset + (cid * 1_000_003 + seq) * run.batch_size)
+                seq += 1
+                request = head + str(len(body)).encode() + b"\r\n\r\n" + body
+                began = time.perf_counter_ns()
+                try:
+                    status, payload, close = await _exchange(reader, writer, request)
+                except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError) as exc:
+                    run.errors[f"connection: {type(exc).__name__}"] += 1
+                    run.unknown.extend(ids)
+                    writer.close()
+                    await asyncio.sleep(0.05)
+                    reader, writer = await asyncio.open_connection(HOST, port)
+                    continue
+                elapsed = time.perf_counter_ns() - began
+                if 200 <= status < 300:
+                    receipts = [_one_receipt.decode(payload)] if run.batch_size == 1 else \
+                        _many_receipts.decode(payload)
+                    run.requests_ok += 1
+                    run.tx_acked += len(receipts)
+                    run.latencies_ns.append(elapsed)
+                    for receipt in receipts:
+                        run.acked[receipt.transaction_id] = receipt.position
+                        run.duplicates += receipt.status != "accepted"
+                else:
+                    run.errors[f"HTTP {status}"] += 1
+                    run.unknown.extend(ids)
+                    if len(run.error_samples) < 5:
+                        run.error_samples.append(f"{status}: {payload[:300].decode(errors='replace')}")
+                if close:
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(HOST, port)
+        finally:
+            writer.close()
+
+    began = time.perf_counter()
+    tasks = [asyncio.create_task(client(cid)) for cid in range(run.clients)]
+    while (now := time.perf_counter() - began) < seconds and not all(t.done() for t in tasks):
+        if on_tick is not None:
+            on_tick(now, run)
+        await asyncio.sleep(min(0.25, max(0.0, seconds - now)))
+    stop.set()  # each client finishes the request it has in flight, so every request has an answer
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    run.seconds = time.perf_counter() - began
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            run.errors[f"client crashed: {type(outcome).__name__}: {outcome}"] += 1
+    return run
+
+
+def timed_load(server: ApiServer, corpus: Corpus, run: LoadRun, prefix: str, seconds: float,
+               on_tick: Callable[[float, LoadRun], None] | None = None) -> LoadRun:
+    before = CpuSnapshot.take(server.pid)
+    asyncio.run(run_load(server.port, corpus, run, prefix, seconds, on_tick))
+    run.cpu = CpuSnapshot.take(server.pid).usage_since(before)
+    return run
+
+
+# --------------------------------------------------------------------------------------------------------
+# The baselines: no HTTP
+
+
+@dataclass
+class BaselineRun:
+    scenario: str
+    rows: int = 0
+    seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+def _params(batch: list[NewEvent], recorded_at: datetime) -> list[dict[str, Any]]:
+    # Exactly the parameters EventLog._insert binds.
+    return [{"event_type": e.event_type, "transaction_id": e.transaction_id, "card_id": e.card_id,
+             "event_time": e.event_time, "recorded_at": recorded_at, "digest": e.digest, "payload": e.payload}
+            for e in batch]
+
+
+def run_baseline(engine: sa.Engine, corpus: Corpus, scenario: str, prefix: str, rows: int, batch_size: int,
+                 on_batch: Callable[[int], None]) -> BaselineRun:
+    """bare: executemany INSERT of 1,000 rows per commit. store: EventLog.append_transactions, 1,000 per unit.
+
+    Only the database work is timed; building the events from the bodies is not.
+    """
+    run = BaselineRun(scenario)
+    log = EventLog(engine)
+    insert = sa.insert(events)
+    client_cpu = 0.0
+    postgres_before = CpuSnapshot.take(None).postgres
+    for number in range(rows // batch_size):
+        batch = [corpus.new_event(f"{prefix}{number:06d}-{i:05d}", number * batch_size + i)
+                 for i in range(batch_size)]
+        recorded_at = datetime.now(UTC)
+        params = _params(batch, recorded_at) if scenario == "bare" else None
+        began, cpu_began = time.perf_counter(), time.process_time()
+        if params is not None:
+            with engine.begin() as conn:
+                conn.execute(insert, params)
+        else:
+            log.append_transactions([batch], recorded_at)
+        run.seconds += time.perf_counter() - began
+        client_cpu += time.process_time() - cpu_began
+        run.rows += batch_size
+        on_batch(batch_size)
+    # The Python side (SQLAlchemy, the driver) while timed, and Postgres over the whole run (idle while we
+    # prepare the next batch), both per second of timed work.
+    run.cpu = {"client_cores": round(client_cpu / run.seconds, 3),
+               "postgres_cores": round((CpuSnapshot.take(None).postgres - postgres_before) / run.seconds, 3)}
+    return run
+
+
+# --------------------------------------------------------------------------------------------------------
+# Verification: nothing acknowledged may be missing
+
+
+def verify(engine: sa.Engine, run: LoadRun) -> dict[str, Any]:
+    acked = run.acked
+    ids = sorted(acked) + sorted(set(run.unknown))
+    stored: dict[str, int] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(ids), VERIFY_CHUNK):
+            chunk = ids[start : start + VERIFY_CHUNK]
+            stmt = sa.select(events.c.transaction_id, events.c.position).where(
+                events.c.event_type == EVENT_TRANSACTION, events.c.transaction_id.in_(chunk))
+            stored.update({tx: pos for tx, pos in conn.execute(stmt)})
+    missing = [tx for tx in acked if tx not in stored]
+    moved = [tx for tx, pos in acked.items() if tx in stored and stored[tx] != pos]
+    unknown_stored = sum(1 for tx in set(run.unknown) if tx in stored)
+    answers_2xx = run.tx_acked
+    result = {"acknowledged": answers_2xx, "distinct_acknowledged": len(acked), "found": len(acked) - len(missing),
+              "missing": len(missing), "missing_sample": missing[:5], "position_mismatch": len(moved),
+              "failed_requests_rows_stored": unknown_stored, "ok": not missing and not moved and
+              answers_2xx == len(acked)}
+    run.verification = result
+    return result
+
+
+def count_transactions(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(events).where(
+            events.c.event_type == EVENT_TRANSACTION)).scalar_one())
+
+
+# --------------------------------------------------------------------------------------------------------
+# Profiling (optional): py-spy on the API process during one extra, unreported single-POST run
+
+
+def profile_singles(server: ApiServer, corpus: Corpus, seconds: float, clients: int, out: Path,
+                    ) -> dict[str, Any]:
+    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    rate = 100
+    duration = max(2, int(seconds) - 1)
+    spy = subprocess.Popen([py_spy, "record", "--nonblocking", "--threads", "--format", "raw", "-r", str(rate),
+                            "-d", str(duration), "-o", str(out), "--pid", str(server.pid)],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    run = timed_load(server, corpus, LoadRun("profiled singles", server.workers, clients, 1),
+                     "p", duration + 1.0)
+    _out, err = spy.communicate(timeout=60)
+    if spy.returncode != 0 or not out.exists():
+        return {"error": err.decode(errors="replace")[-500:]}
+    summary = summarise_profile(out, rate * duration)
+    summary["rate_during_profile"] = round(run.rate)
+    summary["file"] = str(out.relative_to(REPO))
+    return summary
+
+
+def summarise_profile(path: Path, samples_per_thread: int) -> dict[str, Any]:
+    threads: Counter[str] = Counter()
+    self_time: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        frames = stack.split(";")
+        thread = frames[0].split(":", 1)[-1].strip() or frames[0]
+        threads[thread] += count
+        total += count
+        names = [_short_frame(f) for f in frames[1:]]
+        if names:
+            self_time[names[-1]] += count
+        for name in set(names):
+            inclusive[name] += count
+    return {
+        "active_share_by_thread": {t: round(n / samples_per_thread, 3) for t, n in threads.most_common(8)},
+        "top_self": [(name, round(n / max(total, 1), 3)) for name, n in self_time.most_common(15)],
+        "top_inclusive": [(name, round(n / max(total, 1), 3)) for name, n in inclusive.most_common(40)],
+    }
+
+
+def _short_frame(frame: str) -> str:
+    # "func (path/to/module.py:123)" -> "func (module.py)"
+    name, _, where = frame.partition(" (")
+    where = where.rstrip(")").rsplit(":", 1)[0]
+    parts = Path(where).parts
+    return f"{name} ({'/'.join(parts[-2:])})" if where else name
+
+
+# --------------------------------------------------------------------------------------------------------
+# Orchestration
+
+
+@dataclass
+class Plan:
+    backends: list[str]
+    repeats: int
+    seconds: float
+    baseline_rows: int
+    clients: int
+    batch_clients: int
+    batch_size: int
+    workers2: bool
+    profile: bool
+    warmup: float
+
+    def estimate(self) -> float:
+        total = 0.0
+        for backend in self.backends:
+            loads = 2 + (1 if backend == "postgres" and self.workers2 else 0)
+            total += self.repeats * self.seconds * loads + self.warmup * loads
+            total += self.seconds if self.profile else 0
+        return total
+
+
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def run_backend(backend: str, plan: Plan, corpus: Corpus, progress: Progress, overall: TaskID,
+                args: argparse.Namespace, stamp: str) -> dict[str, Any]:
+    result: dict[str, Any] = {"backend": backend, "runs": {}, "profile": None}
+    runs: dict[str, list[Any]] = {"warmup": [], "singles": [], "batches": [], "bare": [], "store": [],
+                                  "singles_workers2": [], "profiled": []}
+    ok = True
+    phase = progress.add_task(f"{backend}: preparing", total=None, status="")
+
+    def tick_for(label: str, unit: str) -> Callable[[float, LoadRun], None]:
+        last = [0.0]
+
+        def tick(now: float, run: LoadRun) -> None:
+            progress.update(phase, description=f"{backend}: {label}", completed=now, total=plan.seconds,
+                            status=f"{run.tx_acked / now if now else 0:,.0f} {unit}")
+            progress.advance(overall, now - last[0])
+            last[0] = now
+        return tick
+
+    with provision(backend, args.sqlite_dir) as db:
+        result["database"] = {"version": db.version, "settings": db.settings}
+        engine = create_engine(db.url)
+        extra_rows = 0
+        log_dir = Path(tempfile.mkdtemp(prefix="fraudlog-bench-logs-"))
+        try:
+            with ApiServer(db.url, 1, log_dir) as server:
+                progress.update(phase, description=f"{backend}: warm-up", total=plan.warmup, completed=0)
+                warm = timed_load(server, corpus, LoadRun("warm-up", 1, plan.clients, 1), f"{backend[0]}w-",
+                                  plan.warmup, tick_for("warm-up", "req/s"))
+                ok &= _check(engine, warm, f"{backend} warm-up")
+                runs["warmup"].append(warm)
+                for rep in range(1, plan.repeats + 1):
+                    for scenario in ("bare", "store"):
+                        progress.update(phase, description=f"{backend}: baseline {scenario} #{rep}",
+                                        total=plan.baseline_rows, completed=0, status="")
+                        base = run_baseline(engine, corpus, scenario, f"{backend[0]}{ {'bare': 'c', 'store': 'd'}[scenario]}{rep}-",
+                                            plan.baseline_rows, plan.batch_size,
+                                            lambda n: progress.advance(phase, n))
+                        extra_rows += base.rows
+                        runs[scenario].append(base)
+                    single = timed_load(server, corpus, LoadRun("singles", 1, plan.clients, 1),
+                                        f"{backend[0]}a{rep}-", plan.seconds,
+                                        tick_for(f"single POSTs x{plan.clients} clients #{rep}", "req/s"))
+                    ok &= _check(engine, single, f"{backend} singles #{rep}")
+                    runs["singles"].append(single)
+                    batch = timed_load(server, corpus, LoadRun("batches", 1, plan.batch_clients, plan.batch_size),
+                                       f"{backend[0]}b{rep}-", plan.seconds,
+                                       tick_for(f"batches of {plan.batch_size} x{plan.batch_clients} #{rep}",
+                                                "tx/s"))
+                    ok &= _check(engine, batch, f"{backend} batches #{rep}")
+                    runs["batches"].append(batch)
+                if plan.profile:
+                    progress.update(phase, description=f"{backend}: profiling singles (py-spy)", completed=0,
+                                    total=None, status="")
+                    out = RESULTS_DIR / f"ingest-{stamp}-{backend}-singles.pyspy.txt"
+                    result["profile"] = profile_singles(server, corpus, plan.seconds, plan.clients, out)
+                    progress.advance(overall, plan.seconds)
+            if backend == "postgres" and plan.workers2:
+                with ApiServer(db.url, 2, log_dir) as server:
+                    warm = timed_load(server, corpus, LoadRun("warm-up", 2, plan.clients, 1), "pw2-",
+                                      plan.warmup, tick_for("warm-up, --workers 2", "req/s"))
+                    ok &= _check(engine, warm, f"{backend} warm-up --workers 2")
+                    runs["warmup"].append(warm)
+                    for rep in range(1, plan.repeats + 1):
+                        two = timed_load(server, corpus, LoadRun("singles_workers2", 2, plan.clients, 1),
+                                         f"pe{rep}-", plan.seconds,
+                                         tick_for(f"single POSTs x{plan.clients}, --workers 2 #{rep}", "req/s"))
+                        ok &= _check(engine, two, f"{backend} singles --workers 2 #{rep}")
+                        runs["singles_workers2"].append(two)
+            # The count check: the log holds exactly what was acknowledged, plus the baseline's rows.
+            load_runs = [r for key in ("warmup", "singles", "batches", "singles_workers2") for r in runs.get(key, [])]
+            acked = sum(r.tx_acked for r in load_runs)
+            unknown_stored = sum(r.verification.get("failed_requests_rows_stored", 0) for r in load_runs)
+            stored = count_transactions(engine)
+            profiled = stored - acked - extra_rows - unknown_stored  # the unreported profiling run's rows
+            result["count_check"] = {"transactions_in_log": stored, "acknowledged_by_api": acked,
+                                     "baseline_rows": extra_rows, "failed_requests_rows_stored": unknown_stored,
+                                     "unaccounted": profiled if not plan.profile else None,
+                                     "ok": stored >= acked + extra_rows and (plan.profile or profiled == 0)}
+            ok &= result["count_check"]["ok"]
+            if not result["count_check"]["ok"]:
+                console.print(Panel(f"[bold red]{backend}: the log holds {stored:,} transactions but the API "
+                                    f"acknowledged {acked:,} and the baseline wrote {extra_rows:,}",
+                                    title="COUNT MISMATCH", border_style="red"))
+        finally:
+            engine.dispose()
+            shutil.rmtree(log_dir, ignore_errors=True)
+    progress.remove_task(phase)
+    result["runs"] = {key: [_run_json(r) for r in value] for key, value in runs.items()}
+    result["medians"] = _medians(runs)
+    result["verified"] = ok
+    return result
+
+
+def _check(engine: sa.Engine, run: LoadRun, label: str) -> bool:
+    outcome = verify(engine, run)
+    if not outcome["ok"]:
+        console.print(Panel(
+            f"[bold red]{label}: {outcome['missing']:,} acknowledged transactions are NOT in the log, "
+            f"{outcome['position_mismatch']:,} are at another position than their receipt said.\n"
+            f"sample: {outcome['missing_sample']}", title="DATA LOSS", border_style="red"))
+    if run.errors:
+        console.print(f"[yellow]{label}: non-2xx / failed requests: {dict(run.errors)}; "
+                      f"{outcome['failed_requests_rows_stored']} of their rows are in the log. "
+                      f"{run.error_samples[:2]}")
+    return bool(outcome["ok"])
+
+
+def _run_json(run: LoadRun | BaselineRun) -> dict[str, Any]:
+    if isinstance(run, BaselineRun):
+        return {"scenario": run.scenario, "rows": run.rows, "seconds": round(run.seconds, 3),
+                "rows_per_s": round(run.rate, 1), "cpu": run.cpu}
+    return {"scenario": run.scenario, "workers": run.workers, "clients": run.clients, "batch_size": run.batch_size,
+            "seconds": round(run.seconds, 3), "requests_ok": run.requests_ok, "transactions_acked": run.tx_acked,
+            "rate_per_s": round(run.rate, 1), "requests_per_s": round(run.requests_ok / run.seconds, 1),
+            "latency_ms": {"p50": _round(run.latency_ms(0.50)), "p90": _round(run.latency_ms(0.90)),
+                           "p99": _round(run.latency_ms(0.99)), "max": _round(run.latency_ms(1.0))},
+            "errors": dict(run.errors), "error_samples": run.error_samples, "non_accepted_receipts": run.duplicates,
+            "cpu": run.cpu, "verification": run.verification}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def _medians(runs: dict[str, list[Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in ("bare", "store", "singles", "batches", "singles_workers2"):
+        group = runs.get(key) or []
+        if not group:
+            continue
+        entry: dict[str, Any] = {"rate_per_s": round(median([r.rate for r in group]) or 0, 1),
+                                 "runs_per_s": [round(r.rate, 1) for r in group]}
+        if isinstance(group[0], LoadRun):
+            entry["p50_ms"] = _round(median([r.latency_ms(0.5) for r in group if r.latencies_ns]))
+            entry["p99_ms"] = _round(median([r.latency_ms(0.99) for r in group if r.latencies_ns]))
+            for cpu_key in ("client_cores", "server_cores", "postgres_cores", "machine_busy_share"):
+                entry[cpu_key] = _round(median([r.cpu.get(cpu_key, 0.0) for r in group]))
+        out[key] = entry
+    bare = out.get("bare", {}).get("rate_per_s")
+    if bare:
+        for key in ("store", "singles", "batches", "singles_workers2"):
+            if key in out:
+                out[key]["ratio_to_bare"] = round(out[key]["rate_per_s"] / bare, 3)
+    return out
+
+
+LABELS = {
+    "bare": ("(c) bare DB: executemany x{batch}, commit each", "rows/s"),
+    "store": ("(d) store path, no HTTP: append_transactions x{batch}", "rows/s"),
+    "singles": ("(a) single POSTs, {clients} clients, 1 API process", "req/s"),
+    "batches": ("(b) batch POSTs x{batch}, {batch_clients} clients", "tx/s"),
+    "singles_workers2": ("(a2) single POSTs, {clients} clients, --workers 2", "req/s"),
+}
+
+
+def render(results: list[dict[str, Any]], plan: Plan) -> Table:
+    table = Table(title=f"fraudlog ingest: medians of {plan.repeats} x {plan.seconds:g} s "
+                        f"(baselines: {plan.baseline_rows:,} rows)", show_lines=False)
+    for column, justify in (("backend", "left"), ("measurement", "left"), ("median", "right"), ("unit", "left"),
+                            ("runs", "right"), ("vs bare (c)", "right"), ("p50 / p99 ms", "right"),
+                            ("CPU cores: client / API / PG", "right"), ("verified", "center")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for result in results:
+        medians = result["medians"]
+        for key in ("bare", "store", "singles", "batches", "singles_workers2"):
+            if key not in medians:
+                continue
+            entry = medians[key]
+            label, unit = LABELS[key]
+            label = label.format(batch=plan.batch_size, clients=plan.clients, batch_clients=plan.batch_clients)
+            ratio = entry.get("ratio_to_bare")
+            latency = f"{entry['p50_ms']:.1f} / {entry['p99_ms']:.1f}" if entry.get("p50_ms") is not None else ""
+            cpu = (f"{entry['client_cores']:.2f} / {entry['server_cores']:.2f} / {entry['postgres_cores']:.2f}"
+                   if "server_cores" in entry else "")
+            verified = ""
+            if key in ("singles", "batches", "singles_workers2"):
+                runs = result["runs"][key]
+                verified = "[green]yes" if all(r["verification"].get("ok") for r in runs) else "[bold red]LOST"
+            table.add_row(result["backend"], label, f"{entry['rate_per_s']:,.0f}", unit,
+                          " ".join(f"{v:,.0f}" for v in entry["runs_per_s"]),
+                          f"{ratio:.0%}" if ratio is not None else "", latency, cpu, verified)
+        table.add_section()
+    return table
+
+
+def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    checks = []
+    for result in results:
+        medians = result["medians"]
+        if "batches" in medians and "ratio_to_bare" in medians["batches"]:
+            ratio = medians["batches"]["ratio_to_bare"]
+            checks.append({"backend": result["backend"], "target": "batches >= 50% of bare", "value": ratio,
+                           "met": ratio >= TARGET_BATCH_RATIO})
+        if result["backend"] == "postgres":
+            for key in ("singles", "singles_workers2"):
+                if key in medians:
+                    rate = medians[key]["rate_per_s"]
+                    checks.append({"backend": "postgres", "target": f"{key} >= 2,500 req/s", "value": rate,
+                                   "met": rate >= TARGET_SINGLES_PG})
+    return checks
+
+
+def machine_info() -> dict[str, Any]:
+    info: dict[str, Any] = {"nproc": os.cpu_count(), "python": platform.python_version(),
+                            "platform": platform.platform(), "sqlite": sqlite3.sqlite_version}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    with contextlib.suppress(OSError):
+        info["loadavg_at_start"] = Path("/proc/loadavg").read_text().split()[:3]
+    try:
+        import importlib.metadata as md
+
+        info["packages"] = {name: md.version(name) for name in ("litestar", "uvicorn", "msgspec", "sqlalchemy",
+                                                                   "psycopg")}
+        info["uvicorn_extras"] = {name: _importable(name) for name in ("uvloop", "httptools")}
+    except Exception:  # informational only
+        pass
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "service"], cwd=REPO, capture_output=True,
+                               text=True)
+        info["git"] = {"commit": commit.stdout.strip(), "service_dirty": bool(dirty.stdout.strip())}
+    except OSError:
+        pass
+    return info
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed load run")
+    parser.add_argument("--quick", action="store_true", help="1 repeat of 3 s, smaller baselines: a smoke test")
+    parser.add_argument("--baseline-rows", type=int, default=100_000, help="rows per baseline run")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients for single POSTs")
+    parser.add_argument("--batch-clients", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=1_000)
+    parser.add_argument("--no-workers2", action="store_true", help="skip single POSTs with --workers 2")
+    parser.add_argument("--profile", action="store_true",
+                        help="after the timed runs, py-spy the API during one extra single-POST run")
+    parser.add_argument("--sqlite-dir", default=None, help="where the SQLite file goes (default: the temp dir)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.repeats, args.seconds, args.baseline_rows = 1, 3.0, 20_000
+    if args.repeats < 1 or args.seconds <= 0 or args.baseline_rows < args.batch_size:
+        parser.error("--repeats >= 1, --seconds > 0 and --baseline-rows >= --batch-size")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    plan = Plan(backends=["sqlite", "postgres"] if args.backend == "both" else [args.backend],
+                repeats=args.repeats, seconds=args.seconds, baseline_rows=args.baseline_rows, clients=args.clients,
+                batch_clients=args.batch_clients, batch_size=args.batch_size, workers2=not args.no_workers2,
+                profile=args.profile, warmup=min(2.0, args.seconds))
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    command = "python -m bench.ingest " + " ".join(argv if argv is not None else sys.argv[1:])
+    corpus = load_corpus()
+    info = machine_info()
+    console.print(f"[bold]fraudlog ingest benchmark[/] {command.strip()}\n"
+                  f"bodies: {corpus.source}; machine: {info['nproc']} cores, Python {info['python']}; "
+                  f"load client: asyncio HTTP/1.1 in this process")
+    results: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                  TimeElapsedColumn(), TextColumn("{task.fields[status]}"), console=console,
+                  refresh_per_second=4) as progress:
+        overall = progress.add_task("overall (timed load)", total=plan.estimate(), status="")
+        for backend in plan.backends:
+            results.append(run_backend(backend, plan, corpus, progress, overall, args, stamp))
+        progress.update(overall, completed=plan.estimate())
+    elapsed = time.perf_counter() - started
+    checks = targets(results)
+    verified = all(r["verified"] for r in results)
+    console.print(render(results, plan))
+    for check in checks:
+        mark = "[green]met[/]" if check["met"] else "[red]NOT met[/]"
+        value = f"{check['value']:.0%}" if check["value"] < 10 else f"{check['value']:,.0f}"
+        console.print(f"target {check['backend']}: {check['target']}: {value} {mark}")
+    for result in results:
+        if result.get("profile"):
+            _print_profile(result["backend"], result["profile"])
+    document = {"benchmark": "ingest", "command": command.strip(), "started_utc": stamp,
+                "elapsed_s": round(elapsed, 1), "machine": info, "bodies": corpus.source,
+                "load_client": "asyncio streams, HTTP/1.1 keep-alive, pre-encoded bodies, in the benchmark process",
+                "plan": plan.__dict__, "results": results, "targets": checks, "verified": verified}
+    out = RESULTS_DIR / f"ingest-{stamp}.json"
+    out.write_text(json.dumps(document, indent=2, default=str))
+    console.print(f"results: {out.relative_to(REPO)} ({elapsed:.0f} s)")
+    if not verified:
+        console.print(Panel("[bold red]ACKNOWLEDGED TRANSACTIONS ARE MISSING FROM THE LOG (see above)",
+                            border_style="red"))
+        return 1
+    console.print("[green]verified: every acknowledged transaction is in the log at the position its receipt "
+                  "named, and the log's count matches.")
+    return 0
+
+
+def _print_profile(backend: str, profile: dict[str, Any]) -> None:
+    if "error" in profile:
+        console.print(f"[yellow]{backend} profile failed: {profile['error']}")
+        return
+    console.print(f"[bold]{backend}: py-spy of the API under {profile['rate_during_profile']:,} req/s "
+                  f"({profile['file']})[/]")
+    console.print(f"  threads active (share of wall time): {profile['active_share_by_thread']}")
+    console.print("  top self frames: " + "; ".join(f"{name} {share:.0%}" for name, share in profile["top_self"][:10]))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

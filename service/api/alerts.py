@@ -1,0 +1,47 @@
+"""`/v1/alerts`: the alerts outbox, newest first, cursor-paginated."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, get
+from litestar.datastructures import State
+from litestar.params import Parameter
+
+from service.api.problems import Problem
+from service.domain.events import format_time
+from service.domain.validation import FieldError
+from service.store.outbox import MAX_PAGE, AlertRecord, InvalidCursor, list_alerts
+
+
+def alert_json(alert: AlertRecord) -> dict[str, Any]:
+    item = asdict(alert)
+    item["created_at"] = format_time(alert.created_at)
+    item["sent_at"] = None if alert.sent_at is None else format_time(alert.sent_at)
+    return item
+
+
+class AlertController(Controller):
+    path = "/v1/alerts"
+    tags = ["alerts"]
+
+    @get("/", operation_id="listAlerts", summary="The alerts outbox, newest first", sync_to_thread=True)
+    def list_alerts(
+        self,
+        state: State,
+        status: Literal["pending", "sent", "failed"] | None = None,
+        since: datetime | None = None,
+        card_id: Annotated[str | None, Parameter(pattern=r"^[A-Za-z0-9._:-]{1,128}$")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 100,
+        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+    ) -> dict[str, Any]:
+        if since is not None and since.utcoffset() is None:
+            raise Problem(422, "Invalid query parameter", errors=[FieldError("since", "needs a UTC offset")])
+        try:
+            page = list_alerts(state.engine, status=status, since=since, card_id=card_id, limit=limit,
+                               cursor=cursor)
+        except InvalidCursor as exc:
+            raise Problem(422, "Invalid query parameter", errors=[FieldError("cursor", str(exc))]) from exc
+        return {"items": [alert_json(a) for a in page.items], "next_cursor": page.next_cursor}

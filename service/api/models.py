@@ -1,0 +1,51 @@
+"""`/v1/models`: versions, their lineage, and promotion or retirement (appended to the log)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, get, post
+from litestar.datastructures import State
+
+from service.api.problems import Problem
+from service.domain.assignment import CHAMPION, RETIRED
+from service.ml.artifact import ArtifactRejected
+from service.store.model_views import version_detail, version_summaries
+from service.store.registry import UnknownVersion
+
+
+class ModelController(Controller):
+    path = "/v1/models"
+    tags = ["models"]
+
+    @get("/", operation_id="listModels", summary="Every version with its status, parent and metrics",
+         sync_to_thread=True)
+    def list_models(self, state: State) -> list[dict[str, Any]]:
+        return version_summaries(state)
+
+    @get("/{version:int}", operation_id="getModel", summary="A version's full lineage", sync_to_thread=True)
+    def get_model(self, state: State, version: int) -> dict[str, Any]:
+        try:
+            return version_detail(state, version)
+        except UnknownVersion as exc:
+            raise Problem(404, "Unknown model version", str(exc)) from exc
+
+    @post("/{version:int}/promote", operation_id="promoteModel", summary="Make a version the champion",
+          status_code=200, sync_to_thread=True)
+    def promote(self, state: State, version: int) -> dict[str, Any]:
+        return _set_role(state, version, CHAMPION)
+
+    @post("/{version:int}/retire", operation_id="retireModel", summary="Retire a version", status_code=200,
+          sync_to_thread=True)
+    def retire(self, state: State, version: int) -> dict[str, Any]:
+        return _set_role(state, version, RETIRED)
+
+
+def _set_role(state: State, version: int, role: str) -> dict[str, Any]:
+    try:
+        position = state.registry.set_role(version, role)
+    except UnknownVersion as exc:
+        raise Problem(404, "Unknown model version", str(exc)) from exc
+    except ArtifactRejected as exc:
+        raise Problem(409, "The version's artifact does not verify", str(exc)) from exc
+    return {"version": version, "status": role, "position": position}

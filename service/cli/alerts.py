@@ -1,0 +1,52 @@
+"""`fraudlog alerts [--status S]` and `fraudlog alerts retry ID`: the alerts outbox."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from service.api.alerts import alert_json
+from service.cli.context import open_store
+from service.store.outbox import STATUSES, list_alerts, retry_alert
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("alerts", help="print the alerts outbox, or retry a failed alert")
+    parser.add_argument("--status", choices=STATUSES)
+    parser.add_argument("--card-id")
+    parser.add_argument("--limit", type=int, default=50)
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(run=_list)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    retry = actions.add_parser("retry", help="put a failed alert back to pending")
+    retry.add_argument("alert_id")
+    retry.set_defaults(run=_retry)
+
+
+def _list(args: argparse.Namespace) -> int:
+    page = list_alerts(open_store().engine, status=args.status, card_id=args.card_id, limit=args.limit)
+    items = [alert_json(a) for a in page.items]
+    if args.json:
+        print(json.dumps(items, indent=2))
+        return 0
+    table = Table("alert", "transaction", "card", "score", "threshold", "version", "created", "status",
+                  "attempts", "last error")
+    for a in items:
+        table.add_row(a["alert_id"][:8], a["transaction_id"], a["card_id"] or "-", f"{a['score']:.4f}",
+                      f"{a['threshold']:.4f}", str(a["model_version"]), a["created_at"][:19], a["status"],
+                      str(a["attempts"]), (a["last_error"] or "")[:40])
+    Console().print(table)
+    if page.next_cursor:
+        print(f"(more: newest {len(items)} shown; use --limit)")
+    return 0
+
+
+def _retry(args: argparse.Namespace) -> int:
+    if not retry_alert(open_store().engine, args.alert_id):
+        raise ValueError(f"no failed alert {args.alert_id!r}")
+    print(f"alert {args.alert_id} is pending again")
+    return 0

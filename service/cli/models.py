@@ -1,0 +1,61 @@
+"""`fraudlog models list|show|promote|retire`: the model registry."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from service.cli.context import open_store
+from service.domain.assignment import CHAMPION, RETIRED
+from service.store.model_views import version_detail, version_summaries
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("models", help="list, show, promote and retire model versions")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="every version with its status and metrics")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(run=_list)
+    show = actions.add_parser("show", help="a version's full lineage")
+    show.add_argument("version", type=int)
+    show.set_defaults(run=_show)
+    for name, role in (("promote", CHAMPION), ("retire", RETIRED)):
+        action = actions.add_parser(name, help=f"{name} a version (appends an event to the log)")
+        action.add_argument("version", type=int)
+        action.set_defaults(run=_set_role, role=role)
+
+
+def _list(args: argparse.Namespace) -> int:
+    summaries = version_summaries(open_store())
+    if args.json:
+        print(json.dumps(summaries, indent=2))
+        return 0
+    table = Table("version", "status", "parent", "model", "threshold", "predictions", "labels", "ROC AUC",
+                  "training AUC", "created")
+    for s in summaries:
+        live = s["live_metrics"]
+        table.add_row(str(s["version"]), s["status"], str(s["parent_version"] or "-"), s["model_spec"]["name"],
+                      f"{s['threshold']:.4g}", str(live["predictions"]), str(live["labels"]),
+                      _fmt(live["roc_auc"]), _fmt(s["metrics"].get("prequential_roc_auc")), s["created_at"][:19])
+    Console().print(table)
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    print(json.dumps(version_detail(open_store(), args.version), indent=2))
+    return 0
+
+
+def _set_role(args: argparse.Namespace) -> int:
+    store = open_store()
+    position = store.registry.set_role(args.version, args.role)
+    print(f"version {args.version} is now {args.role} (log position {position})")
+    return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"

@@ -1,0 +1,31 @@
+"""`fraudlog worker`: run Dramatiq workers for fraudlog's actors (same as `dramatiq workers.actors`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("worker", help="run Dramatiq workers (score, deliver_alerts, sweep)")
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--queues", nargs="*", default=None, help="only these queues (default: all)")
+    parser.set_defaults(run=_worker)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from service.config import Settings
+
+    settings = Settings.from_env()
+    if settings.broker_url == "memory://":
+        raise ValueError("fraudlog worker needs a real broker (FRAUDLOG_BROKER_URL=amqp://... or redis://...); "
+                         "with memory:// the API runs the workers itself")
+    argv = [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(args.processes),
+            "--threads", str(args.threads)]
+    if args.queues:
+        argv += ["--queues", *args.queues]
+    os.execv(sys.executable, argv)
+    return 0  # not reached

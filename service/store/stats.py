@@ -1,0 +1,119 @@
+"""Operational figures read from the database, so every API process reports the same truth.
+
+Back-pressure is measured, not guessed (DESIGN invariant 10): prediction latency is scored_at - event_time,
+platform latency is scored_at - recorded_at, and the backlog is the count and age of unscored events.
+ROC AUC is computed from raw scores per model version on the labels that have arrived (invariant 9).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from service.ml.metrics import roc_auc
+from service.store.outbox import count_by_status
+from service.store.tables import EVENT_LABEL, EVENT_PROMOTION, EVENT_TRANSACTION, events, labels, predictions
+
+LATENCY_SAMPLE = 10_000
+THROUGHPUT_WINDOW = timedelta(seconds=60)
+
+
+def percentiles(values: list[float], points: tuple[float, ...] = (50, 95, 99)) -> dict[str, float | None]:
+    """Nearest-rank percentiles: each is a value that was actually observed."""
+    if not values:
+        return {f"p{int(p)}": None for p in points}
+    ordered = sorted(values)
+    return {f"p{int(p)}": ordered[min(len(ordered) - 1, max(0, int(-(-p * len(ordered) // 100)) - 1))]
+            for p in points}
+
+
+def collect_stats(engine: Engine, now: datetime | None = None) -> dict[str, Any]:
+    now = now or datetime.now(UTC)
+    with engine.connect() as conn:
+        counts = _counts(conn)
+        backlog = _backlog(conn, counts, now)
+        latency = _latency(conn)
+        throughput = _throughput(conn, now)
+        models = model_quality(conn)
+    return {
+        "events": counts["transactions"],
+        "labels": counts["labels"],
+        "scored": counts["scored"],
+        "backlog": backlog,
+        "latency_seconds": latency,
+        "throughput_per_second": throughput,
+        "alerts": count_by_status(engine),
+        "models": models,
+        "generated_at": now.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def _counts(conn: Connection) -> dict[str, int]:
+    by_type = dict(conn.execute(sa.select(events.c.event_type, sa.func.count()).group_by(events.c.event_type)).all())
+    scored = conn.execute(sa.select(sa.func.count()).select_from(predictions).where(predictions.c.champion)).scalar()
+    return {"transactions": int(by_type.get(EVENT_TRANSACTION, 0)), "labels": int(by_type.get(EVENT_LABEL, 0)),
+            "scored": int(scored or 0)}
+
+
+def _backlog(conn: Connection, counts: dict[str, int], now: datetime) -> dict[str, Any]:
+    first = conn.execute(sa.select(sa.func.min(events.c.position)).where(
+        events.c.event_type == EVENT_PROMOTION)).scalar()
+    if first is None:
+        return {"count": 0, "oldest_age_seconds": None, "unassigned": counts["transactions"]}
+    scorable = conn.execute(sa.select(sa.func.count()).select_from(events).where(
+        events.c.event_type == EVENT_TRANSACTION, events.c.position > first)).scalar() or 0
+    scored = sa.exists().where(predictions.c.transaction_id == events.c.transaction_id, predictions.c.champion)
+    oldest = conn.execute(sa.select(events.c.recorded_at).where(
+        events.c.event_type == EVENT_TRANSACTION, events.c.position > first, ~scored)
+        .order_by(events.c.position).limit(1)).scalar()
+    oldest_at = None if oldest is None else (oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC))
+    return {
+        "count": max(0, int(scorable) - counts["scored"]),
+        "oldest_age_seconds": None if oldest_at is None else max(0.0, (now - oldest_at).total_seconds()),
+        "unassigned": counts["transactions"] - int(scorable),
+    }
+
+
+def _latency(conn: Connection) -> dict[str, dict[str, float | None]]:
+    rows = conn.execute(
+        sa.select(predictions.c.scored_at, predictions.c.event_time, predictions.c.recorded_at)
+        .where(predictions.c.champion).order_by(predictions.c.scored_at.desc()).limit(LATENCY_SAMPLE)).all()
+    return {
+        "event_to_prediction": percentiles([(s - e).total_seconds() for s, e, _ in rows]),
+        "recorded_to_prediction": percentiles([(s - r).total_seconds() for s, _, r in rows]),
+    }
+
+
+def _throughput(conn: Connection, now: datetime) -> dict[str, float]:
+    since = now - THROUGHPUT_WINDOW
+    ingested = conn.execute(sa.select(sa.func.count()).select_from(events).where(
+        events.c.event_type == EVENT_TRANSACTION, events.c.recorded_at > since)).scalar() or 0
+    scored = conn.execute(sa.select(sa.func.count()).select_from(predictions).where(
+        predictions.c.champion, predictions.c.scored_at > since)).scalar() or 0
+    window = THROUGHPUT_WINDOW.total_seconds()
+    return {"ingest": ingested / window, "scoring": scored / window}
+
+
+def model_quality(conn: Connection) -> dict[int, dict[str, Any]]:
+    """Per version: predictions, alert rate at its threshold, and ROC AUC on the labels that have arrived."""
+    alerted = sa.func.sum(sa.case((predictions.c.score >= predictions.c.threshold, 1), else_=0))
+    totals = conn.execute(sa.select(predictions.c.model_version, sa.func.count(), alerted)
+                          .group_by(predictions.c.model_version)).all()
+    labelled = conn.execute(
+        sa.select(predictions.c.model_version, predictions.c.score, labels.c.is_fraud)
+        .select_from(predictions.join(labels, labels.c.transaction_id == predictions.c.transaction_id)))
+    scores: dict[int, list[float]] = defaultdict(list)
+    truths: dict[int, list[bool]] = defaultdict(list)
+    for version, score, is_fraud in labelled:
+        scores[version].append(score)
+        truths[version].append(bool(is_fraud))
+    return {
+        int(version): {"predictions": int(n), "alert_rate": int(hits or 0) / n if n else None,
+                       "labels": len(truths[version]), "frauds": sum(truths[version]),
+                       "roc_auc": roc_auc(scores[version], truths[version]) if truths[version] else None}
+        for version, n, hits in sorted(totals)
+    }
