@@ -9,6 +9,7 @@ prediction from its champion.
 from __future__ import annotations
 
 import logging
+import os
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
@@ -18,7 +19,8 @@ from service.store.registry import ModelRegistry
 
 log = logging.getLogger("fraudlog.sweeper")
 
-DEFAULT_GRACE = timedelta(seconds=5)
+# How long an event may wait for its doorbell before the sweeper re-rings it.
+DEFAULT_GRACE = timedelta(seconds=float(os.environ.get("FRAUDLOG_SWEEP_GRACE", "5")))
 
 
 class Sweeper:

@@ -18,9 +18,11 @@ from workers.runtime import runtime
 log = logging.getLogger("fraudlog.worker")
 
 DOORBELL_CHUNK = 1_000
-SCORE_QUEUE = "score"
-ALERTS_QUEUE = "alerts"
-MAINTENANCE_QUEUE = "maintenance"
+# Deployments (and test runs) that share a broker keep apart by prefixing their queue names.
+QUEUE_PREFIX = os.environ.get("FRAUDLOG_QUEUE_PREFIX", "fraudlog")
+SCORE_QUEUE = f"{QUEUE_PREFIX}.score"
+ALERTS_QUEUE = f"{QUEUE_PREFIX}.alerts"
+MAINTENANCE_QUEUE = f"{QUEUE_PREFIX}.maintenance"
 
 
 class SweepOnBoot(dramatiq.Middleware):

@@ -9,11 +9,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from service.cli import alerts, db, demo, models, serve, simulate, train, worker
+from service.cli import alerts, db, demo, models, scheduler, serve, simulate, train, worker
 from service.config import ConfigError
 from service.store.errors import StoreError
+from workers.scheduler import SchedulerAlreadyRunning
 
-COMMANDS = (demo, db, serve, worker, train, models, alerts, simulate)
+COMMANDS = (demo, db, serve, worker, scheduler, train, models, alerts, simulate)
 
 
 class CommandFailed(Exception):
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = args.run(args)
-    except (CommandFailed, ConfigError, StoreError, ValueError, OSError) as exc:
+    except (CommandFailed, ConfigError, StoreError, SchedulerAlreadyRunning, ValueError, OSError, LookupError) as exc:
         print(f"fraudlog {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -167,7 +167,7 @@ class _CardTimeline:
 def _index_by_card(targets: Sequence[TxView], candidates: Iterable[TxView]) -> dict[str, _CardTimeline]:
     cards = {tx.card_id for tx in targets if tx.card_id is not None}
     grouped: dict[str, dict[int, TxView]] = defaultdict(dict)
-    for event in candidates:
+    for event in (*candidates, *targets):
         if event.card_id is not None and event.card_id in cards:
             grouped[event.card_id].setdefault(event.position, event)
     return {card: _CardTimeline(grouped[card].values()) for card in cards}

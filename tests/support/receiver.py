@@ -117,6 +117,9 @@ class WebhookReceiver:
 def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as a production receiver would offer
+        # One write per response and no Nagle: otherwise each answer waits out the client's delayed ACK.
+        wbufsize = 64 * 1024
+        disable_nagle_algorithm = True
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
