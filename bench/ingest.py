@@ -75,7 +75,7 @@ VERIFY_CHUNK = 5_000
 TARGET_BATCH_RATIO = 0.5
 TARGET_SINGLES_PG = 2_500.0
 
-console = Console()
+console = Console() if Console().is_terminal else Console(width=160)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -163,6 +163,21 @@ def _all_procs() -> dict[int, tuple[str, int, float]]:
     return found
 
 
+# The Postgres database under test, so its backends count as "postgres" and other sessions' as "other".
+BENCH_PG_DATABASE: str | None = None
+
+
+def _is_our_postgres(pid: int) -> bool:
+    if BENCH_PG_DATABASE is None:
+        return False
+    try:
+        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    is_backend = "(" in title or "[local]" in title  # client backends show the peer address
+    return f" {BENCH_PG_DATABASE} " in title or not is_backend  # ours, or shared (walwriter, checkpointer...)
+
+
 @dataclass
 class CpuSnapshot:
     wall: float
@@ -171,11 +186,12 @@ class CpuSnapshot:
     postgres: float
     machine_busy: float
     machine_total: float
+    others: dict[int, tuple[str, float]] = field(default_factory=dict)
 
     @classmethod
     def take(cls, server_pid: int | None) -> CpuSnapshot:
         procs = _all_procs()
-        server = 0.0
+        tree: set[int] = set()
         if server_pid is not None:
             tree = {server_pid}
             changed = True
@@ -185,22 +201,39 @@ class CpuSnapshot:
                     if ppid in tree and pid not in tree:
                         tree.add(pid)
                         changed = True
-            server = sum(procs[pid][2] for pid in tree if pid in procs)
-        postgres = sum(cpu for comm, _ppid, cpu in procs.values() if comm.startswith("postgres"))
+        server = postgres = 0.0
+        others: dict[int, tuple[str, float]] = {}
+        me = os.getpid()
+        for pid, (comm, _ppid, cpu) in procs.items():
+            if pid in tree:
+                server += cpu
+            elif comm.startswith("postgres") and _is_our_postgres(pid):
+                postgres += cpu
+            elif pid != me:
+                others[pid] = (comm, cpu)
         with open("/proc/stat") as handle:
             values = [int(v) for v in handle.readline().split()[1:]]
         total = sum(values[:8])
         busy = total - values[3] - values[4]  # minus idle and iowait
-        return cls(time.perf_counter(), time.process_time(), server, postgres, busy / _TICK, total / _TICK)
+        return cls(time.perf_counter(), time.process_time(), server, postgres, busy / _TICK, total / _TICK, others)
 
-    def usage_since(self, before: CpuSnapshot) -> dict[str, float]:
-        """Cores used on average: 1.0 is one core fully busy. machine is the share of all cores."""
+    def usage_since(self, before: CpuSnapshot) -> dict[str, Any]:
+        """Cores used on average: 1.0 is one core fully busy. machine_busy_share is the share of all cores."""
         wall = max(self.wall - before.wall, 1e-9)
-        total = max(self.machine_total - before.machine_total, 1e-9)
+        busy_share = (self.machine_busy - before.machine_busy) / max(self.machine_total - before.machine_total, 1e-9)
+        by_command: dict[str, float] = {}
+        for pid, (comm, cpu) in self.others.items():
+            by_command[comm] = by_command.get(comm, 0.0) + cpu - before.others.get(pid, (comm, 0.0))[1]
         return {"client_cores": round((self.client - before.client) / wall, 3),
                 "server_cores": round((self.server - before.server) / wall, 3),
                 "postgres_cores": round((self.postgres - before.postgres) / wall, 3),
-                "machine_busy_share": round((self.machine_busy - before.machine_busy) / total, 3)}
+                # everything else on this shared machine: other sessions, the broker, the kernel
+                "other_cores": round(busy_share * (os.cpu_count() or 1)
+                                     - (self.client - before.client + self.server - before.server
+                                        + self.postgres - before.postgres) / wall, 3),
+                "other_top": {comm: round(cpu / wall, 2)
+                              for comm, cpu in sorted(by_command.items(), key=lambda kv: -kv[1])[:4] if cpu > 0},
+                "machine_busy_share": round(busy_share, 3)}
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -228,7 +261,8 @@ def provision(backend: str, sqlite_dir: str | None) -> Iterator[Database]:
         finally:
             shutil.rmtree(directory, ignore_errors=True)
         return
-    name = f"fraudlog_bench_{os.getpid()}"
+    global BENCH_PG_DATABASE
+    name = BENCH_PG_DATABASE = f"fraudlog_bench_{os.getpid()}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     with admin.connect() as conn:
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -245,13 +279,67 @@ def provision(backend: str, sqlite_dir: str | None) -> Iterator[Database]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
+        BENCH_PG_DATABASE = None
 
 
-def _service_env(url: str) -> dict[str, str]:
+QUEUE_PREFIX = f"fraudlog_bench_{os.getpid()}"
+DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def _service_env(url: str, broker: str = "memory://") -> dict[str, str]:
     env = dict(os.environ)
-    env.update(FRAUDLOG_DATABASE_URL=url, FRAUDLOG_SECRET_KEY="bench-secret-not-for-production",
-               FRAUDLOG_API_KEYS=f"bench:admin:{API_KEY}")
+    env.update(FRAUDLOG_DATABASE_URL=url, FRAUDLOG_BROKER_URL=broker, FRAUDLOG_QUEUE_PREFIX=QUEUE_PREFIX,
+               FRAUDLOG_SECRET_KEY="bench-secret-not-for-production", FRAUDLOG_API_KEYS=f"bench:admin:{API_KEY}")
     return env
+
+
+def _reachable(port: int) -> bool:
+    try:
+        socket.create_connection((HOST, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def choose_broker(requested: str) -> str:
+    """auto: RabbitMQ if it listens on loopback, else Redis, else the in-process broker."""
+    if requested == "memory":
+        return "memory://"
+    if requested != "auto":
+        return requested
+    if _reachable(5672):
+        return DEFAULT_AMQP
+    if _reachable(6379):
+        return DEFAULT_REDIS
+    return "memory://"
+
+
+def purge_broker(broker: str) -> None:
+    """Delete the queues the API's doorbell filled (nobody consumes them in this benchmark)."""
+    queues = [f"{QUEUE_PREFIX}.{name}{suffix}" for name in ("score", "alerts", "maintenance")
+              for suffix in ("", ".DQ", ".XQ")]
+    try:
+        if broker.startswith("amqp"):
+            import pika
+
+            connection = pika.BlockingConnection(pika.URLParameters(broker))
+            try:
+                for queue in queues:
+                    channel = connection.channel()
+                    channel.queue_delete(queue)
+                    channel.close()
+            finally:
+                connection.close()
+        elif broker.startswith("redis"):
+            import redis
+
+            client = redis.Redis.from_url(broker)
+            keys = list(client.scan_iter(f"dramatiq:{QUEUE_PREFIX}.*"))
+            if keys:
+                client.delete(*keys)
+    except Exception as exc:  # cleanup only
+        console.print(f"[yellow]could not delete the benchmark's queues on {broker}: {exc}")
 
 
 def _db_upgrade(url: str) -> None:
@@ -270,8 +358,8 @@ def free_port() -> int:
 class ApiServer:
     """`fraudlog serve` in a subprocess (its own session, so a stop reaches its workers too)."""
 
-    def __init__(self, url: str, workers: int, log_dir: Path) -> None:
-        self.url, self.workers, self.port = url, workers, free_port()
+    def __init__(self, url: str, workers: int, log_dir: Path, broker: str) -> None:
+        self.url, self.workers, self.broker, self.port = url, workers, broker, free_port()
         self.log_path = log_dir / f"serve-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -279,7 +367,7 @@ class ApiServer:
         cmd = [sys.executable, "-m", "service.cli", "serve", "--host", HOST, "--port", str(self.port),
                "--workers", str(self.workers)]
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(cmd, env=_service_env(self.url), cwd=self.log_path.parent,
+            self.proc = subprocess.Popen(cmd, env=_service_env(self.url, self.broker), cwd=self.log_path.parent,
                                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 60
         while True:
@@ -368,7 +456,7 @@ class LoadRun:
     acked: dict[str, int] = field(default_factory=dict)  # transaction id -> position in the receipt
     unknown: list[str] = field(default_factory=list)  # ids whose request failed: stored or not, unknown
     duplicates: int = 0
-    cpu: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, Any] = field(default_factory=dict)
     verification: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -520,19 +608,24 @@ def verify(engine: sa.Engine, run: LoadRun) -> dict[str, Any]:
     acked = run.acked
     ids = sorted(acked) + sorted(set(run.unknown))
     stored: dict[str, int] = {}
+    commits: set[Any] = set()  # a group commit stamps all its rows with one recorded_at
     with engine.connect() as conn:
         for start in range(0, len(ids), VERIFY_CHUNK):
             chunk = ids[start : start + VERIFY_CHUNK]
-            stmt = sa.select(events.c.transaction_id, events.c.position).where(
+            stmt = sa.select(events.c.transaction_id, events.c.position, events.c.recorded_at).where(
                 events.c.event_type == EVENT_TRANSACTION, events.c.transaction_id.in_(chunk))
-            stored.update({tx: pos for tx, pos in conn.execute(stmt)})
+            for tx, pos, recorded_at in conn.execute(stmt):
+                stored[tx] = pos
+                commits.add(recorded_at)
     missing = [tx for tx in acked if tx not in stored]
     moved = [tx for tx, pos in acked.items() if tx in stored and stored[tx] != pos]
     unknown_stored = sum(1 for tx in set(run.unknown) if tx in stored)
     answers_2xx = run.tx_acked
     result = {"acknowledged": answers_2xx, "distinct_acknowledged": len(acked), "found": len(acked) - len(missing),
               "missing": len(missing), "missing_sample": missing[:5], "position_mismatch": len(moved),
-              "failed_requests_rows_stored": unknown_stored, "ok": not missing and not moved and
+              "failed_requests_rows_stored": unknown_stored, "commits": len(commits),
+              "requests_per_commit": round(run.requests_ok / len(commits), 2) if commits else None,
+              "ok": not missing and not moved and
               answers_2xx == len(acked)}
     run.verification = result
     return result
@@ -606,9 +699,14 @@ def _short_frame(frame: str) -> str:
 # Orchestration
 
 
+SCENARIOS = ("bare", "store", "singles", "batches", "singles_workers2", "singles_embedded")
+LOAD_SCENARIOS = ("singles", "batches", "singles_workers2", "singles_embedded")
+
+
 @dataclass
 class Plan:
     backends: list[str]
+    broker: str
     repeats: int
     seconds: float
     baseline_rows: int
@@ -617,12 +715,14 @@ class Plan:
     batch_size: int
     workers2: bool
     profile: bool
+    embedded: bool
     warmup: float
 
     def estimate(self) -> float:
         total = 0.0
         for backend in self.backends:
             loads = 2 + (1 if backend == "postgres" and self.workers2 else 0)
+            loads += 1 if backend == "sqlite" and self.embedded and self.broker != "memory://" else 0
             total += self.repeats * self.seconds * loads + self.warmup * loads
             total += self.seconds if self.profile else 0
         return total
@@ -634,9 +734,8 @@ def median(values: list[float]) -> float | None:
 
 def run_backend(backend: str, plan: Plan, corpus: Corpus, progress: Progress, overall: TaskID,
                 args: argparse.Namespace, stamp: str) -> dict[str, Any]:
-    result: dict[str, Any] = {"backend": backend, "runs": {}, "profile": None}
-    runs: dict[str, list[Any]] = {"warmup": [], "singles": [], "batches": [], "bare": [], "store": [],
-                                  "singles_workers2": [], "profiled": []}
+    result: dict[str, Any] = {"backend": backend, "broker": plan.broker, "runs": {}, "profile": None}
+    runs: dict[str, list[Any]] = {key: [] for key in ("warmup", *SCENARIOS, "profiled")}
     ok = True
     phase = progress.add_task(f"{backend}: preparing", total=None, status="")
 
@@ -650,39 +749,43 @@ def run_backend(backend: str, plan: Plan, corpus: Corpus, progress: Progress, ov
             last[0] = now
         return tick
 
+    def load(server: ApiServer, scenario: str, label: str, prefix: str, clients: int, batch: int = 1,
+             seconds: float = plan.seconds) -> LoadRun:
+        run = timed_load(server, corpus, LoadRun(scenario, server.workers, clients, batch), prefix, seconds,
+                         tick_for(label, "req/s" if batch == 1 else "tx/s"))
+        nonlocal ok
+        ok &= _check(engine, run, f"{backend} {label}")
+        runs["warmup" if scenario == "warmup" else scenario].append(run)
+        return run
+
+    def singles_only(scenario: str, workers: int, broker: str, tag: str, label: str) -> None:
+        with ApiServer(db.url, workers, log_dir, broker) as server:
+            load(server, "warmup", f"warm-up, {label}", f"{backend[0]}{tag}w-", plan.clients, seconds=plan.warmup)
+            for rep in range(1, plan.repeats + 1):
+                load(server, scenario, f"single POSTs x{plan.clients}, {label} #{rep}", f"{backend[0]}{tag}{rep}-",
+                     plan.clients)
+
     with provision(backend, args.sqlite_dir) as db:
         result["database"] = {"version": db.version, "settings": db.settings}
         engine = create_engine(db.url)
         extra_rows = 0
         log_dir = Path(tempfile.mkdtemp(prefix="fraudlog-bench-logs-"))
         try:
-            with ApiServer(db.url, 1, log_dir) as server:
-                progress.update(phase, description=f"{backend}: warm-up", total=plan.warmup, completed=0)
-                warm = timed_load(server, corpus, LoadRun("warm-up", 1, plan.clients, 1), f"{backend[0]}w-",
-                                  plan.warmup, tick_for("warm-up", "req/s"))
-                ok &= _check(engine, warm, f"{backend} warm-up")
-                runs["warmup"].append(warm)
+            with ApiServer(db.url, 1, log_dir, plan.broker) as server:
+                load(server, "warmup", "warm-up", f"{backend[0]}w-", plan.clients, seconds=plan.warmup)
                 for rep in range(1, plan.repeats + 1):
-                    for scenario in ("bare", "store"):
+                    for scenario, tag in (("bare", "c"), ("store", "d")):
                         progress.update(phase, description=f"{backend}: baseline {scenario} #{rep}",
                                         total=plan.baseline_rows, completed=0, status="")
-                        tag = {"bare": "c", "store": "d"}[scenario]
                         base = run_baseline(engine, corpus, scenario, f"{backend[0]}{tag}{rep}-",
                                             plan.baseline_rows, plan.batch_size,
                                             lambda n: progress.advance(phase, n))
                         extra_rows += base.rows
                         runs[scenario].append(base)
-                    single = timed_load(server, corpus, LoadRun("singles", 1, plan.clients, 1),
-                                        f"{backend[0]}a{rep}-", plan.seconds,
-                                        tick_for(f"single POSTs x{plan.clients} clients #{rep}", "req/s"))
-                    ok &= _check(engine, single, f"{backend} singles #{rep}")
-                    runs["singles"].append(single)
-                    batch = timed_load(server, corpus, LoadRun("batches", 1, plan.batch_clients, plan.batch_size),
-                                       f"{backend[0]}b{rep}-", plan.seconds,
-                                       tick_for(f"batches of {plan.batch_size} x{plan.batch_clients} #{rep}",
-                                                "tx/s"))
-                    ok &= _check(engine, batch, f"{backend} batches #{rep}")
-                    runs["batches"].append(batch)
+                    load(server, "singles", f"single POSTs x{plan.clients} #{rep}", f"{backend[0]}a{rep}-",
+                         plan.clients)
+                    load(server, "batches", f"batches of {plan.batch_size} x{plan.batch_clients} #{rep}",
+                         f"{backend[0]}b{rep}-", plan.batch_clients, plan.batch_size)
                 if plan.profile:
                     progress.update(phase, description=f"{backend}: profiling singles (py-spy)", completed=0,
                                     total=None, status="")
@@ -693,20 +796,12 @@ def run_backend(backend: str, plan: Plan, corpus: Corpus, progress: Progress, ov
                     runs["profiled"].append(profiled)
                     progress.advance(overall, plan.seconds)
             if backend == "postgres" and plan.workers2:
-                with ApiServer(db.url, 2, log_dir) as server:
-                    warm = timed_load(server, corpus, LoadRun("warm-up", 2, plan.clients, 1), "pw2-",
-                                      plan.warmup, tick_for("warm-up, --workers 2", "req/s"))
-                    ok &= _check(engine, warm, f"{backend} warm-up --workers 2")
-                    runs["warmup"].append(warm)
-                    for rep in range(1, plan.repeats + 1):
-                        two = timed_load(server, corpus, LoadRun("singles_workers2", 2, plan.clients, 1),
-                                         f"pe{rep}-", plan.seconds,
-                                         tick_for(f"single POSTs x{plan.clients}, --workers 2 #{rep}", "req/s"))
-                        ok &= _check(engine, two, f"{backend} singles --workers 2 #{rep}")
-                        runs["singles_workers2"].append(two)
+                singles_only("singles_workers2", 2, plan.broker, "e", "--workers 2")
+            if backend == "sqlite" and plan.embedded and plan.broker != "memory://":
+                singles_only("singles_embedded", 1, "memory://", "m", "embedded (memory://)")
             # The count check: the log holds exactly what was acknowledged, plus the baseline's rows.
-            load_runs = [r for key in ("warmup", "singles", "batches", "singles_workers2", "profiled")
-                         for r in runs[key]]
+            load_runs = [r for key in ("warmup", "profiled", *SCENARIOS) for r in runs[key]
+                         if isinstance(r, LoadRun)]
             acked = sum(r.tx_acked for r in load_runs)
             unknown_stored = sum(r.verification.get("failed_requests_rows_stored", 0) for r in load_runs)
             stored = count_transactions(engine)
@@ -716,13 +811,13 @@ def run_backend(backend: str, plan: Plan, corpus: Corpus, progress: Progress, ov
             ok &= result["count_check"]["ok"]
             if not result["count_check"]["ok"]:
                 console.print(Panel(f"[bold red]{backend}: the log holds {stored:,} transactions but the API "
-                                    f"acknowledged {acked:,} and the baseline wrote {extra_rows:,}",
+                                    f"acknowledged {acked:,} and the baselines wrote {extra_rows:,}",
                                     title="COUNT MISMATCH", border_style="red"))
         finally:
             engine.dispose()
             shutil.rmtree(log_dir, ignore_errors=True)
     progress.remove_task(phase)
-    result["runs"] = {key: [_run_json(r) for r in value] for key, value in runs.items()}
+    result["runs"] = {key: [_run_json(r) for r in value] for key, value in runs.items() if value}
     result["medians"] = _medians(runs)
     result["verified"] = ok
     return result
@@ -761,7 +856,7 @@ def _round(value: float | None) -> float | None:
 
 def _medians(runs: dict[str, list[Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key in ("bare", "store", "singles", "batches", "singles_workers2"):
+    for key in SCENARIOS:
         group = runs.get(key) or []
         if not group:
             continue
@@ -770,12 +865,16 @@ def _medians(runs: dict[str, list[Any]]) -> dict[str, Any]:
         if isinstance(group[0], LoadRun):
             entry["p50_ms"] = _round(median([r.latency_ms(0.5) for r in group if r.latencies_ns]))
             entry["p99_ms"] = _round(median([r.latency_ms(0.99) for r in group if r.latencies_ns]))
-            for cpu_key in ("client_cores", "server_cores", "postgres_cores", "machine_busy_share"):
+            for cpu_key in ("client_cores", "server_cores", "postgres_cores", "other_cores", "machine_busy_share"):
                 entry[cpu_key] = _round(median([r.cpu.get(cpu_key, 0.0) for r in group]))
+            entry["requests_per_commit"] = _round(median([r.verification.get("requests_per_commit") or 0.0
+                                                          for r in group]))
+            entry["api_cpu_us_per_request"] = _round(median([r.cpu.get("server_cores", 0.0) / r.requests_ok
+                                                             * r.seconds * 1e6 for r in group if r.requests_ok]))
         out[key] = entry
     bare = out.get("bare", {}).get("rate_per_s")
     if bare:
-        for key in ("store", "singles", "batches", "singles_workers2"):
+        for key in SCENARIOS[1:]:
             if key in out:
                 out[key]["ratio_to_bare"] = round(out[key]["rate_per_s"] / bare, 3)
     return out
@@ -787,6 +886,7 @@ LABELS = {
     "singles": ("(a) single POSTs, {clients} clients, 1 API process", "req/s"),
     "batches": ("(b) batch POSTs x{batch}, {batch_clients} clients", "tx/s"),
     "singles_workers2": ("(a2) single POSTs, {clients} clients, --workers 2", "req/s"),
+    "singles_embedded": ("(a3) single POSTs, {clients} clients, embedded mode", "req/s"),
 }
 
 
@@ -795,11 +895,12 @@ def render(results: list[dict[str, Any]], plan: Plan) -> Table:
                         f"(baselines: {plan.baseline_rows:,} rows)", show_lines=False)
     for column, justify in (("backend", "left"), ("measurement", "left"), ("median", "right"), ("unit", "left"),
                             ("runs", "right"), ("vs bare (c)", "right"), ("p50 / p99 ms", "right"),
-                            ("CPU cores: client / API / PG", "right"), ("verified", "center")):
+                            ("req/commit", "right"), ("API CPU us/req", "right"),
+                            ("cores: client/API/PG/other", "right"), ("verified", "center")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for result in results:
         medians = result["medians"]
-        for key in ("bare", "store", "singles", "batches", "singles_workers2"):
+        for key in SCENARIOS:
             if key not in medians:
                 continue
             entry = medians[key]
@@ -807,15 +908,19 @@ def render(results: list[dict[str, Any]], plan: Plan) -> Table:
             label = label.format(batch=plan.batch_size, clients=plan.clients, batch_clients=plan.batch_clients)
             ratio = entry.get("ratio_to_bare")
             latency = f"{entry['p50_ms']:.1f} / {entry['p99_ms']:.1f}" if entry.get("p50_ms") is not None else ""
-            cpu = (f"{entry['client_cores']:.2f} / {entry['server_cores']:.2f} / {entry['postgres_cores']:.2f}"
+            cpu = ("/".join(f"{entry[k]:.2f}" for k in ("client_cores", "server_cores", "postgres_cores",
+                                                          "other_cores"))
                    if "server_cores" in entry else "")
             verified = ""
-            if key in ("singles", "batches", "singles_workers2"):
+            if key in LOAD_SCENARIOS:
                 runs = result["runs"][key]
                 verified = "[green]yes" if all(r["verification"].get("ok") for r in runs) else "[bold red]LOST"
+            per_commit = f"{entry['requests_per_commit']:.1f}" if entry.get("requests_per_commit") else ""
+            per_request = f"{entry['api_cpu_us_per_request']:,.0f}" if entry.get("api_cpu_us_per_request") else ""
             table.add_row(result["backend"], label, f"{entry['rate_per_s']:,.0f}", unit,
                           " ".join(f"{v:,.0f}" for v in entry["runs_per_s"]),
-                          f"{ratio:.0%}" if ratio is not None else "", latency, cpu, verified)
+                          f"{ratio:.0%}" if ratio is not None else "", latency, per_commit, per_request, cpu,
+                          verified)
         table.add_section()
     return table
 
@@ -874,10 +979,16 @@ def _importable(name: str) -> bool:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each timed load run")
-    parser.add_argument("--quick", action="store_true", help="1 repeat of 3 s, smaller baselines: a smoke test")
-    parser.add_argument("--baseline-rows", type=int, default=100_000, help="rows per baseline run")
+    parser.add_argument("--repeats", type=int, default=None, help="timed runs of each measurement (3)")
+    parser.add_argument("--seconds", type=float, default=None, help="length of each timed load run (10)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke test: 1 repeat of 3 s, 20,000-row baselines, unless given explicitly")
+    parser.add_argument("--baseline-rows", type=int, default=None, help="rows per baseline run (100,000)")
+    parser.add_argument("--broker", default="auto",
+                        help="FRAUDLOG_BROKER_URL for the API: auto (RabbitMQ, else Redis, on loopback, else "
+                             "memory), memory, or a URL. Nobody consumes the doorbells; the queues are deleted")
+    parser.add_argument("--embedded", action="store_true",
+                        help="SQLite: also single POSTs in embedded mode (memory://, scoring workers in the API)")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients for single POSTs")
     parser.add_argument("--batch-clients", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=1_000)
@@ -886,8 +997,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="after the timed runs, py-spy the API during one extra single-POST run")
     parser.add_argument("--sqlite-dir", default=None, help="where the SQLite file goes (default: the temp dir)")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.repeats, args.seconds, args.baseline_rows = 1, 3.0, 20_000
+    quick = {"repeats": 1, "seconds": 3.0, "baseline_rows": 20_000}
+    full = {"repeats": 3, "seconds": 10.0, "baseline_rows": 100_000}
+    for key, value in (quick if args.quick else full).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     if args.repeats < 1 or args.seconds <= 0 or args.baseline_rows < args.batch_size:
         parser.error("--repeats >= 1, --seconds > 0 and --baseline-rows >= --batch-size")
     return args
@@ -896,6 +1010,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     plan = Plan(backends=["sqlite", "postgres"] if args.backend == "both" else [args.backend],
+                broker=choose_broker(args.broker), embedded=args.embedded,
                 repeats=args.repeats, seconds=args.seconds, baseline_rows=args.baseline_rows, clients=args.clients,
                 batch_clients=args.batch_clients, batch_size=args.batch_size, workers2=not args.no_workers2,
                 profile=args.profile, warmup=min(2.0, args.seconds))
@@ -906,7 +1021,8 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info()
     console.print(f"[bold]fraudlog ingest benchmark[/] {command.strip()}\n"
                   f"bodies: {corpus.source}; machine: {info['nproc']} cores, Python {info['python']}; "
-                  f"load client: asyncio HTTP/1.1 in this process")
+                  f"load client: asyncio HTTP/1.1 in this process; API broker: {plan.broker} "
+                  f"(queue prefix {QUEUE_PREFIX}, not consumed)")
     results: list[dict[str, Any]] = []
     started = time.perf_counter()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -914,8 +1030,11 @@ def main(argv: list[str] | None = None) -> int:
                   console=console,
                   refresh_per_second=4) as progress:
         overall = progress.add_task("overall (timed load)", total=plan.estimate(), status="")
-        for backend in plan.backends:
-            results.append(run_backend(backend, plan, corpus, progress, overall, args, stamp))
+        try:
+            for backend in plan.backends:
+                results.append(run_backend(backend, plan, corpus, progress, overall, args, stamp))
+        finally:
+            purge_broker(plan.broker)
         progress.update(overall, completed=plan.estimate())
     elapsed = time.perf_counter() - started
     checks = targets(results)

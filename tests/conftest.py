@@ -21,6 +21,9 @@ from sqlalchemy.engine import Engine
 from service.store import migrate
 from service.store.engine import create_engine
 
+# Test runs share the machine's broker with anything else on it: give this run's queues their own names.
+os.environ.setdefault("FRAUDLOG_QUEUE_PREFIX", f"fraudlog-test-{uuid.uuid4().hex[:8]}")
+
 PG_ADMIN_URL = os.environ.get("FRAUDLOG_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 RABBITMQ_URL = os.environ.get("FRAUDLOG_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("FRAUDLOG_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

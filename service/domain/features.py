@@ -20,7 +20,8 @@ Present only when the transaction has a card id, computed over its history (defi
 
 - `card_count_1h`: the number of history events with `event_time > e.event_time - 1 hour`.
 - `card_count_24h`: the number of history events (the whole 24-hour window).
-- `card_amount_sum_24h`: the sum of the history's amounts, exactly rounded (`math.fsum`); 0.0 if none.
+- `card_amount_sum_24h`: the sum of the history's amounts, exactly rounded (`math.fsum`), saturating at
+  the largest finite float; 0.0 without history.
 - `card_amount_mean_24h`: `card_amount_sum_24h / card_count_24h`; 0.0 without history.
 - `card_amount_ratio_24h`: `amount / max(card_amount_mean_24h, 1.0)`; 1.0 without history. The floor of
   one currency unit keeps it finite and stops a habit of cent-sized payments from making huge ratios.
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -193,6 +195,15 @@ def _own_features(tx: TxView) -> dict[str, float]:
     return features
 
 
+def _saturating_sum(amounts: list[float]) -> float:
+    # The contract bounds amounts only by finiteness; a sum past the largest float must not turn one
+    # absurd payment into an event that can never be scored, nor put inf into stored features.
+    try:
+        return math.fsum(amounts)
+    except OverflowError:
+        return sys.float_info.max
+
+
 def _card_features(tx: TxView, window: Sequence[TxView]) -> dict[str, float]:
     """Aggregates over `tx`'s history. Every one is independent of the order of `window`: counts,
     a max, and `math.fsum`, whose exactly rounded sum does not depend on the order of its terms."""
@@ -207,7 +218,7 @@ def _card_features(tx: TxView, window: Sequence[TxView]) -> dict[str, float]:
             "card_seconds_since_last": _WINDOW_SECONDS,
         }
     hour_ago = tx.event_time - SHORT_WINDOW
-    total = math.fsum(e.amount for e in window)
+    total = _saturating_sum([e.amount for e in window])
     mean = total / count
     latest = max(e.event_time for e in window)
     return {

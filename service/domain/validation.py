@@ -33,7 +33,7 @@ class InvalidBody(ValueError):
 def decode_one_or_many(body: bytes, struct: type[S], max_items: int) -> tuple[list[S], bool]:
     """Decode an object or an array of objects. Returns the items and whether the body was an array."""
     try:
-        decoded = msgspec.json.decode(body, type=struct | list[struct])  # type: ignore[operator]
+        decoded = msgspec.json.decode(body, type=struct | list[struct])  # type: ignore[valid-type]
     except (msgspec.ValidationError, msgspec.DecodeError):
         raise InvalidBody(_explain(body, struct, max_items)) from None
     if isinstance(decoded, list):

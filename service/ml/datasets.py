@@ -155,8 +155,10 @@ def _card_of(seed: int, index: int, cards: int) -> int:
 # riskier merchants, far away, mostly online, often at night. Each of those is something the card
 # features or the attributes can catch, and none is a giveaway on its own.
 
-CATEGORIES = ("groceries", "restaurants", "transport", "retail", "electronics", "travel", "entertainment",
-              "gift_cards", "jewelry", "gambling")
+CATEGORIES = (
+    "groceries", "restaurants", "transport", "retail", "electronics",
+    "travel", "entertainment", "gift_cards", "jewelry", "gambling",
+)
 _LEGIT_CATEGORY_WEIGHTS = (30, 20, 15, 15, 5, 4, 6, 1, 1, 3)
 _FRAUD_CATEGORY_WEIGHTS = (4, 2, 2, 10, 25, 8, 4, 25, 12, 8)
 # Chance, per legitimate payment, that a fraud episode begins somewhere: about 1.5 % of payments are fraud.
@@ -187,7 +189,8 @@ def synthetic_stream(
 
     Deterministic for a given seed. Ids are `syn-<seed>-<index>`, cards `card-<k>`; attributes are
     `merchant_risk` (0-1), `distance_km`, `is_online` (0 or 1) and `category` (an index into
-    `CATEGORIES`). Legitimate volume is about 4 payments per card per day, whatever `cards` is.
+    `CATEGORIES`). Legitimate volume is about 4 payments per card per day, whatever `cards` is; the daily
+    rhythm (busy by day, quiet at night) follows the clock of `start`'s offset.
     """
     if start.utcoffset() is None:
         raise ValueError("start must be timezone-aware")
@@ -205,7 +208,8 @@ def synthetic_stream(
             at, _, draft = heapq.heappop(scheduled)
         else:
             at = next_legit
-            card = bisect.bisect_right(cumulative, rng.random() * cumulative[-1])
+            # min(): the product can round up to the total, which no card's bucket contains
+            card = min(bisect.bisect_right(cumulative, rng.random() * cumulative[-1]), cards - 1)
             draft = _legit_payment(rng, card, profiles[card])
             next_legit = _next_daytime(rng, at, mean_gap, start)
             if rng.random() < _EPISODE_CHANCE:

@@ -52,6 +52,7 @@ class _Family:
     score: Callable[[Model, Features], float]
     # The scaler's per-feature statistics: the features the model has learned about.
     known: Callable[[Model], Mapping[str, Any]]
+    positive: frozenset[str]  # hyperparameters that must be > 0
 
 
 def _build_hst(params: Mapping[str, Any]) -> Model:
@@ -90,6 +91,7 @@ _FAMILIES: Mapping[str, _Family] = {
         build=_build_hst,
         score=_score_anomaly,
         known=lambda model: _scaler(model).min,
+        positive=frozenset({"n_trees", "height", "window_size"}),
     ),
     "logreg": _Family(
         defaults={"learning_rate": 0.01, "l2": 0.0},
@@ -97,6 +99,7 @@ _FAMILIES: Mapping[str, _Family] = {
         build=_build_logreg,
         score=_score_fraud_probability,
         known=lambda model: _scaler(model).counts,
+        positive=frozenset({"learning_rate"}),
     ),
 }
 
@@ -115,6 +118,8 @@ def spec_for(name: str, **overrides: Any) -> ModelSpec:
     params = dict(family.defaults)
     for key, value in overrides.items():
         params[key] = _checked(name, key, value, family.defaults[key])
+        if key in family.positive and params[key] <= 0:
+            raise ValueError(f"model {name!r}: {key} must be > 0, got {value!r}")
     return ModelSpec(name=name, params=params, supervised=family.supervised)
 
 

@@ -69,7 +69,8 @@ class ModelRegistry:
 
     def next_version(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(model_versions.c.version), 0))).scalar_one()) + 1
+            latest = conn.execute(sa.select(sa.func.coalesce(sa.func.max(model_versions.c.version), 0))).scalar_one()
+        return int(latest) + 1
 
     def add_version(self, row: dict[str, Any]) -> int:
         """Insert an immutable version row; the version number is taken as the next free one if absent."""

@@ -53,7 +53,8 @@ def collect_stats(engine: Engine, now: datetime | None = None) -> dict[str, Any]
 
 
 def _counts(conn: Connection) -> dict[str, int]:
-    by_type = dict(conn.execute(sa.select(events.c.event_type, sa.func.count()).group_by(events.c.event_type)).all())
+    per_type = sa.select(events.c.event_type, sa.func.count()).group_by(events.c.event_type)
+    by_type: dict[str, int] = {str(kind): int(n) for kind, n in conn.execute(per_type)}
     scored = conn.execute(sa.select(sa.func.count()).select_from(predictions).where(predictions.c.champion)).scalar()
     return {"transactions": int(by_type.get(EVENT_TRANSACTION, 0)), "labels": int(by_type.get(EVENT_LABEL, 0)),
             "scored": int(scored or 0)}

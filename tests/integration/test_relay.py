@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from service.alerts.relay import RelaySettings, deliver_pending, webhook_secret
+from service.alerts.relay import RelaySettings, deliver_pending, sink_from_settings, webhook_secret
 from service.alerts.sinks import (
     DeliveryFailed,
     InMemorySink,
@@ -41,6 +40,7 @@ from service.store.outbox import (
     list_alerts,
     retry_alert,
 )
+from service.store.tables import alerts
 from tests.support.receiver import WebhookReceiver
 
 SECRET = b"whsec-test-0123456789"
@@ -165,7 +165,7 @@ def test_two_relay_processes_deliver_every_alert_exactly_once(
     start_at = str(time.time() + 2.0)
     relays = [subprocess.Popen([sys.executable, "-c", RELAY_PROCESS, database_url, receiver.url,
                                 SECRET.decode(), start_at], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+                               text=True)
               for _ in range(2)]
     outputs = [relay.communicate(timeout=60) for relay in relays]
 
@@ -270,7 +270,7 @@ def test_the_in_memory_sink_can_be_told_to_fail(engine: Engine) -> None:
 
     # The first batch failed, so the run stopped: a failing sink is left to the backoff.
     assert (report.sent, report.failed_attempts, sink.attempts, sink.sent) == (0, 1, 1, [])
-    assert deliver_pending(engine, sink, batch_size=1).sent == 1
+    assert deliver_pending(engine, sink, batch_size=1, max_batches=1).sent == 1
 
 
 @pytest.mark.parametrize("url", ["ftp://example.test/", "jsonl://", "memory", "https"])
@@ -306,7 +306,6 @@ def test_the_webhook_secret_is_used_by_the_sink_the_settings_build(receiver: Web
     settings = Settings(secret_key=b"artifact-key", alert_sink=receiver.url)
     receiver.secret = webhook_secret(settings, {})  # what the operator pastes into the receiver
     seed_alerts(engine, 1)
-    from service.alerts.relay import sink_from_settings
 
     sink = sink_from_settings(settings, RelaySettings(), {})
     assert deliver_pending(engine, sink).sent == 1
@@ -315,8 +314,6 @@ def test_the_webhook_secret_is_used_by_the_sink_the_settings_build(receiver: Web
 
 
 def _available_at(engine: Engine, transaction_id: str) -> datetime:
-    from service.store.tables import alerts
-
     with engine.connect() as conn:
         return conn.execute(alerts.select().with_only_columns(alerts.c.available_at)
                             .where(alerts.c.transaction_id == transaction_id)).scalar_one()

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from service.domain.assignment import CHAMPION, CHALLENGER
+from service.domain.assignment import CHALLENGER, CHAMPION
 from service.domain.events import TransactionIn, canonical_transaction, digest
 from service.domain.features import TxView, compute_features
 from service.ml.artifact import ArtifactRejected
@@ -166,7 +166,8 @@ def test_features_do_not_depend_on_batching_or_order(engine: Engine, seed: int, 
     for batch in batches:
         scorer.score_positions(batch)
     stored = {r["position"]: r["features"] for r in prediction_rows(engine) if r["position"] in set(positions)}
-    history = [TxView.from_payload(e.position, e.payload) for e in EventLog(engine).read_range(event_types=["transaction"])]
+    history = [TxView.from_payload(e.position, e.payload)
+               for e in EventLog(engine).read_range(event_types=["transaction"])]
     for position in positions:
         [target] = [h for h in history if h.position == position]
         assert stored[position] == compute_features(target, history)

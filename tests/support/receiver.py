@@ -36,7 +36,9 @@ class WebhookReceiver:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True)
+        # A short poll interval so that leaving the context (shutdown) takes milliseconds, not half a second.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="webhook-receiver", daemon=True)
 
     @property
     def url(self) -> str:

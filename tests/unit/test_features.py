@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -231,3 +232,10 @@ def test_any_batching_gives_bit_identical_features_to_one_at_a_time(
                 actual.setdefault(position, bits(features))
                 assert bits(features) == actual[position]
     assert actual == expected
+
+
+def test_amounts_too_large_to_sum_saturate_instead_of_failing() -> None:
+    history = [tx(1, at=-timedelta(hours=2), amount=1e308), tx(2, at=-timedelta(hours=1), amount=1e308)]
+    features = compute_features(tx(3, amount=1.0), history)
+    assert all(math.isfinite(value) for value in features.values())
+    assert features["card_amount_sum_24h"] == sys.float_info.max

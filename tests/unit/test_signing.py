@@ -64,7 +64,7 @@ def test_the_tolerance_can_be_tightened() -> None:
 
 
 @pytest.mark.parametrize("header", [
-    None, "", "garbage", "t=,v1=00", "t=abc,v1=00", "t=-5,v1=00", "t=1.5,v1=00", "t=１２３,v1=00",
+    None, "", "garbage", "t=,v1=00", "t=abc,v1=00", "t=-5,v1=00", "t=1.5,v1=00", "t=\uff11\uff12\uff13,v1=00",
     f"v1={'0' * 64}", f"t={T}", f"t={T},v0={'0' * 64}", f"t={T};v1={'0' * 64}",
 ])
 def test_malformed_headers_are_rejected(header: str | None) -> None:
@@ -81,10 +81,11 @@ def test_one_matching_signature_among_several_is_enough_for_secret_rotation() ->
 
 def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[tuple[Any, Any]] = []
+    real = hmac.compare_digest
 
     def spy(a: Any, b: Any) -> bool:
         calls.append((a, b))
-        return hmac.compare_digest(a, b)
+        return real(a, b)
 
     monkeypatch.setattr(signing.hmac, "compare_digest", spy)
     verify(SECRET, BODY, sign(SECRET, BODY, T), now=T)

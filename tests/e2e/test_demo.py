@@ -1,0 +1,25 @@
+"""`fraudlog demo` end to end, as a new user runs it, on a small stream."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_demo_scores_every_transaction(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "service.cli", "demo", "--rows", "1500", "--train-rows", "800", "--no-serve",
+         "--port", "0", "--db", str(tmp_path / "demo.db")],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert re.search(r"transactions streamed\s+│\s+1,500", out), out
+    assert re.search(r"transactions scored\s+│\s+1,500", out), out
+    assert re.search(r"model v1\s+│\s+ROC AUC 0\.\d+", out), out
