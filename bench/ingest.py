@@ -41,6 +41,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections import Counter
@@ -641,21 +642,24 @@ def count_transactions(engine: sa.Engine) -> int:
 # Profiling (optional): py-spy on the API process during one extra, unreported single-POST run
 
 
-def profile_singles(server: ApiServer, corpus: Corpus, seconds: float, clients: int, out: Path, prefix: str,
-                    ) -> tuple[dict[str, Any], LoadRun]:
+def profile_load(server: ApiServer, corpus: Corpus, run: LoadRun, prefix: str, seconds: float, out: Path,
+                 ) -> tuple[dict[str, Any], LoadRun]:
+    """py-spy the API for `seconds` while `run` loads it (py-spy starts 1 s into the load, stops before it)."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    rate = 100
-    duration = max(2, int(seconds) - 1)
-    spy = subprocess.Popen([py_spy, "record", "--nonblocking", "--threads", "--format", "raw", "-r", str(rate),
-                            "-d", str(duration), "-o", str(out), "--pid", str(server.pid)],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    time.sleep(0.5)
-    run = timed_load(server, corpus, LoadRun("profiled singles", server.workers, clients, 1),
-                     prefix, duration + 1.0)
-    _out, err = spy.communicate(timeout=60)
-    if spy.returncode != 0 or not out.exists():
+    rate, duration = 100, max(2, int(seconds))
+    command = [py_spy, "record", "--nonblocking", "--threads", "--format", "raw", "-r", str(rate),
+               "-d", str(duration), "-o", str(out), "--pid", str(server.pid)]
+    spy: list[subprocess.Popen[bytes]] = []
+    starter = threading.Timer(1.0, lambda: spy.append(subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                                                          stderr=subprocess.PIPE)))
+    starter.start()
+    timed_load(server, corpus, run, prefix, duration + 2.5)
+    starter.join()
+    _out, err = spy[0].communicate(timeout=60)
+    if spy[0].returncode != 0 or not out.exists():
         return {"error": err.decode(errors="replace")[-500:]}, run
     summary = summarise_profile(out, rate * duration)
+    summary["scenario"] = run.scenario
     summary["rate_during_profile"] = round(run.rate)
     summary["file"] = str(out.relative_to(REPO))
     return summary, run
@@ -724,7 +728,7 @@ class Plan:
             loads = 2 + (1 if backend == "postgres" and self.workers2 else 0)
             loads += 1 if backend == "sqlite" and self.embedded and self.broker != "memory://" else 0
             total += self.repeats * self.seconds * loads + self.warmup * loads
-            total += self.seconds if self.profile else 0
+            total += 2 * self.seconds if self.profile else 0
         return total
 
 
@@ -787,14 +791,19 @@ def run_backend(backend: str, plan: Plan, corpus: Corpus, progress: Progress, ov
                     load(server, "batches", f"batches of {plan.batch_size} x{plan.batch_clients} #{rep}",
                          f"{backend[0]}b{rep}-", plan.batch_clients, plan.batch_size)
                 if plan.profile:
-                    progress.update(phase, description=f"{backend}: profiling singles (py-spy)", completed=0,
-                                    total=None, status="")
-                    out = RESULTS_DIR / f"ingest-{stamp}-{backend}-singles.pyspy.txt"
-                    result["profile"], profiled = profile_singles(server, corpus, plan.seconds, plan.clients, out,
-                                                                  f"{backend[0]}p-")
-                    ok &= _check(engine, profiled, f"{backend} profiled singles")
-                    runs["profiled"].append(profiled)
-                    progress.advance(overall, plan.seconds)
+                    result["profile"] = {}
+                    for scenario, clients, batch in (("singles", plan.clients, 1),
+                                                     ("batches", plan.batch_clients, plan.batch_size)):
+                        progress.update(phase, description=f"{backend}: py-spy during {scenario}", completed=0,
+                                        total=None, status="")
+                        out = RESULTS_DIR / f"ingest-{stamp}-{backend}-{scenario}.pyspy.txt"
+                        summary, profiled = profile_load(server, corpus, LoadRun(f"profiled {scenario}", 1, clients,
+                                                                                 batch),
+                                                         f"{backend[0]}p{scenario[0]}-", plan.seconds, out)
+                        result["profile"][scenario] = summary
+                        ok &= _check(engine, profiled, f"{backend} profiled {scenario}")
+                        runs["profiled"].append(profiled)
+                        progress.advance(overall, plan.seconds)
             if backend == "postgres" and plan.workers2:
                 singles_only("singles_workers2", 2, plan.broker, "e", "--workers 2")
             if backend == "sqlite" and plan.embedded and plan.broker != "memory://":
@@ -881,12 +890,12 @@ def _medians(runs: dict[str, list[Any]]) -> dict[str, Any]:
 
 
 LABELS = {
-    "bare": ("(c) bare DB: executemany x{batch}, commit each", "rows/s"),
-    "store": ("(d) store path, no HTTP: append_transactions x{batch}", "rows/s"),
-    "singles": ("(a) single POSTs, {clients} clients, 1 API process", "req/s"),
-    "batches": ("(b) batch POSTs x{batch}, {batch_clients} clients", "tx/s"),
-    "singles_workers2": ("(a2) single POSTs, {clients} clients, --workers 2", "req/s"),
-    "singles_embedded": ("(a3) single POSTs, {clients} clients, embedded mode", "req/s"),
+    "bare": ("(c) bare executemany x{batch}", "rows/s"),
+    "store": ("(d) store append x{batch}, no HTTP", "rows/s"),
+    "singles": ("(a) single POSTs, {clients} clients", "req/s"),
+    "batches": ("(b) POSTs of {batch}, {batch_clients} clients", "tx/s"),
+    "singles_workers2": ("(a2) (a) with --workers 2", "req/s"),
+    "singles_embedded": ("(a3) (a) in embedded mode", "req/s"),
 }
 
 
@@ -894,10 +903,10 @@ def render(results: list[dict[str, Any]], plan: Plan) -> Table:
     table = Table(title=f"fraudlog ingest: medians of {plan.repeats} x {plan.seconds:g} s "
                         f"(baselines: {plan.baseline_rows:,} rows)", show_lines=False)
     for column, justify in (("backend", "left"), ("measurement", "left"), ("median", "right"), ("unit", "left"),
-                            ("runs", "right"), ("vs bare (c)", "right"), ("p50 / p99 ms", "right"),
+                            ("runs", "right"), ("/ (c)", "right"), ("p50/p99 ms", "right"),
                             ("req/commit", "right"), ("API CPU us/req", "right"),
                             ("cores: client/API/PG/other", "right"), ("verified", "center")):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+        table.add_column(column, justify=justify, no_wrap=column != "runs")  # type: ignore[arg-type]
     for result in results:
         medians = result["medians"]
         for key in SCENARIOS:
@@ -907,7 +916,7 @@ def render(results: list[dict[str, Any]], plan: Plan) -> Table:
             label, unit = LABELS[key]
             label = label.format(batch=plan.batch_size, clients=plan.clients, batch_clients=plan.batch_clients)
             ratio = entry.get("ratio_to_bare")
-            latency = f"{entry['p50_ms']:.1f} / {entry['p99_ms']:.1f}" if entry.get("p50_ms") is not None else ""
+            latency = f"{entry['p50_ms']:.1f}/{entry['p99_ms']:.1f}" if entry.get("p50_ms") is not None else ""
             cpu = ("/".join(f"{entry[k]:.2f}" for k in ("client_cores", "server_cores", "postgres_cores",
                                                           "other_cores"))
                    if "server_cores" in entry else "")
@@ -1045,8 +1054,8 @@ def main(argv: list[str] | None = None) -> int:
         value = f"{check['value']:.0%}" if check["value"] < 10 else f"{check['value']:,.0f}"
         console.print(f"target {check['backend']}: {check['target']}: {value} {mark}")
     for result in results:
-        if result.get("profile"):
-            _print_profile(result["backend"], result["profile"])
+        for profile in (result.get("profile") or {}).values():
+            _print_profile(result["backend"], profile)
     document = {"benchmark": "ingest", "command": command.strip(), "started_utc": stamp,
                 "elapsed_s": round(elapsed, 1), "machine": info, "bodies": corpus.source,
                 "load_client": "asyncio streams, HTTP/1.1 keep-alive, pre-encoded bodies, in the benchmark process",
@@ -1067,7 +1076,8 @@ def _print_profile(backend: str, profile: dict[str, Any]) -> None:
     if "error" in profile:
         console.print(f"[yellow]{backend} profile failed: {profile['error']}")
         return
-    console.print(f"[bold]{backend}: py-spy of the API under {profile['rate_during_profile']:,} req/s "
+    console.print(f"[bold]{backend}: py-spy of the API during {profile['scenario']} at "
+                  f"{profile['rate_during_profile']:,} tx/s "
                   f"({profile['file']})[/]")
     console.print(f"  threads active (share of wall time): {profile['active_share_by_thread']}")
     console.print("  top self frames: " + "; ".join(f"{name} {share:.0%}" for name, share in profile["top_self"][:10]))

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import Controller, get
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from service.api.problems import Problem
 from service.domain.events import format_time
@@ -31,11 +31,11 @@ class AlertController(Controller):
     def list_alerts(
         self,
         state: State,
-        status: Literal["pending", "sent", "failed"] | None = None,
-        since: datetime | None = None,
-        card_id: Annotated[str | None, Parameter(pattern=r"^[A-Za-z0-9._:-]{1,128}$")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE)] = 100,
-        cursor: Annotated[str | None, Parameter(max_length=512)] = None,
+        status: Annotated[Literal["pending", "sent", "failed"] | None, QueryParameter()] = None,
+        since: Annotated[datetime | None, QueryParameter(description="RFC 3339 with an offset")] = None,
+        card_id: Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z0-9._:-]{1,128}$")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
+        cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> dict[str, Any]:
         if since is not None and since.utcoffset() is None:
             raise Problem(422, "Invalid query parameter", errors=[FieldError("since", "needs a UTC offset")])

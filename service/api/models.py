@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, get, post
 from litestar.datastructures import State
+from litestar.params import PathParameter
 
 from service.api.problems import Problem
 from service.domain.assignment import CHAMPION, RETIRED
@@ -24,7 +25,7 @@ class ModelController(Controller):
         return version_summaries(state)
 
     @get("/{version:int}", operation_id="getModel", summary="A version's full lineage", sync_to_thread=True)
-    def get_model(self, state: State, version: int) -> dict[str, Any]:
+    def get_model(self, state: State, version: Annotated[int, PathParameter()]) -> dict[str, Any]:
         try:
             return version_detail(state, version)
         except UnknownVersion as exc:
@@ -32,12 +33,12 @@ class ModelController(Controller):
 
     @post("/{version:int}/promote", operation_id="promoteModel", summary="Make a version the champion",
           status_code=200, sync_to_thread=True)
-    def promote(self, state: State, version: int) -> dict[str, Any]:
+    def promote(self, state: State, version: Annotated[int, PathParameter()]) -> dict[str, Any]:
         return _set_role(state, version, CHAMPION)
 
     @post("/{version:int}/retire", operation_id="retireModel", summary="Retire a version", status_code=200,
           sync_to_thread=True)
-    def retire(self, state: State, version: int) -> dict[str, Any]:
+    def retire(self, state: State, version: Annotated[int, PathParameter()]) -> dict[str, Any]:
         return _set_role(state, version, RETIRED)
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.params import PathParameter
 
 from service.api.ingest import append, receipts_response, transaction_events
 from service.api.openapi import one_or_many, operation_with_body
@@ -38,7 +39,7 @@ class TransactionController(Controller):
 
     @get("/{transaction_id:str}", operation_id="getTransaction", summary="A transaction and what was derived from it",
          sync_to_thread=True)
-    def get_transaction(self, transaction_id: str, state: State) -> dict[str, Any]:
+    def get_transaction(self, transaction_id: Annotated[str, PathParameter()], state: State) -> dict[str, Any]:
         view = load_transaction_view(state.engine, transaction_id)
         if view is None:
             raise Problem(404, "Unknown transaction", f"no transaction {transaction_id!r} in the log")

@@ -21,7 +21,9 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient[Any]]:
-    with TestClient(create_app(Settings(database_url=database_url, secret_key=b"k"))) as client:
+    app = create_app(Settings(database_url=database_url, secret_key=b"k"), ring_doorbell=False,
+                     run_embedded_workers=False)
+    with TestClient(app) as client:
         yield client
 
 

@@ -143,16 +143,18 @@ def test_a_lost_acknowledgement_is_retried_and_the_receiver_delivers_once(
 # -- (2) two relay processes at once ---------------------------------------------------------------------
 
 RELAY_PROCESS = textwrap.dedent("""
-    import json, sys, time
+    import json, sys
     from datetime import timedelta
     from service.alerts.relay import deliver_pending
     from service.alerts.sinks import WebhookSink
     from service.store.engine import create_engine
 
-    database_url, receiver_url, secret, start_at = sys.argv[1:5]
+    database_url, receiver_url, secret = sys.argv[1:4]
     engine = create_engine(database_url)
+    engine.connect().close()
     sink = WebhookSink(receiver_url, secret.encode(), timeout=5.0)
-    time.sleep(max(0.0, float(start_at) - time.time()))  # start together, so the claims really race
+    print("ready", flush=True)
+    sys.stdin.readline()  # start together, so the claims really race
     report = deliver_pending(engine, sink, batch_size=25, visibility_timeout=timedelta(seconds=30))
     print(json.dumps({"sent": report.sent, "failed": report.failed_attempts}))
 """)
@@ -162,11 +164,14 @@ RELAY_PROCESS = textwrap.dedent("""
 def test_two_relay_processes_deliver_every_alert_exactly_once(
         database_url: str, engine: Engine, receiver: WebhookReceiver) -> None:
     seed_alerts(engine, 1_000)
-    start_at = str(time.time() + 2.0)
-    relays = [subprocess.Popen([sys.executable, "-c", RELAY_PROCESS, database_url, receiver.url,
-                                SECRET.decode(), start_at], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    relays = [subprocess.Popen([sys.executable, "-c", RELAY_PROCESS, database_url, receiver.url, SECRET.decode()],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
               for _ in range(2)]
+    assert all(relay.stdout and relay.stdout.readline().strip() == "ready" for relay in relays)
+    for relay in relays:  # both are connected and waiting: release them together
+        assert relay.stdin
+        relay.stdin.write("go\n")
+        relay.stdin.flush()
     outputs = [relay.communicate(timeout=60) for relay in relays]
 
     assert [relay.returncode for relay in relays] == [0, 0], [err for _out, err in outputs]
