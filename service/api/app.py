@@ -11,6 +11,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 import service
 from service.api.alerts import AlertController
+from service.api.dashboard import dashboard_router
 from service.api.health import health, ready
 from service.api.labels import LabelController
 from service.api.models import ModelController
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None, *, on_appended: AppendedHook | 
 
     return Litestar(
         route_handlers=[TransactionController, LabelController, ModelController, AlertController, stats, metrics,
-                        health, ready],
+                        health, ready, dashboard_router()],
         lifespan=[store_lifespan, *(extra_lifespans or [])],  # type: ignore[list-item]
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
