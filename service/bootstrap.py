@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from service.domain.assignment import CHAMPION
+from service.domain.assignment import CHALLENGER, CHAMPION
 from service.domain.events import TransactionIn, canonical_transaction
 from service.domain.features import TxView, batch_features
 from service.ml.artifact import pack
@@ -64,6 +64,5 @@ def train_first_version(registry: ModelRegistry, rows: Iterable[tuple[dict[str, 
         "metrics": {**report.metrics(), "target_alert_rate": target_alert_rate},
         "watermark": 0,
     })
-    if promote:
-        registry.set_role(version, CHAMPION)
+    registry.set_role(version, CHAMPION if promote else CHALLENGER)
     return BootstrapResult(version, threshold, report.metrics(), artifact.sha256)

@@ -66,12 +66,27 @@ def sweep() -> None:
     deliver_alerts.send()
 
 
+@dramatiq.actor(queue_name=MAINTENANCE_QUEUE, max_retries=0, time_limit=30 * 60_000)
+def retrain(min_new_events: int = 1, promote: bool = True) -> None:
+    """Retrain the champion on the log since its watermark, if at least `min_new_events` arrived."""
+    from service.retrain import new_events_since_watermark
+    from service.retrain import retrain as retrain_champion
+
+    rt = runtime()
+    if new_events_since_watermark(rt.registry) < max(1, min_new_events):
+        return
+    result = retrain_champion(rt.registry, promote=promote)
+    if result is not None:
+        log.info("new model version %d (%s): %s", result.version, result.status, result.reason,
+                 extra={"model_version": result.version})
+
+
 def ring_score(positions: Sequence[int]) -> None:
     for start in range(0, len(positions), DOORBELL_CHUNK):
         score.send(list(positions[start : start + DOORBELL_CHUNK]))
 
 
-ACTORS = (score, deliver_alerts, sweep)
+ACTORS = (score, deliver_alerts, sweep, retrain)
 
 
 def bind(new_broker: dramatiq.Broker) -> None:

@@ -21,10 +21,11 @@ from workers.runtime import build_runtime, install_runtime
 log = logging.getLogger("fraudlog.embedded")
 
 SWEEP_EVERY_SECONDS = 5.0
+RETRAIN_CHECK_SECONDS = 2.0
 
 
 class PeriodicSweep:
-    """Enqueue `sweep` every few seconds until stopped (the embedded stand-in for `fraudlog scheduler`)."""
+    """Run tasks every few seconds until stopped (the embedded stand-in for `fraudlog scheduler`)."""
 
     def __init__(self, every: float, tasks: list[Callable[[], Any]]) -> None:
         self._every = every
@@ -67,11 +68,18 @@ async def embedded_workers(settings: Settings, threads: int = 2,
     previous = install_runtime(build_runtime(settings))
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
     worker.start()
-    periodic = PeriodicSweep(sweep_every, [actors.sweep.send])
-    periodic.start()
+    schedule = settings.retrain_every
+    periodics = [PeriodicSweep(sweep_every, [actors.sweep.send])]
+    if schedule.seconds is not None:
+        periodics.append(PeriodicSweep(schedule.seconds, [actors.retrain.send]))
+    else:
+        periodics.append(PeriodicSweep(RETRAIN_CHECK_SECONDS, [lambda: actors.retrain.send(schedule.events or 1)]))
+    for periodic in periodics:
+        periodic.start()
     try:
         yield worker
     finally:
-        periodic.stop()
+        for periodic in periodics:
+            periodic.stop()
         worker.stop()
         install_runtime(previous)

@@ -1,4 +1,11 @@
-"""`fraudlog scheduler`: the deployment's one clock. It enqueues `sweep` and `deliver_alerts` on a period.
+"""`fraudlog scheduler`: the deployment's one clock, on APScheduler.
+
+It enqueues `sweep` and `deliver_alerts` on a period, and `retrain` on FRAUDLOG_RETRAIN_EVERY: a period,
+or a count of transactions appended since the champion's watermark (checked every few seconds).
+
+APScheduler rather than periodiq: the schedule is per deployment (one process, guarded by a lock), not
+per worker, and APScheduler gives interval triggers with `max_instances=1` and `coalesce` (a slow job is
+never stacked, missed runs collapse into one) without tying the clock to Dramatiq's worker lifecycle.
 
 Exactly one scheduler may run per database: on Postgres it holds a session advisory lock, on SQLite an
 exclusive lock on a file beside the database; a second scheduler refuses to start.
@@ -9,14 +16,11 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import signal
-import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
+from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import Engine
 
 from service.config import Settings, sqlite_path
@@ -24,6 +28,7 @@ from service.config import Settings, sqlite_path
 log = logging.getLogger("fraudlog.scheduler")
 
 ADVISORY_LOCK_KEY = 0x6672617564  # "fraud"
+EVENT_COUNT_CHECK_SECONDS = 5.0
 
 
 class SchedulerAlreadyRunning(RuntimeError):
@@ -52,28 +57,18 @@ def single_scheduler(engine: Engine, settings: Settings) -> Iterator[None]:
         yield
 
 
-@dataclass
-class Job:
-    name: str
-    every_seconds: float
-    run: Callable[[], Any]
-    next_at: float = 0.0
+
+def build_scheduler(jobs: list[tuple[str, float, Callable[[], Any]]]) -> BlockingScheduler:
+    scheduler = BlockingScheduler(job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
+    for name, seconds, run in jobs:
+        scheduler.add_job(_logged(name, run), "interval", seconds=seconds, id=name, name=name)
+    return scheduler
 
 
-def run_jobs(jobs: list[Job], stop: threading.Event) -> None:
-    """Run each job on its period until `stop` is set; a failing job is logged and retried next period."""
-    while not stop.is_set():
-        now = time.monotonic()
-        for job in jobs:
-            if now >= job.next_at:
-                job.next_at = now + job.every_seconds
-                try:
-                    job.run()
-                except Exception:
-                    log.exception("scheduled job %s failed", job.name)
-        stop.wait(max(0.05, min(job.next_at for job in jobs) - time.monotonic()))
-
-
-def stop_on_signals(stop: threading.Event) -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+def _logged(name: str, run: Callable[[], Any]) -> Callable[[], None]:
+    def job() -> None:
+        try:
+            run()
+        except Exception:  # a failing job is retried on its next run; the schedule goes on
+            log.exception("scheduled job %s failed", name)
+    return job

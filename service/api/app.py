@@ -15,6 +15,7 @@ from service.api.dashboard import dashboard_router
 from service.api.health import health, ready
 from service.api.labels import LabelController
 from service.api.models import ModelController
+from service.api.predict import predict_transaction
 from service.api.problems import EXCEPTION_HANDLERS
 from service.api.stats import metrics, stats
 from service.api.transactions import TransactionController
@@ -68,7 +69,8 @@ def create_app(settings: Settings | None = None, *, on_appended: AppendedHook | 
             engine.dispose()
 
     return Litestar(
-        route_handlers=[TransactionController, LabelController, ModelController, AlertController, stats, metrics,
+        route_handlers=[TransactionController, LabelController, ModelController, AlertController, predict_transaction,
+                        stats, metrics,
                         health, ready, dashboard_router()],
         lifespan=[store_lifespan, *(extra_lifespans or [])],  # type: ignore[list-item]
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

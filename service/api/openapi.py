@@ -30,11 +30,13 @@ def one_or_many(struct: type[msgspec.Struct], max_items: int) -> RawSchema:
     Litestar regenerates `components/schemas` from the handlers' signatures, so references to schemas it
     did not generate would dangle; these Structs have no recursion, so inlining is exact.
     """
-    item = _inline(msgspec.json.schema(struct))
+    item = inline_schema(struct)
     return RawSchema(raw={"oneOf": [item, {"type": "array", "items": item, "minItems": 1, "maxItems": max_items}]})
 
 
-def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+def inline_schema(struct: Any) -> dict[str, Any]:
+    """msgspec's JSON Schema for `struct` with every reference replaced by its definition."""
+    schema = msgspec.json.schema(struct)
     defs = schema.pop("$defs", {})
 
     def resolve(node: Any) -> Any:

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from service.cli.context import open_store
 from service.domain.assignment import CHAMPION, RETIRED
+from service.retrain import DEFAULT_MARGIN, retrain
 from service.store.model_views import version_detail, version_summaries
 
 
@@ -23,6 +24,12 @@ def register(subparsers: Any) -> None:
     show = actions.add_parser("show", help="a version's full lineage")
     show.add_argument("version", type=int)
     show.set_defaults(run=_show)
+    retrain = actions.add_parser("retrain", help="retrain the champion on the log since its watermark, now")
+    retrain.add_argument("--no-promote", action="store_true", help="keep the new version as a challenger")
+    retrain.add_argument("--through", type=int, default=None, help="last log position to learn (default: all)")
+    retrain.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
+                         help="promote if ROC AUC >= the champion's minus this")
+    retrain.set_defaults(run=_retrain)
     for name, role in (("promote", CHAMPION), ("retire", RETIRED)):
         action = actions.add_parser(name, help=f"{name} a version (appends an event to the log)")
         action.add_argument("version", type=int)
@@ -54,6 +61,18 @@ def _set_role(args: argparse.Namespace) -> int:
     store = open_store()
     position = store.registry.set_role(args.version, args.role)
     print(f"version {args.version} is now {args.role} (log position {position})")
+    return 0
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    result = retrain(open_store().registry, through=args.through, promote=not args.no_promote, margin=args.margin)
+    if result is None:
+        print("nothing new to learn since the champion's watermark")
+        return 0
+    auc = result.metrics["prequential_roc_auc"]
+    print(f"version {result.version} (parent {result.parent_version}) is {result.status}: {result.reason}; "
+          f"{result.metrics['n_events']} events, prequential ROC AUC {_fmt(auc)}, "
+          f"artifact sha256 {result.artifact_sha256[:12]}")
     return 0
 
 

@@ -1,16 +1,16 @@
-"""`fraudlog scheduler`: enqueue sweeps and alert delivery on a schedule (exactly one per deployment)."""
+"""`fraudlog scheduler`: sweeps, alert delivery and retraining on a schedule (exactly one per deployment)."""
 
 from __future__ import annotations
 
 import argparse
-import threading
+import contextlib
 from typing import Any
 
 from service.cli.context import open_store
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("scheduler", help="run the sweeping (and retraining) schedule; one per deployment")
+    parser = subparsers.add_parser("scheduler", help="run the sweeping and retraining schedule; one per deployment")
     parser.add_argument("--sweep-every", type=float, default=10.0, help="seconds between sweeps")
     parser.add_argument("--alerts-every", type=float, default=5.0, help="seconds between alert relay runs")
     parser.set_defaults(run=_scheduler)
@@ -18,15 +18,21 @@ def register(subparsers: Any) -> None:
 
 def _scheduler(args: argparse.Namespace) -> int:
     from workers import actors
-    from workers.scheduler import Job, run_jobs, single_scheduler, stop_on_signals
+    from workers.scheduler import EVENT_COUNT_CHECK_SECONDS, build_scheduler, single_scheduler
 
     store = open_store()
-    stop = threading.Event()
-    stop_on_signals(stop)
-    jobs = [Job("sweep", args.sweep_every, actors.sweep.send),
-            Job("deliver_alerts", args.alerts_every, actors.deliver_alerts.send)]
+    schedule = store.settings.retrain_every
+    jobs = [("sweep", args.sweep_every, actors.sweep.send),
+            ("deliver_alerts", args.alerts_every, actors.deliver_alerts.send)]
+    if schedule.seconds is not None:
+        jobs.append(("retrain", schedule.seconds, actors.retrain.send))
+        retrain_text = f"every {schedule.seconds:g} s"
+    else:
+        jobs.append(("retrain", EVENT_COUNT_CHECK_SECONDS, lambda: actors.retrain.send(schedule.events or 1)))
+        retrain_text = f"every {schedule.events} new transactions"
     with single_scheduler(store.engine, store.settings):
-        print(f"scheduler running: sweep every {args.sweep_every:g} s, alerts every {args.alerts_every:g} s",
-              flush=True)
-        run_jobs(jobs, stop)
+        print(f"scheduler running: sweep every {args.sweep_every:g} s, alerts every {args.alerts_every:g} s, "
+              f"retrain {retrain_text}", flush=True)
+        with contextlib.suppress(KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: a clean stop
+            build_scheduler(jobs).start()
     return 0

@@ -39,6 +39,13 @@ class LabelIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     labeled_at: AwareDateTime | None = None
 
 
+class PredictIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Score a transaction on demand, with the champion or a pinned version; nothing is stored."""
+
+    transaction: TransactionIn
+    model_version: Annotated[int, msgspec.Meta(ge=1)] | None = None
+
+
 class Receipt(msgspec.Struct):
     """The answer to one appended event: where it is in the log, and whether it was new."""
 

@@ -45,13 +45,21 @@ def decode_one_or_many(body: bytes, struct: type[S], max_items: int) -> tuple[li
     return [decoded], False
 
 
-def _explain(body: bytes, struct: type[msgspec.Struct], max_items: int) -> list[FieldError]:
+def decode_object(body: bytes, struct: type[S]) -> S:
+    """Decode one JSON object into `struct`, naming every bad field when it does not fit."""
+    try:
+        return msgspec.json.decode(body, type=struct)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        raise InvalidBody(_explain(body, struct, 0, allow_array=False)) from None
+
+
+def _explain(body: bytes, struct: type[msgspec.Struct], max_items: int, allow_array: bool = True) -> list[FieldError]:
     try:
         # Python's json accepts NaN and Infinity and turns 1e400 into inf, so we can name the field.
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         return [FieldError("", f"malformed JSON: {exc}")]
-    if isinstance(document, list):
+    if isinstance(document, list) and allow_array:
         if len(document) > max_items:
             return [FieldError("", f"an array may hold at most {max_items} items, got {len(document)}")]
         errors = [e for i, item in enumerate(document) for e in check_object(item, struct, f"/{i}")]
@@ -70,8 +78,16 @@ def check_object(item: Any, struct: type[msgspec.Struct], pointer: str) -> list[
             if field.required:
                 errors.append(FieldError(f"{pointer}/{name}", "required field is missing"))
             continue
-        errors.extend(_check_value(item[name], field.type, f"{pointer}/{name}"))
+        nested = _struct_type(field.type)
+        if nested is not None and isinstance(item[name], dict):
+            errors.extend(check_object(item[name], nested, f"{pointer}/{name}"))
+        else:
+            errors.extend(_check_value(item[name], field.type, f"{pointer}/{name}"))
     return errors
+
+
+def _struct_type(annotation: Any) -> type[msgspec.Struct] | None:
+    return annotation if isinstance(annotation, type) and issubclass(annotation, msgspec.Struct) else None
 
 
 def _check_value(value: Any, annotation: Any, pointer: str) -> list[FieldError]:

@@ -1,0 +1,38 @@
+"""`POST /v1/predict`: score a transaction on demand with the champion or a pinned version."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from litestar import Request, post
+from litestar.datastructures import State
+
+from service.api.openapi import RawSchema, inline_schema, operation_with_body
+from service.api.problems import Problem
+from service.domain.events import PredictIn
+from service.domain.validation import decode_object
+from service.predict import NoChampion, UnknownVersion, predict
+
+
+@post("/v1/predict", operation_id="predict", tags=["models"], status_code=200,
+      summary="Score a transaction on demand; nothing is stored",
+      operation_class=operation_with_body(RawSchema(raw=inline_schema(PredictIn))))
+async def predict_transaction(request: Request[Any, Any, Any], state: State) -> dict[str, Any]:
+    body = decode_object(await request.body(), PredictIn)
+    try:
+        result = await _in_thread(state, body)
+    except UnknownVersion as exc:
+        raise Problem(404, "Unknown model version", str(exc)) from exc
+    except NoChampion as exc:
+        raise Problem(409, "No champion", str(exc)) from exc
+    return asdict(result)
+
+
+async def _in_thread(state: State, body: PredictIn) -> Any:
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(predict, state.registry, body)
+
+
+
