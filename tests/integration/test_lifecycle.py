@@ -88,7 +88,8 @@ def test_retrain_writes_a_child_and_promotes_by_policy(engine: Engine) -> None:
     promoted = retrain(registry, margin=1.0)  # a margin of 1.0 always promotes
     assert promoted is not None and promoted.status == CHAMPION and promoted.parent_version == 1
     lineage = registry.get(promoted.version)
-    assert lineage.parent_version == 1 and lineage.training_data["last_position"] == EventLog(engine).last_position() - 1
+    assert lineage.parent_version == 1
+    assert lineage.training_data["last_position"] == EventLog(engine).last_position() - 1  # before its promotion
     assert registry.assignments().current().champion == promoted.version
     kept = retrain(registry, promote=False)
     assert kept is None or kept.status == "challenger"
@@ -97,9 +98,9 @@ def test_retrain_writes_a_child_and_promotes_by_policy(engine: Engine) -> None:
 def test_scheduler_refuses_to_run_twice(engine: Engine, database_url: str) -> None:
     settings = Settings(database_url=database_url, secret_key=SECRET)
     other = sa.create_engine(engine.url)
-    with single_scheduler(engine, settings), pytest.raises(SchedulerAlreadyRunning):
-        with single_scheduler(other, settings):
-            pass
+    with single_scheduler(engine, settings), pytest.raises(SchedulerAlreadyRunning), \
+            single_scheduler(other, settings):
+        pass
     with single_scheduler(other, settings):  # released when the first one stops
         pass
     other.dispose()
@@ -133,7 +134,8 @@ def test_predict_honours_a_pinned_version(client: TestClient[Any]) -> None:
 def test_label_that_arrives_before_its_transaction_is_joined(client: TestClient[Any]) -> None:
     install_version(client.app.state.engine)
     body, _ = synthetic_rows(1, seed=35)[0]
-    assert client.post("/v1/labels", json={"transaction_id": body["transaction_id"], "is_fraud": True}).status_code == 202
+    label = {"transaction_id": body["transaction_id"], "is_fraud": True}
+    assert client.post("/v1/labels", json=label).status_code == 202
     assert client.post("/v1/transactions", json=body).status_code == 202
     wait_until(lambda: client.get("/v1/stats").json()["scored"] == 1, message="the transaction scored")
     model = client.get("/v1/models").json()[0]
