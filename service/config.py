@@ -16,6 +16,7 @@ DEFAULT_RETRAIN_EVERY = "300s"
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_BATCH_ITEMS = 10_000
+DEFAULT_RATE_LIMIT = 1_000.0
 
 
 class ConfigError(ValueError):
@@ -94,6 +95,13 @@ class Settings:
     retrain_every: RetrainSchedule = field(default_factory=lambda: RetrainSchedule.parse(DEFAULT_RETRAIN_EVERY))
     max_body_bytes: int = MAX_BODY_BYTES
     max_batch_items: int = MAX_BATCH_ITEMS
+    rate_limit: float = DEFAULT_RATE_LIMIT  # requests per second per API key; 0 turns the limit off
+    rate_burst: float = DEFAULT_RATE_LIMIT * 2
+
+    @property
+    def auth_required(self) -> bool:
+        """Keys are checked whenever some are configured, and always outside embedded mode."""
+        return bool(self.api_keys) or not self.embedded
 
     @property
     def embedded(self) -> bool:
@@ -125,6 +133,9 @@ class Settings:
             retrain_every=RetrainSchedule.parse(env.get("FRAUDLOG_RETRAIN_EVERY", DEFAULT_RETRAIN_EVERY)),
             max_body_bytes=int(env.get("FRAUDLOG_MAX_BODY_BYTES", MAX_BODY_BYTES)),
             max_batch_items=int(env.get("FRAUDLOG_MAX_BATCH_ITEMS", MAX_BATCH_ITEMS)),
+            rate_limit=float(env.get("FRAUDLOG_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
+            rate_burst=float(env.get("FRAUDLOG_RATE_BURST", 2 * float(env.get("FRAUDLOG_RATE_LIMIT",
+                                                                                DEFAULT_RATE_LIMIT)))),
         )
 
 

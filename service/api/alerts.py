@@ -10,6 +10,7 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.params import QueryParameter
 
+from service.api.auth import ANALYST, require
 from service.api.problems import Problem
 from service.domain.events import format_time
 from service.domain.validation import FieldError
@@ -26,6 +27,7 @@ def alert_json(alert: AlertRecord) -> dict[str, Any]:
 class AlertController(Controller):
     path = "/v1/alerts"
     tags = ["alerts"]
+    guards = [require(ANALYST)]
 
     @get("/", operation_id="listAlerts", summary="The alerts outbox, newest first", sync_to_thread=True)
     def list_alerts(

@@ -11,6 +11,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 import service
 from service.api.alerts import AlertController
+from service.api.auth import Authenticator, TokenBucket
 from service.api.dashboard import dashboard_router
 from service.api.health import health, ready
 from service.api.labels import LabelController
@@ -54,6 +55,9 @@ def create_app(settings: Settings | None = None, *, on_appended: AppendedHook | 
         app.state.settings = settings
         app.state.engine = engine
         app.state.registry = ModelRegistry(engine, settings.secret_key)
+        limiter = TokenBucket(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
+        app.state.authenticator = Authenticator(settings.api_keys, settings.secret_key,
+                                                required=settings.auth_required, limiter=limiter)
         app.state.committer = committer
         try:
             async with AsyncExitStack() as stack:

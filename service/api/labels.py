@@ -7,6 +7,7 @@ from typing import Any
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
 
+from service.api.auth import INGEST, require
 from service.api.ingest import append, label_events, receipts_response
 from service.api.openapi import one_or_many, operation_with_body
 from service.config import MAX_BATCH_ITEMS
@@ -25,6 +26,7 @@ class LabelController(Controller):
         operation_id="postLabels",
         summary="Append one label or a batch of up to 10,000; a different verdict is recorded as a correction",
         operation_class=operation_with_body(one_or_many(LabelIn, MAX_BATCH_ITEMS)),
+        guards=[require(INGEST)],
     )
     async def post_labels(self, request: Request[Any, Any, Any], state: State) -> Response[Receipt | list[Receipt]]:
         body = await request.body()

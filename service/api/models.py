@@ -8,6 +8,7 @@ from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.params import PathParameter
 
+from service.api.auth import ADMIN, ANALYST, require
 from service.api.problems import Problem
 from service.domain.assignment import CHAMPION, RETIRED
 from service.ml.artifact import ArtifactRejected
@@ -18,6 +19,7 @@ from service.store.registry import UnknownVersion
 class ModelController(Controller):
     path = "/v1/models"
     tags = ["models"]
+    guards = [require(ANALYST)]
 
     @get("/", operation_id="listModels", summary="Every version with its status, parent and metrics",
          sync_to_thread=True)
@@ -32,12 +34,12 @@ class ModelController(Controller):
             raise Problem(404, "Unknown model version", str(exc)) from exc
 
     @post("/{version:int}/promote", operation_id="promoteModel", summary="Make a version the champion",
-          status_code=200, sync_to_thread=True)
+          status_code=200, sync_to_thread=True, guards=[require(ADMIN)])
     def promote(self, state: State, version: Annotated[int, PathParameter()]) -> dict[str, Any]:
         return _set_role(state, version, CHAMPION)
 
     @post("/{version:int}/retire", operation_id="retireModel", summary="Retire a version", status_code=200,
-          sync_to_thread=True)
+          sync_to_thread=True, guards=[require(ADMIN)])
     def retire(self, state: State, version: Annotated[int, PathParameter()]) -> dict[str, Any]:
         return _set_role(state, version, RETIRED)
 

@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Request, post
 from litestar.datastructures import State
 
+from service.api.auth import ANALYST, require
 from service.api.openapi import RawSchema, inline_schema, operation_with_body
 from service.api.problems import Problem
 from service.domain.events import PredictIn
@@ -17,7 +18,7 @@ from service.predict import NoChampion, UnknownVersion, predict
 
 @post("/v1/predict", operation_id="predict", tags=["models"], status_code=200,
       summary="Score a transaction on demand; nothing is stored",
-      operation_class=operation_with_body(RawSchema(raw=inline_schema(PredictIn))))
+      operation_class=operation_with_body(RawSchema(raw=inline_schema(PredictIn))), guards=[require(ANALYST)])
 async def predict_transaction(request: Request[Any, Any, Any], state: State) -> dict[str, Any]:
     body = decode_object(await request.body(), PredictIn)
     try:

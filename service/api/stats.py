@@ -7,18 +7,19 @@ from typing import Any
 from litestar import Response, get
 from litestar.datastructures import State
 
+from service.api.auth import ANALYST, require
 from service.store.stats import collect_stats
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@get("/v1/stats", operation_id="getStats", tags=["operations"], summary="Backlog, latency, throughput, alerts, "
+@get("/v1/stats", operation_id="getStats", tags=["operations"], guards=[require(ANALYST)], summary="Backlog, latency, throughput, alerts, "
      "ROC AUC per model version", sync_to_thread=True)
 def stats(state: State) -> dict[str, Any]:
     return collect_stats(state.engine)
 
 
-@get("/metrics", operation_id="getMetrics", tags=["operations"], summary="The same figures for Prometheus",
+@get("/metrics", operation_id="getMetrics", tags=["operations"], guards=[require(ANALYST)], summary="The same figures for Prometheus",
      sync_to_thread=True, media_type=PROMETHEUS_TEXT)
 def metrics(state: State) -> Response[str]:
     return Response(render_prometheus(collect_stats(state.engine)), media_type=PROMETHEUS_TEXT)

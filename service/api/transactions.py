@@ -8,6 +8,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import PathParameter
 
+from service.api.auth import ANALYST, INGEST, require
 from service.api.ingest import append, receipts_response, transaction_events
 from service.api.openapi import one_or_many, operation_with_body
 from service.api.problems import Problem
@@ -28,6 +29,7 @@ class TransactionController(Controller):
         operation_id="postTransactions",
         summary="Append one transaction or a batch of up to 10,000 (all-or-nothing)",
         operation_class=operation_with_body(one_or_many(TransactionIn, MAX_BATCH_ITEMS)),
+        guards=[require(INGEST)],
     )
     async def post_transactions(self, request: Request[Any, Any, Any], state: State) -> Response[
             Receipt | list[Receipt]]:
@@ -38,6 +40,7 @@ class TransactionController(Controller):
         return receipts_response(outcome, as_array, [tx.transaction_id for tx in items])
 
     @get("/{transaction_id:str}", operation_id="getTransaction", summary="A transaction and what was derived from it",
+         guards=[require(ANALYST)],
          sync_to_thread=True)
     def get_transaction(self, transaction_id: Annotated[str, PathParameter()], state: State) -> dict[str, Any]:
         view = load_transaction_view(state.engine, transaction_id)

@@ -39,13 +39,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--db", default="./fraudlog-demo.db", help="the SQLite file (recreated)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--label-delay", type=int, default=1_000, help="labels arrive N transactions later")
+    parser.add_argument("--retrain-every", type=int, default=None,
+                        help="retrain after N new transactions (default: a quarter of --rows, at least 1,000)")
     parser.add_argument("--no-serve", action="store_true", help="exit after the summary")
     parser.set_defaults(run=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
     console = Console()
-    settings = _fresh_settings(Path(args.db))
+    retrain_every = args.retrain_every or max(1_000, args.rows // 4)
+    settings = _fresh_settings(Path(args.db), retrain_every)
     rows = _rows(args)
     training, streaming = rows[: args.train_rows], rows[args.train_rows :]
     store = open_store(settings)
@@ -53,12 +56,12 @@ def _demo(args: argparse.Namespace) -> int:
                   f"training {args.model} on {len(training)} transactions")
     result = train_first_version(store.registry, training, spec_for(args.model), source="demo")
     console.print(f"version {result.version}: prequential ROC AUC {result.metrics['prequential_roc_auc']:.4f}, "
-                  f"threshold {result.threshold:.4g}")
+                  f"threshold {result.threshold:.4g}; retraining every {retrain_every:,} transactions")
     with serve_in_thread(create_app(settings), args.port) as url:
         client = FraudlogClient(url)
         report = _stream(console, client, streaming, args.label_delay)
         waited = _wait_until_scored(console, client, len(streaming))
-        _summary(console, client.get("/v1/stats"), report, waited)
+        _summary(console, client.get("/v1/stats"), client.get("/v1/models"), report, waited)
         if not args.no_serve:
             console.print(f"serving on {url} (OpenAPI docs at {url}/schema/swagger); Ctrl-C to stop")
             while True:
@@ -67,11 +70,12 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fresh_settings(db: Path) -> Settings:
+def _fresh_settings(db: Path, retrain_every: int) -> Settings:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     return Settings.from_env({"FRAUDLOG_DATABASE_URL": f"sqlite:///{db}", "FRAUDLOG_BROKER_URL": "memory://",
-                              "FRAUDLOG_ALERT_SINK": f"jsonl://{db.with_suffix('.alerts.jsonl')}"})
+                              "FRAUDLOG_ALERT_SINK": f"jsonl://{db.with_suffix('.alerts.jsonl')}",
+                              "FRAUDLOG_RETRAIN_EVERY": f"{retrain_every}events"})
 
 
 def _rows(args: argparse.Namespace) -> list[tuple[dict[str, Any], bool]]:
@@ -102,7 +106,8 @@ def _wait_until_scored(console: Console, client: FraudlogClient, expected: int, 
     return time.monotonic() - started
 
 
-def _summary(console: Console, stats: dict[str, Any], report: StreamReport, waited: float) -> None:
+def _summary(console: Console, stats: dict[str, Any], models: list[dict[str, Any]], report: StreamReport,
+             waited: float) -> None:
     latency = stats["latency_seconds"]["recorded_to_prediction"]
     table = Table("figure", "value", title="fraudlog demo summary")
     table.add_row("transactions streamed", f"{report.sent:,}")
@@ -113,8 +118,10 @@ def _summary(console: Console, stats: dict[str, Any], report: StreamReport, wait
     table.add_row("latency recorded -> scored p50 / p95 / p99",
                   " / ".join("-" if v is None else f"{v * 1000:.0f} ms" for v in latency.values()))
     table.add_row("alerts", ", ".join(f"{k} {v}" for k, v in stats["alerts"].items()))
-    for version, model in stats["models"].items():
-        auc = "-" if model["roc_auc"] is None else f"{model['roc_auc']:.4f}"
-        table.add_row(f"model v{version}", f"ROC AUC {auc} on {model['labels']:,} labels, "
-                                           f"alert rate {model['alert_rate'] or 0:.2%}")
+    for model in models:
+        live = model["live_metrics"]
+        auc = "-" if live["roc_auc"] is None else f"{live['roc_auc']:.4f}"
+        table.add_row(f"model v{model['version']} ({model['status']})",
+                      f"ROC AUC {auc} on {live['labels']:,} labels, {live['predictions']:,} predictions, "
+                      f"alert rate {live['alert_rate'] or 0:.2%}")
     console.print(table)
