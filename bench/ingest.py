@@ -68,7 +68,9 @@ RESULTS_DIR = REPO / "bench" / "results"
 SAMPLE_CSV = REPO.parent / "shared" / "data" / "creditcard_sample.csv.gz"
 PG_ADMIN_URL = os.environ.get("FRAUDLOG_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 HOST = "127.0.0.1"  # loopback only
-API_KEY = "bench-key"
+# One ingest key per client: the API limits requests per key (FRAUDLOG_RATE_LIMIT, 1,000/s by default), and
+# real traffic comes from many clients, so one shared key would measure the limiter, not the service.
+API_KEYS = [f"bench-key-{i:02d}" for i in range(64)]
 BASE_TIME = datetime(2026, 11, 28, tzinfo=UTC)
 VERIFY_CHUNK = 5_000
 
@@ -291,7 +293,8 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 def _service_env(url: str, broker: str = "memory://") -> dict[str, str]:
     env = dict(os.environ)
     env.update(FRAUDLOG_DATABASE_URL=url, FRAUDLOG_BROKER_URL=broker, FRAUDLOG_QUEUE_PREFIX=QUEUE_PREFIX,
-               FRAUDLOG_SECRET_KEY="bench-secret-not-for-production", FRAUDLOG_API_KEYS=f"bench:admin:{API_KEY}")
+               FRAUDLOG_SECRET_KEY="bench-secret-not-for-production",
+               FRAUDLOG_API_KEYS=",".join(f"bench{i:02d}:ingest:{key}" for i, key in enumerate(API_KEYS)))
     return env
 
 
@@ -474,12 +477,14 @@ class LoadRun:
 async def run_load(port: int, corpus: Corpus, run: LoadRun, prefix: str, seconds: float,
                    on_tick: Callable[[float, LoadRun], None] | None = None) -> LoadRun:
     stop = asyncio.Event()
-    head = (f"POST /v1/transactions HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
-            f"Authorization: Bearer {API_KEY}\r\nContent-Length: ").encode()
+    def head_for(cid: int) -> bytes:
+        return (f"POST /v1/transactions HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
+                f"Authorization: Bearer {API_KEYS[cid % len(API_KEYS)]}\r\nContent-Length: ").encode()
     offset = random.Random(prefix).randrange(len(corpus))
 
     async def client(cid: int) -> None:
         reader, writer = await asyncio.open_connection(HOST, port)
+        head = head_for(cid)
         seq = 0
         try:
             while not stop.is_set():
@@ -568,33 +573,76 @@ def _params(batch: list[NewEvent], recorded_at: datetime) -> list[dict[str, Any]
             for e in batch]
 
 
+_COLUMNS = "event_type, transaction_id, card_id, event_time, recorded_at, digest, payload"
+_json = msgspec.json.Encoder()
+
+
+def _sqlite_time(moment: datetime) -> str:
+    # How the service's UTCDateTime stores a time on SQLite (naive UTC, SQLAlchemy's text format).
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _driver_rows(engine: sa.Engine, batch: list[NewEvent], recorded_at: datetime) -> list[tuple[Any, ...]]:
+    if engine.dialect.name == "sqlite":
+        return [(e.event_type, e.transaction_id, e.card_id, _sqlite_time(e.event_time or recorded_at),
+                 _sqlite_time(recorded_at), e.digest, _json.encode(e.payload).decode()) for e in batch]
+    from psycopg.types.json import Jsonb
+
+    return [(e.event_type, e.transaction_id, e.card_id, e.event_time, recorded_at, e.digest,
+             Jsonb(e.payload, dumps=lambda value: _json.encode(value).decode())) for e in batch]
+
+
+def _driver_insert(raw: Any, dialect: str, rows: list[tuple[Any, ...]]) -> None:
+    """executemany on the DBAPI connection, one durable commit (WAL + synchronous=FULL / fsync on)."""
+    if dialect == "sqlite":
+        cursor = raw.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        cursor.executemany(f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        cursor.execute("COMMIT")
+        cursor.close()
+        return
+    with raw.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO events ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+    raw.commit()
+
+
 def run_baseline(engine: sa.Engine, corpus: Corpus, scenario: str, prefix: str, rows: int, batch_size: int,
                  on_batch: Callable[[int], None]) -> BaselineRun:
-    """bare: executemany INSERT of 1,000 rows per commit. store: EventLog.append_transactions, 1,000 per unit.
+    """Insert `rows` events, `batch_size` per durable commit, without HTTP. Only the database work is timed.
 
-    Only the database work is timed; building the events from the bodies is not.
+    bare: the driver's executemany (psycopg 3 / sqlite3) on a connection of the service's engine.
+    bare_sa: SQLAlchemy Core executemany of the parameters EventLog binds (its JSON serializer, its types).
+    store: EventLog.append_transactions with one unit of `batch_size` (lock, duplicate lookup, RETURNING).
     """
     run = BaselineRun(scenario)
     log = EventLog(engine)
     insert = sa.insert(events)
     client_cpu = 0.0
     postgres_before = CpuSnapshot.take(None).postgres
-    for number in range(rows // batch_size):
-        batch = [corpus.new_event(f"{prefix}{number:06d}-{i:05d}", number * batch_size + i)
-                 for i in range(batch_size)]
-        recorded_at = datetime.now(UTC)
-        params = _params(batch, recorded_at) if scenario == "bare" else None
-        began, cpu_began = time.perf_counter(), time.process_time()
-        if params is not None:
-            with engine.begin() as conn:
-                conn.execute(insert, params)
-        else:
-            log.append_transactions([batch], recorded_at)
-        run.seconds += time.perf_counter() - began
-        client_cpu += time.process_time() - cpu_began
-        run.rows += batch_size
-        on_batch(batch_size)
-    # The Python side (SQLAlchemy, the driver) while timed, and Postgres over the whole run (idle while we
+    raw = engine.raw_connection() if scenario == "bare" else None
+    try:
+        for number in range(rows // batch_size):
+            batch = [corpus.new_event(f"{prefix}{number:06d}-{i:05d}", number * batch_size + i)
+                     for i in range(batch_size)]
+            recorded_at = datetime.now(UTC)
+            params: Any = (_driver_rows(engine, batch, recorded_at) if scenario == "bare"
+                           else _params(batch, recorded_at) if scenario == "bare_sa" else None)
+            began, cpu_began = time.perf_counter(), time.process_time()
+            if scenario == "bare":
+                _driver_insert(raw.driver_connection, engine.dialect.name, params)  # type: ignore[union-attr]
+            elif scenario == "bare_sa":
+                with engine.begin() as conn:
+                    conn.execute(insert, params)
+            else:
+                log.append_transactions([batch], recorded_at)
+            run.seconds += time.perf_counter() - began
+            client_cpu += time.process_time() - cpu_began
+            run.rows += batch_size
+            on_batch(batch_size)
+    finally:
+        if raw is not None:
+            raw.close()
+    # The Python side (driver, SQLAlchemy) while timed, and Postgres over the whole run (idle while we
     # prepare the next batch), both per second of timed work.
     run.cpu = {"client_cores": round(client_cpu / run.seconds, 3),
                "postgres_cores": round((CpuSnapshot.take(None).postgres - postgres_before) / run.seconds, 3)}
@@ -703,7 +751,7 @@ def _short_frame(frame: str) -> str:
 # Orchestration
 
 
-SCENARIOS = ("bare", "store", "singles", "batches", "singles_workers2", "singles_embedded")
+SCENARIOS = ("bare", "bare_sa", "store", "singles", "batches", "singles_workers2", "singles_embedded")
 LOAD_SCENARIOS = ("singles", "batches", "singles_workers2", "singles_embedded")
 
 
@@ -778,7 +826,7 @@ def run_backend(backend: str, plan: Plan, corpus: Corpus, progress: Progress, ov
             with ApiServer(db.url, 1, log_dir, plan.broker) as server:
                 load(server, "warmup", "warm-up", f"{backend[0]}w-", plan.clients, seconds=plan.warmup)
                 for rep in range(1, plan.repeats + 1):
-                    for scenario, tag in (("bare", "c"), ("store", "d")):
+                    for scenario, tag in (("bare", "c"), ("bare_sa", "s"), ("store", "d")):
                         progress.update(phase, description=f"{backend}: baseline {scenario} #{rep}",
                                         total=plan.baseline_rows, completed=0, status="")
                         base = run_baseline(engine, corpus, scenario, f"{backend[0]}{tag}{rep}-",
@@ -890,7 +938,8 @@ def _medians(runs: dict[str, list[Any]]) -> dict[str, Any]:
 
 
 LABELS = {
-    "bare": ("(c) bare executemany x{batch}", "rows/s"),
+    "bare": ("(c) bare driver executemany x{batch}", "rows/s"),
+    "bare_sa": ("(c') SQLAlchemy Core executemany x{batch}", "rows/s"),
     "store": ("(d) store append x{batch}, no HTTP", "rows/s"),
     "singles": ("(a) single POSTs, {clients} clients", "req/s"),
     "batches": ("(b) POSTs of {batch}, {batch_clients} clients", "tx/s"),

@@ -100,8 +100,9 @@ class Settings:
 
     @property
     def auth_required(self) -> bool:
-        """Keys are checked whenever some are configured, and always outside embedded mode."""
-        return bool(self.api_keys) or not self.embedded
+        """Keys are checked whenever some are configured; `from_env` refuses to start outside embedded mode
+        without keys, so a deployment can never run open by omission."""
+        return bool(self.api_keys)
 
     @property
     def embedded(self) -> bool:

@@ -224,7 +224,7 @@
     const axisStyle = { stroke: C.muted, grid: { stroke: C.grid, width: 1 }, ticks: { stroke: C.grid, width: 1 },
       font: "11px system-ui, sans-serif" };
     const axes = [
-      { ...axisStyle, space: 70 },
+      { ...axisStyle, space: 80, values: timeTicks },
       { ...axisStyle, size: 62, values: (u, splits) => splits.map((v) => (isNum(v) ? spec.axis(v) : "")) },
     ];
     const scales = { x: { time: true, range: xRange }, y: { range: spec.range || zeroBasedRange } };
@@ -233,7 +233,7 @@
       axes.push({ ...axisStyle, scale: spec.right.scale, side: 1, size: 62, grid: { show: false },
         values: (u, splits) => splits.map((v) => (isNum(v) ? spec.right.format(v) : "")) });
     }
-    const series = [{ value: (u, v) => (isNum(v) ? new Date(v * 1000).toLocaleTimeString([], { hour12: false }) : "—") }];
+    const series = [{ label: "at", value: (u, v) => (isNum(v) ? new Date(v * 1000).toLocaleTimeString([], { hour12: false }) : "—") }];
     for (const s of spec.series) {
       const format = s.format || spec.format;
       series.push({
@@ -258,7 +258,14 @@
       return [now - 60, now];
     }
     if (windowSeconds > 0) return [max - windowSeconds, max];
-    return max - min < 30 ? [max - 30, max] : [min, max];
+    return max > min ? [min, max] : [max - 30, max];
+  }
+
+  function timeTicks(u, splits) {
+    const span = u.scales.x.max - u.scales.x.min;
+    const options = span > 600 ? { hour: "2-digit", minute: "2-digit", hour12: false }
+      : { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+    return splits.map((v) => new Date(v * 1000).toLocaleTimeString([], options));
   }
 
   function chartData(spec) {
