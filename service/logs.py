@@ -1,9 +1,222 @@
-"""Logging setup for every fraudlog process (to be built: issue 7)."""
+"""Logging for every fraudlog process: the API, the workers, the relay and the scheduler.
+
+On a terminal a person reads the lines; anywhere else (a container, systemd, a file, a pipe) a machine
+does, so the default is JSON lines there: one object per record with `ts`, `level`, `logger`, `message`,
+`process`, `thread` and every `extra={...}` field (`transaction_id`, `model_version`, ...).
+
+Secrets never leave a process through its logs: values of sensitive-looking fields (`authorization`,
+`api_key`, `secret`, `password`, `token`, ...) are replaced, bearer tokens and URL passwords in any text are
+masked, and the literal values of the configured API keys and secret keys are scrubbed wherever they appear
+(in messages, extras and tracebacks alike).
+
+Environment: FRAUDLOG_LOG_LEVEL (default INFO) and FRAUDLOG_LOG_FORMAT (`json` or `text`; default: text on a
+terminal, JSON otherwise) apply when `configure_logging` is called without explicit arguments.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import logging.config
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+REDACTED = "[redacted]"
+
+# Attributes every LogRecord has; anything else on a record came from `extra=`.
+_STANDARD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime",
+                                                                                           "taskName"}
+_SENSITIVE_KEY = re.compile(r"authori[sz]ation|api[_-]?keys?|secret|passw(or)?d|token|cookie|credential",
+                            re.IGNORECASE)
+_TEXT_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
+    (re.compile(r"(?i)\b(authori[sz]ation|api[_-]?keys?|secret[_-]?key|secret|passw(?:or)?d|token)"
+                r"(\s*[=:]\s*|\"\s*:\s*\")([^\s\"',;&]+)"), rf"\1\2{REDACTED}"),
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^/\s:@]*):[^/\s@]+@"), rf"\1:{REDACTED}@"),
+)
+# Libraries whose INFO lines are noise in an operator's log (one line per HTTP request, per migration step).
+QUIET_LOGGERS = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "alembic": logging.WARNING,
+    "uvicorn.access": logging.WARNING,
+    "pika": logging.WARNING,
+    "aiosqlite": logging.WARNING,
+}
+_MIN_SECRET_LENGTH = 6  # shorter literals would mask ordinary words
 
 
-def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(level=level)
+class Redactor:
+    """Masks secrets in text and in structured values."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.secrets = sorted({s for s in secrets if len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Redactor:
+        """Know the literal secrets this deployment is configured with, to scrub them wherever they appear."""
+        env = os.environ if env is None else env
+        secrets = [env.get(name, "") for name in ("FRAUDLOG_SECRET_KEY", "FRAUDLOG_WEBHOOK_SECRET")]
+        for entry in env.get("FRAUDLOG_API_KEYS", "").split(","):
+            parts = entry.strip().split(":", 2)
+            if len(parts) == 3:
+                secrets.append(parts[2])
+        return cls(secrets)
+
+    def text(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        for pattern, replacement in _TEXT_PATTERNS:
+            text = pattern.sub(replacement, text)
+        return text
+
+    def value(self, key: str, value: Any) -> Any:
+        if _SENSITIVE_KEY.search(key) and value not in (None, ""):
+            return REDACTED
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, Mapping):
+            return {str(k): self.value(str(k), v) for k, v in value.items()}
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.value(key, v) for v in value]
+        if isinstance(value, bytes | bytearray):
+            return self.text(bytes(value).decode("utf-8", "replace"))
+        return value
+
+
+_redactor = Redactor()
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {key: value for key, value in vars(record).items()
+            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_")}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, message, process, thread, extras, exception."""
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def format(self, record: logging.LogRecord) -> str:
+        redactor = self.redactor or _redactor
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00",
+                                                                                                         "Z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redactor.text(record.getMessage()),
+            "process": record.process,
+            "thread": record.threadName,
+        }
+        for key, value in extra_fields(record).items():
+            if key not in entry:
+                entry[key] = redactor.value(key, value)
+        if record.exc_info:
+            entry["exception"] = redactor.text(self.formatException(record.exc_info))
+        elif record.exc_text:
+            entry["exception"] = redactor.text(record.exc_text)
+        if record.stack_info:
+            entry["stack"] = redactor.text(self.formatStack(record.stack_info))
+        return json.dumps(entry, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+class ConsoleFormatter(logging.Formatter):
+    """For a person at a terminal: `12:00:01.234 INFO  fraudlog.scoring  scored  transaction_id=... `."""
+
+    COLORS = {"DEBUG": "\x1b[2m", "INFO": "\x1b[36m", "WARNING": "\x1b[33m", "ERROR": "\x1b[31m",
+              "CRITICAL": "\x1b[1;31m"}
+    RESET = "\x1b[0m"
+
+    def __init__(self, redactor: Redactor | None = None, colour: bool = True) -> None:
+        super().__init__()
+        self.redactor = redactor
+        self.colour = colour
+
+    def format(self, record: logging.LogRecord) -> str:
+        redactor = self.redactor or _redactor
+        clock = datetime.fromtimestamp(record.created).strftime("%H:%M:%S.") + f"{int(record.msecs):03d}"
+        level = f"{record.levelname:<7}"
+        if self.colour:
+            level = f"{self.COLORS.get(record.levelname, '')}{level}{self.RESET}"
+        extras = " ".join(f"{key}={redactor.value(key, value)}" for key, value in extra_fields(record).items())
+        line = f"{clock} {level} {record.name}  {redactor.text(record.getMessage())}"
+        if extras:
+            line += f"  {extras}"
+        if record.exc_info:
+            line += "\n" + redactor.text(self.formatException(record.exc_info))
+        if record.stack_info:
+            line += "\n" + redactor.text(self.formatStack(record.stack_info))
+        return line
+
+
+def use_json_lines(stream: TextIO | None = None, env: Mapping[str, str] | None = None) -> bool:
+    """JSON unless FRAUDLOG_LOG_FORMAT says otherwise or the stream is a terminal."""
+    env = os.environ if env is None else env
+    chosen = env.get("FRAUDLOG_LOG_FORMAT", "").strip().lower()
+    if chosen in ("json", "text"):
+        return chosen == "json"
+    stream = sys.stderr if stream is None else stream
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):  # a closed or exotic stream
+        return True
+
+
+def logging_config(level: str | int | None = None, json_lines: bool | None = None) -> dict[str, Any]:
+    """A `logging.config.dictConfig` dictionary; uvicorn takes it as `log_config` (applied in each worker)."""
+    level = _level(level)
+    json_lines = use_json_lines() if json_lines is None else json_lines
+    formatter: dict[str, Any] = {"()": f"{__name__}.JsonFormatter"} if json_lines else {
+        "()": f"{__name__}.ConsoleFormatter", "colour": _colour_allowed()}
+    loggers: dict[str, Any] = {name: {"level": logging.getLevelName(quiet)} for name, quiet in QUIET_LOGGERS.items()}
+    # uvicorn installs its own handlers on these when it configures logging; ours replace them.
+    for name in ("uvicorn", "uvicorn.error"):
+        loggers[name] = {"level": level, "handlers": [], "propagate": True}
+    loggers["uvicorn.access"] = {"level": "WARNING", "handlers": [], "propagate": True}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"fraudlog": formatter},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "fraudlog",
+                                "stream": "ext://sys.stderr"}},
+        "root": {"level": level, "handlers": ["stderr"]},
+        "loggers": loggers,
+    }
+
+
+def configure_logging(level: str | int | None = None, json_lines: bool | None = None) -> None:
+    """Set up the root logger for this process (idempotent; the latest call wins).
+
+    `level` defaults to FRAUDLOG_LOG_LEVEL or INFO; `json_lines` to FRAUDLOG_LOG_FORMAT or "not a terminal".
+    """
+    global _redactor
+    _redactor = Redactor.from_env()
+    logging.config.dictConfig(logging_config(level, json_lines))
+    logging.captureWarnings(True)
+
+
+def _level(level: str | int | None) -> str:
+    if level is None:
+        level = os.environ.get("FRAUDLOG_LOG_LEVEL", "INFO")
+    if isinstance(level, int):
+        return logging.getLevelName(level)
+    name = level.strip().upper()
+    if not isinstance(logging.getLevelName(name), int):
+        raise ValueError(f"unknown log level {level!r}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    return name
+
+
+def _colour_allowed() -> bool:
+    if "NO_COLOR" in os.environ or os.environ.get("TERM", "") == "dumb":
+        return False
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False

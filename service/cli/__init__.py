@@ -9,12 +9,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from service.cli import alerts, db, demo, keys, models, scheduler, serve, simulate, train, worker
+from service.cli import alerts, db, demo, keys, models, relay, scheduler, serve, simulate, train, worker
 from service.config import ConfigError
 from service.store.errors import StoreError
 from workers.scheduler import SchedulerAlreadyRunning
 
-COMMANDS = (demo, db, serve, worker, scheduler, train, models, alerts, simulate, keys)
+COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, simulate, keys)
 
 
 class CommandFailed(Exception):
