@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from service.cli import alerts, db, demo, keys, models, relay, scheduler, serve, simulate, train, worker
 from service.config import ConfigError
+from service.logs import configure_logging
 from service.store.errors import StoreError
 from workers.scheduler import SchedulerAlreadyRunning
 
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        configure_logging()
         result = args.run(args)
     except (CommandFailed, ConfigError, StoreError, SchedulerAlreadyRunning, ValueError, OSError, LookupError) as exc:
         print(f"fraudlog {args.command}: {exc}", file=sys.stderr)

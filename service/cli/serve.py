@@ -11,7 +11,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=1, help="API processes (each with its own writer)")
-    parser.add_argument("--log-level", default="warning")
+    parser.add_argument("--log-level", default=None,
+                        help="DEBUG, INFO, WARNING or ERROR (default: FRAUDLOG_LOG_LEVEL or INFO)")
     parser.set_defaults(run=_serve)
 
 
@@ -19,8 +20,12 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.config import Settings
+    from service.logs import logging_config
 
     Settings.from_env()  # fail fast, with a one-line message, on bad configuration
+    # uvicorn applies log_config in every worker process it starts, so they all log as this one does.
+    config = logging_config(args.log_level)
     uvicorn.run("service.api.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level, access_log=False)
+                workers=args.workers, log_config=config, log_level=config["root"]["level"].lower(),
+                access_log=False)
     return 0

@@ -14,7 +14,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -125,7 +124,3 @@ def alerts_by_version(conn: Connection, start: int, stop: int) -> dict[int, int]
     stmt = (sa.select(alerts.c.model_version, sa.func.count())
             .where(alerts.c.position.between(start, stop)).group_by(alerts.c.model_version))
     return {int(v): int(n) for v, n in conn.execute(stmt)}
-
-
-def row_values(row: Any) -> tuple[Any, ...]:
-    return tuple(row)

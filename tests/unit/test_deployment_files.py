@@ -37,7 +37,7 @@ def test_fraudlog_services_use_the_image_and_the_full_configuration(name: str) -
     assert env["FRAUDLOG_DATABASE_URL"].startswith("postgresql+psycopg://")
     assert env["FRAUDLOG_BROKER_URL"].startswith("amqp://")
     for required in ("FRAUDLOG_SECRET_KEY", "FRAUDLOG_API_KEYS"):
-        assert re.fullmatch(r"\$\{%s:\?.+\}" % required, env[required]), "secrets come from the environment"
+        assert env[required].startswith("${" + required + ":?"), "secrets come from the environment"
 
 
 @pytest.mark.parametrize("name", FRAUDLOG_SERVICES)
