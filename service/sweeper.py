@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from service.store.predictions import unscored_positions
+from service.store.predictions import last_position_recorded_before, unscored_positions
 from service.store.registry import ModelRegistry
 
 log = logging.getLogger("fraudlog.sweeper")
@@ -24,10 +24,18 @@ DEFAULT_GRACE = timedelta(seconds=float(os.environ.get("FRAUDLOG_SWEEP_GRACE", "
 
 
 class Sweeper:
+    """Finds unscored events, scanning only above a low watermark it keeps in memory.
+
+    Below the watermark every event was scored when it was last looked at, and a prediction is never
+    removed, so only new positions need looking at: a sweep of a large log costs one full scan per process
+    start, then a scan of what arrived since.
+    """
+
     def __init__(self, engine: Engine, registry: ModelRegistry, grace: timedelta = DEFAULT_GRACE) -> None:
         self.engine = engine
         self.registry = registry
         self.grace = grace
+        self.watermark = 0
 
     def find_unscored(self, *, limit: int = 100_000, now: datetime | None = None,
                       grace: timedelta | None = None) -> list[int]:
@@ -37,8 +45,12 @@ class Sweeper:
         if first is None:
             return []
         cutoff = (now or datetime.now(UTC)) - (self.grace if grace is None else grace)
-        positions = unscored_positions(self.engine, after=0, first_scorable=first + 1, recorded_before=cutoff,
-                                       limit=limit)
+        scanned_through = last_position_recorded_before(self.engine, cutoff, after=self.watermark)
+        positions = unscored_positions(self.engine, after=self.watermark, first_scorable=first + 1,
+                                       recorded_before=cutoff, limit=limit)
         if positions:
             log.info("sweep found %d unscored events from position %d", len(positions), positions[0])
+            self.watermark = max(self.watermark, positions[0] - 1)
+        elif scanned_through is not None:
+            self.watermark = max(self.watermark, scanned_through)
         return positions

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -88,25 +88,29 @@ class EventLog:
 
     # -- appending -------------------------------------------------------------------------------------
 
-    def append_transactions(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime) -> list[UnitOutcome]:
+    def append_transactions(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime | None = None,
+                            ) -> list[UnitOutcome]:
         """Append transaction events; a repeated id is a duplicate when its digest matches, else a conflict."""
         return self._append(units, recorded_at, self._known_transactions, _transaction_status)
 
-    def append_labels(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime) -> list[UnitOutcome]:
+    def append_labels(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime | None = None,
+                      ) -> list[UnitOutcome]:
         """Append label events; the same verdict as the latest label is a duplicate, another is a correction."""
         from service.store.labels import project_labels
 
         return self._append(units, recorded_at, self._latest_labels, _label_status, project_labels)
 
-    def append_control(self, event: NewEvent, recorded_at: datetime) -> int:
+    def append_control(self, event: NewEvent, recorded_at: datetime | None = None) -> int:
         """Append a promotion or retirement; returns its position."""
         return self._append([[event]], recorded_at, lambda _c, _ids: {}, _transaction_status)[0].receipts[0].position
 
-    def _append(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime, lookup: Any, status_of: Any,
+    def _append(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime | None, lookup: Any, status_of: Any,
                 project: Any = None) -> list[UnitOutcome]:
         try:
             with write_transaction(self.engine) as conn:
                 lock_event_log(conn)
+                # Stamped under the lock, so recorded_at grows with position across every API process.
+                recorded_at = recorded_at or datetime.now(UTC)
                 ids = {e.transaction_id for unit in units for e in unit if e.transaction_id}
                 known: dict[str, tuple[str, int | None]] = lookup(conn, ids)
                 plan = self._plan(units, known, status_of)

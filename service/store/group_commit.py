@@ -17,7 +17,6 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from service.store.event_log import EventLog, NewEvent, UnitOutcome
 
@@ -85,7 +84,7 @@ class GroupCommitter:
     def _commit(self, kind: str, members: list[_Pending]) -> None:
         append = self._log.append_transactions if kind == TRANSACTIONS else self._log.append_labels
         try:
-            outcomes = append([m.unit for m in members], datetime.now(UTC))
+            outcomes = append([m.unit for m in members])
         except Exception as exc:  # every waiting request must hear about it; none was stored
             for member in members:
                 member.future.set_exception(exc)

@@ -58,6 +58,19 @@ def unscored_positions(engine: Engine, *, after: int, first_scorable: int, recor
         return [int(p) for p in conn.execute(stmt).scalars()]
 
 
+def last_position_recorded_before(engine: Engine, cutoff: datetime, *, after: int) -> int | None:
+    """The highest position above `after` recorded before `cutoff`: how far a sweep's scan reached.
+
+    Appends are serialised and stamp recorded_at under the lock, so recorded_at grows with position and
+    everything up to this position was old enough to be swept.
+    """
+    stmt = sa.select(sa.func.max(events.c.position)).where(events.c.position > after,
+                                                           events.c.recorded_at < cutoff)
+    with engine.connect() as conn:
+        value = conn.execute(stmt).scalar()
+    return None if value is None else int(value)
+
+
 def predictions_for(engine: Engine, transaction_id: str) -> list[dict[str, Any]]:
     stmt = sa.select(predictions).where(predictions.c.transaction_id == transaction_id).order_by(
         predictions.c.model_version)

@@ -19,6 +19,7 @@ from service.store.outbox import count_by_status
 from service.store.tables import EVENT_LABEL, EVENT_PROMOTION, EVENT_TRANSACTION, events, labels, predictions
 
 LATENCY_SAMPLE = 10_000
+OLDEST_SEARCH_WINDOW = 200_000
 THROUGHPUT_WINDOW = timedelta(seconds=60)
 
 
@@ -68,9 +69,12 @@ def _backlog(conn: Connection, counts: dict[str, int], now: datetime) -> dict[st
     scorable = conn.execute(sa.select(sa.func.count()).select_from(events).where(
         events.c.event_type == EVENT_TRANSACTION, events.c.position > first)).scalar() or 0
     scored = sa.exists().where(predictions.c.transaction_id == events.c.transaction_id, predictions.c.champion)
+    # Look for the oldest unscored event among the newest positions only: a scan from the start of a
+    # million-event log on every dashboard refresh would cost more than the answer is worth.
+    last = conn.execute(sa.select(sa.func.max(events.c.position))).scalar() or 0
     oldest = conn.execute(sa.select(events.c.recorded_at).where(
-        events.c.event_type == EVENT_TRANSACTION, events.c.position > first, ~scored)
-        .order_by(events.c.position).limit(1)).scalar()
+        events.c.event_type == EVENT_TRANSACTION, events.c.position > max(first, last - OLDEST_SEARCH_WINDOW),
+        ~scored).order_by(events.c.position).limit(1)).scalar()
     oldest_at = None if oldest is None else (oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC))
     return {
         "count": max(0, int(scorable) - counts["scored"]),
