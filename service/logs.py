@@ -9,8 +9,9 @@ Secrets never leave a process through its logs: values of sensitive-looking fiel
 masked, and the literal values of the configured API keys and secret keys are scrubbed wherever they appear
 (in messages, extras and tracebacks alike).
 
-Environment: FRAUDLOG_LOG_LEVEL (default INFO) and FRAUDLOG_LOG_FORMAT (`json` or `text`; default: text on a
-terminal, JSON otherwise) apply when `configure_logging` is called without explicit arguments.
+Environment: FRAUDLOG_LOG_LEVEL (default INFO; `INFO,fraudlog.scoring=DEBUG` sets some loggers apart, e.g. to
+see one line per prediction) and FRAUDLOG_LOG_FORMAT (`json` or `text`; default: text on a terminal, JSON
+otherwise) apply when `configure_logging` is called without explicit arguments.
 """
 
 from __future__ import annotations
@@ -89,7 +90,16 @@ class Redactor:
         return value
 
 
-_redactor = Redactor()
+_redactor: Redactor | None = None
+
+
+def current_redactor() -> Redactor:
+    """The process's redactor, built from the environment on first use (uvicorn's worker processes only apply
+    `logging_config`, so the formatters must find the configured secrets by themselves)."""
+    global _redactor
+    if _redactor is None:
+        _redactor = Redactor.from_env()
+    return _redactor
 
 
 def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
@@ -105,7 +115,7 @@ class JsonFormatter(logging.Formatter):
         self.redactor = redactor
 
     def format(self, record: logging.LogRecord) -> str:
-        redactor = self.redactor or _redactor
+        redactor = self.redactor or current_redactor()
         entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00",
                                                                                                          "Z"),
@@ -140,7 +150,7 @@ class ConsoleFormatter(logging.Formatter):
         self.colour = colour
 
     def format(self, record: logging.LogRecord) -> str:
-        redactor = self.redactor or _redactor
+        redactor = self.redactor or current_redactor()
         clock = datetime.fromtimestamp(record.created).strftime("%H:%M:%S.") + f"{int(record.msecs):03d}"
         level = f"{record.levelname:<7}"
         if self.colour:
@@ -171,7 +181,7 @@ def use_json_lines(stream: TextIO | None = None, env: Mapping[str, str] | None =
 
 def logging_config(level: str | int | None = None, json_lines: bool | None = None) -> dict[str, Any]:
     """A `logging.config.dictConfig` dictionary; uvicorn takes it as `log_config` (applied in each worker)."""
-    level = _level(level)
+    level, overrides = _levels(level)
     json_lines = use_json_lines() if json_lines is None else json_lines
     formatter: dict[str, Any] = {"()": f"{__name__}.JsonFormatter"} if json_lines else {
         "()": f"{__name__}.ConsoleFormatter", "colour": _colour_allowed()}
@@ -180,6 +190,8 @@ def logging_config(level: str | int | None = None, json_lines: bool | None = Non
     for name in ("uvicorn", "uvicorn.error"):
         loggers[name] = {"level": level, "handlers": [], "propagate": True}
     loggers["uvicorn.access"] = {"level": "WARNING", "handlers": [], "propagate": True}
+    for name, logger_level in overrides.items():
+        loggers.setdefault(name, {})["level"] = logger_level
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -194,22 +206,46 @@ def logging_config(level: str | int | None = None, json_lines: bool | None = Non
 def configure_logging(level: str | int | None = None, json_lines: bool | None = None) -> None:
     """Set up the root logger for this process (idempotent; the latest call wins).
 
-    `level` defaults to FRAUDLOG_LOG_LEVEL or INFO; `json_lines` to FRAUDLOG_LOG_FORMAT or "not a terminal".
+    `level` (`INFO`, or `INFO,fraudlog.scoring=DEBUG` to set some loggers apart) defaults to
+    FRAUDLOG_LOG_LEVEL, else INFO; `json_lines` to FRAUDLOG_LOG_FORMAT, else "stderr is not a terminal".
     """
     global _redactor
-    _redactor = Redactor.from_env()
+    _redactor = Redactor.from_env()  # the environment may have changed since the first use
     logging.config.dictConfig(logging_config(level, json_lines))
     logging.captureWarnings(True)
 
 
-def _level(level: str | int | None) -> str:
+def litestar_logging_config() -> Any:
+    """For `Litestar(logging_config=...)`: Litestar's own default would replace the root logger's handlers
+    with its plain-text format; this one leaves the root alone and sends the `litestar` logger through it,
+    so through our formatter and redaction. Unexpected errors are logged by the API's own exception
+    handler (`fraudlog.api`), so Litestar does not log them a second time."""
+    from litestar.logging.config import LoggingConfig
+
+    return LoggingConfig(configure_root_logger=False, log_exceptions="never",
+                         loggers={"litestar": {"level": "INFO", "handlers": [], "propagate": True}})
+
+
+def _levels(level: str | int | None) -> tuple[str, dict[str, str]]:
+    """`INFO` or `INFO,fraudlog.scoring=DEBUG,dramatiq=WARNING`: the root level, then per-logger levels."""
     if level is None:
-        level = os.environ.get("FRAUDLOG_LOG_LEVEL", "INFO")
+        level = os.environ.get("FRAUDLOG_LOG_LEVEL", "") or "INFO"
     if isinstance(level, int):
-        return logging.getLevelName(level)
-    name = level.strip().upper()
+        return logging.getLevelName(level), {}
+    root, overrides = "INFO", {}
+    for part in filter(None, (p.strip() for p in level.split(","))):
+        name, _, value = part.rpartition("=")
+        if name:
+            overrides[name.strip()] = _level_name(value)
+        else:
+            root = _level_name(value)
+    return root, overrides
+
+
+def _level_name(text: str) -> str:
+    name = text.strip().upper()
     if not isinstance(logging.getLevelName(name), int):
-        raise ValueError(f"unknown log level {level!r}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        raise ValueError(f"unknown log level {text!r}: expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
     return name
 
 

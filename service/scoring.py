@@ -62,8 +62,11 @@ class Scorer:
             features = batch_features(todo, history)
             rows, alerts = self._predict({r.position: r for r in records}, todo, assigned, features, done)
             insert_predictions(conn, rows)
-            created = sum(outbox.insert_alert(conn, **alert) for alert in alerts)
-        return ScoreReport(len(records), len(rows), created, len(records) - len(targets))
+            created = [alert for alert in alerts if outbox.insert_alert(conn, **alert)]
+        for alert in created:  # after the commit: these alerts exist
+            log.info("alert created", extra={k: alert[k] for k in ("transaction_id", "model_version", "score",
+                                                                   "threshold")})
+        return ScoreReport(len(records), len(rows), len(created), len(records) - len(targets))
 
     def _predict(self, records: dict[int, EventRecord], todo: Sequence[TxView], assigned: dict[int, Assignment],
                  features: dict[int, dict[str, float]], done: set[tuple[str, int]],

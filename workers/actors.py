@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import dramatiq
 
+from service.logs import configure_logging
 from workers.broker import broker_from_url
 from workers.runtime import runtime
 
@@ -35,7 +36,19 @@ class SweepOnBoot(dramatiq.Middleware):
             log.warning("could not enqueue the start-up sweep", exc_info=True)
 
 
+class StructuredLogging(dramatiq.Middleware):
+    """Worker processes started by the dramatiq CLI log as every other fraudlog process does.
+
+    A middleware rather than a call at import: the API and the tests import this module too, and must
+    keep their own logging.
+    """
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        configure_logging()
+
+
 broker = broker_from_url(os.environ.get("FRAUDLOG_BROKER_URL", "memory://"))
+broker.add_middleware(StructuredLogging())
 broker.add_middleware(SweepOnBoot())
 dramatiq.set_broker(broker)
 

@@ -11,7 +11,7 @@ from litestar.datastructures import State
 from litestar.params import QueryParameter
 
 from service.api.auth import ANALYST, require
-from service.api.problems import Problem
+from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
 from service.domain.events import format_time
 from service.domain.validation import FieldError
 from service.store.outbox import MAX_PAGE, AlertRecord, InvalidCursor, list_alerts
@@ -29,7 +29,8 @@ class AlertController(Controller):
     tags = ["alerts"]
     guards = [require(ANALYST)]
 
-    @get("/", operation_id="listAlerts", summary="The alerts outbox, newest first", sync_to_thread=True)
+    @get("/", operation_id="listAlerts", summary="The alerts outbox, newest first", sync_to_thread=True,
+         responses=problem_responses(400, *AUTH_PROBLEMS, 422))
     def list_alerts(
         self,
         state: State,

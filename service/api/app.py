@@ -21,6 +21,7 @@ from service.api.problems import EXCEPTION_HANDLERS
 from service.api.stats import metrics, stats
 from service.api.transactions import TransactionController
 from service.config import Settings
+from service.logs import litestar_logging_config
 from service.store import migrate
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None, *, on_appended: AppendedHook | 
         lifespan=[store_lifespan, *(extra_lifespans or [])],  # type: ignore[list-item]
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
+        logging_config=litestar_logging_config(),
         openapi_config=OpenAPIConfig(
             title="fraudlog",
             version=service.__version__,

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from litestar import Response, get
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 
 
 @get("/health", operation_id="health", tags=["operations"], summary="The process is up")
@@ -15,7 +16,8 @@ async def health() -> dict[str, str]:
 
 
 @get("/ready", operation_id="ready", tags=["operations"], summary="The database and the broker are reachable",
-     sync_to_thread=True)
+     sync_to_thread=True, responses={503: ResponseSpec(dict[str, Any], generate_examples=False,
+                                                      description="The database or the broker is unreachable")})
 def ready(state: State) -> Response[dict[str, Any]]:
     checks: dict[str, str] = {}
     try:

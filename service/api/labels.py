@@ -6,10 +6,12 @@ from typing import Any
 
 from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 
 from service.api.auth import INGEST, require
 from service.api.ingest import append, label_events, receipts_response
 from service.api.openapi import one_or_many, operation_with_body
+from service.api.problems import AUTH_PROBLEMS, problem_responses
 from service.config import MAX_BATCH_ITEMS
 from service.domain.events import LabelIn, Receipt
 from service.domain.validation import decode_one_or_many
@@ -27,6 +29,9 @@ class LabelController(Controller):
         summary="Append one label or a batch of up to 10,000; a different verdict is recorded as a correction",
         operation_class=operation_with_body(one_or_many(LabelIn, MAX_BATCH_ITEMS)),
         guards=[require(INGEST)],
+        responses={200: ResponseSpec(Receipt | list[Receipt], generate_examples=False,
+                                     description="Every label repeats the latest verdict: the original positions"),
+                   **problem_responses(400, *AUTH_PROBLEMS, 413, 422, 503)},
     )
     async def post_labels(self, request: Request[Any, Any, Any], state: State) -> Response[Receipt | list[Receipt]]:
         body = await request.body()

@@ -9,7 +9,7 @@ from litestar.datastructures import State
 from litestar.params import PathParameter
 
 from service.api.auth import ADMIN, ANALYST, require
-from service.api.problems import Problem
+from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
 from service.domain.assignment import CHAMPION, RETIRED
 from service.ml.artifact import ArtifactRejected
 from service.store.model_views import version_detail, version_summaries
@@ -22,11 +22,12 @@ class ModelController(Controller):
     guards = [require(ANALYST)]
 
     @get("/", operation_id="listModels", summary="Every version with its status, parent and metrics",
-         sync_to_thread=True)
+         sync_to_thread=True, responses=problem_responses(*AUTH_PROBLEMS))
     def list_models(self, state: State) -> list[dict[str, Any]]:
         return version_summaries(state)
 
-    @get("/{version:int}", operation_id="getModel", summary="A version's full lineage", sync_to_thread=True)
+    @get("/{version:int}", operation_id="getModel", summary="A version's full lineage", sync_to_thread=True,
+         responses=problem_responses(400, *AUTH_PROBLEMS, 404))
     def get_model(self, state: State, version: Annotated[int, PathParameter()]) -> dict[str, Any]:
         try:
             return version_detail(state, version)
@@ -34,12 +35,13 @@ class ModelController(Controller):
             raise Problem(404, "Unknown model version", str(exc)) from exc
 
     @post("/{version:int}/promote", operation_id="promoteModel", summary="Make a version the champion",
-          status_code=200, sync_to_thread=True, guards=[require(ADMIN)])
+          status_code=200, sync_to_thread=True, guards=[require(ADMIN)],
+          responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409))
     def promote(self, state: State, version: Annotated[int, PathParameter()]) -> dict[str, Any]:
         return _set_role(state, version, CHAMPION)
 
     @post("/{version:int}/retire", operation_id="retireModel", summary="Retire a version", status_code=200,
-          sync_to_thread=True, guards=[require(ADMIN)])
+          sync_to_thread=True, guards=[require(ADMIN)], responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409))
     def retire(self, state: State, version: Annotated[int, PathParameter()]) -> dict[str, Any]:
         return _set_role(state, version, RETIRED)
 

@@ -10,7 +10,7 @@ from litestar.datastructures import State
 
 from service.api.auth import ANALYST, require
 from service.api.openapi import RawSchema, inline_schema, operation_with_body
-from service.api.problems import Problem
+from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
 from service.domain.events import PredictIn
 from service.domain.validation import decode_object
 from service.predict import NoChampion, UnknownVersion, predict
@@ -18,7 +18,8 @@ from service.predict import NoChampion, UnknownVersion, predict
 
 @post("/v1/predict", operation_id="predict", tags=["models"], status_code=200,
       summary="Score a transaction on demand; nothing is stored",
-      operation_class=operation_with_body(RawSchema(raw=inline_schema(PredictIn))), guards=[require(ANALYST)])
+      operation_class=operation_with_body(RawSchema(raw=inline_schema(PredictIn))), guards=[require(ANALYST)],
+      responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409, 413, 422))
 async def predict_transaction(request: Request[Any, Any, Any], state: State) -> dict[str, Any]:
     body = decode_object(await request.body(), PredictIn)
     try:

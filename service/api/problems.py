@@ -7,16 +7,57 @@ A problem names every bad field in `errors` as JSON Pointers into the request bo
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, TypedDict
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 
 from service.domain.validation import FieldError, InvalidBody
 from service.store.errors import StoreUnavailable
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger("fraudlog.api")
+
+
+class FieldErrorDocument(TypedDict):
+    pointer: str
+    detail: str
+
+
+class _ProblemFields(TypedDict):
+    type: str
+    title: str
+    status: int
+    instance: str
+
+
+class ProblemDocument(_ProblemFields, total=False):
+    """The body of every error answer, as the OpenAPI schema documents it (`detail`, `errors`: when known)."""
+
+    detail: str
+    errors: list[FieldErrorDocument]
+
+
+PROBLEM_DESCRIPTIONS = {
+    400: "The body is not JSON, or a path or query parameter is malformed",
+    401: "No API key, or one that is not configured",
+    403: "The key's role does not allow this",
+    404: "Not found",
+    409: "Conflict with what is recorded",
+    413: "The body is larger than the configured limit",
+    422: "Invalid fields; `errors` names each one as a JSON Pointer",
+    429: "Over the key's rate limit; retry after Retry-After seconds",
+    503: "The database is unavailable; retry after Retry-After seconds",
+}
+AUTH_PROBLEMS = (401, 403, 429)
+
+
+def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI documentation of the problem answers a handler can give, for its `responses=`."""
+    return {status: ResponseSpec(ProblemDocument, description=PROBLEM_DESCRIPTIONS[status], media_type=PROBLEM_JSON,
+                                 generate_examples=False)
+            for status in statuses}
 
 
 class Problem(Exception):

@@ -22,7 +22,8 @@ def free_port() -> int:
 def serve_in_thread(app: Litestar, port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
     """Yield the base URL of `app` served by uvicorn until the block exits (port 0: any free port)."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
+                                           log_config=None))
     thread = threading.Thread(target=server.run, name="fraudlog-uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

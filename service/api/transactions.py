@@ -6,12 +6,13 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter
 
 from service.api.auth import ANALYST, INGEST, require
 from service.api.ingest import append, receipts_response, transaction_events
 from service.api.openapi import one_or_many, operation_with_body
-from service.api.problems import Problem
+from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
 from service.config import MAX_BATCH_ITEMS
 from service.domain.events import Receipt, TransactionIn
 from service.domain.validation import decode_one_or_many
@@ -30,6 +31,9 @@ class TransactionController(Controller):
         summary="Append one transaction or a batch of up to 10,000 (all-or-nothing)",
         operation_class=operation_with_body(one_or_many(TransactionIn, MAX_BATCH_ITEMS)),
         guards=[require(INGEST)],
+        responses={200: ResponseSpec(Receipt | list[Receipt], generate_examples=False,
+                                     description="Everything was recorded before: the original positions"),
+                   **problem_responses(400, *AUTH_PROBLEMS, 409, 413, 422, 503)},
     )
     async def post_transactions(self, request: Request[Any, Any, Any], state: State) -> Response[
             Receipt | list[Receipt]]:
@@ -40,10 +44,10 @@ class TransactionController(Controller):
         return receipts_response(outcome, as_array, [tx.transaction_id for tx in items])
 
     @get("/{transaction_id:str}", operation_id="getTransaction", summary="A transaction and what was derived from it",
-         guards=[require(ANALYST)],
+         guards=[require(ANALYST)], responses=problem_responses(400, *AUTH_PROBLEMS, 404),
          sync_to_thread=True)
     def get_transaction(self, transaction_id: Annotated[str, PathParameter()], state: State) -> dict[str, Any]:
-        view = load_transaction_view(state.engine, transaction_id)
+        view = load_transaction_view(state.engine, transaction_id, state.registry)
         if view is None:
             raise Problem(404, "Unknown transaction", f"no transaction {transaction_id!r} in the log")
         return view

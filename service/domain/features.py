@@ -92,7 +92,9 @@ class TxView:
             card_id=payload.get("card_id"),
             event_time=parse_time(payload["event_time"]),
             amount=float(payload["amount"]),
-            attributes={name: float(value) for name, value in payload.get("attributes", {}).items()},
+            # Sorted by name: Postgres' JSONB hands keys back in its own order, and a linear model sums its
+            # features in dict order, so the order must not depend on the backend for scores to be bit-exact.
+            attributes={name: float(value) for name, value in sorted(payload.get("attributes", {}).items())},
         )
 
 

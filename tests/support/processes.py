@@ -7,10 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from tests.support.models import SECRET
 
@@ -25,12 +27,18 @@ def service_env(database_url: str, broker_url: str, **extra: str) -> dict[str, s
     return env
 
 
+def log_file(name: str) -> IO[bytes]:
+    """Where a child process's logs go, so a failing test can be debugged afterwards."""
+    return tempfile.NamedTemporaryFile(prefix=f"fraudlog-{name}-", suffix=".log", delete=False)
+
+
 def start_worker(database_url: str, broker_url: str, threads: int = 4, **extra: str) -> subprocess.Popen[bytes]:
     """`dramatiq workers.actors` in its own process group, so a kill takes its children too."""
     return subprocess.Popen(
         [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", str(threads)],
         cwd=REPO, env=service_env(database_url, broker_url, **extra), start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # A file, not a pipe: nobody reads a pipe while the test runs, and a full one blocks the worker.
+        stdout=subprocess.DEVNULL, stderr=log_file("worker"))
 
 
 def kill(process: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:

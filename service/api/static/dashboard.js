@@ -42,7 +42,7 @@
     if (abs >= 1e4) return (value / 1e3).toFixed(0) + "k";
     if (abs >= 1e3) return (value / 1e3).toFixed(1) + "k";
     if (abs >= 10 || value === 0) return value.toFixed(0);
-    return value.toPrecision(2);
+    return String(Number(value.toPrecision(2)));
   }
 
   // Seconds to the unit a person would say: 850 µs, 12 ms, 1.4 s, 3.2 min, 5.1 h, 27 d.
@@ -61,6 +61,15 @@
     }
     return "—";
   }
+
+  // Tick steps for duration axes, so they read 50 ms, 2 min, 6 h, 7 d rather than 23.1 d.
+  const DURATION_STEPS = [];
+  for (const scale of [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1]) for (const m of [1, 2, 5]) DURATION_STEPS.push(m * scale);
+  DURATION_STEPS.push(10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+    172800, 432000, 604800, 1209600, 2592000, 7776000, 15552000, 31536000);
+
+  const COUNT_STEPS = [];
+  for (let scale = 1; scale <= 1e9; scale *= 10) for (const m of [1, 2, 5]) COUNT_STEPS.push(m * scale);
 
   function fmtPercent(ratio, digits) {
     return isNum(ratio) ? (ratio * 100).toFixed(digits === undefined ? 1 : digits) + " %" : "—";
@@ -227,10 +236,13 @@
       { ...axisStyle, space: 80, values: timeTicks },
       { ...axisStyle, size: 62, values: (u, splits) => splits.map((v) => (isNum(v) ? spec.axis(v) : "")) },
     ];
+    if (spec.axis === fmtDuration) axes[1].incrs = DURATION_STEPS;
+    if (spec.format === fmtInt) axes[1].incrs = COUNT_STEPS;
     const scales = { x: { time: true, range: xRange }, y: { range: spec.range || zeroBasedRange } };
     if (spec.right) {
       scales[spec.right.scale] = { range: zeroBasedRange };
       axes.push({ ...axisStyle, scale: spec.right.scale, side: 1, size: 62, grid: { show: false },
+        incrs: spec.right.format === fmtDuration ? DURATION_STEPS : undefined,
         values: (u, splits) => splits.map((v) => (isNum(v) ? spec.right.format(v) : "")) });
     }
     const series = [{ label: "at", value: (u, v) => (isNum(v) ? new Date(v * 1000).toLocaleTimeString([], { hour12: false }) : "—") }];
@@ -246,7 +258,10 @@
       width: chartWidth(container), height: 200, series, axes, scales,
       legend: { live: true },
       cursor: { drag: { x: false, y: false }, points: { size: 7 } },
-      hooks: { draw: [() => { if (points.length >= 2) drawn.add(spec.id); }] },
+      hooks: { draw: [() => {
+        container.dataset.points = String(points.length);
+        if (points.length >= 2) drawn.add(spec.id);
+      }] },
     }, chartData(spec), container);
     charts.set(spec.id, { plot, spec, key: spec.series.map((s) => s.label).join("|") });
     return plot;

@@ -1,0 +1,150 @@
+"""`/metrics`: Prometheus text that the reference parser reads, with the same figures as `/v1/stats`."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from service.api.app import create_app
+from service.api.stats import ModelDescription, render_prometheus
+from service.config import Settings
+from service.domain.assignment import CHALLENGER
+from service.scoring import Scorer
+from service.store.engine import create_engine
+from service.store.registry import ModelRegistry
+from tests.support.models import SECRET, install_version, synthetic_rows
+
+GRAFANA_DASHBOARD = Path(__file__).resolve().parents[2] / "grafana" / "fraudlog-dashboard.json"
+LABELLED = 300
+UNSCORED = 25
+
+FAMILIES = {  # name as the parser reports it (counters lose `_total`), type, label names of its samples
+    "fraudlog_transactions": ("counter", set()),
+    "fraudlog_labels": ("counter", set()),
+    "fraudlog_transactions_scored": ("counter", set()),
+    "fraudlog_backlog_transactions": ("gauge", set()),
+    "fraudlog_backlog_oldest_age_seconds": ("gauge", set()),
+    "fraudlog_unassigned_transactions": ("gauge", set()),
+    "fraudlog_event_to_prediction_latency_seconds": ("gauge", {"quantile"}),
+    "fraudlog_recorded_to_prediction_latency_seconds": ("gauge", {"quantile"}),
+    "fraudlog_throughput_transactions_per_second": ("gauge", {"stage"}),
+    "fraudlog_alerts": ("gauge", {"status"}),
+    "fraudlog_alerts_created": ("counter", set()),
+    "fraudlog_model_info": ("gauge", {"model_version", "status", "spec"}),
+    "fraudlog_model_threshold": ("gauge", {"model_version"}),
+    "fraudlog_model_predictions": ("counter", {"model_version"}),
+    "fraudlog_model_labelled_predictions": ("gauge", {"model_version"}),
+    "fraudlog_model_labelled_frauds": ("gauge", {"model_version"}),
+    "fraudlog_model_roc_auc": ("gauge", {"model_version"}),
+    "fraudlog_model_alert_ratio": ("gauge", {"model_version"}),
+}
+
+
+@pytest.fixture
+def figures(database_url: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A champion and a challenger that scored LABELLED labelled transactions; UNSCORED more wait unscored."""
+    engine = create_engine(database_url)
+    champion = install_version(engine)
+    challenger = install_version(engine, model="logreg", promote=False)
+    ModelRegistry(engine, SECRET).set_role(challenger, CHALLENGER)
+    assert champion == 1 and challenger == 2
+    app = create_app(Settings(database_url=database_url, secret_key=SECRET, alert_sink="memory://"),
+                     ring_doorbell=False, run_embedded_workers=False)
+    rows = synthetic_rows(LABELLED + UNSCORED, seed=3)  # a seed with frauds among the first rows
+    with TestClient(app) as client:
+        scored = client.post("/v1/transactions", json=[body for body, _ in rows[:LABELLED]])
+        assert scored.status_code == 202, scored.text
+        Scorer(engine, ModelRegistry(engine, SECRET)).score_positions([r["position"] for r in scored.json()])
+        labels = [{"transaction_id": body["transaction_id"], "is_fraud": fraud} for body, fraud in rows[:LABELLED]]
+        assert client.post("/v1/labels", json=labels).status_code == 202
+        assert client.post("/v1/transactions", json=[body for body, _ in rows[LABELLED:]]).status_code == 202
+        response = client.get("/metrics")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+        yield response.text, client.get("/v1/stats").json()
+    engine.dispose()
+
+
+def samples_of(text: str) -> dict[str, list[Sample]]:
+    return {family.name: family.samples for family in text_string_to_metric_families(text)}
+
+
+def value(samples: list[Sample], **labels: str) -> float:
+    [match] = [s for s in samples if all(s.labels.get(k) == v for k, v in labels.items())]
+    return match.value
+
+
+def test_metrics_parse_with_the_expected_families_types_and_labels(figures: tuple[str, dict[str, Any]]) -> None:
+    text, _ = figures
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    assert set(families) == set(FAMILIES)
+    for name, (kind, label_names) in FAMILIES.items():
+        family = families[name]
+        assert family.type == kind, name
+        assert family.documentation, f"{name} has no HELP"
+        assert family.samples, f"{name} has no samples"
+        for sample in family.samples:
+            assert set(sample.labels) == label_names, (name, sample)
+            if kind == "counter":
+                assert sample.name == f"{name}_total"
+
+
+def test_metrics_report_the_same_figures_as_v1_stats(figures: tuple[str, dict[str, Any]]) -> None:
+    text, stats = figures
+    samples = samples_of(text)
+    assert stats["events"] == LABELLED + UNSCORED and stats["scored"] == LABELLED
+    assert value(samples["fraudlog_transactions"]) == stats["events"]
+    assert value(samples["fraudlog_labels"]) == stats["labels"] == LABELLED
+    assert value(samples["fraudlog_transactions_scored"]) == stats["scored"]
+    assert value(samples["fraudlog_backlog_transactions"]) == stats["backlog"]["count"] == UNSCORED
+    assert value(samples["fraudlog_backlog_oldest_age_seconds"]) >= 0
+    for status, count in stats["alerts"].items():
+        assert value(samples["fraudlog_alerts"], status=status) == count
+    assert value(samples["fraudlog_alerts_created"]) == sum(stats["alerts"].values())
+    quantiles = {s.labels["quantile"] for s in samples["fraudlog_recorded_to_prediction_latency_seconds"]}
+    assert quantiles == {"0.5", "0.95", "0.99"}
+    p99 = stats["latency_seconds"]["event_to_prediction"]["p99"]
+    assert value(samples["fraudlog_event_to_prediction_latency_seconds"], quantile="0.99") == pytest.approx(p99)
+    for stage, rate in stats["throughput_per_second"].items():
+        assert value(samples["fraudlog_throughput_transactions_per_second"], stage=stage) == pytest.approx(rate)
+    for version, model in stats["models"].items():
+        assert value(samples["fraudlog_model_predictions"], model_version=version) == model["predictions"]
+        assert value(samples["fraudlog_model_labelled_predictions"], model_version=version) == model["labels"]
+        assert value(samples["fraudlog_model_roc_auc"], model_version=version) == pytest.approx(model["roc_auc"])
+    assert value(samples["fraudlog_model_info"], model_version="1", status="champion", spec="hst") == 1
+    assert value(samples["fraudlog_model_info"], model_version="2", status="challenger", spec="logreg") == 1
+
+
+def test_the_sample_grafana_dashboard_queries_only_metrics_that_exist(figures: tuple[str, dict[str, Any]]) -> None:
+    text, _ = figures
+    exported = {sample.name for samples in samples_of(text).values() for sample in samples}
+    dashboard = json.loads(GRAFANA_DASHBOARD.read_text())
+    exprs = [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", [])]
+    queried = {name for expr in exprs for name in re.findall(r"\bfraudlog_[a-z_]+", expr)}
+    assert queried and queried <= exported, queried - exported
+
+
+def test_unknown_values_are_left_out_and_label_values_are_escaped() -> None:
+    stats: dict[str, Any] = {
+        "events": 3, "labels": 0, "scored": 0,
+        "backlog": {"count": 3, "oldest_age_seconds": None, "unassigned": 0},
+        "latency_seconds": {"event_to_prediction": {"p50": None, "p95": None, "p99": None},
+                            "recorded_to_prediction": {"p50": None, "p95": None, "p99": None}},
+        "throughput_per_second": {"ingest": 0.05, "scoring": 0.0},
+        "alerts": {"pending": 0, "sent": 0, "failed": 0},
+        "models": {1: {"predictions": 0, "alert_rate": None, "labels": 0, "frauds": 0, "roc_auc": None}},
+    }
+    awkward = 'a "quoted"\\spec\nname'
+    samples = samples_of(render_prometheus(stats, {1: ModelDescription("champion", awkward, 0.5)}))
+    assert samples["fraudlog_model_roc_auc"] == [] and samples["fraudlog_model_alert_ratio"] == []
+    assert samples["fraudlog_event_to_prediction_latency_seconds"] == []
+    assert value(samples["fraudlog_backlog_oldest_age_seconds"]) == 0
+    assert value(samples["fraudlog_model_info"], spec=awkward) == 1
