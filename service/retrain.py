@@ -20,7 +20,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.domain.assignment import CHALLENGER, CHAMPION
+from service.domain.assignment import CHALLENGER, CHAMPION, RETIRED
 from service.domain.features import TxView, batch_features, history_query
 from service.ml.artifact import pack, unpack
 from service.ml.metrics import roc_auc
@@ -35,6 +35,8 @@ log = logging.getLogger("fraudlog.retrain")
 
 CHUNK = 1_000
 DEFAULT_MARGIN = 0.005
+# Every challenger scores every transaction in shadow, so scoring cost grows with their number.
+DEFAULT_MAX_CHALLENGERS = 2
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,8 @@ def _parent_auc(engine: Engine, parent: int, labelled: list[tuple[str, bool]]) -
 
 
 def retrain(registry: ModelRegistry, *, through: int | None = None, promote: bool = True,
-            margin: float = DEFAULT_MARGIN, min_events: int = 1) -> RetrainResult | None:
+            margin: float = DEFAULT_MARGIN, min_events: int = 1,
+            max_challengers: int = DEFAULT_MAX_CHALLENGERS) -> RetrainResult | None:
     """Retrain the current champion on what the log gained since its watermark; None if nothing new."""
     table = registry.assignments()
     parent = table.current().champion
@@ -160,8 +163,18 @@ def retrain(registry: ModelRegistry, *, through: int | None = None, promote: boo
     version = registry.add_version(row)
     status, reason = promotion_decision(row["metrics"], promote, margin)
     registry.set_role(version, status)
+    retire_surplus_challengers(registry, max_challengers)
     log.info("retrained", extra={"model_version": version, "parent_version": parent, "status": status})
     return RetrainResult(version, parent, status, reason, row["metrics"], row["artifact_sha256"])
+
+
+def retire_surplus_challengers(registry: ModelRegistry, keep: int) -> list[int]:
+    """Retire all but the newest `keep` challengers (a retirement event each); returns those retired."""
+    challengers = sorted(registry.assignments().current().challengers)
+    surplus = challengers[: max(0, len(challengers) - keep)]
+    for version in surplus:
+        registry.set_role(version, RETIRED)
+    return surplus
 
 
 def new_events_since_watermark(registry: ModelRegistry) -> int:

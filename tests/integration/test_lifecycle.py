@@ -194,3 +194,17 @@ def test_stream_keeps_flowing_through_retraining_and_two_promotions(pg_url: str,
     assert len(champion_rows) == len(rows) == len({p for p, _ in champion_rows})
     assert all(version == table.assignment_at(position).champion for position, version in champion_rows)
     assert len({version for _, version in champion_rows}) == 3
+
+
+def test_challengers_beyond_the_cap_are_retired(engine: Engine) -> None:
+    install_version(engine)
+    registry = ModelRegistry(engine, SECRET)
+    made = []
+    for seed in range(4):
+        append_rows(engine, synthetic_rows(50, seed=60 + seed))
+        result = retrain(registry, promote=False, max_challengers=2)
+        assert result is not None
+        made.append(result.version)
+    current = registry.assignments().current()
+    assert current.champion == 1 and current.challengers == tuple(made[-2:])
+    assert all(registry.assignments().status_of(v) == "retired" for v in made[:2])
