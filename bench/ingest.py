@@ -7,19 +7,23 @@ runs `fraudlog db upgrade`, starts `fraudlog serve` as a subprocess and measures
 
   (a) single-transaction POSTs from 16 concurrent keep-alive clients: requests/s, p50/p99 latency;
   (b) POSTs of 1,000 transactions from 2 concurrent clients: transactions/s;
-  (c) the bare database: executemany INSERT of the same canonical rows into the same table, 1,000 rows per
-      durable commit, no HTTP and no service code (SQLAlchemy Core on the service's engine): rows/s;
+  (c) the bare database: the driver's executemany (psycopg 3 / sqlite3, on a connection of the service's
+      engine) of the same canonical rows into the same table, 1,000 rows per durable commit, no HTTP: rows/s;
+  (c') the same through SQLAlchemy Core (the parameters and types EventLog binds);
   (d) for context, the store path without HTTP: EventLog.append_transactions of 1,000-row units;
-  (e) Postgres only: (a) again against `fraudlog serve --workers 2`.
+  (a2) Postgres only: (a) again against `fraudlog serve --workers 2`; (a3) with --embedded, SQLite only: (a)
+      in embedded mode (memory:// broker, scoring workers inside the API).
 
-Bodies are real rows of shared/data/creditcard_sample.csv.gz (V1..V28 and Amount) with unique transaction
-ids, so every answer is a 202 "accepted". After each run every acknowledged id is looked up in the log (and
-its position compared with the receipt's); at the end the log's row count must equal the acknowledged rows
-plus the baseline rows. Any loss is printed in red and the exit code is 1.
+Within a repeat the phases are interleaved (baselines, singles, batches) and the database is settled between
+them (VACUUM ANALYZE + CHECKPOINT, or a WAL checkpoint), so one phase's background work does not land on the
+next. Bodies are real rows of shared/data/creditcard_sample.csv.gz (V1..V28 and Amount) with unique
+transaction ids, so every answer is a 202 "accepted". After each run every acknowledged id is looked up in the
+log (and its position compared with the receipt's); at the end the log's row count must equal the
+acknowledged rows plus the baseline rows. Any loss is printed in red and the exit code is 1.
 
-The load client is a minimal asyncio HTTP/1.1 client (pre-encoded bodies, no httpx) so that the client costs
-a small, measured fraction of a core: its CPU use is reported next to the server's and Postgres's.
-Results go to bench/results/ingest-<timestamp>.json.
+The load client is a minimal asyncio HTTP/1.1 client (pre-encoded bodies, no httpx, one ingest key per
+client) so that the client costs a small, measured fraction of a core: its CPU use is reported next to the
+API's, Postgres's and the rest of the machine's. Results go to bench/results/ingest-<timestamp>.json.
 """
 
 from __future__ import annotations
@@ -78,7 +82,7 @@ VERIFY_CHUNK = 5_000
 TARGET_BATCH_RATIO = 0.5
 TARGET_SINGLES_PG = 2_500.0
 
-console = Console() if Console().is_terminal else Console(width=160)
+console = Console() if Console().is_terminal else Console(width=180)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -268,6 +272,12 @@ def provision(backend: str, sqlite_dir: str | None) -> Iterator[Database]:
     name = BENCH_PG_DATABASE = f"fraudlog_bench_{os.getpid()}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     with admin.connect() as conn:
+        stale_names = conn.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE :pattern"),
+                                   {"pattern": "fraudlog\\_bench\\_%"}).scalars().all()
+        for stale in stale_names:
+            pid = stale.rsplit("_", 1)[-1]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():  # left by a run that died
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)')
         conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
         version = conn.exec_driver_sql("SHOW server_version").scalar_one()
@@ -279,8 +289,11 @@ def provision(backend: str, sqlite_dir: str | None) -> Iterator[Database]:
         _db_upgrade(url)
         yield Database(backend, url, f"PostgreSQL {version}", settings)
     finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        try:
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except sa.exc.OperationalError as exc:
+            console.print(f"[yellow]could not drop {name} ({exc.orig}); the next run drops it")
         admin.dispose()
         BENCH_PG_DATABASE = None
 
@@ -618,7 +631,7 @@ def run_baseline(engine: sa.Engine, corpus: Corpus, scenario: str, prefix: str, 
     log = EventLog(engine)
     insert = sa.insert(events)
     client_cpu = 0.0
-    postgres_before = CpuSnapshot.take(None).postgres
+    before = CpuSnapshot.take(None)
     raw = engine.raw_connection() if scenario == "bare" else None
     try:
         for number in range(rows // batch_size):
@@ -643,9 +656,12 @@ def run_baseline(engine: sa.Engine, corpus: Corpus, scenario: str, prefix: str, 
         if raw is not None:
             raw.close()
     # The Python side (driver, SQLAlchemy) while timed, and Postgres over the whole run (idle while we
-    # prepare the next batch), both per second of timed work.
+    # prepare the next batch), both per second of timed work; `other` is the rest of the machine over the
+    # whole run, preparation included.
+    usage = CpuSnapshot.take(None).usage_since(before)
     run.cpu = {"client_cores": round(client_cpu / run.seconds, 3),
-               "postgres_cores": round((CpuSnapshot.take(None).postgres - postgres_before) / run.seconds, 3)}
+               "postgres_cores": round(usage["postgres_cores"] * (time.perf_counter() - before.wall) / run.seconds, 3),
+               "other_cores": usage["other_cores"], "other_top": usage["other_top"]}
     return run
 
 
@@ -678,6 +694,23 @@ def verify(engine: sa.Engine, run: LoadRun) -> dict[str, Any]:
               answers_2xx == len(acked)}
     run.verification = result
     return result
+
+
+def settle(engine: sa.Engine) -> float:
+    """Let the database finish the background work the previous phase caused, so it does not land on the next.
+
+    Postgres: VACUUM (ANALYZE) the log (what autovacuum would start after a bulk insert) and CHECKPOINT.
+    SQLite: checkpoint and truncate the WAL. Not timed in any figure; returns its own duration.
+    """
+    began = time.perf_counter()
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE) events")
+            conn.exec_driver_sql("CHECKPOINT")
+    else:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return time.perf_counter() - began
 
 
 def count_transactions(engine: sa.Engine) -> int:
@@ -811,6 +844,7 @@ def run_backend(backend: str, plan: Plan, corpus: Corpus, progress: Progress, ov
         return run
 
     def singles_only(scenario: str, workers: int, broker: str, tag: str, label: str) -> None:
+        settle_seconds.append(settle(engine))
         with ApiServer(db.url, workers, log_dir, broker) as server:
             load(server, "warmup", f"warm-up, {label}", f"{backend[0]}{tag}w-", plan.clients, seconds=plan.warmup)
             for rep in range(1, plan.repeats + 1):
@@ -821,6 +855,8 @@ def run_backend(backend: str, plan: Plan, corpus: Corpus, progress: Progress, ov
         result["database"] = {"version": db.version, "settings": db.settings}
         engine = create_engine(db.url)
         extra_rows = 0
+        settle_seconds: list[float] = []
+        result["settle_seconds"] = settle_seconds
         log_dir = Path(tempfile.mkdtemp(prefix="fraudlog-bench-logs-"))
         try:
             with ApiServer(db.url, 1, log_dir, plan.broker) as server:
@@ -834,10 +870,14 @@ def run_backend(backend: str, plan: Plan, corpus: Corpus, progress: Progress, ov
                                             lambda n: progress.advance(phase, n))
                         extra_rows += base.rows
                         runs[scenario].append(base)
+                        progress.update(phase, description=f"{backend}: settling (vacuum, checkpoint)")
+                        settle_seconds.append(settle(engine))
                     load(server, "singles", f"single POSTs x{plan.clients} #{rep}", f"{backend[0]}a{rep}-",
                          plan.clients)
+                    settle_seconds.append(settle(engine))
                     load(server, "batches", f"batches of {plan.batch_size} x{plan.batch_clients} #{rep}",
                          f"{backend[0]}b{rep}-", plan.batch_clients, plan.batch_size)
+                    settle_seconds.append(settle(engine))
                 if plan.profile:
                     result["profile"] = {}
                     for scenario, clients, batch in (("singles", plan.clients, 1),
@@ -928,6 +968,9 @@ def _medians(runs: dict[str, list[Any]]) -> dict[str, Any]:
                                                           for r in group]))
             entry["api_cpu_us_per_request"] = _round(median([r.cpu.get("server_cores", 0.0) / r.requests_ok
                                                              * r.seconds * 1e6 for r in group if r.requests_ok]))
+        else:
+            for cpu_key in ("client_cores", "postgres_cores", "other_cores"):
+                entry[cpu_key] = _round(median([r.cpu.get(cpu_key, 0.0) for r in group]))
         out[key] = entry
     bare = out.get("bare", {}).get("rate_per_s")
     if bare:
@@ -950,12 +993,11 @@ LABELS = {
 
 def render(results: list[dict[str, Any]], plan: Plan) -> Table:
     table = Table(title=f"fraudlog ingest: medians of {plan.repeats} x {plan.seconds:g} s "
-                        f"(baselines: {plan.baseline_rows:,} rows)", show_lines=False)
-    for column, justify in (("backend", "left"), ("measurement", "left"), ("median", "right"), ("unit", "left"),
-                            ("runs", "right"), ("/ (c)", "right"), ("p50/p99 ms", "right"),
-                            ("req/commit", "right"), ("API CPU us/req", "right"),
-                            ("cores: client/API/PG/other", "right"), ("verified", "center")):
-        table.add_column(column, justify=justify, no_wrap=column != "runs")  # type: ignore[arg-type]
+                        f"(baselines: {plan.baseline_rows:,} rows each)")
+    for column, justify in (("backend", "left"), ("measurement", "left"), ("median", "right"), ("runs", "right"),
+                            ("vs (c)", "right"), ("p50/p99 ms", "right"), ("req/commit", "right"),
+                            ("API CPU us/req", "right"), ("cores client/API/PG/other", "right"), ("ok", "center")):
+        table.add_column(column, justify=justify, no_wrap=column not in ("runs", "measurement"))  # type: ignore[arg-type]
     for result in results:
         medians = result["medians"]
         for key in SCENARIOS:
@@ -966,16 +1008,15 @@ def render(results: list[dict[str, Any]], plan: Plan) -> Table:
             label = label.format(batch=plan.batch_size, clients=plan.clients, batch_clients=plan.batch_clients)
             ratio = entry.get("ratio_to_bare")
             latency = f"{entry['p50_ms']:.1f}/{entry['p99_ms']:.1f}" if entry.get("p50_ms") is not None else ""
-            cpu = ("/".join(f"{entry[k]:.2f}" for k in ("client_cores", "server_cores", "postgres_cores",
-                                                          "other_cores"))
-                   if "server_cores" in entry else "")
+            cpu = "/".join(f"{entry[k]:.2f}" if k in entry else "-"
+                           for k in ("client_cores", "server_cores", "postgres_cores", "other_cores"))
             verified = ""
             if key in LOAD_SCENARIOS:
                 runs = result["runs"][key]
                 verified = "[green]yes" if all(r["verification"].get("ok") for r in runs) else "[bold red]LOST"
             per_commit = f"{entry['requests_per_commit']:.1f}" if entry.get("requests_per_commit") else ""
             per_request = f"{entry['api_cpu_us_per_request']:,.0f}" if entry.get("api_cpu_us_per_request") else ""
-            table.add_row(result["backend"], label, f"{entry['rate_per_s']:,.0f}", unit,
+            table.add_row(result["backend"], label, f"{entry['rate_per_s']:,.0f} {unit}",
                           " ".join(f"{v:,.0f}" for v in entry["runs_per_s"]),
                           f"{ratio:.0%}" if ratio is not None else "", latency, per_commit, per_request, cpu,
                           verified)
@@ -1041,7 +1082,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=None, help="length of each timed load run (10)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test: 1 repeat of 3 s, 20,000-row baselines, unless given explicitly")
-    parser.add_argument("--baseline-rows", type=int, default=None, help="rows per baseline run (100,000)")
+    parser.add_argument("--baseline-rows", type=int, default=None, help="rows per baseline run (50,000)")
     parser.add_argument("--broker", default="auto",
                         help="FRAUDLOG_BROKER_URL for the API: auto (RabbitMQ, else Redis, on loopback, else "
                              "memory), memory, or a URL. Nobody consumes the doorbells; the queues are deleted")
@@ -1056,7 +1097,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sqlite-dir", default=None, help="where the SQLite file goes (default: the temp dir)")
     args = parser.parse_args(argv)
     quick = {"repeats": 1, "seconds": 3.0, "baseline_rows": 20_000}
-    full = {"repeats": 3, "seconds": 10.0, "baseline_rows": 100_000}
+    full = {"repeats": 3, "seconds": 10.0, "baseline_rows": 50_000}
     for key, value in (quick if args.quick else full).items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -1090,13 +1131,19 @@ def main(argv: list[str] | None = None) -> int:
         overall = progress.add_task("overall (timed load)", total=plan.estimate(), status="")
         try:
             for backend in plan.backends:
-                results.append(run_backend(backend, plan, corpus, progress, overall, args, stamp))
+                try:
+                    results.append(run_backend(backend, plan, corpus, progress, overall, args, stamp))
+                except Exception as exc:  # e.g. the database restarted under us: report, go on
+                    console.print(f"[bold red]{backend}: the benchmark failed: {type(exc).__name__}: {exc}")
+                    results.append({"backend": backend, "error": f"{type(exc).__name__}: {exc}", "medians": {},
+                                    "runs": {}, "verified": None})
         finally:
             purge_broker(plan.broker)
         progress.update(overall, completed=plan.estimate())
     elapsed = time.perf_counter() - started
     checks = targets(results)
-    verified = all(r["verified"] for r in results)
+    verified = all(r["verified"] is not False for r in results)
+    failed = [r["backend"] for r in results if "error" in r]
     console.print(render(results, plan))
     for check in checks:
         mark = "[green]met[/]" if check["met"] else "[red]NOT met[/]"
@@ -1116,6 +1163,9 @@ def main(argv: list[str] | None = None) -> int:
         console.print(Panel("[bold red]ACKNOWLEDGED TRANSACTIONS ARE MISSING FROM THE LOG (see above)",
                             border_style="red"))
         return 1
+    if failed:
+        console.print(f"[bold red]no result for {', '.join(failed)} (see the error above)")
+        return 2
     console.print("[green]verified: every acknowledged transaction is in the log at the position its receipt "
                   "named, and the log's count matches.")
     return 0

@@ -16,7 +16,7 @@ DEFAULT_RETRAIN_EVERY = "300s"
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_BATCH_ITEMS = 10_000
-DEFAULT_RATE_LIMIT = 1_000.0
+DEFAULT_RATE_LIMIT = 10_000.0  # per key and API process: a guard against runaway clients, not a quota
 
 
 class ConfigError(ValueError):

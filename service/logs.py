@@ -45,7 +45,8 @@ QUIET_LOGGERS = {
     "httpcore": logging.WARNING,
     "alembic": logging.WARNING,
     "uvicorn.access": logging.WARNING,
-    "pika": logging.WARNING,
+    # pika logs every failed connection attempt at ERROR, with a traceback; the doorbell already says it.
+    "pika": logging.CRITICAL,
     "aiosqlite": logging.WARNING,
 }
 _MIN_SECRET_LENGTH = 6  # shorter literals would mask ordinary words

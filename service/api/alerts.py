@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
+import msgspec
 from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.params import QueryParameter
 
 from service.api.auth import ANALYST, require
 from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
-from service.domain.events import format_time
+from service.domain.events import AwareDateTime, format_time
 from service.domain.validation import FieldError
 from service.store.outbox import MAX_PAGE, AlertRecord, InvalidCursor, list_alerts
 
@@ -35,15 +35,18 @@ class AlertController(Controller):
         self,
         state: State,
         status: Annotated[Literal["pending", "sent", "failed"] | None, QueryParameter()] = None,
-        since: Annotated[datetime | None, QueryParameter(description="RFC 3339 with an offset")] = None,
+        since: Annotated[str | None, QueryParameter(description="RFC 3339 with an offset", format="date-time")] = None,
         card_id: Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z0-9._:-]{1,128}$")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> dict[str, Any]:
-        if since is not None and since.utcoffset() is None:
-            raise Problem(422, "Invalid query parameter", errors=[FieldError("since", "needs a UTC offset")])
+        try:  # parsed strictly: Litestar would read `since=4` as a Unix time
+            since_time = None if since is None else msgspec.convert(since, AwareDateTime)
+        except msgspec.ValidationError as exc:
+            raise Problem(422, "Invalid query parameter",
+                          errors=[FieldError("since", f"an RFC 3339 time with an offset: {exc}")]) from exc
         try:
-            page = list_alerts(state.engine, status=status, since=since, card_id=card_id, limit=limit,
+            page = list_alerts(state.engine, status=status, since=since_time, card_id=card_id, limit=limit,
                                cursor=cursor)
         except InvalidCursor as exc:
             raise Problem(422, "Invalid query parameter", errors=[FieldError("cursor", str(exc))]) from exc

@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 
 import service
 from service.api.alerts import AlertController
@@ -86,5 +87,8 @@ def create_app(settings: Settings | None = None, *, on_appended: AppendedHook | 
             version=service.__version__,
             path="/schema",
             render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin()],
+            components=Components(security_schemes={"apiKey": SecurityScheme(
+                type="http", scheme="bearer", description="an API key: Authorization: Bearer <key>")}),
+            security=[{"apiKey": []}] if settings.auth_required else None,
         ),
     )

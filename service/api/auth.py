@@ -13,7 +13,7 @@ import hmac
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,10 +107,11 @@ def _stored_hash(key: ApiKey, secret_key: bytes) -> str:
     return key.key[len(HASH_PREFIX):] if key.key.startswith(HASH_PREFIX) else hash_key(secret_key, key.key)
 
 
-def require(role: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+def require(role: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
     """A Litestar guard: 401 without a valid key, 403 when its role does not grant `role`, 429 over the limit."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    # async: Litestar runs a sync guard in a thread pool, ~50 us of CPU per request for nothing.
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         authenticator: Authenticator = connection.app.state.authenticator
         principal = authenticator.authenticate(connection.headers.get("authorization"))
         if principal is not None and role not in GRANTS[principal.role]:

@@ -11,9 +11,12 @@ from litestar.params import PathParameter
 from service.api.auth import ADMIN, ANALYST, require
 from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
 from service.domain.assignment import CHAMPION, RETIRED
+from service.domain.events import MAX_VERSION
 from service.ml.artifact import ArtifactRejected
 from service.store.model_views import version_detail, version_summaries
 from service.store.registry import UnknownVersion
+
+Version = Annotated[int, PathParameter(ge=1, le=MAX_VERSION, description="a model version number")]
 
 
 class ModelController(Controller):
@@ -28,7 +31,7 @@ class ModelController(Controller):
 
     @get("/{version:int}", operation_id="getModel", summary="A version's full lineage", sync_to_thread=True,
          responses=problem_responses(400, *AUTH_PROBLEMS, 404))
-    def get_model(self, state: State, version: Annotated[int, PathParameter()]) -> dict[str, Any]:
+    def get_model(self, state: State, version: Version) -> dict[str, Any]:
         try:
             return version_detail(state, version)
         except UnknownVersion as exc:
@@ -37,12 +40,12 @@ class ModelController(Controller):
     @post("/{version:int}/promote", operation_id="promoteModel", summary="Make a version the champion",
           status_code=200, sync_to_thread=True, guards=[require(ADMIN)],
           responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409))
-    def promote(self, state: State, version: Annotated[int, PathParameter()]) -> dict[str, Any]:
+    def promote(self, state: State, version: Version) -> dict[str, Any]:
         return _set_role(state, version, CHAMPION)
 
     @post("/{version:int}/retire", operation_id="retireModel", summary="Retire a version", status_code=200,
           sync_to_thread=True, guards=[require(ADMIN)], responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409))
-    def retire(self, state: State, version: Annotated[int, PathParameter()]) -> dict[str, Any]:
+    def retire(self, state: State, version: Version) -> dict[str, Any]:
         return _set_role(state, version, RETIRED)
 
 

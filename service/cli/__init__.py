@@ -9,17 +9,31 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from service.cli import alerts, db, demo, keys, models, relay, scheduler, serve, simulate, train, worker
+import sqlalchemy as sa
+
+from service.cli import (
+    alerts,
+    db,
+    demo,
+    keys,
+    models,
+    rebuild,
+    relay,
+    replay,
+    scheduler,
+    serve,
+    simulate,
+    train,
+    worker,
+)
+from service.cli.errors import CommandFailed
 from service.config import ConfigError
 from service.logs import configure_logging
+from service.ml.artifact import ArtifactRejected
 from service.store.errors import StoreError
 from workers.scheduler import SchedulerAlreadyRunning
 
-COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, simulate, keys)
-
-
-class CommandFailed(Exception):
-    """A command could not do its job; the message is shown to the user as one line."""
+COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, simulate, keys, replay, rebuild)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,6 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging()
         result = args.run(args)
     except (CommandFailed, ConfigError, StoreError, SchedulerAlreadyRunning, ValueError, OSError, LookupError) as exc:
+        print(f"fraudlog {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except sa.exc.DBAPIError as exc:  # the database is down or refused: one line, not a traceback
+        print(f"fraudlog {args.command}: database error: {str(exc.orig).splitlines()[0]}", file=sys.stderr)
+        return 1
+    except ArtifactRejected as exc:
         print(f"fraudlog {args.command}: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

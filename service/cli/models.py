@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from service.cli.context import open_store
+from service.cli.train import CSV_START
 from service.domain.assignment import CHAMPION, RETIRED
 from service.retrain import DEFAULT_MARGIN, retrain
 from service.store.model_views import version_detail, version_summaries
+from service.verify import TrainingFile, verify_version
 
 
 def register(subparsers: Any) -> None:
@@ -30,6 +33,13 @@ def register(subparsers: Any) -> None:
     retrain.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
                          help="promote if ROC AUC >= the champion's minus this")
     retrain.set_defaults(run=_retrain)
+    verify = actions.add_parser("verify", help="retrain a version from its lineage and compare the artifact SHA-256")
+    verify.add_argument("version", type=int)
+    verify.add_argument("--csv", default=None, help="for a version without a parent: the file it was trained from")
+    verify.add_argument("--cards", type=int, default=None, help="with --csv: the --cards given to `fraudlog train`")
+    verify.add_argument("--rows", type=int, default=None, help="with --csv: the --rows given to `fraudlog train`")
+    verify.add_argument("--json", action="store_true")
+    verify.set_defaults(run=_verify)
     for name, role in (("promote", CHAMPION), ("retire", RETIRED)):
         action = actions.add_parser(name, help=f"{name} a version (appends an event to the log)")
         action.add_argument("version", type=int)
@@ -74,6 +84,13 @@ def _retrain(args: argparse.Namespace) -> int:
           f"{result.metrics['n_events']} events, prequential ROC AUC {_fmt(auc)}, "
           f"artifact sha256 {result.artifact_sha256[:12]}")
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    source = None if args.csv is None else TrainingFile(Path(args.csv), CSV_START, args.cards, args.rows)
+    report = verify_version(open_store().registry, args.version, source)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.lines()))
+    return 0 if report.reproduced else 1
 
 
 def _fmt(value: float | None) -> str:

@@ -8,10 +8,14 @@ import signal
 import threading
 from typing import Any
 
+import sqlalchemy as sa
+
 from service.alerts.relay import RelaySettings, deliver_pending, sink_from_settings
 from service.cli.context import open_store
+from service.store.errors import StoreError
 
 log = logging.getLogger("fraudlog.relay")
+DB_RETRY_SECONDS = 2.0
 
 
 def register(subparsers: Any) -> None:
@@ -30,9 +34,15 @@ def _relay(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     print(f"relay delivering to {store.settings.alert_sink.split('?')[0]}", flush=True)
     while not stop.is_set():
-        report = deliver_pending(store.engine, sink, batch_size=relay.batch_size,
-                                 visibility_timeout=relay.visibility_timeout, max_attempts=relay.max_attempts,
-                                 base_delay=relay.base_delay, max_delay=relay.max_delay)
+        try:
+            report = deliver_pending(store.engine, sink, batch_size=relay.batch_size,
+                                     visibility_timeout=relay.visibility_timeout, max_attempts=relay.max_attempts,
+                                     base_delay=relay.base_delay, max_delay=relay.max_delay)
+        except (StoreError, sa.exc.OperationalError) as exc:
+            # The database restarting is not the relay's end: leased alerts come back after their timeout.
+            log.warning("database unavailable (%s); retrying in %.0f s", str(exc).splitlines()[0], DB_RETRY_SECONDS)
+            stop.wait(DB_RETRY_SECONDS)
+            continue
         if report.sent or report.gave_up:
             log.info("delivered %d alerts, %d gave up", report.sent, report.gave_up)
         if args.once:

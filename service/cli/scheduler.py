@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
+import threading
 from typing import Any
 
 from service.cli.context import open_store
+from service.cli.errors import CommandFailed
+
+log = logging.getLogger("fraudlog.scheduler")
+LOCK_CHECK_SECONDS = 5.0
 
 
 def register(subparsers: Any) -> None:
@@ -30,9 +36,21 @@ def _scheduler(args: argparse.Namespace) -> int:
     else:
         jobs.append(("retrain", EVENT_COUNT_CHECK_SECONDS, lambda: actors.retrain.send(schedule.events or 1)))
         retrain_text = f"every {schedule.events} new transactions"
-    with single_scheduler(store.engine, store.settings):
+    with single_scheduler(store.engine, store.settings) as still_held:
+        scheduler = build_scheduler(jobs)
+
+        def check_lock() -> None:
+            if not still_held():
+                log.error("the scheduler lock was lost (database restart?); stopping so only one scheduler runs")
+                lost.set()
+                scheduler.shutdown(wait=False)
+
+        lost = threading.Event()
+        scheduler.add_job(check_lock, "interval", seconds=LOCK_CHECK_SECONDS, id="lock", max_instances=1)
         print(f"scheduler running: sweep every {args.sweep_every:g} s, alerts every {args.alerts_every:g} s, "
               f"retrain {retrain_text}", flush=True)
         with contextlib.suppress(KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: a clean stop
-            build_scheduler(jobs).start()
+            scheduler.start()
+    if lost.is_set():
+        raise CommandFailed("the scheduler lock was lost; restart to take it again")
     return 0

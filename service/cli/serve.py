@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import socket
 from typing import Any
+
+import uvicorn
+
+
+class TcpConfig(uvicorn.Config):
+    """uvicorn's shared socket for --workers is made with proto 0, so asyncio never sets TCP_NODELAY on its
+    connections and every keep-alive answer waits ~40 ms for a delayed ACK (uvicorn issue 3149).
+    Re-wrapping the socket with IPPROTO_TCP restores TCP_NODELAY in every worker process."""
+
+    def bind_socket(self) -> socket.socket:
+        sock = super().bind_socket()
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.proto == 0:
+            sock = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+        return sock
 
 
 def register(subparsers: Any) -> None:
@@ -17,15 +32,19 @@ def register(subparsers: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from service.config import Settings
     from service.logs import logging_config
 
     Settings.from_env()  # fail fast, with a one-line message, on bad configuration
     # uvicorn applies log_config in every worker process it starts, so they all log as this one does.
-    config = logging_config(args.log_level)
-    uvicorn.run("service.api.app:create_app", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_config=config, log_level=config["root"]["level"].lower(),
-                access_log=False)
+    log_config = logging_config(args.log_level)
+    config = TcpConfig("service.api.app:create_app", factory=True, host=args.host, port=args.port,
+                       workers=args.workers, log_config=log_config, log_level=log_config["root"]["level"].lower(),
+                       access_log=False)
+    if args.workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+    else:
+        uvicorn.Server(config).run()
     return 0

@@ -7,17 +7,23 @@ These Structs are the contract: msgspec enforces every constraint while decoding
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
 
+MAX_VERSION = 2**31 - 1  # model_versions.version is a 32-bit integer
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-MAX_ATTRIBUTES = 256
+# Limits with documented defaults, configurable for deployments whose clients send more.
+MAX_ATTRIBUTES = int(os.environ.get("FRAUDLOG_MAX_ATTRIBUTES", "256"))
+MAX_ATTRIBUTE_NAME = int(os.environ.get("FRAUDLOG_MAX_ATTRIBUTE_NAME", "64"))
 
 Identifier = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="1-128 characters of [A-Za-z0-9._:-]")]
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset")]
-AttributeName = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+# Printable names only: a NUL, for one, cannot be stored in Postgres JSONB.
+AttributeName = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ATTRIBUTE_NAME,
+                                            pattern=r"^[^\x00-\x1f\x7f]+$")]
 Amount = Annotated[float, msgspec.Meta(ge=0, description="finite, >= 0")]
 
 
@@ -43,7 +49,7 @@ class PredictIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Score a transaction on demand, with the champion or a pinned version; nothing is stored."""
 
     transaction: TransactionIn
-    model_version: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    model_version: Annotated[int, msgspec.Meta(ge=1, le=MAX_VERSION)] | None = None
 
 
 class Receipt(msgspec.Struct):
@@ -80,7 +86,8 @@ def digest(canonical: dict[str, Any]) -> str:
 
 def format_time(moment: datetime) -> str:
     """RFC 3339 in UTC with microseconds: one spelling per instant."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime("%Y"): strftime does not zero-pad years before 1000.
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def parse_time(text: str) -> datetime:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
 from typing import Any, TypeVar
 
 import msgspec
@@ -41,16 +44,71 @@ def decode_one_or_many(body: bytes, struct: type[S], max_items: int) -> tuple[li
             raise InvalidBody([FieldError("", "an array must hold at least one item")])
         if len(decoded) > max_items:
             raise InvalidBody([FieldError("", f"an array may hold at most {max_items} items, got {len(decoded)}")])
+        _refuse_times_outside_utc(decoded, as_array=True)
         return decoded, True
+    _refuse_times_outside_utc([decoded], as_array=False)
     return [decoded], False
 
 
 def decode_object(body: bytes, struct: type[S]) -> S:
     """Decode one JSON object into `struct`, naming every bad field when it does not fit."""
     try:
-        return msgspec.json.decode(body, type=struct)
+        decoded = msgspec.json.decode(body, type=struct)
     except (msgspec.ValidationError, msgspec.DecodeError):
         raise InvalidBody(_explain(body, struct, 0, allow_array=False)) from None
+    _refuse_times_outside_utc([decoded], as_array=False)
+    return decoded
+
+
+# Payment times a fraud service can reason about. The bounds also keep every derived time (a window's
+# start, a UTC conversion) representable: 0001-01-01T00:00:00+01:00 is valid RFC 3339 but not a UTC time.
+EARLIEST_TIME = datetime(1970, 1, 2, tzinfo=UTC)
+LATEST_TIME = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+def _refuse_times_outside_utc(items: Sequence[msgspec.Struct], *, as_array: bool) -> None:
+    """Every stored time is UTC and within the bounds above; a time outside them is the client's error,
+    named here, not a 500 later."""
+    errors = [FieldError(f"/{index}{pointer}" if as_array else pointer,
+                         "must lie between 1970-01-02 and 9999-12-30 (UTC)")
+              for index, item in enumerate(items) for pointer in _times_outside_utc(item)]
+    if errors:
+        raise InvalidBody(errors)
+
+
+def _times_outside_utc(item: msgspec.Struct) -> list[str]:
+    """Pointers, relative to `item`, of its times (nested ones too) that UTC cannot express."""
+    bad: list[str] = []
+    for name, encode_name, nested in _time_fields(type(item)):
+        value = getattr(item, name)
+        if value is None:
+            continue
+        if nested:
+            bad.extend(f"/{encode_name}{pointer}" for pointer in _times_outside_utc(value))
+        elif _outside_utc(value):
+            bad.append(f"/{encode_name}")
+    return bad
+
+
+def _outside_utc(moment: datetime) -> bool:
+    try:
+        return not EARLIEST_TIME <= moment.astimezone(UTC) <= LATEST_TIME
+    except OverflowError:
+        return True
+
+
+@cache
+def _time_fields(struct: type[msgspec.Struct]) -> tuple[tuple[str, str, bool], ...]:
+    """(attribute, JSON name, is a nested Struct) of the fields that hold a time, directly or nested."""
+    found: list[tuple[str, str, bool]] = []
+    for field in msgspec.structs.fields(struct):
+        annotation = field.type
+        options = getattr(annotation, "__args__", (annotation,))
+        if any(_struct_type(option) is not None for option in options):
+            found.append((field.name, field.encode_name, True))
+        elif any(option is datetime or getattr(option, "__origin__", None) is datetime for option in options):
+            found.append((field.name, field.encode_name, False))
+    return tuple(found)
 
 
 def _explain(body: bytes, struct: type[msgspec.Struct], max_items: int, allow_array: bool = True) -> list[FieldError]:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from service.store.errors import StoreUnavailable
 from service.store.event_log import EventLog, NewEvent, UnitOutcome
 
 log = logging.getLogger("fraudlog.ingest")
@@ -85,9 +86,18 @@ class GroupCommitter:
         append = self._log.append_transactions if kind == TRANSACTIONS else self._log.append_labels
         try:
             outcomes = append([m.unit for m in members])
-        except Exception as exc:  # every waiting request must hear about it; none was stored
+        except StoreUnavailable as exc:  # the database is down: every waiting request hears it; none is stored
             for member in members:
                 member.future.set_exception(exc)
+            return
+        except Exception as exc:
+            if len(members) > 1:
+                # One unit the database refuses must not fail its neighbours: commit them one by one.
+                log.warning("a group of %d units failed (%s); committing them one by one", len(members), exc)
+                for member in members:
+                    self._commit(kind, [member])
+                return
+            members[0].future.set_exception(exc)
             return
         for member, outcome in zip(members, outcomes, strict=True):
             member.future.set_result(outcome)

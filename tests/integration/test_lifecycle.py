@@ -208,3 +208,17 @@ def test_challengers_beyond_the_cap_are_retired(engine: Engine) -> None:
     current = registry.assignments().current()
     assert current.champion == 1 and current.challengers == tuple(made[-2:])
     assert all(registry.assignments().status_of(v) == "retired" for v in made[:2])
+
+
+@pytest.mark.postgres
+def test_scheduler_notices_when_a_database_restart_drops_its_lock(pg_engine: Engine, pg_url: str) -> None:
+    """A session lock dies with its session; the scheduler must see that, or two could run after a restart."""
+    from workers.scheduler import ADVISORY_LOCK_KEY
+
+    with single_scheduler(pg_engine, Settings(database_url=pg_url, secret_key=SECRET)) as still_held:
+        assert still_held()
+        with pg_engine.connect() as conn:
+            conn.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                f"AND objid = {ADVISORY_LOCK_KEY & 0xFFFFFFFF}")
+        assert not still_held()

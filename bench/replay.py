@@ -1,0 +1,188 @@
+"""Replay and rebuild benchmark: how fast the log is re-derived, against the bare limit of the same work.
+
+    .venv/bin/python -m bench.replay [--backend sqlite|postgres|both] [--transactions 100000] [--repeats 3]
+
+For each backend it creates a fresh, migrated database, registers two versions (an `hst` champion and a
+`logreg` challenger, as in production), appends N synthetic transactions (N/40 cards, like the demo) with
+`EventLog.append_transactions` in batches of 5,000 and labels for half of them, and scores every one with
+`Scorer` in batches of 1,000. Then, each `--repeats` times (the median is reported):
+
+  bare      the same features (`batch_features`) and `score_one` calls for every assigned version, over the
+            same transactions held in memory: no database, no comparison. The ceiling replay aims at.
+  replay    `replay()` over the whole log with a fresh registry (artifacts loaded and HMAC-verified once):
+            stream, features, scores, comparison with the stored predictions. It must reproduce every one.
+  backtest  `backtest()` of the challenger over the whole log.
+  rebuild   `rebuild()` into a fresh database of the same backend: copy the log and the versions,
+            recompute labels, predictions and alerts.
+
+Rates are transactions per second. The machine's load average is recorded beside each backend, because
+the machine may be shared. Results go to bench/results/replay-<timestamp>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from bench.alerts import fresh_database
+from service.bootstrap import train_first_version
+from service.domain.assignment import CHALLENGER
+from service.domain.events import LabelIn, TransactionIn, canonical_label, canonical_transaction, digest
+from service.domain.features import batch_features
+from service.ml.datasets import synthetic_stream
+from service.ml.specs import score_one, spec_for
+from service.rebuild import rebuild
+from service.replay import backtest, replay
+from service.replay.reader import assignment_table, read_only_snapshot, transaction_chunks
+from service.replay.recompute import scoring_versions
+from service.scoring import Scorer
+from service.store.engine import create_engine
+from service.store.event_log import EventLog, NewEvent
+from service.store.registry import ModelRegistry
+from service.store.tables import EVENT_LABEL, EVENT_TRANSACTION, events
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS_DIR = REPO / "bench" / "results"
+SECRET = b"bench-replay-secret"
+START = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def populate(url: str, count: int) -> None:
+    """Two versions, `count` transactions and labels for half of them, every transaction scored."""
+    engine = create_engine(url)
+    registry = ModelRegistry(engine, SECRET)
+    warmup = list(synthetic_stream(2_000, seed=1, start=START - timedelta(days=30), cards=50))
+    train_first_version(registry, warmup, spec_for("hst"), source="bench")
+    challenger = train_first_version(registry, warmup, spec_for("logreg"), source="bench", promote=False)
+    registry.set_role(challenger.version, CHALLENGER)
+    rows = list(synthetic_stream(count, seed=7, start=START, cards=max(50, count // 40)))
+    log = EventLog(engine)
+    for begin in range(0, count, 5_000):
+        batch = rows[begin : begin + 5_000]
+        log.append_transactions([[_transaction(body) for body, _ in batch]], datetime.now(UTC))
+        log.append_labels([[_label(body, y) for body, y in batch[: len(batch) // 2]]], datetime.now(UTC))
+    with engine.connect() as conn:
+        positions = list(conn.execute(sa.select(events.c.position).where(events.c.event_type == EVENT_TRANSACTION)
+                                      .order_by(events.c.position)).scalars())
+    scorer = Scorer(engine, registry)
+    for begin in range(0, len(positions), 1_000):
+        scorer.score_positions(positions[begin : begin + 1_000])
+    engine.dispose()
+
+
+def _transaction(body: dict[str, Any]) -> NewEvent:
+    tx = TransactionIn(**{**body, "event_time": datetime.fromisoformat(body["event_time"].replace("Z", "+00:00"))})
+    canonical = canonical_transaction(tx)
+    return NewEvent(EVENT_TRANSACTION, tx.transaction_id, tx.card_id, tx.event_time, digest(canonical), canonical)
+
+
+def _label(body: dict[str, Any], is_fraud: bool) -> NewEvent:
+    canonical = canonical_label(LabelIn(transaction_id=body["transaction_id"], is_fraud=is_fraud), START)
+    return NewEvent(EVENT_LABEL, body["transaction_id"], None, START, digest(canonical), canonical)
+
+
+def bare_limit(url: str) -> Callable[[], int]:
+    """The features and scores of every transaction, from memory: the work replay cannot avoid."""
+    engine = create_engine(url)
+    registry = ModelRegistry(engine, SECRET)
+    with read_only_snapshot(engine) as conn:
+        views = [t.view for chunk in transaction_chunks(conn, 1, 10**12) for t in chunk]
+        table = assignment_table(conn, 10**12)
+    assigned = {tx.position: scoring_versions(table.assignment_at(tx.position)) for tx in views}
+    models = {v: registry.load(v) for versions in assigned.values() for v in versions}
+    engine.dispose()
+
+    def run() -> int:
+        features = batch_features(views, [])
+        for tx in views:
+            for version in assigned[tx.position]:
+                loaded = models[version]
+                score_one(loaded.model, loaded.spec, features[tx.position])
+        return len(views)
+
+    return run
+
+
+def run_once(run: Callable[[], int]) -> tuple[float, float]:
+    """(rate per second, seconds) of one run."""
+    began = time.perf_counter()
+    done = run()
+    seconds = time.perf_counter() - began
+    return done / seconds, seconds
+
+
+def summary(runs: list[tuple[float, float]]) -> dict[str, Any]:
+    return {"median_per_s": round(statistics.median(r for r, _ in runs)),
+            "median_seconds": round(statistics.median(s for _, s in runs), 2),
+            "runs_per_s": [round(r) for r, _ in runs]}
+
+
+def measure(backend: str, count: int, repeats: int) -> dict[str, Any]:
+    with fresh_database(backend) as url:
+        began = time.perf_counter()
+        populate(url, count)
+        setup = time.perf_counter() - began
+        engine = create_engine(url)
+        load_before = os.getloadavg()
+
+        def run_replay() -> int:
+            report = replay(engine, ModelRegistry(engine, SECRET))
+            if not report.reproduced or report.transactions != count:
+                raise RuntimeError(f"replay did not reproduce the log: {report.to_dict()}")
+            return report.transactions
+
+        def run_rebuild() -> int:
+            with fresh_database(backend) as target:
+                return rebuild(engine, target, SECRET).transactions
+
+        bare = bare_limit(url)
+        # Bare and replay alternate, so that a busy spell of a shared machine weighs on both alike; the ratio
+        # is the median of each pair's ratio.
+        pairs = [(run_once(bare), run_once(run_replay)) for _ in range(repeats)]
+        backtests = [run_once(lambda: backtest(engine, ModelRegistry(engine, SECRET), 2).span.transactions)
+                     for _ in range(repeats)]
+        rebuilds = [run_once(run_rebuild) for _ in range(repeats)]
+        engine.dispose()
+    return {"backend": backend, "transactions": count, "setup_seconds": round(setup, 1),
+            "bare": summary([b for b, _ in pairs]), "replay": summary([r for _, r in pairs]),
+            "replay_over_bare": round(statistics.median(r[0] / b[0] for b, r in pairs), 3),
+            "backtest": summary(backtests), "rebuild": summary(rebuilds),
+            "load_average": [list(load_before), list(os.getloadavg())]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.replay", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--transactions", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=3, help="runs per figure; the median is reported")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    results = []
+    print(f"{'backend':<9} {'bare/s':>8} {'replay/s':>9} {'ratio':>6} {'backtest/s':>11} {'rebuild s':>10}  load")
+    for backend in backends:
+        r = measure(backend, args.transactions, args.repeats)
+        results.append(r)
+        print(f"{backend:<9} {r['bare']['median_per_s']:>8,} {r['replay']['median_per_s']:>9,} "
+              f"{r['replay_over_bare']:>6.0%} {r['backtest']['median_per_s']:>11,} "
+              f"{r['rebuild']['median_seconds']:>10.1f}  {r['load_average'][0][0]:.1f}-{r['load_average'][1][0]:.1f}")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = RESULTS_DIR / f"replay-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
+    out.write_text(json.dumps({"machine": machine, "results": results}, indent=2))
+    print(f"results: {out.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

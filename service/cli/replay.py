@@ -1,0 +1,130 @@
+"""`fraudlog replay`: check every stored prediction against the log, or backtest one version on a range."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from service.cli.context import open_store
+from service.ml.artifact import ArtifactRejected
+from service.replay import BacktestReport, Difference, Range, ReplayReport, backtest, replay
+
+DEFAULT_SHOWN = 10
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "replay", help="re-derive features and scores from the log and compare with the stored predictions",
+        description="Walk the log in position order, recompute every transaction's features and the scores of "
+                    "its champion and challengers, and compare them bit for bit with the stored predictions. "
+                    "Exit 1 on any difference. With --model-version, backtest that version on the range "
+                    "instead. Reads only: writes nothing, never alerts.")
+    parser.add_argument("--from", dest="start", type=int, default=None, metavar="POS", help="first log position")
+    parser.add_argument("--to", dest="stop", type=int, default=None, metavar="POS",
+                        help="last log position (default: the end of the log)")
+    parser.add_argument("--model-version", type=int, default=None, metavar="V",
+                        help="backtest version V: ROC AUC and alerts beside what the champions did")
+    parser.add_argument("--show", type=int, default=DEFAULT_SHOWN, metavar="N",
+                        help=f"print the first N differences in full (default {DEFAULT_SHOWN})")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    store = open_store()
+    try:
+        with _progress() as (on_range, advance):
+            if args.model_version is not None:
+                result: ReplayReport | BacktestReport = backtest(
+                    store.engine, store.registry, args.model_version, start=args.start, stop=args.stop,
+                    progress=advance, on_range=on_range)
+            else:
+                result = replay(store.engine, store.registry, start=args.start, stop=args.stop, keep=args.show,
+                                progress=advance, on_range=on_range)
+    except ArtifactRejected as exc:
+        raise ValueError(str(exc)) from exc  # the CLI's one-line failure, exit 1
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    elif isinstance(result, BacktestReport):
+        _print_backtest(Console(), result)
+    else:
+        _print_replay(Console(), result)
+    return 0 if isinstance(result, BacktestReport) or result.reproduced else 1
+
+
+@contextmanager
+def _progress() -> Iterator[tuple[Callable[[Range], None], Callable[[int], None]]]:
+    """A progress bar on stderr, so stdout carries only the report (and stays valid JSON with --json)."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("replaying transactions", total=None)
+
+        def on_range(span: Range) -> None:
+            progress.update(task, total=span.transactions,
+                            description=f"replaying positions {span.start:,}-{span.stop:,}")
+
+        yield on_range, lambda n: progress.advance(task, n)
+
+
+def _print_replay(console: Console, report: ReplayReport) -> None:
+    table = Table("figure", "value", title=f"Replay of log positions {report.start:,}-{report.stop:,}")
+    rate = report.transactions / report.seconds if report.seconds else 0.0
+    for name, value in (("events in range", report.events), ("transactions replayed", report.transactions),
+                        ("predictions checked", report.checked), ("identical", report.identical),
+                        ("different", report.different), ("missing", report.missing),
+                        ("unexpected", report.unexpected)):
+        table.add_row(name, f"{value:,}")
+    table.add_row("versions (artifacts HMAC-verified)", ", ".join(map(str, report.versions)) or "-")
+    table.add_row("time", f"{report.seconds:.1f} s ({rate:,.0f} transactions/s)")
+    console.print(table)
+    if report.reproduced:
+        console.print("every prediction reproduced bit for bit")
+        return
+    wrong = report.different + report.missing + report.unexpected
+    console.print(f"{wrong:,} predictions NOT reproduced; the first {len(report.differences)} in full:",
+                  style="bold red")
+    for difference in report.differences:
+        for line in difference_lines(difference):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def difference_lines(difference: Difference) -> list[str]:
+    """One difference in full: every disagreeing field with its stored and replayed value, exactly."""
+    lines = [f"{difference.kind}: transaction {difference.transaction_id} (position {difference.position}), "
+             f"model version {difference.model_version}"]
+    for name, values in difference.fields.items():
+        if name == "features":
+            lines += [f"  features.{feature}: stored {v['stored']!r}, replayed {v['replayed']!r}"
+                      for feature, v in values.items()]
+        else:
+            lines.append(f"  {name}: stored {values['stored']!r}, replayed {values['replayed']!r}")
+    return lines
+
+
+def _print_backtest(console: Console, report: BacktestReport) -> None:
+    span = report.span
+    table = Table("model", "predictions", "labels", "frauds", "ROC AUC", "alerts", "alert rate",
+                  title=f"Backtest of version {report.version} (threshold {report.threshold:.6g}) on log positions "
+                        f"{span.start:,}-{span.stop:,}, {span.transactions:,} transactions")
+    table.add_row(f"v{report.version} (backtest)", *_figures(report.candidate))
+    table.add_row("champions as served", *_figures(report.champions))
+    for version, figures in report.per_champion.items():
+        table.add_row(f"  v{version}", *_figures(figures))
+    console.print(table)
+    console.print("ROC AUC from raw scores on the labels known now; champions' alerts are the outbox's rows.")
+    if report.in_training_range:
+        console.print(f"note: version {report.version} learned from {report.in_training_range:,} of these "
+                      "transactions; its figures on them are optimistic", style="yellow")
+
+
+def _figures(side: dict[str, Any]) -> list[str]:
+    auc, rate = side["roc_auc"], side["alert_rate"]
+    return [f"{side['predictions']:,}", f"{side['labels']:,}", f"{side['frauds']:,}",
+            "-" if auc is None else f"{auc:.4f}", f"{side['alerts']:,}", "-" if rate is None else f"{rate:.2%}"]

@@ -1,0 +1,56 @@
+"""The auditor's view of one transaction: each prediction's lineage, and whether replay reproduces it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.domain.events import format_time
+from service.domain.features import TxView
+from service.ml.artifact import ArtifactRejected
+from service.replay.compare import field_differences
+from service.replay.history import features_of
+from service.replay.reader import assignment_table, read_only_snapshot, stored_predictions
+from service.replay.recompute import score_with, scoring_versions
+from service.store.event_log import EventLog
+from service.store.registry import ModelRegistry, UnknownVersion
+
+UNEXPECTED = "unexpected"  # no version the log assigns to the event should have written this prediction
+ARTIFACT = "artifact"  # the version's artifact does not verify, so nothing can be recomputed with it
+
+
+def lineage_summary(registry: ModelRegistry, version: int) -> dict[str, Any]:
+    """Enough of a version's lineage to say what produced a score; `GET /v1/models/{v}` has the rest."""
+    record = registry.get(version)
+    data = record.training_data
+    return {"version": record.version, "parent_version": record.parent_version,
+            "model_spec": record.model_spec.get("name"),
+            "training_range": {"source": data.get("source"), "first_position": data.get("first_position"),
+                               "last_position": data.get("last_position")},
+            "artifact_sha256": record.artifact_sha256, "created_at": format_time(record.created_at)}
+
+
+def reproduce_transaction(registry: ModelRegistry, transaction_id: str) -> dict[int, list[str]]:
+    """For each stored prediction of the transaction, the fields replay could not reproduce (an empty list:
+    it reproduces bit for bit), or `unexpected` / `artifact`. Reads only, one snapshot, computed on demand."""
+    event = EventLog(registry.engine).get_transaction(transaction_id)
+    if event is None:
+        return {}
+    tx = TxView.from_payload(event.position, event.payload)
+    with read_only_snapshot(registry.engine) as conn:
+        stored = [p for p in stored_predictions(conn, tx.position - 1, tx.position)
+                  if p.transaction_id == transaction_id]
+        assignment = assignment_table(conn, tx.position).assignment_at(tx.position)
+        features = features_of(conn, [tx])[tx.position]
+    verdicts: dict[int, list[str]] = {}
+    for prediction in stored:
+        version = prediction.model_version
+        if version not in scoring_versions(assignment):
+            verdicts[version] = [UNEXPECTED]
+            continue
+        try:
+            replayed = score_with(registry, version, tx, features, champion=version == assignment.champion)
+        except (ArtifactRejected, UnknownVersion):
+            verdicts[version] = [ARTIFACT]
+            continue
+        verdicts[version] = sorted(field_differences(prediction, replayed))
+    return verdicts

@@ -1,0 +1,133 @@
+"""`fraudlog models verify`: a version retrained from its lineage gives the recorded artifact, or a clear report."""
+
+from __future__ import annotations
+
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from service.bootstrap import train_first_version
+from service.cli import main
+from service.cli.train import CSV_START
+from service.ml.datasets import creditcard_transactions
+from service.ml.specs import spec_for
+from service.retrain import retrain
+from service.scoring import Scorer
+from service.store.registry import ModelRegistry
+from service.store.tables import model_versions
+from service.verify import TrainingFile, verify_version
+from tests.integration.test_lifecycle import append_labels
+from tests.integration.test_scoring import append_rows
+from tests.support.models import SECRET, install_version, synthetic_rows
+
+
+def retrained_version(engine: Engine, model: str = "hst") -> int:
+    """Version 1 trained from a file, then a child retrained on a labelled stretch of the log."""
+    install_version(engine, model=model)
+    registry = ModelRegistry(engine, SECRET)
+    rows = synthetic_rows(600, seed=64, cards=25)
+    Scorer(engine, registry).score_positions(append_rows(engine, rows))
+    append_labels(engine, rows[:500])
+    result = retrain(registry, margin=1.0)
+    assert result is not None
+    return result.version
+
+
+def superuser_update(engine: Engine, version: int, **values: Any) -> None:
+    """Change an immutable version row as only a superuser could: by dropping its guard trigger first."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("ALTER TABLE model_versions DISABLE TRIGGER model_versions_immutable")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER IF EXISTS model_versions_no_update")
+        conn.execute(sa.update(model_versions).where(model_versions.c.version == version).values(**values))
+
+
+def checks(report: Any) -> dict[str, bool]:
+    return {check.name: check.ok for check in report.checks}
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, database_url: str) -> None:
+    monkeypatch.setenv("FRAUDLOG_DATABASE_URL", database_url)
+    monkeypatch.setenv("FRAUDLOG_SECRET_KEY", SECRET.decode())
+    monkeypatch.setenv("FRAUDLOG_API_KEYS", "test:admin:test-key")
+
+
+@pytest.mark.parametrize("model", ["hst", "logreg"])
+def test_a_retrained_version_is_reproduced_from_its_lineage(engine: Engine, model: str, cli_env: None,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    version = retrained_version(engine, model)
+    report = verify_version(ModelRegistry(engine, SECRET), version)
+    assert report.reproduced and report.method == "log" and all(checks(report).values()), report.lines()
+    assert main(["models", "verify", str(version)]) == 0
+    assert f"model version {version}: reproduced" in capsys.readouterr().out
+
+
+def test_a_tampered_training_range_fails_with_a_clear_report(engine: Engine, cli_env: None,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    version = retrained_version(engine)
+    data = ModelRegistry(engine, SECRET).get(version).training_data
+    superuser_update(engine, version, training_data={**data, "first_position": data["first_position"] + 100})
+    report = verify_version(ModelRegistry(engine, SECRET), version)
+    assert not report.reproduced
+    assert checks(report) == {"stored artifact matches its SHA-256 and HMAC": True, "training data SHA-256": False,
+                              "events and labels learned": False, "artifact SHA-256": False, "threshold": False}
+    assert any("do not hash to the digest lineage recorded" in note for note in report.notes)
+    assert main(["models", "verify", str(version)]) == 1
+    out = capsys.readouterr().out
+    assert f"model version {version}: NOT reproduced" in out and "[FAIL] artifact SHA-256" in out
+
+
+def test_a_tampered_artifact_fails_and_the_report_says_the_lineage_is_intact(engine: Engine) -> None:
+    version = retrained_version(engine)
+    with engine.connect() as conn:
+        blob = bytearray(conn.execute(sa.select(model_versions.c.artifact)
+                                      .where(model_versions.c.version == version)).scalar_one())
+    blob[len(blob) // 3] ^= 0x01
+    superuser_update(engine, version, artifact=bytes(blob))
+    report = verify_version(ModelRegistry(engine, SECRET), version)
+    assert not report.reproduced
+    assert checks(report)["stored artifact matches its SHA-256 and HMAC"] is False
+    assert checks(report)["artifact SHA-256"] is True  # retraining still gives what lineage recorded
+    assert any("the lineage is intact and the stored blob is not" in note for note in report.notes)
+
+
+def test_a_different_river_version_is_named_when_the_artifact_differs(engine: Engine) -> None:
+    version = retrained_version(engine)
+    record = ModelRegistry(engine, SECRET).get(version)
+    # As if another river had trained it: other bytes (and so another SHA-256), its version in lineage.
+    superuser_update(engine, version, environment={**record.environment, "river": "0.19.0"},
+                     artifact_sha256="0" * 64)
+    report = verify_version(ModelRegistry(engine, SECRET), version)
+    assert not report.reproduced and checks(report)["training data SHA-256"] is True
+    assert any(f"river 0.19.0 then, {record.environment['river']} here" in note for note in report.notes)
+
+
+def test_a_version_trained_from_a_file_cannot_be_retrained_from_the_log(
+        engine: Engine, cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    install_version(engine)
+    report = verify_version(ModelRegistry(engine, SECRET), 1)
+    assert not report.reproduced and report.method == "none"
+    assert "it was trained from 'test', outside the log" in report.notes[0] and "--csv PATH" in report.notes[0]
+    assert main(["models", "verify", "1"]) == 1
+    assert "the log alone cannot retrain it" in capsys.readouterr().out
+    assert main(["models", "verify", "7"]) == 1
+    assert "model version 7 does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_version_trained_from_a_csv_is_retrained_from_that_file(
+        engine: Engine, creditcard_csv: Path, cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = islice(creditcard_transactions(creditcard_csv, start=CSV_START, cards=50), 800)
+    train_first_version(ModelRegistry(engine, SECRET), rows, spec_for("hst"), source=f"csv:{creditcard_csv}")
+    same = verify_version(ModelRegistry(engine, SECRET), 1, TrainingFile(creditcard_csv, CSV_START, cards=50))
+    assert same.reproduced and same.method == "file", same.lines()
+    other_cards = verify_version(ModelRegistry(engine, SECRET), 1, TrainingFile(creditcard_csv, CSV_START, cards=7))
+    assert not other_cards.reproduced and checks(other_cards)["training data SHA-256"] is False
+    assert main(["models", "verify", "1", "--csv", str(creditcard_csv), "--cards", "50"]) == 0
+    assert "model version 1: reproduced" in capsys.readouterr().out
