@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
                     "instead. Reads only: writes nothing, never alerts.")
     parser.add_argument("--from", dest="start", type=int, default=None, metavar="POS", help="first log position")
     parser.add_argument("--to", dest="stop", type=int, default=None, metavar="POS",
-                        help="last log position (default: the end of the log)")
+                        help="last log position (default: the end of the log; on a live system, events not "
+                             "scored yet when replay starts count as missing)")
     parser.add_argument("--model-version", type=int, default=None, metavar="V",
                         help="backtest version V: ROC AUC and alerts beside what the champions did")
     parser.add_argument("--show", type=int, default=DEFAULT_SHOWN, metavar="N",

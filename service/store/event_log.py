@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from service.domain.events import Receipt
+from service.store.bulk import insert_events
 from service.store.engine import lock_event_log, write_transaction
 from service.store.errors import AppendOnlyViolation, StoreUnavailable
 from service.store.tables import EVENT_LABEL, EVENT_TRANSACTION, events
@@ -81,7 +82,6 @@ def _record(row: Any) -> EventRecord:
 class EventLog:
     """The event log on one engine (SQLite or Postgres)."""
 
-    insert_statement = sa.insert(events).returning(events.c.position, sort_by_parameter_order=True)
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -176,12 +176,8 @@ class EventLog:
     def _insert(self, conn: Connection, rows: list[NewEvent], recorded_at: datetime) -> list[int]:
         if not rows:
             return []
-        params = [
-            {"event_type": e.event_type, "transaction_id": e.transaction_id, "card_id": e.card_id,
-             "event_time": e.event_time, "recorded_at": recorded_at, "digest": e.digest, "payload": e.payload}
-            for e in rows
-        ]
-        return list(conn.execute(self.insert_statement, params).scalars())
+        return insert_events(conn, [(e.event_type, e.transaction_id, e.card_id, e.event_time, recorded_at,
+                                     e.digest, e.payload) for e in rows])
 
     def _known_transactions(self, conn: Connection, ids: set[str]) -> dict[str, tuple[str, int | None]]:
         found: dict[str, tuple[str, int | None]] = {}
