@@ -97,7 +97,7 @@ def bare_limit(url: str) -> Callable[[], int]:
     engine = create_engine(url)
     registry = ModelRegistry(engine, SECRET)
     with read_only_snapshot(engine) as conn:
-        views = [t.view for chunk in transaction_chunks(conn, 1, 10**12) for t in chunk]
+        views = [tx for chunk in transaction_chunks(conn, 1, 10**12) for tx in chunk]
         table = assignment_table(conn, 10**12)
     assigned = {tx.position: scoring_versions(table.assignment_at(tx.position)) for tx in views}
     models = {v: registry.load(v) for versions in assigned.values() for v in versions}

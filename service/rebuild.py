@@ -39,7 +39,6 @@ from service.domain.features import TxView
 from service.replay.collect import collected_per_chunk
 from service.replay.history import FeatureWalk
 from service.replay.reader import (
-    LoggedTransaction,
     decode_json,
     driver_errors,
     json_text,
@@ -176,29 +175,28 @@ def _append_chunk(conn: Connection, registry: ModelRegistry, table: AssignmentTa
         project_labels(conn, [(_new_event(row), row["position"]) for row in group])
     table.extend((role_change(row["position"], row["payload"]) for row in rows
                   if row["event_type"] in (EVENT_PROMOTION, EVENT_RETIREMENT)), known_through=rows[-1]["position"])
-    logged = [LoggedTransaction(TxView.from_payload(row["position"], row["payload"]), row["recorded_at"])
-              for row in rows if row["event_type"] == EVENT_TRANSACTION]
-    if logged:
-        views = [t.view for t in logged]
+    transactions = [row for row in rows if row["event_type"] == EVENT_TRANSACTION]
+    if transactions:
+        views = [TxView.from_payload(row["position"], row["payload"]) for row in transactions]
         scored = recompute(registry, table, views, walk.features(conn, views))
         counts.predictions += len(scored)
-        counts.alerts += _insert_scores(conn, scored, {t.view.position: t for t in logged})
+        counts.alerts += _insert_scores(conn, scored, {tx.position: tx for tx in views},
+                                        {row["position"]: row["recorded_at"] for row in transactions})
     counts.events += len(rows)
-    counts.transactions += len(logged)
+    counts.transactions += len(transactions)
     counts.labels += len(label_rows)
 
 
-def _insert_scores(conn: Connection, scored: Sequence[Recomputed], logged: dict[int, LoggedTransaction]) -> int:
+def _insert_scores(conn: Connection, scored: Sequence[Recomputed], views: dict[int, TxView],
+                   recorded: dict[int, datetime]) -> int:
     """Insert the predictions and the alerts the champions raise; returns the number of alerts."""
     scored_at = datetime.now(UTC)
     insert_predictions(conn, [
         {"transaction_id": p.transaction_id, "model_version": p.model_version, "position": p.position,
          "champion": p.champion, "score": p.score, "threshold": p.threshold, "features": p.features,
-         "event_time": logged[p.position].view.event_time, "recorded_at": logged[p.position].recorded_at,
-         "scored_at": scored_at}
+         "event_time": views[p.position].event_time, "recorded_at": recorded[p.position], "scored_at": scored_at}
         for p in scored])
-    raised = [_alert_row(p, logged[p.position].view, scored_at) for p in scored
-              if p.champion and p.score >= p.threshold]
+    raised = [_alert_row(p, views[p.position], scored_at) for p in scored if p.champion and p.score >= p.threshold]
     if raised:
         conn.execute(sa.insert(alerts), raised)
     return len(raised)

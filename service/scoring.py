@@ -62,7 +62,8 @@ class Scorer:
             features = batch_features(todo, history)
             rows, alerts = self._predict({r.position: r for r in records}, todo, assigned, features, done)
             insert_predictions(conn, rows)
-            created = [alert for alert in alerts if outbox.insert_alert(conn, **alert)]
+            new_ids = outbox.insert_alerts(conn, alerts)
+            created = [alert for alert in alerts if alert["transaction_id"] in new_ids]
         for alert in created:  # after the commit: these alerts exist
             log.info("alert created", extra={k: alert[k] for k in ("transaction_id", "model_version", "score",
                                                                    "threshold")})

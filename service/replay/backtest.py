@@ -87,8 +87,7 @@ def backtest(engine: Engine, registry: ModelRegistry, version: int, *, start: in
             on_range(span)
         walk = FeatureWalk(conn, span.start)
         lower = span.start - 1
-        for logged in transaction_chunks(conn, span.start, span.stop, chunk):
-            targets = [t.view for t in logged]
+        for targets in transaction_chunks(conn, span.start, span.stop, chunk):
             features = walk.features(conn, targets)
             labels = latest_labels(conn, [t.transaction_id for t in targets])
             for tx in targets:

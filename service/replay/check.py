@@ -89,8 +89,7 @@ def replay(engine: Engine, registry: ModelRegistry, *, start: int | None = None,
         table = assignment_table(conn, span.stop)
         walk = FeatureWalk(conn, span.start)
         lower = span.start - 1
-        for logged in transaction_chunks(conn, span.start, span.stop, chunk):
-            targets = [t.view for t in logged]
+        for targets in transaction_chunks(conn, span.start, span.stop, chunk):
             replayed = recompute(registry, table, targets, walk.features(conn, targets))
             versions.update(p.model_version for p in replayed)
             upper = targets[-1].position

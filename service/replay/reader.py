@@ -42,14 +42,6 @@ _json_decoder = msgspec.json.Decoder()
 
 
 @dataclass(frozen=True, slots=True)
-class LoggedTransaction:
-    """A transaction event: what features are computed from, and when the log recorded it."""
-
-    view: TxView
-    recorded_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class StoredPrediction:
     transaction_id: str
     model_version: int
@@ -107,7 +99,7 @@ def history(conn: Connection, query: HistoryQuery, first_target: int) -> list[Tx
         events.c.event_time > query.since,
         events.c.position < min(first_target, query.before_position),
     )
-    return [_history_view(position, decode_json(payload)) for position, payload in conn.execute(stmt)]
+    return [_history_view(position, decode_json(payload)) for position, payload in conn.execute(stmt).all()]
 
 
 def _history_view(position: int, payload: dict[str, Any]) -> TxView:
@@ -121,15 +113,15 @@ def _set_query_only(conn: Connection, on: bool) -> None:
     conn.commit()  # SQLAlchemy began a transaction for the pragma; the snapshot's own begins after it
 
 
-def transaction_chunks(conn: Connection, start: int, stop: int, size: int = CHUNK) -> Iterator[list[LoggedTransaction]]:
+def transaction_chunks(conn: Connection, start: int, stop: int, size: int = CHUNK) -> Iterator[list[TxView]]:
     """The transaction events with start <= position <= stop, in position order, `size` at a time."""
-    stmt = (sa.select(events.c.position, json_text(events.c.payload), events.c.recorded_at)
+    stmt = (sa.select(events.c.position, json_text(events.c.payload))
             .where(events.c.event_type == EVENT_TRANSACTION, events.c.position.between(start, stop))
             .order_by(events.c.position)
             .execution_options(stream_results=True, yield_per=size))
-    chunk: list[LoggedTransaction] = []
-    for position, payload, recorded_at in conn.execute(stmt):
-        chunk.append(LoggedTransaction(TxView.from_payload(position, decode_json(payload)), recorded_at))
+    chunk: list[TxView] = []
+    for position, payload in conn.execute(stmt):
+        chunk.append(TxView.from_payload(position, decode_json(payload)))
         if len(chunk) >= size:
             yield chunk
             chunk = []
@@ -147,9 +139,8 @@ def stored_predictions(conn: Connection, after: int, through: int, *, champions_
     if champions_only:
         stmt = stmt.where(predictions.c.champion)
     decoded: dict[str, dict[str, float]] = {}  # a champion and its challengers store the same features
-    return [StoredPrediction(tx, int(v), int(p), bool(c), float(s), float(t),
-                             decoded[f] if f in decoded else decoded.setdefault(f, decode_json(f)))
-            for tx, v, p, c, s, t, f in conn.execute(stmt)]
+    return [StoredPrediction(tx, v, p, c, s, t, decoded[f] if f in decoded else decoded.setdefault(f, decode_json(f)))
+            for tx, v, p, c, s, t, f in conn.execute(stmt).all()]  # fetchall: far cheaper than row by row
 
 
 def latest_labels(conn: Connection, transaction_ids: Sequence[str]) -> dict[str, bool]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from service.domain.assignment import RETIRED, Assignment, AssignmentTable, RoleChange
 from service.domain.features import TxView
 from service.ml.specs import score_one
-from service.store.registry import ModelRegistry
+from service.store.registry import LoadedVersion, ModelRegistry
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +45,14 @@ def recompute(registry: ModelRegistry, table: AssignmentTable, targets: Sequence
               features: dict[int, dict[str, float]]) -> list[Recomputed]:
     """Every prediction the scorer must have written for `targets`, in target order."""
     result: list[Recomputed] = []
+    loaded: dict[int, LoadedVersion] = {}
     for tx in targets:
         assignment = table.assignment_at(tx.position)
         for version in scoring_versions(assignment):
-            result.append(score_with(registry, version, tx, features[tx.position],
-                                     champion=version == assignment.champion))
+            model = loaded.get(version) or loaded.setdefault(version, registry.load(version))
+            result.append(Recomputed(tx.transaction_id, version, tx.position, version == assignment.champion,
+                                     float(score_one(model.model, model.spec, features[tx.position])),
+                                     model.threshold, features[tx.position]))
     return result
 
 

@@ -57,6 +57,34 @@ def _insert_sqlite(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> list[in
     return list(range(start + 1, start + 1 + len(rows)))
 
 
+PREDICTION_COLUMNS = ("transaction_id", "model_version", "position", "champion", "score", "threshold", "features",
+                      "event_time", "recorded_at", "scored_at")
+
+
+def insert_predictions_ignoring_existing(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert prediction rows, skipping any (transaction, version) already present (ON CONFLICT DO NOTHING)."""
+    placeholders = ", ".join(["%s" if conn.dialect.name == "postgresql" else "?"] * len(PREDICTION_COLUMNS))
+    sql = (f"INSERT INTO predictions ({', '.join(PREDICTION_COLUMNS)}) VALUES ({placeholders}) "
+           "ON CONFLICT (transaction_id, model_version) DO NOTHING")
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    if conn.dialect.name == "postgresql":
+        from psycopg.types.json import Jsonb
+
+        cursor.executemany(sql, [tuple(Jsonb(r[c], dumps=_dumps) if c == "features" else r[c]
+                                       for c in PREDICTION_COLUMNS) for r in rows])
+    else:
+        cursor.executemany(sql, [tuple(_sqlite_value(c, r[c]) for c in PREDICTION_COLUMNS) for r in rows])
+    cursor.close()
+
+
+def _sqlite_value(column: str, value: Any) -> Any:
+    if column == "features":
+        return _dumps(value)
+    if isinstance(value, datetime):
+        return _sqlite_time(value)
+    return value
+
+
 def _dumps(value: Any) -> str:
     return _encode(value).decode()
 

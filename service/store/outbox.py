@@ -16,7 +16,7 @@ import binascii
 import json
 import random
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -156,17 +156,33 @@ def alert_payload(*, transaction_id: str, card_id: str | None, score: float, thr
 def insert_alert(conn: Connection, *, transaction_id: str, card_id: str | None, score: float,
                  threshold: float, model_version: int, position: int, created_at: datetime) -> bool:
     """Add the alert inside the caller's scoring transaction; False when the transaction already has one."""
+    row = _alert_row(transaction_id=transaction_id, card_id=card_id, score=score, threshold=threshold,
+                     model_version=model_version, position=position, created_at=created_at)
+    with _store_errors():
+        return conn.execute(_insert_statements[conn.dialect.name], row).first() is not None
+
+
+def insert_alerts(conn: Connection, alerts_to_add: Sequence[dict[str, Any]]) -> set[str]:
+    """`insert_alert` for a batch in one statement; returns the transaction ids that got a new alert."""
+    if not alerts_to_add:
+        return set()
+    rows = [_alert_row(**alert) for alert in alerts_to_add]
+    with _store_errors():
+        inserted = set(conn.execute(_insert_statements[conn.dialect.name], rows).scalars())
+    return {row["transaction_id"] for row in rows if row["id"] in inserted}
+
+
+def _alert_row(*, transaction_id: str, card_id: str | None, score: float, threshold: float, model_version: int,
+               position: int, created_at: datetime) -> dict[str, Any]:
     payload = alert_payload(transaction_id=transaction_id, card_id=card_id, score=score, threshold=threshold,
                             model_version=model_version, created_at=created_at)
-    row = {
+    return {
         "id": payload["alert_id"], "aggregatetype": AGGREGATE_TYPE, "aggregateid": transaction_id,
         "type": EVENT_TYPE, "payload": payload, "transaction_id": transaction_id, "card_id": card_id,
         "score": payload["score"], "threshold": payload["threshold"],
         "model_version": payload["model_version"], "position": position, "created_at": created_at,
         "status": PENDING, "attempts": 0, "available_at": created_at,
     }
-    with _store_errors():
-        return conn.execute(_insert_statements[conn.dialect.name], row).first() is not None
 
 
 def claim_pending_alerts(engine: Engine, *, limit: int, visibility_timeout: timedelta,
