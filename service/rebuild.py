@@ -158,12 +158,23 @@ def _copy_and_derive(source: Engine, target: Engine, registry: ModelRegistry, ch
 
 
 def _event_chunks(conn: Connection, size: int) -> Iterator[list[dict[str, Any]]]:
-    """Every event of the log in position order, as rows ready to insert, `size` at a time."""
+    """Every event of the log in position order, as rows ready to insert, about `size` at a time."""
     stmt = (sa.select(*_EVENT_COLUMNS, json_text(events.c.payload).label("payload"))
             .order_by(events.c.position).execution_options(stream_results=True, yield_per=size))
-    rows = ({**row, "payload": decode_json(row["payload"])} for row in conn.execute(stmt).mappings())
-    while batch := list(itertools.islice(rows, size)):
+    batch: list[dict[str, Any]] = []
+    for row in conn.execute(stmt).mappings():
+        if len(batch) >= size and not _same_label_append(batch[-1], row):
+            yield batch
+            batch = []
+        batch.append({**row, "payload": decode_json(row["payload"])})
+    if batch:
         yield batch
+
+
+def _same_label_append(previous: Any, row: Any) -> bool:
+    """Whether two label events were appended together (an append gives its events one recorded_at): the
+    labels projection must see each append whole, so a chunk never ends inside one."""
+    return previous["event_type"] == row["event_type"] == EVENT_LABEL and previous["recorded_at"] == row["recorded_at"]
 
 
 def _append_chunk(conn: Connection, registry: ModelRegistry, table: AssignmentTable, walk: FeatureWalk,

@@ -112,6 +112,20 @@ def test_rebuild_refuses_a_target_that_is_not_empty(engine: Engine, sqlite_url: 
         rebuild(engine, other, SECRET)
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_labels_appended_together_are_projected_together_whatever_the_chunk(engine: Engine, tmp_path: Path) -> None:
+    """A correction inside one append counts differently from one across two appends, so the projection must
+    see each append whole even when it straddles the rebuild's chunks."""
+    build_workload(engine, logreg_challenger=False)
+    target_url = f"sqlite:///{tmp_path / 'small-chunks.db'}"
+    rebuild(engine, target_url, SECRET, chunk=7)
+    target = create_engine(target_url)
+    assert rows_of(target, labels) == rows_of(engine, labels)
+    assert rows_of(target, predictions, WALL_CLOCK["predictions"]) == rows_of(
+        engine, predictions, WALL_CLOCK["predictions"])
+    target.dispose()
+
+
 def test_every_table_is_either_copied_or_derived() -> None:
     """A new table must say how rebuild recreates it, or this fails."""
     assert set(metadata.tables) == set(COPIED_TABLES) | set(DERIVED_TABLES)
