@@ -37,7 +37,6 @@ import sqlalchemy as sa
 
 from bench.alerts import fresh_database
 from service.bootstrap import train_first_version
-from service.domain.assignment import CHALLENGER
 from service.domain.events import LabelIn, TransactionIn, canonical_label, canonical_transaction, digest
 from service.domain.features import batch_features
 from service.ml.datasets import synthetic_stream
@@ -64,8 +63,7 @@ def populate(url: str, count: int) -> None:
     registry = ModelRegistry(engine, SECRET)
     warmup = list(synthetic_stream(2_000, seed=1, start=START - timedelta(days=30), cards=50))
     train_first_version(registry, warmup, spec_for("hst"), source="bench")
-    challenger = train_first_version(registry, warmup, spec_for("logreg"), source="bench", promote=False)
-    registry.set_role(challenger.version, CHALLENGER)
+    train_first_version(registry, warmup, spec_for("logreg"), source="bench", promote=False)  # a challenger
     rows = list(synthetic_stream(count, seed=7, start=START, cards=max(50, count // 40)))
     log = EventLog(engine)
     for begin in range(0, count, 5_000):

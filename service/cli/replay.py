@@ -89,7 +89,8 @@ def _print_replay(console: Console, report: ReplayReport) -> None:
         console.print("every prediction reproduced bit for bit")
         return
     wrong = report.different + report.missing + report.unexpected
-    console.print(f"{wrong:,} predictions NOT reproduced; the first {len(report.differences)} in full:",
+    shown = "in full" if wrong == len(report.differences) else f"the first {len(report.differences)} in full"
+    console.print(f"{wrong:,} {'prediction' if wrong == 1 else 'predictions'} NOT reproduced; {shown}:",
                   style="bold red")
     for difference in report.differences:
         for line in difference_lines(difference):

@@ -79,7 +79,9 @@ sa.Index(
 )
 sa.Index("ix_events_label_transaction", events.c.transaction_id, events.c.position,
          postgresql_where=events.c.event_type == EVENT_LABEL, sqlite_where=events.c.event_type == EVENT_LABEL)
-sa.Index("ix_events_card_position", events.c.card_id, events.c.position)
+_transactions_only = events.c.event_type == EVENT_TRANSACTION
+sa.Index("ix_events_card_time", events.c.card_id, events.c.event_time,
+         postgresql_where=_transactions_only, sqlite_where=_transactions_only)
 
 model_versions = sa.Table(
     "model_versions",
