@@ -10,7 +10,7 @@ from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.params import QueryParameter
 
-from service.api.auth import ANALYST, require
+from service.api.auth import ANALYST, API_KEY_SECURITY, require
 from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
 from service.domain.events import AwareDateTime, format_time
 from service.domain.validation import FieldError
@@ -28,6 +28,7 @@ class AlertController(Controller):
     path = "/v1/alerts"
     tags = ["alerts"]
     guards = [require(ANALYST)]
+    security = API_KEY_SECURITY
 
     @get("/", operation_id="listAlerts", summary="The alerts outbox, newest first", sync_to_thread=True,
          responses=problem_responses(400, *AUTH_PROBLEMS, 422))

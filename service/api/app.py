@@ -89,6 +89,5 @@ def create_app(settings: Settings | None = None, *, on_appended: AppendedHook | 
             render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin()],
             components=Components(security_schemes={"apiKey": SecurityScheme(
                 type="http", scheme="bearer", description="an API key: Authorization: Bearer <key>")}),
-            security=[{"apiKey": []}] if settings.auth_required else None,
         ),
     )

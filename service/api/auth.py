@@ -29,6 +29,10 @@ HASH_PREFIX = "hash:"
 GRANTS = {INGEST: {INGEST}, ANALYST: {ANALYST}, ADMIN: {INGEST, ANALYST, ADMIN}}
 
 
+# The OpenAPI security requirement of every guarded route (the scheme is declared in the app factory).
+API_KEY_SECURITY: list[dict[str, list[str]]] = [{"apiKey": []}]
+
+
 def hash_key(secret_key: bytes, key: str) -> str:
     return hmac.new(secret_key, key.encode(), hashlib.sha256).hexdigest()
 

@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, post
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 
-from service.api.auth import INGEST, require
+from service.api.auth import API_KEY_SECURITY, INGEST, require
 from service.api.ingest import append, label_events, receipts_response
 from service.api.openapi import one_or_many, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, problem_responses
@@ -28,7 +28,7 @@ class LabelController(Controller):
         operation_id="postLabels",
         summary="Append one label or a batch of up to 10,000; a different verdict is recorded as a correction",
         operation_class=operation_with_body(one_or_many(LabelIn, MAX_BATCH_ITEMS)),
-        guards=[require(INGEST)],
+        guards=[require(INGEST)], security=API_KEY_SECURITY,
         responses={200: ResponseSpec(Receipt | list[Receipt], generate_examples=False,
                                      description="Every label repeats the latest verdict: the original positions"),
                    **problem_responses(400, *AUTH_PROBLEMS, 413, 422, 503)},

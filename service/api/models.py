@@ -8,7 +8,7 @@ from litestar import Controller, get, post
 from litestar.datastructures import State
 from litestar.params import PathParameter
 
-from service.api.auth import ADMIN, ANALYST, require
+from service.api.auth import ADMIN, ANALYST, API_KEY_SECURITY, require
 from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
 from service.domain.assignment import CHAMPION, RETIRED
 from service.domain.events import MAX_VERSION
@@ -23,6 +23,7 @@ class ModelController(Controller):
     path = "/v1/models"
     tags = ["models"]
     guards = [require(ANALYST)]
+    security = API_KEY_SECURITY
 
     @get("/", operation_id="listModels", summary="Every version with its status, parent and metrics",
          sync_to_thread=True, responses=problem_responses(*AUTH_PROBLEMS))
@@ -38,13 +39,14 @@ class ModelController(Controller):
             raise Problem(404, "Unknown model version", str(exc)) from exc
 
     @post("/{version:int}/promote", operation_id="promoteModel", summary="Make a version the champion",
-          status_code=200, sync_to_thread=True, guards=[require(ADMIN)],
+          status_code=200, sync_to_thread=True, guards=[require(ADMIN)], security=API_KEY_SECURITY,
           responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409))
     def promote(self, state: State, version: Version) -> dict[str, Any]:
         return _set_role(state, version, CHAMPION)
 
     @post("/{version:int}/retire", operation_id="retireModel", summary="Retire a version", status_code=200,
-          sync_to_thread=True, guards=[require(ADMIN)], responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409))
+          sync_to_thread=True, guards=[require(ADMIN)], security=API_KEY_SECURITY,
+          responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409))
     def retire(self, state: State, version: Version) -> dict[str, Any]:
         return _set_role(state, version, RETIRED)
 

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Request, post
 from litestar.datastructures import State
 
-from service.api.auth import ANALYST, require
+from service.api.auth import ANALYST, API_KEY_SECURITY, require
 from service.api.openapi import RawSchema, inline_schema, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
 from service.domain.events import PredictIn
@@ -19,6 +19,7 @@ from service.predict import NoChampion, UnknownVersion, predict
 @post("/v1/predict", operation_id="predict", tags=["models"], status_code=200,
       summary="Score a transaction on demand; nothing is stored",
       operation_class=operation_with_body(RawSchema(raw=inline_schema(PredictIn))), guards=[require(ANALYST)],
+      security=API_KEY_SECURITY,
       responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409, 413, 422))
 async def predict_transaction(request: Request[Any, Any, Any], state: State) -> dict[str, Any]:
     body = decode_object(await request.body(), PredictIn)

@@ -16,7 +16,7 @@ from typing import Any
 from litestar import Response, get
 from litestar.datastructures import State
 
-from service.api.auth import ANALYST, require
+from service.api.auth import ANALYST, API_KEY_SECURITY, require
 from service.api.problems import AUTH_PROBLEMS, problem_responses
 from service.store.registry import ModelRegistry
 from service.store.stats import collect_stats
@@ -24,14 +24,14 @@ from service.store.stats import collect_stats
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
-@get("/v1/stats", operation_id="getStats", tags=["operations"], guards=[require(ANALYST)],
+@get("/v1/stats", operation_id="getStats", tags=["operations"], guards=[require(ANALYST)], security=API_KEY_SECURITY,
      summary="Backlog, latency, throughput, alerts, ROC AUC per model version", sync_to_thread=True,
      responses=problem_responses(*AUTH_PROBLEMS))
 def stats(state: State) -> dict[str, Any]:
     return collect_stats(state.engine)
 
 
-@get("/metrics", operation_id="getMetrics", tags=["operations"], guards=[require(ANALYST)],
+@get("/metrics", operation_id="getMetrics", tags=["operations"], guards=[require(ANALYST)], security=API_KEY_SECURITY,
      summary="The same figures for Prometheus", sync_to_thread=True, media_type=PROMETHEUS_TEXT,
      responses=problem_responses(*AUTH_PROBLEMS))
 def metrics(state: State) -> Response[str]:

@@ -9,7 +9,7 @@ from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter
 
-from service.api.auth import ANALYST, INGEST, require
+from service.api.auth import ANALYST, API_KEY_SECURITY, INGEST, require
 from service.api.ingest import append, receipts_response, transaction_events
 from service.api.openapi import one_or_many, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
@@ -30,7 +30,7 @@ class TransactionController(Controller):
         operation_id="postTransactions",
         summary="Append one transaction or a batch of up to 10,000 (all-or-nothing)",
         operation_class=operation_with_body(one_or_many(TransactionIn, MAX_BATCH_ITEMS)),
-        guards=[require(INGEST)],
+        guards=[require(INGEST)], security=API_KEY_SECURITY,
         responses={200: ResponseSpec(Receipt | list[Receipt], generate_examples=False,
                                      description="Everything was recorded before: the original positions"),
                    **problem_responses(400, *AUTH_PROBLEMS, 409, 413, 422, 503)},
@@ -44,7 +44,7 @@ class TransactionController(Controller):
         return receipts_response(outcome, as_array, [tx.transaction_id for tx in items])
 
     @get("/{transaction_id:str}", operation_id="getTransaction", summary="A transaction and what was derived from it",
-         guards=[require(ANALYST)], responses=problem_responses(400, *AUTH_PROBLEMS, 404),
+         guards=[require(ANALYST)], security=API_KEY_SECURITY, responses=problem_responses(400, *AUTH_PROBLEMS, 404),
          sync_to_thread=True)
     def get_transaction(self, transaction_id: Annotated[str, PathParameter()], state: State) -> dict[str, Any]:
         view = load_transaction_view(state.engine, transaction_id, state.registry)
