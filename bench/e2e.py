@@ -72,19 +72,21 @@ def database(backend: str, workdir: Path, tag: str) -> Iterator[str]:
 
 
 @contextmanager
-def deployment(backend: str, url: str) -> Iterator[str]:
+def deployment(backend: str, url: str, *, workers: int = 1, api_processes: int = 1,
+               broker: str = AMQP) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "FRAUDLOG_DATABASE_URL": url, "FRAUDLOG_SECRET_KEY": SECRET,
-           "FRAUDLOG_BROKER_URL": "memory://" if backend == "sqlite" else AMQP,
+           "FRAUDLOG_BROKER_URL": "memory://" if backend == "sqlite" else broker,
            "FRAUDLOG_QUEUE_PREFIX": f"bench-{os.getpid()}-{port}", "FRAUDLOG_ALERT_SINK": "memory://",
            "FRAUDLOG_RETRAIN_EVERY": "86400s", "FRAUDLOG_LOG_LEVEL": "WARNING", "FRAUDLOG_RATE_LIMIT": "0"}
     if backend != "sqlite":
         env["FRAUDLOG_API_KEYS"] = "bench:admin:bench-key"
-    procs = [subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], cwd=REPO,
-                              env=env, start_new_session=True, stderr=subprocess.DEVNULL)]
+    procs = [subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers",
+                               str(api_processes)], cwd=REPO, env=env, start_new_session=True,
+                              stderr=subprocess.DEVNULL)]
     if backend != "sqlite":
-        procs.append(subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.actors", "--processes", "1",
-                                       "--threads", "8"], cwd=REPO, env=env, start_new_session=True,
+        procs.append(subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.actors", "--processes",
+                                       str(workers), "--threads", "8"], cwd=REPO, env=env, start_new_session=True,
                                       stderr=subprocess.DEVNULL))
     base = f"http://127.0.0.1:{port}"
     try:
@@ -117,12 +119,13 @@ def scored(engine: sa.engine.Engine) -> int:
                                 .where(predictions.c.champion)).scalar_one())
 
 
-def throughput(backend: str, rows: list[tuple[dict[str, Any], bool]], workdir: Path, tag: str) -> float:
+def throughput(backend: str, rows: list[tuple[dict[str, Any], bool]], workdir: Path, tag: str,
+               **shape: Any) -> float:
     with database(backend, workdir, tag) as url:
         engine = create_engine(url)
         migrate.upgrade(engine)
         install_version(engine, model="hst")
-        with deployment(backend, url) as base, httpx.Client(
+        with deployment(backend, url, **shape) as base, httpx.Client(
                 base_url=base, timeout=120, headers={"Authorization": "Bearer bench-key"}) as client:
             started = time.perf_counter()
             for i in range(0, len(rows), 1_000):
@@ -135,13 +138,13 @@ def throughput(backend: str, rows: list[tuple[dict[str, Any], bool]], workdir: P
 
 
 def latency(backend: str, rows: list[tuple[dict[str, Any], bool]], rate: float, workdir: Path, tag: str,
-            ) -> dict[str, dict[str, float | None]]:
+            **shape: Any) -> dict[str, dict[str, float | None]]:
     batch, period = max(1, int(rate / 20)), 0.05
     with database(backend, workdir, tag) as url:
         engine = create_engine(url)
         migrate.upgrade(engine)
         install_version(engine, model="hst")
-        with deployment(backend, url) as base, httpx.Client(
+        with deployment(backend, url, **shape) as base, httpx.Client(
                 base_url=base, timeout=60, headers={"Authorization": "Bearer bench-key"}) as client:
             started, sent = time.perf_counter(), 0
             while sent + batch <= len(rows) and time.perf_counter() - started < 10:
