@@ -10,6 +10,7 @@ and _sum).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,18 +25,33 @@ from service.store.stats import collect_stats
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
+
+# Dashboards poll every couple of seconds and Prometheus scrapes every API process; one computation per
+# process per second bounds the database work however many of them are watching.
+STATS_TTL_SECONDS = 1.0
+
+
+def cached_stats(state: State) -> dict[str, Any]:
+    now = time.monotonic()
+    cached = getattr(state, "stats_cache", None)
+    if cached is not None and now - cached[0] < STATS_TTL_SECONDS:
+        return dict(cached[1])
+    figures = collect_stats(state.engine)
+    state.stats_cache = (now, figures)
+    return dict(figures)
+
 @get("/v1/stats", operation_id="getStats", tags=["operations"], guards=[require(ANALYST)], security=API_KEY_SECURITY,
      summary="Backlog, latency, throughput, alerts, ROC AUC per model version", sync_to_thread=True,
      responses=problem_responses(*AUTH_PROBLEMS))
 def stats(state: State) -> dict[str, Any]:
-    return collect_stats(state.engine)
+    return cached_stats(state)
 
 
 @get("/metrics", operation_id="getMetrics", tags=["operations"], guards=[require(ANALYST)], security=API_KEY_SECURITY,
      summary="The same figures for Prometheus", sync_to_thread=True, media_type=PROMETHEUS_TEXT,
      responses=problem_responses(*AUTH_PROBLEMS))
 def metrics(state: State) -> Response[str]:
-    figures = collect_stats(state.engine)
+    figures = cached_stats(state)
     return Response(render_prometheus(figures, model_descriptions(state.registry)), media_type=PROMETHEUS_TEXT)
 
 
