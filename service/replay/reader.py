@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from service.domain.assignment import AssignmentTable
 from service.domain.events import parse_time
 from service.domain.features import HistoryQuery, TxView
-from service.replay.recompute import role_change
+from service.replay.recompute import Recomputed, role_change
 from service.store.errors import StoreError, StoreUnavailable
 from service.store.tables import (
     EVENT_LABEL,
@@ -41,15 +40,8 @@ LOOKUP_CHUNK = 5_000
 _json_decoder = msgspec.json.Decoder()
 
 
-@dataclass(frozen=True, slots=True)
-class StoredPrediction:
-    transaction_id: str
-    model_version: int
-    position: int
-    champion: bool
-    score: float
-    threshold: float
-    features: dict[str, float]
+# A stored prediction has exactly the fields replay recomputes, so the two compare field by field.
+StoredPrediction = Recomputed
 
 
 @contextmanager
