@@ -119,44 +119,47 @@ def scored(engine: sa.engine.Engine) -> int:
                                 .where(predictions.c.champion)).scalar_one())
 
 
-def throughput(backend: str, rows: list[tuple[dict[str, Any], bool]], workdir: Path, tag: str,
-               **shape: Any) -> float:
+@contextmanager
+def served(backend: str, workdir: Path, tag: str, **shape: Any) -> Iterator[tuple[sa.engine.Engine, httpx.Client]]:
+    """A fresh database with a trained champion, a running deployment on it, and a client for its API."""
     with database(backend, workdir, tag) as url:
         engine = create_engine(url)
         migrate.upgrade(engine)
         install_version(engine, model="hst")
-        with deployment(backend, url, **shape) as base, httpx.Client(
-                base_url=base, timeout=120, headers={"Authorization": "Bearer bench-key"}) as client:
-            started = time.perf_counter()
-            for i in range(0, len(rows), 1_000):
-                response = client.post("/v1/transactions", json=[b for b, _ in rows[i : i + 1_000]])
-                assert response.status_code == 202, response.text
-            _wait(lambda: scored(engine) >= len(rows), 600)
-            elapsed = time.perf_counter() - started
-        engine.dispose()
+        try:
+            with deployment(backend, url, **shape) as base, httpx.Client(
+                    base_url=base, timeout=120, headers={"Authorization": "Bearer bench-key"}) as client:
+                yield engine, client
+        finally:
+            engine.dispose()
+
+
+def throughput(backend: str, rows: list[tuple[dict[str, Any], bool]], workdir: Path, tag: str,
+               **shape: Any) -> float:
+    with served(backend, workdir, tag, **shape) as (engine, client):
+        started = time.perf_counter()
+        for i in range(0, len(rows), 1_000):
+            response = client.post("/v1/transactions", json=[b for b, _ in rows[i : i + 1_000]])
+            assert response.status_code == 202, response.text
+        _wait(lambda: scored(engine) >= len(rows), 600)
+        elapsed = time.perf_counter() - started
     return len(rows) / elapsed
 
 
 def latency(backend: str, rows: list[tuple[dict[str, Any], bool]], rate: float, workdir: Path, tag: str,
             **shape: Any) -> dict[str, dict[str, float | None]]:
     batch, period = max(1, int(rate / 20)), 0.05
-    with database(backend, workdir, tag) as url:
-        engine = create_engine(url)
-        migrate.upgrade(engine)
-        install_version(engine, model="hst")
-        with deployment(backend, url, **shape) as base, httpx.Client(
-                base_url=base, timeout=60, headers={"Authorization": "Bearer bench-key"}) as client:
-            started, sent = time.perf_counter(), 0
-            while sent + batch <= len(rows) and time.perf_counter() - started < 10:
-                now = format_time(datetime.now(UTC))
-                client.post("/v1/transactions", json=[{**b, "event_time": now} for b, _ in rows[sent : sent + batch]])
-                sent += batch
-                time.sleep(max(0.0, started + (sent / batch) * period - time.perf_counter()))
-            _wait(lambda: scored(engine) >= sent, 120)
+    with served(backend, workdir, tag, **shape) as (engine, client):
+        started, sent = time.perf_counter(), 0
+        while sent + batch <= len(rows) and time.perf_counter() - started < 10:
+            now = format_time(datetime.now(UTC))
+            client.post("/v1/transactions", json=[{**b, "event_time": now} for b, _ in rows[sent : sent + batch]])
+            sent += batch
+            time.sleep(max(0.0, started + (sent / batch) * period - time.perf_counter()))
+        _wait(lambda: scored(engine) >= sent, 120)
         with engine.connect() as conn:
             samples = conn.execute(sa.select(predictions.c.scored_at, predictions.c.event_time,
                                              predictions.c.recorded_at).where(predictions.c.champion)).all()
-        engine.dispose()
     return {"event_to_prediction": percentiles([(s - e).total_seconds() for s, e, _ in samples], (50, 99)),
             "recorded_to_prediction": percentiles([(s - r).total_seconds() for s, _, r in samples], (50, 99))}
 
