@@ -10,8 +10,9 @@ never changes the answer.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -25,6 +26,8 @@ class RoleChange:
     position: int
     version: int
     role: str
+    # Why: the promotion policy's decision and its evidence, or an operator's (None in older logs).
+    decision: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,10 @@ class AssignmentTable:
     @property
     def first_champion_position(self) -> int | None:
         return next((c.position for c in self._changes if c.role == CHAMPION), None)
+
+    def last_decision(self, version: int) -> Mapping[str, Any] | None:
+        """The decision recorded with the newest role event of `version` that carries one."""
+        return next((c.decision for c in reversed(self._changes) if c.version == version and c.decision), None)
 
     def current(self) -> Assignment:
         return self._snapshots[-1] if self._snapshots else Assignment(None, ())

@@ -1,75 +1,146 @@
-"""Model specs: a name and hyperparameters that say exactly how to build a River pipeline.
+"""Model specs: a family, its hyperparameters, how it trains and which features it reads.
 
 A spec is what lineage records (`model_spec`), so `ModelSpec.from_dict(spec.to_dict())` must give back the
-same spec, and the same spec must always build the same untrained model.
+same spec, and the same spec trained on the same data must always give the same model.
 
-Two families, one score each; a higher score always means "more likely fraud":
+Families, one score each; a higher score always means "more likely fraud":
 
-- `hst`: `MinMaxScaler | HalfSpaceTrees`, unsupervised. The score is the anomaly score in [0, 1]. Labels
-  are ignored while learning, so it works from the first event, before any label has arrived.
 - `logreg`: `StandardScaler | LogisticRegression`, supervised. The score is the probability of fraud,
-  `predict_proba_one(x)[True]`. It learns only from labelled events.
+  `predict_proba_one(x)[True]`. It learns the labelled transactions of its training window, `passes` times
+  in log order.
+- `hst`: `MinMaxScaler | HalfSpaceTrees`, unsupervised. The score is the anomaly score in [0, 1]. It
+  learns every transaction of its (shorter) window, labelled or not, once.
+- `blend`: the rank average of a `logreg` and an `hst` (`service.ml.blend`): each member's score becomes
+  its percentile among the member's own scores of recent traffic, and the blend is their mean.
+- `custom`: any River pipeline a user's factory builds (`--spec package.module:factory`); lineage records
+  the factory's import path and the SHA-256 of its module's source (`service.ml.custom`).
 
-Serving code calls `score_one` only; `learn_one` belongs to training (DESIGN invariant 4).
+**Features per spec.** A spec declares the features it reads (`include` and `exclude`, names or shell-style
+patterns such as `attr_*`); every other feature is dropped before the model sees it. The built-in specs
+leave out the time-of-day features (`hour_of_day`, `hour_sin`, `hour_cos`): a model trained on less than
+a few weeks of history has seen each hour on a handful of days only and extrapolates badly on the rest
+(measured in README "Model quality"). Stored predictions keep every computed feature, so a later spec
+can use what an earlier one ignored.
+
+Serving code calls `score_one` only; learning belongs to training (invariant 4, docs/INVARIANTS.md).
 """
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from river import anomaly, compose, linear_model, optim, preprocessing
 
 # River ships no type information; a model is whatever `build_model` returned.
 Model = Any
-Features = Mapping[str, float]
+Features = Mapping[str, Any]
+
+HOUR_FEATURES = ("hour_of_day", "hour_sin", "hour_cos")
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSelection:
+    """Which features a model reads: those matching an `include` pattern and no `exclude` pattern."""
+
+    include: tuple[str, ...] = ("*",)
+    exclude: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"include": list(self.include), "exclude": list(self.exclude)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> FeatureSelection:
+        # Versions written before specs declared features read every feature: keep it so for them.
+        if not data:
+            return cls()
+        return cls(tuple(str(p) for p in data.get("include", ("*",))), tuple(str(p) for p in data.get("exclude", ())))
+
+    def select(self, features: Features) -> Features:
+        """The features this selection keeps, in their original order (a linear model sums in dict order)."""
+        kept = _kept_names(self.include, self.exclude, tuple(features))
+        if kept is None:
+            return features
+        return {name: features[name] for name in kept}
+
+
+@lru_cache(maxsize=4096)
+def _kept_names(include: tuple[str, ...], exclude: tuple[str, ...], names: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The names kept, or None when all are (the common case, which then costs no copy).
+
+    Cached by the tuple of names: a deployment's transactions come in a handful of shapes.
+    """
+    kept = tuple(n for n in names if any(fnmatch.fnmatchcase(n, p) for p in include)
+                 and not any(fnmatch.fnmatchcase(n, p) for p in exclude))
+    return None if kept == names else kept
 
 
 @dataclass(frozen=True, slots=True)
 class ModelSpec:
-    """How to build a model: its family's name, its hyperparameters (JSON values) and whether it learns
-    from labels."""
+    """How to build and train a model: its family, hyperparameters (JSON values) and features."""
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
-    supervised: bool = False
+    features: FeatureSelection = field(default_factory=FeatureSelection)
+
+    @property
+    def supervised(self) -> bool:
+        """Whether training needs labels (a spec that learns from none can start before any arrive)."""
+        return _family(self.name).supervised(self.params)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "params": dict(self.params), "supervised": self.supervised}
+        return {"name": self.name, "params": dict(self.params), "supervised": self.supervised,
+                "features": self.features.to_dict()}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelSpec:
         """Rebuild a spec from lineage; it is checked against its family like any override."""
-        return spec_for(str(data["name"]), **dict(data.get("params", {})))
+        spec = spec_for(str(data["name"]), **dict(data.get("params", {})))
+        return ModelSpec(spec.name, spec.params, FeatureSelection.from_dict(data.get("features")))
+
+    def with_features(self, include: tuple[str, ...] | None = None, exclude: tuple[str, ...] | None = None,
+                      ) -> ModelSpec:
+        current = self.features
+        return ModelSpec(self.name, self.params, FeatureSelection(
+            current.include if include is None else include, current.exclude if exclude is None else exclude))
 
 
 @dataclass(frozen=True, slots=True)
 class _Family:
     defaults: Mapping[str, Any]
-    supervised: bool
+    supervised: Callable[[Mapping[str, Any]], bool]
     build: Callable[[Mapping[str, Any]], Model]
     score: Callable[[Model, Features], float]
-    # The scaler's per-feature statistics: the features the model has learned about.
-    known: Callable[[Model], Mapping[str, Any]]
+    # The features a trained model knows (its scaler's statistics), or None when that cannot be told.
+    known: Callable[[Model], Any]
     positive: frozenset[str]  # hyperparameters that must be > 0
 
 
 def _build_hst(params: Mapping[str, Any]) -> Model:
-    detector = anomaly.HalfSpaceTrees(
-        n_trees=params["n_trees"],
-        height=params["height"],
-        window_size=params["window_size"],
-        seed=params["seed"],
-    )
+    detector = anomaly.HalfSpaceTrees(n_trees=params["n_trees"], height=params["height"],
+                                      window_size=params["window_size"], seed=params["seed"])
     # HalfSpaceTrees expects every feature in [0, 1]; the scaler learns the ranges as it goes.
     return compose.Pipeline(preprocessing.MinMaxScaler(), detector)
 
 
 def _build_logreg(params: Mapping[str, Any]) -> Model:
-    optimizer = optim.SGD(params["learning_rate"])
-    classifier = linear_model.LogisticRegression(optimizer=optimizer, l2=params["l2"])
+    classifier = linear_model.LogisticRegression(optimizer=optim.SGD(params["learning_rate"]), l2=params["l2"])
     return compose.Pipeline(preprocessing.StandardScaler(), classifier)
+
+
+def _build_blend(params: Mapping[str, Any]) -> Model:
+    from service.ml.blend import RankBlend
+
+    return RankBlend({"logreg": spec_for("logreg", **params["logreg"]), "hst": spec_for("hst", **params["hst"])})
+
+
+def _build_custom(params: Mapping[str, Any]) -> Model:
+    from service.ml.custom import build_from_factory
+
+    return build_from_factory(params["factory"], params["source_sha256"])
 
 
 def _scaler(model: Model) -> Any:
@@ -84,28 +155,52 @@ def _score_fraud_probability(model: Model, features: Features) -> float:
     return float(model.predict_proba_one(features).get(True, 0.0))
 
 
+def _score_custom(model: Model, features: Features) -> float:
+    if hasattr(model, "predict_proba_one"):
+        return _score_fraud_probability(model, features)
+    return _score_anomaly(model, features)
+
+
+def _score_blend(model: Model, features: Features) -> float:
+    return float(model.score_one(features))
+
+
+_TRAINING = {"passes": 1, "window": 100_000}
+
+_HST_DEFAULTS = {"n_trees": 25, "height": 10, "window_size": 1_000, "seed": 42, "passes": 1, "window": 20_000}
+_LOGREG_DEFAULTS = {"learning_rate": 0.01, "l2": 0.001, "passes": 3, "window": 100_000}
+
 _FAMILIES: Mapping[str, _Family] = {
-    "hst": _Family(
-        defaults={"n_trees": 10, "height": 8, "window_size": 250, "seed": 42},
-        supervised=False,
-        build=_build_hst,
-        score=_score_anomaly,
-        known=lambda model: _scaler(model).min,
-        positive=frozenset({"n_trees", "height", "window_size"}),
-    ),
     "logreg": _Family(
-        defaults={"learning_rate": 0.01, "l2": 0.0},
-        supervised=True,
-        build=_build_logreg,
-        score=_score_fraud_probability,
-        known=lambda model: _scaler(model).counts,
-        positive=frozenset({"learning_rate"}),
+        defaults=_LOGREG_DEFAULTS, supervised=lambda _: True, build=_build_logreg,
+        score=_score_fraud_probability, known=lambda model: _scaler(model).counts,
+        positive=frozenset({"learning_rate", "passes", "window"}),
+    ),
+    "hst": _Family(
+        defaults=_HST_DEFAULTS, supervised=lambda _: False, build=_build_hst, score=_score_anomaly,
+        known=lambda model: _scaler(model).min,
+        positive=frozenset({"n_trees", "height", "window_size", "passes", "window"}),
+    ),
+    "blend": _Family(
+        defaults={"logreg": _LOGREG_DEFAULTS, "hst": _HST_DEFAULTS, "reference_size": 10_000},
+        supervised=lambda _: True, build=_build_blend, score=_score_blend, known=lambda model: None,
+        positive=frozenset({"reference_size"}),
+    ),
+    "custom": _Family(
+        defaults={"factory": "", "source_sha256": "", "supervised": True, **_TRAINING},
+        supervised=lambda params: bool(params["supervised"]), build=_build_custom, score=_score_custom,
+        known=lambda model: None, positive=frozenset({"passes", "window"}),
     ),
 }
 
+# The families a user may name with `--model`; `custom` comes from `--spec`.
+BUILT_IN = ("logreg", "hst", "blend")
+DEFAULT_MODEL = "logreg"
+
 
 def spec_for(name: str, **overrides: Any) -> ModelSpec:
-    """The spec of family `name` with its default hyperparameters, some replaced by `overrides`.
+    """The spec of family `name` with its default hyperparameters, some replaced by `overrides`, reading
+    every feature but the time-of-day ones.
 
     Raises ValueError for an unknown family, an unknown hyperparameter or a value of the wrong type, so a
     typo on the command line never trains a model other than the one asked for.
@@ -115,12 +210,12 @@ def spec_for(name: str, **overrides: Any) -> ModelSpec:
     if unknown:
         accepted = ", ".join(family.defaults)
         raise ValueError(f"model {name!r} has no hyperparameter {', '.join(unknown)}; it takes {accepted}")
-    params = dict(family.defaults)
+    params = {key: dict(value) if isinstance(value, Mapping) else value for key, value in family.defaults.items()}
     for key, value in overrides.items():
         params[key] = _checked(name, key, value, family.defaults[key])
         if key in family.positive and params[key] <= 0:
             raise ValueError(f"model {name!r}: {key} must be > 0, got {value!r}")
-    return ModelSpec(name=name, params=params, supervised=family.supervised)
+    return ModelSpec(name=name, params=params, features=FeatureSelection(exclude=HOUR_FEATURES))
 
 
 def build_model(spec: ModelSpec) -> Model:
@@ -137,8 +232,9 @@ def score_one(model: Model, spec: ModelSpec, features: Features) -> float:
     weight or tree split uses), so it is left out, and the score is the same as River's own.
     """
     family = _family(spec.name)
+    features = spec.features.select(features)
     known = family.known(model)
-    if not features.keys() <= known.keys():
+    if known is not None and not features.keys() <= known.keys():
         features = {name: value for name, value in features.items() if name in known}
     return family.score(model, features)
 
@@ -146,7 +242,8 @@ def score_one(model: Model, spec: ModelSpec, features: Features) -> float:
 def learn_one(model: Model, spec: ModelSpec, features: Features, label: bool | None) -> None:
     """Teach the model one event. Unsupervised models ignore the label; supervised ones learn only from
     labelled events (an unlabelled event is not evidence of either class)."""
-    if not _family(spec.name).supervised:
+    features = spec.features.select(features)
+    if not spec.supervised:
         model.learn_one(features)
     elif label is not None:
         model.learn_one(features, bool(label))
@@ -163,10 +260,12 @@ def _checked(name: str, key: str, value: Any, default: Any) -> Any:
     # An int is a fine float (`learning_rate=1`), but a bool is not an int here, nor a float an int.
     if isinstance(default, float) and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if isinstance(default, Mapping) and isinstance(value, Mapping):
+        return {**default, **value}
     if type(value) is not type(default):
         raise ValueError(f"model {name!r}: {key} must be {type(default).__name__}, got {value!r}")
     return value
 
 
-# Every family with its default hyperparameters, by name.
-SPECS: Mapping[str, ModelSpec] = {name: spec_for(name) for name in _FAMILIES}
+# Every built-in family with its default hyperparameters, by name.
+SPECS: Mapping[str, ModelSpec] = {name: spec_for(name) for name in BUILT_IN}

@@ -1,8 +1,9 @@
-"""Training: prequential learning, the alert threshold, and the facts lineage records about a run.
+"""Training: a fresh model from a window of the log, its threshold, and the facts lineage records.
 
-Version N+1 = train(artifact of N, events in (watermark N, watermark N+1] in position order, spec). Every
-step here is deterministic (River's randomness is seeded by the spec, the stream's order is the log's), so
-running it again gives the same artifact SHA-256 (DESIGN invariant 8).
+Version V = fit(spec, the training window as known at V's cut): every labelled transaction of the window,
+in log order, `passes` times. Every step is deterministic (River's randomness is seeded by the spec, the
+window's order is the log's), so running it again gives the same artifact SHA-256 (invariant 8,
+docs/INVARIANTS.md).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 import os
 import platform
 import subprocess
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,52 +25,123 @@ import river
 
 import service
 from service.ml.metrics import RunningRocAuc
-from service.ml.specs import Features, Model, ModelSpec, learn_one, score_one
+from service.ml.specs import Features, Model, ModelSpec, build_model, learn_one, score_one, spec_for
 
 GIT_COMMIT_VARIABLE = "FRAUDLOG_GIT_COMMIT"
 
 
+class TrainingData:
+    """The transactions of a training window in log order, each with its label as known at the cut.
+
+    Held compactly (one shared tuple of names per shape of feature dict, values in tuples), because a
+    window of 100,000 feature dicts would take half a gigabyte, and training walks it several times.
+    """
+
+    def __init__(self) -> None:
+        self._shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._rows: list[tuple[tuple[str, ...], tuple[Any, ...], bool | None]] = []
+
+    def append(self, features: Features, label: bool | None) -> None:
+        names = tuple(features)
+        shape = self._shapes.setdefault(names, names)
+        self._rows.append((shape, tuple(features.values()), label))
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def examples(self, last: int | None = None) -> Iterator[tuple[dict[str, Any], bool | None]]:
+        """The (features, label) pairs, the newest `last` of them only when given, in log order."""
+        rows = self._rows if last is None or last >= len(self._rows) else self._rows[-last:]
+        for names, values, label in rows:
+            yield dict(zip(names, values, strict=True)), label
+
+
 @dataclass(frozen=True, slots=True)
 class TrainingReport:
-    """What a prequential pass saw. `roc_auc` is on the labelled events, from scores made before
-    learning each one; `scores` holds every event's score, in stream order."""
+    """What a training run saw. `roc_auc` is prequential: on the labelled events of the first pass, each
+    scored before it was learned (the leakage trap); `learned` counts learn_one calls over all passes."""
 
     n_events: int
     n_labels: int
     n_frauds: int
     roc_auc: float | None
-    scores: list[float]
+    learned: int
+    passes: int
 
     def metrics(self) -> dict[str, Any]:
         """The summary that lineage stores (`model_versions.metrics`)."""
-        return {
-            "prequential_roc_auc": self.roc_auc,
-            "n_events": self.n_events,
-            "n_labels": self.n_labels,
-            "n_frauds": self.n_frauds,
-        }
+        return {"prequential_roc_auc": self.roc_auc, "n_events": self.n_events, "n_labels": self.n_labels,
+                "n_frauds": self.n_frauds, "learned": self.learned, "passes": self.passes}
 
 
-def prequential(
-    model: Model, spec: ModelSpec, stream: Iterable[tuple[Features, bool | None]]
-) -> TrainingReport:
-    """Train `model` in place on `stream`, scoring each event *before* learning it, so that no score has
-    seen its own event (the leakage trap). A label of None means "not known yet"."""
-    auc = RunningRocAuc()
-    scores: list[float] = []
-    for features, label in stream:
-        score = score_one(model, spec, features)
-        scores.append(score)
-        if label is not None:
-            auc.add(score, label)
-        learn_one(model, spec, features, label)
-    return TrainingReport(
-        n_events=len(scores),
-        n_labels=auc.n_positive + auc.n_negative,
-        n_frauds=auc.n_positive,
-        roc_auc=auc.value,
-        scores=scores,
-    )
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """The threshold chosen on the frozen model's own scores of recent traffic, for a target alert rate."""
+
+    threshold: float
+    target_alert_rate: float
+    transactions: int
+    alert_rate: float  # what the threshold gives on those transactions
+
+    def metrics(self) -> dict[str, Any]:
+        return {"target_alert_rate": self.target_alert_rate, "calibration_transactions": self.transactions,
+                "calibration_alert_rate": self.alert_rate}
+
+
+def fit(spec: ModelSpec, data: TrainingData) -> tuple[Model, TrainingReport]:
+    """A new model for `spec`, trained afresh on `data` (never continued from a parent: training is then
+    a function of the window and the spec alone, so it is reproducible and never skips a late label).
+
+    Supervised specs learn the labelled events, `passes` times in log order; unsupervised ones learn every
+    event of their (newest `window`) events once. A blend trains each member so, then fixes each member's
+    reference scores on the newest `reference_size` events.
+    """
+    if spec.name == "blend":
+        return _fit_blend(spec, data)
+    model = build_model(spec)
+    window, passes = int(spec.params["window"]), int(spec.params["passes"])
+    auc, learned, events = RunningRocAuc(), 0, 0
+    for turn in range(passes):
+        for features, label in data.examples(window):
+            events += turn == 0
+            if spec.supervised and label is None:
+                continue
+            if turn == 0 and label is not None:
+                auc.add(score_one(model, spec, features), label)
+            learn_one(model, spec, features, label)
+            learned += 1
+    return model, TrainingReport(events, auc.n_positive + auc.n_negative, auc.n_positive, auc.value, learned, passes)
+
+
+def _fit_blend(spec: ModelSpec, data: TrainingData) -> tuple[Model, TrainingReport]:
+    from service.ml.blend import RankBlend
+
+    blend = RankBlend({name: spec_for(name, **spec.params[name]) for name in ("logreg", "hst")})
+    reports = {}
+    for name, member_spec in blend.specs.items():
+        blend.models[name], reports[name] = fit(member_spec, data)
+    recent = [features for features, _ in data.examples(int(spec.params["reference_size"]))]
+    blend.set_references({name: [score_one(blend.models[name], blend.specs[name], f) for f in recent]
+                          for name in blend.specs})
+    # The blend's own prequential AUC is not defined (its references come last); report the supervised
+    # member's, which is what its labels taught.
+    main = reports["logreg"]
+    events = max(r.n_events for r in reports.values())
+    return blend, TrainingReport(events, main.n_labels, main.n_frauds, main.roc_auc,
+                                 sum(r.learned for r in reports.values()), main.passes)
+
+
+def calibrate(model: Model, spec: ModelSpec, data: TrainingData, target_alert_rate: float,
+              transactions: int = 10_000) -> Calibration:
+    """Choose the threshold on the scores the frozen `model` gives the newest `transactions` of `data`.
+
+    The model that serves is frozen, so its threshold must come from its own frozen scores: scores taken
+    while it was still learning (prequential) are on another scale, and the alert rate misses its target.
+    """
+    scores = [score_one(model, spec, features) for features, _ in data.examples(transactions)]
+    threshold = choose_threshold(scores, target_alert_rate)
+    rate = sum(1 for s in scores if s >= threshold) / len(scores)
+    return Calibration(threshold, target_alert_rate, len(scores), rate)
 
 
 def choose_threshold(scores: Sequence[float], target_alert_rate: float) -> float:
@@ -100,10 +172,15 @@ def choose_threshold(scores: Sequence[float], target_alert_rate: float) -> float
 
 def environment() -> dict[str, str]:
     """The versions that decide how an artifact is built and loaded."""
+    import numpy
+    import scipy
+
     return {
         "python": platform.python_version(),
         "river": str(river.__version__),
         "cloudpickle": str(cloudpickle.__version__),
+        "numpy": str(numpy.__version__),
+        "scipy": str(scipy.__version__),
     }
 
 

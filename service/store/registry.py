@@ -142,12 +142,15 @@ class ModelRegistry:
 
     # -- roles ----------------------------------------------------------------------------------------
 
-    def set_role(self, version: int, role: str) -> int:
-        """Append a promotion (champion/challenger) or retirement event; returns its log position."""
+    def set_role(self, version: int, role: str, decision: dict[str, Any] | None = None) -> int:
+        """Append a promotion (champion/challenger) or retirement event, with the decision that made it
+        (kind, action, reason, evidence); returns its log position."""
         self.get(version)  # refuse unknown versions before writing anything
         if role == CHAMPION:
             self.load(version)  # refuse to promote an artifact that does not verify
-        payload = {"model_version": version, "role": role}
+        payload: dict[str, Any] = {"model_version": version, "role": role}
+        if decision is not None:
+            payload["decision"] = decision
         event_type = EVENT_RETIREMENT if role == RETIRED else EVENT_PROMOTION
         event = NewEvent(event_type, None, None, datetime.now(UTC), digest(payload), payload)
         return EventLog(self.engine).append_control(event, datetime.now(UTC))
@@ -165,6 +168,7 @@ class ModelRegistry:
             with self.engine.connect() as conn:
                 last = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))).scalar_one())
                 rows = conn.execute(stmt.where(events.c.position <= last)).all()
-            table.extend((RoleChange(pos, int(p["model_version"]), str(p.get("role", RETIRED))) for pos, p in rows),
+            table.extend((RoleChange(pos, int(p["model_version"]), str(p.get("role", RETIRED)), p.get("decision"))
+                          for pos, p in rows),
                          known_through=last)
         return table

@@ -1,0 +1,1 @@
+"""The model lifecycle: first version, retraining, promotion on evidence, verification."""

@@ -1,0 +1,63 @@
+"""Evaluate every live challenger against the champion on shadow evidence, and act on the decisions.
+
+Runs on the schedule (and after each retrain) under the deployment-wide `lifecycle` lock. Each decision
+(`service.lifecycle.promotion`) that changes a role is a role event in the log carrying its evidence
+(transactions, frauds, both ROC AUCs, the p-value and interval of DeLong's test): that is what
+`/v1/models`, the dashboard and `fraudlog models` show. A "keep" is recorded when its evidence is new
+enough to say something: the first time the test could run, and whenever the count of labelled frauds has
+grown by `min_frauds` since the last recorded decision; recording every tick would flood the log.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from service.domain.assignment import CHALLENGER, CHAMPION, RETIRED
+from service.lifecycle.promotion import Decision, PromotionPolicy, Shadow, decide
+from service.store.lifecycle import deployment_lock, paired_scores
+from service.store.registry import ModelRegistry
+
+log = logging.getLogger("fraudlog.promotion")
+
+_ROLE = {"promote": CHAMPION, "retire": RETIRED, "keep": CHALLENGER}
+
+
+def evaluate_challengers(registry: ModelRegistry, policy: PromotionPolicy | None = None) -> list[Decision]:
+    """Decide on every live challenger and record the decisions; returns them (recorded or not).
+
+    Raises `LockBusy` when a retrain or another evaluation holds the lifecycle lock.
+    """
+    policy = policy or PromotionPolicy()
+    with deployment_lock(registry.engine, "lifecycle"):
+        table = registry.assignments()
+        current = table.current()
+        if current.champion is None or not current.challengers:
+            return []
+        shadows = []
+        for version in current.challengers:
+            pairs = paired_scores(registry.engine, current.champion, version)
+            shadows.append(Shadow(version, [p[0] for p in pairs], [p[1] for p in pairs], [p[2] for p in pairs]))
+        decisions = decide(policy, current.champion, shadows)
+        for decision in decisions:
+            if decision.action == "keep" and not _worth_recording(registry, decision, policy):
+                continue
+            # A promotion re-checks that the champion it was compared with still is the champion.
+            if registry.assignments().current().champion != current.champion:
+                log.warning("the champion changed during evaluation; decisions are left for the next run")
+                break
+            registry.set_role(decision.version, _ROLE[decision.action], decision={
+                "kind": "automatic", "action": decision.action, "reason": decision.reason,
+                "evidence": decision.evidence})
+            log.info("challenger %s: %s (%s)", decision.version, decision.action, decision.reason,
+                     extra={"model_version": decision.version})
+    return decisions
+
+
+def _worth_recording(registry: ModelRegistry, decision: Decision, policy: PromotionPolicy) -> bool:
+    if "p_value" not in decision.evidence:
+        return False  # not enough evidence for a test: nothing new to say since the version entered
+    last = registry.assignments().last_decision(decision.version) or {}
+    recorded_frauds = (last.get("evidence") or {}).get("frauds")
+    if "p_value" not in (last.get("evidence") or {}):
+        return True
+    return int(decision.evidence["frauds"]) >= int(recorded_frauds or 0) + policy.min_frauds

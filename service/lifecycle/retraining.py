@@ -1,0 +1,102 @@
+"""Retraining: a new version from the log up to now, once per new range, one at a time per deployment.
+
+The trigger counts what the log gained since the *newest* version's cut (not the champion's: a challenger
+that is never promoted must not make every tick retrain the same range again). Under the deployment-wide
+`lifecycle` lock (a database lock, so two workers or two schedulers cannot both train), it re-reads the
+newest cut, trains afresh on the window up to the log's last position (`service.lifecycle.versions`),
+and registers the result as a **challenger**: it scores in shadow until the promotion policy
+(`service.lifecycle.evaluation`) has the evidence to promote or retire it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from service.domain.assignment import CHALLENGER, CHAMPION
+from service.lifecycle.versions import NothingToLearn, train_version
+from service.ml.specs import ModelSpec
+from service.store.event_log import EventLog
+from service.store.lifecycle import deployment_lock, events_after, newest_cut
+from service.store.registry import ModelRegistry
+from service.store.tables import EVENT_LABEL, EVENT_TRANSACTION
+
+log = logging.getLogger("fraudlog.retrain")
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    version: int
+    parent_version: int
+    status: str  # challenger, or champion when promoted by hand (--promote)
+    reason: str
+    metrics: dict[str, Any]
+    artifact_sha256: str
+
+
+@dataclass(frozen=True)
+class Due:
+    """Whether a retrain is due, and why (the trigger's reading of the log)."""
+
+    due: bool
+    reason: str
+    newest_cut: int
+    new_transactions: int
+    new_labels: int
+
+
+def retrain_due(registry: ModelRegistry, min_new_transactions: int = 1) -> Due:
+    """Due when at least `min_new_transactions` transactions, and (for a supervised champion) at least one
+    label, were appended after the newest version's cut."""
+    engine = registry.engine
+    cut = newest_cut(engine)
+    transactions = events_after(engine, cut, EVENT_TRANSACTION)
+    labels = events_after(engine, cut, EVENT_LABEL)
+    champion = registry.assignments().current().champion
+    if champion is None:
+        return Due(False, "there is no champion yet", cut, transactions, labels)
+    if transactions < max(1, min_new_transactions):
+        return Due(False, f"{transactions:,} of {min_new_transactions:,} new transactions since position {cut}",
+                   cut, transactions, labels)
+    if ModelSpec.from_dict(registry.get(champion).model_spec).supervised and labels == 0:
+        return Due(False, f"no new labels since position {cut}", cut, transactions, labels)
+    return Due(True, f"{transactions:,} new transactions and {labels:,} labels since position {cut}",
+               cut, transactions, labels)
+
+
+def retrain(registry: ModelRegistry, *, min_new_transactions: int = 1, through: int | None = None,
+            spec: ModelSpec | None = None, promote: bool = False) -> RetrainResult | None:
+    """Train the next version if one is due; None when not (nothing new, or the range was trained already).
+
+    Raises `LockBusy` when another retrain or evaluation holds the lifecycle lock.
+    """
+    with deployment_lock(registry.engine, "lifecycle"):
+        due = retrain_due(registry, min_new_transactions)
+        if not due.due:
+            log.debug("no retrain: %s", due.reason)
+            return None
+        champion = registry.assignments().current().champion
+        assert champion is not None  # retrain_due said so
+        parent = registry.get(champion)
+        cut = through if through is not None else EventLog(registry.engine).last_position()
+        if cut <= due.newest_cut:
+            return None  # that range was trained already
+        spec = spec or ModelSpec.from_dict(parent.model_spec)
+        rate = float(parent.metrics.get("target_alert_rate", 0.02))
+        try:
+            row = train_version(registry.engine, registry.secret_key, spec, cut=cut, parent=champion,
+                                target_alert_rate=rate)
+        except NothingToLearn as exc:
+            log.info("no retrain: %s", exc)
+            return None
+        version = registry.add_version(row)
+        if promote:
+            status, reason = CHAMPION, "promoted by hand when trained (--promote)"
+            registry.set_role(version, CHAMPION, decision={"kind": "manual", "action": "promote", "reason": reason})
+        else:
+            status, reason = CHALLENGER, "a new version enters as a challenger and scores in shadow"
+            registry.set_role(version, CHALLENGER, decision={"kind": "automatic", "action": "enter",
+                                                             "reason": reason})
+    log.info("retrained", extra={"model_version": version, "parent_version": champion, "status": status})
+    return RetrainResult(version, champion, status, reason, row["metrics"], row["artifact_sha256"])

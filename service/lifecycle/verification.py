@@ -1,0 +1,116 @@
+"""`fraudlog models verify V`: retrain a version from what its lineage records and compare the artifacts.
+
+Training is reproducible (invariant 8, docs/INVARIANTS.md): version V = `train_version(spec, cut)` over
+the log, the very function that trained it (`service.lifecycle.versions`). Running it again must give the
+artifact SHA-256 that lineage recorded. When it does not, the report says which input moved: the window's
+data (its digest differs: the lineage or the log was altered), the environment (another Python, river,
+numpy, scipy or cloudpickle: reported first, since it explains everything after it), the code, or the
+stored artifact itself (its SHA-256 or HMAC no longer verifies).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from service.lifecycle.versions import DEFAULT_ALERT_RATE, NothingToLearn, train_version
+from service.ml.artifact import ArtifactRejected
+from service.ml.specs import ModelSpec
+from service.ml.training import environment, training_code
+from service.store.registry import ModelRegistry, UnknownVersion, VersionRecord
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    recorded: Any
+    found: Any
+
+
+@dataclass
+class VerifyReport:
+    version: int
+    method: str  # "log", or "none" when the version could not be retrained
+    checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def reproduced(self) -> bool:
+        return self.method != "none" and all(check.ok for check in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": self.version, "reproduced": self.reproduced, "method": self.method,
+                "checks": [vars(c) for c in self.checks], "notes": self.notes}
+
+    def lines(self) -> list[str]:
+        verdict = "reproduced" if self.reproduced else "NOT reproduced"
+        out = [f"model version {self.version}: {verdict}"]
+        out += [f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: recorded {c.recorded}, found {c.found}" for c in self.checks]
+        return out + [f"  - {note}" for note in self.notes]
+
+
+def verify_version(registry: ModelRegistry, version: int) -> VerifyReport:
+    """Retrain `version` from its lineage and compare; raises UnknownVersion for a version that does not exist."""
+    record = registry.get(version)
+    stored_ok = registry.verify_artifact(version)
+    report = VerifyReport(version, "log", [Check("stored artifact matches its SHA-256 and HMAC", stored_ok,
+                                                 record.artifact_sha256[:16],
+                                                 "verified" if stored_ok else "does not verify")])
+    moved = environment_differences(record)
+    if moved:
+        report.notes.append("this environment differs from the one that trained it (" + ", ".join(
+            f"{k} {then} then, {now} here" for k, (then, now) in moved.items()) + ")")
+    data = record.training_data
+    if data.get("source") != "log" or data.get("label_cut") is None:
+        report.method = "none"
+        report.notes.append(f"version {version} was trained by an earlier training method from {data.get('source')!r}"
+                            " (not a window of the log), which this code cannot re-run")
+        return report
+    try:
+        rate = float(record.metrics.get("target_alert_rate", DEFAULT_ALERT_RATE))
+        row = train_version(registry.engine, registry.secret_key, ModelSpec.from_dict(record.model_spec),
+                            cut=int(data["label_cut"]), parent=record.parent_version, target_alert_rate=rate)
+    except (ArtifactRejected, UnknownVersion, NothingToLearn, ValueError) as exc:
+        report.method = "none"
+        report.notes.append(f"could not retrain version {version}: {exc}")
+        return report
+    _compare(report, record, row, stored_ok, bool(moved))
+    return report
+
+
+def environment_differences(record: VersionRecord) -> dict[str, tuple[Any, str]]:
+    """The recorded environment's entries that differ from this process's."""
+    return {key: (record.environment.get(key), now) for key, now in environment().items()
+            if record.environment.get(key) != now}
+
+
+def _compare(report: VerifyReport, record: VersionRecord, row: dict[str, Any], stored_ok: bool, moved: bool) -> None:
+    data, new = record.training_data, row["training_data"]
+    same_data = data.get("sha256") == new["sha256"]
+    same_artifact = record.artifact_sha256 == row["artifact_sha256"]
+    counts = (data.get("event_count"), data.get("label_count"))
+    report.checks += [
+        Check("training data SHA-256", same_data, str(data.get("sha256"))[:16], new["sha256"][:16]),
+        Check("events and labels learned", counts == (new["event_count"], new["label_count"]), counts,
+              (new["event_count"], new["label_count"])),
+        Check("artifact SHA-256", same_artifact, record.artifact_sha256[:16], row["artifact_sha256"][:16]),
+        Check("threshold", record.threshold == row["threshold"], record.threshold, row["threshold"]),
+    ]
+    if not stored_ok:
+        report.notes.append("the stored artifact no longer matches its recorded SHA-256 and HMAC: it was altered "
+                            "after it was written" + ("; the retrained one matches the recorded SHA-256, so the "
+                                                      "lineage is intact and the stored blob is not"
+                                                      if same_artifact else ""))
+    if not same_data:
+        report.notes.append(f"positions {data.get('first_position')}-{data.get('last_position')} of the log do "
+                            "not hash to the digest lineage recorded: these are not the events the version "
+                            "learned (the lineage's training range or the log differs)")
+    if same_artifact:
+        return
+    then, now = record.training_code.get("git_commit"), training_code(train_version).get("git_commit")
+    if then and now and then != now:
+        report.notes.append(f"the training code differs: trained at commit {then[:12]}, this is {now[:12]}")
+    if same_data and not moved:
+        report.notes.append("same data and environment but a different artifact: training was not deterministic, "
+                            "or its code changed")

@@ -1,0 +1,48 @@
+"""One training function for every version: the first, each retrain, and `models verify`.
+
+    version = fit(spec, read_window(log, cut, window_size(spec))), threshold = calibrate(on the newest
+    10,000 transactions of that window, for the target alert rate)
+
+Nothing else goes in: no parent artifact, no state of the process. So the first version (trained after
+`fraudlog train --csv` imported its file into the log), every retrain, and a verification of either run the
+same code on the same inputs, and a verification that does not reproduce the recorded SHA-256 points at
+the data, the environment or the code, never at drift between two copies of a training loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.lifecycle.window import read_window, window_size
+from service.ml.artifact import pack
+from service.ml.specs import ModelSpec
+from service.ml.training import calibrate, environment, fit, training_code
+
+DEFAULT_ALERT_RATE = 0.02
+CALIBRATION_TRANSACTIONS = 10_000
+
+
+class NothingToLearn(ValueError):
+    """The window holds nothing the spec can learn from (no transactions, or no labels of both classes)."""
+
+
+def train_version(engine: Any, secret_key: bytes, spec: ModelSpec, *, cut: int, parent: int | None,
+                  target_alert_rate: float = DEFAULT_ALERT_RATE) -> dict[str, Any]:
+    """Train `spec` on the log up to `cut`; returns the version row, ready for `ModelRegistry.add_version`."""
+    window = read_window(engine, cut, window_size(spec))
+    if window.events == 0:
+        raise NothingToLearn(f"no transactions at positions <= {cut} to train on")
+    if spec.supervised and not 0 < window.frauds < window.labels:
+        raise NothingToLearn(f"{spec.name} learns from labels, and the {window.events:,} transactions up to "
+                             f"position {cut} hold {window.labels:,} labels with {window.frauds:,} frauds: "
+                             "both classes are needed")
+    model, report = fit(spec, window.data)
+    calibration = calibrate(model, spec, window.data, target_alert_rate, CALIBRATION_TRANSACTIONS)
+    artifact = pack(model, secret_key)
+    return {
+        "parent_version": parent, "model_spec": spec.to_dict(), "training_code": training_code(train_version),
+        "training_data": {**window.lineage(), "window": window_size(spec)},
+        "environment": environment(), "artifact": artifact.blob, "artifact_sha256": artifact.sha256,
+        "artifact_hmac": artifact.hmac, "threshold": calibration.threshold,
+        "metrics": {**report.metrics(), **calibration.metrics()}, "watermark": cut,
+    }

@@ -1,0 +1,85 @@
+"""The training window: the newest transactions of the log up to a cut, with features and known labels.
+
+A version's training data is a pure function of the log and its cut: the newest `window` transaction
+events at positions <= cut, in position order, each with the features serving computes (the same
+function, over the same history in the log, so training and serving never differ), and the latest label
+recorded at a position <= cut. A label that arrives after the cut is simply not known yet: the next
+version, whose cut lies beyond it, learns it; none is ever skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+import msgspec
+from sqlalchemy.engine import Engine
+
+from service.domain.features import TxView, batch_features, history_query
+from service.ml.specs import ModelSpec
+from service.ml.training import TrainingData
+from service.store.event_log import EventLog, EventRecord
+from service.store.lifecycle import labels_known_at, window_start
+from service.store.predictions import fetch_history
+from service.store.tables import EVENT_TRANSACTION
+
+CHUNK = 1_000
+
+
+@dataclass
+class TrainingWindow:
+    first_position: int  # the first position of the window (inclusive)
+    cut: int  # the last (inclusive); labels are those known here
+    data: TrainingData = field(default_factory=TrainingData)
+    events: int = 0
+    labels: int = 0
+    frauds: int = 0
+    # SHA-256 of the window as JSON lines: the canonical event, a space, its label (null when unknown).
+    sha256: str = ""
+
+    def lineage(self) -> dict[str, object]:
+        return {"source": "log", "first_position": self.first_position, "last_position": self.cut,
+                "label_cut": self.cut, "event_count": self.events, "label_count": self.labels,
+                "fraud_count": self.frauds, "sha256": self.sha256}
+
+
+def window_size(spec: ModelSpec) -> int:
+    """How many of the newest transactions the spec trains on (a blend: its widest member's)."""
+    if spec.name == "blend":
+        return max(int(spec.params[member]["window"]) for member in ("logreg", "hst"))
+    return int(spec.params["window"])
+
+
+def read_window(engine: Engine, cut: int, transactions: int) -> TrainingWindow:
+    """The newest `transactions` transactions at positions <= `cut`, ready to train on."""
+    with engine.connect() as conn:
+        start = window_start(conn, cut, transactions)
+    window = TrainingWindow(first_position=start + 1, cut=cut)
+    digest = hashlib.sha256()
+    chunk: list[EventRecord] = []
+    for record in EventLog(engine).read_range(start + 1, cut, event_types=[EVENT_TRANSACTION]):
+        chunk.append(record)
+        if len(chunk) >= CHUNK:
+            _add_chunk(engine, window, chunk, digest)
+            chunk = []
+    if chunk:
+        _add_chunk(engine, window, chunk, digest)
+    window.sha256 = digest.hexdigest()
+    return window
+
+
+def _add_chunk(engine: Engine, window: TrainingWindow, chunk: list[EventRecord], digest: "hashlib._Hash") -> None:
+    views = [TxView.from_payload(r.position, r.payload) for r in chunk]
+    query = history_query(views)
+    with engine.connect() as conn:
+        history = fetch_history(conn, query) if query else []
+        known = labels_known_at(conn, [v.transaction_id for v in views], window.cut)
+    features = batch_features(views, history)
+    for record, view in zip(chunk, views, strict=True):
+        label = known.get(view.transaction_id)
+        digest.update(msgspec.json.encode(record.payload, order="sorted") + b" " + msgspec.json.encode(label) + b"\n")
+        window.data.append(features[view.position], label)
+        window.events += 1
+        if label is not None:
+            window.labels += 1
+            window.frauds += label
