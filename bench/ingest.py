@@ -23,9 +23,9 @@ acknowledged rows plus the baseline rows. Any loss is printed in red and the exi
 copy none of the store's code, and the rows each one wrote must read back through the store exactly as the
 store writes them (`bench.load.baselines`).
 
-The load client (`bench.load.http`) is a minimal asyncio HTTP/1.1 client (pre-encoded bodies, no httpx, one ingest key per
-client) so that the client costs a small, measured fraction of a core: its CPU use is reported next to the
-API's, Postgres's and the rest of the machine's. Results go to bench/results/ingest-<timestamp>.json.
+The load client (`bench.load.http`) is a minimal asyncio HTTP/1.1 client (pre-encoded bodies, no httpx, one
+ingest key per client) so that the client costs a small, measured fraction of a core: its CPU use is reported
+next to the API's, Postgres's and the rest of the machine's. Results go to bench/results/ingest-<timestamp>.json.
 """
 
 from __future__ import annotations
