@@ -3,8 +3,9 @@
     PYTHONPATH=. python -m bench.scale [--events 20000] [--workers 1 2 4] [--api 1 2] [--brokers rabbitmq redis]
 
 Each shape is a fresh database and real processes (`fraudlog serve --workers A`, `dramatiq workers.actors
---processes W --threads 8`), measured as `bench.e2e` measures (`bench.load.deployment`): time from the first POST of 1,000-transaction
-batches to the last champion prediction, and event-to-prediction latency at 1,000 transactions/s.
+--processes W --threads 8`), measured as `bench.e2e` measures (`bench.load.deployment`): time from the first
+POST of 1,000-transaction batches to the last champion prediction, and event-to-prediction latency at
+1,000 transactions/s.
 """
 
 from __future__ import annotations
