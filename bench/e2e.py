@@ -78,10 +78,10 @@ def main() -> None:
     for backend in args.backends:
         e2e, bare = [], []
         for r in range(args.repeats):
-            console.print(f"[{backend}] repeat {r + 1}/{args.repeats}: end to end, then bare limit")
+            print(f"[{backend}] repeat {r + 1}/{args.repeats}: end to end, then bare limit", flush=True)
             e2e.append(throughput(backend, rows))
             bare.append(bare_limit(backend, rows))
-        console.print(f"[{backend}] latency at {args.rate:g}/s")
+        print(f"[{backend}] latency at {args.rate:g}/s", flush=True)
         results[backend] = {"e2e": e2e, "bare": bare, "latency": latency(backend, rows, args.rate)}
     _print(results, args)
     console.print(f"results: {write_results('e2e', results)}")

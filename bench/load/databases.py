@@ -63,9 +63,10 @@ def migrate_with_cli(url: str, env: dict[str, str]) -> None:
 
 @contextlib.contextmanager
 def fresh_database(backend: str, *, prefix: str = "fraudlog_bench", sqlite_dir: str | None = None,
-                   cli_env: dict[str, str] | None = None, migrated: bool = True) -> Iterator[Database]:
+                   cli_env: dict[str, str] | None = None, migrated: bool = True, keep: bool = False,
+                   ) -> Iterator[Database]:
     """A fresh database, migrated (by the library, or by `fraudlog db upgrade` when `cli_env` is given),
-    removed afterwards."""
+    removed afterwards unless `keep` (a kept Postgres database is named `<prefix>_kept_<pid>_<random>`)."""
 
     def upgrade(url: str) -> None:
         if not migrated:
@@ -85,7 +86,7 @@ def fresh_database(backend: str, *, prefix: str = "fraudlog_bench", sqlite_dir: 
         finally:
             shutil.rmtree(directory, ignore_errors=True)
         return
-    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{'kept_' if keep else ''}{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     try:
         with admin.connect() as conn:
@@ -98,7 +99,10 @@ def fresh_database(backend: str, *, prefix: str = "fraudlog_bench", sqlite_dir: 
             upgrade(url)
             yield Database(backend, url, f"PostgreSQL {version}", settings, name)
         finally:
-            _drop(admin, name)
+            if keep:
+                print(f"kept the database {name}", file=sys.stderr)
+            else:
+                _drop(admin, name)
     finally:
         admin.dispose()
 
