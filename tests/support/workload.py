@@ -25,6 +25,8 @@ from tests.support.models import SECRET, install_version, synthetic_rows
 
 @dataclass(frozen=True)
 class Workload:
+    """What `build_workload` made: the rows it appended, the versions it retrained, the predictions stored."""
+
     rows: list[tuple[dict[str, Any], bool]]
     champion_retrain: int  # a child of version 1, promoted
     challenger_retrain: int  # a child of that one, kept as a challenger
