@@ -19,63 +19,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from bench.load.databases import fresh_database
+from bench.load.results import REPO, machine_info, write_results
 from service.alerts.relay import deliver_pending
 from service.alerts.sinks import sink_from_url
-from service.store import migrate
 from service.store.engine import create_engine, write_transaction
 from service.store.outbox import SENT, count_by_status, insert_alert
+from tests.support.receiver import WebhookReceiver  # the same receiver the tests trust
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS_DIR = REPO / "bench" / "results"
-PG_ADMIN_URL = os.environ.get("FRAUDLOG_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SECRET = "whsec-bench"
 START_DELAY_SECONDS = 2.0  # long enough for every relay process to import and connect before the start
 SCENARIOS = {"webhook x1": ("webhook", 1), "webhook x2": ("webhook", 2), "jsonl x1": ("jsonl", 1),
              "memory x1": ("memory", 1)}
-
-
-@contextmanager
-def fresh_database(backend: str) -> Iterator[str]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="fraudlog-bench-") as directory:
-            url = f"sqlite:///{directory}/bench.db"
-            _migrate(url)
-            yield url
-        return
-    name = f"fraudlog_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    try:
-        _migrate(url)
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-def _migrate(url: str) -> None:
-    engine = create_engine(url, poolclass=sa.NullPool)
-    migrate.upgrade(engine)
-    engine.dispose()
 
 
 def seed(url: str, count: int) -> None:
@@ -110,11 +75,10 @@ def relay_main(url: str, sink_url: str, start_at: float) -> None:
 
 
 def one_run(backend: str, scenario: str, count: int) -> dict[str, Any]:
-    from tests.support.receiver import WebhookReceiver  # the same receiver the tests trust
-
     kind, relays = SCENARIOS[scenario]
-    with fresh_database(backend) as url, WebhookReceiver(SECRET.encode()) as receiver, \
+    with fresh_database(backend) as db, WebhookReceiver(SECRET.encode()) as receiver, \
             tempfile.TemporaryDirectory(prefix="fraudlog-bench-sink-") as sink_dir:
+        url = db.url
         seed(url, count)
         sink_url = {"webhook": receiver.url, "jsonl": f"jsonl://{sink_dir}/alerts.jsonl",
                     "memory": "memory://"}[kind]
@@ -129,10 +93,6 @@ def one_run(backend: str, scenario: str, count: int) -> dict[str, Any]:
     return {"backend": backend, "scenario": scenario, "alerts": count, "seconds": round(seconds, 3),
             "alerts_per_s": round(count / seconds), "sent_per_relay": [r["sent"] for r in reports],
             "problems": problems}
-
-
-def machine_info() -> dict[str, Any]:
-    return {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -162,9 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 failed = True
                 print(f"  CHECK FAILED: {problem}")
             rows.append({"backend": backend, "scenario": scenario, "median_alerts_per_s": rate, "runs": runs})
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    out = RESULTS_DIR / f"alerts-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps({"machine": machine_info(), "results": rows}, indent=2))
+    out = write_results("alerts", {"machine": machine_info(), "results": rows})
     print(f"results: {out.relative_to(REPO)}")
     return 1 if failed else 0
 

@@ -23,53 +23,33 @@ Results go to bench/results/auth-cost-<timestamp>.json.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import json
-import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
-from bench.ingest import (
-    API_KEYS,
-    HOST,
-    RESULTS_DIR,
-    Corpus,
-    CpuSnapshot,
-    LoadRun,
-    free_port,
-    load_corpus,
-    machine_info,
-    run_load,
-)
-from service.store import migrate
+from bench.load.corpus import Corpus, load_corpus
+from bench.load.databases import migrate_with_library, settle
+from bench.load.http import API_KEYS, LoadRun, api_keys_setting, timed_load
+from bench.load.results import machine_info, timestamp, write_results
+from bench.load.services import BENCH_SECRET, HOST, ServedProcess, free_port, service_env
+from bench.load.verify import transactions_in_log
 from service.store.engine import create_engine
-from service.store.tables import events
 
 CONFIGS = ("auth off", "auth on", "auth + limit")
 TAGS = {"auth off": "off", "auth on": "on", "auth + limit": "limit"}  # in transaction ids and file names
-SECRET = "bench-secret-not-for-production"
+
 SCENARIOS = {"singles": (16, 1), "batches": (2, 1_000)}  # name: (clients, transactions per request)
 
 
 def settings_env(config: str, keys: int) -> dict[str, str]:
     """The environment the API process reads its settings from (`serve` below), per configuration."""
-    env = {"FRAUDLOG_SECRET_KEY": SECRET, "FRAUDLOG_BROKER_URL": "memory://"}
+    env = {"FRAUDLOG_SECRET_KEY": BENCH_SECRET, "FRAUDLOG_BROKER_URL": "memory://"}
     if config != "auth off":
-        env["FRAUDLOG_API_KEYS"] = ",".join(f"bench{i:02d}:ingest:{key}" for i, key in enumerate(API_KEYS[:keys]))
+        env["FRAUDLOG_API_KEYS"] = api_keys_setting(keys)
     env["FRAUDLOG_RATE_LIMIT"] = "1000" if config == "auth + limit" else "0"
     return env
 
@@ -85,67 +65,32 @@ def serve(port: int) -> None:
     uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
 
 
-@dataclass
-class Server:
-    port: int
-    process: subprocess.Popen[bytes]
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-
-@contextlib.contextmanager
-def api_server(database_url: str, config: str, keys: int, log_path: Path) -> Iterator[Server]:
+def api_server(database_url: str, config: str, keys: int, log_path: Path) -> ServedProcess:
+    """This script's `--serve` process (not started: use it as a context manager)."""
     port = free_port()
-    env = {**os.environ, **settings_env(config, keys), "FRAUDLOG_DATABASE_URL": database_url}
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "bench.auth_cost", "--serve", str(port)], env=env,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the API exited with {process.returncode}; see {log_path}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(f"http://{HOST}:{port}/health", timeout=1):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the API did not answer /health in 60 s; see {log_path}")
-            time.sleep(0.1)
-        yield Server(port, process)
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+    env = service_env(database_url, **settings_env(config, keys))
+    return ServedProcess([sys.executable, "-m", "bench.auth_cost", "--serve", str(port)], env, port, log_path)
 
 
-def measure(server: Server, corpus: Corpus, scenario: str, prefix: str, seconds: float) -> LoadRun:
+def measure(server: ServedProcess, corpus: Corpus, scenario: str, prefix: str, seconds: float) -> LoadRun:
     clients, batch = SCENARIOS[scenario]
     run = LoadRun(scenario=scenario, workers=1, clients=clients, batch_size=batch)
-    before = CpuSnapshot.take(server.pid)
-    asyncio.run(run_load(server.port, corpus, run, prefix, seconds))
-    run.cpu = CpuSnapshot.take(server.pid).usage_since(before)
-    return run
+    return timed_load(server.pid, server.port, corpus, run, prefix, seconds)
 
 
 def logged_rows(database_url: str) -> int:
     engine = create_engine(database_url)
     try:
-        with engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(events)).scalar_one())
+        return transactions_in_log(engine)
     finally:
         engine.dispose()
 
 
 def run_all(args: argparse.Namespace, work: Path) -> tuple[dict[str, dict[str, list[dict[str, Any]]]], list[str]]:
     template = work / "template.db"
+    migrate_with_library(f"sqlite:///{template}")
     engine = create_engine(f"sqlite:///{template}")
-    migrate.upgrade(engine)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    settle(engine)  # the WAL folded into the file, so that a copy of the file is the whole database
     engine.dispose()
     corpus = load_corpus()
     results: dict[str, dict[str, list[dict[str, Any]]]] = {c: {s: [] for s in SCENARIOS} for c in CONFIGS}
@@ -183,9 +128,9 @@ def guard_cost(keys: int, calls: int = 200_000) -> dict[str, float]:
 
     configured = parse_api_keys(settings_env("auth on", keys)["FRAUDLOG_API_KEYS"])
     header = f"Bearer {API_KEYS[keys - 1]}"  # the last configured key: every hash is compared anyway
-    guards = {"auth off": Authenticator((), SECRET.encode(), required=False),
-              "auth on": Authenticator(configured, SECRET.encode(), required=True),
-              "auth + limit": Authenticator(configured, SECRET.encode(), required=True,
+    guards = {"auth off": Authenticator((), BENCH_SECRET.encode(), required=False),
+              "auth on": Authenticator(configured, BENCH_SECRET.encode(), required=True),
+              "auth + limit": Authenticator(configured, BENCH_SECRET.encode(), required=True,
                                             limiter=TokenBucket(1e12, 1e12))}
     costs = {}
     for config, guard in guards.items():
@@ -244,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not 16 <= args.keys <= len(API_KEYS):
         parser.error(f"--keys must be between 16 (one per client) and {len(API_KEYS)}")
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = timestamp()
     work = Path(tempfile.mkdtemp(prefix="fraudlog-auth-bench-"))
     try:
         results, problems = run_all(args, work)
@@ -254,12 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     guard = guard_cost(args.keys)
     print(f"\nthe guard alone ({args.keys} keys), microseconds per request: "
           + ", ".join(f"{config} {cost:.2f}" for config, cost in guard.items()))
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    out = RESULTS_DIR / f"auth-cost-{stamp}.json"
-    out.write_text(json.dumps({"command": " ".join(["python -m bench.auth_cost", *(argv or sys.argv[1:])]),
-                               "machine": machine_info(), "keys": args.keys, "seconds": args.seconds,
-                               "medians": rows, "guard_us_per_request": guard, "runs": results,
-                               "problems": problems}, indent=2, default=str))
+    out = write_results("auth-cost", {"command": " ".join(["python -m bench.auth_cost", *(argv or sys.argv[1:])]),
+                                      "machine": machine_info(), "keys": args.keys, "seconds": args.seconds,
+                                      "medians": rows, "guard_us_per_request": guard, "runs": results,
+                                      "problems": problems}, stamp=stamp)
     print(f"results: {out}")
     for problem in problems:
         print(f"PROBLEM: {problem}")

@@ -9,7 +9,7 @@ runs `fraudlog db upgrade`, starts `fraudlog serve` as a subprocess and measures
   (b) POSTs of 1,000 transactions from 2 concurrent clients: transactions/s;
   (c) the bare database: the driver's executemany (psycopg 3 / sqlite3, on a connection of the service's
       engine) of the same canonical rows into the same table, 1,000 rows per durable commit, no HTTP: rows/s;
-  (c') the same through SQLAlchemy Core (the parameters and types EventLog binds);
+  (c') the same through SQLAlchemy Core's executemany of `insert(events)`;
   (d) for context, the store path without HTTP: EventLog.append_transactions of 1,000-row units;
   (a2) Postgres only: (a) again against `fraudlog serve --workers 2`; (a3) with --embedded, SQLite only: (a)
       in embedded mode (memory:// broker, scoring workers inside the API).
@@ -19,769 +19,52 @@ them (VACUUM ANALYZE + CHECKPOINT, or a WAL checkpoint), so one phase's backgrou
 next. Bodies are real rows of shared/data/creditcard_sample.csv.gz (V1..V28 and Amount) with unique
 transaction ids, so every answer is a 202 "accepted". After each run every acknowledged id is looked up in the
 log (and its position compared with the receipt's); at the end the log's row count must equal the
-acknowledged rows plus the baseline rows. Any loss is printed in red and the exit code is 1.
+acknowledged rows plus the baseline rows. Any loss is printed in red and the exit code is 1. The baselines
+copy none of the store's code, and the rows each one wrote must read back through the store exactly as the
+store writes them (`bench.load.baselines`).
 
-The load client is a minimal asyncio HTTP/1.1 client (pre-encoded bodies, no httpx, one ingest key per
-client) so that the client costs a small, measured fraction of a core: its CPU use is reported next to the
-API's, Postgres's and the rest of the machine's. Results go to bench/results/ingest-<timestamp>.json.
+The load client (`bench.load.http`) is a minimal asyncio HTTP/1.1 client (pre-encoded bodies, no httpx, one
+ingest key per client) so that the client costs a small, measured fraction of a core: its CPU use is reported
+next to the API's, Postgres's and the rest of the machine's. Results go to bench/results/ingest-<timestamp>.json.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import csv
-import gzip
-import json
-import os
-import platform
-import random
+import functools
 import shutil
-import signal
-import socket
-import sqlite3
-import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.request
-from collections import Counter
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import msgspec
-import sqlalchemy as sa
-from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from service.domain.events import TransactionIn, canonical_transaction, digest
+from bench.load.baselines import BASELINES, BaselineRun, run_baseline
+from bench.load.corpus import Corpus, load_corpus
+from bench.load.databases import fresh_database, settle
+from bench.load.http import LoadRun, api_keys_setting, timed_load
+from bench.load.profile import record_during
+from bench.load.results import REPO, RESULTS_DIR, machine_info, timestamp, write_results
+from bench.load.services import QUEUE_PREFIX, ServedProcess, choose_broker, fraudlog_serve, purge_broker, service_env
+from bench.load.tables import console
+from bench.load.timing import median
+from bench.load.verify import last_position, transactions_in_log, verify_acknowledged
 from service.store.engine import create_engine
-from service.store.event_log import EventLog, NewEvent
-from service.store.tables import EVENT_TRANSACTION, events
-
-REPO = Path(__file__).resolve().parents[1]
-RESULTS_DIR = REPO / "bench" / "results"
-SAMPLE_CSV = REPO.parent / "shared" / "data" / "creditcard_sample.csv.gz"
-PG_ADMIN_URL = os.environ.get("FRAUDLOG_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-HOST = "127.0.0.1"  # loopback only
-# One ingest key per client: the API limits requests per key (FRAUDLOG_RATE_LIMIT, 1,000/s by default), and
-# real traffic comes from many clients, so one shared key would measure the limiter, not the service.
-API_KEYS = [f"bench-key-{i:02d}" for i in range(64)]
-BASE_TIME = datetime(2026, 11, 28, tzinfo=UTC)
-VERIFY_CHUNK = 5_000
 
 # The issue's targets.
 TARGET_BATCH_RATIO = 0.5
 TARGET_SINGLES_PG = 2_500.0
 
-console = Console() if Console().is_terminal else Console(width=180)
 
-
-# --------------------------------------------------------------------------------------------------------
-# Request bodies
-
-
-class Corpus:
-    """Transaction bodies minus their id, pre-encoded: a request costs the client one concatenation."""
-
-    def __init__(self, rows: list[dict[str, Any]], source: str) -> None:
-        self.source = source
-        # b'"card_id":...,"attributes":{...}}': a body is b'{"transaction_id":"<id>",' + tail.
-        self.tails = [msgspec.json.encode(row)[1:] for row in rows]
-        self._canonical: list[dict[str, Any] | None] = [None] * len(rows)
-
-    def __len__(self) -> int:
-        return len(self.tails)
-
-    def body(self, tx_id: str, index: int) -> bytes:
-        return b'{"transaction_id":"' + tx_id.encode() + b'",' + self.tails[index % len(self.tails)]
-
-    def batch(self, ids: list[str], first_index: int) -> bytes:
-        return b"[" + b",".join(self.body(tx, first_index + i) for i, tx in enumerate(ids)) + b"]"
-
-    def new_event(self, tx_id: str, index: int) -> NewEvent:
-        """The event the API would build from this body: the same canonical payload and digest."""
-        slot = index % len(self.tails)
-        base = self._canonical[slot]
-        if base is None:
-            tx = msgspec.json.decode(self.body("x", slot), type=TransactionIn)
-            base = self._canonical[slot] = canonical_transaction(tx)
-        payload = {**base, "transaction_id": tx_id}
-        return NewEvent(EVENT_TRANSACTION, tx_id, payload["card_id"],
-                        datetime.strptime(payload["event_time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC),
-                        digest(payload), payload)
-
-
-def load_corpus(limit: int = 30_000) -> Corpus:
-    rng = random.Random(42)
-    rows: list[dict[str, Any]] = []
-    if SAMPLE_CSV.exists():
-        with gzip.open(SAMPLE_CSV, "rt", newline="") as handle:
-            for record in csv.DictReader(handle):
-                rows.append(_row(rng, float(record["Time"]), float(record["Amount"]),
-                                 {f"V{i}": float(record[f"V{i}"]) for i in range(1, 29)}))
-                if len(rows) >= limit:
-                    break
-        return Corpus(rows, f"{SAMPLE_CSV.name} ({len(rows)} rows)")
-    for n in range(5_000):  # same shape when the sample is not beside the repo
-        rows.append(_row(rng, float(n), round(rng.lognormvariate(3, 1.5), 2),
-                         {f"V{i}": rng.gauss(0, 1.5) for i in range(1, 29)}))
-    return Corpus(rows, "synthetic (credit-card shape)")
-
-
-def _row(rng: random.Random, seconds: float, amount: float, attributes: dict[str, float]) -> dict[str, Any]:
-    when = BASE_TIME + timedelta(seconds=seconds, microseconds=rng.randrange(1_000_000))
-    return {"card_id": f"card-{rng.randrange(10_000)}",
-            "event_time": when.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "amount": amount, "attributes": attributes}
-
-
-# --------------------------------------------------------------------------------------------------------
-# CPU accounting (Linux /proc): who burns the two cores while we measure
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_stat(pid: int) -> tuple[str, int, float] | None:
-    """(comm, ppid, utime+stime in seconds) of a process, or None when it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    comm = text[text.index("(") + 1 : text.rindex(")")]
-    fields = text[text.rindex(")") + 2 :].split()
-    return comm, int(fields[1]), (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def _all_procs() -> dict[int, tuple[str, int, float]]:
-    found = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit() and (stat := _proc_stat(int(entry))) is not None:
-            found[int(entry)] = stat
-    return found
-
-
-# The Postgres database under test, so its backends count as "postgres" and other sessions' as "other".
-BENCH_PG_DATABASE: str | None = None
-
-
-def _is_our_postgres(pid: int) -> bool:
-    if BENCH_PG_DATABASE is None:
-        return False
-    try:
-        title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return False
-    is_backend = "(" in title or "[local]" in title  # client backends show the peer address
-    return f" {BENCH_PG_DATABASE} " in title or not is_backend  # ours, or shared (walwriter, checkpointer...)
-
-
-@dataclass
-class CpuSnapshot:
-    wall: float
-    client: float
-    server: float
-    postgres: float
-    machine_busy: float
-    machine_total: float
-    others: dict[int, tuple[str, float]] = field(default_factory=dict)
-
-    @classmethod
-    def take(cls, server_pid: int | None) -> CpuSnapshot:
-        procs = _all_procs()
-        tree: set[int] = set()
-        if server_pid is not None:
-            tree = {server_pid}
-            changed = True
-            while changed:  # uvicorn --workers N: the parent plus its spawned children
-                changed = False
-                for pid, (_comm, ppid, _cpu) in procs.items():
-                    if ppid in tree and pid not in tree:
-                        tree.add(pid)
-                        changed = True
-        server = postgres = 0.0
-        others: dict[int, tuple[str, float]] = {}
-        me = os.getpid()
-        for pid, (comm, _ppid, cpu) in procs.items():
-            if pid in tree:
-                server += cpu
-            elif comm.startswith("postgres") and _is_our_postgres(pid):
-                postgres += cpu
-            elif pid != me:
-                others[pid] = (comm, cpu)
-        with open("/proc/stat") as handle:
-            values = [int(v) for v in handle.readline().split()[1:]]
-        total = sum(values[:8])
-        busy = total - values[3] - values[4]  # minus idle and iowait
-        return cls(time.perf_counter(), time.process_time(), server, postgres, busy / _TICK, total / _TICK, others)
-
-    def usage_since(self, before: CpuSnapshot) -> dict[str, Any]:
-        """Cores used on average: 1.0 is one core fully busy. machine_busy_share is the share of all cores."""
-        wall = max(self.wall - before.wall, 1e-9)
-        busy_share = (self.machine_busy - before.machine_busy) / max(self.machine_total - before.machine_total, 1e-9)
-        by_command: dict[str, float] = {}
-        for pid, (comm, cpu) in self.others.items():
-            by_command[comm] = by_command.get(comm, 0.0) + cpu - before.others.get(pid, (comm, 0.0))[1]
-        return {"client_cores": round((self.client - before.client) / wall, 3),
-                "server_cores": round((self.server - before.server) / wall, 3),
-                "postgres_cores": round((self.postgres - before.postgres) / wall, 3),
-                # everything else on this shared machine: other sessions, the broker, the kernel
-                "other_cores": round(busy_share * (os.cpu_count() or 1)
-                                     - (self.client - before.client + self.server - before.server
-                                        + self.postgres - before.postgres) / wall, 3),
-                "other_top": {comm: round(cpu / wall, 2)
-                              for comm, cpu in sorted(by_command.items(), key=lambda kv: -kv[1])[:4] if cpu > 0},
-                "machine_busy_share": round(busy_share, 3)}
-
-
-# --------------------------------------------------------------------------------------------------------
-# Databases and the API process
-
-
-@dataclass
-class Database:
-    backend: str
-    url: str
-    version: str
-    settings: dict[str, str]
-
-
-@contextlib.contextmanager
-def provision(backend: str, sqlite_dir: str | None) -> Iterator[Database]:
-    """A fresh database, migrated with `fraudlog db upgrade`, removed afterwards."""
-    if backend == "sqlite":
-        directory = tempfile.mkdtemp(prefix="fraudlog-bench-", dir=sqlite_dir)
-        try:
-            url = f"sqlite:///{directory}/bench.db"
-            _db_upgrade(url)
-            yield Database(backend, url, f"SQLite {sqlite3.sqlite_version}",
-                           {"journal_mode": "wal", "synchronous": "FULL", "directory": directory})
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
-        return
-    global BENCH_PG_DATABASE
-    name = BENCH_PG_DATABASE = f"fraudlog_bench_{os.getpid()}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with admin.connect() as conn:
-        stale_names = conn.execute(sa.text("SELECT datname FROM pg_database WHERE datname LIKE :pattern"),
-                                   {"pattern": "fraudlog\\_bench\\_%"}).scalars().all()
-        for stale in stale_names:
-            pid = stale.rsplit("_", 1)[-1]
-            if pid.isdigit() and not Path(f"/proc/{pid}").exists():  # left by a run that died
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{stale}" WITH (FORCE)')
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        version = conn.exec_driver_sql("SHOW server_version").scalar_one()
-        settings = {key: conn.exec_driver_sql(f"SHOW {key}").scalar_one()
-                    for key in ("fsync", "synchronous_commit", "wal_sync_method", "full_page_writes",
-                                "shared_buffers", "max_wal_size")}
-    try:
-        url = sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        _db_upgrade(url)
-        yield Database(backend, url, f"PostgreSQL {version}", settings)
-    finally:
-        try:
-            with admin.connect() as conn:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        except sa.exc.OperationalError as exc:
-            console.print(f"[yellow]could not drop {name} ({exc.orig}); the next run drops it")
-        admin.dispose()
-        BENCH_PG_DATABASE = None
-
-
-QUEUE_PREFIX = f"fraudlog_bench_{os.getpid()}"
-DEFAULT_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
-
-
-def _service_env(url: str, broker: str = "memory://") -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(FRAUDLOG_DATABASE_URL=url, FRAUDLOG_BROKER_URL=broker, FRAUDLOG_QUEUE_PREFIX=QUEUE_PREFIX,
-               FRAUDLOG_SECRET_KEY="bench-secret-not-for-production",
-               FRAUDLOG_API_KEYS=",".join(f"bench{i:02d}:ingest:{key}" for i, key in enumerate(API_KEYS)))
-    return env
-
-
-def _reachable(port: int) -> bool:
-    try:
-        socket.create_connection((HOST, port), timeout=1).close()
-        return True
-    except OSError:
-        return False
-
-
-def choose_broker(requested: str) -> str:
-    """auto: RabbitMQ if it listens on loopback, else Redis, else the in-process broker."""
-    if requested == "memory":
-        return "memory://"
-    if requested != "auto":
-        return requested
-    if _reachable(5672):
-        return DEFAULT_AMQP
-    if _reachable(6379):
-        return DEFAULT_REDIS
-    return "memory://"
-
-
-def purge_broker(broker: str) -> None:
-    """Delete the queues the API's doorbell filled (nobody consumes them in this benchmark)."""
-    queues = [f"{QUEUE_PREFIX}.{name}{suffix}" for name in ("score", "alerts", "maintenance")
-              for suffix in ("", ".DQ", ".XQ")]
-    try:
-        if broker.startswith("amqp"):
-            import pika
-
-            connection = pika.BlockingConnection(pika.URLParameters(broker))
-            try:
-                for queue in queues:
-                    channel = connection.channel()
-                    channel.queue_delete(queue)
-                    channel.close()
-            finally:
-                connection.close()
-        elif broker.startswith("redis"):
-            import redis
-
-            client = redis.Redis.from_url(broker)
-            keys = list(client.scan_iter(f"dramatiq:{QUEUE_PREFIX}.*"))
-            if keys:
-                client.delete(*keys)
-    except Exception as exc:  # cleanup only
-        console.print(f"[yellow]could not delete the benchmark's queues on {broker}: {exc}")
-
-
-def _db_upgrade(url: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "service.cli", "db", "upgrade"], env=_service_env(url),
-                          capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        raise RuntimeError(f"fraudlog db upgrade failed:\n{done.stdout}\n{done.stderr}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-class ApiServer:
-    """`fraudlog serve` in a subprocess (its own session, so a stop reaches its workers too)."""
-
-    def __init__(self, url: str, workers: int, log_dir: Path, broker: str) -> None:
-        self.url, self.workers, self.broker, self.port = url, workers, broker, free_port()
-        self.log_path = log_dir / f"serve-{self.port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> ApiServer:
-        cmd = [sys.executable, "-m", "service.cli", "serve", "--host", HOST, "--port", str(self.port),
-               "--workers", str(self.workers)]
-        with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(cmd, env=_service_env(self.url, self.broker), cwd=self.log_path.parent,
-                                         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"fraudlog serve exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"http://{HOST}:{self.port}/health", timeout=1) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"fraudlog serve did not answer /health in 60 s:\n{self.log_tail()}")
-            time.sleep(0.1)
-        if self.workers > 1:  # /health answered by one worker; give the others a moment to start too
-            time.sleep(2)
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def log_tail(self) -> str:
-        with contextlib.suppress(OSError):
-            return self.log_path.read_text(errors="replace")[-3000:]
-        return ""
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-
-# --------------------------------------------------------------------------------------------------------
-# The load client: keep-alive HTTP/1.1 over asyncio streams
-
-
-class _Receipt(msgspec.Struct):
-    transaction_id: str
-    position: int
-    status: str
-
-
-_one_receipt = msgspec.json.Decoder(_Receipt)
-_many_receipts = msgspec.json.Decoder(list[_Receipt])
-
-
-class ProtocolError(Exception):
-    pass
-
-
-async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes,
-                    ) -> tuple[int, bytes, bool]:
-    writer.write(request)
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    lower = head.lower()
-    start = lower.find(b"\r\ncontent-length:")
-    if start < 0:
-        raise ProtocolError("response without content-length")
-    end = lower.index(b"\r\n", start + 2)
-    body = await reader.readexactly(int(lower[start + 17 : end]))
-    return status, body, b"\r\nconnection: close" in lower
-
-
-@dataclass
-class LoadRun:
-    """What one timed load run saw from the client side."""
-
-    scenario: str
-    workers: int
-    clients: int
-    batch_size: int
-    seconds: float = 0.0
-    requests_ok: int = 0
-    tx_acked: int = 0
-    latencies_ns: list[int] = field(default_factory=list)
-    errors: Counter[str] = field(default_factory=Counter)
-    error_samples: list[str] = field(default_factory=list)
-    acked: dict[str, int] = field(default_factory=dict)  # transaction id -> position in the receipt
-    unknown: list[str] = field(default_factory=list)  # ids whose request failed: stored or not, unknown
-    duplicates: int = 0
-    cpu: dict[str, Any] = field(default_factory=dict)
-    verification: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def rate(self) -> float:
-        return self.tx_acked / self.seconds if self.seconds else 0.0
-
-    def latency_ms(self, q: float) -> float | None:
-        if not self.latencies_ns:
-            return None
-        ordered = sorted(self.latencies_ns)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] / 1e6
-
-
-async def run_load(port: int, corpus: Corpus, run: LoadRun, prefix: str, seconds: float,
-                   on_tick: Callable[[float, LoadRun], None] | None = None) -> LoadRun:
-    stop = asyncio.Event()
-    def head_for(cid: int) -> bytes:
-        return (f"POST /v1/transactions HTTP/1.1\r\nHost: {HOST}:{port}\r\nContent-Type: application/json\r\n"
-                f"Authorization: Bearer {API_KEYS[cid % len(API_KEYS)]}\r\nContent-Length: ").encode()
-    offset = random.Random(prefix).randrange(len(corpus))
-
-    async def client(cid: int) -> None:
-        reader, writer = await asyncio.open_connection(HOST, port)
-        head = head_for(cid)
-        seq = 0
-        try:
-            while not stop.is_set():
-                if run.batch_size == 1:
-                    ids = [f"{prefix}{cid:02d}-{seq:08d}"]
-                    body = corpus.body(ids[0], offset + cid * 7919 + seq)
-                else:
-                    ids = [f"{prefix}{cid:02d}-{seq:08d}-{i:05d}" for i in range(run.batch_size)]
-                    body = corpus.batch(ids, offset + (cid * 1_000_003 + seq) * run.batch_size)
-                seq += 1
-                request = head + str(len(body)).encode() + b"\r\n\r\n" + body
-                began = time.perf_counter_ns()
-                try:
-                    status, payload, close = await _exchange(reader, writer, request)
-                except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ProtocolError) as exc:
-                    run.errors[f"connection: {type(exc).__name__}"] += 1
-                    run.unknown.extend(ids)
-                    writer.close()
-                    await asyncio.sleep(0.05)
-                    reader, writer = await asyncio.open_connection(HOST, port)
-                    continue
-                elapsed = time.perf_counter_ns() - began
-                if 200 <= status < 300:
-                    receipts = [_one_receipt.decode(payload)] if run.batch_size == 1 else \
-                        _many_receipts.decode(payload)
-                    run.requests_ok += 1
-                    run.tx_acked += len(receipts)
-                    run.latencies_ns.append(elapsed)
-                    for receipt in receipts:
-                        run.acked[receipt.transaction_id] = receipt.position
-                        run.duplicates += receipt.status != "accepted"
-                else:
-                    run.errors[f"HTTP {status}"] += 1
-                    run.unknown.extend(ids)
-                    if len(run.error_samples) < 5:
-                        run.error_samples.append(f"{status}: {payload[:300].decode(errors='replace')}")
-                if close:
-                    writer.close()
-                    reader, writer = await asyncio.open_connection(HOST, port)
-        finally:
-            writer.close()
-
-    began = time.perf_counter()
-    tasks = [asyncio.create_task(client(cid)) for cid in range(run.clients)]
-    while (now := time.perf_counter() - began) < seconds and not all(t.done() for t in tasks):
-        if on_tick is not None:
-            on_tick(now, run)
-        await asyncio.sleep(min(0.25, max(0.0, seconds - now)))
-    stop.set()  # each client finishes the request it has in flight, so every request has an answer
-    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-    run.seconds = time.perf_counter() - began
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            run.errors[f"client crashed: {type(outcome).__name__}: {outcome}"] += 1
-    return run
-
-
-def timed_load(server: ApiServer, corpus: Corpus, run: LoadRun, prefix: str, seconds: float,
-               on_tick: Callable[[float, LoadRun], None] | None = None) -> LoadRun:
-    before = CpuSnapshot.take(server.pid)
-    asyncio.run(run_load(server.port, corpus, run, prefix, seconds, on_tick))
-    run.cpu = CpuSnapshot.take(server.pid).usage_since(before)
-    return run
-
-
-# --------------------------------------------------------------------------------------------------------
-# The baselines: no HTTP
-
-
-@dataclass
-class BaselineRun:
-    scenario: str
-    rows: int = 0
-    seconds: float = 0.0
-    cpu: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def rate(self) -> float:
-        return self.rows / self.seconds if self.seconds else 0.0
-
-
-def _params(batch: list[NewEvent], recorded_at: datetime) -> list[dict[str, Any]]:
-    # Exactly the parameters EventLog._insert binds.
-    return [{"event_type": e.event_type, "transaction_id": e.transaction_id, "card_id": e.card_id,
-             "event_time": e.event_time, "recorded_at": recorded_at, "digest": e.digest, "payload": e.payload}
-            for e in batch]
-
-
-_COLUMNS = "event_type, transaction_id, card_id, event_time, recorded_at, digest, payload"
-_json = msgspec.json.Encoder()
-
-
-def _sqlite_time(moment: datetime) -> str:
-    # How the service's UTCDateTime stores a time on SQLite (naive UTC, SQLAlchemy's text format).
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _driver_rows(engine: sa.Engine, batch: list[NewEvent], recorded_at: datetime) -> list[tuple[Any, ...]]:
-    if engine.dialect.name == "sqlite":
-        return [(e.event_type, e.transaction_id, e.card_id, _sqlite_time(e.event_time or recorded_at),
-                 _sqlite_time(recorded_at), e.digest, _json.encode(e.payload).decode()) for e in batch]
-    from psycopg.types.json import Jsonb
-
-    return [(e.event_type, e.transaction_id, e.card_id, e.event_time, recorded_at, e.digest,
-             Jsonb(e.payload, dumps=lambda value: _json.encode(value).decode())) for e in batch]
-
-
-def _driver_insert(raw: Any, dialect: str, rows: list[tuple[Any, ...]]) -> None:
-    """executemany on the DBAPI connection, one durable commit (WAL + synchronous=FULL / fsync on)."""
-    if dialect == "sqlite":
-        cursor = raw.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
-        cursor.executemany(f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        cursor.execute("COMMIT")
-        cursor.close()
-        return
-    with raw.cursor() as cursor:
-        cursor.executemany(f"INSERT INTO events ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
-    raw.commit()
-
-
-def run_baseline(engine: sa.Engine, corpus: Corpus, scenario: str, prefix: str, rows: int, batch_size: int,
-                 on_batch: Callable[[int], None]) -> BaselineRun:
-    """Insert `rows` events, `batch_size` per durable commit, without HTTP. Only the database work is timed.
-
-    bare: the driver's executemany (psycopg 3 / sqlite3) on a connection of the service's engine.
-    bare_sa: SQLAlchemy Core executemany of the parameters EventLog binds (its JSON serializer, its types).
-    store: EventLog.append_transactions with one unit of `batch_size` (lock, duplicate lookup, RETURNING).
-    """
-    run = BaselineRun(scenario)
-    log = EventLog(engine)
-    insert = sa.insert(events)
-    client_cpu = 0.0
-    before = CpuSnapshot.take(None)
-    raw = engine.raw_connection() if scenario == "bare" else None
-    try:
-        for number in range(rows // batch_size):
-            batch = [corpus.new_event(f"{prefix}{number:06d}-{i:05d}", number * batch_size + i)
-                     for i in range(batch_size)]
-            recorded_at = datetime.now(UTC)
-            params: Any = (_driver_rows(engine, batch, recorded_at) if scenario == "bare"
-                           else _params(batch, recorded_at) if scenario == "bare_sa" else None)
-            began, cpu_began = time.perf_counter(), time.process_time()
-            if scenario == "bare":
-                _driver_insert(raw.driver_connection, engine.dialect.name, params)  # type: ignore[union-attr]
-            elif scenario == "bare_sa":
-                with engine.begin() as conn:
-                    conn.execute(insert, params)
-            else:
-                log.append_transactions([batch], recorded_at)
-            run.seconds += time.perf_counter() - began
-            client_cpu += time.process_time() - cpu_began
-            run.rows += batch_size
-            on_batch(batch_size)
-    finally:
-        if raw is not None:
-            raw.close()
-    # The Python side (driver, SQLAlchemy) while timed, and Postgres over the whole run (idle while we
-    # prepare the next batch), both per second of timed work; `other` is the rest of the machine over the
-    # whole run, preparation included.
-    usage = CpuSnapshot.take(None).usage_since(before)
-    run.cpu = {"client_cores": round(client_cpu / run.seconds, 3),
-               "postgres_cores": round(usage["postgres_cores"] * (time.perf_counter() - before.wall) / run.seconds, 3),
-               "other_cores": usage["other_cores"], "other_top": usage["other_top"]}
-    return run
-
-
-# --------------------------------------------------------------------------------------------------------
-# Verification: nothing acknowledged may be missing
-
-
-def verify(engine: sa.Engine, run: LoadRun) -> dict[str, Any]:
-    acked = run.acked
-    ids = sorted(acked) + sorted(set(run.unknown))
-    stored: dict[str, int] = {}
-    commits: set[Any] = set()  # a group commit stamps all its rows with one recorded_at
-    with engine.connect() as conn:
-        for start in range(0, len(ids), VERIFY_CHUNK):
-            chunk = ids[start : start + VERIFY_CHUNK]
-            stmt = sa.select(events.c.transaction_id, events.c.position, events.c.recorded_at).where(
-                events.c.event_type == EVENT_TRANSACTION, events.c.transaction_id.in_(chunk))
-            for tx, pos, recorded_at in conn.execute(stmt):
-                stored[tx] = pos
-                commits.add(recorded_at)
-    missing = [tx for tx in acked if tx not in stored]
-    moved = [tx for tx, pos in acked.items() if tx in stored and stored[tx] != pos]
-    unknown_stored = sum(1 for tx in set(run.unknown) if tx in stored)
-    answers_2xx = run.tx_acked
-    result = {"acknowledged": answers_2xx, "distinct_acknowledged": len(acked), "found": len(acked) - len(missing),
-              "missing": len(missing), "missing_sample": missing[:5], "position_mismatch": len(moved),
-              "failed_requests_rows_stored": unknown_stored, "commits": len(commits),
-              "requests_per_commit": round(run.requests_ok / len(commits), 2) if commits else None,
-              "ok": not missing and not moved and
-              answers_2xx == len(acked)}
-    run.verification = result
-    return result
-
-
-def settle(engine: sa.Engine) -> float:
-    """Let the database finish the background work the previous phase caused, so it does not land on the next.
-
-    Postgres: VACUUM (ANALYZE) the log (what autovacuum would start after a bulk insert) and CHECKPOINT.
-    SQLite: checkpoint and truncate the WAL. Not timed in any figure; returns its own duration.
-    """
-    began = time.perf_counter()
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM (ANALYZE) events")
-            conn.exec_driver_sql("CHECKPOINT")
-    else:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    return time.perf_counter() - began
-
-
-def count_transactions(engine: sa.Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(sa.select(sa.func.count()).select_from(events).where(
-            events.c.event_type == EVENT_TRANSACTION)).scalar_one())
-
-
-# --------------------------------------------------------------------------------------------------------
-# Profiling (optional): py-spy on the API process during one extra, unreported single-POST run
-
-
-def profile_load(server: ApiServer, corpus: Corpus, run: LoadRun, prefix: str, seconds: float, out: Path,
-                 ) -> tuple[dict[str, Any], LoadRun]:
-    """py-spy the API for `seconds` while `run` loads it (py-spy starts 1 s into the load, stops before it)."""
-    py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    rate, duration = 100, max(2, int(seconds))
-    command = [py_spy, "record", "--nonblocking", "--threads", "--format", "raw", "-r", str(rate),
-               "-d", str(duration), "-o", str(out), "--pid", str(server.pid)]
-    spy: list[subprocess.Popen[bytes]] = []
-    starter = threading.Timer(1.0, lambda: spy.append(subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                                                          stderr=subprocess.PIPE)))
-    starter.start()
-    timed_load(server, corpus, run, prefix, duration + 2.5)
-    starter.join()
-    _out, err = spy[0].communicate(timeout=60)
-    if spy[0].returncode != 0 or not out.exists():
-        return {"error": err.decode(errors="replace")[-500:]}, run
-    summary = summarise_profile(out, rate * duration)
-    summary["scenario"] = run.scenario
-    summary["rate_during_profile"] = round(run.rate)
-    summary["file"] = str(out.relative_to(REPO))
-    return summary, run
-
-
-def summarise_profile(path: Path, samples_per_thread: int) -> dict[str, Any]:
-    threads: Counter[str] = Counter()
-    self_time: Counter[str] = Counter()
-    inclusive: Counter[str] = Counter()
-    total = 0
-    for line in path.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack:
-            continue
-        count = int(count_text)
-        frames = stack.split(";")
-        thread = frames[0].split(":", 1)[-1].strip() or frames[0]
-        threads[thread] += count
-        total += count
-        names = [_short_frame(f) for f in frames[1:]]
-        if names:
-            self_time[names[-1]] += count
-        for name in set(names):
-            inclusive[name] += count
-    return {
-        "active_share_by_thread": {t: round(n / samples_per_thread, 3) for t, n in threads.most_common(8)},
-        "top_self": [(name, round(n / max(total, 1), 3)) for name, n in self_time.most_common(15)],
-        "top_inclusive": [(name, round(n / max(total, 1), 3)) for name, n in inclusive.most_common(40)],
-    }
-
-
-def _short_frame(frame: str) -> str:
-    # "func (path/to/module.py:123)" -> "func (module.py)"
-    name, _, where = frame.partition(" (")
-    where = where.rstrip(")").rsplit(":", 1)[0]
-    parts = Path(where).parts
-    return f"{name} ({'/'.join(parts[-2:])})" if where else name
-
-
-# --------------------------------------------------------------------------------------------------------
-# Orchestration
+def ingest_env(database_url: str, broker: str = "memory://") -> dict[str, str]:
+    """What `fraudlog serve` and `fraudlog db upgrade` run with: the bench keys, one per load client."""
+    return service_env(database_url, broker, FRAUDLOG_API_KEYS=api_keys_setting())
 
 
 SCENARIOS = ("bare", "bare_sa", "store", "singles", "batches", "singles_workers2", "singles_embedded")
@@ -813,10 +96,6 @@ class Plan:
         return total
 
 
-def median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
 def run_backend(backend: str, plan: Plan, corpus: Corpus, progress: Progress, overall: TaskID,
                 args: argparse.Namespace, stamp: str) -> dict[str, Any]:
     result: dict[str, Any] = {"backend": backend, "broker": plan.broker, "runs": {}, "profile": None}
@@ -834,24 +113,26 @@ def run_backend(backend: str, plan: Plan, corpus: Corpus, progress: Progress, ov
             last[0] = now
         return tick
 
-    def load(server: ApiServer, scenario: str, label: str, prefix: str, clients: int, batch: int = 1,
-             seconds: float = plan.seconds) -> LoadRun:
-        run = timed_load(server, corpus, LoadRun(scenario, server.workers, clients, batch), prefix, seconds,
-                         tick_for(label, "req/s" if batch == 1 else "tx/s"))
+    def load(server: ServedProcess, workers: int, scenario: str, label: str, prefix: str, clients: int,
+             batch: int = 1, seconds: float = plan.seconds) -> LoadRun:
+        after = last_position(engine)
+        run = timed_load(server.pid, server.port, corpus, LoadRun(scenario, workers, clients, batch), prefix, seconds,
+                         tick_for(label, "req/s" if batch == 1 else "tx/s"), db.name)
         nonlocal ok
-        ok &= _check(engine, run, f"{backend} {label}")
+        ok &= _check(engine, run, after, f"{backend} {label}")
         runs["warmup" if scenario == "warmup" else scenario].append(run)
         return run
 
     def singles_only(scenario: str, workers: int, broker: str, tag: str, label: str) -> None:
         settle_seconds.append(settle(engine))
-        with ApiServer(db.url, workers, log_dir, broker) as server:
-            load(server, "warmup", f"warm-up, {label}", f"{backend[0]}{tag}w-", plan.clients, seconds=plan.warmup)
+        with fraudlog_serve(ingest_env(db.url, broker), log_dir, workers=workers) as server:
+            load(server, workers, "warmup", f"warm-up, {label}", f"{backend[0]}{tag}w-", plan.clients,
+                 seconds=plan.warmup)
             for rep in range(1, plan.repeats + 1):
-                load(server, scenario, f"single POSTs x{plan.clients}, {label} #{rep}", f"{backend[0]}{tag}{rep}-",
-                     plan.clients)
+                load(server, workers, scenario, f"single POSTs x{plan.clients}, {label} #{rep}",
+                     f"{backend[0]}{tag}{rep}-", plan.clients)
 
-    with provision(backend, args.sqlite_dir) as db:
+    with fresh_database(backend, sqlite_dir=args.sqlite_dir, cli_env=ingest_env("")) as db:
         result["database"] = {"version": db.version, "settings": db.settings}
         engine = create_engine(db.url)
         extra_rows = 0
@@ -859,23 +140,24 @@ def run_backend(backend: str, plan: Plan, corpus: Corpus, progress: Progress, ov
         result["settle_seconds"] = settle_seconds
         log_dir = Path(tempfile.mkdtemp(prefix="fraudlog-bench-logs-"))
         try:
-            with ApiServer(db.url, 1, log_dir, plan.broker) as server:
-                load(server, "warmup", "warm-up", f"{backend[0]}w-", plan.clients, seconds=plan.warmup)
+            with fraudlog_serve(ingest_env(db.url, plan.broker), log_dir) as server:
+                load(server, 1, "warmup", "warm-up", f"{backend[0]}w-", plan.clients, seconds=plan.warmup)
                 for rep in range(1, plan.repeats + 1):
-                    for scenario, tag in (("bare", "c"), ("bare_sa", "s"), ("store", "d")):
+                    for scenario, tag in zip(BASELINES, ("c", "s", "d"), strict=True):
                         progress.update(phase, description=f"{backend}: baseline {scenario} #{rep}",
                                         total=plan.baseline_rows, completed=0, status="")
                         base = run_baseline(engine, corpus, scenario, f"{backend[0]}{tag}{rep}-",
                                             plan.baseline_rows, plan.batch_size,
-                                            lambda n: progress.advance(phase, n))
+                                            lambda n: progress.advance(phase, n), db.name)
                         extra_rows += base.rows
+                        ok &= _check_read_back(base, f"{backend} baseline {scenario}")
                         runs[scenario].append(base)
                         progress.update(phase, description=f"{backend}: settling (vacuum, checkpoint)")
                         settle_seconds.append(settle(engine))
-                    load(server, "singles", f"single POSTs x{plan.clients} #{rep}", f"{backend[0]}a{rep}-",
+                    load(server, 1, "singles", f"single POSTs x{plan.clients} #{rep}", f"{backend[0]}a{rep}-",
                          plan.clients)
                     settle_seconds.append(settle(engine))
-                    load(server, "batches", f"batches of {plan.batch_size} x{plan.batch_clients} #{rep}",
+                    load(server, 1, "batches", f"batches of {plan.batch_size} x{plan.batch_clients} #{rep}",
                          f"{backend[0]}b{rep}-", plan.batch_clients, plan.batch_size)
                     settle_seconds.append(settle(engine))
                 if plan.profile:
@@ -885,11 +167,13 @@ def run_backend(backend: str, plan: Plan, corpus: Corpus, progress: Progress, ov
                         progress.update(phase, description=f"{backend}: py-spy during {scenario}", completed=0,
                                         total=None, status="")
                         out = RESULTS_DIR / f"ingest-{stamp}-{backend}-{scenario}.pyspy.txt"
-                        summary, profiled = profile_load(server, corpus, LoadRun(f"profiled {scenario}", 1, clients,
-                                                                                 batch),
-                                                         f"{backend[0]}p{scenario[0]}-", plan.seconds, out)
+                        profiled = LoadRun(f"profiled {scenario}", 1, clients, batch)
+                        after = last_position(engine)
+                        summary = record_during(server.pid, plan.seconds, out, functools.partial(
+                            timed_load, server.pid, server.port, corpus, profiled, f"{backend[0]}p{scenario[0]}-"))
+                        summary.update(scenario=profiled.scenario, rate_during_profile=round(profiled.rate))
                         result["profile"][scenario] = summary
-                        ok &= _check(engine, profiled, f"{backend} profiled {scenario}")
+                        ok &= _check(engine, profiled, after, f"{backend} profiled {scenario}")
                         runs["profiled"].append(profiled)
                         progress.advance(overall, plan.seconds)
             if backend == "postgres" and plan.workers2:
@@ -901,7 +185,7 @@ def run_backend(backend: str, plan: Plan, corpus: Corpus, progress: Progress, ov
                          if isinstance(r, LoadRun)]
             acked = sum(r.tx_acked for r in load_runs)
             unknown_stored = sum(r.verification.get("failed_requests_rows_stored", 0) for r in load_runs)
-            stored = count_transactions(engine)
+            stored = transactions_in_log(engine)
             result["count_check"] = {"transactions_in_log": stored, "acknowledged_by_api": acked,
                                      "baseline_rows": extra_rows, "failed_requests_rows_stored": unknown_stored,
                                      "ok": stored == acked + extra_rows + unknown_stored}
@@ -920,8 +204,8 @@ def run_backend(backend: str, plan: Plan, corpus: Corpus, progress: Progress, ov
     return result
 
 
-def _check(engine: sa.Engine, run: LoadRun, label: str) -> bool:
-    outcome = verify(engine, run)
+def _check(engine: Any, run: LoadRun, after_position: int, label: str) -> bool:
+    outcome = verify_acknowledged(engine, run, after_position)
     if not outcome["ok"]:
         console.print(Panel(
             f"[bold red]{label}: {outcome['missing']:,} acknowledged transactions are NOT in the log, "
@@ -934,10 +218,17 @@ def _check(engine: sa.Engine, run: LoadRun, label: str) -> bool:
     return bool(outcome["ok"])
 
 
+def _check_read_back(run: BaselineRun, label: str) -> bool:
+    if not run.read_back["ok"]:
+        console.print(Panel(f"[bold red]{label}: the rows it wrote do not read back as the store writes them: "
+                            f"{run.read_back}", title="BASELINE DIFFERS FROM THE STORE", border_style="red"))
+    return bool(run.read_back["ok"])
+
+
 def _run_json(run: LoadRun | BaselineRun) -> dict[str, Any]:
     if isinstance(run, BaselineRun):
         return {"scenario": run.scenario, "rows": run.rows, "seconds": round(run.seconds, 3),
-                "rows_per_s": round(run.rate, 1), "cpu": run.cpu}
+                "rows_per_s": round(run.rate, 1), "cpu": run.cpu, "read_back": run.read_back}
     return {"scenario": run.scenario, "workers": run.workers, "clients": run.clients, "batch_size": run.batch_size,
             "seconds": round(run.seconds, 3), "requests_ok": run.requests_ok, "transactions_acked": run.tx_acked,
             "rate_per_s": round(run.rate, 1), "requests_per_s": round(run.requests_ok / run.seconds, 1),
@@ -1041,40 +332,6 @@ def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return checks
 
 
-def machine_info() -> dict[str, Any]:
-    info: dict[str, Any] = {"nproc": os.cpu_count(), "python": platform.python_version(),
-                            "platform": platform.platform(), "sqlite": sqlite3.sqlite_version}
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                info["cpu"] = line.split(":", 1)[1].strip()
-                break
-    with contextlib.suppress(OSError):
-        info["loadavg_at_start"] = Path("/proc/loadavg").read_text().split()[:3]
-    try:
-        import importlib.metadata as md
-
-        info["packages"] = {name: md.version(name) for name in ("litestar", "uvicorn", "msgspec", "sqlalchemy",
-                                                                   "psycopg")}
-        info["uvicorn_extras"] = {name: _importable(name) for name in ("uvloop", "httptools")}
-    except Exception:  # informational only
-        pass
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "service"], cwd=REPO, capture_output=True,
-                               text=True)
-        info["git"] = {"commit": commit.stdout.strip(), "service_dirty": bool(dirty.stdout.strip())}
-    except OSError:
-        pass
-    return info
-
-
-def _importable(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(name) is not None
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.ingest", description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
@@ -1113,8 +370,7 @@ def main(argv: list[str] | None = None) -> int:
                 repeats=args.repeats, seconds=args.seconds, baseline_rows=args.baseline_rows, clients=args.clients,
                 batch_clients=args.batch_clients, batch_size=args.batch_size, workers2=not args.no_workers2,
                 profile=args.profile, warmup=min(2.0, args.seconds))
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = timestamp()
     command = "python -m bench.ingest " + " ".join(argv if argv is not None else sys.argv[1:])
     corpus = load_corpus()
     info = machine_info()
@@ -1156,8 +412,7 @@ def main(argv: list[str] | None = None) -> int:
                 "elapsed_s": round(elapsed, 1), "machine": info, "bodies": corpus.source,
                 "load_client": "asyncio streams, HTTP/1.1 keep-alive, pre-encoded bodies, in the benchmark process",
                 "plan": plan.__dict__, "results": results, "targets": checks, "verified": verified}
-    out = RESULTS_DIR / f"ingest-{stamp}.json"
-    out.write_text(json.dumps(document, indent=2, default=str))
+    out = write_results("ingest", document, stamp=stamp)
     console.print(f"results: {out.relative_to(REPO)} ({elapsed:.0f} s)")
     if not verified:
         console.print(Panel("[bold red]ACKNOWLEDGED TRANSACTIONS ARE MISSING FROM THE LOG (see above)",

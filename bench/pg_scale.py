@@ -3,15 +3,17 @@
     python -m bench.pg_scale [--events 1000000] [--keep]
 
 Loads a throwaway database with COPY (events, champion predictions for all but the newest 1,000, labels
-for 2 %), then runs EXPLAIN (ANALYZE, BUFFERS) on every query the hot paths issue and prints, per query,
-the plan's access path and the median execution time of 5 runs.
+for 2 %), then calls the store's own read functions on the hot paths (appending's duplicate lookup, scoring's
+reads, replay's range read, the sweeper's scan, the transaction lookup), captures the SELECT statements they
+send, and runs EXPLAIN (ANALYZE, BUFFERS) on each: per query, the plan's access path and the median execution
+time of 5 runs. Capturing rather than rewriting the queries means the plans are those of the code as it is.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import os
 import random
 import re
 import statistics
@@ -22,41 +24,33 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import event
 
+from bench.load.databases import fresh_database, libpq_url
+from bench.load.tables import print_table
 from service.domain.events import digest, format_time
 from service.domain.features import HistoryQuery
-from service.store import migrate
 from service.store.engine import create_engine
-from service.store.tables import EVENT_TRANSACTION, events, predictions
+from service.store.event_log import EventLog
+from service.store.predictions import existing_predictions, fetch_history, unscored_positions
+from service.store.tables import EVENT_TRANSACTION
+from tests.support.data import transaction_event_from_body
 
-ADMIN = os.environ.get("FRAUDLOG_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 START = datetime(2026, 1, 1, tzinfo=UTC)
 CARDS = 50_000
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(prog="python -m bench.pg_scale", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
-    name = f"fraudlog_scale_{os.getpid()}"
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    url = ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        engine = create_engine(url)
-        migrate.upgrade(engine)
-        load(url.replace("postgresql://", "postgresql://", 1), args.events)
+    with fresh_database("postgres", prefix="fraudlog_scale", keep=args.keep) as db:
+        engine = create_engine(db.url)
+        load(libpq_url(db.url), args.events)
         report(engine, args.events)
         engine.dispose()
-    finally:
-        if not args.keep:
-            with psycopg.connect(ADMIN, autocommit=True) as admin:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def rows(n: int) -> Iterator[tuple[Any, ...]]:
@@ -96,40 +90,62 @@ def load(url: str, n: int) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
-def queries(n: int) -> dict[str, Callable[[sa.engine.Connection], Any]]:
-    """The statements the hot paths issue, as the code builds them."""
-
+def hot_path_reads(n: int) -> dict[str, Callable[[sa.Engine], Any]]:
+    """The store's read functions on the hot paths, called as the service calls them on an n-event log."""
     ids = [f"tx-{i:09d}" for i in range(n - 999, n + 1)]
     history = HistoryQuery(frozenset(f"card-{c}" for c in range(0, CARDS, 50)),
                            START + timedelta(seconds=(n - 1_000) * 2.5) - timedelta(days=1), n - 999)
-    scored = sa.exists().where(predictions.c.transaction_id == events.c.transaction_id, predictions.c.champion)
+    now = datetime.now(UTC)
+
+    def duplicate_lookup(engine: sa.Engine) -> Any:
+        # Re-appending ids that are in the log writes nothing: every one is a duplicate or a conflict.
+        return EventLog(engine).append_transactions([[_event(tx) for tx in ids]])
+
+    def card_history(engine: sa.Engine) -> Any:
+        with engine.connect() as conn:
+            return fetch_history(conn, history)
+
+    def predictions_of_one(engine: sa.Engine) -> Any:
+        with engine.connect() as conn:
+            return existing_predictions(conn, [f"tx-{n // 3:09d}"])
+
     return {
-        "append: look up 1,000 ids (idempotency)": lambda c: sa.select(events.c.transaction_id, events.c.digest,
-                                                                          events.c.position).where(
-            events.c.event_type == EVENT_TRANSACTION, events.c.transaction_id.in_(ids)),
-        "score: read 1,000 positions": lambda c: sa.select(events).where(
-            events.c.position.in_(list(range(n - 999, n + 1)))),
-        "score: history of 1,000 cards (one query)": lambda c: sa.select(events.c.position, events.c.payload).where(
-            events.c.event_type == EVENT_TRANSACTION, events.c.card_id.in_(sorted(history.card_ids)),
-            events.c.event_time > history.since, events.c.position < history.before_position),
-        "replay: read 1,000 events by range": lambda c: sa.select(events).where(
-            events.c.position >= n // 2, events.c.position < n // 2 + 1_000).order_by(events.c.position),
-        "sweep: unscored after a watermark": lambda c: sa.select(events.c.position).where(
-            events.c.event_type == EVENT_TRANSACTION, events.c.position > n - 5_000, ~scored)
-            .order_by(events.c.position).limit(100_000),
-        "sweep: unscored, whole log (first sweep)": lambda c: sa.select(events.c.position).where(
-            events.c.event_type == EVENT_TRANSACTION, events.c.position > 0, ~scored)
-            .order_by(events.c.position).limit(100_000),
-        "transaction view: by id": lambda c: sa.select(events).where(
-            events.c.event_type == EVENT_TRANSACTION, events.c.transaction_id == f"tx-{n // 3:09d}"),
-        "predictions of one transaction": lambda c: sa.select(predictions).where(
-            predictions.c.transaction_id == f"tx-{n // 3:09d}"),
+        "append: look up 1,000 ids (idempotency)": duplicate_lookup,
+        "score: read 1,000 positions": lambda e: EventLog(e).read_positions(list(range(n - 999, n + 1))),
+        "score: history of 1,000 cards (one query)": card_history,
+        "replay: read 1,000 events by range": lambda e: list(EventLog(e).read_range(n // 2, n // 2 + 999)),
+        "sweep: unscored after a watermark": lambda e: unscored_positions(
+            e, after=n - 5_000, first_scorable=1, recorded_before=now, limit=100_000),
+        "sweep: unscored, whole log (first sweep)": lambda e: unscored_positions(
+            e, after=0, first_scorable=1, recorded_before=now, limit=100_000),
+        "transaction view: by id": lambda e: EventLog(e).get_transaction(f"tx-{n // 3:09d}"),
+        "predictions of one transaction": predictions_of_one,
     }
 
 
-def explain(conn: sa.engine.Connection, statement: Any) -> tuple[str, float]:
-    sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
-    plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql).scalar_one()[0]
+def _event(transaction_id: str) -> Any:
+    return transaction_event_from_body({"transaction_id": transaction_id, "card_id": "card-0",
+                                        "event_time": format_time(START), "amount": 1.0, "attributes": {}})
+
+
+@contextlib.contextmanager
+def captured_selects(engine: sa.Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The SELECT statements (and their parameters) `engine` sends to the server while inside."""
+    found: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and statement.strip() != "SELECT 1":
+            found.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        yield found
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+
+
+def explain(conn: sa.Connection, statement: str, parameters: Any) -> tuple[str, float]:
+    plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + statement, parameters).scalar_one()[0]
     return _access_paths(plan["Plan"]), float(plan["Execution Time"])
 
 
@@ -143,17 +159,22 @@ def _access_paths(node: dict[str, Any]) -> str:
     return "; ".join(f for f in found if f)
 
 
-def report(engine: sa.engine.Engine, n: int) -> None:
-    table = Table("query", "plan (access paths)", "median ms", title=f"Postgres, {n:,} events")
+def report(engine: sa.Engine, n: int) -> None:
+    rows = []
+    for name, call in hot_path_reads(n).items():
+        with captured_selects(engine) as statements:
+            call(engine)
+        with engine.connect() as conn:
+            for number, (statement, parameters) in enumerate(statements, start=1):
+                timings, plan = [], ""
+                for _ in range(5):
+                    plan, ms = explain(conn, statement, parameters)
+                    timings.append(ms)
+                label = name if len(statements) == 1 else f"{name} ({number}/{len(statements)})"
+                rows.append((label, re.sub(r"\s+", " ", plan), f"{statistics.median(timings):.1f}"))
     with engine.connect() as conn:
-        for name, build in queries(n).items():
-            timings, plan = [], ""
-            for _ in range(5):
-                plan, ms = explain(conn, build(conn))
-                timings.append(ms)
-            table.add_row(name, re.sub(r"\s+", " ", plan), f"{statistics.median(timings):.1f}")
         size = conn.exec_driver_sql("SELECT pg_size_pretty(pg_total_relation_size('events'))").scalar_one()
-    Console(width=200).print(table)
+    print_table(f"Postgres, {n:,} events", ("query", "plan (access paths)", "median ms"), rows)
     print(f"events table with indexes: {size}")
 
 

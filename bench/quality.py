@@ -13,7 +13,6 @@ prediction by the new champion.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -26,8 +25,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from service.api.app import create_app
-from service.api.server import serve_in_thread
+from bench.load.corpus import SAMPLE_CSV
+from bench.load.deployment import champion_predictions
+from bench.load.results import write_results
+from bench.load.services import wait_until
 from service.bootstrap import train_first_version
 from service.client import FraudlogClient
 from service.config import RetrainSchedule, Settings
@@ -39,8 +40,8 @@ from service.store import migrate
 from service.store.engine import create_engine
 from service.store.registry import ModelRegistry
 from service.store.tables import EVENT_PROMOTION, events, labels, predictions
+from tests.support.api import served_api
 
-DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "creditcard_sample.csv.gz"
 TRAIN_ROWS, STREAM_ROWS, LABEL_DELAY, RETRAIN_EVERY, BATCH = 10_000, 20_000, 1_000, 2_000, 250
 START = datetime(2013, 9, 1, tzinfo=UTC)
 
@@ -55,7 +56,7 @@ def run(model: str, csv: Path, workdir: Path, console: Console) -> dict[str, Any
     rows = list(creditcard_transactions(csv, start=START, limit=TRAIN_ROWS + STREAM_ROWS))
     first = train_first_version(registry, rows[:TRAIN_ROWS], spec_for(model), source=f"csv:{csv.name}")
     retrain_seconds: list[float] = []
-    with serve_in_thread(create_app(settings)) as base, Progress(console=console) as progress:
+    with served_api(settings, background=True) as base, Progress(console=console) as progress:
         task = progress.add_task(f"{model}: streaming", total=STREAM_ROWS)
         client = FraudlogClient(base)
         streamed = rows[TRAIN_ROWS:]
@@ -82,15 +83,7 @@ def run(model: str, csv: Path, workdir: Path, console: Console) -> dict[str, Any
 
 
 def _wait_scored(engine: sa.engine.Engine, expected: int, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with engine.connect() as conn:
-            done = conn.execute(sa.select(sa.func.count()).select_from(predictions)
-                                .where(predictions.c.champion)).scalar_one()
-        if done >= expected:
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"only {done} of {expected} transactions scored")
+    wait_until(lambda: champion_predictions(engine) >= expected, timeout, f"{expected} transactions scored", 0.1)
 
 
 def _report(engine: sa.engine.Engine, registry: ModelRegistry, bootstrap: dict[str, Any]) -> dict[str, Any]:
@@ -130,8 +123,8 @@ def _hot_swaps(conn: sa.engine.Connection) -> list[float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
+    parser = argparse.ArgumentParser(prog="python -m bench.quality", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--csv", type=Path, default=SAMPLE_CSV)
     parser.add_argument("--models", nargs="+", default=["hst", "logreg"])
     args = parser.parse_args()
     console = Console()
@@ -150,9 +143,7 @@ def main() -> None:
         swaps = result["hot_swap_seconds"]
         console.print(f"retrain median {result['retrain_seconds_median'] or 0:.2f} s; hot swap (promotion -> first "
                       f"prediction) {', '.join(f'{s * 1000:.0f} ms' for s in swaps[1:]) or '-'}")
-    out = Path("bench/results")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"quality-{int(time.time())}.json").write_text(json.dumps(results, indent=2, default=str))
+    console.print(f"results: {write_results('quality', results)}")
 
 
 def _fmt(value: float | None) -> str:

@@ -22,22 +22,18 @@ the machine may be shared. Results go to bench/results/replay-<timestamp>.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
-from bench.alerts import fresh_database
+from bench.load.databases import fresh_database
+from bench.load.results import REPO, machine_info, write_results
+from bench.load.timing import run_once, summary
 from service.bootstrap import train_first_version
-from service.domain.events import LabelIn, TransactionIn, canonical_label, canonical_transaction, digest
 from service.domain.features import batch_features
 from service.ml.datasets import synthetic_stream
 from service.ml.specs import score_one, spec_for
@@ -47,12 +43,10 @@ from service.replay.reader import assignment_table, read_only_snapshot, transact
 from service.replay.recompute import scoring_versions
 from service.scoring import Scorer
 from service.store.engine import create_engine
-from service.store.event_log import EventLog, NewEvent
+from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
-from service.store.tables import EVENT_LABEL, EVENT_TRANSACTION, events
+from tests.support.data import label_event, transaction_event_from_body
 
-REPO = Path(__file__).resolve().parents[1]
-RESULTS_DIR = REPO / "bench" / "results"
 SECRET = b"bench-replay-secret"
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -66,28 +60,18 @@ def populate(url: str, count: int) -> None:
     train_first_version(registry, warmup, spec_for("logreg"), source="bench", promote=False)  # a challenger
     rows = list(synthetic_stream(count, seed=7, start=START, cards=max(50, count // 40)))
     log = EventLog(engine)
+    positions: list[int] = []
     for begin in range(0, count, 5_000):
         batch = rows[begin : begin + 5_000]
-        log.append_transactions([[_transaction(body) for body, _ in batch]], datetime.now(UTC))
-        log.append_labels([[_label(body, y) for body, y in batch[: len(batch) // 2]]], datetime.now(UTC))
-    with engine.connect() as conn:
-        positions = list(conn.execute(sa.select(events.c.position).where(events.c.event_type == EVENT_TRANSACTION)
-                                      .order_by(events.c.position)).scalars())
+        [outcome] = log.append_transactions([[transaction_event_from_body(body) for body, _ in batch]],
+                                            datetime.now(UTC))
+        positions += [receipt.position for receipt in outcome.receipts]
+        log.append_labels([[label_event(body["transaction_id"], y, START) for body, y in batch[: len(batch) // 2]]],
+                          datetime.now(UTC))
     scorer = Scorer(engine, registry)
     for begin in range(0, len(positions), 1_000):
         scorer.score_positions(positions[begin : begin + 1_000])
     engine.dispose()
-
-
-def _transaction(body: dict[str, Any]) -> NewEvent:
-    tx = TransactionIn(**{**body, "event_time": datetime.fromisoformat(body["event_time"].replace("Z", "+00:00"))})
-    canonical = canonical_transaction(tx)
-    return NewEvent(EVENT_TRANSACTION, tx.transaction_id, tx.card_id, tx.event_time, digest(canonical), canonical)
-
-
-def _label(body: dict[str, Any], is_fraud: bool) -> NewEvent:
-    canonical = canonical_label(LabelIn(transaction_id=body["transaction_id"], is_fraud=is_fraud), START)
-    return NewEvent(EVENT_LABEL, body["transaction_id"], None, START, digest(canonical), canonical)
 
 
 def bare_limit(url: str) -> Callable[[], int]:
@@ -112,22 +96,9 @@ def bare_limit(url: str) -> Callable[[], int]:
     return run
 
 
-def run_once(run: Callable[[], int]) -> tuple[float, float]:
-    """(rate per second, seconds) of one run."""
-    began = time.perf_counter()
-    done = run()
-    seconds = time.perf_counter() - began
-    return done / seconds, seconds
-
-
-def summary(runs: list[tuple[float, float]]) -> dict[str, Any]:
-    return {"median_per_s": round(statistics.median(r for r, _ in runs)),
-            "median_seconds": round(statistics.median(s for _, s in runs), 2),
-            "runs_per_s": [round(r) for r, _ in runs]}
-
-
 def measure(backend: str, count: int, repeats: int) -> dict[str, Any]:
-    with fresh_database(backend) as url:
+    with fresh_database(backend) as db:
+        url = db.url
         began = time.perf_counter()
         populate(url, count)
         setup = time.perf_counter() - began
@@ -142,7 +113,7 @@ def measure(backend: str, count: int, repeats: int) -> dict[str, Any]:
 
         def run_rebuild() -> int:
             with fresh_database(backend) as target:
-                return rebuild(engine, target, SECRET).transactions
+                return rebuild(engine, target.url, SECRET).transactions
 
         bare = bare_limit(url)
         # Bare and replay alternate, so that a busy spell of a shared machine weighs on both alike; the ratio
@@ -174,10 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{backend:<9} {r['bare']['median_per_s']:>8,} {r['replay']['median_per_s']:>9,} "
               f"{r['replay_over_bare']:>6.0%} {r['backtest']['median_per_s']:>11,} "
               f"{r['rebuild']['median_seconds']:>10.1f}  {r['load_average'][0][0]:.1f}-{r['load_average'][1][0]:.1f}")
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    out = RESULTS_DIR / f"replay-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    machine = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()}
-    out.write_text(json.dumps({"machine": machine, "results": results}, indent=2))
+    out = write_results("replay", {"machine": machine_info(), "results": results})
     print(f"results: {out.relative_to(REPO)}")
     return 0
 

@@ -37,7 +37,6 @@ import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,9 +56,8 @@ from service.store.tables import EVENT_LABEL, EVENT_TRANSACTION, alerts, events,
 from tests.support.models import SECRET, install_version
 from tests.support.processes import REPO, service_env
 from tests.support.receiver import WebhookReceiver
+from tests.support.services import RABBITMQ_URL, throwaway_pg_database
 
-PG_ADMIN_URL = os.environ.get("FRAUDLOG_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-AMQP_URL = os.environ.get("FRAUDLOG_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 KEY = "chaos-ingest-key"
 START = datetime(2026, 11, 1, tzinfo=UTC)
 # Random actions; workers twice: there are more of them. "lose acks": the receiver takes the next alerts
@@ -427,23 +425,9 @@ class Check:
     detail: str
 
 
-@contextlib.contextmanager
-def throwaway_database() -> Iterator[str]:
-    name = f"fraudlog_chaos_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        for _ in range(30):  # Postgres may still be coming back
-            try:
-                with admin.connect() as conn:
-                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                break
-            except sa.exc.OperationalError:
-                time.sleep(1)
-        admin.dispose()
+def throwaway_database() -> contextlib.AbstractContextManager[str]:
+    # Postgres may still be coming back from the monkey's restart when the run ends: retry the drop.
+    return throwaway_pg_database(f"fraudlog_chaos_{uuid.uuid4().hex[:10]}", drop_attempts=30)
 
 
 def delete_queues(prefix: str) -> None:
@@ -593,7 +577,7 @@ def _run_against(url: str, receiver: WebhookReceiver, prefix: str, run_dir: Path
     engine = create_engine(url)
     migrate.upgrade(engine)
     install_version(engine, model="hst", alert_rate=0.02)  # alerts on about a tenth of this traffic
-    env = service_env(url, AMQP_URL, FRAUDLOG_ALERT_SINK=receiver.url, FRAUDLOG_QUEUE_PREFIX=prefix,
+    env = service_env(url, RABBITMQ_URL, FRAUDLOG_ALERT_SINK=receiver.url, FRAUDLOG_QUEUE_PREFIX=prefix,
                       FRAUDLOG_API_KEYS=f"chaos:ingest:{KEY}", FRAUDLOG_SWEEP_GRACE="3",
                       FRAUDLOG_RETRAIN_EVERY="3600s", FRAUDLOG_ALERT_VISIBILITY_TIMEOUT="5",
                       FRAUDLOG_ALERT_TIMEOUT="2", FRAUDLOG_LOG_LEVEL="WARNING")

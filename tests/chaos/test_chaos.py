@@ -15,8 +15,8 @@ import sys
 
 import pytest
 
-from tests.conftest import require_service
 from tests.support.processes import REPO
+from tests.support.services import require_service
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
 

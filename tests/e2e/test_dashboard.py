@@ -17,13 +17,12 @@ from typing import Any
 import httpx
 import pytest
 
-from service.api.app import create_app
-from service.api.server import serve_in_thread
 from service.client import FraudlogClient, stream
 from service.config import ApiKey, Settings
 from service.domain.assignment import CHALLENGER
 from service.store.engine import create_engine
 from service.store.registry import ModelRegistry
+from tests.support.api import served_api
 from tests.support.models import SECRET, install_version, synthetic_rows
 
 CHROMIUM = Path(os.environ.get("FRAUDLOG_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -88,9 +87,7 @@ def shown(page: Any, stat: str) -> tuple[str, str]:
 
 
 def test_the_page_and_its_assets_are_served_from_the_package(sqlite_url: str) -> None:
-    app = create_app(Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://"),
-                     ring_doorbell=False, run_embedded_workers=False)
-    with serve_in_thread(app) as url:
+    with served_api(Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://")) as url:
         page = httpx.get(url + "/")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert "default-src 'none'" in page.headers["content-security-policy"]
@@ -103,9 +100,9 @@ def test_the_page_and_its_assets_are_served_from_the_package(sqlite_url: str) ->
 
 
 def test_the_dashboard_draws_live_charts_and_shows_the_figures_of_v1_stats(versions: str, browser: Any) -> None:
-    app = create_app(Settings(database_url=versions, secret_key=SECRET, alert_sink="memory://"))
     errors: list[str] = []
-    with serve_in_thread(app) as url:
+    settings = Settings(database_url=versions, secret_key=SECRET, alert_sink="memory://")
+    with served_api(settings, background=True) as url:
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -157,7 +154,7 @@ def test_with_api_keys_the_page_asks_for_one_and_then_shows_the_figures(sqlite_u
     key = "k-analyst-for-the-dashboard"
     settings = Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://",
                         api_keys=(ApiKey("viewer", "analyst", key),))
-    with serve_in_thread(create_app(settings, ring_doorbell=False, run_embedded_workers=False)) as url:
+    with served_api(settings) as url:
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))

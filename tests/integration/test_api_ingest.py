@@ -10,20 +10,18 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from service.api.app import create_app
 from service.config import Settings
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
-from tests.factories import transaction_body
+from tests.support.api import api_client
+from tests.support.data import transaction_body
 
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient[Any]]:
-    app = create_app(Settings(database_url=database_url, secret_key=b"k"), ring_doorbell=False,
-                     run_embedded_workers=False)
-    with TestClient(app) as client:
+    with api_client(Settings(database_url=database_url, secret_key=b"k")) as client:
         yield client
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from service.store.event_log import EventLog
-from tests.factories import transaction_event
+from tests.support.data import transaction_event
 
 STATEMENTS = {
     "update": "UPDATE events SET payload = payload WHERE position = 1",

@@ -10,11 +10,10 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from service.api.app import create_app
-from service.api.server import serve_in_thread
 from service.config import Settings
 from service.store.event_log import EventLog
-from tests.factories import transaction_body, transaction_event
+from tests.support.api import served_api
+from tests.support.data import transaction_body, transaction_event
 
 WRITERS = 8
 EVENTS_PER_WRITER = 1_000
@@ -73,10 +72,9 @@ def test_racing_appends_of_one_id_store_it_once(engine: Engine) -> None:
 
 def test_twenty_clients_post_the_same_transaction(database_url: str, tmp_path: object) -> None:
     """Over real HTTP: exactly one event, one 202 and nineteen 200s with the original position."""
-    app = create_app(Settings(database_url=database_url, secret_key=b"k"))
     body = transaction_body(1)
     barrier = threading.Barrier(20)
-    with serve_in_thread(app) as url:
+    with served_api(Settings(database_url=database_url, secret_key=b"k"), background=True) as url:
         def post(_: int) -> httpx.Response:
             with httpx.Client(base_url=url, timeout=30) as client:
                 barrier.wait()

@@ -7,18 +7,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.engine import Engine
 
-from service.domain.events import LabelIn, canonical_label, digest
-from service.store.event_log import EventLog, NewEvent
+from service.store.event_log import EventLog
 from service.store.labels import label_for
-from service.store.tables import EVENT_LABEL
-from tests.factories import transaction_event
+from tests.support.data import label_event, transaction_event
 
 NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
-
-
-def label_event(tx: str, is_fraud: bool) -> NewEvent:
-    canonical = canonical_label(LabelIn(transaction_id=tx, is_fraud=is_fraud), NOW)
-    return NewEvent(EVENT_LABEL, tx, None, NOW, digest(canonical), canonical)
 
 
 class TestEventLogContract:
@@ -38,7 +31,7 @@ class TestEventLogContract:
 
     def test_read_range_honours_bounds_and_types(self, log: EventLog) -> None:
         log.append_transactions([[transaction_event(n) for n in range(1, 11)]], NOW)
-        log.append_labels([[label_event("tx-000003", True)]], NOW)
+        log.append_labels([[label_event("tx-000003", True, NOW)]], NOW)
         assert [r.position for r in log.read_range(3, 5)] == [3, 4, 5]
         assert [r.event_type for r in log.read_range(event_types=["label"])] == ["label"]
         assert [r.position for r in log.read_range(9, batch_size=2)] == [9, 10, 11]
@@ -74,9 +67,9 @@ class TestEventLogContract:
         assert log.get_transaction("missing") is None
 
     def test_labels_duplicate_and_correction(self, log: EventLog, engine: Engine) -> None:
-        [first] = log.append_labels([[label_event("tx-9", True)]], NOW)
-        [same] = log.append_labels([[label_event("tx-9", True)]], NOW)
-        [other] = log.append_labels([[label_event("tx-9", False)]], NOW)
+        [first] = log.append_labels([[label_event("tx-9", True, NOW)]], NOW)
+        [same] = log.append_labels([[label_event("tx-9", True, NOW)]], NOW)
+        [other] = log.append_labels([[label_event("tx-9", False, NOW)]], NOW)
         assert [first.receipts[0].status, same.receipts[0].status, other.receipts[0].status] == [
             "accepted", "duplicate", "correction"]
         assert same.receipts[0].position == first.receipts[0].position
@@ -85,7 +78,7 @@ class TestEventLogContract:
         assert projected is not None and projected["is_fraud"] is False and projected["corrections"] == 1
 
     def test_label_for_unknown_transaction_is_accepted(self, log: EventLog) -> None:
-        [outcome] = log.append_labels([[label_event("not-yet-seen", True)]], NOW)
+        [outcome] = log.append_labels([[label_event("not-yet-seen", True, NOW)]], NOW)
         assert outcome.receipts[0].status == "accepted"
 
     def test_last_position(self, log: EventLog) -> None:

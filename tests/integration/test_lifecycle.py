@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -15,35 +14,24 @@ import sqlalchemy as sa
 from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
-from service.api.app import create_app
-from service.api.server import serve_in_thread
 from service.config import RetrainSchedule, Settings
 from service.domain.assignment import CHAMPION
-from service.domain.events import LabelIn, canonical_label, digest
 from service.retrain import TrainingRange, retrain, train_child
 from service.scoring import Scorer
-from service.store.event_log import EventLog, NewEvent
+from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
-from service.store.tables import EVENT_LABEL, model_versions, predictions
-from tests.integration.test_scoring import append_rows
+from service.store.tables import model_versions, predictions
+from tests.support.api import api_client, served_api
+from tests.support.event_log import append_labels, append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.processes import wait_until
 from workers.scheduler import SchedulerAlreadyRunning, single_scheduler
 
 
-def append_labels(engine: Engine, rows: list[tuple[dict[str, Any], bool]]) -> None:
-    now = datetime.now(UTC)
-    events = []
-    for body, is_fraud in rows:
-        canonical = canonical_label(LabelIn(transaction_id=body["transaction_id"], is_fraud=is_fraud), now)
-        events.append(NewEvent(EVENT_LABEL, body["transaction_id"], None, now, digest(canonical), canonical))
-    EventLog(engine).append_labels([events], now)
-
-
 def test_retraining_is_deterministic(engine: Engine) -> None:
     parent = install_version(engine)
     rows = synthetic_rows(400, seed=31)
-    append_rows(engine, rows)
+    append_transactions(engine, rows)
     append_labels(engine, rows[:300])
     registry = ModelRegistry(engine, SECRET)
     span = TrainingRange(0, EventLog(engine).last_position())
@@ -56,7 +44,7 @@ def test_retraining_is_deterministic(engine: Engine) -> None:
 def test_supervised_retraining_never_sees_a_label_recorded_after_the_range(engine: Engine) -> None:
     parent = install_version(engine, model="logreg")
     rows = synthetic_rows(300, seed=32)
-    append_rows(engine, rows)
+    append_transactions(engine, rows)
     append_labels(engine, rows[:150])
     registry = ModelRegistry(engine, SECRET)
     span = TrainingRange(0, EventLog(engine).last_position())
@@ -81,7 +69,7 @@ def test_version_rows_refuse_update_and_delete(engine: Engine) -> None:
 def test_retrain_writes_a_child_and_promotes_by_policy(engine: Engine) -> None:
     install_version(engine)
     rows = synthetic_rows(500, seed=43)  # 9 frauds among them
-    positions = append_rows(engine, rows)
+    positions = append_transactions(engine, rows)
     registry = ModelRegistry(engine, SECRET)
     Scorer(engine, registry).score_positions(positions)
     append_labels(engine, rows)
@@ -109,7 +97,7 @@ def test_scheduler_refuses_to_run_twice(engine: Engine, database_url: str) -> No
 @pytest.fixture
 def client(sqlite_url: str) -> Iterator[TestClient[Any]]:
     settings = Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://")
-    with TestClient(create_app(settings)) as client:
+    with api_client(settings, background=True) as client:
         yield client
 
 
@@ -166,7 +154,7 @@ def test_stream_keeps_flowing_through_retraining_and_two_promotions(pg_url: str,
                         retrain_every=RetrainSchedule(seconds=3600))
     rows = synthetic_rows(6_000, seed=36)
     statuses: list[int] = []
-    with serve_in_thread(create_app(settings)) as url:
+    with served_api(settings, background=True) as url:
         def post_stream() -> None:
             with httpx.Client(base_url=url, timeout=60) as http:
                 for start in range(0, len(rows), 100):
@@ -201,7 +189,7 @@ def test_challengers_beyond_the_cap_are_retired(engine: Engine) -> None:
     registry = ModelRegistry(engine, SECRET)
     made = []
     for seed in range(4):
-        append_rows(engine, synthetic_rows(50, seed=60 + seed))
+        append_transactions(engine, synthetic_rows(50, seed=60 + seed))
         result = retrain(registry, promote=False, max_challengers=2)
         assert result is not None
         made.append(result.version)

@@ -9,17 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from service.api.app import create_app
 from service.api.stats import ModelDescription, render_prometheus
 from service.config import Settings
 from service.domain.assignment import CHALLENGER
 from service.scoring import Scorer
 from service.store.engine import create_engine
 from service.store.registry import ModelRegistry
+from tests.support.api import api_client
 from tests.support.models import SECRET, install_version, synthetic_rows
 
 GRAFANA_DASHBOARD = Path(__file__).resolve().parents[2] / "grafana" / "fraudlog-dashboard.json"
@@ -56,10 +55,8 @@ def figures(database_url: str) -> Iterator[tuple[str, dict[str, Any]]]:
     challenger = install_version(engine, model="logreg", promote=False)
     ModelRegistry(engine, SECRET).set_role(challenger, CHALLENGER)
     assert champion == 1 and challenger == 2
-    app = create_app(Settings(database_url=database_url, secret_key=SECRET, alert_sink="memory://"),
-                     ring_doorbell=False, run_embedded_workers=False)
     rows = synthetic_rows(LABELLED + UNSCORED, seed=3)  # a seed with frauds among the first rows
-    with TestClient(app) as client:
+    with api_client(Settings(database_url=database_url, secret_key=SECRET, alert_sink="memory://")) as client:
         scored = client.post("/v1/transactions", json=[body for body, _ in rows[:LABELLED]])
         assert scored.status_code == 202, scored.text
         Scorer(engine, ModelRegistry(engine, SECRET)).score_positions([r["position"] for r in scored.json()])

@@ -21,9 +21,9 @@ from service.store.registry import ModelRegistry
 from service.store.stats import model_quality
 from service.store.tables import alerts, events, labels, metadata, model_versions, predictions
 from service.verify import verify_version
-from tests.integration.test_replay import build_workload
-from tests.integration.test_scoring import append_rows
+from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, synthetic_rows
+from tests.support.workload import build_workload
 
 # Wall-clock columns: when a row was computed or delivered, which the log does not record.
 WALL_CLOCK = {"predictions": {"scored_at"}, "alerts": {"created_at", "available_at"}}
@@ -78,7 +78,7 @@ def rebuild_and_compare(source: Engine, target_url: str) -> None:
         assert claim_pending_alerts(target, limit=100, visibility_timeout=timedelta(seconds=60)) == []
         # The copy continues the log: the next append takes the position after the last copied one.
         last = EventLog(target).last_position()
-        [position] = append_rows(target, synthetic_rows(1, seed=99))
+        [position] = append_transactions(target, synthetic_rows(1, seed=99))
         assert position == last + 1
     finally:
         target.dispose()

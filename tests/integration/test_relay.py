@@ -11,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from service.store.outbox import (
     retry_alert,
 )
 from service.store.tables import alerts
+from tests.support.processes import wait_until
 from tests.support.receiver import WebhookReceiver
 
 SECRET = b"whsec-test-0123456789"
@@ -70,16 +71,6 @@ def seed_alerts(engine: Engine, count: int) -> list[str]:
             insert_alert(conn, transaction_id=transaction_id, card_id=f"card-{i % 7}", score=0.97, threshold=0.8,
                          model_version=1, position=i + 1, created_at=start + timedelta(milliseconds=i))
     return ids
-
-
-def wait_until(condition: Callable[[], bool], *, timeout: float = 10.0, step: Callable[[], Any] | None = None,
-               ) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out waiting for the relay"
-        if step is not None:
-            step()
-        time.sleep(0.02)
 
 
 class RelayCrashed(Exception):
@@ -131,7 +122,7 @@ def test_a_lost_acknowledgement_is_retried_and_the_receiver_delivers_once(
 
     report = deliver_pending(engine, webhook, visibility_timeout=SHORT_LEASE, **FAST_RETRY)
     assert (report.sent, report.failed_attempts) == (0, 1)
-    wait_until(lambda: count_by_status(engine)[SENT] == 1,
+    wait_until(lambda: count_by_status(engine)[SENT] == 1, timeout=10, interval=0.02, message="the relay",
                step=lambda: deliver_pending(engine, webhook, visibility_timeout=SHORT_LEASE, **FAST_RETRY))
 
     assert receiver.requests_by_key[alert_id_for(transaction_id)] == 2
@@ -201,7 +192,7 @@ def test_alerts_back_off_while_the_receiver_is_down_and_all_arrive_once_it_is_ba
     assert receiver.delivered == {}
 
     receiver.come_up()
-    wait_until(lambda: count_by_status(engine)[SENT] == 10,
+    wait_until(lambda: count_by_status(engine)[SENT] == 10, timeout=10, interval=0.02, message="the relay",
                step=lambda: deliver_pending(engine, webhook, visibility_timeout=SHORT_LEASE, max_attempts=50,
                                             **FAST_RETRY))
 
@@ -220,7 +211,8 @@ def test_an_alert_that_keeps_failing_ends_as_failed_and_can_be_retried(
         gave_up += deliver_pending(engine, webhook, visibility_timeout=SHORT_LEASE, max_attempts=3,
                                    base_delay=timedelta(seconds=0.01), max_delay=timedelta(seconds=0.02)).gave_up
 
-    wait_until(lambda: count_by_status(engine)[FAILED] == 3, step=relay_run)
+    wait_until(lambda: count_by_status(engine)[FAILED] == 3, timeout=10, interval=0.02, message="the relay",
+               step=relay_run)
 
     assert gave_up == 3
     failed = list_alerts(engine, status=FAILED).items  # what /v1/alerts?status=failed shows

@@ -6,8 +6,6 @@ import json
 import signal
 import tracemalloc
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,69 +14,20 @@ from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
 from service.alerts import sinks
-from service.api.app import create_app
 from service.cli import main
 from service.config import Settings
-from service.domain.assignment import CHALLENGER, CHAMPION
 from service.ml.metrics import roc_auc
 from service.replay import backtest, replay
 from service.replay.reader import read_only_snapshot
-from service.retrain import retrain
 from service.scoring import Scorer
 from service.store.errors import StoreError
 from service.store.registry import ModelRegistry
 from service.store.tables import alerts, events, labels, metadata, model_versions, predictions
-from service.sweeper import Sweeper
-from tests.integration.test_lifecycle import append_labels
-from tests.integration.test_scoring import append_rows
+from tests.support.api import api_client
+from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.processes import kill, start_worker, wait_until, worker
-
-
-@dataclass(frozen=True)
-class Workload:
-    rows: list[tuple[dict[str, Any], bool]]
-    champion_retrain: int  # a child of version 1, promoted
-    challenger_retrain: int  # a child of that one, kept as a challenger
-    predictions: int
-
-
-def score_in_batches(scorer: Scorer, positions: list[int], size: int = 100) -> None:
-    for start in range(0, len(positions), size):
-        scorer.score_positions(positions[start : start + size])
-
-
-def crash_then_recover(engine: Engine, registry: ModelRegistry, positions: list[int]) -> None:
-    """A worker scores part of its batch and dies before the rest; the sweeper finds the rest later."""
-    Scorer(engine, registry).score_positions(positions[: len(positions) // 3])
-    lost = Sweeper(engine, registry).find_unscored(grace=timedelta(0), now=datetime.now(UTC) + timedelta(seconds=1))
-    assert lost == positions[len(positions) // 3 :]
-    score_in_batches(Scorer(engine, ModelRegistry(engine, SECRET)), lost, size=70)  # a fresh worker
-
-
-def build_workload(engine: Engine, *, logreg_challenger: bool = True, crash: Any = crash_then_recover) -> Workload:
-    """Labels (with corrections), two retrains (one promoted, one a challenger), a logreg challenger, and a
-    worker crash in the middle; every event is scored in the end."""
-    registry = ModelRegistry(engine, SECRET)
-    install_version(engine)
-    if logreg_challenger:
-        registry.set_role(install_version(engine, model="logreg", seed=5, promote=False), CHALLENGER)
-    rows = synthetic_rows(1_200, seed=64, cards=25)
-    score_in_batches(Scorer(engine, registry), append_rows(engine, rows[:400]))
-    append_labels(engine, rows[:300])
-    promoted = retrain(registry, margin=1.0)  # a margin of 1.0 always promotes
-    assert promoted is not None and promoted.status == CHAMPION
-    crash(engine, registry, append_rows(engine, rows[400:800]))
-    append_labels(engine, rows[300:700])
-    append_labels(engine, [(body, not y) for body, y in rows[:15]])  # corrections, in a later append
-    append_labels(engine, [(body, y) for body, y in rows[700:720]] + [(body, not y) for body, y in rows[700:705]])
-    challenger = retrain(registry, promote=False)
-    assert challenger is not None and challenger.status == CHALLENGER
-    score_in_batches(Scorer(engine, registry), append_rows(engine, rows[800:]))
-    append_labels(engine, rows[800:1_100])
-    with engine.connect() as conn:
-        stored = int(conn.execute(sa.select(sa.func.count()).select_from(predictions)).scalar_one())
-    return Workload(rows, promoted.version, challenger.version, stored)
+from tests.support.workload import build_workload, score_in_batches
 
 
 def alter_one_score(engine: Engine, transaction_id: str) -> None:
@@ -230,7 +179,7 @@ def tamper_artifact(engine: Engine, version: int) -> None:
 @pytest.fixture
 def client(sqlite_url: str) -> Iterator[TestClient[Any]]:
     settings = Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://")
-    with TestClient(create_app(settings, ring_doorbell=False, run_embedded_workers=False)) as client:
+    with api_client(settings) as client:
         yield client
 
 
@@ -268,7 +217,7 @@ def test_replay_memory_stays_flat_as_the_log_grows(engine: Engine) -> None:
     rows = synthetic_rows(100_000, seed=71, cards=200)
     positions: list[int] = []
     for start in range(0, len(rows), 5_000):
-        positions += append_rows(engine, rows[start : start + 5_000])
+        positions += append_transactions(engine, rows[start : start + 5_000])
     score_in_batches(scorer, positions, size=1_000)
     replay(engine, registry, stop=positions[2_000])  # warm up: artifacts loaded, statements compiled
     peaks = {}
@@ -299,7 +248,7 @@ def test_replay_reproduces_a_workload_scored_by_a_worker_killed_mid_stream(
     def kill_a_real_worker(engine: Engine, registry: ModelRegistry, positions: list[int]) -> None:
         more = [({**body, "transaction_id": f"w-{body['transaction_id']}"}, y)
                 for body, y in synthetic_rows(6_000, seed=65, cards=25)]
-        expected = champion_count(engine) + len(positions) + len(append_rows(engine, more))
+        expected = champion_count(engine) + len(positions) + len(append_transactions(engine, more))
         first = start_worker(database_url, rabbitmq_url)  # it sweeps on start: every unscored event
         wait_until(lambda: champion_count(engine) > expected - len(more) - len(positions), timeout=60,
                    message="the worker's first predictions")

@@ -13,26 +13,15 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from service.domain.assignment import CHALLENGER, CHAMPION
-from service.domain.events import TransactionIn, canonical_transaction, digest
 from service.domain.features import TxView, compute_features
 from service.ml.artifact import ArtifactRejected
 from service.scoring import Scorer
-from service.store.event_log import EventLog, NewEvent
+from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
-from service.store.tables import EVENT_TRANSACTION, alerts, predictions
+from service.store.tables import alerts, predictions
 from service.sweeper import Sweeper
+from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
-
-
-def append_rows(engine: Engine, rows: list[tuple[dict, bool]]) -> list[int]:
-    events = []
-    for body, _ in rows:
-        tx = TransactionIn(**{**body, "event_time": datetime.fromisoformat(body["event_time"].replace("Z", "+00:00"))})
-        canonical = canonical_transaction(tx)
-        events.append(NewEvent(EVENT_TRANSACTION, tx.transaction_id, tx.card_id, tx.event_time, digest(canonical),
-                               canonical))
-    [outcome] = EventLog(engine).append_transactions([events], datetime.now(UTC))
-    return [r.position for r in outcome.receipts]
 
 
 def prediction_rows(engine: Engine) -> list[dict]:
@@ -52,7 +41,7 @@ def scorer(engine: Engine) -> Scorer:
 
 def test_same_doorbell_twice_writes_one_prediction_each(engine: Engine, scorer: Scorer) -> None:
     install_version(engine, alert_rate=0.2)
-    positions = append_rows(engine, synthetic_rows(300, seed=11))
+    positions = append_transactions(engine, synthetic_rows(300, seed=11))
     first = scorer.score_positions(positions)
     again = scorer.score_positions(positions)
     assert first.predictions == 300 and again.predictions == 0 and again.alerts == 0
@@ -63,7 +52,7 @@ def test_same_doorbell_twice_writes_one_prediction_each(engine: Engine, scorer: 
 
 def test_same_batch_scored_concurrently_writes_once(engine: Engine) -> None:
     install_version(engine, alert_rate=0.2)
-    positions = append_rows(engine, synthetic_rows(200, seed=12))
+    positions = append_transactions(engine, synthetic_rows(200, seed=12))
     barrier = threading.Barrier(4)
 
     def run() -> None:
@@ -86,12 +75,12 @@ def test_same_batch_scored_concurrently_writes_once(engine: Engine) -> None:
 
 def test_the_champion_is_the_version_whose_promotion_precedes_the_event(engine: Engine, scorer: Scorer) -> None:
     rows = synthetic_rows(90, seed=13)
-    before_any = append_rows(engine, rows[:30])
+    before_any = append_transactions(engine, rows[:30])
     v1 = install_version(engine, seed=1)
-    under_v1 = append_rows(engine, rows[30:60])
+    under_v1 = append_transactions(engine, rows[30:60])
     v2 = install_version(engine, seed=2, promote=False)
     ModelRegistry(engine, SECRET).set_role(v2, CHAMPION)
-    under_v2 = append_rows(engine, rows[60:])
+    under_v2 = append_transactions(engine, rows[60:])
     # Score out of order and in one batch: the assignment comes from positions, not from timing.
     report = scorer.score_positions(list(reversed(before_any + under_v1 + under_v2)))
     assert report.unassigned == 30
@@ -105,7 +94,7 @@ def test_challengers_score_in_shadow_without_alerts(engine: Engine, scorer: Scor
     install_version(engine, seed=1, alert_rate=0.5)
     challenger = install_version(engine, seed=2, promote=False, alert_rate=1.0)
     ModelRegistry(engine, SECRET).set_role(challenger, CHALLENGER)
-    positions = append_rows(engine, synthetic_rows(100, seed=14))
+    positions = append_transactions(engine, synthetic_rows(100, seed=14))
     scorer.score_positions(positions)
     rows = prediction_rows(engine)
     assert len(rows) == 200
@@ -116,7 +105,7 @@ def test_challengers_score_in_shadow_without_alerts(engine: Engine, scorer: Scor
 
 def test_sweeper_finds_events_whose_doorbell_was_lost(engine: Engine, scorer: Scorer) -> None:
     install_version(engine)
-    positions = append_rows(engine, synthetic_rows(50, seed=15))
+    positions = append_transactions(engine, synthetic_rows(50, seed=15))
     sweeper = Sweeper(engine, ModelRegistry(engine, SECRET))
     assert sweeper.find_unscored(grace=timedelta(hours=1)) == []  # still within the grace period
     lost = sweeper.find_unscored(grace=timedelta(0), now=datetime.now(UTC) + timedelta(seconds=1))
@@ -158,7 +147,7 @@ def test_features_do_not_depend_on_batching_or_order(engine: Engine, seed: int, 
     rows = synthetic_rows(60, seed=seed, cards=5)
     rows = [({**body, "transaction_id": f"{body['transaction_id']}-{start}"}, y) for body, y in rows]
     rng.shuffle(rows)  # arrive out of event-time order: position order is what counts
-    positions = append_rows(engine, rows)
+    positions = append_transactions(engine, rows)
     cuts = sorted(rng.sample(range(1, len(positions)), k=min(splits, len(positions) - 1)))
     batches = [positions[a:b] for a, b in zip([0, *cuts], [*cuts, len(positions)], strict=True)]
     rng.shuffle(batches)

@@ -20,8 +20,7 @@ from service.scoring import Scorer
 from service.store.registry import ModelRegistry
 from service.store.tables import model_versions
 from service.verify import TrainingFile, verify_version
-from tests.integration.test_lifecycle import append_labels
-from tests.integration.test_scoring import append_rows
+from tests.support.event_log import append_labels, append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 
 
@@ -30,7 +29,7 @@ def retrained_version(engine: Engine, model: str = "hst") -> int:
     install_version(engine, model=model)
     registry = ModelRegistry(engine, SECRET)
     rows = synthetic_rows(600, seed=64, cards=25)
-    Scorer(engine, registry).score_positions(append_rows(engine, rows))
+    Scorer(engine, registry).score_positions(append_transactions(engine, rows))
     append_labels(engine, rows[:500])
     result = retrain(registry, margin=1.0)
     assert result is not None

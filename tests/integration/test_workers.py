@@ -11,10 +11,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.api.app import create_app
-from service.api.server import free_port, serve_in_thread
+from service.api.server import free_port
 from service.config import Settings
 from service.store.tables import predictions
+from tests.support.api import served_api
 from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.processes import kill, start_worker, wait_until, worker
 
@@ -33,7 +33,7 @@ def api(pg_url: str, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]
     broker_url = request.getfixturevalue(request.param) if isinstance(request.param, str) and \
         request.param.endswith("_url") else request.param
     settings = Settings(database_url=pg_url, broker_url=broker_url, secret_key=SECRET, alert_sink="memory://")
-    with serve_in_thread(create_app(settings)) as url:
+    with served_api(settings, background=True) as url:
         yield url, broker_url
 
 

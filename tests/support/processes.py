@@ -58,10 +58,13 @@ def worker(database_url: str, broker_url: str, **extra: str) -> Iterator[subproc
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float = 60.0, interval: float = 0.1,
-               message: str = "condition") -> None:
+               message: str = "condition", step: Callable[[], object] | None = None) -> None:
+    """Poll `predicate` until it holds; `step`, when given, is run between polls (e.g. one relay pass)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
+        if step is not None:
+            step()
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")

@@ -10,7 +10,7 @@ from service.domain.events import Receipt
 from service.store.errors import StoreUnavailable
 from service.store.event_log import UnitOutcome
 from service.store.group_commit import TRANSACTIONS, GroupCommitter
-from tests.factories import transaction_event
+from tests.support.data import transaction_event
 
 
 class FakeLog:
