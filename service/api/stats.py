@@ -21,6 +21,7 @@ from service.api.auth import ANALYST, API_KEY_SECURITY, require
 from service.api.problems import AUTH_PROBLEMS, problem_responses
 from service.store.registry import ModelRegistry
 from service.store.stats import collect_stats
+from service.views.stats import Stats, stats_view
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -43,8 +44,8 @@ def cached_stats(state: State) -> dict[str, Any]:
 @get("/v1/stats", operation_id="getStats", tags=["operations"], guards=[require(ANALYST)], security=API_KEY_SECURITY,
      summary="Backlog, latency, throughput, alerts, ROC AUC per model version", sync_to_thread=True,
      responses=problem_responses(*AUTH_PROBLEMS))
-def stats(state: State) -> dict[str, Any]:
-    return cached_stats(state)
+def stats(state: State) -> Stats:
+    return stats_view(cached_stats(state))
 
 
 @get("/metrics", operation_id="getMetrics", tags=["operations"], guards=[require(ANALYST)], security=API_KEY_SECURITY,
