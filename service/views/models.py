@@ -7,6 +7,7 @@ is a challenger.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import msgspec
@@ -92,6 +93,23 @@ def model_detail(registry: ModelRegistry, version: int) -> ModelDetail:
         training_data=record.training_data, environment=record.environment,
         artifact=Artifact(size=record.artifact_size, sha256=record.artifact_sha256, hmac_verified=verified),
         threshold=record.threshold, metrics=record.metrics, watermark=record.watermark)
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """What `/metrics` says about a version beyond its live figures."""
+
+    status: str
+    spec: str
+    threshold: float
+
+
+def model_descriptions(registry: ModelRegistry) -> dict[int, ModelDescription]:
+    """Each version's status, spec name and threshold, by version."""
+    table = registry.assignments()
+    return {r.version: ModelDescription(_status(table.status_of(r.version)), str(r.model_spec.get("name", "")),
+                                        r.threshold)
+            for r in registry.list()}
 
 
 class HasRegistry(Protocol):
