@@ -21,6 +21,7 @@ async def health() -> Health:
 def ready(state: State) -> Response[Readiness]:
     checks: dict[str, str] = {}
     try:
+        # TODO(store): `ping(engine)` in service/store/engine.py, so no SQL text lives outside the store.
         with state.engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
         checks["database"] = "ok"
