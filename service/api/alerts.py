@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
@@ -12,16 +11,11 @@ from litestar.params import QueryParameter
 
 from service.api.auth import ANALYST, API_KEY_SECURITY, require
 from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
-from service.domain.events import AwareDateTime, format_time
+from service.domain.events import AwareDateTime
 from service.domain.validation import FieldError
-from service.store.outbox import MAX_PAGE, AlertRecord, InvalidCursor, list_alerts
-
-
-def alert_json(alert: AlertRecord) -> dict[str, Any]:
-    item = asdict(alert)
-    item["created_at"] = format_time(alert.created_at)
-    item["sent_at"] = None if alert.sent_at is None else format_time(alert.sent_at)
-    return item
+from service.store.outbox import MAX_PAGE, InvalidCursor, list_alerts
+from service.views.alerts import AlertsPage, alerts_page
+from service.views.statuses import AlertStatus
 
 
 class AlertController(Controller):
@@ -35,12 +29,12 @@ class AlertController(Controller):
     def list_alerts(
         self,
         state: State,
-        status: Annotated[Literal["pending", "sent", "failed"] | None, QueryParameter()] = None,
+        status: Annotated[AlertStatus | None, QueryParameter()] = None,
         since: Annotated[str | None, QueryParameter(description="RFC 3339 with an offset", format="date-time")] = None,
         card_id: Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z0-9._:-]{1,128}$")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
-    ) -> dict[str, Any]:
+    ) -> AlertsPage:
         try:  # parsed strictly: Litestar would read `since=4` as a Unix time
             since_time = None if since is None else msgspec.convert(since, AwareDateTime)
         except msgspec.ValidationError as exc:
@@ -51,4 +45,4 @@ class AlertController(Controller):
                                cursor=cursor)
         except InvalidCursor as exc:
             raise Problem(422, "Invalid query parameter", errors=[FieldError("cursor", str(exc))]) from exc
-        return {"items": [alert_json(a) for a in page.items], "next_cursor": page.next_cursor}
+        return alerts_page(page)

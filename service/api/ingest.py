@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 
+import msgspec
 from litestar import Response
 
 from service.api.problems import Problem
-from service.domain.events import LabelIn, Receipt, TransactionIn, canonical_label, canonical_transaction, digest
+from service.api.schemas import IngestReceipt
+from service.domain.events import LabelIn, TransactionIn, canonical_label, canonical_transaction, digest
 from service.domain.validation import FieldError
 from service.store.event_log import NewEvent, UnitOutcome
 from service.store.group_commit import GroupCommitter
@@ -49,7 +50,8 @@ async def append(committer: GroupCommitter, kind: str, events: list[NewEvent]) -
     return await asyncio.wrap_future(committer.submit(kind, events))
 
 
-def receipts_response(outcome: UnitOutcome, as_array: bool, ids: list[str]) -> Response[Any]:
+def receipts_response(outcome: UnitOutcome, as_array: bool, ids: list[str],
+                      ) -> Response[IngestReceipt | list[IngestReceipt]]:
     """202 when anything new was stored, 200 when all of it was already there, 409 on a conflict."""
     if outcome.conflicts:
         errors = [FieldError(f"/{i}/transaction_id" if as_array else "/transaction_id",
@@ -58,5 +60,6 @@ def receipts_response(outcome: UnitOutcome, as_array: bool, ids: list[str]) -> R
         raise Problem(409, "Conflict with a recorded transaction",
                       "the same transaction_id was sent before with a different body; nothing was stored", errors)
     status = 202 if any(r.status != "duplicate" for r in outcome.receipts) else 200
-    content: list[Receipt] | Receipt = outcome.receipts if as_array else outcome.receipts[0]
+    receipts = msgspec.convert(outcome.receipts, list[IngestReceipt], from_attributes=True)
+    content: list[IngestReceipt] | IngestReceipt = receipts if as_array else receipts[0]
     return Response(content, status_code=status)

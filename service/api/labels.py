@@ -12,8 +12,9 @@ from service.api.auth import API_KEY_SECURITY, INGEST, require
 from service.api.ingest import append, label_events, receipts_response
 from service.api.openapi import one_or_many, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, problem_responses
+from service.api.schemas import IngestReceipt
 from service.config import MAX_BATCH_ITEMS
-from service.domain.events import LabelIn, Receipt
+from service.domain.events import LabelIn
 from service.domain.validation import decode_one_or_many
 from service.store.group_commit import LABELS
 
@@ -29,11 +30,12 @@ class LabelController(Controller):
         summary="Append one label or a batch of up to 10,000; a different verdict is recorded as a correction",
         operation_class=operation_with_body(one_or_many(LabelIn, MAX_BATCH_ITEMS)),
         guards=[require(INGEST)], security=API_KEY_SECURITY,
-        responses={200: ResponseSpec(Receipt | list[Receipt], generate_examples=False,
+        responses={200: ResponseSpec(IngestReceipt | list[IngestReceipt], generate_examples=False,
                                      description="Every label repeats the latest verdict: the original positions"),
                    **problem_responses(400, *AUTH_PROBLEMS, 413, 422, 503)},
     )
-    async def post_labels(self, request: Request[Any, Any, Any], state: State) -> Response[Receipt | list[Receipt]]:
+    async def post_labels(self, request: Request[Any, Any, Any], state: State) -> Response[
+            IngestReceipt | list[IngestReceipt]]:
         body = await request.body()
         items, as_array = decode_one_or_many(body, LabelIn, state.settings.max_batch_items)
         outcome = await append(state.committer, LABELS, label_events(items))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.datastructures import State
@@ -10,11 +10,12 @@ from litestar.params import PathParameter
 
 from service.api.auth import ADMIN, ANALYST, API_KEY_SECURITY, require
 from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
-from service.domain.assignment import CHAMPION, RETIRED
+from service.api.schemas import RoleChanged
 from service.domain.events import MAX_VERSION
 from service.ml.artifact import ArtifactRejected
-from service.store.model_views import version_detail, version_summaries
 from service.store.registry import UnknownVersion
+from service.views.models import ModelDetail, ModelSummary, model_detail, model_summaries
+from service.views.statuses import RoleChange
 
 Version = Annotated[int, PathParameter(ge=1, le=MAX_VERSION, description="a model version number")]
 
@@ -27,35 +28,35 @@ class ModelController(Controller):
 
     @get("/", operation_id="listModels", summary="Every version with its status, parent and metrics",
          sync_to_thread=True, responses=problem_responses(*AUTH_PROBLEMS))
-    def list_models(self, state: State) -> list[dict[str, Any]]:
-        return version_summaries(state)
+    def list_models(self, state: State) -> list[ModelSummary]:
+        return model_summaries(state.registry)
 
     @get("/{version:int}", operation_id="getModel", summary="A version's full lineage", sync_to_thread=True,
          responses=problem_responses(400, *AUTH_PROBLEMS, 404))
-    def get_model(self, state: State, version: Version) -> dict[str, Any]:
+    def get_model(self, state: State, version: Version) -> ModelDetail:
         try:
-            return version_detail(state, version)
+            return model_detail(state.registry, version)
         except UnknownVersion as exc:
             raise Problem(404, "Unknown model version", str(exc)) from exc
 
     @post("/{version:int}/promote", operation_id="promoteModel", summary="Make a version the champion",
           status_code=200, sync_to_thread=True, guards=[require(ADMIN)], security=API_KEY_SECURITY,
           responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409))
-    def promote(self, state: State, version: Version) -> dict[str, Any]:
-        return _set_role(state, version, CHAMPION)
+    def promote(self, state: State, version: Version) -> RoleChanged:
+        return _set_role(state, version, "champion")
 
     @post("/{version:int}/retire", operation_id="retireModel", summary="Retire a version", status_code=200,
           sync_to_thread=True, guards=[require(ADMIN)], security=API_KEY_SECURITY,
           responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409))
-    def retire(self, state: State, version: Version) -> dict[str, Any]:
-        return _set_role(state, version, RETIRED)
+    def retire(self, state: State, version: Version) -> RoleChanged:
+        return _set_role(state, version, "retired")
 
 
-def _set_role(state: State, version: int, role: str) -> dict[str, Any]:
+def _set_role(state: State, version: int, role: RoleChange) -> RoleChanged:
     try:
         position = state.registry.set_role(version, role)
     except UnknownVersion as exc:
         raise Problem(404, "Unknown model version", str(exc)) from exc
     except ArtifactRejected as exc:
         raise Problem(409, "The version's artifact does not verify", str(exc)) from exc
-    return {"version": version, "status": role, "position": position}
+    return RoleChanged(version=version, status=role, position=position)

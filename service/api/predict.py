@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from litestar import Request, post
@@ -11,6 +10,7 @@ from litestar.datastructures import State
 from service.api.auth import ANALYST, API_KEY_SECURITY, require
 from service.api.openapi import RawSchema, inline_schema, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
+from service.api.schemas import OnDemandPrediction
 from service.domain.events import PredictIn
 from service.domain.validation import decode_object
 from service.predict import NoChampion, UnknownVersion, predict
@@ -21,7 +21,7 @@ from service.predict import NoChampion, UnknownVersion, predict
       operation_class=operation_with_body(RawSchema(raw=inline_schema(PredictIn))), guards=[require(ANALYST)],
       security=API_KEY_SECURITY,
       responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409, 413, 422))
-async def predict_transaction(request: Request[Any, Any, Any], state: State) -> dict[str, Any]:
+async def predict_transaction(request: Request[Any, Any, Any], state: State) -> OnDemandPrediction:
     body = decode_object(await request.body(), PredictIn)
     try:
         result = await _in_thread(state, body)
@@ -29,7 +29,8 @@ async def predict_transaction(request: Request[Any, Any, Any], state: State) -> 
         raise Problem(404, "Unknown model version", str(exc)) from exc
     except NoChampion as exc:
         raise Problem(409, "No champion", str(exc)) from exc
-    return asdict(result)
+    return OnDemandPrediction(score=result.score, is_alert=result.is_alert, threshold=result.threshold,
+                              model_version=result.model_version, features=result.features)
 
 
 async def _in_thread(state: State, body: PredictIn) -> Any:

@@ -13,11 +13,12 @@ from service.api.auth import ANALYST, API_KEY_SECURITY, INGEST, require
 from service.api.ingest import append, receipts_response, transaction_events
 from service.api.openapi import one_or_many, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
+from service.api.schemas import IngestReceipt
 from service.config import MAX_BATCH_ITEMS
-from service.domain.events import Receipt, TransactionIn
+from service.domain.events import TransactionIn
 from service.domain.validation import decode_one_or_many
 from service.store.group_commit import TRANSACTIONS
-from service.store.transaction_view import load_transaction_view
+from service.views.transaction import TransactionView, load_transaction_view
 
 
 class TransactionController(Controller):
@@ -31,12 +32,12 @@ class TransactionController(Controller):
         summary="Append one transaction or a batch of up to 10,000 (all-or-nothing)",
         operation_class=operation_with_body(one_or_many(TransactionIn, MAX_BATCH_ITEMS)),
         guards=[require(INGEST)], security=API_KEY_SECURITY,
-        responses={200: ResponseSpec(Receipt | list[Receipt], generate_examples=False,
+        responses={200: ResponseSpec(IngestReceipt | list[IngestReceipt], generate_examples=False,
                                      description="Everything was recorded before: the original positions"),
                    **problem_responses(400, *AUTH_PROBLEMS, 409, 413, 422, 503)},
     )
     async def post_transactions(self, request: Request[Any, Any, Any], state: State) -> Response[
-            Receipt | list[Receipt]]:
+            IngestReceipt | list[IngestReceipt]]:
         body = await request.body()
         items, as_array = decode_one_or_many(body, TransactionIn, state.settings.max_batch_items)
         events = transaction_events(items)
@@ -46,7 +47,7 @@ class TransactionController(Controller):
     @get("/{transaction_id:str}", operation_id="getTransaction", summary="A transaction and what was derived from it",
          guards=[require(ANALYST)], security=API_KEY_SECURITY, responses=problem_responses(400, *AUTH_PROBLEMS, 404),
          sync_to_thread=True)
-    def get_transaction(self, transaction_id: Annotated[str, PathParameter()], state: State) -> dict[str, Any]:
+    def get_transaction(self, transaction_id: Annotated[str, PathParameter()], state: State) -> TransactionView:
         view = load_transaction_view(state.engine, transaction_id, state.registry)
         if view is None:
             raise Problem(404, "Unknown transaction", f"no transaction {transaction_id!r} in the log")

@@ -9,9 +9,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from service.api.alerts import alert_json
 from service.cli.context import open_store
 from service.store.outbox import STATUSES, list_alerts, retry_alert
+from service.views.alerts import alert_json
 
 
 def register(subparsers: Any) -> None:

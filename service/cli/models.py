@@ -14,8 +14,8 @@ from service.cli.context import open_store
 from service.cli.train import CSV_START
 from service.domain.assignment import CHAMPION, RETIRED
 from service.retrain import DEFAULT_MARGIN, retrain
-from service.store.model_views import version_detail, version_summaries
 from service.verify import TrainingFile, verify_version
+from service.views.models import version_detail, version_summaries
 
 
 def register(subparsers: Any) -> None:

@@ -12,12 +12,13 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from service.api.stats import ModelDescription, render_prometheus
+from service.api.prometheus import render_prometheus
 from service.config import Settings
 from service.domain.assignment import CHALLENGER
 from service.scoring import Scorer
 from service.store.engine import create_engine
 from service.store.registry import ModelRegistry
+from service.views.models import ModelDescription
 from tests.support.api import api_client
 from tests.support.models import SECRET, install_version, synthetic_rows
 

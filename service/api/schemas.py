@@ -1,0 +1,52 @@
+"""Response bodies that belong to the API alone (the read models live in `service.views`).
+
+Declared as handler return types, so `/schema/openapi.json` documents each one; the JSON they encode to is
+the contract's, byte for byte in meaning.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from service.views.statuses import IngestStatus, RoleChange
+
+
+class IngestReceipt(msgspec.Struct, kw_only=True):
+    """The answer to one appended transaction or label: where it is in the log, and whether it was new."""
+
+    transaction_id: str
+    position: int
+    status: IngestStatus
+
+
+class RoleChanged(msgspec.Struct, kw_only=True):
+    """A promotion or retirement, appended to the log at `position`."""
+
+    version: int
+    status: RoleChange
+    position: int
+
+
+class OnDemandPrediction(msgspec.Struct, kw_only=True):
+    """`POST /v1/predict`: the score a version gives the transaction now; nothing is stored."""
+
+    score: float
+    is_alert: bool
+    threshold: float
+    model_version: int
+    features: dict[str, float]
+
+
+class Health(msgspec.Struct, kw_only=True):
+    """The process is up."""
+
+    status: Literal["ok"]
+
+
+class Readiness(msgspec.Struct, kw_only=True):
+    """Each dependency's check (`ok`, or why not); `status` is `ok` only when every check is."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str]

@@ -1,0 +1,51 @@
+"""The alerts outbox as `GET /v1/alerts` and `fraudlog alerts` show it: newest first, cursor-paginated."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import msgspec
+
+from service.domain.events import format_time
+from service.store.outbox import AlertPage, AlertRecord
+from service.views.statuses import AlertStatus
+
+
+class AlertItem(msgspec.Struct, kw_only=True):
+    """One alert and the state of its delivery; `sent_at` and `last_error` are null until known."""
+
+    alert_id: str
+    transaction_id: str
+    card_id: str | None
+    score: float
+    threshold: float
+    model_version: int
+    created_at: str
+    status: AlertStatus
+    attempts: int
+    sent_at: str | None
+    last_error: str | None
+
+
+class AlertsPage(msgspec.Struct, kw_only=True):
+    """A page of alerts; pass `next_cursor` back as `cursor` for the next one (null: no more)."""
+
+    items: list[AlertItem]
+    next_cursor: str | None
+
+
+def alert_item(alert: AlertRecord) -> AlertItem:
+    return AlertItem(
+        alert_id=alert.alert_id, transaction_id=alert.transaction_id, card_id=alert.card_id, score=alert.score,
+        threshold=alert.threshold, model_version=alert.model_version, created_at=format_time(alert.created_at),
+        status=cast(AlertStatus, alert.status), attempts=alert.attempts,
+        sent_at=None if alert.sent_at is None else format_time(alert.sent_at), last_error=alert.last_error)
+
+
+def alerts_page(page: AlertPage) -> AlertsPage:
+    return AlertsPage(items=[alert_item(a) for a in page.items], next_cursor=page.next_cursor)
+
+
+def alert_json(alert: AlertRecord) -> dict[str, Any]:
+    """`alert_item` as a JSON-ready document: what `fraudlog alerts --json` prints."""
+    return cast(dict[str, Any], msgspec.to_builtins(alert_item(alert)))

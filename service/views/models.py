@@ -1,0 +1,139 @@
+"""Read models of the registry: what `/v1/models` and `fraudlog models` show of each version.
+
+The views take the registry (which knows its engine) and nothing of the web framework, so the API and the
+CLI show the same thing. A version's status comes from the promotion events; a version never named by one
+is a challenger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+import msgspec
+
+from service.domain.assignment import CHALLENGER
+from service.domain.events import format_time
+from service.store.registry import ModelRegistry, VersionRecord
+from service.store.stats import model_quality
+from service.views.statuses import ModelStatus
+
+
+class LiveMetrics(msgspec.Struct, kw_only=True):
+    """How a version does on live traffic: its predictions, the share at or above its threshold, and ROC
+    AUC on the labels that have arrived (None until both classes have)."""
+
+    predictions: int
+    alert_rate: float | None
+    labels: int
+    frauds: int
+    roc_auc: float | None
+
+
+NO_TRAFFIC = LiveMetrics(predictions=0, alert_rate=None, labels=0, frauds=0, roc_auc=None)
+
+
+class ModelSummary(msgspec.Struct, kw_only=True):
+    """One item of `GET /v1/models`."""
+
+    version: int
+    status: ModelStatus
+    parent_version: int | None
+    created_at: str
+    model_spec: dict[str, Any]
+    threshold: float
+    metrics: dict[str, Any]
+    live_metrics: LiveMetrics
+
+
+class Artifact(msgspec.Struct, kw_only=True):
+    """The stored model artifact; `hmac_verified` is checked when the view is built."""
+
+    size: int
+    sha256: str
+    hmac_verified: bool
+
+
+class ModelDetail(msgspec.Struct, kw_only=True):
+    """`GET /v1/models/{version}`: the version's full lineage, exactly as the contract lists it."""
+
+    version: int
+    parent_version: int | None
+    created_at: str
+    status: ModelStatus
+    model_spec: dict[str, Any]
+    training_code: dict[str, Any]
+    training_data: dict[str, Any]
+    environment: dict[str, Any]
+    artifact: Artifact
+    threshold: float
+    metrics: dict[str, Any]
+    watermark: int
+
+
+def model_summaries(registry: ModelRegistry) -> list[ModelSummary]:
+    """Every version, oldest first, with its status and live metrics."""
+    table = registry.assignments()
+    with registry.engine.connect() as conn:
+        quality = model_quality(conn)
+    return [_summary(record, _status(table.status_of(record.version)),
+                     msgspec.convert(quality[record.version], LiveMetrics) if record.version in quality
+                     else NO_TRAFFIC)
+            for record in registry.list()]
+
+
+def model_detail(registry: ModelRegistry, version: int) -> ModelDetail:
+    """The version's lineage (raises `UnknownVersion`), with its artifact's HMAC verified now."""
+    record = registry.get(version)
+    verified = registry.verify_artifact(version)
+    status = _status(registry.assignments().status_of(version))
+    return ModelDetail(
+        version=record.version, parent_version=record.parent_version, created_at=format_time(record.created_at),
+        status=status, model_spec=record.model_spec, training_code=record.training_code,
+        training_data=record.training_data, environment=record.environment,
+        artifact=Artifact(size=record.artifact_size, sha256=record.artifact_sha256, hmac_verified=verified),
+        threshold=record.threshold, metrics=record.metrics, watermark=record.watermark)
+
+
+@dataclass(frozen=True)
+class ModelDescription:
+    """What `/metrics` says about a version beyond its live figures."""
+
+    status: str
+    spec: str
+    threshold: float
+
+
+def model_descriptions(registry: ModelRegistry) -> dict[int, ModelDescription]:
+    """Each version's status, spec name and threshold, by version."""
+    table = registry.assignments()
+    return {r.version: ModelDescription(_status(table.status_of(r.version)), str(r.model_spec.get("name", "")),
+                                        r.threshold)
+            for r in registry.list()}
+
+
+class HasRegistry(Protocol):
+    """Anything that holds the registry: the CLI's store."""
+
+    @property
+    def registry(self) -> ModelRegistry: ...
+
+
+def version_summaries(store: HasRegistry) -> list[dict[str, Any]]:
+    """`model_summaries` as JSON-ready documents: what `fraudlog models list --json` prints."""
+    return cast(list[dict[str, Any]], msgspec.to_builtins(model_summaries(store.registry)))
+
+
+def version_detail(store: HasRegistry, version: int) -> dict[str, Any]:
+    """`model_detail` as a JSON-ready document: what `fraudlog models show` prints."""
+    return cast(dict[str, Any], msgspec.to_builtins(model_detail(store.registry, version)))
+
+
+def _summary(record: VersionRecord, status: ModelStatus, live: LiveMetrics) -> ModelSummary:
+    return ModelSummary(version=record.version, status=status, parent_version=record.parent_version,
+                        created_at=format_time(record.created_at), model_spec=record.model_spec,
+                        threshold=record.threshold, metrics=record.metrics, live_metrics=live)
+
+
+def _status(named: str | None) -> ModelStatus:
+    return cast(ModelStatus, named or CHALLENGER)

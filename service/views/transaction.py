@@ -1,0 +1,137 @@
+"""Everything known about one transaction: the event, its predictions, its label and its alert.
+
+`GET /v1/transactions/{id}` answers with a `TransactionView`. The view reads each record once (the event,
+its predictions, its label, its alert) and, given the registry, hands the event and the predictions it
+already holds to the audit (`service.views.audit`), which asks the database only for what it lacks: the
+assignment and the history as of the event's position.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import msgspec
+from sqlalchemy.engine import Engine
+
+from service.domain.events import format_time
+from service.replay.reader import StoredPrediction
+from service.store.event_log import EventLog, EventRecord
+from service.store.labels import label_for
+from service.store.outbox import AlertRecord, alert_for_transaction
+from service.store.predictions import predictions_for
+from service.store.registry import ModelRegistry
+from service.views.audit import LineageSummary, PredictionAudit, audit_predictions
+from service.views.statuses import AlertStatus
+
+
+class TransactionRecord(msgspec.Struct, kw_only=True):
+    """The transaction as posted (in its canonical, stored form) and where and when the log recorded it."""
+
+    transaction_id: str
+    card_id: str | None
+    event_time: str
+    amount: float
+    attributes: dict[str, float | str]
+    position: int
+    recorded_at: str
+
+
+class PredictionView(msgspec.Struct, kw_only=True):
+    """One stored prediction. The audit fields are present only when the view was built with a registry
+    (the API always passes one): which lineage produced the score, and whether replay reproduces it now."""
+
+    model_version: int
+    champion: bool
+    score: float
+    threshold: float
+    features: dict[str, float]
+    scored_at: str
+    lineage: LineageSummary | msgspec.UnsetType | None = msgspec.UNSET
+    reproduced: bool | msgspec.UnsetType = msgspec.UNSET
+    replay_differences: list[str] | msgspec.UnsetType = msgspec.UNSET
+
+
+class LabelView(msgspec.Struct, kw_only=True):
+    """The latest verdict on the transaction; `corrections` counts the verdicts that changed it."""
+
+    is_fraud: bool
+    labeled_at: str
+    position: int
+    corrections: int
+
+
+class TransactionAlert(msgspec.Struct, kw_only=True):
+    """The alert raised for the transaction and the state of its delivery."""
+
+    alert_id: str
+    status: AlertStatus
+    score: float
+    threshold: float
+    model_version: int
+    created_at: str
+    attempts: int
+    sent_at: str | None
+    last_error: str | None
+
+
+class TransactionView(msgspec.Struct, kw_only=True):
+    """The body of `GET /v1/transactions/{transaction_id}`."""
+
+    transaction: TransactionRecord
+    predictions: list[PredictionView]
+    label: LabelView | None
+    alert: TransactionAlert | None
+
+
+def load_transaction_view(engine: Engine, transaction_id: str, registry: ModelRegistry | None = None,
+                          ) -> TransactionView | None:
+    """The transaction and what was derived from it (None: no such transaction in the log). Given the
+    registry, each prediction also carries its audit, computed now."""
+    event = EventLog(engine).get_transaction(transaction_id)
+    if event is None:
+        return None
+    rows = predictions_for(engine, transaction_id)
+    label = label_for(engine, transaction_id)
+    alert = alert_for_transaction(engine, transaction_id)
+    shown = [_prediction(row) for row in rows]
+    if registry is not None and rows:
+        audits = audit_predictions(registry, event, [_stored(row) for row in rows])
+        shown = [_with_audit(view, audits[view.model_version]) for view in shown]
+    return TransactionView(transaction=_transaction(event), predictions=shown,
+                           label=None if label is None else _label(label),
+                           alert=None if alert is None else _alert(alert))
+
+
+def _transaction(event: EventRecord) -> TransactionRecord:
+    document = {**event.payload, "position": event.position, "recorded_at": format_time(event.recorded_at)}
+    return msgspec.convert(document, TransactionRecord)
+
+
+def _prediction(row: dict[str, Any]) -> PredictionView:
+    return PredictionView(model_version=row["model_version"], champion=row["champion"], score=row["score"],
+                          threshold=row["threshold"], features=row["features"],
+                          scored_at=format_time(row["scored_at"]))
+
+
+def _stored(row: dict[str, Any]) -> StoredPrediction:
+    """A predictions row as replay compares it, so the audit need not read the predictions again."""
+    return StoredPrediction(row["transaction_id"], row["model_version"], row["position"], row["champion"],
+                            row["score"], row["threshold"], row["features"])
+
+
+def _with_audit(view: PredictionView, audit: PredictionAudit) -> PredictionView:
+    return msgspec.structs.replace(view, lineage=audit.lineage, reproduced=not audit.differences,
+                                   replay_differences=audit.differences)
+
+
+def _label(row: dict[str, Any]) -> LabelView:
+    return LabelView(is_fraud=row["is_fraud"], labeled_at=format_time(row["labeled_at"]), position=row["position"],
+                     corrections=row["corrections"])
+
+
+def _alert(alert: AlertRecord) -> TransactionAlert:
+    return TransactionAlert(
+        alert_id=alert.alert_id, status=cast(AlertStatus, alert.status), score=alert.score,
+        threshold=alert.threshold, model_version=alert.model_version, created_at=format_time(alert.created_at),
+        attempts=alert.attempts, sent_at=None if alert.sent_at is None else format_time(alert.sent_at),
+        last_error=alert.last_error)
