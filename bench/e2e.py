@@ -38,16 +38,17 @@ from rich.console import Console
 from rich.table import Table
 
 from service.api.server import free_port
-from service.domain.events import TransactionIn, canonical_transaction, digest, format_time
+from service.domain.events import EVENT_TRANSACTION, NewEvent, TransactionIn, canonical_transaction, digest, format_time
 from service.domain.features import TxView, batch_features, history_query
 from service.ml.specs import score_one
 from service.store import migrate
 from service.store.engine import create_engine, write_transaction
-from service.store.event_log import EventLog, NewEvent
-from service.store.predictions import fetch_history, insert_predictions
+from service.store.event_log import EventLog
+from service.store.history import fetch_history
+from service.store.predictions import insert_predictions
 from service.store.registry import ModelRegistry
 from service.store.stats import percentiles
-from service.store.tables import EVENT_TRANSACTION, predictions
+from service.store.tables import predictions
 from tests.support.models import install_version, synthetic_rows
 
 PG_ADMIN = os.environ.get("FRAUDLOG_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -62,10 +62,10 @@ from rich.panel import Panel
 from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from service.domain.events import TransactionIn, canonical_transaction, digest
+from service.domain.events import EVENT_TRANSACTION, NewEvent, TransactionIn, canonical_transaction, digest
 from service.store.engine import create_engine
-from service.store.event_log import EventLog, NewEvent
-from service.store.tables import EVENT_TRANSACTION, events
+from service.store.event_log import EventLog
+from service.store.tables import events
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "bench" / "results"

@@ -27,11 +27,11 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.dialects import postgresql
 
-from service.domain.events import digest, format_time
+from service.domain.events import EVENT_TRANSACTION, digest, format_time
 from service.domain.features import HistoryQuery
 from service.store import migrate
 from service.store.engine import create_engine
-from service.store.tables import EVENT_TRANSACTION, events, predictions
+from service.store.tables import events, predictions
 
 ADMIN = os.environ.get("FRAUDLOG_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 START = datetime(2026, 1, 1, tzinfo=UTC)

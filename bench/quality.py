@@ -31,6 +31,7 @@ from service.api.server import serve_in_thread
 from service.bootstrap import train_first_version
 from service.client import FraudlogClient
 from service.config import RetrainSchedule, Settings
+from service.domain.events import EVENT_PROMOTION
 from service.ml.datasets import creditcard_transactions
 from service.ml.metrics import roc_auc
 from service.ml.specs import spec_for
@@ -38,7 +39,7 @@ from service.retrain import retrain
 from service.store import migrate
 from service.store.engine import create_engine
 from service.store.registry import ModelRegistry
-from service.store.tables import EVENT_PROMOTION, events, labels, predictions
+from service.store.tables import events, labels, predictions
 
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "creditcard_sample.csv.gz"
 TRAIN_ROWS, STREAM_ROWS, LABEL_DELAY, RETRAIN_EVERY, BATCH = 10_000, 20_000, 1_000, 2_000, 250

@@ -37,19 +37,30 @@ import sqlalchemy as sa
 
 from bench.alerts import fresh_database
 from service.bootstrap import train_first_version
-from service.domain.events import LabelIn, TransactionIn, canonical_label, canonical_transaction, digest
+from service.domain.events import (
+    EVENT_LABEL,
+    EVENT_TRANSACTION,
+    LabelIn,
+    NewEvent,
+    TransactionIn,
+    canonical_label,
+    canonical_transaction,
+    digest,
+)
 from service.domain.features import batch_features
 from service.ml.datasets import synthetic_stream
 from service.ml.specs import score_one, spec_for
-from service.rebuild import rebuild
 from service.replay import backtest, replay
-from service.replay.reader import assignment_table, read_only_snapshot, transaction_chunks
+from service.replay.chunks import transaction_chunks
+from service.replay.rebuild import rebuild
 from service.replay.recompute import scoring_versions
-from service.scoring import Scorer
+from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
-from service.store.event_log import EventLog, NewEvent
+from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
-from service.store.tables import EVENT_LABEL, EVENT_TRANSACTION, events
+from service.store.roles import assignment_table
+from service.store.snapshot import read_only_snapshot
+from service.store.tables import events
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS_DIR = REPO / "bench" / "results"

@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.domain.events import TransactionIn, canonical_transaction, digest
-from service.store.event_log import NewEvent
-from service.store.tables import EVENT_TRANSACTION
+from service.domain.events import EVENT_TRANSACTION, NewEvent, TransactionIn, canonical_transaction, digest
 
 BASE_TIME = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 

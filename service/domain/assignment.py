@@ -10,8 +10,9 @@ never changes the answer.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -25,6 +26,15 @@ class RoleChange:
     position: int
     version: int
     role: str
+
+
+def role_change(position: int, payload: Mapping[str, Any]) -> RoleChange:
+    """A promotion or retirement event's payload as a `RoleChange`.
+
+    A payload without a role reads as a retirement. Every reader of control events (the registry, replay,
+    rebuild) parses them here, so they can never disagree on who scored what.
+    """
+    return RoleChange(position, int(str(payload["model_version"])), str(payload.get("role", RETIRED)))
 
 
 @dataclass(frozen=True, slots=True)

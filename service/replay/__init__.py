@@ -5,7 +5,7 @@
 - `backtest`: score a range with one version and set its ROC AUC and alerts beside the champions'.
 - `reproduce_transaction` / `lineage_summary`: the audit view of one transaction.
 
-All of it reads one read-only snapshot and writes nothing (`reader.read_only_snapshot`).
+All of it reads one read-only snapshot and writes nothing (`service.store.snapshot.read_only_snapshot`).
 """
 
 from service.replay.audit import lineage_summary, reproduce_transaction

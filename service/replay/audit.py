@@ -9,10 +9,12 @@ from service.domain.features import TxView
 from service.ml.artifact import ArtifactRejected
 from service.replay.compare import field_differences
 from service.replay.history import features_of
-from service.replay.reader import assignment_table, read_only_snapshot, stored_predictions
 from service.replay.recompute import score_with, scoring_versions
 from service.store.event_log import EventLog
+from service.store.predictions import stored_predictions
 from service.store.registry import ModelRegistry, UnknownVersion
+from service.store.roles import assignment_table
+from service.store.snapshot import read_only_snapshot
 
 UNEXPECTED = "unexpected"  # no version the log assigns to the event should have written this prediction
 ARTIFACT = "artifact"  # the version's artifact does not verify, so nothing can be recomputed with it

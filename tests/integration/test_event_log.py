@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.engine import Engine
 
-from service.domain.events import LabelIn, canonical_label, digest
-from service.store.event_log import EventLog, NewEvent
+from service.domain.events import EVENT_LABEL, LabelIn, NewEvent, canonical_label, digest
+from service.store.event_log import EventLog
 from service.store.labels import label_for
-from service.store.tables import EVENT_LABEL
 from tests.factories import transaction_event
 
 NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)

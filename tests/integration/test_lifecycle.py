@@ -19,12 +19,12 @@ from service.api.app import create_app
 from service.api.server import serve_in_thread
 from service.config import RetrainSchedule, Settings
 from service.domain.assignment import CHAMPION
-from service.domain.events import LabelIn, canonical_label, digest
+from service.domain.events import EVENT_LABEL, LabelIn, NewEvent, canonical_label, digest
 from service.retrain import TrainingRange, retrain, train_child
-from service.scoring import Scorer
-from service.store.event_log import EventLog, NewEvent
+from service.scoring.scorer import Scorer
+from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
-from service.store.tables import EVENT_LABEL, model_versions, predictions
+from service.store.tables import model_versions, predictions
 from tests.integration.test_scoring import append_rows
 from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.processes import wait_until

@@ -17,7 +17,7 @@ from service.api.app import create_app
 from service.api.stats import ModelDescription, render_prometheus
 from service.config import Settings
 from service.domain.assignment import CHALLENGER
-from service.scoring import Scorer
+from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from service.store.registry import ModelRegistry
 from tests.support.models import SECRET, install_version, synthetic_rows

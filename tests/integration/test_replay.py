@@ -22,13 +22,13 @@ from service.config import Settings
 from service.domain.assignment import CHALLENGER, CHAMPION
 from service.ml.metrics import roc_auc
 from service.replay import backtest, replay
-from service.replay.reader import read_only_snapshot
 from service.retrain import retrain
-from service.scoring import Scorer
+from service.scoring.scorer import Scorer
+from service.scoring.sweeper import Sweeper
 from service.store.errors import StoreError
 from service.store.registry import ModelRegistry
+from service.store.snapshot import read_only_snapshot
 from service.store.tables import alerts, events, labels, metadata, model_versions, predictions
-from service.sweeper import Sweeper
 from tests.integration.test_lifecycle import append_labels
 from tests.integration.test_scoring import append_rows
 from tests.support.models import SECRET, install_version, synthetic_rows

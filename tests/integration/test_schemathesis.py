@@ -31,8 +31,9 @@ from schemathesis import GenerationMode
 from service.api.app import create_app
 from service.api.server import serve_in_thread
 from service.config import ApiKey, Settings
+from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_TRANSACTION
 from service.store.engine import create_engine
-from service.store.tables import EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_TRANSACTION, events
+from service.store.tables import events
 from tests.conftest import PG_ADMIN_URL
 from tests.support.models import SECRET, install_version
 

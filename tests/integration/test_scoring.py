@@ -13,14 +13,14 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from service.domain.assignment import CHALLENGER, CHAMPION
-from service.domain.events import TransactionIn, canonical_transaction, digest
+from service.domain.events import EVENT_TRANSACTION, NewEvent, TransactionIn, canonical_transaction, digest
 from service.domain.features import TxView, compute_features
 from service.ml.artifact import ArtifactRejected
-from service.scoring import Scorer
-from service.store.event_log import EventLog, NewEvent
+from service.scoring.scorer import Scorer
+from service.scoring.sweeper import Sweeper
+from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
-from service.store.tables import EVENT_TRANSACTION, alerts, predictions
-from service.sweeper import Sweeper
+from service.store.tables import alerts, predictions
 from tests.support.models import SECRET, install_version, synthetic_rows
 
 
