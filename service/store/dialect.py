@@ -17,13 +17,22 @@ The differences, and why each exists:
   already gives a deferred read transaction its snapshot). Both make the database refuse a write.
 - **Identity after an explicit-position copy**: Postgres' sequence must be moved past the copied log; SQLite
   continues after the largest rowid by itself.
+- **Timestamps**: Postgres stores TIMESTAMPTZ; SQLite has no such type and stores naive UTC text.
+- **One scheduler per deployment**: a session advisory lock on Postgres, an exclusive lock on a file beside
+  the database on SQLite (`hold_scheduler_lock`).
+
+Column types that differ (JSONB or JSON text, BIGINT or INTEGER rowid) are declared in `tables.py` with
+SQLAlchemy's `with_variant`, which is a declaration, not a branch.
 
 Driver errors are mapped to the store's own in `service.store.errors`, the same way for both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import fcntl
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -123,6 +132,51 @@ def continue_positions_after_copy(conn: Connection) -> None:
     if is_postgres(conn):
         conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('events', 'position'), "
                              "(SELECT max(position) FROM events)) WHERE EXISTS (SELECT 1 FROM events)")
+
+
+def utc_for_column(moment: datetime, sa_dialect: sa.Dialect) -> datetime:
+    """An aware UTC datetime as the backend's timestamp column takes it: as is on Postgres, naive on SQLite
+    (whose fixed-width text format sorts in time order; `UTCDateTime` puts the offset back when reading)."""
+    return moment.replace(tzinfo=None) if sa_dialect.name == SQLITE else moment
+
+
+# -- one scheduler per deployment ---------------------------------------------------------------------
+
+@contextmanager
+def hold_scheduler_lock(engine: Engine, *, key: int, sqlite_lock_path: str) -> Iterator[Callable[[], bool] | None]:
+    """Hold the deployment-wide lock `key` for as long as the block runs; yield None if another holds it.
+
+    Inside the block, the yielded check says whether the lock is still held: a Postgres session lock vanishes
+    with its session (a database restart, a killed backend), and a holder that lost it must stop. On SQLite
+    the lock is an exclusive `flock` on `sqlite_lock_path`, which lives as long as this process.
+    """
+    if not is_postgres(engine):
+        with open(sqlite_lock_path, "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield None
+                return
+            yield lambda: True
+        return
+    with engine.connect() as conn:
+        if not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar():
+            yield None
+            return
+
+        def still_held() -> bool:
+            try:
+                return bool(conn.exec_driver_sql(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    f"AND pid = pg_backend_pid() AND objid = {key & 0xFFFFFFFF}").scalar())
+            except Exception:
+                return False
+
+        try:
+            yield still_held
+        finally:
+            with contextlib.suppress(Exception):
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
 
 
 # -- read-only snapshots ------------------------------------------------------------------------------

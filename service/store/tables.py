@@ -17,6 +17,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION, EVENT_TYPES
+from service.store import dialect as store_dialect
 
 metadata = sa.MetaData()
 
@@ -37,7 +38,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return store_dialect.utc_for_column(value, dialect)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
