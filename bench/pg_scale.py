@@ -33,8 +33,9 @@ from service.domain.events import digest, format_time
 from service.domain.features import HistoryQuery
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
-from service.store.predictions import existing_predictions, fetch_history, unscored_positions
-from service.store.tables import EVENT_TRANSACTION
+from service.store.history import fetch_history
+from service.store.predictions import existing_predictions, unscored_positions
+from service.domain.events import EVENT_TRANSACTION
 from tests.support.data import transaction_event_from_body
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

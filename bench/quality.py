@@ -39,7 +39,8 @@ from service.retrain import retrain
 from service.store import migrate
 from service.store.engine import create_engine
 from service.store.registry import ModelRegistry
-from service.store.tables import EVENT_PROMOTION, events, labels, predictions
+from service.domain.events import EVENT_PROMOTION
+from service.store.tables import events, labels, predictions
 from tests.support.api import served_api
 
 TRAIN_ROWS, STREAM_ROWS, LABEL_DELAY, RETRAIN_EVERY, BATCH = 10_000, 20_000, 1_000, 2_000, 250

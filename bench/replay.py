@@ -37,11 +37,11 @@ from service.bootstrap import train_first_version
 from service.domain.features import batch_features
 from service.ml.datasets import synthetic_stream
 from service.ml.specs import score_one, spec_for
-from service.rebuild import rebuild
+from service.replay.rebuild import rebuild
 from service.replay import backtest, replay
 from service.replay.reader import assignment_table, read_only_snapshot, transaction_chunks
 from service.replay.recompute import scoring_versions
-from service.scoring import Scorer
+from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry

@@ -27,7 +27,7 @@ from service.ml.metrics import roc_auc
 from service.ml.specs import ModelSpec
 from service.ml.training import choose_threshold, environment, prequential, training_code
 from service.store.event_log import EventLog
-from service.store.predictions import fetch_history
+from service.store.history import fetch_history
 from service.store.registry import ModelRegistry
 from service.store.tables import EVENT_LABEL, EVENT_TRANSACTION, events, model_versions, predictions
 

@@ -11,10 +11,10 @@ from sqlalchemy.engine import Engine
 from service.alerts.relay import RelaySettings, sink_from_settings
 from service.alerts.sinks import AlertSink
 from service.config import Settings
-from service.scoring import Scorer
+from service.scoring.scorer import Scorer
+from service.scoring.sweeper import Sweeper
 from service.store.engine import create_engine
 from service.store.registry import ModelRegistry
-from service.sweeper import Sweeper
 
 
 @dataclass

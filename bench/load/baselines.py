@@ -27,7 +27,8 @@ import sqlalchemy as sa
 
 from bench.load.corpus import Corpus
 from bench.load.cpu import CpuSnapshot
-from service.store.event_log import EventLog, NewEvent
+from service.domain.events import NewEvent
+from service.store.event_log import EventLog
 from service.store.tables import events
 
 BASELINES = ("bare", "bare_sa", "store")

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from bench.load.http import LoadRun
 from service.store.event_log import EventLog
-from service.store.tables import EVENT_TRANSACTION
+from service.domain.events import EVENT_TRANSACTION
 
 
 def last_position(engine: sa.Engine) -> int:

@@ -11,11 +11,19 @@ from litestar import Response
 
 from service.api.problems import Problem
 from service.api.schemas import IngestReceipt
-from service.domain.events import LabelIn, TransactionIn, canonical_label, canonical_transaction, digest
+from service.domain.events import (
+    EVENT_LABEL,
+    EVENT_TRANSACTION,
+    LabelIn,
+    NewEvent,
+    TransactionIn,
+    canonical_label,
+    canonical_transaction,
+    digest,
+)
 from service.domain.validation import FieldError
-from service.store.event_log import NewEvent, UnitOutcome
+from service.store.event_log import UnitOutcome
 from service.store.group_commit import GroupCommitter
-from service.store.tables import EVENT_LABEL, EVENT_TRANSACTION
 
 
 def transaction_events(items: Sequence[TransactionIn]) -> list[NewEvent]:

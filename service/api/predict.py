@@ -13,7 +13,7 @@ from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
 from service.api.schemas import OnDemandPrediction
 from service.domain.events import PredictIn
 from service.domain.validation import decode_object
-from service.predict import NoChampion, UnknownVersion, predict
+from service.scoring.on_demand import NoChampion, UnknownVersion, predict
 
 
 @post("/v1/predict", operation_id="predict", tags=["models"], status_code=200,

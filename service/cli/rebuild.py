@@ -14,7 +14,7 @@ from rich.table import Table
 from service.cli.context import open_store
 from service.config import normalise_database_url, sqlite_path
 from service.ml.artifact import ArtifactRejected
-from service.rebuild import REBUILT_MARKER, RebuildReport, rebuild
+from service.replay.rebuild import REBUILT_MARKER, RebuildReport, rebuild
 
 
 def register(subparsers: Any) -> None:

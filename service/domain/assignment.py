@@ -30,6 +30,17 @@ class RoleChange:
     decision: Mapping[str, Any] | None = None
 
 
+def role_change(position: int, payload: Mapping[str, Any]) -> RoleChange:
+    """A promotion or retirement event's payload as a `RoleChange`.
+
+    A payload without a role reads as a retirement. Every reader of control events (the registry, replay,
+    rebuild) parses them here, so they can never disagree on who scored what.
+    """
+    decision = payload.get("decision")
+    return RoleChange(position, int(str(payload["model_version"])), str(payload.get("role", RETIRED)),
+                      decision if isinstance(decision, Mapping) else None)
+
+
 @dataclass(frozen=True, slots=True)
 class Assignment:
     champion: int | None

@@ -1,13 +1,16 @@
-"""The events clients send, as msgspec Structs. Pure: no I/O, no framework.
+"""The event vocabulary: what clients send (msgspec Structs) and what the log stores. Pure: no I/O, no framework.
 
-These Structs are the contract: msgspec enforces every constraint while decoding, and
+The Structs are the contract: msgspec enforces every constraint while decoding, and
 `service.domain.validation` reuses the same annotations to name every bad field when decoding fails.
+The log knows four event types (`EVENT_TYPES`); a `NewEvent` is one of them in its canonical, digested form,
+ready for the store to append. The store names the types in its schema but does not define them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -18,6 +21,14 @@ ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 # Limits with documented defaults, configurable for deployments whose clients send more.
 MAX_ATTRIBUTES = int(os.environ.get("FRAUDLOG_MAX_ATTRIBUTES", "256"))
 MAX_ATTRIBUTE_NAME = int(os.environ.get("FRAUDLOG_MAX_ATTRIBUTE_NAME", "64"))
+
+# The types of event the log holds. Transactions and labels come from clients; promotions and retirements
+# are control events that give model versions their roles (see `service.domain.assignment`).
+EVENT_TRANSACTION = "transaction"
+EVENT_LABEL = "label"
+EVENT_PROMOTION = "promotion"
+EVENT_RETIREMENT = "retirement"
+EVENT_TYPES = (EVENT_TRANSACTION, EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT)
 
 Identifier = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="1-128 characters of [A-Za-z0-9._:-]")]
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset")]
@@ -58,6 +69,22 @@ class Receipt(msgspec.Struct):
     transaction_id: str
     position: int
     status: str  # "accepted" | "duplicate" | "correction"
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event ready to append: its type, canonical payload and that payload's digest (see `digest`).
+
+    The digest is how the log tells a retry (same id, same digest: a duplicate) from a reuse of an id with
+    another body (a conflict); `transaction_id` and `card_id` are copied out of the payload for indexing.
+    """
+
+    event_type: str
+    transaction_id: str | None
+    card_id: str | None
+    event_time: datetime | None
+    digest: str
+    payload: dict[str, Any]
 
 
 def canonical_transaction(tx: TransactionIn) -> dict[str, Any]:

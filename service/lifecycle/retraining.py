@@ -20,7 +20,7 @@ from service.ml.specs import ModelSpec
 from service.store.event_log import EventLog
 from service.store.lifecycle import deployment_lock, events_after, newest_cut
 from service.store.registry import ModelRegistry
-from service.store.tables import EVENT_LABEL, EVENT_TRANSACTION
+from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION
 
 log = logging.getLogger("fraudlog.retrain")
 

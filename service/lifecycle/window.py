@@ -20,8 +20,8 @@ from service.ml.specs import ModelSpec
 from service.ml.training import TrainingData
 from service.store.event_log import EventLog, EventRecord
 from service.store.lifecycle import labels_known_at, window_start
-from service.store.predictions import fetch_history
-from service.store.tables import EVENT_TRANSACTION
+from service.store.history import fetch_history
+from service.domain.events import EVENT_TRANSACTION
 
 CHUNK = 1_000
 

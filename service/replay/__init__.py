@@ -3,15 +3,15 @@
 - `replay`: walk a range of the log with constant memory, recompute each transaction's features and the
   scores of its champion and challengers, and compare with the stored predictions.
 - `backtest`: score a range with one version and set its ROC AUC and alerts beside the champions'.
-- `reproduce_transaction` / `lineage_summary`: the audit view of one transaction.
+- `reproduce` / `lineage_summary`: the audit of one transaction's stored predictions.
 
-All of it reads one read-only snapshot and writes nothing (`reader.read_only_snapshot`).
+All of it reads one read-only snapshot and writes nothing (`service.store.snapshot.read_only_snapshot`).
 """
 
-from service.replay.audit import lineage_summary, reproduce_transaction
+from service.replay.audit import lineage_summary, reproduce
 from service.replay.backtest import BacktestReport, backtest
 from service.replay.check import Range, ReplayReport, replay
 from service.replay.compare import Difference
 
 __all__ = ["BacktestReport", "Difference", "Range", "ReplayReport", "backtest", "lineage_summary", "replay",
-           "reproduce_transaction"]
+           "reproduce"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from service.domain.events import format_time
@@ -9,10 +10,12 @@ from service.domain.features import TxView
 from service.ml.artifact import ArtifactRejected
 from service.replay.compare import field_differences
 from service.replay.history import features_of
-from service.replay.reader import assignment_table, read_only_snapshot, stored_predictions
 from service.replay.recompute import score_with, scoring_versions
-from service.store.event_log import EventLog
+from service.store.event_log import EventRecord
+from service.store.predictions import PredictionRecord
 from service.store.registry import ModelRegistry, UnknownVersion
+from service.store.roles import assignment_table
+from service.store.snapshot import read_only_snapshot
 
 UNEXPECTED = "unexpected"  # no version the log assigns to the event should have written this prediction
 ARTIFACT = "artifact"  # the version's artifact does not verify, so nothing can be recomputed with it
@@ -29,16 +32,13 @@ def lineage_summary(registry: ModelRegistry, version: int) -> dict[str, Any]:
             "artifact_sha256": record.artifact_sha256, "created_at": format_time(record.created_at)}
 
 
-def reproduce_transaction(registry: ModelRegistry, transaction_id: str) -> dict[int, list[str]]:
-    """For each stored prediction of the transaction, the fields replay could not reproduce (an empty list:
-    it reproduces bit for bit), or `unexpected` / `artifact`. Reads only, one snapshot, computed on demand."""
-    event = EventLog(registry.engine).get_transaction(transaction_id)
-    if event is None:
-        return {}
+def reproduce(registry: ModelRegistry, event: EventRecord, stored: Sequence[PredictionRecord],
+              ) -> dict[int, list[str]]:
+    """For each stored prediction of the transaction `event`, the fields replay could not reproduce (an
+    empty list: it reproduces bit for bit), or `unexpected` / `artifact`. Reads only, on one snapshot, and
+    only what the caller does not hold already: the assignment and the history as of the event's position."""
     tx = TxView.from_payload(event.position, event.payload)
     with read_only_snapshot(registry.engine) as conn:
-        stored = [p for p in stored_predictions(conn, tx.position - 1, tx.position)
-                  if p.transaction_id == transaction_id]
         assignment = assignment_table(conn, tx.position).assignment_at(tx.position)
         features = features_of(conn, [tx])[tx.position]
     verdicts: dict[int, list[str]] = {}

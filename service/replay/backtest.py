@@ -18,18 +18,15 @@ from sqlalchemy.engine import Engine
 
 from service.ml.metrics import roc_auc
 from service.replay.check import Progress, Range, resolve_range
+from service.replay.chunks import CHUNK, transaction_chunks
 from service.replay.collect import collected_per_chunk
 from service.replay.history import FeatureWalk
-from service.replay.reader import (
-    CHUNK,
-    alerts_by_version,
-    latest_labels,
-    read_only_snapshot,
-    stored_predictions,
-    transaction_chunks,
-)
 from service.replay.recompute import score_with
+from service.store.labels import latest_labels
+from service.store.outbox import alerts_by_version
+from service.store.predictions import stored_predictions
 from service.store.registry import ModelRegistry
+from service.store.snapshot import read_only_snapshot
 
 
 @dataclass
@@ -89,7 +86,7 @@ def backtest(engine: Engine, registry: ModelRegistry, version: int, *, start: in
         lower = span.start - 1
         for targets in transaction_chunks(conn, span.start, span.stop, chunk):
             features = walk.features(conn, targets)
-            labels = latest_labels(conn, [t.transaction_id for t in targets])
+            labels = latest_labels(conn, transaction_ids=[t.transaction_id for t in targets])
             for tx in targets:
                 scored = score_with(registry, version, tx, features[tx.position], champion=False)
                 candidate.add(scored.score, loaded.threshold, labels.get(tx.transaction_id))

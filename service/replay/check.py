@@ -9,21 +9,17 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from service.domain.events import EVENT_TRANSACTION
+from service.replay.chunks import CHUNK, transaction_chunks
 from service.replay.collect import collected_per_chunk
 from service.replay.compare import DEFAULT_SHOWN, Difference, Tally, compare_chunk
 from service.replay.history import FeatureWalk
-from service.replay.reader import (
-    CHUNK,
-    assignment_table,
-    count_events,
-    last_position,
-    read_only_snapshot,
-    stored_predictions,
-    transaction_chunks,
-)
 from service.replay.recompute import recompute
+from service.store.event_log import count_by_type, last_position
+from service.store.predictions import stored_predictions
 from service.store.registry import ModelRegistry
-from service.store.tables import EVENT_TRANSACTION
+from service.store.roles import assignment_table
+from service.store.snapshot import read_only_snapshot
 
 Progress = Callable[[int], None]
 
@@ -67,7 +63,7 @@ def resolve_range(conn: Any, start: int | None, stop: int | None) -> Range:
     """[start, stop] clipped to the log, with its event counts; `stop` defaults to the log's end."""
     first = max(1, start or 1)
     last = min(stop, last_position(conn)) if stop is not None else last_position(conn)
-    counts = count_events(conn, first, last) if last >= first else {}
+    counts = count_by_type(conn, first, last) if last >= first else {}
     return Range(first, last, sum(counts.values()), counts.get(EVENT_TRANSACTION, 0))
 
 

@@ -6,7 +6,8 @@ log grows. A walk has already seen every earlier event of its range, so it keeps
 window of event time, a light copy each) and asks the database only for what it cannot have seen: history
 from before the walk's first position, and the window of an event that arrived more than `SLACK` later than
 newer events already walked. Either way `batch_features` gets a superset of each event's history and picks
-the history itself, so the features are the scorer's, bit for bit (DESIGN invariant 3).
+the history itself, so the features are the scorer's, bit for bit (invariant 3): both read history with
+the store's one query (`fetch_history`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Connection
 
 from service.domain.features import WINDOW, TxView, batch_features, history_query
-from service.replay.reader import history, latest_event_time_before
+from service.store.history import fetch_history, latest_event_time_before
 
 # How much later than the newest walked event time an event may arrive and still find its window in memory.
 SLACK = timedelta(hours=1)
@@ -28,7 +29,7 @@ SLACK = timedelta(hours=1)
 def features_of(conn: Connection, targets: Sequence[TxView]) -> dict[int, dict[str, float]]:
     """Features of a run of consecutive transactions, with one history query: for a look at a few events."""
     query = history_query(targets)
-    return batch_features(targets, history(conn, query, targets[0].position) if query else ())
+    return batch_features(targets, fetch_history(conn, query, before=targets[0].position) if query else ())
 
 
 class RollingHistory:
@@ -95,7 +96,7 @@ class FeatureWalk:
         query = history_query(unseen)
         if query is not None:
             self.queried += len(unseen)
-            candidates += history(conn, query, targets[0].position)
+            candidates += fetch_history(conn, query, before=targets[0].position)
         result = batch_features(targets, candidates)
         self.rolling.add(targets)
         return result

@@ -9,36 +9,21 @@ which is why a replay can expect bit-for-bit equality (DESIGN invariants 3 and 4
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from service.domain.assignment import RETIRED, Assignment, AssignmentTable, RoleChange
+from service.domain.assignment import Assignment, AssignmentTable
 from service.domain.features import TxView
 from service.ml.specs import score_one
+from service.store.predictions import PredictionRecord
 from service.store.registry import LoadedVersion, ModelRegistry
 
-
-@dataclass(frozen=True, slots=True)
-class Recomputed:
-    """One prediction as the log says it must be."""
-
-    transaction_id: str
-    model_version: int
-    position: int
-    champion: bool
-    score: float
-    threshold: float
-    features: dict[str, float]
+# One prediction as the log says it must be: exactly the fields stored, so the two compare field by field.
+Recomputed = PredictionRecord
 
 
 def scoring_versions(assignment: Assignment) -> tuple[int, ...]:
     """The versions the scorer writes a prediction for. The scorer skips an event that has no champion
     (before the first promotion, or after the champion was retired), challengers included."""
     return assignment.versions if assignment.champion is not None else ()
-
-
-def role_change(position: int, payload: dict[str, object]) -> RoleChange:
-    """A promotion or retirement event as the assignment table takes it (as the registry reads it)."""
-    return RoleChange(position, int(str(payload["model_version"])), str(payload.get("role", RETIRED)))
 
 
 def recompute(registry: ModelRegistry, table: AssignmentTable, targets: Sequence[TxView],

@@ -1,41 +1,40 @@
-"""The append-only event log: append in batches, read by position, look up by transaction id.
+"""The append-only event log: append in batches, read by position, walk in chunks, look up by transaction id.
 
 Appends take a list of *units*. A unit is what one request sent and is all-or-nothing: when any of its
 transactions reuses an id with a different body, the unit stores nothing and reports the conflicts. Units
 are independent of each other, which lets the API commit many concurrent requests in one database
 transaction (group commit) without one client's conflict failing another's request.
+
+Reads that belong to a larger unit of work (replay's snapshot, a scoring transaction) take a connection:
+`walk`, `last_position`, `count_by_type`. `EventLog` offers the same on its own connections.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
 
-from service.domain.events import Receipt
-from service.store.bulk import insert_events
-from service.store.engine import lock_event_log, write_transaction
-from service.store.errors import AppendOnlyViolation, StoreUnavailable
-from service.store.tables import EVENT_LABEL, EVENT_TRANSACTION, events
+from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION, NewEvent, Receipt
+from service.store import dialect
+from service.store.engine import write_transaction
+from service.store.errors import driver_errors
+from service.store.labels import LOOKUP_CHUNK, latest_verdicts, project_labels
+from service.store.snapshot import decode_json, json_text
+from service.store.tables import events
 
-LOOKUP_CHUNK = 5_000
+WALK_CHUNK = 1_000
 
-
-@dataclass(frozen=True)
-class NewEvent:
-    """An event ready to append: its canonical payload and that payload's digest."""
-
-    event_type: str
-    transaction_id: str | None
-    card_id: str | None
-    event_time: datetime | None
-    digest: str
-    payload: dict[str, Any]
+# What an append already knows of a transaction id: the digest (transactions) or verdict (labels) it was
+# last given, and the position of that event (None while it is new in this append).
+Known = dict[str, tuple[str, int | None]]
+Lookup = Callable[[Connection, set[str]], Known]
+StatusOf = Callable[[NewEvent, tuple[str, int | None] | None], str]
+Projection = Callable[[Connection, Sequence[tuple[NewEvent, int]]], None]
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,7 @@ class EventRecord:
     event_time: datetime | None
     recorded_at: datetime
     payload: dict[str, Any]
+    digest: str
 
 
 @dataclass
@@ -72,16 +72,77 @@ class _AppendPlan:
 
 
 _COLUMNS = (events.c.position, events.c.event_type, events.c.transaction_id, events.c.card_id,
-            events.c.event_time, events.c.recorded_at, events.c.payload)
+            events.c.event_time, events.c.recorded_at, events.c.payload, events.c.digest)
+# The same columns with the payload as text, for the walk to decode with msgspec (see `json_text`).
+_WALK_COLUMNS = (*_COLUMNS[:6], json_text(events.c.payload), events.c.digest)
+_last_position = sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))
 
 
 def _record(row: Any) -> EventRecord:
     return EventRecord(*row)
 
 
+# -- reads on the caller's connection -----------------------------------------------------------------
+
+def walk(conn: Connection, first: int = 1, through: int | None = None, event_types: Iterable[str] | None = None,
+         chunk: int = WALK_CHUNK) -> Iterator[list[EventRecord]]:
+    """The events with first <= position <= through (None: to the end), in position order, `chunk` at a time.
+
+    Streamed with a server-side cursor, so memory holds one chunk whatever the log's length. Read it on a
+    snapshot (`read_only_snapshot`) to see the log as it stood at one instant.
+    """
+    stmt = sa.select(*_WALK_COLUMNS).where(events.c.position >= first).order_by(events.c.position)
+    if through is not None:
+        stmt = stmt.where(events.c.position <= through)
+    if event_types is not None:
+        stmt = stmt.where(events.c.event_type.in_(list(event_types)))
+    batch: list[EventRecord] = []
+    for row in conn.execute(stmt.execution_options(stream_results=True, yield_per=chunk)):
+        position, event_type, transaction_id, card_id, event_time, recorded_at, payload, digest = row
+        batch.append(EventRecord(position, event_type, transaction_id, card_id, event_time, recorded_at,
+                                 decode_json(payload), digest))
+        if len(batch) >= chunk:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def last_position(conn: Connection) -> int:
+    """The position of the newest event this connection sees; 0 for an empty log."""
+    return int(conn.execute(_last_position).scalar_one())
+
+
+def count_by_type(conn: Connection, first: int = 1, through: int | None = None) -> dict[str, int]:
+    """Events with first <= position <= through (None: to the end), counted by type."""
+    stmt = sa.select(events.c.event_type, sa.func.count()).where(events.c.position >= first)
+    if through is not None:
+        stmt = stmt.where(events.c.position <= through)
+    return {str(kind): int(n) for kind, n in conn.execute(stmt.group_by(events.c.event_type))}
+
+
+def count_after(conn: Connection, position: int, event_type: str = EVENT_TRANSACTION) -> int:
+    """Events of `event_type` after `position`: what an event-count retraining schedule counts."""
+    stmt = sa.select(sa.func.count()).select_from(events).where(events.c.event_type == event_type,
+                                                                events.c.position > position)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def insert_copied(conn: Connection, records: Sequence[EventRecord]) -> None:
+    """Insert events exactly as another log stored them: same positions, times, digests and payloads.
+
+    Only for `fraudlog rebuild`, into a log that holds nothing at or after these positions; call
+    `dialect.continue_positions_after_copy` once the copy is complete.
+    """
+    if records:
+        conn.execute(sa.insert(events), [
+            {"position": r.position, "event_type": r.event_type, "transaction_id": r.transaction_id,
+             "card_id": r.card_id, "event_time": r.event_time, "recorded_at": r.recorded_at,
+             "digest": r.digest, "payload": r.payload} for r in records])
+
+
 class EventLog:
     """The event log on one engine (SQLite or Postgres)."""
-
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -96,41 +157,31 @@ class EventLog:
     def append_labels(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime | None = None,
                       ) -> list[UnitOutcome]:
         """Append label events; the same verdict as the latest label is a duplicate, another is a correction."""
-        from service.store.labels import project_labels
-
         return self._append(units, recorded_at, self._latest_labels, _label_status, project_labels)
 
     def append_control(self, event: NewEvent, recorded_at: datetime | None = None) -> int:
         """Append a promotion or retirement; returns its position."""
         return self._append([[event]], recorded_at, lambda _c, _ids: {}, _transaction_status)[0].receipts[0].position
 
-    def _append(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime | None, lookup: Any, status_of: Any,
-                project: Any = None) -> list[UnitOutcome]:
-        try:
-            with write_transaction(self.engine) as conn:
-                lock_event_log(conn)
-                # Stamped under the lock, so recorded_at grows with position across every API process.
-                recorded_at = recorded_at or datetime.now(UTC)
-                ids = {e.transaction_id for unit in units for e in unit if e.transaction_id}
-                known: dict[str, tuple[str, int | None]] = lookup(conn, ids)
-                plan = self._plan(units, known, status_of)
-                positions = self._insert(conn, plan.rows, recorded_at)
-                if project is not None:
-                    project(conn, list(zip(plan.rows, positions, strict=True)))
-        except OperationalError as exc:
-            raise StoreUnavailable(str(exc.orig)) from exc
-        except DBAPIError as exc:
-            if "append-only" in str(exc.orig):
-                raise AppendOnlyViolation(str(exc.orig)) from exc
-            raise
+    def _append(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime | None, lookup: Lookup,
+                status_of: StatusOf, project: Projection | None = None) -> list[UnitOutcome]:
+        with driver_errors(), write_transaction(self.engine) as conn:
+            dialect.lock_event_log(conn)
+            # Stamped under the lock, so recorded_at grows with position across every API process.
+            recorded_at = recorded_at or datetime.now(UTC)
+            ids = {e.transaction_id for unit in units for e in unit if e.transaction_id}
+            known = lookup(conn, ids)
+            plan = self._plan(units, known, status_of)
+            positions = self._insert(conn, plan.rows, recorded_at)
+            if project is not None:
+                project(conn, list(zip(plan.rows, positions, strict=True)))
         for receipt, position in zip(plan.new_receipts, positions, strict=True):
             receipt.position = position
         for duplicate, original in plan.duplicates_of_new:
             duplicate.position = original.position
         return plan.outcomes
 
-    def _plan(self, units: Sequence[Sequence[NewEvent]], known: dict[str, tuple[str, int | None]], status_of: Any,
-              ) -> _AppendPlan:
+    def _plan(self, units: Sequence[Sequence[NewEvent]], known: Known, status_of: StatusOf) -> _AppendPlan:
         """Decide, unit by unit, what is new, what is a duplicate and what conflicts."""
         plan = _AppendPlan()
         # Receipts of events new in this group, so a later duplicate can point at the same position.
@@ -176,40 +227,34 @@ class EventLog:
     def _insert(self, conn: Connection, rows: list[NewEvent], recorded_at: datetime) -> list[int]:
         if not rows:
             return []
-        return insert_events(conn, [(e.event_type, e.transaction_id, e.card_id, e.event_time, recorded_at,
+        return dialect.insert_event_rows(conn, [(e.event_type, e.transaction_id, e.card_id, e.event_time, recorded_at,
                                      e.digest, e.payload) for e in rows])
 
-    def _known_transactions(self, conn: Connection, ids: set[str]) -> dict[str, tuple[str, int | None]]:
-        found: dict[str, tuple[str, int | None]] = {}
+    def _known_transactions(self, conn: Connection, ids: set[str]) -> Known:
+        found: Known = {}
         for chunk in _chunks(sorted(ids), LOOKUP_CHUNK):
             stmt = sa.select(events.c.transaction_id, events.c.digest, events.c.position).where(
                 events.c.event_type == EVENT_TRANSACTION, events.c.transaction_id.in_(chunk))
             found.update({tx: (dig, pos) for tx, dig, pos in conn.execute(stmt)})
         return found
 
-    def _latest_labels(self, conn: Connection, ids: set[str]) -> dict[str, tuple[str, int | None]]:
-        found: dict[str, tuple[str, int | None]] = {}
-        for chunk in _chunks(sorted(ids), LOOKUP_CHUNK):
-            stmt = (sa.select(events.c.transaction_id, events.c.payload, events.c.position)
-                    .where(events.c.event_type == EVENT_LABEL, events.c.transaction_id.in_(chunk))
-                    .order_by(events.c.position))
-            found.update({tx: (str(bool(payload["is_fraud"])), pos) for tx, payload, pos in conn.execute(stmt)})
-        return found
+    def _latest_labels(self, conn: Connection, ids: set[str]) -> Known:
+        return {tx: (str(verdict.is_fraud), verdict.position)
+                for tx, verdict in latest_verdicts(conn, transaction_ids=ids).items()}
 
     # -- reading ---------------------------------------------------------------------------------------
 
-    def read_range(self, start: int = 1, stop: int | None = None, event_types: Iterable[str] | None = None,
-                   batch_size: int = 1_000) -> Iterator[EventRecord]:
-        """Events with start <= position <= stop in position order, streamed with constant memory."""
-        stmt = sa.select(*_COLUMNS).where(events.c.position >= start).order_by(events.c.position)
-        if stop is not None:
-            stmt = stmt.where(events.c.position <= stop)
-        if event_types is not None:
-            stmt = stmt.where(events.c.event_type.in_(list(event_types)))
+    def walk(self, first: int = 1, through: int | None = None, event_types: Iterable[str] | None = None,
+             chunk: int = WALK_CHUNK) -> Iterator[list[EventRecord]]:
+        """`walk` (the module function) on a connection of its own, held for as long as the walk goes on."""
         with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(stmt)
-            for row in result:
-                yield _record(row)
+            yield from walk(conn, first, through, event_types, chunk)
+
+    def read_range(self, start: int = 1, stop: int | None = None, event_types: Iterable[str] | None = None,
+                   batch_size: int = WALK_CHUNK) -> Iterator[EventRecord]:
+        """Events with start <= position <= stop in position order, one by one: `walk`, flattened."""
+        for chunk in self.walk(start, stop, event_types, batch_size):
+            yield from chunk
 
     def read_after(self, position: int, limit: int = 1_000) -> list[EventRecord]:
         """Up to `limit` events after `position`: how a tailing reader follows the log."""
@@ -231,7 +276,7 @@ class EventLog:
 
     def last_position(self) -> int:
         with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))).scalar_one())
+            return last_position(conn)
 
     def count(self, event_type: str | None = None) -> int:
         stmt = sa.select(sa.func.count()).select_from(events)

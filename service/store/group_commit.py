@@ -18,8 +18,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+from service.domain.events import NewEvent
 from service.store.errors import StoreUnavailable
-from service.store.event_log import EventLog, NewEvent, UnitOutcome
+from service.store.event_log import EventLog, UnitOutcome
 
 log = logging.getLogger("fraudlog.ingest")
 

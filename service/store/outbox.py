@@ -1,6 +1,6 @@
 """The alerts outbox: at most one alert per transaction, and the state of its delivery.
 
-The scoring transaction inserts the alert beside the champion's prediction (DESIGN invariant 6), so an
+The scoring transaction inserts the alert beside the champion's prediction (invariant 6), so an
 alert exists exactly when its prediction does. A relay then claims rows pgmq-style: it takes a lease
 (`locked_until`) instead of holding a lock across the network call, so a relay that dies releases its
 claim when the lease runs out, and no connection stays open while a webhook is slow.
@@ -16,20 +16,18 @@ import binascii
 import json
 import random
 import uuid
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
 
 from service.domain.events import format_time
+from service.store import dialect
 from service.store.engine import write_transaction
-from service.store.errors import StoreError, StoreUnavailable
+from service.store.errors import StoreError, driver_errors
 from service.store.tables import UTCDateTime, alerts
 
 # Fixed forever: alert ids are uuid5(namespace, transaction id), so a rebuild or a resend carries the same
@@ -92,10 +90,7 @@ def _insert_ignoring_duplicates(insert: Any) -> Any:
     return statement.returning(alerts.c.id)
 
 
-_insert_statements = {
-    "postgresql": _insert_ignoring_duplicates(postgresql.insert),
-    "sqlite": _insert_ignoring_duplicates(sqlite.insert),
-}
+_insert_statement = dialect.per_dialect(_insert_ignoring_duplicates)
 
 _now_param = sa.bindparam("now", type_=UTCDateTime())
 
@@ -119,17 +114,6 @@ claim_statement = (
 _VIEW_COLUMNS = (alerts.c.id, alerts.c.transaction_id, alerts.c.card_id, alerts.c.score, alerts.c.threshold,
                  alerts.c.model_version, alerts.c.created_at, alerts.c.status, alerts.c.attempts,
                  alerts.c.sent_at, alerts.c.last_error)
-
-
-@contextmanager
-def _store_errors() -> Iterator[None]:
-    """Map driver errors to the store's own, so callers never import psycopg or sqlite3."""
-    try:
-        yield
-    except OperationalError as exc:
-        raise StoreUnavailable(_one_line(str(exc.orig))) from exc
-    except DBAPIError as exc:
-        raise StoreError(_one_line(str(exc.orig))) from exc
 
 
 # -- writing ------------------------------------------------------------------------------------------
@@ -156,24 +140,32 @@ def alert_payload(*, transaction_id: str, card_id: str | None, score: float, thr
 def insert_alert(conn: Connection, *, transaction_id: str, card_id: str | None, score: float,
                  threshold: float, model_version: int, position: int, created_at: datetime) -> bool:
     """Add the alert inside the caller's scoring transaction; False when the transaction already has one."""
-    row = _alert_row(transaction_id=transaction_id, card_id=card_id, score=score, threshold=threshold,
-                     model_version=model_version, position=position, created_at=created_at)
-    with _store_errors():
-        return conn.execute(_insert_statements[conn.dialect.name], row).first() is not None
+    row = alert_row(transaction_id=transaction_id, card_id=card_id, score=score, threshold=threshold,
+                    model_version=model_version, position=position, created_at=created_at)
+    with driver_errors():
+        return conn.execute(_insert_statement(conn), row).first() is not None
 
 
 def insert_alerts(conn: Connection, alerts_to_add: Sequence[dict[str, Any]]) -> set[str]:
     """`insert_alert` for a batch in one statement; returns the transaction ids that got a new alert."""
-    if not alerts_to_add:
+    return insert_alert_rows(conn, [alert_row(**alert) for alert in alerts_to_add])
+
+
+def insert_alert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert rows built by `alert_row`, skipping transactions that have an alert; returns the transaction
+    ids that got a new one."""
+    if not rows:
         return set()
-    rows = [_alert_row(**alert) for alert in alerts_to_add]
-    with _store_errors():
-        inserted = set(conn.execute(_insert_statements[conn.dialect.name], rows).scalars())
+    with driver_errors():
+        inserted = set(conn.execute(_insert_statement(conn), list(rows)).scalars())
     return {row["transaction_id"] for row in rows if row["id"] in inserted}
 
 
-def _alert_row(*, transaction_id: str, card_id: str | None, score: float, threshold: float, model_version: int,
-               position: int, created_at: datetime) -> dict[str, Any]:
+def alert_row(*, transaction_id: str, card_id: str | None, score: float, threshold: float, model_version: int,
+              position: int, created_at: datetime, status: str = PENDING, last_error: str | None = None,
+              ) -> dict[str, Any]:
+    """The outbox row of one alert, due at once. `fraudlog rebuild` writes its alerts `sent` with a
+    `last_error` that says why (delivery state is not in the log); everything else writes them `pending`."""
     payload = alert_payload(transaction_id=transaction_id, card_id=card_id, score=score, threshold=threshold,
                             model_version=model_version, created_at=created_at)
     return {
@@ -181,7 +173,7 @@ def _alert_row(*, transaction_id: str, card_id: str | None, score: float, thresh
         "type": EVENT_TYPE, "payload": payload, "transaction_id": transaction_id, "card_id": card_id,
         "score": payload["score"], "threshold": payload["threshold"],
         "model_version": payload["model_version"], "position": position, "created_at": created_at,
-        "status": PENDING, "attempts": 0, "available_at": created_at,
+        "status": status, "attempts": 0, "available_at": created_at, "sent_at": None, "last_error": last_error,
     }
 
 
@@ -191,7 +183,7 @@ def claim_pending_alerts(engine: Engine, *, limit: int, visibility_timeout: time
     now = _now(now)
     locked_until = now + visibility_timeout
     params = {"now": now, "limit": limit, "locked_until": locked_until}
-    with _store_errors(), write_transaction(engine) as conn:
+    with driver_errors(), write_transaction(engine) as conn:
         rows = conn.execute(claim_statement, params).all()
     claimed = [ClaimedAlert(row.id, dict(row.payload), row.attempts, locked_until) for row in rows]
     # RETURNING order is unspecified; oldest first keeps delivery roughly in creation order.
@@ -206,7 +198,7 @@ def mark_sent(engine: Engine, alert_ids: Collection[str], sent_at: datetime) -> 
     # still accepted it, and "sent" is the truth.
     stmt = (sa.update(alerts).where(alerts.c.id.in_(list(alert_ids)), alerts.c.sent_at.is_(None))
             .values(status=SENT, sent_at=sent_at, locked_until=None))
-    with _store_errors(), write_transaction(engine) as conn:
+    with driver_errors(), write_transaction(engine) as conn:
         return conn.execute(stmt).rowcount
 
 
@@ -231,7 +223,7 @@ def record_failure(engine: Engine, alert_id: str, error: str, *, max_attempts: i
     now = _now(now)
     current = (sa.select(alerts.c.attempts)
                .where(alerts.c.id == alert_id, alerts.c.status == PENDING).with_for_update())
-    with _store_errors(), write_transaction(engine) as conn:
+    with driver_errors(), write_transaction(engine) as conn:
         attempts = conn.execute(current).scalar_one_or_none()
         if attempts is None:
             return None
@@ -249,7 +241,7 @@ def retry_alert(engine: Engine, alert_id: str, now: datetime | None = None) -> b
     # last_error stays: it explains why the alert needed a manual retry until the next attempt replaces it.
     stmt = (sa.update(alerts).where(alerts.c.id == alert_id, alerts.c.status == FAILED)
             .values(status=PENDING, attempts=0, available_at=_now(now), locked_until=None))
-    with _store_errors(), write_transaction(engine) as conn:
+    with driver_errors(), write_transaction(engine) as conn:
         return conn.execute(stmt).rowcount == 1
 
 
@@ -274,7 +266,7 @@ def list_alerts(engine: Engine, *, status: str | None = None, since: datetime | 
         # Keyset pagination: rows inserted while a client pages never shift or repeat what it sees.
         stmt = stmt.where(sa.or_(alerts.c.created_at < created_at,
                                  sa.and_(alerts.c.created_at == created_at, alerts.c.id < alert_id)))
-    with _store_errors(), engine.connect() as conn:
+    with driver_errors(), engine.connect() as conn:
         items = [AlertRecord(*row) for row in conn.execute(stmt)]
     if len(items) <= limit:
         return AlertPage(items, None)
@@ -285,7 +277,7 @@ def list_alerts(engine: Engine, *, status: str | None = None, since: datetime | 
 def alert_for_transaction(engine: Engine, transaction_id: str) -> AlertRecord | None:
     """The alert raised for a transaction, if any (at most one exists)."""
     stmt = sa.select(*_VIEW_COLUMNS).where(alerts.c.transaction_id == transaction_id)
-    with _store_errors(), engine.connect() as conn:
+    with driver_errors(), engine.connect() as conn:
         row = conn.execute(stmt).first()
     return None if row is None else AlertRecord(*row)
 
@@ -293,9 +285,16 @@ def alert_for_transaction(engine: Engine, transaction_id: str) -> AlertRecord | 
 def count_by_status(engine: Engine) -> dict[str, int]:
     """How many alerts are pending, sent and failed; every status is present, zero when none."""
     stmt = sa.select(alerts.c.status, sa.func.count()).group_by(alerts.c.status)
-    with _store_errors(), engine.connect() as conn:
+    with driver_errors(), engine.connect() as conn:
         counts = {status: int(count) for status, count in conn.execute(stmt)}
     return {status: counts.get(status, 0) for status in STATUSES}
+
+
+def alerts_by_version(conn: Connection, first: int, through: int) -> dict[int, int]:
+    """The alerts the outbox holds for events at positions in [first, through], per model version."""
+    stmt = (sa.select(alerts.c.model_version, sa.func.count())
+            .where(alerts.c.position.between(first, through)).group_by(alerts.c.model_version))
+    return {int(version): int(n) for version, n in conn.execute(stmt)}
 
 
 def encode_cursor(created_at: datetime, alert_id: str) -> str:

@@ -1,47 +1,82 @@
-"""Predictions: one immutable row per (transaction, model version), and the queries scoring needs."""
+"""Predictions: one immutable row per (transaction, model version), and the questions asked of them.
+
+A prediction is written once, with `ON CONFLICT DO NOTHING` on its key, so a redelivered or swept batch
+writes nothing new (invariant 5). `PredictionRecord` is a prediction's comparable content: replay
+recomputes exactly these fields and compares them with the stored ones, field by field.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.features import HistoryQuery, TxView
-from service.store.bulk import insert_predictions_ignoring_existing
-from service.store.tables import EVENT_TRANSACTION, events, predictions
+from service.domain.events import EVENT_TRANSACTION
+from service.store import dialect
+from service.store.snapshot import decode_json, json_text
+from service.store.tables import events, predictions
+
+LOOKUP_CHUNK = 5_000
 
 
-def fetch_history(conn: Connection, query: HistoryQuery) -> list[TxView]:
-    """The history a batch of targets needs, in one query (not one per event).
+@dataclass(frozen=True, slots=True)
+class PredictionRecord:
+    """What one model version said of one transaction: its score, threshold and the features it was given."""
 
-    Card features read only a history event's card, time and amount, so only those are fetched: decoding
-    whole payloads (dozens of attributes each) was the largest cost of scoring a batch.
-    """
-    stmt = sa.select(events.c.position, events.c.transaction_id, events.c.card_id, events.c.event_time,
-                     events.c.payload["amount"].as_float()).where(
-        events.c.event_type == EVENT_TRANSACTION,
-        events.c.card_id.in_(sorted(query.card_ids)),
-        events.c.event_time > query.since,
-        events.c.position < query.before_position,
-    )
-    return [TxView(position, tx, card, moment, amount, {}) for position, tx, card, moment, amount in conn.execute(stmt)]
+    transaction_id: str
+    model_version: int
+    position: int
+    champion: bool
+    score: float
+    threshold: float
+    features: dict[str, float]
 
 
 def insert_predictions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert, ignoring rows that exist: a redelivered batch writes nothing new (DESIGN invariant 5)."""
+    """Insert, ignoring rows that exist: a redelivered batch writes nothing new (invariant 5).
+
+    Each row has the columns of `predictions`; the caller's transaction holds them with their alerts.
+    """
     if rows:
-        insert_predictions_ignoring_existing(conn, rows)
+        dialect.insert_prediction_rows_ignoring_existing(conn, rows)
 
 
 def existing_predictions(conn: Connection, transaction_ids: Sequence[str]) -> set[tuple[str, int]]:
+    """The (transaction, version) pairs already stored for these transactions."""
     if not transaction_ids:
         return set()
     stmt = sa.select(predictions.c.transaction_id, predictions.c.model_version).where(
         predictions.c.transaction_id.in_(list(transaction_ids)))
     return {(tx, int(version)) for tx, version in conn.execute(stmt)}
+
+
+def stored_predictions(conn: Connection, after: int, through: int, *, champions_only: bool = False,
+                       ) -> list[PredictionRecord]:
+    """Every stored prediction of an event at a position in (after, through]."""
+    stmt = sa.select(predictions.c.transaction_id, predictions.c.model_version, predictions.c.position,
+                     predictions.c.champion, predictions.c.score, predictions.c.threshold,
+                     json_text(predictions.c.features)).where(predictions.c.position > after,
+                                                          predictions.c.position <= through)
+    if champions_only:
+        stmt = stmt.where(predictions.c.champion)
+    decoded: dict[str, dict[str, float]] = {}  # a champion and its challengers store the same features
+    return [PredictionRecord(tx, v, p, c, s, t, decoded[f] if f in decoded else decoded.setdefault(f, decode_json(f)))
+            for tx, v, p, c, s, t, f in conn.execute(stmt).all()]  # fetchall: far cheaper than row by row
+
+
+def scores_of(conn: Connection, version: int, transaction_ids: Sequence[str]) -> dict[str, float]:
+    """The scores `version` served for these transactions (those it scored)."""
+    ids = list(dict.fromkeys(transaction_ids))
+    found: dict[str, float] = {}
+    for begin in range(0, len(ids), LOOKUP_CHUNK):
+        stmt = sa.select(predictions.c.transaction_id, predictions.c.score).where(
+            predictions.c.model_version == version, predictions.c.transaction_id.in_(ids[begin:begin + LOOKUP_CHUNK]))
+        found.update({tx: float(score) for tx, score in conn.execute(stmt)})
+    return found
 
 
 def unscored_positions(engine: Engine, *, after: int, first_scorable: int, recorded_before: datetime,
@@ -75,6 +110,7 @@ def last_position_recorded_before(engine: Engine, cutoff: datetime, *, after: in
 
 
 def predictions_for(engine: Engine, transaction_id: str) -> list[dict[str, Any]]:
+    """Every stored prediction of one transaction, by model version: the transaction view's one read."""
     stmt = sa.select(predictions).where(predictions.c.transaction_id == transaction_id).order_by(
         predictions.c.model_version)
     with engine.connect() as conn:

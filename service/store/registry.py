@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from service.domain.assignment import CHAMPION, RETIRED, AssignmentTable, RoleChange
-from service.domain.events import digest
+from service.domain.assignment import CHAMPION, RETIRED, AssignmentTable
+from service.domain.events import EVENT_PROMOTION, EVENT_RETIREMENT, NewEvent, digest
 from service.ml.artifact import ArtifactRejected, unpack, verify
 from service.ml.specs import ModelSpec
-from service.store.event_log import EventLog, NewEvent
-from service.store.tables import EVENT_PROMOTION, EVENT_RETIREMENT, events, model_versions
+from service.store.event_log import EventLog, last_position
+from service.store.roles import role_changes
+from service.store.tables import model_versions
 
 
 class UnknownVersion(LookupError):
@@ -55,6 +57,18 @@ class LoadedVersion:
 
 
 _SUMMARY_COLUMNS = [c for c in model_versions.c if c.name != "artifact"]
+_insert_version = sa.insert(model_versions)
+
+
+def version_rows(conn: Connection) -> list[dict[str, Any]]:
+    """Every version row, artifact included, in version order (so each parent comes before its children)."""
+    return [dict(row) for row in conn.execute(sa.select(model_versions).order_by(model_versions.c.version)).mappings()]
+
+
+def insert_version_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert version rows as given, version numbers included: `fraudlog rebuild` copies them this way."""
+    if rows:
+        conn.execute(_insert_version, list(rows))
 
 
 class ModelRegistry:
@@ -79,7 +93,7 @@ class ModelRegistry:
             values.setdefault("version", self.next_version())
             try:
                 with self.engine.begin() as conn:
-                    conn.execute(sa.insert(model_versions), values)
+                    conn.execute(_insert_version, values)
                 return int(values["version"])
             except IntegrityError:
                 if "version" in row:
@@ -100,6 +114,14 @@ class ModelRegistry:
             model_versions.c.version)
         with self.engine.connect() as conn:
             return [VersionRecord(**dict(row)) for row in conn.execute(stmt).mappings()]
+
+    def row(self, version: int) -> dict[str, Any]:
+        """The whole version row as stored, artifact bytes included (what retraining starts from)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(model_versions).where(model_versions.c.version == version)).mappings().first()
+        if row is None:
+            raise UnknownVersion(version)
+        return dict(row)
 
     def load(self, version: int) -> LoadedVersion:
         """The version ready to score, loaded once per process and only if its SHA-256 and HMAC verify.
@@ -160,15 +182,7 @@ class ModelRegistry:
         table = self._assignments
         if through is not None and table.covers(through):
             return table
-        with self._lock:
-            stmt = (sa.select(events.c.position, events.c.payload)
-                    .where(events.c.event_type.in_([EVENT_PROMOTION, EVENT_RETIREMENT]),
-                           events.c.position > table.known_through)
-                    .order_by(events.c.position))
-            with self.engine.connect() as conn:
-                last = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))).scalar_one())
-                rows = conn.execute(stmt.where(events.c.position <= last)).all()
-            table.extend((RoleChange(pos, int(p["model_version"]), str(p.get("role", RETIRED)), p.get("decision"))
-                          for pos, p in rows),
-                         known_through=last)
+        with self._lock, self.engine.connect() as conn:
+            last = last_position(conn)
+            table.extend(role_changes(conn, after=table.known_through, through=last), known_through=last)
         return table

@@ -14,9 +14,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_TRANSACTION
 from service.ml.metrics import roc_auc
 from service.store.outbox import count_by_status
-from service.store.tables import EVENT_LABEL, EVENT_PROMOTION, EVENT_TRANSACTION, events, labels, predictions
+from service.store.tables import alerts, events, labels, model_versions, predictions
 
 LATENCY_SAMPLE = 10_000
 OLDEST_SEARCH_WINDOW = 200_000
@@ -30,6 +31,12 @@ def percentiles(values: list[float], points: tuple[float, ...] = (50, 95, 99)) -
     ordered = sorted(values)
     return {f"p{int(p)}": ordered[min(len(ordered) - 1, max(0, int(-(-p * len(ordered) // 100)) - 1))]
             for p in points}
+
+
+def row_counts(conn: Connection) -> dict[str, int]:
+    """Rows per table, for every table of the schema: whether a database holds anything at all."""
+    return {table.name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+            for table in (events, model_versions, predictions, labels, alerts)}
 
 
 def collect_stats(engine: Engine, now: datetime | None = None) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 `events` is the source of truth and is append-only. Every other table is a projection that
 `fraudlog rebuild` can recompute from the log, except `model_versions`, whose rows are immutable
-artifacts that the log's promotion events refer to.
+artifacts that the log's promotion events refer to. The event types are the domain's
+(`service.domain.events`); the schema only checks them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION, EVENT_TYPES
+from service.store import dialect as store_dialect
 
 metadata = sa.MetaData()
 
@@ -34,7 +38,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return store_dialect.utc_for_column(value, dialect)
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -49,12 +53,6 @@ def json_type() -> sa.types.TypeEngine[Any]:
 
 # BIGINT on Postgres; SQLite only makes INTEGER PRIMARY KEY an alias of the rowid.
 BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-EVENT_TRANSACTION = "transaction"
-EVENT_LABEL = "label"
-EVENT_PROMOTION = "promotion"
-EVENT_RETIREMENT = "retirement"
-EVENT_TYPES = (EVENT_TRANSACTION, EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT)
 
 events = sa.Table(
     "events",

@@ -14,11 +14,10 @@ import msgspec
 from sqlalchemy.engine import Engine
 
 from service.domain.events import format_time
-from service.replay.reader import StoredPrediction
 from service.store.event_log import EventLog, EventRecord
 from service.store.labels import label_for
 from service.store.outbox import AlertRecord, alert_for_transaction
-from service.store.predictions import predictions_for
+from service.store.predictions import PredictionRecord, predictions_for
 from service.store.registry import ModelRegistry
 from service.views.audit import LineageSummary, PredictionAudit, audit_predictions
 from service.views.statuses import AlertStatus
@@ -113,9 +112,9 @@ def _prediction(row: dict[str, Any]) -> PredictionView:
                           scored_at=format_time(row["scored_at"]))
 
 
-def _stored(row: dict[str, Any]) -> StoredPrediction:
+def _stored(row: dict[str, Any]) -> PredictionRecord:
     """A predictions row as replay compares it, so the audit need not read the predictions again."""
-    return StoredPrediction(row["transaction_id"], row["model_version"], row["position"], row["champion"],
+    return PredictionRecord(row["transaction_id"], row["model_version"], row["position"], row["champion"],
                             row["score"], row["threshold"], row["features"])
 
 

@@ -49,10 +49,11 @@ from sqlalchemy.engine import Engine
 from service.alerts.relay import webhook_secret
 from service.api.server import free_port
 from service.config import Settings
+from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION
 from service.ml.datasets import synthetic_stream
 from service.store import migrate
 from service.store.engine import create_engine
-from service.store.tables import EVENT_LABEL, EVENT_TRANSACTION, alerts, events, predictions
+from service.store.tables import alerts, events, predictions
 from tests.support.models import SECRET, install_version
 from tests.support.processes import REPO, service_env
 from tests.support.receiver import WebhookReceiver

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from service.config import RetrainSchedule, Settings
 from service.domain.assignment import CHAMPION
 from service.retrain import TrainingRange, retrain, train_child
-from service.scoring import Scorer
+from service.scoring.scorer import Scorer
 from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
 from service.store.tables import model_versions, predictions

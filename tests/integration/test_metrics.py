@@ -15,7 +15,7 @@ from prometheus_client.samples import Sample
 from service.api.prometheus import render_prometheus
 from service.config import Settings
 from service.domain.assignment import CHALLENGER
-from service.scoring import Scorer
+from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from service.store.registry import ModelRegistry
 from service.views.models import ModelDescription

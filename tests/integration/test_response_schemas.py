@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 
 from service.api.app import create_app
 from service.config import Settings
-from service.scoring import Scorer
+from service.scoring.scorer import Scorer
 from service.store.registry import ModelRegistry
 from tests.support.models import SECRET, install_version, synthetic_rows
 

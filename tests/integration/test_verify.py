@@ -16,7 +16,7 @@ from service.cli.train import CSV_START
 from service.ml.datasets import creditcard_transactions
 from service.ml.specs import spec_for
 from service.retrain import retrain
-from service.scoring import Scorer
+from service.scoring.scorer import Scorer
 from service.store.registry import ModelRegistry
 from service.store.tables import model_versions
 from service.verify import TrainingFile, verify_version

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from service.domain.events import LabelIn, TransactionIn, canonical_label, canonical_transaction, digest
-from service.store.event_log import NewEvent
-from service.store.tables import EVENT_LABEL, EVENT_TRANSACTION
+from service.domain.events import NewEvent
+from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION
 
 # The credit-card sample lives beside the repository (shared by every checkout), not inside it.
 SAMPLE_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "creditcard_sample.csv.gz"

@@ -8,7 +8,7 @@ from service.domain.events import PredictIn, canonical_transaction
 from service.domain.features import TxView, batch_features, history_query
 from service.ml.specs import score_one
 from service.store.event_log import EventLog
-from service.store.predictions import fetch_history
+from service.store.history import fetch_history
 from service.store.registry import ModelRegistry, UnknownVersion
 
 

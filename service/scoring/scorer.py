@@ -18,14 +18,15 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from service.domain.assignment import Assignment
+from service.domain.events import EVENT_TRANSACTION
 from service.domain.features import TxView, batch_features, history_query
 from service.ml.specs import score_one
 from service.store import outbox
 from service.store.engine import write_transaction
 from service.store.event_log import EventLog, EventRecord
-from service.store.predictions import existing_predictions, fetch_history, insert_predictions
+from service.store.history import fetch_history
+from service.store.predictions import existing_predictions, insert_predictions
 from service.store.registry import ModelRegistry
-from service.store.tables import EVENT_TRANSACTION
 
 log = logging.getLogger("fraudlog.scoring")
 

@@ -9,7 +9,6 @@ prediction from its champion.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
@@ -19,8 +18,9 @@ from service.store.registry import ModelRegistry
 
 log = logging.getLogger("fraudlog.sweeper")
 
-# How long an event may wait for its doorbell before the sweeper re-rings it.
-DEFAULT_GRACE = timedelta(seconds=float(os.environ.get("FRAUDLOG_SWEEP_GRACE", "5")))
+# How long an event may wait for its doorbell before the sweeper re-rings it, unless the deployment says
+# otherwise (Settings.sweep_grace, passed in by whoever builds the sweeper).
+DEFAULT_GRACE = timedelta(seconds=5)
 
 
 class Sweeper:
@@ -32,6 +32,7 @@ class Sweeper:
     """
 
     def __init__(self, engine: Engine, registry: ModelRegistry, grace: timedelta = DEFAULT_GRACE) -> None:
+        """`grace`: how long after it was recorded an event may still be waiting for its doorbell."""
         self.engine = engine
         self.registry = registry
         self.grace = grace

@@ -29,49 +29,30 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.assignment import AssignmentTable
+from service.domain.assignment import AssignmentTable, role_change
+from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_TRANSACTION, NewEvent
 from service.domain.features import TxView
 from service.replay.collect import collected_per_chunk
 from service.replay.history import FeatureWalk
-from service.replay.reader import (
-    decode_json,
-    driver_errors,
-    json_text,
-    read_only_snapshot,
-)
-from service.replay.recompute import Recomputed, recompute, role_change
-from service.store import migrate
+from service.replay.recompute import Recomputed, recompute
+from service.store import dialect, migrate
 from service.store.engine import create_engine, write_transaction
-from service.store.errors import StoreError
-from service.store.event_log import NewEvent
+from service.store.errors import StoreError, driver_errors
+from service.store.event_log import EventRecord, count_by_type, insert_copied, walk
 from service.store.labels import project_labels
-from service.store.outbox import AGGREGATE_TYPE, EVENT_TYPE, SENT, alert_id_for, alert_payload
+from service.store.outbox import SENT, alert_row, insert_alert_rows
 from service.store.predictions import insert_predictions
-from service.store.registry import ModelRegistry
-from service.store.tables import (
-    EVENT_LABEL,
-    EVENT_PROMOTION,
-    EVENT_RETIREMENT,
-    EVENT_TRANSACTION,
-    alerts,
-    events,
-    labels,
-    model_versions,
-    predictions,
-)
+from service.store.registry import ModelRegistry, insert_version_rows, version_rows
+from service.store.snapshot import read_only_snapshot
+from service.store.stats import row_counts
 
 CHUNK = 1_000
 REBUILT_MARKER = "rebuilt: delivery state not carried over"
 COPIED_TABLES = ("events", "model_versions")  # the source of truth, and immutable artifacts
 DERIVED_TABLES = ("labels", "predictions", "alerts")  # recomputed from the copied log
-
-_EVENT_COLUMNS = (events.c.position, events.c.event_type, events.c.transaction_id, events.c.card_id,
-                  events.c.event_time, events.c.recorded_at, events.c.digest)
 
 
 class RebuildRefused(StoreError):
@@ -120,8 +101,7 @@ def rebuild(source: Engine, target_url: str, secret_key: bytes, *, chunk: int = 
 
 def _require_empty(target: Engine) -> None:
     with target.connect() as conn:
-        filled = {table.name: int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
-                  for table in (events, model_versions, predictions, labels, alerts)}
+        filled = row_counts(conn)
     if any(filled.values()):
         rows = ", ".join(f"{name} {n:,}" for name, n in filled.items() if n)
         where = target.url.render_as_string(hide_password=True)
@@ -131,11 +111,10 @@ def _require_empty(target: Engine) -> None:
 def _copy_versions(source: Engine, target: Engine) -> int:
     """Version rows in version order, so that each parent exists before its children."""
     with source.connect() as conn:
-        rows = [dict(row) for row in conn.execute(
-            sa.select(model_versions).order_by(model_versions.c.version)).mappings()]
+        rows = version_rows(conn)
     if rows:
         with write_transaction(target) as conn:
-            conn.execute(sa.insert(model_versions), rows)
+            insert_version_rows(conn, rows)
     return len(rows)
 
 
@@ -145,57 +124,56 @@ def _copy_and_derive(source: Engine, target: Engine, registry: ModelRegistry, ch
     table = AssignmentTable()
     with read_only_snapshot(source) as reader, collected_per_chunk() as after_chunk:
         if on_total is not None:
-            on_total(int(reader.execute(sa.select(sa.func.count()).select_from(events)).scalar_one()))
+            on_total(sum(count_by_type(reader).values()))
         with target.connect() as conn:
-            walk = FeatureWalk(conn, 1)
-        for rows in _event_chunks(reader, chunk):
+            walk_features = FeatureWalk(conn, 1)
+        for records in _appends_whole(walk(reader, chunk=chunk), chunk):
             with write_transaction(target) as conn:
-                _append_chunk(conn, registry, table, walk, rows, counts)
+                _append_chunk(conn, registry, table, walk_features, records, counts)
             after_chunk()
             if progress is not None:
-                progress(len(rows))
+                progress(len(records))
     return counts
 
 
-def _event_chunks(conn: Connection, size: int) -> Iterator[list[dict[str, Any]]]:
-    """Every event of the log in position order, as rows ready to insert, about `size` at a time."""
-    stmt = (sa.select(*_EVENT_COLUMNS, json_text(events.c.payload).label("payload"))
-            .order_by(events.c.position).execution_options(stream_results=True, yield_per=size))
-    batch: list[dict[str, Any]] = []
-    for row in conn.execute(stmt).mappings():
-        if len(batch) >= size and not _same_label_append(batch[-1], row):
+def _appends_whole(chunks: Iterator[list[EventRecord]], size: int) -> Iterator[list[EventRecord]]:
+    """The walk's events re-cut into chunks of about `size` that never end inside one label append."""
+    batch: list[EventRecord] = []
+    for record in itertools.chain.from_iterable(chunks):
+        if len(batch) >= size and not _same_label_append(batch[-1], record):
             yield batch
             batch = []
-        batch.append({**row, "payload": decode_json(row["payload"])})
+        batch.append(record)
     if batch:
         yield batch
 
 
-def _same_label_append(previous: Any, row: Any) -> bool:
+def _same_label_append(previous: EventRecord, record: EventRecord) -> bool:
     """Whether two label events were appended together (an append gives its events one recorded_at): the
     labels projection must see each append whole, so a chunk never ends inside one."""
-    return previous["event_type"] == row["event_type"] == EVENT_LABEL and previous["recorded_at"] == row["recorded_at"]
+    return (previous.event_type == record.event_type == EVENT_LABEL
+            and previous.recorded_at == record.recorded_at)
 
 
-def _append_chunk(conn: Connection, registry: ModelRegistry, table: AssignmentTable, walk: FeatureWalk,
-                  rows: list[dict[str, Any]], counts: _Counts) -> None:
+def _append_chunk(conn: Connection, registry: ModelRegistry, table: AssignmentTable, walk_features: FeatureWalk,
+                  records: list[EventRecord], counts: _Counts) -> None:
     """Insert one chunk of events and everything derived from them, in the caller's transaction."""
-    conn.execute(sa.insert(events), rows)
-    label_rows = [row for row in rows if row["event_type"] == EVENT_LABEL]
-    for _, group in itertools.groupby(label_rows, key=lambda row: row["recorded_at"]):
-        project_labels(conn, [(_new_event(row), row["position"]) for row in group])
-    table.extend((role_change(row["position"], row["payload"]) for row in rows
-                  if row["event_type"] in (EVENT_PROMOTION, EVENT_RETIREMENT)), known_through=rows[-1]["position"])
-    transactions = [row for row in rows if row["event_type"] == EVENT_TRANSACTION]
+    insert_copied(conn, records)
+    label_records = [r for r in records if r.event_type == EVENT_LABEL]
+    for _, group in itertools.groupby(label_records, key=lambda r: r.recorded_at):
+        project_labels(conn, [(_new_event(r), r.position) for r in group])
+    table.extend((role_change(r.position, r.payload) for r in records
+                  if r.event_type in (EVENT_PROMOTION, EVENT_RETIREMENT)), known_through=records[-1].position)
+    transactions = [r for r in records if r.event_type == EVENT_TRANSACTION]
     if transactions:
-        views = [TxView.from_payload(row["position"], row["payload"]) for row in transactions]
-        scored = recompute(registry, table, views, walk.features(conn, views))
+        views = [TxView.from_payload(r.position, r.payload) for r in transactions]
+        scored = recompute(registry, table, views, walk_features.features(conn, views))
         counts.predictions += len(scored)
         counts.alerts += _insert_scores(conn, scored, {tx.position: tx for tx in views},
-                                        {row["position"]: row["recorded_at"] for row in transactions})
-    counts.events += len(rows)
+                                        {r.position: r.recorded_at for r in transactions})
+    counts.events += len(records)
     counts.transactions += len(transactions)
-    counts.labels += len(label_rows)
+    counts.labels += len(label_records)
 
 
 def _insert_scores(conn: Connection, scored: Sequence[Recomputed], views: dict[int, TxView],
@@ -207,33 +185,18 @@ def _insert_scores(conn: Connection, scored: Sequence[Recomputed], views: dict[i
          "champion": p.champion, "score": p.score, "threshold": p.threshold, "features": p.features,
          "event_time": views[p.position].event_time, "recorded_at": recorded[p.position], "scored_at": scored_at}
         for p in scored])
-    raised = [_alert_row(p, views[p.position], scored_at) for p in scored if p.champion and p.score >= p.threshold]
-    if raised:
-        conn.execute(sa.insert(alerts), raised)
-    return len(raised)
+    raised = [alert_row(transaction_id=p.transaction_id, card_id=views[p.position].card_id, score=p.score,
+                        threshold=p.threshold, model_version=p.model_version, position=p.position,
+                        created_at=scored_at, status=SENT, last_error=REBUILT_MARKER)
+              for p in scored if p.champion and p.score >= p.threshold]
+    return len(insert_alert_rows(conn, raised))
 
 
-def _alert_row(prediction: Recomputed, tx: TxView, created_at: datetime) -> dict[str, Any]:
-    payload = alert_payload(transaction_id=tx.transaction_id, card_id=tx.card_id, score=prediction.score,
-                            threshold=prediction.threshold, model_version=prediction.model_version,
-                            created_at=created_at)
-    return {"id": alert_id_for(tx.transaction_id), "aggregatetype": AGGREGATE_TYPE, "aggregateid": tx.transaction_id,
-            "type": EVENT_TYPE, "payload": payload, "transaction_id": tx.transaction_id, "card_id": tx.card_id,
-            "score": payload["score"], "threshold": payload["threshold"], "model_version": prediction.model_version,
-            "position": prediction.position, "created_at": created_at, "status": SENT, "attempts": 0,
-            "available_at": created_at, "sent_at": None, "last_error": REBUILT_MARKER}
-
-
-def _new_event(row: dict[str, Any]) -> NewEvent:
-    return NewEvent(row["event_type"], row["transaction_id"], row["card_id"], row["event_time"], row["digest"],
-                    row["payload"])
+def _new_event(record: EventRecord) -> NewEvent:
+    return NewEvent(record.event_type, record.transaction_id, record.card_id, record.event_time, record.digest,
+                    record.payload)
 
 
 def _continue_positions_after_copy(target: Engine) -> None:
-    """Positions were inserted explicitly, so Postgres' identity sequence has not moved: point it past the
-    copied log, or the next append would collide with position 1. SQLite continues after the largest rowid."""
-    if target.dialect.name != "postgresql":
-        return
     with write_transaction(target) as conn:
-        conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('events', 'position'), "
-                             "(SELECT max(position) FROM events)) WHERE EXISTS (SELECT 1 FROM events)")
+        dialect.continue_positions_after_copy(conn)

@@ -1,0 +1,278 @@
+"""The one place where Postgres and SQLite differ. Every other store module is written once for both.
+
+The differences, and why each exists:
+
+- **Connection set-up.** SQLite gets WAL, `synchronous=FULL` (an acknowledged append survives power loss),
+  foreign keys and a busy timeout on every connection, and writers open with `BEGIN IMMEDIATE`, so they queue
+  on the busy timeout instead of failing with SQLITE_BUSY halfway through. Postgres gets a pool.
+- **Serialising appends to the log** (invariant 2): `LOCK TABLE events IN EXCLUSIVE MODE` with a lock timeout
+  on Postgres; on SQLite `BEGIN IMMEDIATE` already admits a single writer.
+- **INSERT ... ON CONFLICT** is spelled by each dialect's own `insert` construct.
+- **Bulk inserts** of the two hot paths (log rows, prediction rows) go to the driver directly: psycopg's
+  pipelined `executemany(returning=True)` and sqlite3's `executemany`. Through SQLAlchemy a 1,000-row INSERT
+  ... RETURNING is one statement with 8,000 placeholders that psycopg parses in Python on every call, and on
+  SQLite every row goes through per-column bind processors. Both run inside the caller's SQLAlchemy
+  transaction, so the log's lock and atomicity are unchanged.
+- **Read-only snapshots**: REPEATABLE READ READ ONLY on Postgres, `PRAGMA query_only` on SQLite (where WAL
+  already gives a deferred read transaction its snapshot). Both make the database refuse a write.
+- **Identity after an explicit-position copy**: Postgres' sequence must be moved past the copied log; SQLite
+  continues after the largest rowid by itself.
+- **Timestamps**: Postgres stores TIMESTAMPTZ; SQLite has no such type and stores naive UTC text.
+- **One scheduler per deployment**: a session advisory lock on Postgres, an exclusive lock on a file beside
+  the database on SQLite (`hold_scheduler_lock`).
+
+Column types that differ (JSONB or JSON text, BIGINT or INTEGER rowid) are declared in `tables.py` with
+SQLAlchemy's `with_variant`, which is a declaration, not a branch.
+
+Driver errors are mapped to the store's own in `service.store.errors`, the same way for both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
+
+from service.config import is_sqlite
+
+POSTGRES = "postgresql"
+SQLITE = "sqlite"
+LOCK_TIMEOUT = "5s"
+# The insert construct that knows ON CONFLICT, per dialect.
+_INSERTS: dict[str, Callable[[sa.Table], Any]] = {POSTGRES: postgresql.insert, SQLITE: sqlite.insert}
+
+EVENT_COLUMNS = ("event_type", "transaction_id", "card_id", "event_time", "recorded_at", "digest", "payload")
+PREDICTION_COLUMNS = ("transaction_id", "model_version", "position", "champion", "score", "threshold", "features",
+                      "event_time", "recorded_at", "scored_at")
+
+Built = TypeVar("Built")
+_encode = msgspec.json.Encoder().encode
+
+
+def is_postgres(bind: Connection | Engine) -> bool:
+    return bind.dialect.name == POSTGRES
+
+
+# -- engines ------------------------------------------------------------------------------------------
+
+def build_engine(url: str, json_serializer: Callable[[Any], str], **kwargs: Any) -> Engine:
+    """An engine for `url` (already normalised) with the backend's connection set-up."""
+    if is_sqlite(url):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                                  json_serializer=json_serializer, **kwargs)
+        _configure_sqlite(engine)
+        return engine
+    if "poolclass" not in kwargs:
+        kwargs.setdefault("pool_size", 10)
+        kwargs.setdefault("max_overflow", 20)
+    return sa.create_engine(url, pool_pre_ping=True, json_serializer=json_serializer, **kwargs)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event emit BEGIN itself, so writers can ask for BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")  # an acknowledged append survives power loss
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # A deferred transaction that later writes can fail with SQLITE_BUSY instead of waiting;
+        # taking the write lock up front makes writers queue on busy_timeout.
+        immediate = conn.get_execution_options().get("fraudlog_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# -- statements ---------------------------------------------------------------------------------------
+
+def insert_for(conn: Connection, table: sa.Table) -> Any:
+    """An INSERT into `table` that knows ON CONFLICT, for whichever backend `conn` talks to."""
+    return _INSERTS[conn.dialect.name](table)
+
+
+def per_dialect(build: Callable[[Callable[[sa.Table], Any]], Built]) -> Callable[[Connection], Built]:
+    """A statement built once per backend from its ON CONFLICT-aware insert; call the result with a connection
+    to get the one for its backend. For statements on a hot path, which should not be rebuilt per call."""
+    built = {name: build(insert) for name, insert in _INSERTS.items()}
+    return lambda conn: built[conn.dialect.name]
+
+
+def lock_event_log(conn: Connection) -> None:
+    """Serialise appends so log positions become visible in the order they are handed out.
+
+    Postgres hands out identity values at INSERT but they become visible at COMMIT; without this a reader
+    tailing `position > last` could pass a row that commits later with a lower number (invariant 2).
+    EXCLUSIVE mode still lets readers read. SQLite needs nothing: BEGIN IMMEDIATE already admits one writer.
+    """
+    if is_postgres(conn):
+        conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        conn.exec_driver_sql("LOCK TABLE events IN EXCLUSIVE MODE")
+
+
+def continue_positions_after_copy(conn: Connection) -> None:
+    """After rows were inserted into `events` with explicit positions, make the next append follow them.
+
+    Postgres' identity sequence has not moved, so the next append would collide with position 1; SQLite
+    continues after the largest rowid by itself.
+    """
+    if is_postgres(conn):
+        conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('events', 'position'), "
+                             "(SELECT max(position) FROM events)) WHERE EXISTS (SELECT 1 FROM events)")
+
+
+def utc_for_column(moment: datetime, sa_dialect: sa.Dialect) -> datetime:
+    """An aware UTC datetime as the backend's timestamp column takes it: as is on Postgres, naive on SQLite
+    (whose fixed-width text format sorts in time order; `UTCDateTime` puts the offset back when reading)."""
+    return moment.replace(tzinfo=None) if sa_dialect.name == SQLITE else moment
+
+
+# -- one scheduler per deployment ---------------------------------------------------------------------
+
+@contextmanager
+def hold_scheduler_lock(engine: Engine, *, key: int, sqlite_lock_path: str) -> Iterator[Callable[[], bool] | None]:
+    """Hold the deployment-wide lock `key` for as long as the block runs; yield None if another holds it.
+
+    Inside the block, the yielded check says whether the lock is still held: a Postgres session lock vanishes
+    with its session (a database restart, a killed backend), and a holder that lost it must stop. On SQLite
+    the lock is an exclusive `flock` on `sqlite_lock_path`, which lives as long as this process.
+    """
+    if not is_postgres(engine):
+        with open(sqlite_lock_path, "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield None
+                return
+            yield lambda: True
+        return
+    with engine.connect() as conn:
+        if not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({key})").scalar():
+            yield None
+            return
+
+        def still_held() -> bool:
+            try:
+                return bool(conn.exec_driver_sql(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    f"AND pid = pg_backend_pid() AND objid = {key & 0xFFFFFFFF}").scalar())
+            except Exception:
+                return False
+
+        try:
+            yield still_held
+        finally:
+            with contextlib.suppress(Exception):
+                conn.exec_driver_sql(f"SELECT pg_advisory_unlock({key})")
+
+
+# -- read-only snapshots ------------------------------------------------------------------------------
+
+def begin_read_only(conn: Connection) -> Connection:
+    """Prepare `conn` for a read-only transaction that sees one snapshot; the caller then begins it.
+    Returns the connection to begin (Postgres sets the isolation on a copy of its options)."""
+    if is_postgres(conn):
+        return conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    _set_query_only(conn, True)
+    return conn
+
+
+def end_read_only(conn: Connection) -> None:
+    """Undo `begin_read_only` after the transaction ended, before the connection goes back to the pool."""
+    if not is_postgres(conn):
+        _set_query_only(conn, False)
+
+
+def _set_query_only(conn: Connection, on: bool) -> None:
+    conn.exec_driver_sql(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+    conn.commit()  # SQLAlchemy began a transaction for the pragma; the snapshot's own begins after it
+
+
+# -- bulk inserts through the driver ------------------------------------------------------------------
+
+def insert_event_rows(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+    """Insert log rows (values in EVENT_COLUMNS order, payload a dict) and return their positions, in order.
+    The caller holds the log's lock (`lock_event_log`)."""
+    if is_postgres(conn):
+        return _insert_events_postgres(conn, rows)
+    return _insert_events_sqlite(conn, rows)
+
+
+def _insert_events_postgres(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+    from psycopg.types.json import Jsonb
+
+    sql = (f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))}) "
+           "RETURNING position")
+    driver = conn.connection.driver_connection
+    positions: list[int] = []
+    with driver.cursor() as cursor:  # type: ignore[union-attr]
+        cursor.executemany(sql, [(*row[:-1], Jsonb(row[-1], dumps=_dumps)) for row in rows], returning=True)
+        while True:
+            positions.append(int(cursor.fetchone()[0]))
+            if not cursor.nextset():
+                break
+    return positions
+
+
+def _insert_events_sqlite(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+    # Under BEGIN IMMEDIATE this connection is the only writer, and an INTEGER PRIMARY KEY without
+    # AUTOINCREMENT takes max(rowid) + 1, so the positions are known without RETURNING (which the
+    # driver's executemany refuses).
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    start = int(cursor.execute("SELECT coalesce(max(position), 0) FROM events").fetchone()[0])
+    placeholders = ", ".join(["?"] * len(EVENT_COLUMNS))
+    cursor.executemany(
+        f"INSERT INTO events (position, {', '.join(EVENT_COLUMNS)}) VALUES (?, {placeholders})",
+        [(start + i, row[0], row[1], row[2], _sqlite_time(row[3]), _sqlite_time(row[4]), row[5],
+          _dumps(row[6])) for i, row in enumerate(rows, start=1)])
+    cursor.close()
+    return list(range(start + 1, start + 1 + len(rows)))
+
+
+def insert_prediction_rows_ignoring_existing(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert prediction rows, skipping any (transaction, version) already present (ON CONFLICT DO NOTHING)."""
+    postgres = is_postgres(conn)
+    placeholders = ", ".join(["%s" if postgres else "?"] * len(PREDICTION_COLUMNS))
+    sql = (f"INSERT INTO predictions ({', '.join(PREDICTION_COLUMNS)}) VALUES ({placeholders}) "
+           "ON CONFLICT (transaction_id, model_version) DO NOTHING")
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    if postgres:
+        from psycopg.types.json import Jsonb
+
+        cursor.executemany(sql, [tuple(Jsonb(r[c], dumps=_dumps) if c == "features" else r[c]
+                                       for c in PREDICTION_COLUMNS) for r in rows])
+    else:
+        cursor.executemany(sql, [tuple(_sqlite_value(c, r[c]) for c in PREDICTION_COLUMNS) for r in rows])
+    cursor.close()
+
+
+def _sqlite_value(column: str, value: Any) -> Any:
+    if column == "features":
+        return _dumps(value)
+    if isinstance(value, datetime):
+        return _sqlite_time(value)
+    return value
+
+
+def _dumps(value: Any) -> str:
+    return _encode(value).decode()
+
+
+def _sqlite_time(moment: datetime | None) -> str | None:
+    """The text SQLAlchemy's SQLite DateTime stores (naive UTC), so both paths read back alike."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")

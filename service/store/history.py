@@ -1,0 +1,49 @@
+"""The card history that features need: one query, shared by scoring, on-demand scoring, retraining, replay
+and rebuild, so every one of them computes features from exactly the same rows (invariant 3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from service.domain.events import EVENT_TRANSACTION
+from service.domain.features import HistoryQuery, TxView
+from service.store.tables import events
+
+
+def _history_statement(query: HistoryQuery, before: int) -> sa.Select[Any]:
+    # Card features read only a history event's card, time and amount, so only those are fetched: decoding
+    # whole payloads (dozens of attributes each) was the largest cost of scoring a batch.
+    return sa.select(events.c.position, events.c.transaction_id, events.c.card_id, events.c.event_time,
+                     events.c.payload["amount"].as_float()).where(
+        events.c.event_type == EVENT_TRANSACTION,
+        events.c.card_id.in_(sorted(query.card_ids)),
+        events.c.event_time > query.since,
+        events.c.position < before,
+    )
+
+
+def fetch_history(conn: Connection, query: HistoryQuery, *, before: int | None = None) -> list[TxView]:
+    """The history a batch of targets needs (`HistoryQuery`), in one query, not one per event.
+
+    `before` (a position) narrows it further: a walk that computes features of consecutive targets passes
+    its first target, since `batch_features` counts the targets as history of later targets itself and
+    fetching them again would be wasted. The views carry no attributes: history never needs them.
+    """
+    limit = query.before_position if before is None else min(before, query.before_position)
+    return [TxView(position, tx, card, moment, amount, {})
+            for position, tx, card, moment, amount in conn.execute(_history_statement(query, limit))]
+
+
+def latest_event_time_before(conn: Connection, position: int) -> datetime | None:
+    """The latest event time of the transactions before `position` (None when there are none): a walk that
+    starts at `position` has no history before it for an event whose window starts after this."""
+    if position <= 1:
+        return None
+    stmt = sa.select(sa.func.max(events.c.event_time)).where(
+        events.c.event_type == EVENT_TRANSACTION, events.c.position < position)
+    value: datetime | None = conn.execute(stmt).scalar()
+    return value
