@@ -32,6 +32,7 @@ from bench.load.services import wait_until
 from service.bootstrap import train_first_version
 from service.client import FraudlogClient
 from service.config import RetrainSchedule, Settings
+from service.domain.events import EVENT_PROMOTION
 from service.ml.datasets import creditcard_transactions
 from service.ml.metrics import roc_auc
 from service.ml.specs import spec_for
@@ -39,7 +40,6 @@ from service.retrain import retrain
 from service.store import migrate
 from service.store.engine import create_engine
 from service.store.registry import ModelRegistry
-from service.domain.events import EVENT_PROMOTION
 from service.store.tables import events, labels, predictions
 from tests.support.api import served_api
 

@@ -30,6 +30,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from service.replay.reader import assignment_table, read_only_snapshot, transaction_chunks
+
 from bench.load.databases import fresh_database
 from bench.load.results import REPO, machine_info, write_results
 from bench.load.timing import run_once, summary
@@ -37,9 +39,8 @@ from service.bootstrap import train_first_version
 from service.domain.features import batch_features
 from service.ml.datasets import synthetic_stream
 from service.ml.specs import score_one, spec_for
-from service.replay.rebuild import rebuild
 from service.replay import backtest, replay
-from service.replay.reader import assignment_table, read_only_snapshot, transaction_chunks
+from service.replay.rebuild import rebuild
 from service.replay.recompute import scoring_versions
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine

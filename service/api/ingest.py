@@ -11,16 +11,7 @@ from litestar import Response
 
 from service.api.problems import Problem
 from service.api.schemas import IngestReceipt
-from service.domain.events import (
-    EVENT_LABEL,
-    EVENT_TRANSACTION,
-    LabelIn,
-    NewEvent,
-    TransactionIn,
-    canonical_label,
-    canonical_transaction,
-    digest,
-)
+from service.domain.events import LabelIn, NewEvent, TransactionIn, label_event, transaction_event
 from service.domain.validation import FieldError
 from service.store.event_log import UnitOutcome
 from service.store.group_commit import GroupCommitter
@@ -32,13 +23,11 @@ def transaction_events(items: Sequence[TransactionIn]) -> list[NewEvent]:
     seen: dict[str, str] = {}
     errors: list[FieldError] = []
     for index, tx in enumerate(items):
-        canonical = canonical_transaction(tx)
-        body_digest = digest(canonical)
-        if seen.setdefault(tx.transaction_id, body_digest) != body_digest:
+        event = transaction_event(tx)
+        if seen.setdefault(tx.transaction_id, event.digest) != event.digest:
             errors.append(FieldError(f"/{index}/transaction_id",
                                      f"{tx.transaction_id!r} appears earlier in this batch with a different body"))
-        events.append(NewEvent(EVENT_TRANSACTION, tx.transaction_id, tx.card_id, tx.event_time, body_digest,
-                               canonical))
+        events.append(event)
     if errors:
         raise Problem(422, "The request body is invalid", "a batch repeats an id with different bodies", errors)
     return events
@@ -46,12 +35,7 @@ def transaction_events(items: Sequence[TransactionIn]) -> list[NewEvent]:
 
 def label_events(items: Sequence[LabelIn]) -> list[NewEvent]:
     received_at = datetime.now(UTC)
-    events = []
-    for label in items:
-        canonical = canonical_label(label, received_at)
-        events.append(NewEvent(EVENT_LABEL, label.transaction_id, None, label.labeled_at or received_at,
-                               digest(canonical), canonical))
-    return events
+    return [label_event(label, received_at) for label in items]
 
 
 async def append(committer: GroupCommitter, kind: str, events: list[NewEvent]) -> UnitOutcome:

@@ -106,6 +106,19 @@ def canonical_label(label: LabelIn, received_at: datetime) -> dict[str, Any]:
     }
 
 
+def transaction_event(tx: TransactionIn) -> NewEvent:
+    """The log event for a validated transaction: its canonical form and that form's digest."""
+    canonical = canonical_transaction(tx)
+    return NewEvent(EVENT_TRANSACTION, tx.transaction_id, tx.card_id, tx.event_time, digest(canonical), canonical)
+
+
+def label_event(label: LabelIn, received_at: datetime) -> NewEvent:
+    """The log event for a label; without `labeled_at` it is labelled when it was received."""
+    canonical = canonical_label(label, received_at)
+    return NewEvent(EVENT_LABEL, label.transaction_id, None, label.labeled_at or received_at, digest(canonical),
+                    canonical)
+
+
 def digest(canonical: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON bytes (sorted keys), the identity of a body."""
     return hashlib.sha256(msgspec.json.encode(canonical, order="sorted")).hexdigest()

@@ -14,7 +14,7 @@ import logging
 
 from service.domain.assignment import CHALLENGER, CHAMPION, RETIRED
 from service.lifecycle.promotion import Decision, PromotionPolicy, Shadow, decide
-from service.store.lifecycle import deployment_lock, paired_scores
+from service.store.lifecycle import lifecycle_lock, paired_scores
 from service.store.registry import ModelRegistry
 
 log = logging.getLogger("fraudlog.promotion")
@@ -28,7 +28,7 @@ def evaluate_challengers(registry: ModelRegistry, policy: PromotionPolicy | None
     Raises `LockBusy` when a retrain or another evaluation holds the lifecycle lock.
     """
     policy = policy or PromotionPolicy()
-    with deployment_lock(registry.engine, "lifecycle"):
+    with lifecycle_lock(registry.engine):
         table = registry.assignments()
         current = table.current()
         if current.champion is None or not current.challengers:

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.domain.assignment import CHALLENGER, CHAMPION
+from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION
 from service.lifecycle.versions import NothingToLearn, train_version
 from service.ml.specs import ModelSpec
-from service.store.event_log import EventLog
-from service.store.lifecycle import deployment_lock, events_after, newest_cut
+from service.store.event_log import count_after, last_position
+from service.store.lifecycle import lifecycle_lock, newest_cut
 from service.store.registry import ModelRegistry
-from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION
 
 log = logging.getLogger("fraudlog.retrain")
 
@@ -49,10 +49,10 @@ class Due:
 def retrain_due(registry: ModelRegistry, min_new_transactions: int = 1) -> Due:
     """Due when at least `min_new_transactions` transactions, and (for a supervised champion) at least one
     label, were appended after the newest version's cut."""
-    engine = registry.engine
-    cut = newest_cut(engine)
-    transactions = events_after(engine, cut, EVENT_TRANSACTION)
-    labels = events_after(engine, cut, EVENT_LABEL)
+    with registry.engine.connect() as conn:
+        cut = newest_cut(conn)
+        transactions = count_after(conn, cut, EVENT_TRANSACTION)
+        labels = count_after(conn, cut, EVENT_LABEL)
     champion = registry.assignments().current().champion
     if champion is None:
         return Due(False, "there is no champion yet", cut, transactions, labels)
@@ -71,7 +71,7 @@ def retrain(registry: ModelRegistry, *, min_new_transactions: int = 1, through: 
 
     Raises `LockBusy` when another retrain or evaluation holds the lifecycle lock.
     """
-    with deployment_lock(registry.engine, "lifecycle"):
+    with lifecycle_lock(registry.engine):
         due = retrain_due(registry, min_new_transactions)
         if not due.due:
             log.debug("no retrain: %s", due.reason)
@@ -79,7 +79,10 @@ def retrain(registry: ModelRegistry, *, min_new_transactions: int = 1, through: 
         champion = registry.assignments().current().champion
         assert champion is not None  # retrain_due said so
         parent = registry.get(champion)
-        cut = through if through is not None else EventLog(registry.engine).last_position()
+        if through is None:
+            with registry.engine.connect() as conn:
+                through = last_position(conn)
+        cut = through
         if cut <= due.newest_cut:
             return None  # that range was trained already
         spec = spec or ModelSpec.from_dict(parent.model_spec)

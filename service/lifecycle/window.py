@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
+from service.domain.events import EVENT_TRANSACTION
 from service.domain.features import TxView, batch_features, history_query
 from service.ml.specs import ModelSpec
 from service.ml.training import TrainingData
-from service.store.event_log import EventLog, EventRecord
-from service.store.lifecycle import labels_known_at, window_start
+from service.store.event_log import EventRecord, walk
 from service.store.history import fetch_history
-from service.domain.events import EVENT_TRANSACTION
+from service.store.labels import latest_labels
+from service.store.lifecycle import window_start
+from service.store.snapshot import read_only_snapshot
 
 CHUNK = 1_000
 
@@ -52,28 +55,20 @@ def window_size(spec: ModelSpec) -> int:
 
 def read_window(engine: Engine, cut: int, transactions: int) -> TrainingWindow:
     """The newest `transactions` transactions at positions <= `cut`, ready to train on."""
-    with engine.connect() as conn:
-        start = window_start(conn, cut, transactions)
-    window = TrainingWindow(first_position=start + 1, cut=cut)
     digest = hashlib.sha256()
-    chunk: list[EventRecord] = []
-    for record in EventLog(engine).read_range(start + 1, cut, event_types=[EVENT_TRANSACTION]):
-        chunk.append(record)
-        if len(chunk) >= CHUNK:
-            _add_chunk(engine, window, chunk, digest)
-            chunk = []
-    if chunk:
-        _add_chunk(engine, window, chunk, digest)
+    with read_only_snapshot(engine) as conn:
+        window = TrainingWindow(first_position=window_start(conn, cut, transactions) + 1, cut=cut)
+        for chunk in walk(conn, window.first_position, cut, [EVENT_TRANSACTION], CHUNK):
+            _add_chunk(conn, window, chunk, digest)
     window.sha256 = digest.hexdigest()
     return window
 
 
-def _add_chunk(engine: Engine, window: TrainingWindow, chunk: list[EventRecord], digest: "hashlib._Hash") -> None:
+def _add_chunk(conn: Connection, window: TrainingWindow, chunk: list[EventRecord], digest: Any) -> None:
     views = [TxView.from_payload(r.position, r.payload) for r in chunk]
     query = history_query(views)
-    with engine.connect() as conn:
-        history = fetch_history(conn, query) if query else []
-        known = labels_known_at(conn, [v.transaction_id for v in views], window.cut)
+    history = fetch_history(conn, query) if query else []
+    known = latest_labels(conn, through=window.cut, transaction_ids=[v.transaction_id for v in views])
     features = batch_features(views, history)
     for record, view in zip(chunk, views, strict=True):
         label = known.get(view.transaction_id)

@@ -210,10 +210,11 @@ def spec_for(name: str, **overrides: Any) -> ModelSpec:
     if unknown:
         accepted = ", ".join(family.defaults)
         raise ValueError(f"model {name!r} has no hyperparameter {', '.join(unknown)}; it takes {accepted}")
-    params = {key: dict(value) if isinstance(value, Mapping) else value for key, value in family.defaults.items()}
+    params: dict[str, Any] = {key: dict(value) if isinstance(value, Mapping) else value
+                              for key, value in family.defaults.items()}
     for key, value in overrides.items():
         params[key] = _checked(name, key, value, family.defaults[key])
-        if key in family.positive and params[key] <= 0:
+        if key in family.positive and not params[key] > 0:
             raise ValueError(f"model {name!r}: {key} must be > 0, got {value!r}")
     return ModelSpec(name=name, params=params, features=FeatureSelection(exclude=HOUR_FEATURES))
 

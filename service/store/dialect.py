@@ -19,7 +19,7 @@ The differences, and why each exists:
   continues after the largest rowid by itself.
 - **Timestamps**: Postgres stores TIMESTAMPTZ; SQLite has no such type and stores naive UTC text.
 - **One scheduler per deployment**: a session advisory lock on Postgres, an exclusive lock on a file beside
-  the database on SQLite (`hold_scheduler_lock`).
+  the database on SQLite (`hold_deployment_lock`).
 
 Column types that differ (JSONB or JSON text, BIGINT or INTEGER rowid) are declared in `tables.py` with
 SQLAlchemy's `with_variant`, which is a declaration, not a branch.
@@ -140,10 +140,10 @@ def utc_for_column(moment: datetime, sa_dialect: sa.Dialect) -> datetime:
     return moment.replace(tzinfo=None) if sa_dialect.name == SQLITE else moment
 
 
-# -- one scheduler per deployment ---------------------------------------------------------------------
+# -- one holder per deployment (the scheduler, the lifecycle) ---------------------------------------------------------------------
 
 @contextmanager
-def hold_scheduler_lock(engine: Engine, *, key: int, sqlite_lock_path: str) -> Iterator[Callable[[], bool] | None]:
+def hold_deployment_lock(engine: Engine, *, key: int, sqlite_lock_path: str) -> Iterator[Callable[[], bool] | None]:
     """Hold the deployment-wide lock `key` for as long as the block runs; yield None if another holds it.
 
     Inside the block, the yielded check says whether the lock is still held: a Postgres session lock vanishes

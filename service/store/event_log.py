@@ -244,6 +244,11 @@ class EventLog:
 
     # -- reading ---------------------------------------------------------------------------------------
 
+    def known_transaction_ids(self, transaction_ids: Sequence[str]) -> set[str]:
+        """Which of these transaction ids the log holds."""
+        with self.engine.connect() as conn:
+            return set(self._known_transactions(conn, set(transaction_ids)))
+
     def walk(self, first: int = 1, through: int | None = None, event_types: Iterable[str] | None = None,
              chunk: int = WALK_CHUNK) -> Iterator[list[EventRecord]]:
         """`walk` (the module function) on a connection of its own, held for as long as the walk goes on."""

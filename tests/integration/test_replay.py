@@ -18,10 +18,10 @@ from service.cli import main
 from service.config import Settings
 from service.ml.metrics import roc_auc
 from service.replay import backtest, replay
-from service.store.snapshot import read_only_snapshot
 from service.scoring.scorer import Scorer
 from service.store.errors import StoreError
 from service.store.registry import ModelRegistry
+from service.store.snapshot import read_only_snapshot
 from service.store.tables import alerts, events, labels, metadata, model_versions, predictions
 from tests.support.api import api_client
 from tests.support.event_log import append_transactions

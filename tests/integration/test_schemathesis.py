@@ -29,9 +29,9 @@ import schemathesis
 from schemathesis import GenerationMode
 
 from service.config import ApiKey, Settings
+from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_TRANSACTION
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
-from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_TRANSACTION
 from tests.support.api import build_app, served_api
 from tests.support.data import transaction_body
 from tests.support.models import SECRET, install_version

@@ -16,10 +16,10 @@ from service.domain.assignment import CHALLENGER, CHAMPION
 from service.domain.features import TxView, compute_features
 from service.ml.artifact import ArtifactRejected
 from service.scoring.scorer import Scorer
+from service.scoring.sweeper import Sweeper
 from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
 from service.store.tables import alerts, predictions
-from service.scoring.sweeper import Sweeper
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 

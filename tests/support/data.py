@@ -10,9 +10,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from service.domain.events import LabelIn, TransactionIn, canonical_label, canonical_transaction, digest
-from service.domain.events import NewEvent
-from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION
+from service.domain.events import (
+    EVENT_LABEL,
+    EVENT_TRANSACTION,
+    LabelIn,
+    NewEvent,
+    TransactionIn,
+    canonical_label,
+    canonical_transaction,
+    digest,
+)
 
 # The credit-card sample lives beside the repository (shared by every checkout), not inside it.
 SAMPLE_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "creditcard_sample.csv.gz"

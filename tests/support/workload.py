@@ -16,9 +16,9 @@ from sqlalchemy.engine import Engine
 from service.domain.assignment import CHALLENGER, CHAMPION
 from service.retrain import retrain
 from service.scoring.scorer import Scorer
+from service.scoring.sweeper import Sweeper
 from service.store.registry import ModelRegistry
 from service.store.tables import predictions
-from service.scoring.sweeper import Sweeper
 from tests.support.event_log import append_labels, append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 
