@@ -9,7 +9,6 @@ prediction from its champion.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
@@ -20,7 +19,7 @@ from service.store.registry import ModelRegistry
 log = logging.getLogger("fraudlog.sweeper")
 
 # How long an event may wait for its doorbell before the sweeper re-rings it.
-DEFAULT_GRACE = timedelta(seconds=float(os.environ.get("FRAUDLOG_SWEEP_GRACE", "5")))
+DEFAULT_GRACE = timedelta(seconds=5)  # Settings.sweep_grace (FRAUDLOG_SWEEP_GRACE) is passed in by the builder
 
 
 class Sweeper:

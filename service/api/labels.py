@@ -35,6 +35,6 @@ class LabelController(Controller):
     )
     async def post_labels(self, request: Request[Any, Any, Any], state: State) -> Response[Receipt | list[Receipt]]:
         body = await request.body()
-        items, as_array = decode_one_or_many(body, LabelIn, state.settings.max_batch_items)
+        items, as_array = decode_one_or_many(body, LabelIn, state.settings.max_batch_items, state.settings.limits)
         outcome = await append(state.committer, LABELS, label_events(items))
         return receipts_response(outcome, as_array, [label.transaction_id for label in items])
