@@ -39,6 +39,7 @@ from service.store import migrate
 from service.store.engine import create_engine
 from service.store.registry import ModelRegistry
 from service.store.tables import EVENT_PROMOTION, events, labels, predictions
+from workers.wiring import broker_wiring
 
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "creditcard_sample.csv.gz"
 TRAIN_ROWS, STREAM_ROWS, LABEL_DELAY, RETRAIN_EVERY, BATCH = 10_000, 20_000, 1_000, 2_000, 250
@@ -55,7 +56,8 @@ def run(model: str, csv: Path, workdir: Path, console: Console) -> dict[str, Any
     rows = list(creditcard_transactions(csv, start=START, limit=TRAIN_ROWS + STREAM_ROWS))
     first = train_first_version(registry, rows[:TRAIN_ROWS], spec_for(model), source=f"csv:{csv.name}")
     retrain_seconds: list[float] = []
-    with serve_in_thread(create_app(settings)) as base, Progress(console=console) as progress:
+    with serve_in_thread(create_app(settings, wiring=broker_wiring)) as base, \
+            Progress(console=console) as progress:
         task = progress.add_task(f"{model}: streaming", total=STREAM_ROWS)
         client = FraudlogClient(base)
         streamed = rows[TRAIN_ROWS:]

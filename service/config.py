@@ -177,7 +177,7 @@ class Settings:
     sweep_grace: timedelta = timedelta(seconds=DEFAULT_SWEEP_GRACE_SECONDS)  # before the sweeper re-rings
     queue_prefix: str = DEFAULT_QUEUE_PREFIX  # deployments sharing a broker keep apart by queue name
     relay: RelaySettings = field(default_factory=RelaySettings)
-    webhook_secret: bytes = field(default=b"", repr=False)  # FRAUDLOG_WEBHOOK_SECRET; empty: derived from the secret key
+    webhook_secret: bytes = field(default=b"", repr=False)  # FRAUDLOG_WEBHOOK_SECRET; empty: derived
     git_commit: str | None = None  # FRAUDLOG_GIT_COMMIT, recorded in lineage when the checkout cannot say
     secret_key_generated: bool = False  # embedded mode: the key was made once and kept beside the SQLite file
 

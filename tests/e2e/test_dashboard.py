@@ -25,6 +25,7 @@ from service.domain.assignment import CHALLENGER
 from service.store.engine import create_engine
 from service.store.registry import ModelRegistry
 from tests.support.models import SECRET, install_version, synthetic_rows
+from workers.wiring import broker_wiring
 
 CHROMIUM = Path(os.environ.get("FRAUDLOG_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -88,8 +89,7 @@ def shown(page: Any, stat: str) -> tuple[str, str]:
 
 
 def test_the_page_and_its_assets_are_served_from_the_package(sqlite_url: str) -> None:
-    app = create_app(Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://"),
-                     ring_doorbell=False, run_embedded_workers=False)
+    app = create_app(Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://"))
     with serve_in_thread(app) as url:
         page = httpx.get(url + "/")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -103,7 +103,8 @@ def test_the_page_and_its_assets_are_served_from_the_package(sqlite_url: str) ->
 
 
 def test_the_dashboard_draws_live_charts_and_shows_the_figures_of_v1_stats(versions: str, browser: Any) -> None:
-    app = create_app(Settings(database_url=versions, secret_key=SECRET, alert_sink="memory://"))
+    app = create_app(Settings(database_url=versions, secret_key=SECRET, alert_sink="memory://"),
+                     wiring=broker_wiring)
     errors: list[str] = []
     with serve_in_thread(app) as url:
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
@@ -157,7 +158,7 @@ def test_with_api_keys_the_page_asks_for_one_and_then_shows_the_figures(sqlite_u
     key = "k-analyst-for-the-dashboard"
     settings = Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://",
                         api_keys=(ApiKey("viewer", "analyst", key),))
-    with serve_in_thread(create_app(settings, ring_doorbell=False, run_embedded_workers=False)) as url:
+    with serve_in_thread(create_app(settings)) as url:
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))

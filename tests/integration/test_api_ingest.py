@@ -21,8 +21,7 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient[Any]]:
-    app = create_app(Settings(database_url=database_url, secret_key=b"k"), ring_doorbell=False,
-                     run_embedded_workers=False)
+    app = create_app(Settings(database_url=database_url, secret_key=b"k"))
     with TestClient(app) as client:
         yield client
 

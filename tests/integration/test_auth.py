@@ -40,7 +40,7 @@ def settings_for(url: str, **overrides: Any) -> Settings:
 
 @pytest.fixture
 def client(sqlite_url: str) -> Iterator[TestClient[Any]]:
-    with TestClient(create_app(settings_for(sqlite_url), ring_doorbell=False, run_embedded_workers=False)) as c:
+    with TestClient(create_app(settings_for(sqlite_url))) as c:
         yield c
 
 
@@ -80,14 +80,14 @@ def test_a_hashed_key_entry_authenticates_without_the_plaintext_configured(sqlit
     entry = configured_entry("loader", "ingest", SECRET, "fl_secret_value")
     settings = Settings(database_url=sqlite_url, secret_key=SECRET, api_keys=parse_api_keys(entry))
     assert "fl_secret_value" not in entry
-    with TestClient(create_app(settings, ring_doorbell=False, run_embedded_workers=False)) as c:
+    with TestClient(create_app(settings)) as c:
         assert call(c, "POST", "/v1/transactions", transaction_body(1), "fl_secret_value").status_code == 202
         assert call(c, "POST", "/v1/transactions", transaction_body(2), "fl_other").status_code == 401
 
 
 def test_rate_limit_answers_429_with_retry_after(sqlite_url: str) -> None:
     settings = settings_for(sqlite_url, rate_limit=1.0, rate_burst=3.0)
-    with TestClient(create_app(settings, ring_doorbell=False, run_embedded_workers=False)) as c:
+    with TestClient(create_app(settings)) as c:
         codes = [call(c, "GET", "/v1/models", None, KEYS["analyst"]).status_code for _ in range(5)]
         assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
         limited = call(c, "GET", "/v1/models", None, KEYS["analyst"])
@@ -105,5 +105,5 @@ def test_keys_never_reach_the_logs(client: TestClient[Any], caplog: pytest.LogCa
 
 def test_embedded_mode_without_keys_needs_no_key(sqlite_url: str) -> None:
     settings = Settings(database_url=sqlite_url, secret_key=SECRET)
-    with TestClient(create_app(settings, ring_doorbell=False, run_embedded_workers=False)) as c:
+    with TestClient(create_app(settings)) as c:
         assert c.post("/v1/transactions", json=transaction_body(1)).status_code == 202

@@ -15,6 +15,7 @@ from service.api.server import serve_in_thread
 from service.config import Settings
 from service.store.event_log import EventLog
 from tests.factories import transaction_body, transaction_event
+from workers.wiring import broker_wiring
 
 WRITERS = 8
 EVENTS_PER_WRITER = 1_000
@@ -73,7 +74,7 @@ def test_racing_appends_of_one_id_store_it_once(engine: Engine) -> None:
 
 def test_twenty_clients_post_the_same_transaction(database_url: str, tmp_path: object) -> None:
     """Over real HTTP: exactly one event, one 202 and nineteen 200s with the original position."""
-    app = create_app(Settings(database_url=database_url, secret_key=b"k"))
+    app = create_app(Settings(database_url=database_url, secret_key=b"k"), wiring=broker_wiring)
     body = transaction_body(1)
     barrier = threading.Barrier(20)
     with serve_in_thread(app) as url:

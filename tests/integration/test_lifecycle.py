@@ -29,6 +29,7 @@ from tests.integration.test_scoring import append_rows
 from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.processes import wait_until
 from workers.scheduler import SchedulerAlreadyRunning, single_scheduler
+from workers.wiring import broker_wiring
 
 
 def append_labels(engine: Engine, rows: list[tuple[dict[str, Any], bool]]) -> None:
@@ -109,7 +110,7 @@ def test_scheduler_refuses_to_run_twice(engine: Engine, database_url: str) -> No
 @pytest.fixture
 def client(sqlite_url: str) -> Iterator[TestClient[Any]]:
     settings = Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://")
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings, wiring=broker_wiring)) as client:
         yield client
 
 
@@ -166,7 +167,7 @@ def test_stream_keeps_flowing_through_retraining_and_two_promotions(pg_url: str,
                         retrain_every=RetrainSchedule(seconds=3600))
     rows = synthetic_rows(6_000, seed=36)
     statuses: list[int] = []
-    with serve_in_thread(create_app(settings)) as url:
+    with serve_in_thread(create_app(settings, wiring=broker_wiring)) as url:
         def post_stream() -> None:
             with httpx.Client(base_url=url, timeout=60) as http:
                 for start in range(0, len(rows), 100):

@@ -56,8 +56,7 @@ def figures(database_url: str) -> Iterator[tuple[str, dict[str, Any]]]:
     challenger = install_version(engine, model="logreg", promote=False)
     ModelRegistry(engine, SECRET).set_role(challenger, CHALLENGER)
     assert champion == 1 and challenger == 2
-    app = create_app(Settings(database_url=database_url, secret_key=SECRET, alert_sink="memory://"),
-                     ring_doorbell=False, run_embedded_workers=False)
+    app = create_app(Settings(database_url=database_url, secret_key=SECRET, alert_sink="memory://"))
     rows = synthetic_rows(LABELLED + UNSCORED, seed=3)  # a seed with frauds among the first rows
     with TestClient(app) as client:
         scored = client.post("/v1/transactions", json=[body for body, _ in rows[:LABELLED]])

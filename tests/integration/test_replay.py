@@ -230,7 +230,7 @@ def tamper_artifact(engine: Engine, version: int) -> None:
 @pytest.fixture
 def client(sqlite_url: str) -> Iterator[TestClient[Any]]:
     settings = Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://")
-    with TestClient(create_app(settings, ring_doorbell=False, run_embedded_workers=False)) as client:
+    with TestClient(create_app(settings)) as client:
         yield client
 
 

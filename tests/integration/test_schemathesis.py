@@ -58,7 +58,7 @@ def _settings(database_url: str) -> Settings:
 
 def _operations() -> list[tuple[str, str]]:
     """Every documented operation, read from the app's schema without serving it."""
-    document = create_app(_settings("sqlite://"), ring_doorbell=False).openapi_schema.to_schema()
+    document = create_app(_settings("sqlite://")).openapi_schema.to_schema()
     return [(method.upper(), path) for path, item in document["paths"].items() for method in item]
 
 
@@ -98,7 +98,7 @@ def served(pg_template: str) -> Iterator[Served]:
         with engine.connect() as conn:
             last = conn.execute(sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))).scalar_one()
         engine.dispose()
-        with serve_in_thread(create_app(_settings(url), ring_doorbell=False, run_embedded_workers=False)) as base:
+        with serve_in_thread(create_app(_settings(url))) as base:
             yield Served(base, url, int(last) + 1)
     finally:
         with admin.connect() as conn:

@@ -17,6 +17,7 @@ from service.config import Settings
 from service.store.tables import predictions
 from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.processes import kill, start_worker, wait_until, worker
+from workers.wiring import broker_wiring
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -33,7 +34,7 @@ def api(pg_url: str, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]
     broker_url = request.getfixturevalue(request.param) if isinstance(request.param, str) and \
         request.param.endswith("_url") else request.param
     settings = Settings(database_url=pg_url, broker_url=broker_url, secret_key=SECRET, alert_sink="memory://")
-    with serve_in_thread(create_app(settings)) as url:
+    with serve_in_thread(create_app(settings, wiring=broker_wiring)) as url:
         yield url, broker_url
 
 
