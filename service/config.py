@@ -1,4 +1,10 @@
-"""Settings from the environment, as the contract's configuration table says."""
+"""Settings from the environment, as the contract's configuration table says.
+
+This is the only module that reads `os.environ`: every process parses it once, into `Settings` (and
+`LogSettings` for logging, which every process does before it knows what else it needs), and hands the
+values down, so `Settings.from_env(env)` governs everything and tests can pass a plain mapping.
+Parsing refuses malformed values; what a process kind needs beyond that it asks for with `require`.
+"""
 
 from __future__ import annotations
 
