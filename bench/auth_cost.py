@@ -61,7 +61,7 @@ def serve(port: int) -> None:
     from service.api.app import create_app
     from service.config import Settings
 
-    app = create_app(Settings.from_env(), ring_doorbell=False, run_embedded_workers=False)
+    app = create_app(Settings.from_env())
     uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
 
 

@@ -125,7 +125,8 @@ def main() -> None:
     features, labels = load(csv, args.rows, args.cards)
     table = Table("spec", "policy", "champion ROC AUC", "alert rate", "versions", "promoted", "seconds",
                   title=f"{csv.name if csv else 'synthetic'}: train {args.train_rows:,}, serve "
-                        f"{len(features) - args.train_rows:,}, retrain every {args.every:,}, labels {args.delay:,} late")
+                        f"{len(features) - args.train_rows:,}, retrain every {args.every:,}, "
+                        f"labels {args.delay:,} late")
     for name in args.specs:
         spec = custom_spec(name) if ":" in name else spec_for(name)
         if args.with_hours:

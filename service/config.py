@@ -1,4 +1,10 @@
-"""Settings from the environment, as the contract's configuration table says."""
+"""Settings from the environment, as the contract's configuration table says.
+
+This is the only module that reads `os.environ`: every process parses it once, into `Settings` (and
+`LogSettings` for logging, which every process does before it knows what else it needs), and hands the
+values down, so `Settings.from_env(env)` governs everything and tests can pass a plain mapping.
+Parsing refuses malformed values; what a process kind needs beyond that it asks for with `require`.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,10 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
+
+from service.domain.validation import Limits
 
 DEFAULT_DATABASE_URL = "sqlite:///./fraudlog.db"
 DEFAULT_BROKER_URL = "memory://"
@@ -85,11 +94,83 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path.split("?", 1)[0])
 
 
+DEFAULT_SWEEP_GRACE_SECONDS = 5.0
+DEFAULT_QUEUE_PREFIX = "fraudlog"
+DEFAULT_MAX_ATTRIBUTES = Limits.max_attributes
+DEFAULT_MAX_ATTRIBUTE_NAME = Limits.max_attribute_name
+
+# What a process kind may demand beyond parsing: `Settings.require(SECRET_KEY, API_KEYS)`.
+SECRET_KEY = "FRAUDLOG_SECRET_KEY"
+API_KEYS = "FRAUDLOG_API_KEYS"
+
+
+@dataclass(frozen=True)
+class RelaySettings:
+    """Delivery tuning, from FRAUDLOG_ALERT_* variables (durations in seconds, `1.5` or `1.5s`)."""
+
+    max_attempts: int = 8
+    base_delay: timedelta = timedelta(seconds=1)
+    max_delay: timedelta = timedelta(seconds=300)
+    visibility_timeout: timedelta = timedelta(seconds=30)
+    batch_size: int = 100
+    webhook_timeout: timedelta = timedelta(seconds=10)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RelaySettings:
+        env = os.environ if env is None else env
+        default = cls()
+        settings = cls(
+            max_attempts=_positive_int(env, "FRAUDLOG_ALERT_MAX_ATTEMPTS", default.max_attempts),
+            base_delay=_duration(env, "FRAUDLOG_ALERT_BASE_DELAY", default.base_delay),
+            max_delay=_duration(env, "FRAUDLOG_ALERT_MAX_DELAY", default.max_delay),
+            visibility_timeout=_duration(env, "FRAUDLOG_ALERT_VISIBILITY_TIMEOUT",
+                                         default.visibility_timeout),
+            batch_size=_positive_int(env, "FRAUDLOG_ALERT_BATCH_SIZE", default.batch_size),
+            webhook_timeout=_duration(env, "FRAUDLOG_ALERT_TIMEOUT", default.webhook_timeout),
+        )
+        if settings.webhook_timeout >= settings.visibility_timeout:
+            # A send that outlives its lease lets a second relay claim and send the same alert.
+            raise ConfigError("FRAUDLOG_ALERT_TIMEOUT must be shorter than FRAUDLOG_ALERT_VISIBILITY_TIMEOUT")
+        return settings
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    """How a process logs: FRAUDLOG_LOG_LEVEL, FRAUDLOG_LOG_FORMAT, NO_COLOR / TERM=dumb, and the literal
+    secrets the formatters scrub. Separate from `Settings` because every process logs, including those that
+    never open the database: building it has no side effects (no embedded secret file is created)."""
+
+    level: str = ""  # empty: INFO
+    format: str = ""  # "json", "text", or empty: JSON unless stderr is a terminal
+    colour_allowed: bool = True
+    secrets: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> LogSettings:
+        env = os.environ if env is None else env
+        secrets = [env.get(name, "") for name in ("FRAUDLOG_SECRET_KEY", "FRAUDLOG_WEBHOOK_SECRET")]
+        for entry in env.get("FRAUDLOG_API_KEYS", "").split(","):
+            parts = entry.strip().split(":", 2)
+            if len(parts) == 3:
+                secrets.append(parts[2])
+        return cls(level=env.get("FRAUDLOG_LOG_LEVEL", ""),
+                    format=env.get("FRAUDLOG_LOG_FORMAT", "").strip().lower(),
+                    colour_allowed="NO_COLOR" not in env and env.get("TERM", "") != "dumb",
+                    secrets=tuple(s for s in secrets if s))
+
+
 @dataclass(frozen=True)
 class Settings:
+    """Everything a fraudlog process is configured with, parsed once from the environment.
+
+    `from_env` parses every variable that is set and refuses malformed values, but demands nothing: what a
+    process kind needs beyond that (the secret key, API keys) it asks for with `require`, so
+    `fraudlog db upgrade` runs with only a database URL while `fraudlog serve` still refuses to run open.
+    """
+
     database_url: str = DEFAULT_DATABASE_URL
     broker_url: str = DEFAULT_BROKER_URL
-    secret_key: bytes = b""
+    secret_key: bytes = field(default=b"", repr=False)
     api_keys: tuple[ApiKey, ...] = ()
     alert_sink: str = DEFAULT_ALERT_SINK
     retrain_every: RetrainSchedule = field(default_factory=lambda: RetrainSchedule.parse(DEFAULT_RETRAIN_EVERY))
@@ -97,11 +178,19 @@ class Settings:
     max_batch_items: int = MAX_BATCH_ITEMS
     rate_limit: float = DEFAULT_RATE_LIMIT  # requests per second per API key; 0 turns the limit off
     rate_burst: float = DEFAULT_RATE_LIMIT * 2
+    max_attributes: int = DEFAULT_MAX_ATTRIBUTES  # per transaction
+    max_attribute_name: int = DEFAULT_MAX_ATTRIBUTE_NAME  # characters per attribute name
+    sweep_grace: timedelta = timedelta(seconds=DEFAULT_SWEEP_GRACE_SECONDS)  # before the sweeper re-rings
+    queue_prefix: str = DEFAULT_QUEUE_PREFIX  # deployments sharing a broker keep apart by queue name
+    relay: RelaySettings = field(default_factory=RelaySettings)
+    webhook_secret: bytes = field(default=b"", repr=False)  # FRAUDLOG_WEBHOOK_SECRET; empty: derived
+    git_commit: str | None = None  # FRAUDLOG_GIT_COMMIT, recorded in lineage when the checkout cannot say
+    secret_key_generated: bool = False  # embedded mode: the key was made once and kept beside the SQLite file
 
     @property
     def auth_required(self) -> bool:
-        """Keys are checked whenever some are configured; `from_env` refuses to start outside embedded mode
-        without keys, so a deployment can never run open by omission."""
+        """Keys are checked whenever some are configured; `require(API_KEYS)` refuses to start outside embedded
+        mode without keys, so a deployment can never run open by omission."""
         return bool(self.api_keys)
 
     @property
@@ -109,36 +198,59 @@ class Settings:
         """SQLite with the in-process broker: one process, no servers."""
         return is_sqlite(self.database_url) and self.broker_url == "memory://"
 
+    @property
+    def limits(self) -> Limits:
+        """What a posted transaction may carry, for `service.domain.validation`."""
+        return Limits(self.max_attributes, self.max_attribute_name)
+
+    def require(self, *needs: str) -> Settings:
+        """Refuse to go on without what this process kind needs (`SECRET_KEY`, `API_KEYS`); returns self.
+
+        The embedded mode needs neither: its secret is generated beside the SQLite file and it runs open.
+        """
+        if SECRET_KEY in needs and not self.secret_key:
+            raise ConfigError("FRAUDLOG_SECRET_KEY is required outside embedded mode")
+        if API_KEYS in needs and not self.api_keys and not self.embedded:
+            raise ConfigError("FRAUDLOG_API_KEYS is required outside embedded mode")
+        return self
+
+    def require_for_api(self) -> Settings:
+        """What `fraudlog serve` needs: a secret key, and keys unless embedded (never open by omission)."""
+        return self.require(SECRET_KEY, API_KEYS)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Parse every variable that is set; raise `ConfigError` naming the first malformed one."""
         env = os.environ if env is None else env
         database_url = normalise_database_url(env.get("FRAUDLOG_DATABASE_URL", DEFAULT_DATABASE_URL))
         broker_url = env.get("FRAUDLOG_BROKER_URL", DEFAULT_BROKER_URL)
         if not broker_url.startswith(("amqp://", "amqps://", "redis://", "rediss://", "memory://")):
             raise ConfigError(f"FRAUDLOG_BROKER_URL={broker_url!r}: expected amqp://, redis:// or memory://")
-        embedded = is_sqlite(database_url) and broker_url == "memory://"
         secret = env.get("FRAUDLOG_SECRET_KEY", "")
-        if not secret:
-            if not embedded:
-                raise ConfigError("FRAUDLOG_SECRET_KEY is required outside embedded mode")
+        generated = not secret and is_sqlite(database_url) and broker_url == "memory://"
+        if generated:
             secret = _embedded_secret(database_url)
-        api_keys = parse_api_keys(env.get("FRAUDLOG_API_KEYS", ""))
-        if not api_keys and not embedded:
-            raise ConfigError("FRAUDLOG_API_KEYS is required outside embedded mode")
+        rate_limit = env.get("FRAUDLOG_RATE_LIMIT", DEFAULT_RATE_LIMIT)
         return cls(
             database_url=database_url,
             broker_url=broker_url,
             secret_key=secret.encode(),
-            api_keys=api_keys,
+            api_keys=parse_api_keys(env.get("FRAUDLOG_API_KEYS", "")),
             alert_sink=env.get("FRAUDLOG_ALERT_SINK", DEFAULT_ALERT_SINK),
             retrain_every=RetrainSchedule.parse(env.get("FRAUDLOG_RETRAIN_EVERY", DEFAULT_RETRAIN_EVERY)),
             max_body_bytes=int(env.get("FRAUDLOG_MAX_BODY_BYTES", MAX_BODY_BYTES)),
             max_batch_items=int(env.get("FRAUDLOG_MAX_BATCH_ITEMS", MAX_BATCH_ITEMS)),
-            rate_limit=float(env.get("FRAUDLOG_RATE_LIMIT", DEFAULT_RATE_LIMIT)),
-            rate_burst=float(env.get("FRAUDLOG_RATE_BURST", 2 * float(env.get("FRAUDLOG_RATE_LIMIT",
-                                                                                DEFAULT_RATE_LIMIT)))),
+            rate_limit=float(rate_limit),
+            rate_burst=float(env.get("FRAUDLOG_RATE_BURST", 2 * float(rate_limit))),
+            max_attributes=int(env.get("FRAUDLOG_MAX_ATTRIBUTES", DEFAULT_MAX_ATTRIBUTES)),
+            max_attribute_name=int(env.get("FRAUDLOG_MAX_ATTRIBUTE_NAME", DEFAULT_MAX_ATTRIBUTE_NAME)),
+            sweep_grace=timedelta(seconds=float(env.get("FRAUDLOG_SWEEP_GRACE", DEFAULT_SWEEP_GRACE_SECONDS))),
+            queue_prefix=env.get("FRAUDLOG_QUEUE_PREFIX", DEFAULT_QUEUE_PREFIX),
+            relay=RelaySettings.from_env(env),
+            webhook_secret=env.get("FRAUDLOG_WEBHOOK_SECRET", "").encode(),
+            git_commit=env.get("FRAUDLOG_GIT_COMMIT") or None,
+            secret_key_generated=generated,
         )
-
 
 def _embedded_secret(database_url: str) -> str:
     """Generate the secret once and keep it beside the SQLite file, so restarts verify old artifacts."""
@@ -157,3 +269,25 @@ def _embedded_secret(database_url: str) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")
     return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{name}={text!r}: expected a whole number >= 1")
+    return int(text)
+
+
+def _duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        seconds = float(text.removesuffix("s"))
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds < float("inf"):
+        raise ConfigError(f"{name}={text!r}: expected a positive number of seconds, e.g. 1.5 or 1.5s")
+    return timedelta(seconds=seconds)

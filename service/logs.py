@@ -11,7 +11,8 @@ masked, and the literal values of the configured API keys and secret keys are sc
 
 Environment: FRAUDLOG_LOG_LEVEL (default INFO; `INFO,fraudlog.scoring=DEBUG` sets some loggers apart, e.g. to
 see one line per prediction) and FRAUDLOG_LOG_FORMAT (`json` or `text`; default: text on a terminal, JSON
-otherwise) apply when `configure_logging` is called without explicit arguments.
+otherwise) apply when `configure_logging` is called without explicit arguments; `service.config.LogSettings`
+reads them (it, not this module, is the reader of the environment).
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from __future__ import annotations
 import json
 import logging
 import logging.config
-import os
 import re
 import sys
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
+
+from service.config import LogSettings
 
 REDACTED = "[redacted]"
 
@@ -61,13 +63,7 @@ class Redactor:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Redactor:
         """Know the literal secrets this deployment is configured with, to scrub them wherever they appear."""
-        env = os.environ if env is None else env
-        secrets = [env.get(name, "") for name in ("FRAUDLOG_SECRET_KEY", "FRAUDLOG_WEBHOOK_SECRET")]
-        for entry in env.get("FRAUDLOG_API_KEYS", "").split(","):
-            parts = entry.strip().split(":", 2)
-            if len(parts) == 3:
-                secrets.append(parts[2])
-        return cls(secrets)
+        return cls(LogSettings.from_env(env).secrets)
 
     def text(self, text: str) -> str:
         for secret in self.secrets:
@@ -169,8 +165,7 @@ class ConsoleFormatter(logging.Formatter):
 
 def use_json_lines(stream: TextIO | None = None, env: Mapping[str, str] | None = None) -> bool:
     """JSON unless FRAUDLOG_LOG_FORMAT says otherwise or the stream is a terminal."""
-    env = os.environ if env is None else env
-    chosen = env.get("FRAUDLOG_LOG_FORMAT", "").strip().lower()
+    chosen = LogSettings.from_env(env).format
     if chosen in ("json", "text"):
         return chosen == "json"
     stream = sys.stderr if stream is None else stream
@@ -230,7 +225,7 @@ def litestar_logging_config() -> Any:
 def _levels(level: str | int | None) -> tuple[str, dict[str, str]]:
     """`INFO` or `INFO,fraudlog.scoring=DEBUG,dramatiq=WARNING`: the root level, then per-logger levels."""
     if level is None:
-        level = os.environ.get("FRAUDLOG_LOG_LEVEL", "") or "INFO"
+        level = LogSettings.from_env().level or "INFO"
     if isinstance(level, int):
         return logging.getLevelName(level), {}
     root, overrides = "INFO", {}
@@ -251,7 +246,7 @@ def _level_name(text: str) -> str:
 
 
 def _colour_allowed() -> bool:
-    if "NO_COLOR" in os.environ or os.environ.get("TERM", "") == "dumb":
+    if not LogSettings.from_env().colour_allowed:
         return False
     try:
         return sys.stderr.isatty()

@@ -11,6 +11,7 @@ import queue
 import threading
 
 from service.store.group_commit import TRANSACTIONS
+from workers.tasks import ring_score
 
 log = logging.getLogger("fraudlog.doorbell")
 
@@ -31,8 +32,6 @@ class Doorbell:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        from workers.actors import ring_score
-
         while True:
             positions = self._queue.get()
             if positions is None:

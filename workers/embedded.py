@@ -14,9 +14,11 @@ from typing import Any
 
 import dramatiq
 
+from service.composition import build_worker_services
 from service.config import Settings
-from workers.broker import broker_from_url
-from workers.runtime import build_runtime, install_runtime
+from workers import tasks
+from workers.process import start_broker
+from workers.runtime import install_runtime
 
 log = logging.getLogger("fraudlog.embedded")
 
@@ -49,31 +51,20 @@ class PeriodicSweep:
                     log.exception("periodic task failed")
 
 
-def use_broker(url: str) -> dramatiq.Broker:
-    """Bind the actors to a broker for `url` in this process."""
-    from workers import actors
-
-    if not (url == "memory://" and isinstance(actors.broker, dramatiq.brokers.stub.StubBroker)):
-        actors.bind(broker_from_url(url))
-    return actors.broker
-
-
 @asynccontextmanager
 async def embedded_workers(settings: Settings, threads: int = 2,
                            sweep_every: float = SWEEP_EVERY_SECONDS) -> AsyncIterator[dramatiq.Worker]:
     """Worker threads, a runtime and a periodic sweep inside this process, for as long as the block runs."""
-    from workers import actors
-
-    broker = use_broker(settings.broker_url)
-    previous = install_runtime(build_runtime(settings))
+    broker = start_broker(settings)
+    previous = install_runtime(build_worker_services(settings))
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
     worker.start()
     schedule = settings.retrain_every
-    periodics = [PeriodicSweep(sweep_every, [actors.sweep.send])]
+    periodics = [PeriodicSweep(sweep_every, [tasks.sweep.send])]
     if schedule.seconds is not None:
-        periodics.append(PeriodicSweep(schedule.seconds, [actors.retrain.send]))
+        periodics.append(PeriodicSweep(schedule.seconds, [tasks.retrain.send]))
     else:
-        periodics.append(PeriodicSweep(RETRAIN_CHECK_SECONDS, [lambda: actors.retrain.send(schedule.events or 1)]))
+        periodics.append(PeriodicSweep(RETRAIN_CHECK_SECONDS, [lambda: tasks.retrain.send(schedule.events or 1)]))
     for periodic in periodics:
         periodic.start()
     try:

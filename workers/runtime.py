@@ -1,46 +1,29 @@
-"""What a worker process holds: settings, one engine, the model registry (a cache of verified versions),
-the scorer and the alert sink. Built lazily, once per process, so it is created after Dramatiq forks."""
+"""The services a worker process's actors use, built once per process from its settings.
+
+Built lazily, on the first message, so they are created after Dramatiq forks its worker processes (an
+engine's connections must not be shared across a fork). What they are built from is set when the process
+starts (`configure`); the embedded mode and the tests install ready-made services instead (`install_runtime`).
+"""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
-from sqlalchemy.engine import Engine
-
-from service.alerts.relay import RelaySettings, sink_from_settings
-from service.alerts.sinks import AlertSink
+from service.composition import WorkerServices, build_worker_services
 from service.config import Settings
-from service.scoring.scorer import Scorer
-from service.scoring.sweeper import Sweeper
-from service.store.engine import create_engine
-from service.store.registry import ModelRegistry
 
-
-@dataclass
-class Runtime:
-    settings: Settings
-    engine: Engine
-    registry: ModelRegistry
-    scorer: Scorer
-    sweeper: Sweeper
-    relay: RelaySettings
-    sink: AlertSink
-
-    def close(self) -> None:
-        self.engine.dispose()
-
+Runtime = WorkerServices  # the name the actors know them by
 
 _runtime: Runtime | None = None
+_settings: Settings | None = None
 _lock = threading.Lock()
 
 
-def build_runtime(settings: Settings, sink: AlertSink | None = None) -> Runtime:
-    engine = create_engine(settings.database_url)
-    registry = ModelRegistry(engine, settings.secret_key)
-    relay = RelaySettings.from_env()
-    return Runtime(settings, engine, registry, Scorer(engine, registry), Sweeper(engine, registry), relay,
-                   sink or sink_from_settings(settings, relay))
+def configure(settings: Settings) -> None:
+    """Build this process's services from `settings` when first needed."""
+    global _settings
+    with _lock:
+        _settings = settings
 
 
 def runtime() -> Runtime:
@@ -48,7 +31,10 @@ def runtime() -> Runtime:
     if _runtime is None:
         with _lock:
             if _runtime is None:
-                _runtime = build_runtime(Settings.from_env())
+                if _settings is None:
+                    raise RuntimeError("this process's worker services are not configured: "
+                                       "start it with workers.process.start_worker_process()")
+                _runtime = build_worker_services(_settings)
     return _runtime
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -21,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from service.alerts.sinks import AlertSink, DeliveryFailed, sink_from_url
-from service.config import ConfigError, Settings
+from service.config import ConfigError, RelaySettings, Settings
 from service.store.outbox import FAILED, ClaimedAlert, claim_pending_alerts, mark_sent, record_failure
 
 WEBHOOK_KEY_LABEL = b"fraudlog-webhook"
@@ -41,48 +40,19 @@ class DeliveryReport:
                               self.gave_up + other.gave_up)
 
 
-@dataclass(frozen=True)
-class RelaySettings:
-    """Delivery tuning, from FRAUDLOG_ALERT_* variables (durations in seconds, `1.5` or `1.5s`)."""
-
-    max_attempts: int = 8
-    base_delay: timedelta = timedelta(seconds=1)
-    max_delay: timedelta = timedelta(seconds=300)
-    visibility_timeout: timedelta = timedelta(seconds=30)
-    batch_size: int = 100
-    webhook_timeout: timedelta = timedelta(seconds=10)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> RelaySettings:
-        env = os.environ if env is None else env
-        default = cls()
-        settings = cls(
-            max_attempts=_positive_int(env, "FRAUDLOG_ALERT_MAX_ATTEMPTS", default.max_attempts),
-            base_delay=_duration(env, "FRAUDLOG_ALERT_BASE_DELAY", default.base_delay),
-            max_delay=_duration(env, "FRAUDLOG_ALERT_MAX_DELAY", default.max_delay),
-            visibility_timeout=_duration(env, "FRAUDLOG_ALERT_VISIBILITY_TIMEOUT",
-                                         default.visibility_timeout),
-            batch_size=_positive_int(env, "FRAUDLOG_ALERT_BATCH_SIZE", default.batch_size),
-            webhook_timeout=_duration(env, "FRAUDLOG_ALERT_TIMEOUT", default.webhook_timeout),
-        )
-        if settings.webhook_timeout >= settings.visibility_timeout:
-            # A send that outlives its lease lets a second relay claim and send the same alert.
-            raise ConfigError("FRAUDLOG_ALERT_TIMEOUT must be shorter than FRAUDLOG_ALERT_VISIBILITY_TIMEOUT")
-        return settings
-
-
 def webhook_secret(settings: Settings, env: Mapping[str, str] | None = None) -> bytes:
     """The key that signs webhooks: FRAUDLOG_WEBHOOK_SECRET, else one derived from the secret key.
+
+    FRAUDLOG_WEBHOOK_SECRET comes from `settings`, or from `env` when one is given (tests).
 
     Deriving it leaves operators one key to manage, and since HMAC is one-way, the webhook secret that is
     shared with the receiver never reveals the key that signs model artifacts and hashes API keys. It is
     the hex text of HMAC-SHA256(secret_key, "fraudlog-webhook"), so it can be pasted into a receiver's
     configuration as is.
     """
-    env = os.environ if env is None else env
-    explicit = env.get("FRAUDLOG_WEBHOOK_SECRET", "")
+    explicit = settings.webhook_secret if env is None else env.get("FRAUDLOG_WEBHOOK_SECRET", "").encode()
     if explicit:
-        return explicit.encode()
+        return explicit
     if not settings.secret_key:
         raise ConfigError("set FRAUDLOG_WEBHOOK_SECRET or FRAUDLOG_SECRET_KEY to sign webhooks")
     return hmac.new(settings.secret_key, WEBHOOK_KEY_LABEL, hashlib.sha256).hexdigest().encode()
@@ -149,25 +119,3 @@ def _deliver_batch(engine: Engine, sink: AlertSink, batch: Sequence[ClaimedAlert
         # already took is still recorded, so only the alert in flight is sent again after its lease.
         mark_sent(engine, sent_ids, datetime.now(UTC))
     return DeliveryReport(len(sent_ids), failed, gave_up)
-
-
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    if not text.isdigit() or int(text) < 1:
-        raise ConfigError(f"{name}={text!r}: expected a whole number >= 1")
-    return int(text)
-
-
-def _duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
-    text = env.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        seconds = float(text.removesuffix("s"))
-    except ValueError:
-        seconds = -1.0
-    if not 0 < seconds < float("inf"):
-        raise ConfigError(f"{name}={text!r}: expected a positive number of seconds, e.g. 1.5 or 1.5s")
-    return timedelta(seconds=seconds)

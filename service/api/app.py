@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
@@ -21,58 +21,44 @@ from service.api.predict import predict_transaction
 from service.api.problems import EXCEPTION_HANDLERS
 from service.api.stats import metrics, stats
 from service.api.transactions import TransactionController
+from service.composition import build_committer, open_store
 from service.config import Settings
 from service.logs import litestar_logging_config
-from service.store import migrate
-from service.store.engine import create_engine
-from service.store.event_log import EventLog
-from service.store.group_commit import AppendedHook, GroupCommitter
-from service.store.registry import ModelRegistry
+from service.store.group_commit import AppendedHook
+
+AppWiring = Callable[[Settings], AbstractAsyncContextManager[AppendedHook | None]]
 
 
-def create_app(settings: Settings | None = None, *, on_appended: AppendedHook | None = None,
-               ring_doorbell: bool = True, run_embedded_workers: bool = True,
+def create_app(settings: Settings, *, wiring: AppWiring | None = None,
                extra_lifespans: list[Callable[[Litestar], object]] | None = None) -> Litestar:
-    """Build the API. With no arguments it reads the environment, as `uvicorn --factory` needs.
+    """Build the API for `settings`.
 
-    After each commit the API rings the doorbell (a `score` message with the new positions). With the
-    `memory://` broker it also runs the workers in this process (the embedded mode).
+    `wiring` is what the process building the app plugs into it: a context entered at startup, after the
+    embedded mode's migrations, that yields the hook to call after each commit (the doorbell that rings
+    `score` with the new positions) and keeps running whatever must live as long as the app (the embedded
+    mode's worker threads). `workers.wiring.broker_wiring` is the one real processes use; without it the
+    API appends and answers but rings nothing (tests, benchmarks of the API alone).
     """
-    settings = settings or Settings.from_env()
 
     @asynccontextmanager
     async def store_lifespan(app: Litestar) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
-        if settings.embedded:
-            migrate.upgrade(engine)  # the embedded mode has no separate deploy step
-        doorbell = None
-        hook = on_appended
-        if hook is None and ring_doorbell:
-            from workers.doorbell import Doorbell
-            from workers.embedded import use_broker
-
-            use_broker(settings.broker_url)
-            hook = doorbell = Doorbell()
-        committer = GroupCommitter(EventLog(engine), on_appended=hook)
-        app.state.settings = settings
-        app.state.engine = engine
-        app.state.registry = ModelRegistry(engine, settings.secret_key)
-        limiter = TokenBucket(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
-        app.state.authenticator = Authenticator(settings.api_keys, settings.secret_key,
-                                                required=settings.auth_required, limiter=limiter)
-        app.state.committer = committer
+        store = open_store(settings)
         try:
-            async with AsyncExitStack() as stack:
-                if settings.broker_url == "memory://" and run_embedded_workers:
-                    from workers.embedded import embedded_workers
-
-                    await stack.enter_async_context(embedded_workers(settings))
-                yield
+            async with (wiring or _no_wiring)(settings) as on_appended:
+                committer = build_committer(store, on_appended)
+                app.state.settings = settings
+                app.state.engine = store.engine
+                app.state.registry = store.registry
+                limiter = TokenBucket(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
+                app.state.authenticator = Authenticator(settings.api_keys, settings.secret_key,
+                                                        required=settings.auth_required, limiter=limiter)
+                app.state.committer = committer
+                try:
+                    yield
+                finally:
+                    committer.close()
         finally:
-            committer.close()
-            if doorbell is not None:
-                doorbell.close()
-            engine.dispose()
+            store.close()
 
     return Litestar(
         route_handlers=[TransactionController, LabelController, ModelController, AlertController, predict_transaction,
@@ -91,3 +77,8 @@ def create_app(settings: Settings | None = None, *, on_appended: AppendedHook | 
                 type="http", scheme="bearer", description="an API key: Authorization: Bearer <key>")}),
         ),
     )
+
+
+@asynccontextmanager
+async def _no_wiring(settings: Settings) -> AsyncIterator[None]:
+    yield None

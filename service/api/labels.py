@@ -37,6 +37,6 @@ class LabelController(Controller):
     async def post_labels(self, request: Request[Any, Any, Any], state: State) -> Response[
             IngestReceipt | list[IngestReceipt]]:
         body = await request.body()
-        items, as_array = decode_one_or_many(body, LabelIn, state.settings.max_batch_items)
+        items, as_array = decode_one_or_many(body, LabelIn, state.settings.max_batch_items, state.settings.limits)
         outcome = await append(state.committer, LABELS, label_events(items))
         return receipts_response(outcome, as_array, [label.transaction_id for label in items])

@@ -22,7 +22,7 @@ from service.scoring.on_demand import NoChampion, UnknownVersion, predict
       security=API_KEY_SECURITY,
       responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409, 413, 422))
 async def predict_transaction(request: Request[Any, Any, Any], state: State) -> OnDemandPrediction:
-    body = decode_object(await request.body(), PredictIn)
+    body = decode_object(await request.body(), PredictIn, state.settings.limits)
     try:
         result = await _in_thread(state, body)
     except UnknownVersion as exc:

@@ -39,7 +39,8 @@ class TransactionController(Controller):
     async def post_transactions(self, request: Request[Any, Any, Any], state: State) -> Response[
             IngestReceipt | list[IngestReceipt]]:
         body = await request.body()
-        items, as_array = decode_one_or_many(body, TransactionIn, state.settings.max_batch_items)
+        items, as_array = decode_one_or_many(body, TransactionIn, state.settings.max_batch_items,
+                                             state.settings.limits)
         events = transaction_events(items)
         outcome = await append(state.committer, TRANSACTIONS, events)
         return receipts_response(outcome, as_array, [tx.transaction_id for tx in items])

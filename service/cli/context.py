@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from service.composition import StoreServices
+from service.composition import open_store as open_store_for
+from service.config import SECRET_KEY, Settings
 
-from sqlalchemy.engine import Engine
-
-from service.config import Settings
-from service.store import migrate
-from service.store.engine import create_engine
-from service.store.registry import ModelRegistry
+StoreContext = StoreServices
 
 
-@dataclass
-class StoreContext:
-    settings: Settings
-    engine: Engine
-    registry: ModelRegistry
-
-
-def open_store(settings: Settings | None = None) -> StoreContext:
-    settings = settings or Settings.from_env()
-    engine = create_engine(settings.database_url)
-    if settings.embedded:
-        migrate.upgrade(engine)
-    return StoreContext(settings, engine, ModelRegistry(engine, settings.secret_key))
+def open_store(settings: Settings | None = None) -> StoreServices:
+    """The store for a command, from the environment unless `settings` are given. The secret key is required:
+    the registry verifies (and training signs) model artifacts with it."""
+    return open_store_for((settings or Settings.from_env()).require(SECRET_KEY))

@@ -24,6 +24,7 @@ def register(subparsers: Any) -> None:
 
 
 def _engine() -> Any:
+    """Migrations need only the database URL: no secret key, no API keys."""
     return create_engine(Settings.from_env().database_url)
 
 

@@ -26,6 +26,7 @@ from service.client import FraudlogClient, StreamReport, stream
 from service.config import Settings
 from service.ml.datasets import creditcard_transactions, synthetic_stream
 from service.ml.specs import spec_for
+from workers.wiring import broker_wiring
 
 DEMO_START = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -57,7 +58,7 @@ def _demo(args: argparse.Namespace) -> int:
     result = train_first_version(store.registry, training, spec_for(args.model), source="demo")
     console.print(f"version {result.version}: prequential ROC AUC {result.metrics['prequential_roc_auc']:.4f}, "
                   f"threshold {result.threshold:.4g}; retraining every {retrain_every:,} transactions")
-    with serve_in_thread(create_app(settings), args.port) as url:
+    with serve_in_thread(create_app(settings, wiring=broker_wiring), args.port) as url:
         client = FraudlogClient(url)
         report = _stream(console, client, streaming, args.label_delay)
         waited = _wait_until_scored(console, client, len(streaming))

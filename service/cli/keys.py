@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from service.api.auth import configured_entry, new_key
-from service.config import ROLES, Settings
+from service.config import ROLES, SECRET_KEY, Settings
 
 
 def register(subparsers: Any) -> None:
@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
 def _create(args: argparse.Namespace) -> int:
     if not args.name or ":" in args.name or "," in args.name:
         raise ValueError(f"a key name may not be empty or contain ':' or ',': {args.name!r}")
-    settings = Settings.from_env()
+    settings = Settings.from_env().require(SECRET_KEY)  # the entry holds the key's HMAC under it
     key = new_key()
     print(f"API key for {args.name} ({args.role}), shown once; keep it secret:\n  {key}\n")
     print("Add this entry to FRAUDLOG_API_KEYS (it holds only the key's HMAC under FRAUDLOG_SECRET_KEY):")

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from service.cli.context import open_store
-from service.config import normalise_database_url, sqlite_path
+from service.config import Settings, normalise_database_url, sqlite_path
 from service.ml.artifact import ArtifactRejected
 from service.replay.rebuild import REBUILT_MARKER, RebuildReport, rebuild
 
@@ -42,7 +42,7 @@ def _run(args: argparse.Namespace) -> int:
     except ArtifactRejected as exc:
         raise ValueError(str(exc)) from exc  # the CLI's one-line failure, exit 1
     _print(Console(), report, target_url)
-    _carry_embedded_secret(target_url, store.settings.secret_key, console)
+    _carry_embedded_secret(target_url, store.settings, console)
     return 0
 
 
@@ -57,11 +57,12 @@ def _print(console: Console, report: RebuildReport, target_url: str) -> None:
     console.print(table)
 
 
-def _carry_embedded_secret(target_url: str, secret_key: bytes, console: Console) -> None:
+def _carry_embedded_secret(target_url: str, settings: Settings, console: Console) -> None:
     """In embedded mode the secret lives beside the SQLite file; a rebuilt SQLite file needs the same one, or
     none of the copied artifacts would verify when the embedded mode opens it."""
     path = sqlite_path(target_url)
-    if path is None or os.environ.get("FRAUDLOG_SECRET_KEY"):
+    secret_key = settings.secret_key
+    if path is None or not settings.secret_key_generated:
         console.print("the copied artifacts are signed with this deployment's FRAUDLOG_SECRET_KEY: use the same "
                       "key with the rebuilt database")
         return

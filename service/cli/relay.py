@@ -10,8 +10,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from service.alerts.relay import RelaySettings, deliver_pending, sink_from_settings
+from service.alerts.relay import deliver_pending
 from service.cli.context import open_store
+from service.composition import build_sink
 from service.store.errors import StoreError
 
 log = logging.getLogger("fraudlog.relay")
@@ -27,8 +28,8 @@ def register(subparsers: Any) -> None:
 
 def _relay(args: argparse.Namespace) -> int:
     store = open_store()
-    relay = RelaySettings.from_env()
-    sink = sink_from_settings(store.settings, relay)
+    relay = store.settings.relay
+    sink = build_sink(store.settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

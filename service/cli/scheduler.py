@@ -10,6 +10,9 @@ from typing import Any
 
 from service.cli.context import open_store
 from service.cli.errors import CommandFailed
+from workers import tasks
+from workers.process import start_broker
+from workers.scheduler import EVENT_COUNT_CHECK_SECONDS, build_scheduler, single_scheduler
 
 log = logging.getLogger("fraudlog.scheduler")
 LOCK_CHECK_SECONDS = 5.0
@@ -23,18 +26,16 @@ def register(subparsers: Any) -> None:
 
 
 def _scheduler(args: argparse.Namespace) -> int:
-    from workers import actors
-    from workers.scheduler import EVENT_COUNT_CHECK_SECONDS, build_scheduler, single_scheduler
-
     store = open_store()
+    start_broker(store.settings)
     schedule = store.settings.retrain_every
-    jobs = [("sweep", args.sweep_every, actors.sweep.send),
-            ("deliver_alerts", args.alerts_every, actors.deliver_alerts.send)]
+    jobs = [("sweep", args.sweep_every, tasks.sweep.send),
+            ("deliver_alerts", args.alerts_every, tasks.deliver_alerts.send)]
     if schedule.seconds is not None:
-        jobs.append(("retrain", schedule.seconds, actors.retrain.send))
+        jobs.append(("retrain", schedule.seconds, tasks.retrain.send))
         retrain_text = f"every {schedule.seconds:g} s"
     else:
-        jobs.append(("retrain", EVENT_COUNT_CHECK_SECONDS, lambda: actors.retrain.send(schedule.events or 1)))
+        jobs.append(("retrain", EVENT_COUNT_CHECK_SECONDS, lambda: tasks.retrain.send(schedule.events or 1)))
         retrain_text = f"every {schedule.events} new transactions"
     with single_scheduler(store.engine, store.settings) as still_held:
         scheduler = build_scheduler(jobs)

@@ -7,6 +7,10 @@ import socket
 from typing import Any
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+from service.config import Settings
+from service.logs import logging_config
 
 
 class TcpConfig(uvicorn.Config):
@@ -32,18 +36,14 @@ def register(subparsers: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from service.config import Settings
-    from service.logs import logging_config
-
-    Settings.from_env()  # fail fast, with a one-line message, on bad configuration
+    # Fail fast, with a one-line message: each uvicorn process checks again in `served_app`.
+    Settings.from_env().require_for_api()
     # uvicorn applies log_config in every worker process it starts, so they all log as this one does.
     log_config = logging_config(args.log_level)
-    config = TcpConfig("service.api.app:create_app", factory=True, host=args.host, port=args.port,
+    config = TcpConfig("workers.wiring:served_app", factory=True, host=args.host, port=args.port,
                        workers=args.workers, log_config=log_config, log_level=log_config["root"]["level"].lower(),
                        access_log=False)
     if args.workers > 1:
-        from uvicorn.supervisors import Multiprocess
-
         Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:
         uvicorn.Server(config).run()

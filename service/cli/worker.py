@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Any
 
+from service.config import SECRET_KEY, Settings
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("worker", help="run Dramatiq workers (score, deliver_alerts, sweep)")
@@ -17,9 +19,7 @@ def register(subparsers: Any) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from service.config import Settings
-
-    settings = Settings.from_env()
+    settings = Settings.from_env().require(SECRET_KEY)  # checked here too, to fail before exec with one line
     if settings.broker_url == "memory://":
         raise ValueError("fraudlog worker needs a real broker (FRAUDLOG_BROKER_URL=amqp://... or redis://...); "
                          "with memory:// the API runs the workers itself")

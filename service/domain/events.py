@@ -9,7 +9,6 @@ ready for the store to append. The store names the types in its schema but does 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -18,9 +17,10 @@ import msgspec
 
 MAX_VERSION = 2**31 - 1  # model_versions.version is a 32-bit integer
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
-# Limits with documented defaults, configurable for deployments whose clients send more.
-MAX_ATTRIBUTES = int(os.environ.get("FRAUDLOG_MAX_ATTRIBUTES", "256"))
-MAX_ATTRIBUTE_NAME = int(os.environ.get("FRAUDLOG_MAX_ATTRIBUTE_NAME", "64"))
+# Limits with documented defaults, configurable for deployments whose clients send more: the schema below
+# documents the defaults, and `service.domain.validation.Limits` enforces the configured values.
+MAX_ATTRIBUTES = 256
+MAX_ATTRIBUTE_NAME = 64
 
 # The types of event the log holds. Transactions and labels come from clients; promotions and retirements
 # are control events that give model versions their roles (see `service.domain.assignment`).
@@ -33,8 +33,8 @@ EVENT_TYPES = (EVENT_TRANSACTION, EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT
 Identifier = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="1-128 characters of [A-Za-z0-9._:-]")]
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset")]
 # Printable names only: a NUL, for one, cannot be stored in Postgres JSONB.
-AttributeName = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ATTRIBUTE_NAME,
-                                            pattern=r"^[^\x00-\x1f\x7f]+$")]
+AttributeName = Annotated[str, msgspec.Meta(min_length=1, pattern=r"^[^\x00-\x1f\x7f]+$",
+                                            extra_json_schema={"maxLength": MAX_ATTRIBUTE_NAME})]
 Amount = Annotated[float, msgspec.Meta(ge=0, description="finite, >= 0")]
 
 
@@ -45,7 +45,8 @@ class TransactionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     event_time: AwareDateTime
     amount: Amount
     card_id: Identifier | None = None
-    attributes: Annotated[dict[AttributeName, float], msgspec.Meta(max_length=MAX_ATTRIBUTES)] = {}
+    attributes: Annotated[dict[AttributeName, float], msgspec.Meta(extra_json_schema={"maxProperties":
+                                                                                   MAX_ATTRIBUTES})] = {}
 
 
 class LabelIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -3,19 +3,25 @@
 msgspec stops at the first error, which is right for speed and wrong for a client who has to fix a
 10,000-item batch. So the fast path decodes with msgspec; only a body that fails is decoded again
 generically and checked field by field against the same Struct annotations, collecting every error.
+
+The limits a deployment may change (attributes per transaction, characters per attribute name) cannot live
+in the annotations, which are fixed at import; they come in as a `Limits` value built from the settings
+and are checked after msgspec, with the same messages msgspec would give.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, TypeVar
 
 import msgspec
+
+from service.domain.events import MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTES, TransactionIn
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -26,6 +32,21 @@ class FieldError:
     detail: str
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What a transaction may carry: FRAUDLOG_MAX_ATTRIBUTES and FRAUDLOG_MAX_ATTRIBUTE_NAME (`Settings.limits`)."""
+
+    max_attributes: int = MAX_ATTRIBUTES
+    max_attribute_name: int = MAX_ATTRIBUTE_NAME
+
+    def attribute_errors(self, attributes: Mapping[str, Any], pointer: str) -> list[FieldError]:
+        """Errors for `attributes` (at `pointer`) beyond these limits; empty when within them."""
+        if len(attributes) > self.max_attributes:
+            return [FieldError(pointer, f"Expected `object` of length <= {self.max_attributes}")]
+        return [FieldError(f"{pointer}/{_escape(str(name))}", f"Expected `str` of length <= {self.max_attribute_name}")
+                for name in attributes if len(str(name)) > self.max_attribute_name]
+
+
 class InvalidBody(ValueError):
     def __init__(self, errors: list[FieldError], title: str = "The request body is invalid") -> None:
         super().__init__("; ".join(f"{e.pointer or '/'}: {e.detail}" for e in errors))
@@ -33,31 +54,50 @@ class InvalidBody(ValueError):
         self.errors = errors
 
 
-def decode_one_or_many(body: bytes, struct: type[S], max_items: int) -> tuple[list[S], bool]:
+def decode_one_or_many(body: bytes, struct: type[S], max_items: int, limits: Limits) -> tuple[list[S], bool]:
     """Decode an object or an array of objects. Returns the items and whether the body was an array."""
     try:
         decoded = msgspec.json.decode(body, type=struct | list[struct])  # type: ignore[valid-type]
     except (msgspec.ValidationError, msgspec.DecodeError):
-        raise InvalidBody(_explain(body, struct, max_items)) from None
+        raise InvalidBody(_explain(body, struct, max_items, limits)) from None
     if isinstance(decoded, list):
         if not decoded:
             raise InvalidBody([FieldError("", "an array must hold at least one item")])
         if len(decoded) > max_items:
             raise InvalidBody([FieldError("", f"an array may hold at most {max_items} items, got {len(decoded)}")])
+        _refuse_beyond_limits(decoded, limits, as_array=True)
         _refuse_times_outside_utc(decoded, as_array=True)
         return decoded, True
+    _refuse_beyond_limits([decoded], limits, as_array=False)
     _refuse_times_outside_utc([decoded], as_array=False)
     return [decoded], False
 
 
-def decode_object(body: bytes, struct: type[S]) -> S:
+def decode_object(body: bytes, struct: type[S], limits: Limits) -> S:
     """Decode one JSON object into `struct`, naming every bad field when it does not fit."""
     try:
         decoded = msgspec.json.decode(body, type=struct)
     except (msgspec.ValidationError, msgspec.DecodeError):
-        raise InvalidBody(_explain(body, struct, 0, allow_array=False)) from None
+        raise InvalidBody(_explain(body, struct, 0, limits, allow_array=False)) from None
+    _refuse_beyond_limits([decoded], limits, as_array=False)
     _refuse_times_outside_utc([decoded], as_array=False)
     return decoded
+
+
+def _refuse_beyond_limits(items: Sequence[msgspec.Struct], limits: Limits, *, as_array: bool) -> None:
+    errors = [error for index, item in enumerate(items)
+              for error in _beyond_limits(item, limits, f"/{index}" if as_array else "")]
+    if errors:
+        raise InvalidBody(errors)
+
+
+def _beyond_limits(item: msgspec.Struct, limits: Limits, pointer: str) -> list[FieldError]:
+    """Errors for the transactions in `item` (itself, or nested as in a predict request) beyond `limits`."""
+    if isinstance(item, TransactionIn):
+        return limits.attribute_errors(item.attributes, f"{pointer}/attributes")
+    return [error for field in msgspec.structs.fields(item)
+            if isinstance(value := getattr(item, field.name), msgspec.Struct)
+            for error in _beyond_limits(value, limits, f"{pointer}/{field.encode_name}")]
 
 
 # Payment times a fraud service can reason about. The bounds also keep every derived time (a window's
@@ -111,7 +151,8 @@ def _time_fields(struct: type[msgspec.Struct]) -> tuple[tuple[str, str, bool], .
     return tuple(found)
 
 
-def _explain(body: bytes, struct: type[msgspec.Struct], max_items: int, allow_array: bool = True) -> list[FieldError]:
+def _explain(body: bytes, struct: type[msgspec.Struct], max_items: int, limits: Limits,
+             allow_array: bool = True) -> list[FieldError]:
     try:
         # Python's json accepts NaN and Infinity and turns 1e400 into inf, so we can name the field.
         document = json.loads(body)
@@ -120,13 +161,13 @@ def _explain(body: bytes, struct: type[msgspec.Struct], max_items: int, allow_ar
     if isinstance(document, list) and allow_array:
         if len(document) > max_items:
             return [FieldError("", f"an array may hold at most {max_items} items, got {len(document)}")]
-        errors = [e for i, item in enumerate(document) for e in check_object(item, struct, f"/{i}")]
+        errors = [e for i, item in enumerate(document) for e in check_object(item, struct, f"/{i}", limits)]
     else:
-        errors = check_object(document, struct, "")
+        errors = check_object(document, struct, "", limits)
     return errors or [FieldError("", "the body does not match the schema")]
 
 
-def check_object(item: Any, struct: type[msgspec.Struct], pointer: str) -> list[FieldError]:
+def check_object(item: Any, struct: type[msgspec.Struct], pointer: str, limits: Limits) -> list[FieldError]:
     if not isinstance(item, dict):
         return [FieldError(pointer, f"expected an object, got {_json_kind(item)}")]
     fields = {f.encode_name: f for f in msgspec.structs.fields(struct)}
@@ -137,10 +178,18 @@ def check_object(item: Any, struct: type[msgspec.Struct], pointer: str) -> list[
                 errors.append(FieldError(f"{pointer}/{name}", "required field is missing"))
             continue
         nested = _struct_type(field.type)
-        if nested is not None and isinstance(item[name], dict):
-            errors.extend(check_object(item[name], nested, f"{pointer}/{name}"))
-        else:
-            errors.extend(_check_value(item[name], field.type, f"{pointer}/{name}"))
+        value = item[name]
+        if nested is not None and isinstance(value, dict):
+            errors.extend(check_object(value, nested, f"{pointer}/{name}", limits))
+            continue
+        if struct is TransactionIn and name == "attributes" and isinstance(value, dict):
+            beyond = limits.attribute_errors(value, f"{pointer}/{name}")
+            errors.extend(beyond)
+            flagged = {error.pointer for error in beyond}
+            value = {k: v for k, v in value.items() if f"{pointer}/{name}/{_escape(str(k))}" not in flagged}
+            if f"{pointer}/{name}" in flagged:
+                continue
+        errors.extend(_check_value(value, field.type, f"{pointer}/{name}"))
     return errors
 
 

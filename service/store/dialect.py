@@ -140,7 +140,7 @@ def utc_for_column(moment: datetime, sa_dialect: sa.Dialect) -> datetime:
     return moment.replace(tzinfo=None) if sa_dialect.name == SQLITE else moment
 
 
-# -- one holder per deployment (the scheduler, the lifecycle) ---------------------------------------------------------------------
+# -- one holder per deployment (the scheduler, the lifecycle) ------------------------------------------
 
 @contextmanager
 def hold_deployment_lock(engine: Engine, *, key: int, sqlite_lock_path: str) -> Iterator[Callable[[], bool] | None]:

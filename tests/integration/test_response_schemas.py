@@ -11,17 +11,17 @@ import pytest
 import sqlalchemy as sa
 from litestar.testing import TestClient
 
-from service.api.app import create_app
 from service.config import Settings
 from service.scoring.scorer import Scorer
 from service.store.registry import ModelRegistry
+from tests.support.api import api_client
 from tests.support.models import SECRET, install_version, synthetic_rows
 
 
 @pytest.fixture
 def client(sqlite_url: str) -> Iterator[TestClient[Any]]:
     settings = Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://")
-    with TestClient(create_app(settings, ring_doorbell=False, run_embedded_workers=False)) as client:
+    with api_client(settings) as client:
         yield client
 
 

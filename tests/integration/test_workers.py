@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from typing import Any
@@ -32,7 +33,9 @@ def champion_predictions(engine: Engine) -> tuple[int, int]:
 def api(pg_url: str, request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     broker_url = request.getfixturevalue(request.param) if isinstance(request.param, str) and \
         request.param.endswith("_url") else request.param
-    settings = Settings(database_url=pg_url, broker_url=broker_url, secret_key=SECRET, alert_sink="memory://")
+    # The worker processes take this run's queue prefix from the environment (conftest sets it): so must the API.
+    settings = Settings(database_url=pg_url, broker_url=broker_url, secret_key=SECRET, alert_sink="memory://",
+                        queue_prefix=os.environ["FRAUDLOG_QUEUE_PREFIX"])
     with served_api(settings, background=True) as url:
         yield url, broker_url
 

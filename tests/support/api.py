@@ -18,13 +18,12 @@ from litestar.testing import TestClient
 from service.api.app import create_app
 from service.api.server import serve_in_thread
 from service.config import Settings
+from workers.wiring import broker_wiring
 
 
 def build_app(settings: Settings, *, background: bool = False) -> Litestar:
     """The app for `settings`; with `background` it also rings the doorbell and runs the embedded workers."""
-    if background:
-        return create_app(settings)
-    return create_app(settings, ring_doorbell=False, run_embedded_workers=False)
+    return create_app(settings, wiring=broker_wiring if background else None)
 
 
 @contextmanager

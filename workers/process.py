@@ -1,0 +1,43 @@
+"""Starting a process's Dramatiq side: the broker from the settings, with the actors bound to it.
+
+Every process that sends or runs actors calls one of these when it starts, never at import: the API
+(through `workers.wiring`), the scheduler, and a worker process (`dramatiq workers.actors`, which is
+what `fraudlog worker` runs).
+"""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from service.config import SECRET_KEY, Settings
+from workers import runtime, tasks
+from workers.broker import broker_from_url
+
+
+def start_broker(settings: Settings) -> dramatiq.Broker:
+    """Bind the actors to a broker for `settings.broker_url` in this process, and return it.
+
+    With `memory://` an in-process broker that is already bound is kept: the embedded API and its worker
+    threads must share one, and a second API in the same process (tests) joins the first.
+    """
+    current = tasks.bound_broker()
+    broker: dramatiq.Broker
+    if settings.broker_url == "memory://" and isinstance(current, StubBroker) and \
+            not isinstance(current, tasks.UnstartedBroker):
+        broker = current
+    else:
+        broker = broker_from_url(settings.broker_url)
+    tasks.bind(broker, settings.queue_prefix)
+    return broker
+
+
+def start_worker_process(settings: Settings | None = None) -> dramatiq.Broker:
+    """A Dramatiq worker process: settings from the environment (the secret key is required, to verify model
+    artifacts), the broker with fraudlog's logging and start-up sweep, and the services its actors will use."""
+    settings = (settings or Settings.from_env()).require(SECRET_KEY)
+    broker = broker_from_url(settings.broker_url)
+    broker.add_middleware(tasks.StructuredLogging())
+    tasks.bind(broker, settings.queue_prefix)
+    runtime.configure(settings)
+    return broker

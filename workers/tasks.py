@@ -1,0 +1,127 @@
+"""The actors. Messages carry log positions, never payloads: the database is the source of truth.
+
+Importing this module has no side effect: the actors are declared on a placeholder that refuses to send,
+and `bind` points them at the process's broker, under the deployment's queue names, when the process
+starts (`workers.process.start_broker`). So the API, the scheduler and the tests import them freely.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from service.alerts.relay import deliver_pending
+from service.logs import configure_logging
+from workers.runtime import runtime
+
+log = logging.getLogger("fraudlog.worker")
+
+DOORBELL_CHUNK = 1_000
+# Queue names are `<FRAUDLOG_QUEUE_PREFIX>.<name>`: deployments (and test runs) sharing a broker keep apart.
+SCORE_QUEUE = "score"
+ALERTS_QUEUE = "alerts"
+MAINTENANCE_QUEUE = "maintenance"
+
+
+class BrokerNotStarted(RuntimeError):
+    """A message was sent before the process started its broker."""
+
+
+class UnstartedBroker(StubBroker):
+    """Where the actors live until `bind`: declaring on it costs nothing, sending on it is a bug, said loudly
+    rather than a message kept in memory and lost."""
+
+    def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:
+        raise BrokerNotStarted("no broker in this process yet: call workers.process.start_broker(settings) first")
+
+
+class SweepOnBoot(dramatiq.Middleware):
+    """A worker that starts sweeps once, so events whose doorbell was lost while it was down get scored."""
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        try:
+            sweep.send()
+        except Exception:  # the broker may still be coming up; the scheduler sweeps again later
+            log.warning("could not enqueue the start-up sweep", exc_info=True)
+
+
+class StructuredLogging(dramatiq.Middleware):
+    """Worker processes started by the dramatiq CLI log as every other fraudlog process does.
+
+    A middleware rather than a call at start: the dramatiq CLI configures its own logging after importing
+    the broker module, and this hook runs after that.
+    """
+
+    def after_process_boot(self, broker: dramatiq.Broker) -> None:
+        configure_logging()
+
+
+_unstarted = UnstartedBroker()
+
+
+@dramatiq.actor(broker=_unstarted, queue_name=SCORE_QUEUE, max_retries=20, min_backoff=200, max_backoff=30_000)
+def score(positions: list[int]) -> None:
+    """Score these log positions with their champion and challengers; idempotent."""
+    report = runtime().scorer.score_positions(positions)
+    if report.alerts:
+        deliver_alerts.send()
+
+
+@dramatiq.actor(broker=_unstarted, queue_name=ALERTS_QUEUE, max_retries=3)
+def deliver_alerts() -> None:
+    """Relay pending outbox rows to the sink (claim, send with Idempotency-Key, mark sent)."""
+    rt = runtime()
+    deliver_pending(rt.engine, rt.sink, batch_size=rt.relay.batch_size,
+                    visibility_timeout=rt.relay.visibility_timeout, max_attempts=rt.relay.max_attempts,
+                    base_delay=rt.relay.base_delay, max_delay=rt.relay.max_delay)
+
+
+@dramatiq.actor(broker=_unstarted, queue_name=MAINTENANCE_QUEUE, max_retries=3)
+def sweep() -> None:
+    """Re-ring the doorbell for every event past the grace period without a champion prediction."""
+    ring_score(runtime().sweeper.find_unscored())
+    deliver_alerts.send()
+
+
+@dramatiq.actor(broker=_unstarted, queue_name=MAINTENANCE_QUEUE, max_retries=0, time_limit=30 * 60_000)
+def retrain(min_new_events: int = 1, promote: bool = True) -> None:
+    """Retrain the champion on the log since its watermark, if at least `min_new_events` arrived."""
+    # Imported here because training pulls in river, which the API process (it rings `score`) never needs.
+    from service.retrain import new_events_since_watermark
+    from service.retrain import retrain as retrain_champion
+
+    rt = runtime()
+    if new_events_since_watermark(rt.registry) < max(1, min_new_events):
+        return
+    result = retrain_champion(rt.registry, promote=promote)
+    if result is not None:
+        log.info("new model version %d (%s): %s", result.version, result.status, result.reason,
+                 extra={"model_version": result.version})
+
+
+def ring_score(positions: Sequence[int]) -> None:
+    for start in range(0, len(positions), DOORBELL_CHUNK):
+        score.send(list(positions[start : start + DOORBELL_CHUNK]))
+
+
+ACTORS = (score, deliver_alerts, sweep, retrain)
+_QUEUES = {score: SCORE_QUEUE, deliver_alerts: ALERTS_QUEUE, sweep: MAINTENANCE_QUEUE, retrain: MAINTENANCE_QUEUE}
+
+
+def bind(broker: dramatiq.Broker, queue_prefix: str) -> None:
+    """Point every actor at `broker` under `<queue_prefix>.<queue>` and make it the global broker."""
+    if not any(isinstance(m, SweepOnBoot) for m in broker.middleware):
+        broker.add_middleware(SweepOnBoot())
+    for actor in ACTORS:
+        actor.broker = broker
+        actor.queue_name = f"{queue_prefix}.{_QUEUES[actor]}"
+        broker.declare_actor(actor)
+    dramatiq.set_broker(broker)
+
+
+def bound_broker() -> dramatiq.Broker:
+    """The broker the actors send to (the placeholder until `bind`)."""
+    return score.broker
