@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +37,15 @@ DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "creditc
 START = datetime(2013, 9, 1, tzinfo=UTC)
 
 
-def load(csv: Path | None, rows: int, cards: int | None) -> tuple[list[dict[str, Any]], list[bool]]:
+def load(csv: Path | None, rows: int, cards: int | None, clock_gap: float | None = None,
+         ) -> tuple[list[dict[str, Any]], list[bool]]:
     source = (creditcard_transactions(csv, start=START, cards=cards, limit=rows) if csv
               else synthetic_stream(rows, start=START, cards=cards or 500))
     bodies, labels = zip(*source, strict=True)
-    views = [TxView(i + 1, b["transaction_id"], b.get("card_id"), parse_time(b["event_time"]), float(b["amount"]),
+    # With a clock gap, row i happens i * gap seconds after the first, as `fraudlog demo` streams them.
+    times = [START + timedelta(seconds=i * clock_gap) if clock_gap else parse_time(b["event_time"])
+             for i, b in enumerate(bodies)]
+    views = [TxView(i + 1, b["transaction_id"], b.get("card_id"), times[i], float(b["amount"]),
                     dict(sorted(b["attributes"].items()))) for i, b in enumerate(bodies)]
     features = batch_features(views, [])
     return [features[v.position] for v in views], list(labels)
@@ -114,6 +118,8 @@ def main() -> None:
     parser.add_argument("--policies", nargs="+", default=["evidence", "always", "frozen"])
     parser.add_argument("--with-hours", action="store_true", help="let the specs read the time-of-day features")
     parser.add_argument("--cards", type=int, default=None)
+    parser.add_argument("--clock-gap", type=float, default=None,
+                        help="put row i at i * GAP seconds, as `fraudlog demo` does (its default: 0.001)")
     parser.add_argument("--rows", type=int, default=30_000)
     parser.add_argument("--train-rows", type=int, default=10_000)
     parser.add_argument("--every", type=int, default=2_000)
@@ -122,7 +128,7 @@ def main() -> None:
     args = parser.parse_args()
     console = Console()
     csv = None if str(args.csv) == "synthetic" else args.csv
-    features, labels = load(csv, args.rows, args.cards)
+    features, labels = load(csv, args.rows, args.cards, args.clock_gap)
     table = Table("spec", "policy", "champion ROC AUC", "alert rate", "versions", "promoted", "seconds",
                   title=f"{csv.name if csv else 'synthetic'}: train {args.train_rows:,}, serve "
                         f"{len(features) - args.train_rows:,}, retrain every {args.every:,}, "

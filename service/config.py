@@ -15,6 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from service.lifecycle.promotion import PromotionPolicy
 
 from service.domain.validation import Limits
 
@@ -186,6 +190,10 @@ class Settings:
     webhook_secret: bytes = field(default=b"", repr=False)  # FRAUDLOG_WEBHOOK_SECRET; empty: derived
     git_commit: str | None = None  # FRAUDLOG_GIT_COMMIT, recorded in lineage when the checkout cannot say
     secret_key_generated: bool = False  # embedded mode: the key was made once and kept beside the SQLite file
+    # The promotion policy (service.lifecycle.promotion): evidence a challenger needs before it is promoted.
+    promotion_min_frauds: int = 30
+    promotion_confidence: float = 0.95
+    max_challengers: int = 3
 
     @property
     def auth_required(self) -> bool:
@@ -202,6 +210,13 @@ class Settings:
     def limits(self) -> Limits:
         """What a posted transaction may carry, for `service.domain.validation`."""
         return Limits(self.max_attributes, self.max_attribute_name)
+
+    @property
+    def promotion_policy(self) -> PromotionPolicy:
+        from service.lifecycle.promotion import PromotionPolicy
+
+        return PromotionPolicy(min_frauds=self.promotion_min_frauds, confidence=self.promotion_confidence,
+                               max_challengers=self.max_challengers)
 
     def require(self, *needs: str) -> Settings:
         """Refuse to go on without what this process kind needs (`SECRET_KEY`, `API_KEYS`); returns self.
@@ -246,6 +261,9 @@ class Settings:
             max_attribute_name=int(env.get("FRAUDLOG_MAX_ATTRIBUTE_NAME", DEFAULT_MAX_ATTRIBUTE_NAME)),
             sweep_grace=timedelta(seconds=float(env.get("FRAUDLOG_SWEEP_GRACE", DEFAULT_SWEEP_GRACE_SECONDS))),
             queue_prefix=env.get("FRAUDLOG_QUEUE_PREFIX", DEFAULT_QUEUE_PREFIX),
+            promotion_min_frauds=_positive_int(env, "FRAUDLOG_PROMOTION_MIN_FRAUDS", 30),
+            promotion_confidence=_probability(env, "FRAUDLOG_PROMOTION_CONFIDENCE", 0.95),
+            max_challengers=_positive_int(env, "FRAUDLOG_MAX_CHALLENGERS", 3),
             relay=RelaySettings.from_env(env),
             webhook_secret=env.get("FRAUDLOG_WEBHOOK_SECRET", "").encode(),
             git_commit=env.get("FRAUDLOG_GIT_COMMIT") or None,
@@ -291,3 +309,16 @@ def _duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelt
     if not 0 < seconds < float("inf"):
         raise ConfigError(f"{name}={text!r}: expected a positive number of seconds, e.g. 1.5 or 1.5s")
     return timedelta(seconds=seconds)
+
+
+def _probability(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r}: expected a number between 0 and 1") from None
+    if not 0.5 <= value < 1.0:
+        raise ConfigError(f"{name}={text!r}: expected a confidence in [0.5, 1)")
+    return value

@@ -24,6 +24,7 @@ log = logging.getLogger("fraudlog.embedded")
 
 SWEEP_EVERY_SECONDS = 5.0
 RETRAIN_CHECK_SECONDS = 2.0
+EVALUATE_EVERY_SECONDS = 2.0
 
 
 class PeriodicSweep:
@@ -60,7 +61,8 @@ async def embedded_workers(settings: Settings, threads: int = 2,
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
     worker.start()
     schedule = settings.retrain_every
-    periodics = [PeriodicSweep(sweep_every, [tasks.sweep.send])]
+    periodics = [PeriodicSweep(sweep_every, [tasks.sweep.send]),
+                 PeriodicSweep(EVALUATE_EVERY_SECONDS, [tasks.evaluate.send])]
     if schedule.seconds is not None:
         periodics.append(PeriodicSweep(schedule.seconds, [tasks.retrain.send]))
     else:

@@ -13,8 +13,6 @@ exclusive lock on a file beside the database; a second scheduler refuses to star
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -25,6 +23,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import Engine
 
 from service.config import Settings, sqlite_path
+from service.store import dialect
 
 log = logging.getLogger("fraudlog.scheduler")
 
@@ -43,33 +42,12 @@ def single_scheduler(engine: Engine, settings: Settings) -> Iterator[Callable[[]
     Yields a check that says whether the lock is still held: a Postgres session lock vanishes with its
     session (a database restart, a killed backend), and a scheduler that lost it must stop, or two run.
     """
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as conn:
-            if not conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({ADVISORY_LOCK_KEY})").scalar():
-                raise SchedulerAlreadyRunning("another fraudlog scheduler holds the lock on this database")
-
-            def still_held() -> bool:
-                try:
-                    return bool(conn.exec_driver_sql(
-                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                        f"AND pid = pg_backend_pid() AND objid = {ADVISORY_LOCK_KEY & 0xFFFFFFFF}").scalar())
-                except Exception:
-                    return False
-
-            try:
-                yield still_held
-            finally:
-                with contextlib.suppress(Exception):
-                    conn.exec_driver_sql(f"SELECT pg_advisory_unlock({ADVISORY_LOCK_KEY})")
-        return
     path = sqlite_path(settings.database_url)
     lock_path = f"{path}.scheduler.lock" if path else f"/tmp/fraudlog-scheduler-{os.getuid()}.lock"
-    with open(lock_path, "w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SchedulerAlreadyRunning(f"another fraudlog scheduler holds {lock_path}") from None
-        yield lambda: True  # a file lock lives as long as this process
+    with dialect.hold_deployment_lock(engine, key=ADVISORY_LOCK_KEY, sqlite_lock_path=lock_path) as still_held:
+        if still_held is None:
+            raise SchedulerAlreadyRunning("another fraudlog scheduler holds the lock on this database")
+        yield still_held
 
 
 

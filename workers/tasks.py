@@ -87,19 +87,37 @@ def sweep() -> None:
 
 
 @dramatiq.actor(broker=_unstarted, queue_name=MAINTENANCE_QUEUE, max_retries=0, time_limit=30 * 60_000)
-def retrain(min_new_events: int = 1, promote: bool = True) -> None:
-    """Retrain the champion on the log since its watermark, if at least `min_new_events` arrived."""
+def retrain(min_new_events: int = 1) -> None:
+    """Train the next version if at least `min_new_events` transactions (and, for a supervised champion, a
+    label) arrived since the newest version's cut; it enters as a challenger. Then evaluate the challengers."""
     # Imported here because training pulls in river, which the API process (it rings `score`) never needs.
-    from service.retrain import new_events_since_watermark
-    from service.retrain import retrain as retrain_champion
+    from service.lifecycle.retraining import retrain as retrain_next
+    from service.store.lifecycle import LockBusy
 
     rt = runtime()
-    if new_events_since_watermark(rt.registry) < max(1, min_new_events):
+    try:
+        result = retrain_next(rt.registry, min_new_transactions=max(1, min_new_events),
+                              git_commit=rt.settings.git_commit)
+    except LockBusy:
+        log.info("a retrain or evaluation is running elsewhere; this one is skipped")
         return
-    result = retrain_champion(rt.registry, promote=promote)
     if result is not None:
         log.info("new model version %d (%s): %s", result.version, result.status, result.reason,
                  extra={"model_version": result.version})
+        evaluate.send()
+
+
+@dramatiq.actor(broker=_unstarted, queue_name=MAINTENANCE_QUEUE, max_retries=0)
+def evaluate() -> None:
+    """Compare every challenger with the champion on shadow evidence; promote or retire on the policy."""
+    from service.lifecycle.evaluation import evaluate_challengers
+    from service.store.lifecycle import LockBusy
+
+    rt = runtime()
+    try:
+        evaluate_challengers(rt.registry, rt.settings.promotion_policy)
+    except LockBusy:
+        log.debug("a retrain or evaluation is running elsewhere; this evaluation is skipped")
 
 
 def ring_score(positions: Sequence[int]) -> None:
@@ -107,8 +125,9 @@ def ring_score(positions: Sequence[int]) -> None:
         score.send(list(positions[start : start + DOORBELL_CHUNK]))
 
 
-ACTORS = (score, deliver_alerts, sweep, retrain)
-_QUEUES = {score: SCORE_QUEUE, deliver_alerts: ALERTS_QUEUE, sweep: MAINTENANCE_QUEUE, retrain: MAINTENANCE_QUEUE}
+ACTORS = (score, deliver_alerts, sweep, retrain, evaluate)
+_QUEUES = {score: SCORE_QUEUE, deliver_alerts: ALERTS_QUEUE, sweep: MAINTENANCE_QUEUE, retrain: MAINTENANCE_QUEUE,
+           evaluate: MAINTENANCE_QUEUE}
 
 
 def bind(broker: dramatiq.Broker, queue_prefix: str) -> None:

@@ -54,7 +54,10 @@ class ModelController(Controller):
 
 def _set_role(state: State, version: int, role: RoleChange) -> RoleChanged:
     try:
-        position = state.registry.set_role(version, role)
+        action = "promote" if role == "champion" else "retire"
+        position = state.registry.set_role(version, role, decision={
+            "kind": "manual", "action": action,
+            "reason": f"{action}d by an operator (POST /v1/models/{version}/{action})"})
     except UnknownVersion as exc:
         raise Problem(404, "Unknown model version", str(exc)) from exc
     except ArtifactRejected as exc:

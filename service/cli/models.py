@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from service.cli.context import open_store
-from service.cli.train import CSV_START
 from service.domain.assignment import CHAMPION, RETIRED
-from service.retrain import DEFAULT_MARGIN, retrain
-from service.verify import TrainingFile, verify_version
+from service.lifecycle.evaluation import evaluate_challengers
+from service.lifecycle.retraining import retrain
+from service.lifecycle.verification import verify_version
+from service.ml.specs import ModelSpec
 from service.views.models import version_detail, version_summaries
 
 
@@ -27,17 +27,16 @@ def register(subparsers: Any) -> None:
     show = actions.add_parser("show", help="a version's full lineage")
     show.add_argument("version", type=int)
     show.set_defaults(run=_show)
-    retrain = actions.add_parser("retrain", help="retrain the champion on the log since its watermark, now")
-    retrain.add_argument("--no-promote", action="store_true", help="keep the new version as a challenger")
+    retrain = actions.add_parser("retrain", help="train the next version on the log now; it enters as a challenger")
+    retrain.add_argument("--promote", action="store_true", help="make it the champion at once (recorded as manual)")
     retrain.add_argument("--through", type=int, default=None, help="last log position to learn (default: all)")
-    retrain.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
-                         help="promote if ROC AUC >= the champion's minus this")
+    retrain.add_argument("--model", default=None, help="train this built-in spec instead of the champion's")
     retrain.set_defaults(run=_retrain)
+    evaluate = actions.add_parser("evaluate", help="evaluate the challengers on shadow evidence now (promote, "
+                                                   "keep or retire, each recorded in the log)")
+    evaluate.set_defaults(run=_evaluate)
     verify = actions.add_parser("verify", help="retrain a version from its lineage and compare the artifact SHA-256")
     verify.add_argument("version", type=int)
-    verify.add_argument("--csv", default=None, help="for a version without a parent: the file it was trained from")
-    verify.add_argument("--cards", type=int, default=None, help="with --csv: the --cards given to `fraudlog train`")
-    verify.add_argument("--rows", type=int, default=None, help="with --csv: the --rows given to `fraudlog train`")
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(run=_verify)
     for name, role in (("promote", CHAMPION), ("retire", RETIRED)):
@@ -69,26 +68,46 @@ def _show(args: argparse.Namespace) -> int:
 
 def _set_role(args: argparse.Namespace) -> int:
     store = open_store()
-    position = store.registry.set_role(args.version, args.role)
+    action = "promote" if args.role == CHAMPION else "retire"
+    position = store.registry.set_role(args.version, args.role, decision={
+        "kind": "manual", "action": action, "reason": f"{action}d by an operator (fraudlog models {action})"})
     print(f"version {args.version} is now {args.role} (log position {position})")
     return 0
 
 
 def _retrain(args: argparse.Namespace) -> int:
-    result = retrain(open_store().registry, through=args.through, promote=not args.no_promote, margin=args.margin)
+    from service.ml.specs import spec_for
+
+    store = open_store()
+    spec: ModelSpec | None = None if args.model is None else spec_for(args.model)
+    result = retrain(store.registry, through=args.through, promote=args.promote, spec=spec,
+                     git_commit=store.settings.git_commit)
     if result is None:
-        print("nothing new to learn since the champion's watermark")
+        print("nothing new to learn since the newest version's cut")
         return 0
     auc = result.metrics["prequential_roc_auc"]
-    print(f"version {result.version} (parent {result.parent_version}) is {result.status}: {result.reason}; "
-          f"{result.metrics['n_events']} events, prequential ROC AUC {_fmt(auc)}, "
-          f"artifact sha256 {result.artifact_sha256[:12]}")
+    print(f"version {result.version} (trained while {result.parent_version} was champion) is {result.status}: "
+          f"{result.reason}; {result.metrics['n_events']:,} transactions, {result.metrics['n_labels']:,} labels, "
+          f"prequential ROC AUC {_fmt(auc)}, artifact sha256 {result.artifact_sha256[:12]}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    store = open_store()
+    decisions = evaluate_challengers(store.registry, store.settings.promotion_policy)
+    if not decisions:
+        print("no challengers to evaluate")
+    for d in decisions:
+        evidence = d.evidence
+        aucs = (f"; ROC AUC {evidence['challenger_auc']:.4f} vs champion {evidence['champion_auc']:.4f}, "
+                f"p = {evidence['p_value']:.3g}" if "p_value" in evidence else "")
+        print(f"version {d.version}: {d.action} ({d.reason}); {evidence['transactions']:,} shared labelled "
+              f"transactions, {evidence['frauds']:,} frauds{aucs}")
     return 0
 
 
 def _verify(args: argparse.Namespace) -> int:
-    source = None if args.csv is None else TrainingFile(Path(args.csv), CSV_START, args.cards, args.rows)
-    report = verify_version(open_store().registry, args.version, source)
+    report = verify_version(open_store().registry, args.version)
     print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.lines()))
     return 0 if report.reproduced else 1
 

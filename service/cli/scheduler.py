@@ -22,6 +22,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("scheduler", help="run the sweeping and retraining schedule; one per deployment")
     parser.add_argument("--sweep-every", type=float, default=10.0, help="seconds between sweeps")
     parser.add_argument("--alerts-every", type=float, default=5.0, help="seconds between alert relay runs")
+    parser.add_argument("--evaluate-every", type=float, default=10.0,
+                        help="seconds between evaluations of the challengers (promotion on evidence)")
     parser.set_defaults(run=_scheduler)
 
 
@@ -30,7 +32,8 @@ def _scheduler(args: argparse.Namespace) -> int:
     start_broker(store.settings)
     schedule = store.settings.retrain_every
     jobs = [("sweep", args.sweep_every, tasks.sweep.send),
-            ("deliver_alerts", args.alerts_every, tasks.deliver_alerts.send)]
+            ("deliver_alerts", args.alerts_every, tasks.deliver_alerts.send),
+            ("evaluate", args.evaluate_every, tasks.evaluate.send)]
     if schedule.seconds is not None:
         jobs.append(("retrain", schedule.seconds, tasks.retrain.send))
         retrain_text = f"every {schedule.seconds:g} s"
@@ -49,7 +52,7 @@ def _scheduler(args: argparse.Namespace) -> int:
         lost = threading.Event()
         scheduler.add_job(check_lock, "interval", seconds=LOCK_CHECK_SECONDS, id="lock", max_instances=1)
         print(f"scheduler running: sweep every {args.sweep_every:g} s, alerts every {args.alerts_every:g} s, "
-              f"retrain {retrain_text}", flush=True)
+              f"evaluate every {args.evaluate_every:g} s, retrain {retrain_text}", flush=True)
         with contextlib.suppress(KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: a clean stop
             scheduler.start()
     if lost.is_set():

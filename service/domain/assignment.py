@@ -84,6 +84,10 @@ class AssignmentTable:
     def first_champion_position(self) -> int | None:
         return next((c.position for c in self._changes if c.role == CHAMPION), None)
 
+    def changes_of(self, version: int) -> list[RoleChange]:
+        """Every role event of `version`, oldest first."""
+        return [c for c in self._changes if c.version == version]
+
     def last_decision(self, version: int) -> Mapping[str, Any] | None:
         """The decision recorded with the newest role event of `version` that carries one."""
         return next((c.decision for c in reversed(self._changes) if c.version == version and c.decision), None)

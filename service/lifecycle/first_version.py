@@ -85,13 +85,14 @@ def import_history(registry: ModelRegistry, rows: Iterable[tuple[dict[str, Any],
 
 def train_first_version(registry: ModelRegistry, rows: Iterable[tuple[dict[str, Any], bool]], spec: ModelSpec, *,
                         id_prefix: str = HISTORY_PREFIX, target_alert_rate: float = DEFAULT_ALERT_RATE,
-                        promote: bool = True, progress: Callable[[int], None] | None = None) -> FirstVersion:
+                        promote: bool = True, progress: Callable[[int], None] | None = None,
+                        git_commit: str | None = None) -> FirstVersion:
     """Import `rows` into the log, train `spec` on the log up to its end, register it (as champion by default)."""
     report = import_history(registry, rows, id_prefix=id_prefix, progress=progress)
     cut = EventLog(registry.engine).last_position()
     champion = registry.assignments().current().champion
     row = train_version(registry.engine, registry.secret_key, spec, cut=cut, parent=champion,
-                        target_alert_rate=target_alert_rate)
+                        target_alert_rate=target_alert_rate, git_commit=git_commit)
     version = registry.add_version(row)
     registry.set_role(version, CHAMPION if promote else CHALLENGER, decision={
         "kind": "manual", "action": "promote" if promote else "enter",

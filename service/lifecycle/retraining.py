@@ -66,7 +66,8 @@ def retrain_due(registry: ModelRegistry, min_new_transactions: int = 1) -> Due:
 
 
 def retrain(registry: ModelRegistry, *, min_new_transactions: int = 1, through: int | None = None,
-            spec: ModelSpec | None = None, promote: bool = False) -> RetrainResult | None:
+            spec: ModelSpec | None = None, promote: bool = False, git_commit: str | None = None,
+            ) -> RetrainResult | None:
     """Train the next version if one is due; None when not (nothing new, or the range was trained already).
 
     Raises `LockBusy` when another retrain or evaluation holds the lifecycle lock.
@@ -89,7 +90,7 @@ def retrain(registry: ModelRegistry, *, min_new_transactions: int = 1, through: 
         rate = float(parent.metrics.get("target_alert_rate", 0.02))
         try:
             row = train_version(registry.engine, registry.secret_key, spec, cut=cut, parent=champion,
-                                target_alert_rate=rate)
+                                target_alert_rate=rate, git_commit=git_commit)
         except NothingToLearn as exc:
             log.info("no retrain: %s", exc)
             return None

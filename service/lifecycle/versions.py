@@ -27,7 +27,7 @@ class NothingToLearn(ValueError):
 
 
 def train_version(engine: Any, secret_key: bytes, spec: ModelSpec, *, cut: int, parent: int | None,
-                  target_alert_rate: float = DEFAULT_ALERT_RATE) -> dict[str, Any]:
+                  target_alert_rate: float = DEFAULT_ALERT_RATE, git_commit: str | None = None) -> dict[str, Any]:
     """Train `spec` on the log up to `cut`; returns the version row, ready for `ModelRegistry.add_version`."""
     window = read_window(engine, cut, window_size(spec))
     if window.events == 0:
@@ -40,7 +40,8 @@ def train_version(engine: Any, secret_key: bytes, spec: ModelSpec, *, cut: int, 
     calibration = calibrate(model, spec, window.data, target_alert_rate, CALIBRATION_TRANSACTIONS)
     artifact = pack(model, secret_key)
     return {
-        "parent_version": parent, "model_spec": spec.to_dict(), "training_code": training_code(train_version),
+        "parent_version": parent, "model_spec": spec.to_dict(),
+        "training_code": training_code(train_version, git_commit),
         "training_data": {**window.lineage(), "window": window_size(spec)},
         "environment": environment(), "artifact": artifact.blob, "artifact_sha256": artifact.sha256,
         "artifact_hmac": artifact.hmac, "threshold": calibration.threshold,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import bisect
 import hashlib
 import math
-import os
 import platform
 import subprocess
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,8 +25,6 @@ import river
 import service
 from service.ml.metrics import RunningRocAuc
 from service.ml.specs import Features, Model, ModelSpec, build_model, learn_one, score_one, spec_for
-
-GIT_COMMIT_VARIABLE = "FRAUDLOG_GIT_COMMIT"
 
 
 class TrainingData:
@@ -184,13 +181,14 @@ def environment() -> dict[str, str]:
     }
 
 
-def training_code(function: Callable[..., Any]) -> dict[str, Any]:
-    """Which code trained a version: module, function, package version and git commit (None if unknown)."""
+def training_code(function: Callable[..., Any], git_commit: str | None = None) -> dict[str, Any]:
+    """Which code trained a version: module, function, package version and git commit: `git_commit` when the
+    deployment states it (FRAUDLOG_GIT_COMMIT, through Settings), else the checkout's HEAD, else None."""
     return {
         "module": function.__module__,
         "function": function.__qualname__,
         "package_version": service.__version__,
-        "git_commit": os.environ.get(GIT_COMMIT_VARIABLE) or _checkout_commit(),
+        "git_commit": git_commit or _checkout_commit(),
     }
 
 

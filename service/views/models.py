@@ -12,7 +12,7 @@ from typing import Any, Protocol, cast
 
 import msgspec
 
-from service.domain.assignment import CHALLENGER
+from service.domain.assignment import CHALLENGER, AssignmentTable
 from service.domain.events import format_time
 from service.store.registry import ModelRegistry, VersionRecord
 from service.store.stats import model_quality
@@ -33,8 +33,22 @@ class LiveMetrics(msgspec.Struct, kw_only=True):
 NO_TRAFFIC = LiveMetrics(predictions=0, alert_rate=None, labels=0, frauds=0, roc_auc=None)
 
 
+class DecisionView(msgspec.Struct, kw_only=True):
+    """A role event of the version and the decision behind it: who decided (`automatic` by the promotion
+    policy, `manual` by an operator), what (`enter`, `promote`, `keep`, `retire`), why, and the evidence
+    (transactions and frauds both versions scored, both ROC AUCs, DeLong's p-value and interval)."""
+
+    position: int
+    role: str
+    kind: str | None
+    action: str | None
+    reason: str | None
+    evidence: dict[str, Any] | None
+
+
 class ModelSummary(msgspec.Struct, kw_only=True):
-    """One item of `GET /v1/models`."""
+    """One item of `GET /v1/models`: `live_metrics.alert_rate` is the observed rate, beside the target the
+    threshold was calibrated for (`target_alert_rate`)."""
 
     version: int
     status: ModelStatus
@@ -44,6 +58,8 @@ class ModelSummary(msgspec.Struct, kw_only=True):
     threshold: float
     metrics: dict[str, Any]
     live_metrics: LiveMetrics
+    target_alert_rate: float | None = None
+    last_decision: DecisionView | None = None
 
 
 class Artifact(msgspec.Struct, kw_only=True):
@@ -69,6 +85,7 @@ class ModelDetail(msgspec.Struct, kw_only=True):
     threshold: float
     metrics: dict[str, Any]
     watermark: int
+    decisions: list[DecisionView] = msgspec.field(default_factory=list)
 
 
 def model_summaries(registry: ModelRegistry) -> list[ModelSummary]:
@@ -78,7 +95,7 @@ def model_summaries(registry: ModelRegistry) -> list[ModelSummary]:
         quality = model_quality(conn)
     return [_summary(record, _status(table.status_of(record.version)),
                      msgspec.convert(quality[record.version], LiveMetrics) if record.version in quality
-                     else NO_TRAFFIC)
+                     else NO_TRAFFIC, _decisions(table, record.version)[-1:])
             for record in registry.list()]
 
 
@@ -86,13 +103,15 @@ def model_detail(registry: ModelRegistry, version: int) -> ModelDetail:
     """The version's lineage (raises `UnknownVersion`), with its artifact's HMAC verified now."""
     record = registry.get(version)
     verified = registry.verify_artifact(version)
-    status = _status(registry.assignments().status_of(version))
+    table = registry.assignments()
+    status = _status(table.status_of(version))
     return ModelDetail(
         version=record.version, parent_version=record.parent_version, created_at=format_time(record.created_at),
         status=status, model_spec=record.model_spec, training_code=record.training_code,
         training_data=record.training_data, environment=record.environment,
         artifact=Artifact(size=record.artifact_size, sha256=record.artifact_sha256, hmac_verified=verified),
-        threshold=record.threshold, metrics=record.metrics, watermark=record.watermark)
+        threshold=record.threshold, metrics=record.metrics, watermark=record.watermark,
+        decisions=_decisions(table, version))
 
 
 @dataclass(frozen=True)
@@ -129,10 +148,24 @@ def version_detail(store: HasRegistry, version: int) -> dict[str, Any]:
     return cast(dict[str, Any], msgspec.to_builtins(model_detail(store.registry, version)))
 
 
-def _summary(record: VersionRecord, status: ModelStatus, live: LiveMetrics) -> ModelSummary:
+def _summary(record: VersionRecord, status: ModelStatus, live: LiveMetrics, last: list[DecisionView],
+             ) -> ModelSummary:
+    target = record.metrics.get("target_alert_rate")
     return ModelSummary(version=record.version, status=status, parent_version=record.parent_version,
                         created_at=format_time(record.created_at), model_spec=record.model_spec,
-                        threshold=record.threshold, metrics=record.metrics, live_metrics=live)
+                        threshold=record.threshold, metrics=record.metrics, live_metrics=live,
+                        target_alert_rate=None if target is None else float(target),
+                        last_decision=last[0] if last else None)
+
+
+def _decisions(table: AssignmentTable, version: int) -> list[DecisionView]:
+    out = []
+    for change in table.changes_of(version):
+        decision = dict(change.decision or {})
+        out.append(DecisionView(position=change.position, role=change.role, kind=decision.get("kind"),
+                                action=decision.get("action"), reason=decision.get("reason"),
+                                evidence=decision.get("evidence")))
+    return out
 
 
 def _status(named: str | None) -> ModelStatus:

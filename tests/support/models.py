@@ -7,13 +7,15 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from service.bootstrap import train_first_version
+from service.lifecycle.first_version import train_first_version
 from service.ml.datasets import synthetic_stream
 from service.ml.specs import spec_for
 from service.store.registry import ModelRegistry
 
 SECRET = b"test-secret"
 START = datetime(2026, 11, 1, tzinfo=UTC)
+# Versions are trained on history imported under this prefix, so tests can stream the same rows live.
+HISTORY = "hist:"
 
 
 def synthetic_rows(n: int, *, seed: int = 7, cards: int = 40) -> list[tuple[dict[str, Any], bool]]:
@@ -22,8 +24,15 @@ def synthetic_rows(n: int, *, seed: int = 7, cards: int = 40) -> list[tuple[dict
 
 def install_version(engine: Engine, *, model: str = "hst", rows: int = 400, seed: int = 3, promote: bool = True,
                     alert_rate: float = 0.05, **params: Any) -> int:
-    """Train a version on a small synthetic stream and register it (promoted to champion by default)."""
+    """Import a small synthetic stream as history, train a version on it and register it (promoted to
+    champion by default). Small windows keep it fast."""
     registry = ModelRegistry(engine, SECRET)
-    result = train_first_version(registry, synthetic_rows(rows, seed=seed), spec_for(model, **params),
-                                 source="test", target_alert_rate=alert_rate, promote=promote)
+    spec = spec_for(model, **params) if params or model == "blend" else spec_for(model, **_small(model))
+    result = train_first_version(registry, synthetic_rows(rows, seed=seed), spec, id_prefix=f"{HISTORY}{seed}:",
+                                 target_alert_rate=alert_rate, promote=promote)
     return result.version
+
+
+def _small(model: str) -> dict[str, Any]:
+    # HST's reference window must fit the few hundred rows a test trains on.
+    return {"n_trees": 10, "height": 8, "window_size": 100} if model == "hst" else {}

@@ -10,7 +10,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 # Lineage's git commit is read by training itself until it takes `Settings.git_commit` (service/ml is the
 # lead's, moved separately); remove this entry then.
-ENVIRONMENT_READERS = {"service/config.py", "service/ml/training.py"}
+ENVIRONMENT_READERS = {"service/config.py"}
 
 
 def _modules(*folders: str) -> list[Path]:

@@ -414,15 +414,13 @@ def test_environment_names_the_versions_that_build_artifacts() -> None:
     assert set(environment()) == {"python", "river", "cloudpickle", "numpy", "scipy"}
 
 
-def test_training_code_names_module_function_version_and_commit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FRAUDLOG_GIT_COMMIT", "0123abc")
-    assert training_code(fit) == {
+def test_training_code_names_module_function_version_and_commit() -> None:
+    assert training_code(fit, "0123abc") == {
         "module": "service.ml.training",
         "function": "fit",
         "package_version": service.__version__,
         "git_commit": "0123abc",
     }
-    monkeypatch.delenv("FRAUDLOG_GIT_COMMIT")
     commit = training_code(fit)["git_commit"]
     assert commit is None or len(commit) in (40, 64)
 
