@@ -29,6 +29,7 @@ from service.lifecycle.first_version import train_first_version
 from service.logs import JsonFormatter
 from service.ml.datasets import creditcard_transactions, synthetic_stream
 from service.ml.specs import BUILT_IN, DEFAULT_MODEL, spec_for
+from service.store.stats import served_quality
 from workers.wiring import broker_wiring
 
 BATCH = 250
@@ -39,11 +40,11 @@ CLOCK_ORIGIN = datetime(2026, 11, 1, tzinfo=UTC)
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("demo", help="run the embedded default end to end and show the results")
     parser.add_argument("--rows", type=int, default=20_000, help="transactions to stream after training")
-    parser.add_argument("--train-rows", type=int, default=5_000, help="transactions to train version 1 on")
+    parser.add_argument("--train-rows", type=int, default=10_000, help="transactions to train version 1 on")
     parser.add_argument("--csv", default=None, help="use a creditcard.csv file instead of the synthetic stream")
     parser.add_argument("--model", choices=BUILT_IN, default=DEFAULT_MODEL)
-    parser.add_argument("--rate", type=float, default=2_000.0,
-                        help="transactions per second to stream; event times follow this clock (default 2,000)")
+    parser.add_argument("--rate", type=float, default=1_000.0,
+                        help="transactions per second to stream; event times follow this clock (default 1,000)")
     parser.add_argument("--db", default="./fraudlog-demo.db", help="the SQLite file (recreated)")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--label-delay", type=int, default=1_000, help="labels arrive N transactions later")
@@ -77,7 +78,9 @@ def _demo(args: argparse.Namespace) -> int:
         report = _stream(console, client, streaming, args.label_delay, args.rate)
         waited = _wait_until_scored(console, client, len(streaming))
         _wait_for_evidence(client)
-        _summary(console, client.get("/v1/stats"), client.get("/v1/models"), report, waited,
+        with store.engine.connect() as conn:
+            served = served_quality(conn)
+        _summary(console, client.get("/v1/stats"), client.get("/v1/models"), served, report, waited,
                  args.csv is None)
         if not args.no_serve:
             console.print(f"serving on {url} (OpenAPI docs at {url}/schema/swagger); Ctrl-C to stop")
@@ -155,8 +158,8 @@ def _wait_until_scored(console: Console, client: FraudlogClient, expected: int, 
     return time.monotonic() - started
 
 
-def _summary(console: Console, stats: dict[str, Any], models: list[dict[str, Any]], report: StreamReport,
-             waited: float, synthetic: bool) -> None:
+def _summary(console: Console, stats: dict[str, Any], models: list[dict[str, Any]], served: dict[str, Any],
+             report: StreamReport, waited: float, synthetic: bool) -> None:
     latency = stats["latency_seconds"]
     table = Table("figure", "value", title="fraudlog demo summary")
     table.add_row("transactions streamed", f"{report.sent:,}")
@@ -168,10 +171,14 @@ def _summary(console: Console, stats: dict[str, Any], models: list[dict[str, Any
         table.add_row(f"latency {label} -> scored p50 / p95 / p99",
                       " / ".join("-" if v is None else f"{v * 1000:.0f} ms" for v in latency[name].values()))
     table.add_row("alerts", ", ".join(f"{k} {v}" for k, v in stats["alerts"].items()))
+    table.add_row("served ROC AUC (the champions' scores)",
+                  f"{_fmt(served['roc_auc'])} on {served['labels']:,} labels, {served['frauds']:,} frauds")
+    table.add_row("served alert rate", f"{served['alert_rate'] or 0:.2%} (target "
+                                       f"{(models[0].get('target_alert_rate') or 0.02):.0%})")
     console.print(table)
-    versions = Table("version", "status", "served ROC AUC (labels)", "alert rate / target", "last decision",
-                     title="model versions: each one's ROC AUC on the labelled transactions it scored; a "
-                           "challenger's evidence compares it with the champion on the same transactions")
+    versions = Table("version", "status", "ROC AUC (labels)", "alert rate", "last decision",
+                     title="model versions: each one's ROC AUC on the labelled transactions it scored; a decision's "
+                           "evidence compares two versions on the same transactions")
     for model in models:
         live = model["live_metrics"]
         auc = "-" if live["roc_auc"] is None else f"{live['roc_auc']:.4f} ({live['labels']:,})"
@@ -181,17 +188,20 @@ def _summary(console: Console, stats: dict[str, Any], models: list[dict[str, Any
                          f"{rate} / {'-' if target is None else f'{target:.0%}'}", _decision(model))
     console.print(versions)
     if synthetic:
-        console.print("reference (README, Model quality): on this synthetic stream the default logreg serves "
-                      "ROC AUC about 0.97 offline (bench.learning); the alert rate should stay within a factor "
-                      "of 2 of its target")
+        console.print("reference (README, Model quality): the same protocol offline (python -m bench.learning "
+                      "--csv synthetic --cards 750 --rows 30000 --train-rows 10000 --every 5000 --clock-gap 0.001) "
+                      "serves ROC AUC 0.953 with a 1.98 % alert rate; on the real sample logreg serves 0.975")
 
 
 def _decision(model: dict[str, Any]) -> str:
     decision = model.get("last_decision") or {}
     evidence = decision.get("evidence") or {}
-    text = f"{decision.get('action') or '-'}: {decision.get('reason') or ''}"
+    text = f"{decision.get('kind') or ''} {decision.get('action') or '-'}"
     if "p_value" in evidence:
-        text += (f" (v{evidence['champion']} {evidence['champion_auc']:.4f} vs {evidence['challenger_auc']:.4f} "
-                 f"on {evidence['transactions']:,} transactions, {evidence['frauds']} frauds, "
-                 f"p = {evidence['p_value']:.3g})")
+        text += (f": {evidence['challenger_auc']:.4f} vs v{evidence['champion']} {evidence['champion_auc']:.4f}, "
+                 f"{evidence['frauds']} frauds, p={evidence['p_value']:.2g}")
     return text
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"

@@ -129,3 +129,16 @@ def model_quality(conn: Connection) -> dict[int, dict[str, Any]]:
                        "roc_auc": roc_auc(scores[version], truths[version]) if truths[version] else None}
         for version, n, hits in sorted(totals)
     }
+
+
+def served_quality(conn: Connection) -> dict[str, Any]:
+    """What the customers got: the champions' predictions pooled across versions, their alert rate, and ROC
+    AUC on the labels that have arrived."""
+    n, hits = conn.execute(sa.select(sa.func.count(), sa.func.sum(sa.case(
+        (predictions.c.score >= predictions.c.threshold, 1), else_=0))).where(predictions.c.champion)).one()
+    labelled = conn.execute(sa.select(predictions.c.score, labels.c.is_fraud).select_from(
+        predictions.join(labels, labels.c.transaction_id == predictions.c.transaction_id)).where(
+        predictions.c.champion)).all()
+    truths = [bool(y) for _, y in labelled]
+    return {"predictions": int(n), "alert_rate": int(hits or 0) / n if n else None, "labels": len(truths),
+            "frauds": sum(truths), "roc_auc": roc_auc([s for s, _ in labelled], truths) if truths else None}
