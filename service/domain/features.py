@@ -1,4 +1,4 @@
-"""Features of a transaction: a pure function of the log (DESIGN invariant 3).
+"""Features of a transaction: a pure function of the log (invariant 3, docs/INVARIANTS.md).
 
 The features of event *e* depend only on *e* and on its **history**: the transaction events of the same
 card with a smaller log position whose event time lies in the window `(e.event_time - WINDOW,

@@ -1,6 +1,6 @@
 """Model artifacts: a cloudpickled model, its SHA-256 and an HMAC-SHA256 made with the deployment's secret.
 
-Unpickling runs code, so an artifact is trusted only when both check out (DESIGN invariant 7), and both are
+Unpickling runs code, so an artifact is trusted only when both check out (invariant 7, docs/INVARIANTS.md), and both are
 checked before a single byte is unpickled. The SHA-256 catches corruption and is the artifact's public
 identity in lineage; the HMAC proves that someone holding the secret key wrote it, which a SHA-256 alone
 cannot, since anyone able to change the blob can recompute its digest.

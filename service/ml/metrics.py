@@ -1,4 +1,4 @@
-"""ROC AUC from raw scores, exactly (DESIGN invariant 9).
+"""ROC AUC from raw scores, exactly (invariant 9, docs/INVARIANTS.md).
 
 AUC is the probability that a random fraud scores higher than a random legitimate event, a tie counting
 one half. It is computed from the scores themselves, never from alert decisions: thresholding first

@@ -1,4 +1,4 @@
-"""`fraudlog rebuild --into URL`: lose every table but the log, and everything comes back (DESIGN invariant 1).
+"""`fraudlog rebuild --into URL`: lose every table but the log, and it all comes back (invariant 1, docs/INVARIANTS.md).
 
 An empty database (SQLite or Postgres, either way round) receives a copy of the log, event for event (same
 positions, payloads and recorded_at), and of the model version rows, which are immutable artifacts that no

@@ -3,7 +3,7 @@
 Which versions score an event comes from the assignment table (a pure function of the promotion events),
 features from `batch_features` over the event's history, scores from `score_one` on frozen, HMAC-verified
 artifacts. Nothing here depends on when, in which batch or on which worker the event was first scored,
-which is why a replay can expect bit-for-bit equality (DESIGN invariants 3 and 4).
+which is why a replay can expect bit-for-bit equality (invariants 3 and 4, docs/INVARIANTS.md).
 """
 
 from __future__ import annotations

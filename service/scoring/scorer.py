@@ -2,7 +2,7 @@
 
 This is the body of the `score` actor and of the embedded mode's worker threads. It is idempotent:
 predictions are keyed (transaction, version) and inserted with ON CONFLICT DO NOTHING, and the alert row
-is keyed by transaction, so a redelivered or swept batch changes nothing (DESIGN invariants 5 and 6).
+is keyed by transaction, so a redelivered or swept batch changes nothing (invariants 5 and 6, docs/INVARIANTS.md).
 Serving never learns: models are frozen versions loaded from the registry (invariant 4).
 """
 

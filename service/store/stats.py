@@ -1,6 +1,6 @@
 """Operational figures read from the database, so every API process reports the same truth.
 
-Back-pressure is measured, not guessed (DESIGN invariant 10): prediction latency is scored_at - event_time,
+Back-pressure is measured, not guessed (invariant 10, docs/INVARIANTS.md): prediction latency is scored_at - event_time,
 platform latency is scored_at - recorded_at, and the backlog is the count and age of unscored events.
 ROC AUC is computed from raw scores per model version on the labels that have arrived (invariant 9).
 """
