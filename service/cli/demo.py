@@ -30,6 +30,7 @@ from service.logs import JsonFormatter
 from service.ml.datasets import creditcard_transactions, synthetic_stream
 from service.ml.specs import BUILT_IN, DEFAULT_MODEL, spec_for
 from service.store.stats import served_quality
+from service.views.models import describe_decision
 from workers.wiring import broker_wiring
 
 BATCH = 250
@@ -185,22 +186,13 @@ def _summary(console: Console, stats: dict[str, Any], models: list[dict[str, Any
         target = model.get("target_alert_rate")
         rate = "-" if live["alert_rate"] is None else f"{live['alert_rate']:.2%}"
         versions.add_row(f"v{model['version']}", model["status"], auc,
-                         f"{rate} / {'-' if target is None else f'{target:.0%}'}", _decision(model))
+                         f"{rate} / {'-' if target is None else f'{target:.0%}'}",
+                         describe_decision(model.get("last_decision")))
     console.print(versions)
     if synthetic:
         console.print("reference (README, Model quality): the same protocol offline (python -m bench.learning "
                       "--csv synthetic --cards 750 --rows 30000 --train-rows 10000 --every 5000 --clock-gap 0.001) "
                       "serves ROC AUC 0.953 with a 1.98 % alert rate; on the real sample logreg serves 0.975")
-
-
-def _decision(model: dict[str, Any]) -> str:
-    decision = model.get("last_decision") or {}
-    evidence = decision.get("evidence") or {}
-    text = f"{decision.get('kind') or ''} {decision.get('action') or '-'}"
-    if "p_value" in evidence:
-        text += (f": {evidence['challenger_auc']:.4f} vs v{evidence['champion']} {evidence['champion_auc']:.4f}, "
-                 f"{evidence['frauds']} frauds, p={evidence['p_value']:.2g}")
-    return text
 
 
 def _fmt(value: float | None) -> str:

@@ -50,6 +50,8 @@ def evaluate_challengers(registry: ModelRegistry, policy: PromotionPolicy | None
                 "evidence": decision.evidence})
             log.info("challenger %s: %s (%s)", decision.version, decision.action, decision.reason,
                      extra={"model_version": decision.version})
+            if decision.action == "promote":
+                break  # the other decisions were judged against the old champion: the next run re-judges them
     return decisions
 
 

@@ -7,6 +7,7 @@ is a challenger.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -170,3 +171,14 @@ def _decisions(table: AssignmentTable, version: int) -> list[DecisionView]:
 
 def _status(named: str | None) -> ModelStatus:
     return cast(ModelStatus, named or CHALLENGER)
+
+
+def describe_decision(decision: Mapping[str, Any] | None) -> str:
+    """One line for a recorded decision: who, what, and the evidence when a test ran."""
+    decision = decision or {}
+    evidence = decision.get("evidence") or {}
+    text = f"{decision.get('kind') or ''} {decision.get('action') or '-'}".strip()
+    if "p_value" in evidence:
+        text += (f": {evidence['challenger_auc']:.4f} vs v{evidence['champion']} {evidence['champion_auc']:.4f}, "
+                 f"{evidence['frauds']} frauds, p={evidence['p_value']:.2g}")
+    return text
