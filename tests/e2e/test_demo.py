@@ -22,4 +22,5 @@ def test_demo_scores_every_transaction(tmp_path: Path) -> None:
     out = result.stdout
     assert re.search(r"transactions streamed\s+│\s+1,500", out), out
     assert re.search(r"transactions scored\s+│\s+1,500", out), out
-    assert re.search(r"model v1 \(\w+\)\s+│\s+ROC AUC 0\.\d+", out), out
+    assert re.search(r"served ROC AUC \(the champions' scores\)\s+│\s+0\.\d+ on 1,500 labels", out), out
+    assert re.search(r"│ v1\s+│ champion\s+│ 0\.\d+ \(1,500\)", out), out  # each version's AUC on what it scored

@@ -1,4 +1,4 @@
-"""The database itself refuses to change or remove the log (DESIGN invariant 1), on both backends."""
+"""The database itself refuses to change or remove the log (invariant 1, docs/INVARIANTS.md), on both backends."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ BATCH = 10
 
 @pytest.mark.postgres
 def test_tailing_reader_never_skips_an_event_that_commits_late(pg_engine: Engine) -> None:
-    """DESIGN invariant 2: 8 writers append 1,000 events each while a reader tails `position > last`."""
+    """invariant 2, docs/INVARIANTS.md: 8 writers append 1,000 events each while a reader tails `position > last`."""
     log = EventLog(pg_engine)
     done = threading.Event()
 

@@ -15,8 +15,12 @@ from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
 from service.config import RetrainSchedule, Settings
-from service.domain.assignment import CHAMPION
-from service.retrain import TrainingRange, retrain, train_child
+from service.domain.assignment import CHALLENGER, CHAMPION, Assignment
+from service.lifecycle.evaluation import evaluate_challengers
+from service.lifecycle.promotion import PromotionPolicy
+from service.lifecycle.retraining import retrain
+from service.lifecycle.versions import train_version
+from service.ml.specs import ModelSpec
 from service.scoring.scorer import Scorer
 from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
@@ -29,32 +33,33 @@ from workers.scheduler import SchedulerAlreadyRunning, single_scheduler
 
 
 def test_retraining_is_deterministic(engine: Engine) -> None:
-    parent = install_version(engine)
+    parent = install_version(engine)  # 400 imported transactions, all labelled
     rows = synthetic_rows(400, seed=31)
     append_transactions(engine, rows)
     append_labels(engine, rows[:300])
-    registry = ModelRegistry(engine, SECRET)
-    span = TrainingRange(0, EventLog(engine).last_position())
-    first, second = train_child(registry, parent, span), train_child(registry, parent, span)
+    cut = EventLog(engine).last_position()
+    spec = ModelSpec.from_dict(ModelRegistry(engine, SECRET).get(parent).model_spec)
+    first, second = (train_version(engine, SECRET, spec, cut=cut, parent=parent) for _ in range(2))
     assert first["artifact_sha256"] == second["artifact_sha256"]
     assert first["training_data"] == second["training_data"]
-    assert first["training_data"]["event_count"] == 400 and first["training_data"]["label_count"] == 300
+    assert first["training_data"]["event_count"] == 400 + 400 and first["training_data"]["label_count"] == 400 + 300
 
 
-def test_supervised_retraining_never_sees_a_label_recorded_after_the_range(engine: Engine) -> None:
-    parent = install_version(engine, model="logreg")
+def test_supervised_retraining_never_sees_a_label_recorded_after_the_cut(engine: Engine) -> None:
+    parent = install_version(engine, model="logreg")  # 400 imported transactions, all labelled
     rows = synthetic_rows(300, seed=32)
     append_transactions(engine, rows)
     append_labels(engine, rows[:150])
-    registry = ModelRegistry(engine, SECRET)
-    span = TrainingRange(0, EventLog(engine).last_position())
-    before = train_child(registry, parent, span)
-    append_labels(engine, rows[150:])  # the truth about the rest arrives after the range's end
+    cut = EventLog(engine).last_position()
+    spec = ModelSpec.from_dict(ModelRegistry(engine, SECRET).get(parent).model_spec)
+    before = train_version(engine, SECRET, spec, cut=cut, parent=parent)
+    append_labels(engine, rows[150:])  # the truth about the rest arrives after the cut
     append_labels(engine, [(body, not y) for body, y in rows[:50]])  # and corrections of earlier labels
-    after = train_child(registry, parent, span)
-    assert before["training_data"]["label_count"] == 150
+    after = train_version(engine, SECRET, spec, cut=cut, parent=parent)
+    assert before["training_data"]["label_count"] == 400 + 150
     assert after["artifact_sha256"] == before["artifact_sha256"]
-    assert after["metrics"]["n_events"] == 150  # a supervised spec learns only the labelled ones
+    assert after["metrics"]["n_labels"] == 400 + 150  # a supervised spec learns only the labelled ones
+    assert after["metrics"]["learned"] == after["metrics"]["passes"] * (400 + 150)
 
 
 def test_version_rows_refuse_update_and_delete(engine: Engine) -> None:
@@ -66,21 +71,22 @@ def test_version_rows_refuse_update_and_delete(engine: Engine) -> None:
         assert conn.execute(sa.select(sa.func.count()).select_from(model_versions)).scalar_one() == 1
 
 
-def test_retrain_writes_a_child_and_promotes_by_policy(engine: Engine) -> None:
+def test_retrain_writes_a_child_that_enters_as_a_challenger(engine: Engine) -> None:
     install_version(engine)
-    rows = synthetic_rows(500, seed=43)  # 9 frauds among them
+    rows = synthetic_rows(500, seed=43)
     positions = append_transactions(engine, rows)
     registry = ModelRegistry(engine, SECRET)
     Scorer(engine, registry).score_positions(positions)
     append_labels(engine, rows)
-    promoted = retrain(registry, margin=1.0)  # a margin of 1.0 always promotes
-    assert promoted is not None and promoted.status == CHAMPION and promoted.parent_version == 1
-    lineage = registry.get(promoted.version)
+    child = retrain(registry)
+    assert child is not None and child.status == CHALLENGER and child.parent_version == 1
+    lineage = registry.get(child.version)
     assert lineage.parent_version == 1
-    assert lineage.training_data["last_position"] == EventLog(engine).last_position() - 1  # before its promotion
-    assert registry.assignments().current().champion == promoted.version
-    kept = retrain(registry, promote=False)
-    assert kept is None or kept.status == "challenger"
+    assert lineage.training_data["last_position"] == EventLog(engine).last_position() - 1  # before its role event
+    assert registry.assignments().current() == Assignment(1, (child.version,))
+    assert registry.assignments().last_decision(child.version)["action"] == "enter"
+    promoted = retrain(registry, promote=True)  # nothing new since the child's cut: nothing to do
+    assert promoted is None
 
 
 def test_scheduler_refuses_to_run_twice(engine: Engine, database_url: str) -> None:
@@ -116,7 +122,7 @@ def test_predict_honours_a_pinned_version(client: TestClient[Any]) -> None:
     bad = client.post("/v1/predict", json={"transaction": {**transaction, "amount": -1}, "model_version": 0})
     assert bad.status_code == 422
     assert {e["pointer"] for e in bad.json()["errors"]} == {"/transaction/amount", "/model_version"}
-    assert EventLog(engine).count("transaction") == 0  # nothing stored
+    assert EventLog(engine).count("transaction") == 400  # the imported history only: nothing stored
 
 
 def test_label_that_arrives_before_its_transaction_is_joined(client: TestClient[Any]) -> None:
@@ -169,7 +175,7 @@ def test_stream_keeps_flowing_through_retraining_and_two_promotions(pg_url: str,
         promotions = 0
         while poster.is_alive() and promotions < 2:
             time.sleep(0.5)
-            result = retrain(registry, margin=1.0)
+            result = retrain(registry, promote=True)  # promoted by hand
             promotions += result is not None and result.status == CHAMPION
         poster.join()
         wait_until(lambda: httpx.get(f"{url}/v1/stats").json()["backlog"]["count"] == 0, timeout=120,
@@ -190,9 +196,12 @@ def test_challengers_beyond_the_cap_are_retired(engine: Engine) -> None:
     made = []
     for seed in range(4):
         append_transactions(engine, synthetic_rows(50, seed=60 + seed))
-        result = retrain(registry, promote=False, max_challengers=2)
+        result = retrain(registry)
         assert result is not None
         made.append(result.version)
+    decisions = evaluate_challengers(registry, PromotionPolicy(max_challengers=2))
+    assert [(d.version, d.action) for d in decisions if d.action != "keep"] == [(made[0], "retire"),
+                                                                                (made[1], "retire")]
     current = registry.assignments().current()
     assert current.champion == 1 and current.challengers == tuple(made[-2:])
     assert all(registry.assignments().status_of(v) == "retired" for v in made[:2])

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from service.cli import main
+from service.lifecycle.verification import verify_version
 from service.replay import replay
 from service.replay.rebuild import COPIED_TABLES, DERIVED_TABLES, REBUILT_MARKER, RebuildRefused, rebuild
 from service.store.engine import create_engine
@@ -20,7 +21,6 @@ from service.store.outbox import SENT, claim_pending_alerts, mark_sent
 from service.store.registry import ModelRegistry
 from service.store.stats import model_quality
 from service.store.tables import alerts, events, labels, metadata, model_versions, predictions
-from service.verify import verify_version
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, synthetic_rows
 from tests.support.workload import build_workload
@@ -73,8 +73,7 @@ def rebuild_and_compare(source: Engine, target_url: str) -> None:
         assert_same_database(source, target)
         assert replay(target, ModelRegistry(target, SECRET)).reproduced
         for version in ModelRegistry(target, SECRET).list():  # retraining on the copy gives the same artifacts
-            if version.parent_version is not None:
-                assert verify_version(ModelRegistry(target, SECRET), version.version).reproduced
+            assert verify_version(ModelRegistry(target, SECRET), version.version).reproduced
         assert claim_pending_alerts(target, limit=100, visibility_timeout=timedelta(seconds=60)) == []
         # The copy continues the log: the next append takes the position after the last copied one.
         last = EventLog(target).last_position()

@@ -20,6 +20,7 @@ from service.ml.metrics import roc_auc
 from service.replay import backtest, replay
 from service.scoring.scorer import Scorer
 from service.store.errors import StoreError
+from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
 from service.store.snapshot import read_only_snapshot
 from service.store.tables import alerts, events, labels, metadata, model_versions, predictions
@@ -60,7 +61,7 @@ def test_replay_reproduces_a_lifecycle_workload_then_names_an_altered_score(
     report = replay(engine, ModelRegistry(engine, SECRET))
     assert report.reproduced, [d.to_dict() for d in report.differences]
     assert report.identical == report.checked == work.predictions > 2 * len(work.rows)  # champion + challengers
-    assert report.transactions == len(work.rows)
+    assert report.transactions == work.history + len(work.rows)  # the history is replayed, unassigned
     assert set(report.versions) == {1, 2, work.champion_retrain, work.challenger_retrain}
     assert main(["replay"]) == 0
     assert "every prediction reproduced bit for bit" in capsys.readouterr().out
@@ -131,7 +132,8 @@ def test_replay_and_backtest_write_nothing(engine: Engine, cli_env: str, monkeyp
 def test_backtest_sets_a_version_beside_what_the_champions_did(engine: Engine) -> None:
     work = build_workload(engine)
     registry = ModelRegistry(engine, SECRET)
-    report = backtest(engine, registry, work.challenger_retrain)
+    # From the first streamed transaction: before it lies the imported history, which no champion scored.
+    report = backtest(engine, registry, work.challenger_retrain, start=work.first_position)
     assert report.candidate["predictions"] == len(work.rows)
     truth = {body["transaction_id"]: y for body, y in work.rows[:720] + work.rows[800:1_100]}
     for body, y in work.rows[:15] + work.rows[700:705]:  # the corrections are the latest verdicts
@@ -147,7 +149,8 @@ def test_backtest_sets_a_version_beside_what_the_champions_did(engine: Engine) -
     assert 0 < report.candidate["alerts"] < len(work.rows) and 0.0 < report.candidate["roc_auc"] < 1.0
     trained = registry.get(work.challenger_retrain).training_data
     assert report.in_training_range == sum(
-        1 for p in _transaction_positions(engine) if trained["first_position"] <= p <= trained["last_position"])
+        1 for p in _transaction_positions(engine)
+        if max(trained["first_position"], work.first_position) <= p <= trained["last_position"])
 
 
 def _transaction_positions(engine: Engine) -> list[int]:
@@ -212,6 +215,7 @@ def test_replay_memory_stays_flat_as_the_log_grows(engine: Engine) -> None:
     """The peak of traced allocations while replaying 100,000 events is no larger than for 20,000: nothing
     grows with the log."""
     install_version(engine)
+    history = EventLog(engine).count("transaction")
     registry = ModelRegistry(engine, SECRET)
     scorer = Scorer(engine, registry)
     rows = synthetic_rows(100_000, seed=71, cards=200)
@@ -226,7 +230,7 @@ def test_replay_memory_stays_flat_as_the_log_grows(engine: Engine) -> None:
         report = replay(engine, registry, stop=positions[n - 1])
         peaks[n] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        assert report.reproduced and report.transactions == n
+        assert report.reproduced and report.transactions == history + n
     assert peaks[100_000] < 1.2 * peaks[20_000], peaks
 
 

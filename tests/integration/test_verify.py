@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -10,28 +9,24 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.bootstrap import train_first_version
 from service.cli import main
-from service.cli.train import CSV_START
-from service.ml.datasets import creditcard_transactions
-from service.ml.specs import spec_for
-from service.retrain import retrain
+from service.lifecycle.retraining import retrain
+from service.lifecycle.verification import verify_version
 from service.scoring.scorer import Scorer
 from service.store.registry import ModelRegistry
 from service.store.tables import model_versions
-from service.verify import TrainingFile, verify_version
 from tests.support.event_log import append_labels, append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 
 
 def retrained_version(engine: Engine, model: str = "hst") -> int:
-    """Version 1 trained from a file, then a child retrained on a labelled stretch of the log."""
+    """Version 1 trained on imported history, then a child retrained on a labelled stretch of the log."""
     install_version(engine, model=model)
     registry = ModelRegistry(engine, SECRET)
     rows = synthetic_rows(600, seed=64, cards=25)
     Scorer(engine, registry).score_positions(append_transactions(engine, rows))
     append_labels(engine, rows[:500])
-    result = retrain(registry, margin=1.0)
+    result = retrain(registry)
     assert result is not None
     return result.version
 
@@ -71,7 +66,8 @@ def test_a_tampered_training_range_fails_with_a_clear_report(engine: Engine, cli
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     version = retrained_version(engine)
     data = ModelRegistry(engine, SECRET).get(version).training_data
-    superuser_update(engine, version, training_data={**data, "first_position": data["first_position"] + 100})
+    moved = {"last_position": data["last_position"] - 700, "label_cut": data["label_cut"] - 700}  # 200 fewer
+    superuser_update(engine, version, training_data={**data, **moved})
     report = verify_version(ModelRegistry(engine, SECRET), version)
     assert not report.reproduced
     assert checks(report) == {"stored artifact matches its SHA-256 and HMAC": True, "training data SHA-256": False,
@@ -107,26 +103,31 @@ def test_a_different_river_version_is_named_when_the_artifact_differs(engine: En
     assert any(f"river 0.19.0 then, {record.environment['river']} here" in note for note in report.notes)
 
 
-def test_a_version_trained_from_a_file_cannot_be_retrained_from_the_log(
+def test_a_first_version_is_reproduced_from_its_imported_history(
         engine: Engine, cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
     install_version(engine)
     report = verify_version(ModelRegistry(engine, SECRET), 1)
-    assert not report.reproduced and report.method == "none"
-    assert "it was trained from 'test', outside the log" in report.notes[0] and "--csv PATH" in report.notes[0]
-    assert main(["models", "verify", "1"]) == 1
-    assert "the log alone cannot retrain it" in capsys.readouterr().out
+    assert report.reproduced and report.method == "log", report.lines()
+    assert main(["models", "verify", "1"]) == 0
+    assert "model version 1: reproduced" in capsys.readouterr().out
     assert main(["models", "verify", "7"]) == 1
     assert "model version 7 does not exist" in capsys.readouterr().err
 
 
+def test_a_version_trained_outside_the_log_is_reported_as_not_retrainable(engine: Engine) -> None:
+    install_version(engine)
+    data = ModelRegistry(engine, SECRET).get(1).training_data
+    superuser_update(engine, 1, training_data={**data, "source": "csv:creditcard.csv", "label_cut": None})
+    report = verify_version(ModelRegistry(engine, SECRET), 1)
+    assert not report.reproduced and report.method == "none"
+    assert "an earlier training method from 'csv:creditcard.csv'" in report.notes[-1]
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_a_version_trained_from_a_csv_is_retrained_from_that_file(
+def test_a_version_trained_from_a_csv_is_reproduced_from_the_log(
         engine: Engine, creditcard_csv: Path, cli_env: None, capsys: pytest.CaptureFixture[str]) -> None:
-    rows = islice(creditcard_transactions(creditcard_csv, start=CSV_START, cards=50), 800)
-    train_first_version(ModelRegistry(engine, SECRET), rows, spec_for("hst"), source=f"csv:{creditcard_csv}")
-    same = verify_version(ModelRegistry(engine, SECRET), 1, TrainingFile(creditcard_csv, CSV_START, cards=50))
-    assert same.reproduced and same.method == "file", same.lines()
-    other_cards = verify_version(ModelRegistry(engine, SECRET), 1, TrainingFile(creditcard_csv, CSV_START, cards=7))
-    assert not other_cards.reproduced and checks(other_cards)["training data SHA-256"] is False
-    assert main(["models", "verify", "1", "--csv", str(creditcard_csv), "--cards", "50"]) == 0
+    assert main(["train", "--csv", str(creditcard_csv), "--rows", "800", "--cards", "50"]) == 0
+    report = verify_version(ModelRegistry(engine, SECRET), 1)
+    assert report.reproduced and report.method == "log", report.lines()
+    assert main(["models", "verify", "1"]) == 0
     assert "model version 1: reproduced" in capsys.readouterr().out

@@ -7,9 +7,12 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from service.domain.assignment import CHALLENGER, CHAMPION
 from service.lifecycle.first_version import train_first_version
+from service.lifecycle.versions import train_version
 from service.ml.datasets import synthetic_stream
 from service.ml.specs import spec_for
+from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
 
 SECRET = b"test-secret"
@@ -25,12 +28,24 @@ def synthetic_rows(n: int, *, seed: int = 7, cards: int = 40) -> list[tuple[dict
 def install_version(engine: Engine, *, model: str = "hst", rows: int = 400, seed: int = 3, promote: bool = True,
                     alert_rate: float = 0.05, **params: Any) -> int:
     """Import a small synthetic stream as history, train a version on it and register it (promoted to
-    champion by default). Small windows keep it fast."""
+    champion by default). Small windows keep it fast.
+
+    Once a champion serves, the log takes no more history (`ImportRefused`): a later version is then trained
+    on the log as it stands (`rows` and `seed` are not used), as a retrain would be.
+    """
     registry = ModelRegistry(engine, SECRET)
     spec = spec_for(model, **params) if params or model == "blend" else spec_for(model, **_small(model))
-    result = train_first_version(registry, synthetic_rows(rows, seed=seed), spec, id_prefix=f"{HISTORY}{seed}:",
-                                 target_alert_rate=alert_rate, promote=promote)
-    return result.version
+    champion = registry.assignments().current().champion
+    if champion is None:
+        result = train_first_version(registry, synthetic_rows(rows, seed=seed), spec, id_prefix=f"{HISTORY}{seed}:",
+                                     target_alert_rate=alert_rate, promote=promote)
+        return result.version
+    row = train_version(engine, SECRET, spec, cut=EventLog(engine).last_position(), parent=champion,
+                        target_alert_rate=alert_rate)
+    version = registry.add_version(row)
+    registry.set_role(version, CHAMPION if promote else CHALLENGER,
+                      decision={"kind": "manual", "action": "promote" if promote else "enter", "reason": "test"})
+    return version
 
 
 def _small(model: str) -> dict[str, Any]:

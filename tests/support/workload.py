@@ -14,9 +14,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from service.domain.assignment import CHALLENGER, CHAMPION
-from service.retrain import retrain
+from service.lifecycle.retraining import retrain
 from service.scoring.scorer import Scorer
 from service.scoring.sweeper import Sweeper
+from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
 from service.store.tables import predictions
 from tests.support.event_log import append_labels, append_transactions
@@ -27,9 +28,11 @@ from tests.support.models import SECRET, install_version, synthetic_rows
 class Workload:
     """What `build_workload` made: the rows it appended, the versions it retrained, the predictions stored."""
 
-    rows: list[tuple[dict[str, Any], bool]]
-    champion_retrain: int  # a child of version 1, promoted
-    challenger_retrain: int  # a child of that one, kept as a challenger
+    rows: list[tuple[dict[str, Any], bool]]  # streamed after the history
+    history: int  # transactions imported before the first version: labelled, never scored
+    first_position: int  # of the first streamed transaction
+    champion_retrain: int  # retrained while version 1 was champion, promoted by hand
+    challenger_retrain: int  # retrained under that one, entered as a challenger
     predictions: int
 
 
@@ -47,25 +50,28 @@ def crash_then_recover(engine: Engine, registry: ModelRegistry, positions: list[
 
 
 def build_workload(engine: Engine, *, logreg_challenger: bool = True, crash: Any = crash_then_recover) -> Workload:
-    """Labels (with corrections), two retrains (one promoted, one a challenger), a logreg challenger, and a
-    worker crash in the middle; every event is scored in the end."""
+    """Imported history, labels (with corrections), two retrains (one promoted by hand, one entering as a
+    challenger), a logreg challenger, and a worker crash in the middle; every streamed event is scored in the
+    end."""
     registry = ModelRegistry(engine, SECRET)
     install_version(engine)
     if logreg_challenger:
-        registry.set_role(install_version(engine, model="logreg", seed=5, promote=False), CHALLENGER)
+        install_version(engine, model="logreg", promote=False)  # trained on the imported history, a challenger
+    history = EventLog(engine).count("transaction")
     rows = synthetic_rows(1_200, seed=64, cards=25)
-    score_in_batches(Scorer(engine, registry), append_transactions(engine, rows[:400]))
+    first = append_transactions(engine, rows[:400])
+    score_in_batches(Scorer(engine, registry), first)
     append_labels(engine, rows[:300])
-    promoted = retrain(registry, margin=1.0)  # a margin of 1.0 always promotes
+    promoted = retrain(registry, promote=True)  # a manual promotion: evidence is the evaluation's business
     assert promoted is not None and promoted.status == CHAMPION
     crash(engine, registry, append_transactions(engine, rows[400:800]))
     append_labels(engine, rows[300:700])
     append_labels(engine, [(body, not y) for body, y in rows[:15]])  # corrections, in a later append
     append_labels(engine, [(body, y) for body, y in rows[700:720]] + [(body, not y) for body, y in rows[700:705]])
-    challenger = retrain(registry, promote=False)
+    challenger = retrain(registry)
     assert challenger is not None and challenger.status == CHALLENGER
     score_in_batches(Scorer(engine, registry), append_transactions(engine, rows[800:]))
     append_labels(engine, rows[800:1_100])
     with engine.connect() as conn:
         stored = int(conn.execute(sa.select(sa.func.count()).select_from(predictions)).scalar_one())
-    return Workload(rows, promoted.version, challenger.version, stored)
+    return Workload(rows, history, first[0], promoted.version, challenger.version, stored)

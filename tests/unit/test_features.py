@@ -1,4 +1,4 @@
-"""Features are a pure function of the log (DESIGN invariant 3): each definition, its window edges, and
+"""Features are a pure function of the log (invariant 3, docs/INVARIANTS.md): each definition, its window edges, and
 bit-for-bit equality however a log is cut into batches."""
 
 from __future__ import annotations

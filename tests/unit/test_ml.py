@@ -200,7 +200,7 @@ def test_empty_secret_is_refused() -> None:
         pack(build_model(spec_for("hst")), b"")
 
 
-# -- determinism (DESIGN invariant 8) ------------------------------------------------------------------------
+# -- determinism (invariant 8, docs/INVARIANTS.md) --------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", ["hst", "logreg"])
