@@ -90,7 +90,10 @@ def _compare(report: VerifyReport, record: VersionRecord, row: dict[str, Any], s
     same_data = data.get("sha256") == new["sha256"]
     same_artifact = record.artifact_sha256 == row["artifact_sha256"]
     counts = (data.get("event_count"), data.get("label_count"))
+    span = (data.get("first_position"), data.get("last_position"))
     report.checks += [
+        Check("training window (log positions)", span == (new["first_position"], new["last_position"]), span,
+              (new["first_position"], new["last_position"])),
         Check("training data SHA-256", same_data, str(data.get("sha256"))[:16], new["sha256"][:16]),
         Check("events and labels learned", counts == (new["event_count"], new["label_count"]), counts,
               (new["event_count"], new["label_count"])),

@@ -22,10 +22,12 @@ from service.replay.chunks import CHUNK, transaction_chunks
 from service.replay.collect import collected_per_chunk
 from service.replay.history import FeatureWalk
 from service.replay.recompute import score_with
+from service.store.event_log import last_position
 from service.store.labels import latest_labels
 from service.store.outbox import alerts_by_version
 from service.store.predictions import stored_predictions
 from service.store.registry import ModelRegistry
+from service.store.roles import assignment_table
 from service.store.snapshot import read_only_snapshot
 
 
@@ -79,6 +81,11 @@ def backtest(engine: Engine, registry: ModelRegistry, version: int, *, start: in
     champions: defaultdict[int, Side] = defaultdict(Side)
     overlap = 0
     with read_only_snapshot(engine) as conn, collected_per_chunk() as after_chunk:
+        if start is None:
+            # From the first transaction a champion could score: what comes before is imported history,
+            # which no champion served and on which the versions trained.
+            first = assignment_table(conn, last_position(conn)).first_champion_position
+            start = None if first is None else first + 1
         span = resolve_range(conn, start, stop)
         if on_range is not None:
             on_range(span)

@@ -70,12 +70,24 @@ def test_a_tampered_training_range_fails_with_a_clear_report(engine: Engine, cli
     superuser_update(engine, version, training_data={**data, **moved})
     report = verify_version(ModelRegistry(engine, SECRET), version)
     assert not report.reproduced
-    assert checks(report) == {"stored artifact matches its SHA-256 and HMAC": True, "training data SHA-256": False,
+    assert checks(report) == {"stored artifact matches its SHA-256 and HMAC": True,
+                              "training window (log positions)": True, "training data SHA-256": False,
                               "events and labels learned": False, "artifact SHA-256": False, "threshold": False}
     assert any("do not hash to the digest lineage recorded" in note for note in report.notes)
     assert main(["models", "verify", str(version)]) == 1
     out = capsys.readouterr().out
     assert f"model version {version}: NOT reproduced" in out and "[FAIL] artifact SHA-256" in out
+
+
+def test_a_tampered_window_start_is_caught_though_the_cut_is_intact(engine: Engine) -> None:
+    # The cut decides what is retrained; a lineage that claims another window start must still fail.
+    version = retrained_version(engine)
+    data = ModelRegistry(engine, SECRET).get(version).training_data
+    superuser_update(engine, version, training_data={**data, "first_position": data["first_position"] + 50})
+    report = verify_version(ModelRegistry(engine, SECRET), version)
+    assert not report.reproduced
+    assert checks(report)["training window (log positions)"] is False
+    assert checks(report)["artifact SHA-256"] is True
 
 
 def test_a_tampered_artifact_fails_and_the_report_says_the_lineage_is_intact(engine: Engine) -> None:
