@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from litestar import Response, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 
 from service.api.schemas import Health, Readiness
+from service.store.engine import check_reachable
 
 
 @get("/health", operation_id="health", tags=["operations"], summary="The process is up")
@@ -21,9 +21,7 @@ async def health() -> Health:
 def ready(state: State) -> Response[Readiness]:
     checks: dict[str, str] = {}
     try:
-        # TODO(store): `ping(engine)` in service/store/engine.py, so no SQL text lives outside the store.
-        with state.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
+        check_reachable(state.engine)
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"unreachable: {type(exc).__name__}"
