@@ -30,25 +30,27 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from service.replay.reader import assignment_table, read_only_snapshot, transaction_chunks
-
 from bench.load.databases import fresh_database
 from bench.load.results import REPO, machine_info, write_results
 from bench.load.timing import run_once, summary
-from service.bootstrap import train_first_version
 from service.domain.features import batch_features
+from service.lifecycle.first_version import train_first_version
 from service.ml.datasets import synthetic_stream
 from service.ml.specs import score_one, spec_for
 from service.replay import backtest, replay
+from service.replay.chunks import transaction_chunks
 from service.replay.rebuild import rebuild
 from service.replay.recompute import scoring_versions
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
+from service.store.roles import assignment_table
+from service.store.snapshot import read_only_snapshot
 from tests.support.data import label_event, transaction_event_from_body
 
 SECRET = b"bench-replay-secret"
+WARMUP = 2_000  # history imported into the log to train the two versions on: replay walks it too
 START = datetime(2026, 11, 1, tzinfo=UTC)
 
 
@@ -56,9 +58,9 @@ def populate(url: str, count: int) -> None:
     """Two versions, `count` transactions and labels for half of them, every transaction scored."""
     engine = create_engine(url)
     registry = ModelRegistry(engine, SECRET)
-    warmup = list(synthetic_stream(2_000, seed=1, start=START - timedelta(days=30), cards=50))
-    train_first_version(registry, warmup, spec_for("hst"), source="bench")
-    train_first_version(registry, warmup, spec_for("logreg"), source="bench", promote=False)  # a challenger
+    warmup = list(synthetic_stream(WARMUP, seed=1, start=START - timedelta(days=30), cards=50))
+    train_first_version(registry, warmup, spec_for("hst"))
+    train_first_version(registry, warmup, spec_for("logreg"), promote=False)  # a challenger, on the same history
     rows = list(synthetic_stream(count, seed=7, start=START, cards=max(50, count // 40)))
     log = EventLog(engine)
     positions: list[int] = []
@@ -108,7 +110,7 @@ def measure(backend: str, count: int, repeats: int) -> dict[str, Any]:
 
         def run_replay() -> int:
             report = replay(engine, ModelRegistry(engine, SECRET))
-            if not report.reproduced or report.transactions != count:
+            if not report.reproduced or report.transactions != count + WARMUP:
                 raise RuntimeError(f"replay did not reproduce the log: {report.to_dict()}")
             return report.transactions
 
