@@ -23,12 +23,16 @@ from service.api.app import create_app
 from service.api.server import serve_in_thread
 from service.cli.context import open_store
 from service.client import FraudlogClient, StreamReport, stream
+from service.composition import StoreServices
 from service.config import Settings
 from service.domain.events import format_time
 from service.lifecycle.first_version import train_first_version
 from service.logs import JsonFormatter
 from service.ml.datasets import creditcard_transactions, synthetic_stream
 from service.ml.specs import BUILT_IN, DEFAULT_MODEL, spec_for
+from service.replay.backtest import backtest
+from service.store.event_log import last_position
+from service.store.lifecycle import window_start
 from service.store.stats import served_quality
 from service.views.models import describe_decision
 from workers.wiring import broker_wiring
@@ -81,7 +85,8 @@ def _demo(args: argparse.Namespace) -> int:
         _wait_for_evidence(client)
         with store.engine.connect() as conn:
             served = served_quality(conn)
-        _summary(console, client.get("/v1/stats"), client.get("/v1/models"), served, report, waited,
+        same = _on_the_same_transactions(store, len(streaming) // 4)
+        _summary(console, client.get("/v1/stats"), client.get("/v1/models"), served, same, report, waited,
                  args.csv is None)
         if not args.no_serve:
             console.print(f"serving on {url} (OpenAPI docs at {url}/schema/swagger); Ctrl-C to stop")
@@ -159,8 +164,21 @@ def _wait_until_scored(console: Console, client: FraudlogClient, expected: int, 
     return time.monotonic() - started
 
 
+def _on_the_same_transactions(store: StoreServices, transactions: int) -> dict[int, tuple[float | None, int]]:
+    """Each version backtested on the same transactions, the stream's newest `transactions`: its ROC AUC
+    there, and how many of them lay in its training window (its figure is optimistic on those)."""
+    with store.engine.connect() as conn:
+        start = window_start(conn, last_position(conn), transactions) + 1
+    out = {}
+    for record in store.registry.list():
+        report = backtest(store.engine, store.registry, record.version, start=start)
+        out[record.version] = (report.candidate.get("roc_auc"), report.in_training_range)
+    return out
+
+
 def _summary(console: Console, stats: dict[str, Any], models: list[dict[str, Any]], served: dict[str, Any],
-             report: StreamReport, waited: float, synthetic: bool) -> None:
+             same: dict[int, tuple[float | None, int]], report: StreamReport, waited: float,
+             synthetic: bool) -> None:
     latency = stats["latency_seconds"]
     table = Table("figure", "value", title="fraudlog demo summary")
     table.add_row("transactions streamed", f"{report.sent:,}")
@@ -177,15 +195,19 @@ def _summary(console: Console, stats: dict[str, Any], models: list[dict[str, Any
     table.add_row("served alert rate", f"{served['alert_rate'] or 0:.2%} (target "
                                        f"{(models[0].get('target_alert_rate') or 0.02):.0%})")
     console.print(table)
-    versions = Table("version", "status", "ROC AUC (labels)", "alert rate", "last decision",
-                     title="model versions: each one's ROC AUC on the labelled transactions it scored; a decision's "
-                           "evidence compares two versions on the same transactions")
+    versions = Table("version", "status", "served ROC AUC (labels)", "same tx", "alert rate / target",
+                     "last decision",
+                     title="model versions: served = on the transactions it scored (champion or shadow); same = "
+                           "every version backtested on the stream's last quarter (* = some were in its training "
+                           "window)")
     for model in models:
         live = model["live_metrics"]
         auc = "-" if live["roc_auc"] is None else f"{live['roc_auc']:.4f} ({live['labels']:,})"
         target = model.get("target_alert_rate")
         rate = "-" if live["alert_rate"] is None else f"{live['alert_rate']:.2%}"
+        backtested, in_training = same.get(model["version"], (None, 0))
         versions.add_row(f"v{model['version']}", model["status"], auc,
+                         _fmt(backtested) + ("*" if in_training else ""),
                          f"{rate} / {'-' if target is None else f'{target:.0%}'}",
                          describe_decision(model.get("last_decision")))
     console.print(versions)

@@ -180,5 +180,5 @@ def describe_decision(decision: Mapping[str, Any] | None) -> str:
     text = f"{decision.get('kind') or ''} {decision.get('action') or '-'}".strip()
     if "p_value" in evidence:
         text += (f": {evidence['challenger_auc']:.4f} vs v{evidence['champion']} {evidence['champion_auc']:.4f}, "
-                 f"{evidence['frauds']} frauds, p={evidence['p_value']:.2g}")
+                 f"{evidence['frauds']} frauds, p={evidence['p_value']:.3g}")
     return text
