@@ -144,7 +144,7 @@ def main() -> None:
             table.add_row(name, policy, f"{result['auc']:.4f}", f"{result['alert_rate']:.2%}",
                           str(result["versions"]), ", ".join(map(str, result["promotions"])) or "-",
                           f"{time.perf_counter() - began:.0f}")
-            console.print(table.rows and f"{name} {policy}: {result['auc']:.4f} {result['alert_rate']:.2%}")
+            console.print(f"{name} {policy}: ROC AUC {result['auc']:.4f}, alert rate {result['alert_rate']:.2%}")
     console.print(table)
 
 
