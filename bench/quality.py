@@ -47,6 +47,7 @@ from service.store import migrate
 from service.store.engine import create_engine
 from service.store.lifecycle import LockBusy
 from service.store.registry import ModelRegistry
+from service.store.stats import served_quality
 from service.store.tables import events, labels, predictions
 from tests.support.api import served_api
 
@@ -129,14 +130,11 @@ def _report(engine: sa.engine.Engine, registry: ModelRegistry, bootstrap: dict[s
             "status": table.status_of(record.version), "parent": record.parent_version,
             "labels": len(mine), "roc_auc": roc_auc([s for s, _ in mine], [y for _, y in mine]) if mine else None,
             "training_prequential_auc": record.metrics.get("prequential_roc_auc")}
-    champions = [(s, y) for _, c, s, y in rows if c]
     with engine.connect() as conn:
-        served = conn.execute(sa.select(sa.func.count(), sa.func.sum(sa.case(
-            (predictions.c.score >= predictions.c.threshold, 1), else_=0))).where(predictions.c.champion)).one()
+        served = served_quality(conn)
     return {"bootstrap_prequential_auc": bootstrap["prequential_roc_auc"], "versions": per_version,
-            "overall_champion_auc": roc_auc([s for s, _ in champions], [y for _, y in champions]),
-            "labels": len(champions), "hot_swap_seconds": swaps,
-            "champion_alert_rate": int(served[1] or 0) / max(1, int(served[0])),
+            "overall_champion_auc": served["roc_auc"], "labels": served["labels"], "hot_swap_seconds": swaps,
+            "champion_alert_rate": served["alert_rate"] or 0.0,
             "promotions": _promotions(engine, registry)}
 
 

@@ -9,11 +9,10 @@ docs/INVARIANTS.md).
 from __future__ import annotations
 
 import bisect
-import hashlib
 import math
 import platform
 import subprocess
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -205,17 +204,3 @@ def _checkout_commit() -> str | None:
         return None
     commit = done.stdout.strip()
     return commit if done.returncode == 0 and len(commit) in (40, 64) else None
-
-
-def data_digest(payloads: Iterable[bytes]) -> str:
-    """SHA-256 of the training events' canonical bytes, each followed by a newline.
-
-    That is the SHA-256 of the events written as a JSON-lines file, so anyone can check it with
-    `sha256sum`; the newline also keeps `[b"ab", b"c"]` and `[b"a", b"bc"]` apart. Canonical JSON holds
-    no raw newline, so the separator is unambiguous. Streams: memory does not grow with the range.
-    """
-    digest = hashlib.sha256()
-    for payload in payloads:
-        digest.update(payload)
-        digest.update(b"\n")
-    return digest.hexdigest()

@@ -112,8 +112,7 @@ def _throughput(conn: Connection, now: datetime) -> dict[str, float]:
 
 def model_quality(conn: Connection) -> dict[int, dict[str, Any]]:
     """Per version: predictions, alert rate at its threshold, and ROC AUC on the labels that have arrived."""
-    alerted = sa.func.sum(sa.case((predictions.c.score >= predictions.c.threshold, 1), else_=0))
-    totals = conn.execute(sa.select(predictions.c.model_version, sa.func.count(), alerted)
+    totals = conn.execute(sa.select(predictions.c.model_version, sa.func.count(), _alerted())
                           .group_by(predictions.c.model_version)).all()
     labelled = conn.execute(
         sa.select(predictions.c.model_version, predictions.c.score, labels.c.is_fraud)
@@ -134,11 +133,15 @@ def model_quality(conn: Connection) -> dict[int, dict[str, Any]]:
 def served_quality(conn: Connection) -> dict[str, Any]:
     """What the customers got: the champions' predictions pooled across versions, their alert rate, and ROC
     AUC on the labels that have arrived."""
-    n, hits = conn.execute(sa.select(sa.func.count(), sa.func.sum(sa.case(
-        (predictions.c.score >= predictions.c.threshold, 1), else_=0))).where(predictions.c.champion)).one()
+    n, hits = conn.execute(sa.select(sa.func.count(), _alerted()).where(predictions.c.champion)).one()
     labelled = conn.execute(sa.select(predictions.c.score, labels.c.is_fraud).select_from(
         predictions.join(labels, labels.c.transaction_id == predictions.c.transaction_id)).where(
         predictions.c.champion)).all()
     truths = [bool(y) for _, y in labelled]
     return {"predictions": int(n), "alert_rate": int(hits or 0) / n if n else None, "labels": len(truths),
             "frauds": sum(truths), "roc_auc": roc_auc([s for s, _ in labelled], truths) if truths else None}
+
+
+def _alerted() -> Any:
+    """How many predictions scored at or above their own threshold: the alert count, per version or pooled."""
+    return sa.func.sum(sa.case((predictions.c.score >= predictions.c.threshold, 1), else_=0))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
 import os
 import subprocess
@@ -26,7 +24,6 @@ from service.ml.training import (
     TrainingData,
     calibrate,
     choose_threshold,
-    data_digest,
     environment,
     fit,
     training_code,
@@ -423,10 +420,3 @@ def test_training_code_names_module_function_version_and_commit() -> None:
     }
     commit = training_code(fit)["git_commit"]
     assert commit is None or len(commit) in (40, 64)
-
-
-def test_data_digest_is_the_sha256_of_the_json_lines() -> None:
-    payloads = [b'{"a":1}', b'{"b":2}']
-    assert data_digest(iter(payloads)) == hashlib.sha256(b'{"a":1}\n{"b":2}\n').hexdigest()
-    assert data_digest([b"ab", b"c"]) != data_digest([b"a", b"bc"])
-    assert data_digest(itertools.repeat(b"x", 0)) == hashlib.sha256(b"").hexdigest()
