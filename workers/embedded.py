@@ -17,6 +17,7 @@ import dramatiq
 from service.composition import build_worker_services
 from service.config import Settings
 from workers import tasks
+from workers.delivery import stop_delivery
 from workers.process import start_broker
 from workers.runtime import install_runtime
 
@@ -75,4 +76,5 @@ async def embedded_workers(settings: Settings, threads: int = 2,
         for periodic in periodics:
             periodic.stop()
         worker.stop()
+        stop_delivery()  # before the runtime goes: its next run would deliver with the wrong services
         install_runtime(previous)

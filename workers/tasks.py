@@ -13,8 +13,9 @@ from collections.abc import Sequence
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
-from service.alerts.relay import deliver_pending
+from service.alerts.relay import DeliveryReport, deliver_pending
 from service.logs import configure_logging
+from workers.delivery import ring_delivery
 from workers.runtime import runtime
 
 log = logging.getLogger("fraudlog.worker")
@@ -72,11 +73,17 @@ def score(positions: list[int]) -> None:
 
 @dramatiq.actor(broker=_unstarted, queue_name=ALERTS_QUEUE, max_retries=3)
 def deliver_alerts() -> None:
-    """Relay pending outbox rows to the sink (claim, send with Idempotency-Key, mark sent)."""
+    """Wake this process's delivery thread, which relays due outbox rows to the sink (claim, send, mark
+    sent). Returns at once: sending on a worker thread let a hanging receiver starve `score` of threads."""
+    ring_delivery(deliver_due_alerts)
+
+
+def deliver_due_alerts() -> DeliveryReport:
+    """One relay run with this process's services (they are looked up per run: tests swap them)."""
     rt = runtime()
-    deliver_pending(rt.engine, rt.sink, batch_size=rt.relay.batch_size,
-                    visibility_timeout=rt.relay.visibility_timeout, max_attempts=rt.relay.max_attempts,
-                    base_delay=rt.relay.base_delay, max_delay=rt.relay.max_delay)
+    return deliver_pending(rt.engine, rt.sink, batch_size=rt.relay.batch_size,
+                           visibility_timeout=rt.relay.visibility_timeout, max_attempts=rt.relay.max_attempts,
+                           base_delay=rt.relay.base_delay, max_delay=rt.relay.max_delay)
 
 
 @dramatiq.actor(broker=_unstarted, queue_name=MAINTENANCE_QUEUE, max_retries=3)

@@ -11,7 +11,15 @@ from service.alerts.relay import (
     sink_from_settings,
     webhook_secret,
 )
-from service.alerts.signing import SIGNATURE_HEADER, SignatureInvalid, sign, verify
+from service.alerts.signing import (
+    WEBHOOK_ID_HEADER,
+    WEBHOOK_SIGNATURE_HEADER,
+    WEBHOOK_TIMESTAMP_HEADER,
+    SignatureInvalid,
+    sign,
+    standard_secret,
+    verify,
+)
 from service.alerts.sinks import (
     IDEMPOTENCY_HEADER,
     AlertSink,
@@ -24,7 +32,9 @@ from service.alerts.sinks import (
 
 __all__ = [
     "IDEMPOTENCY_HEADER",
-    "SIGNATURE_HEADER",
+    "WEBHOOK_ID_HEADER",
+    "WEBHOOK_SIGNATURE_HEADER",
+    "WEBHOOK_TIMESTAMP_HEADER",
     "AlertSink",
     "DeliveryFailed",
     "DeliveryReport",
@@ -37,6 +47,7 @@ __all__ = [
     "sign",
     "sink_from_settings",
     "sink_from_url",
+    "standard_secret",
     "verify",
     "webhook_secret",
 ]

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
+from service.alerts.signing import signing_key
 from service.alerts.sinks import AlertSink, DeliveryFailed, sink_from_url
 from service.config import ConfigError, RelaySettings, Settings
 from service.store.outbox import FAILED, ClaimedAlert, claim_pending_alerts, mark_sent, record_failure
@@ -29,15 +30,18 @@ MAX_BATCHES_PER_RUN = 1_000
 
 @dataclass(frozen=True)
 class DeliveryReport:
-    """What one relay run did: alerts delivered, failed sends, and alerts that ran out of attempts."""
+    """What one relay run did: alerts delivered, failed sends, alerts that ran out of attempts, and batches
+    that outlived their lease (the relay stopped sending, or its last send ended, after the lease ran out).
+    Each of those may have one alert sent twice (the one in flight); nothing else is."""
 
     sent: int = 0
     failed_attempts: int = 0
     gave_up: int = 0
+    outlived_lease: int = 0
 
     def __add__(self, other: DeliveryReport) -> DeliveryReport:
         return DeliveryReport(self.sent + other.sent, self.failed_attempts + other.failed_attempts,
-                              self.gave_up + other.gave_up)
+                              self.gave_up + other.gave_up, self.outlived_lease + other.outlived_lease)
 
 
 def webhook_secret(settings: Settings, env: Mapping[str, str] | None = None) -> bytes:
@@ -52,6 +56,10 @@ def webhook_secret(settings: Settings, env: Mapping[str, str] | None = None) -> 
     """
     explicit = settings.webhook_secret if env is None else env.get("FRAUDLOG_WEBHOOK_SECRET", "").encode()
     if explicit:
+        try:
+            signing_key(explicit)
+        except ValueError as exc:
+            raise ConfigError(f"FRAUDLOG_WEBHOOK_SECRET: {exc}") from None
         return explicit
     if not settings.secret_key:
         raise ConfigError("set FRAUDLOG_WEBHOOK_SECRET or FRAUDLOG_SECRET_KEY to sign webhooks")
@@ -98,24 +106,21 @@ def deliver_pending(engine: Engine, sink: AlertSink, *, batch_size: int = RelayS
 
 def _deliver_batch(engine: Engine, sink: AlertSink, batch: Sequence[ClaimedAlert], policy: _RetryPolicy,
                    lease_deadline: float) -> DeliveryReport:
-    sent_ids: list[str] = []
-    failed = gave_up = 0
-    try:
-        for alert in batch:
-            if time.monotonic() >= lease_deadline:
-                break  # the lease is over and another relay may own the rest; sending now would duplicate
-            try:
-                sink.send(alert.payload)
-            except DeliveryFailed as exc:
-                status = record_failure(engine, alert.alert_id, str(exc), max_attempts=policy.max_attempts,
-                                        base_delay=policy.base_delay, max_delay=policy.max_delay,
-                                        rng=policy.rng)
-                failed += 1
-                gave_up += status == FAILED
-                continue
-            sent_ids.append(alert.alert_id)
-    finally:
-        # One commit per batch; and when a sink raises something unexpected mid-batch, what the receiver
-        # already took is still recorded, so only the alert in flight is sent again after its lease.
-        mark_sent(engine, sent_ids, datetime.now(UTC))
-    return DeliveryReport(len(sent_ids), failed, gave_up)
+    sent = failed = gave_up = 0
+    for alert in batch:
+        if time.monotonic() >= lease_deadline:
+            # The lease is over and another relay may own the rest; sending now would duplicate.
+            return DeliveryReport(sent, failed, gave_up, outlived_lease=1)
+        try:
+            sink.send(alert.payload)
+        except DeliveryFailed as exc:
+            status = record_failure(engine, alert.alert_id, str(exc), max_attempts=policy.max_attempts,
+                                    base_delay=policy.base_delay, max_delay=policy.max_delay, rng=policy.rng)
+            failed += 1
+            gave_up += status == FAILED
+            continue
+        # Recorded before the next send, one commit per alert: a relay that dies (SIGKILL, power cut) or
+        # outlives its lease mid-batch leaves only the alert in flight to be sent again, not the whole batch.
+        mark_sent(engine, [alert.alert_id], datetime.now(UTC))
+        sent += 1
+    return DeliveryReport(sent, failed, gave_up, outlived_lease=int(time.monotonic() >= lease_deadline))

@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 
-from service.alerts.signing import SIGNATURE_HEADER, sign
+from service.alerts.signing import signature_headers
 from service.config import ConfigError
+from service.redaction import redact_url, redact_urls
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 USER_AGENT = "fraudlog-alerts/1"
@@ -44,7 +44,8 @@ def encode_alert(alert: dict[str, Any]) -> bytes:
 
 
 def _reason(text: str) -> str:
-    return " ".join(text.split())[:MAX_REASON_CHARS]
+    # Reasons end up in `last_error`, which `GET /v1/alerts` and `fraudlog alerts` show: no URL credentials.
+    return redact_urls(" ".join(text.split()))[:MAX_REASON_CHARS]
 
 
 class JsonLinesSink:
@@ -76,11 +77,13 @@ class JsonLinesSink:
 
 
 class WebhookSink:
-    """POSTs each alert, signed, with `Idempotency-Key: <alert_id>`; any 2xx answer means delivered."""
+    """POSTs each alert signed as Standard Webhooks says, `webhook-id` and `Idempotency-Key` both the alert id;
+    any 2xx answer means delivered."""
 
     def __init__(self, url: str, secret: bytes, timeout: float = DEFAULT_TIMEOUT_SECONDS,
                  transport: httpx.BaseTransport | None = None) -> None:
-        self.url = url
+        self._url = url
+        self.url = redact_url(url)  # what may be shown: never the credentials the URL carries
         self._secret = secret
         # One client per sink: keep-alive saves a TCP (and TLS) handshake per alert.
         self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False,
@@ -88,14 +91,15 @@ class WebhookSink:
 
     def send(self, alert: dict[str, Any]) -> None:
         body = encode_alert(alert)
+        alert_id = str(alert["alert_id"])
         headers = {
             "Content-Type": "application/json",
-            IDEMPOTENCY_HEADER: str(alert["alert_id"]),
+            IDEMPOTENCY_HEADER: alert_id,
             # Signed at send time, not at creation: a resend after an outage is fresh, not "stale".
-            SIGNATURE_HEADER: sign(self._secret, body, int(time.time())),
+            **signature_headers(self._secret, alert_id, body),
         }
         try:
-            response = self._client.post(self.url, content=body, headers=headers)
+            response = self._client.post(self._url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             raise DeliveryFailed(_reason(f"{type(exc).__name__} posting to {self.url}: {exc}")) from exc
         if not response.is_success:

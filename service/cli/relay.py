@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from service.alerts.relay import deliver_pending
 from service.cli.context import open_store
 from service.composition import build_sink
+from service.redaction import redact_url
 from service.store.errors import StoreError
 
 log = logging.getLogger("fraudlog.relay")
@@ -33,7 +34,8 @@ def _relay(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"relay delivering to {store.settings.alert_sink.split('?')[0]}", flush=True)
+    # A print, so it is not scrubbed by the log formatters: the URL must be redacted here.
+    print(f"relay delivering to {redact_url(store.settings.alert_sink)}", flush=True)
     while not stop.is_set():
         try:
             report = deliver_pending(store.engine, sink, batch_size=relay.batch_size,

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import format_time
+from service.redaction import redact_urls
 from service.store import dialect
 from service.store.engine import write_transaction
 from service.store.errors import StoreError, driver_errors
@@ -191,13 +192,16 @@ def claim_pending_alerts(engine: Engine, *, limit: int, visibility_timeout: time
 
 
 def mark_sent(engine: Engine, alert_ids: Collection[str], sent_at: datetime) -> int:
-    """Record delivery and release the lease; `sent_at` is written once, so a late resend never moves it."""
+    """Record delivery and release the lease; `sent_at` is written once, so a late resend never moves it.
+
+    `last_error` is cleared: it describes why the alert is not delivered yet, and once it is, a stale reason
+    would send whoever reads `/v1/alerts` after a problem that no longer exists."""
     if not alert_ids:
         return 0
     # No status condition: if an expired lease let another relay fail this alert meanwhile, the receiver
     # still accepted it, and "sent" is the truth.
     stmt = (sa.update(alerts).where(alerts.c.id.in_(list(alert_ids)), alerts.c.sent_at.is_(None))
-            .values(status=SENT, sent_at=sent_at, locked_until=None))
+            .values(status=SENT, sent_at=sent_at, locked_until=None, last_error=None))
     with driver_errors(), write_transaction(engine) as conn:
         return conn.execute(stmt).rowcount
 
@@ -231,7 +235,7 @@ def record_failure(engine: Engine, alert_id: str, error: str, *, max_attempts: i
         status = FAILED if attempts >= max_attempts else PENDING
         delay = backoff_delay(attempts, base_delay=base_delay, max_delay=max_delay, rng=rng)
         conn.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(
-            attempts=attempts, status=status, last_error=_one_line(error)[:MAX_ERROR_CHARS],
+            attempts=attempts, status=status, last_error=_stored_error(error),
             available_at=now + delay, locked_until=None))
     return status
 
@@ -319,5 +323,7 @@ def _now(now: datetime | None) -> datetime:
     return datetime.now(UTC) if now is None else now
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def _stored_error(text: str) -> str:
+    # Shown by `GET /v1/alerts` and `fraudlog alerts`: one line, bounded, and never a URL's credentials,
+    # whichever sink produced the text.
+    return redact_urls(" ".join(text.split()))[:MAX_ERROR_CHARS]

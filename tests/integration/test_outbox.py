@@ -57,8 +57,12 @@ def stored(engine: Engine, transaction_id: str) -> Any:
         return conn.execute(sa.select(alerts).where(alerts.c.transaction_id == transaction_id)).one()
 
 
+# A sink URL with credentials in both places they hide: user information and the query string.
+FAILURE = "HTTP 503 from https://fraudlog:hunter2@example.test/hook?token=tok-9f8e7d: down"
+
+
 def fail(engine: Engine, alert_id: str, now: datetime, *, max_attempts: int = 5) -> str | None:
-    return record_failure(engine, alert_id, "HTTP 503 from https://example.test/hook", max_attempts=max_attempts,
+    return record_failure(engine, alert_id, FAILURE, max_attempts=max_attempts,
                           base_delay=timedelta(seconds=1), max_delay=timedelta(seconds=5), rng=TopOfRange(),
                           now=now)
 
@@ -161,6 +165,17 @@ def test_concurrent_claims_never_hand_out_the_same_alert_twice(engine: Engine) -
 
 # -- outcomes ---------------------------------------------------------------------------------------------
 
+def test_a_delivery_clears_the_error_of_the_attempt_before(engine: Engine) -> None:
+    add_alert(engine, "tx-1")
+    alert_id = alert_id_for("tx-1")
+    assert fail(engine, alert_id, T0) == PENDING
+
+    mark_sent(engine, [alert_id], T0 + timedelta(seconds=5))
+
+    row = stored(engine, "tx-1")
+    assert (row.status, row.attempts, row.last_error) == (SENT, 1, None)
+
+
 def test_mark_sent_sets_sent_at_once_and_releases_the_lease(engine: Engine) -> None:
     add_alert(engine, "tx-1")
     alert_id = alert_id_for("tx-1")
@@ -186,7 +201,8 @@ def test_failures_back_off_exponentially_and_end_as_failed_after_max_attempts(en
         row = stored(engine, "tx-1")
         assert (row.attempts, row.locked_until) == (attempt, None)
         assert row.available_at - now == timedelta(seconds=expected_delay)
-        assert row.last_error == "HTTP 503 from https://example.test/hook"
+        assert row.last_error == "HTTP 503 from https://***@example.test/hook?token=***: down"
+        assert "hunter2" not in row.last_error and "tok-9f8e7d" not in row.last_error
         early = row.available_at - timedelta(microseconds=1)
         assert claim_pending_alerts(engine, limit=1, visibility_timeout=LEASE, now=early) == []
         now = row.available_at

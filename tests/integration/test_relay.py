@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -73,46 +75,57 @@ def seed_alerts(engine: Engine, count: int) -> list[str]:
     return ids
 
 
-class RelayCrashed(Exception):
-    """The process died: raised after the receiver took the alert, before the relay could record it."""
+def relay_env(database_url: str, sink_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a `fraudlog relay` process delivering to `sink_url` with the tests' secret."""
+    return {**os.environ, "FRAUDLOG_DATABASE_URL": database_url, "FRAUDLOG_SECRET_KEY": "relay-test-secret-key",
+            "FRAUDLOG_WEBHOOK_SECRET": SECRET.decode(), "FRAUDLOG_ALERT_SINK": sink_url,
+            "FRAUDLOG_LOG_FORMAT": "text", "PYTHONUNBUFFERED": "1", **extra}
 
 
-class CrashAfterSending:
-    def __init__(self, inner: WebhookSink, crash_on: int) -> None:
-        self.inner, self.crash_on, self.sends = inner, crash_on, 0
+@contextmanager
+def relay_process(database_url: str, sink_url: str, **extra: str) -> Iterator[subprocess.Popen[str]]:
+    """A real `fraudlog relay` process; its first stdout line (the startup line) has been read when this yields."""
+    relay = subprocess.Popen([sys.executable, "-m", "service.cli", "relay", "--every", "0.05"],
+                             env=relay_env(database_url, sink_url, **extra), stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)
+    try:
+        yield relay
+    finally:
+        if relay.poll() is None:
+            relay.kill()
+        relay.wait(timeout=30)
+        assert relay.stdout
+        relay.stdout.close()
 
-    def send(self, alert: dict[str, Any]) -> None:
-        self.inner.send(alert)
-        self.sends += 1
-        if self.sends == self.crash_on:
-            raise RelayCrashed
 
-    def close(self) -> None:
-        self.inner.close()
+# -- (1) a relay dies mid-batch ------------------------------------------------------------------------
 
+def test_a_relay_killed_mid_batch_has_recorded_every_alert_it_delivered(
+        database_url: str, engine: Engine, receiver: WebhookReceiver, webhook: WebhookSink) -> None:
+    """SIGKILL, not an exception: no `finally` runs. Only the alert in flight may be sent again."""
+    ids = seed_alerts(engine, 6)
+    receiver.hang(after=3)  # answers three, then holds the fourth open: the relay is mid-batch, mid-send
+    with relay_process(database_url, receiver.url, FRAUDLOG_ALERT_BATCH_SIZE="6",
+                       FRAUDLOG_ALERT_VISIBILITY_TIMEOUT="4", FRAUDLOG_ALERT_TIMEOUT="3") as relay:
+        wait_until(lambda: receiver.hanging == 1, timeout=30, interval=0.01, message="the fourth send")
+        relay.send_signal(signal.SIGKILL)
+        relay.wait(timeout=10)
 
-# -- (1) a relay dies between the receiver's answer and sent_at ----------------------------------------
+    delivered, in_flight, untouched = ids[:3], ids[3], ids[4:]
+    assert receiver.delivered_keys == [alert_id_for(tx) for tx in delivered]
+    states = {tx: alert_for_transaction(engine, tx) for tx in ids}
+    assert {tx: a.status for tx, a in states.items() if a} == {
+        **{tx: SENT for tx in delivered}, in_flight: PENDING, **{tx: PENDING for tx in untouched}}
 
-def test_a_relay_that_dies_after_sending_is_resent_with_the_same_key_and_delivered_once(
-        engine: Engine, receiver: WebhookReceiver, webhook: WebhookSink) -> None:
-    first, in_flight, untouched = seed_alerts(engine, 3)
-
-    with pytest.raises(RelayCrashed):
-        deliver_pending(engine, CrashAfterSending(webhook, crash_on=2), visibility_timeout=SHORT_LEASE)
-
-    assert receiver.delivered_keys == [alert_id_for(first), alert_id_for(in_flight)]
-    states = {tx: alert_for_transaction(engine, tx) for tx in (first, in_flight, untouched)}
-    assert {tx: (a.status, a.sent_at is None) for tx, a in states.items() if a} == {
-        first: (SENT, False), in_flight: (PENDING, True), untouched: (PENDING, True)}
-
-    # Another relay right away finds nothing: the dead relay's lease still holds both unsent alerts.
+    receiver.stop_hanging()
+    # Another relay right away finds nothing: the dead relay's lease still holds the three unsent alerts.
     assert deliver_pending(engine, webhook, visibility_timeout=SHORT_LEASE).sent == 0
-    time.sleep(SHORT_LEASE.total_seconds() + 0.1)
-    assert deliver_pending(engine, webhook, visibility_timeout=SHORT_LEASE).sent == 2
+    wait_until(lambda: count_by_status(engine)[SENT] == 6, timeout=20, interval=0.1, message="the lease to expire",
+               step=lambda: deliver_pending(engine, webhook, visibility_timeout=SHORT_LEASE))
 
-    assert receiver.requests_by_key[alert_id_for(in_flight)] == 2  # sent twice, same Idempotency-Key ...
-    assert receiver.delivered_keys == [alert_id_for(tx) for tx in (first, in_flight, untouched)]  # ... once
-    assert count_by_status(engine) == {PENDING: 0, SENT: 3, FAILED: 0}
+    assert receiver.delivered_keys == [alert_id_for(tx) for tx in ids]
+    # What the dead relay had delivered was recorded as it went, so none of it was sent a second time.
+    assert all(receiver.requests_by_key[alert_id_for(tx)] == 1 for tx in ids)
 
 
 def test_a_lost_acknowledgement_is_retried_and_the_receiver_delivers_once(
@@ -128,50 +141,66 @@ def test_a_lost_acknowledgement_is_retried_and_the_receiver_delivers_once(
     assert receiver.requests_by_key[alert_id_for(transaction_id)] == 2
     assert receiver.delivered_keys == [alert_id_for(transaction_id)]
     alert = alert_for_transaction(engine, transaction_id)
-    assert alert is not None and alert.attempts == 1 and alert.last_error
+    assert alert is not None and alert.attempts == 1
+    assert alert.last_error is None  # the failure it recorded is over: a stale reason would mislead
 
 
 # -- (2) two relay processes at once ---------------------------------------------------------------------
 
 RELAY_PROCESS = textwrap.dedent("""
-    import json, sys
+    import json, sys, time
     from datetime import timedelta
-    from service.alerts.relay import deliver_pending
+    from service.alerts.relay import DeliveryReport, deliver_pending
     from service.alerts.sinks import WebhookSink
     from service.store.engine import create_engine
+    from service.store.outbox import PENDING, count_by_status
 
-    database_url, receiver_url, secret = sys.argv[1:4]
+    database_url, receiver_url, secret, lease = sys.argv[1:5]
     engine = create_engine(database_url)
     engine.connect().close()
-    sink = WebhookSink(receiver_url, secret.encode(), timeout=5.0)
+    sink = WebhookSink(receiver_url, secret.encode(), timeout=float(lease) * 0.9)
     print("ready", flush=True)
     sys.stdin.readline()  # start together, so the claims really race
-    report = deliver_pending(engine, sink, batch_size=25, visibility_timeout=timedelta(seconds=30))
-    print(json.dumps({"sent": report.sent, "failed": report.failed_attempts}))
+    report = DeliveryReport()
+    deadline = time.monotonic() + 120
+    # Keep claiming until nothing is pending: a batch the other relay gave up at its lease's end is taken
+    # over here as soon as that lease expires.
+    while count_by_status(engine)[PENDING] and time.monotonic() < deadline:
+        report += deliver_pending(engine, sink, batch_size=20, visibility_timeout=timedelta(seconds=float(lease)))
+        time.sleep(0.01)
+    print(json.dumps({"sent": report.sent, "failed": report.failed_attempts, "outlived": report.outlived_lease}))
 """)
 
 
 @pytest.mark.slow
-def test_two_relay_processes_deliver_every_alert_exactly_once(
+def test_two_relay_processes_whose_leases_expire_mid_batch_send_only_the_alert_in_flight_twice(
         database_url: str, engine: Engine, receiver: WebhookReceiver) -> None:
-    seed_alerts(engine, 1_000)
-    relays = [subprocess.Popen([sys.executable, "-c", RELAY_PROCESS, database_url, receiver.url, SECRET.decode()],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    """Every seventh answer takes 0.3 s, so a batch of 20 outlives its 0.5 s lease and the other relay takes
+    over its rest while a send is still in flight. An alert delivered before the lease ran out is recorded
+    at once, so it is never sent again; at most the one in flight is, once per outlived lease."""
+    count, lease = 300, "0.5"
+    seed_alerts(engine, count)
+    receiver.slow_down(every=7, seconds=0.3)
+    relays = [subprocess.Popen([sys.executable, "-c", RELAY_PROCESS, database_url, receiver.url, SECRET.decode(),
+                                lease], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
               for _ in range(2)]
     assert all(relay.stdout and relay.stdout.readline().strip() == "ready" for relay in relays)
     for relay in relays:  # both are connected and waiting: release them together
         assert relay.stdin
         relay.stdin.write("go\n")
         relay.stdin.flush()
-    outputs = [relay.communicate(timeout=60) for relay in relays]
+    outputs = [relay.communicate(timeout=180) for relay in relays]
 
     assert [relay.returncode for relay in relays] == [0, 0], [err for _out, err in outputs]
     reports = [json.loads(out) for out, _err in outputs]
     assert all(report["sent"] > 0 for report in reports), reports  # both relays really took part
-    assert sum(report["sent"] for report in reports) == 1_000
-    assert receiver.raw_requests == 1_000  # no double send at all, not merely none that got through
-    assert len(receiver.delivered) == 1_000
-    assert count_by_status(engine) == {PENDING: 0, SENT: 1_000, FAILED: 0}
+    outlived = sum(report["outlived"] for report in reports)
+    assert outlived >= 3, reports  # leases really did expire mid-batch, several times
+    assert len(receiver.delivered) == count  # every alert reached the customer once
+    assert count_by_status(engine) == {PENDING: 0, SENT: count, FAILED: 0}
+    resent = receiver.raw_requests - count
+    assert resent <= outlived, (resent, reports)  # only ever the alert in flight when a lease ran out
 
 
 # -- (3) the receiver is down for a while ----------------------------------------------------------------
@@ -224,6 +253,56 @@ def test_an_alert_that_keeps_failing_ends_as_failed_and_can_be_retried(
     assert all(retry_alert(engine, a.alert_id) for a in failed)
     assert deliver_pending(engine, webhook, visibility_timeout=SHORT_LEASE).sent == 3
     assert len(receiver.delivered) == 3
+
+
+def test_a_hanging_receiver_costs_a_timeout_per_alert_and_each_arrives_once_it_answers(
+        engine: Engine, receiver: WebhookReceiver) -> None:
+    ids = seed_alerts(engine, 3)
+    receiver.hang()  # takes every request and never answers
+    sink = WebhookSink(receiver.url, SECRET, timeout=0.3)
+
+    report = deliver_pending(engine, sink, visibility_timeout=timedelta(seconds=2), **FAST_RETRY)
+
+    assert (report.sent, report.failed_attempts) == (0, 3)
+    assert all("ReadTimeout" in (a.last_error or "") for a in list_alerts(engine).items)
+    receiver.stop_hanging()
+    wait_until(lambda: count_by_status(engine)[SENT] == 3, timeout=10, interval=0.02, message="the relay",
+               step=lambda: deliver_pending(engine, sink, visibility_timeout=timedelta(seconds=2), **FAST_RETRY))
+    sink.close()
+    assert sorted(receiver.delivered_keys) == sorted(alert_id_for(tx) for tx in ids)
+    assert all(a.last_error is None for a in list_alerts(engine).items)
+
+
+def test_a_sink_url_with_credentials_never_shows_them(database_url: str, engine: Engine,
+                                                      receiver: WebhookReceiver) -> None:
+    """The password and the query-string token stay out of the relay's startup line and logs, of
+    `last_error` (what `GET /v1/alerts` shows) and of `fraudlog alerts`; the error goes once delivered."""
+    password, token = "hunter2-pw", "tok-9f8e7d6c"
+    receiver.require_basic_auth("fraudlog", password)  # the credentials do reach the receiver
+    url = receiver.url.replace("http://", f"http://fraudlog:{password}@") + f"?token={token}"
+    seed_alerts(engine, 2)
+    receiver.go_down()
+
+    with relay_process(database_url, url, FRAUDLOG_ALERT_BASE_DELAY="0.05", FRAUDLOG_ALERT_MAX_DELAY="0.1",
+                       FRAUDLOG_ALERT_MAX_ATTEMPTS="10000") as relay:
+        wait_until(lambda: all(a.last_error for a in list_alerts(engine).items), timeout=30,
+                   message="a failed attempt for each alert")
+        errors = [a.last_error or "" for a in list_alerts(engine).items]
+        cli = subprocess.run([sys.executable, "-m", "service.cli", "alerts", "--json"], capture_output=True,
+                             text=True, env=relay_env(database_url, url), timeout=60, check=True)
+        receiver.come_up()
+        wait_until(lambda: count_by_status(engine)[SENT] == 2, timeout=30, message="delivery")
+        relay.send_signal(signal.SIGTERM)
+        relay.wait(timeout=30)
+        assert relay.stdout
+        output = relay.stdout.read()
+
+    assert output.startswith("relay delivering to http://***@127.0.0.1:")
+    assert all(e.startswith("HTTP 503 from http://***@") and "token=***" in e for e in errors), errors
+    for shown in (output, cli.stdout, *errors):
+        assert password not in shown and token not in shown
+    assert len(receiver.delivered) == 2
+    assert [a.last_error for a in list_alerts(engine).items] == [None, None]
 
 
 # -- (4) signatures, end to end --------------------------------------------------------------------------

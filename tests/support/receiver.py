@@ -1,13 +1,16 @@
 """A real webhook receiver for tests: what a careful customer would run.
 
-It listens on 127.0.0.1 on an ephemeral port, verifies `Fraudlog-Signature` with the documented helper,
-and deduplicates on `Idempotency-Key` the way Stripe describes: the first request per key is delivered
-to "the customer" and its answer stored; a repeat gets the same answer and delivers nothing; a reused
-key with another body is refused. Tests can take it down (503) and make it lose acknowledgements.
+It listens on 127.0.0.1 on an ephemeral port, verifies the Standard Webhooks headers with the documented
+helper, and deduplicates on the verified `webhook-id` (which `Idempotency-Key` must equal) the way Stripe
+describes: the first request per key is delivered to "the customer" and its answer stored; a repeat gets
+the same answer and delivers nothing; a reused key with another body is refused. Tests can take it down
+(503), make it lose acknowledgements, make it hang (accept the request and never answer), and make it
+require HTTP basic credentials.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import threading
@@ -17,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from service.alerts.signing import SIGNATURE_HEADER, SignatureInvalid, verify
+from service.alerts.signing import SignatureInvalid, verify
 from service.alerts.sinks import IDEMPOTENCY_HEADER
 
 
@@ -33,6 +36,11 @@ class WebhookReceiver:
         self.rejected_signatures = 0
         self._down_until = 0.0
         self._acks_to_lose = 0
+        self._hang_after: float = math.inf  # requests answered before every later one hangs
+        self._released = threading.Event()
+        self.hanging = 0  # requests being held right now
+        self.basic_auth: tuple[str, str] | None = None
+        self._slow_every, self._slow_seconds = 0, 0.0
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
@@ -51,6 +59,7 @@ class WebhookReceiver:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  traceback: TracebackType | None) -> None:
+        self._released.set()  # hanging handlers return, so shutdown does not wait on them
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -71,6 +80,26 @@ class WebhookReceiver:
         with self._lock:
             self._acks_to_lose = count
 
+    def hang(self, after: int = 0) -> None:
+        """Answer the next `after` requests, then hold every later one open without answering (until exit):
+        a receiver stuck on a slow database, as the sender sees it."""
+        with self._lock:
+            self._hang_after = self.raw_requests + after
+
+    def stop_hanging(self) -> None:
+        """Answer new requests again (those already held stay held until exit)."""
+        with self._lock:
+            self._hang_after = math.inf
+
+    def slow_down(self, every: int, seconds: float) -> None:
+        """Take `seconds` to answer every `every`-th request: a receiver with an occasional slow write."""
+        with self._lock:
+            self._slow_every, self._slow_seconds = every, seconds
+
+    def require_basic_auth(self, user: str, password: str) -> None:
+        """Answer 401 to any request without these HTTP basic credentials."""
+        self.basic_auth = (user, password)
+
     # -- what happened --------------------------------------------------------------------------------
 
     @property
@@ -89,19 +118,28 @@ class WebhookReceiver:
         """The status and JSON answer for one request; a None answer means "drop the connection"."""
         with self._lock:
             self.raw_requests += 1
+            hang = self.raw_requests > self._hang_after
+            self.hanging += hang
+            slow = self._slow_seconds if self._slow_every and self.raw_requests % self._slow_every == 0 else 0.0
             if time.monotonic() < self._down_until:
                 return 503, {"error": "down for maintenance"}
+        if hang:
+            self._released.wait()
+            return 503, {"error": "gave up waiting"}
+        if slow:
+            time.sleep(slow)
+        if self.basic_auth is not None and headers.get("Authorization") != _basic(*self.basic_auth):
+            return 401, {"error": "credentials required"}
         try:
-            verify(self.secret, body, headers.get(SIGNATURE_HEADER), tolerance_seconds=self.tolerance_seconds)
+            webhook_id = verify(self.secret, body, headers, tolerance_seconds=self.tolerance_seconds)
         except SignatureInvalid as exc:
             with self._lock:
                 self.rejected_signatures += 1
             return 401, {"error": str(exc)}
-        key = headers.get(IDEMPOTENCY_HEADER)
         alert = json.loads(body)
-        if not key or alert.get("alert_id") != key:
-            return 400, {"error": "Idempotency-Key must be the alert_id"}
-        return self._deliver_once(key, alert)
+        if headers.get(IDEMPOTENCY_HEADER) != webhook_id or alert.get("alert_id") != webhook_id:
+            return 400, {"error": "Idempotency-Key and alert_id must equal the signed webhook-id"}
+        return self._deliver_once(webhook_id, alert)
 
     def _deliver_once(self, key: str, alert: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
         with self._lock:
@@ -114,6 +152,10 @@ class WebhookReceiver:
                 self._acks_to_lose -= 1
                 return 200, None
             return 200, answer
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def _handler_for(receiver: WebhookReceiver) -> type[BaseHTTPRequestHandler]:
