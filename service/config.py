@@ -99,6 +99,9 @@ def sqlite_path(url: str) -> Path | None:
 
 
 DEFAULT_SWEEP_GRACE_SECONDS = 5.0
+# uvicorn's own default (5 s) let a busy 2-core host's health pings time out, and uvicorn killed healthy
+# API processes five times in a row; a hung process is still replaced, only later.
+DEFAULT_API_HEALTHCHECK_TIMEOUT = timedelta(seconds=30)
 DEFAULT_QUEUE_PREFIX = "fraudlog"
 DEFAULT_MAX_ATTRIBUTES = Limits.max_attributes
 DEFAULT_MAX_ATTRIBUTE_NAME = Limits.max_attribute_name
@@ -187,6 +190,7 @@ class Settings:
     sweep_grace: timedelta = timedelta(seconds=DEFAULT_SWEEP_GRACE_SECONDS)  # before the sweeper re-rings
     queue_prefix: str = DEFAULT_QUEUE_PREFIX  # deployments sharing a broker keep apart by queue name
     relay: RelaySettings = field(default_factory=RelaySettings)
+    api_healthcheck_timeout: timedelta = DEFAULT_API_HEALTHCHECK_TIMEOUT  # `serve --workers N`: uvicorn's ping
     webhook_secret: bytes = field(default=b"", repr=False)  # FRAUDLOG_WEBHOOK_SECRET; empty: derived
     git_commit: str | None = None  # FRAUDLOG_GIT_COMMIT, recorded in lineage when the checkout cannot say
     secret_key_generated: bool = False  # embedded mode: the key was made once and kept beside the SQLite file
@@ -265,6 +269,8 @@ class Settings:
             promotion_confidence=_probability(env, "FRAUDLOG_PROMOTION_CONFIDENCE", 0.95),
             max_challengers=_positive_int(env, "FRAUDLOG_MAX_CHALLENGERS", 3),
             relay=RelaySettings.from_env(env),
+            api_healthcheck_timeout=_duration(env, "FRAUDLOG_API_HEALTHCHECK_TIMEOUT",
+                                              DEFAULT_API_HEALTHCHECK_TIMEOUT),
             webhook_secret=env.get("FRAUDLOG_WEBHOOK_SECRET", "").encode(),
             git_commit=env.get("FRAUDLOG_GIT_COMMIT") or None,
             secret_key_generated=generated,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import socket
 from typing import Any
 
@@ -35,14 +36,20 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=_serve)
 
 
-def _serve(args: argparse.Namespace) -> int:
-    # Fail fast, with a one-line message: each uvicorn process checks again in `served_app`.
-    Settings.from_env().require_for_api()
+def uvicorn_config(args: argparse.Namespace, settings: Settings) -> TcpConfig:
+    """What `fraudlog serve` runs: the app factory, the address, the processes and their health-check timeout."""
     # uvicorn applies log_config in every worker process it starts, so they all log as this one does.
     log_config = logging_config(args.log_level)
-    config = TcpConfig("workers.wiring:served_app", factory=True, host=args.host, port=args.port,
-                       workers=args.workers, log_config=log_config, log_level=log_config["root"]["level"].lower(),
-                       access_log=False)
+    # uvicorn's parent pings each API process and kills one that does not answer in time; whole seconds.
+    healthcheck = max(1, math.ceil(settings.api_healthcheck_timeout.total_seconds()))
+    return TcpConfig("workers.wiring:served_app", factory=True, host=args.host, port=args.port,
+                     workers=args.workers, log_config=log_config, log_level=log_config["root"]["level"].lower(),
+                     access_log=False, timeout_worker_healthcheck=healthcheck)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # Fail fast, with a one-line message: each uvicorn process checks again in `served_app`.
+    config = uvicorn_config(args, Settings.from_env().require_for_api())
     if args.workers > 1:
         Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:

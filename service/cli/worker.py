@@ -1,17 +1,21 @@
-"""`fraudlog worker`: run Dramatiq workers for fraudlog's actors (same as `dramatiq workers.actors`)."""
+"""`fraudlog worker`: run and supervise Dramatiq worker processes for fraudlog's actors.
+
+Each process is `dramatiq workers.actors --processes 1`; this command restarts any that dies (see
+`workers.supervisor`), where `dramatiq --processes N` would stop them all.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 from typing import Any
 
 from service.config import SECRET_KEY, Settings
+from workers.supervisor import WorkerSupervisor, dramatiq_command
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("worker", help="run Dramatiq workers (score, deliver_alerts, sweep)")
+    parser = subparsers.add_parser("worker", help="run Dramatiq worker processes (score, deliver_alerts, sweep), "
+                                                  "restarting any that dies")
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--queues", nargs="*", default=None, help="only these queues (default: all)")
@@ -19,13 +23,11 @@ def register(subparsers: Any) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    settings = Settings.from_env().require(SECRET_KEY)  # checked here too, to fail before exec with one line
+    settings = Settings.from_env().require(SECRET_KEY)  # checked here too, to fail before starting with one line
     if settings.broker_url == "memory://":
         raise ValueError("fraudlog worker needs a real broker (FRAUDLOG_BROKER_URL=amqp://... or redis://...); "
                          "with memory:// the API runs the workers itself")
-    argv = [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(args.processes),
-            "--threads", str(args.threads)]
-    if args.queues:
-        argv += ["--queues", *args.queues]
-    os.execv(sys.executable, argv)
-    return 0  # not reached
+    if args.processes < 1 or args.threads < 1:
+        raise ValueError("--processes and --threads must be at least 1")
+    print(f"fraudlog worker: {args.processes} supervised Dramatiq processes x {args.threads} threads", flush=True)
+    return WorkerSupervisor(dramatiq_command(args.threads, args.queues or ()), args.processes).run()

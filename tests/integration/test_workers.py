@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,10 +17,12 @@ from sqlalchemy.engine import Engine
 
 from service.api.server import free_port
 from service.config import Settings
+from service.store.outbox import PENDING, SENT, count_by_status
 from service.store.tables import predictions
 from tests.support.api import served_api
 from tests.support.models import SECRET, install_version, synthetic_rows
-from tests.support.processes import kill, start_worker, wait_until, worker
+from tests.support.processes import REPO, kill, log_file, service_env, start_worker, wait_until, worker
+from tests.support.receiver import WebhookReceiver
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -94,3 +99,78 @@ def test_posts_succeed_while_the_broker_is_down_and_the_sweeper_catches_up(
         wait_until(lambda: champion_predictions(pg_engine)[0] >= len(rows), timeout=120,
                    message="the sweeper to get every event scored")
     assert champion_predictions(pg_engine) == (len(rows), len(rows))
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.parametrize("api", ["rabbitmq_url"], indirect=True)
+def test_a_hanging_webhook_receiver_never_delays_scoring(api: tuple[str, str], pg_engine: Engine,
+                                                         pg_url: str) -> None:
+    """The receiver takes every alert and never answers. Delivery waits (one alert in flight, the rest
+    pending), scoring does not: every transaction is scored while no delivery has finished. Before delivery
+    had its own thread, two `deliver_alerts` messages holding the worker's two threads stopped scoring."""
+    url, broker_url = api
+    install_version(pg_engine, alert_rate=0.5)  # about one transaction in two alerts
+    rows = synthetic_rows(2_000, seed=24)
+    secret = "whsec-hanging-receiver"
+    with WebhookReceiver(secret.encode()) as receiver:
+        receiver.hang()
+        # One alert per claim and a timeout longer than the test: each delivery attempt is stuck for good.
+        with worker(pg_url, broker_url, threads=2, FRAUDLOG_ALERT_SINK=receiver.url,  # type: ignore[arg-type]
+                    FRAUDLOG_WEBHOOK_SECRET=secret, FRAUDLOG_ALERT_BATCH_SIZE="1", FRAUDLOG_ALERT_TIMEOUT="600",
+                    FRAUDLOG_ALERT_VISIBILITY_TIMEOUT="900"):
+            assert set(post_all(url, rows, batch=50)) == {202}  # 40 doorbells, nearly all with alerts
+            wait_until(lambda: champion_predictions(pg_engine)[0] >= len(rows), timeout=120,
+                       message="every transaction scored while the receiver hangs")
+            assert receiver.hanging >= 1  # delivery really was under way, and stuck, while scoring finished
+            assert receiver.delivered == {}
+            statuses = count_by_status(pg_engine)
+            assert statuses[SENT] == 0 and statuses[PENDING] > 100
+    assert champion_predictions(pg_engine) == (len(rows), len(rows))
+
+
+def dramatiq_worker_pids(supervisor_pid: int) -> set[int]:
+    """The Dramatiq worker processes under `fraudlog worker`: the children of its children."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command may contain spaces and parentheses: the fields after the last ")" are fixed.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process exited while we looked
+        if fields[0] != "Z":
+            parents[int(stat.parent.name)] = int(fields[1])
+    children = {pid for pid, parent in parents.items() if parent == supervisor_pid}
+    return {pid for pid, parent in parents.items() if parent in children}
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.parametrize("api", ["rabbitmq_url"], indirect=True)
+def test_a_worker_process_killed_with_sigkill_is_restarted_and_scoring_goes_on(
+        api: tuple[str, str], pg_engine: Engine, pg_url: str) -> None:
+    url, broker_url = api
+    install_version(pg_engine)
+    logs = log_file("supervisor")
+    supervisor = subprocess.Popen([sys.executable, "-m", "service.cli", "worker", "--processes", "1",
+                                   "--threads", "2"], cwd=REPO, env=service_env(pg_url, broker_url),
+                                  start_new_session=True, stdout=subprocess.DEVNULL, stderr=logs)
+    try:
+        before = synthetic_rows(500, seed=25)
+        assert set(post_all(url, before)) == {202}
+        wait_until(lambda: champion_predictions(pg_engine)[0] >= len(before), message="the first batch scored")
+        (victim,) = dramatiq_worker_pids(supervisor.pid)
+
+        os.kill(victim, signal.SIGKILL)
+        wait_until(lambda: dramatiq_worker_pids(supervisor.pid) - {victim} != set(), timeout=60,
+                   message="a new Dramatiq worker process")
+
+        assert supervisor.poll() is None, "fraudlog worker exited when one of its processes was killed"
+        after = synthetic_rows(500, seed=26)
+        assert set(post_all(url, after)) == {202}
+        wait_until(lambda: champion_predictions(pg_engine)[0] >= len(before) + len(after), timeout=120,
+                   message="the transactions posted after the kill scored")
+        assert supervisor.poll() is None
+    finally:
+        kill(supervisor, signal.SIGTERM)
+    log_text = Path(logs.name).read_text()
+    assert "restarting it" in log_text and "restarted as" in log_text, log_text[-2_000:]
+    assert champion_predictions(pg_engine) == (1_000, 1_000)
