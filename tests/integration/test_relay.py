@@ -355,6 +355,19 @@ def test_sink_urls_other_than_jsonl_http_and_memory_are_refused(url: str) -> Non
         sink_from_url(url, SECRET)
 
 
+def test_a_webhook_failure_names_the_sink_without_its_credentials(receiver: WebhookReceiver) -> None:
+    receiver.go_down()
+    sink = WebhookSink(receiver.url.replace("http://", "http://fraudlog:hunter2-pw@") + "?token=tok-9f8e7d6c",
+                       SECRET, timeout=2.0)
+    with pytest.raises(DeliveryFailed) as failure:
+        sink.send({"alert_id": "a"})
+    sink.close()
+    assert str(failure.value).startswith("HTTP 503 from http://***@127.0.0.1:")
+    assert "token=***" in str(failure.value) and "token=***" in sink.url
+    assert not any(secret in text for secret in ("hunter2-pw", "tok-9f8e7d6c") for text in (str(failure.value),
+                                                                                             sink.url))
+
+
 def test_a_webhook_that_cannot_connect_fails_with_a_one_line_reason() -> None:
     sink = WebhookSink("http://127.0.0.1:9/hook", SECRET, timeout=1.0)  # the discard port: refused
     with pytest.raises(DeliveryFailed) as failure:
