@@ -12,13 +12,16 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import dramatiq
 import pytest
+from dramatiq.brokers.stub import StubBroker
 from sqlalchemy.engine import Engine
 
 from service.alerts.relay import RelaySettings, deliver_pending, sink_from_settings, webhook_secret
@@ -29,6 +32,7 @@ from service.alerts.sinks import (
     WebhookSink,
     sink_from_url,
 )
+from service.composition import build_worker_services
 from service.config import ConfigError, Settings
 from service.store.engine import write_transaction
 from service.store.outbox import (
@@ -45,6 +49,9 @@ from service.store.outbox import (
 from service.store.tables import alerts
 from tests.support.processes import wait_until
 from tests.support.receiver import WebhookReceiver
+from workers import tasks
+from workers.delivery import stop_delivery
+from workers.runtime import install_runtime
 
 SECRET = b"whsec-test-0123456789"
 SHORT_LEASE = timedelta(seconds=0.5)
@@ -303,6 +310,49 @@ def test_a_sink_url_with_credentials_never_shows_them(database_url: str, engine:
         assert password not in shown and token not in shown
     assert len(receiver.delivered) == 2
     assert [a.last_error for a in list_alerts(engine).items] == [None, None]
+
+
+class BlockingSink:
+    """Takes each alert only when released: a receiver that hangs until the test says otherwise."""
+
+    def __init__(self) -> None:
+        self.release, self.sending = threading.Event(), threading.Event()
+        self.sent: list[dict[str, Any]] = []
+
+    def send(self, alert: dict[str, Any]) -> None:
+        self.sending.set()
+        self.release.wait(60)
+        self.sent.append(alert)
+
+    def close(self) -> None:
+        self.release.set()
+
+
+def test_the_deliver_alerts_actor_returns_at_once_and_its_process_delivery_thread_sends(
+        database_url: str, engine: Engine) -> None:
+    """The actor runs on a Dramatiq worker thread, which `score` needs too: it must not wait for a receiver."""
+    seed_alerts(engine, 3)
+    sink = BlockingSink()
+    settings = Settings(database_url=database_url, secret_key=b"delivery-thread-key", alert_sink="memory://")
+    broker = StubBroker()
+    broker.emit_after("process_boot")
+    tasks.bind(broker, "fraudlog-delivery-test")
+    previous = install_runtime(build_worker_services(settings, sink=sink))
+    worker = dramatiq.Worker(broker, worker_threads=1)
+    worker.start()
+    try:
+        tasks.deliver_alerts.send()
+        # Returns once the actor has run: with delivery inline it would still be inside the blocked send.
+        broker.join(tasks.deliver_alerts.queue_name, timeout=10_000)
+        assert sink.sending.wait(10) and sink.sent == []  # the delivery thread is mid-send meanwhile
+        sink.release.set()
+        wait_until(lambda: count_by_status(engine)[SENT] == 3, timeout=20, message="the delivery thread")
+    finally:
+        sink.release.set()
+        worker.stop()
+        stop_delivery()
+        install_runtime(previous)
+    assert len(sink.sent) == 3
 
 
 # -- (4) signatures, end to end --------------------------------------------------------------------------
