@@ -9,7 +9,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from service.alerts.relay import webhook_secret
+from service.alerts.signing import standard_secret
 from service.cli.context import open_store
+from service.config import Settings
 from service.store.outbox import STATUSES, list_alerts, retry_alert
 from service.views.alerts import alert_json
 
@@ -25,6 +28,9 @@ def register(subparsers: Any) -> None:
     retry = actions.add_parser("retry", help="put a failed alert back to pending")
     retry.add_argument("alert_id")
     retry.set_defaults(run=_retry)
+    secret = actions.add_parser("webhook-secret", help="print the webhook secret in the Standard Webhooks "
+                                                       "form (whsec_...) for the receiver's configuration")
+    secret.set_defaults(run=_webhook_secret)
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -42,6 +48,13 @@ def _list(args: argparse.Namespace) -> int:
     Console().print(table)
     if page.next_cursor:
         print(f"(more: newest {len(items)} shown; use --limit)")
+    return 0
+
+
+def _webhook_secret(args: argparse.Namespace) -> int:
+    # The secret a receiver's Standard Webhooks library takes: base64 of the key we sign with, behind whsec_.
+    settings = Settings.from_env()
+    print(standard_secret(webhook_secret(settings)))
     return 0
 
 

@@ -13,6 +13,7 @@ import standardwebhooks
 from service.alerts import signing
 from service.alerts.relay import webhook_secret
 from service.alerts.signing import SignatureInvalid, sign, signature_headers, standard_secret, verify
+from service.cli import main
 from service.config import ConfigError, Settings
 
 SECRET = b"whsec-unit"
@@ -146,3 +147,16 @@ def test_the_derived_webhook_secret_does_not_reveal_the_secret_key() -> None:
     assert webhook_secret(Settings(secret_key=b"another-key"), {}) != derived
     with pytest.raises(ConfigError):
         webhook_secret(Settings(secret_key=b""), {})
+
+
+def test_fraudlog_alerts_webhook_secret_prints_what_a_standard_webhooks_receiver_needs(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FRAUDLOG_SECRET_KEY", "artifact-key")
+    monkeypatch.delenv("FRAUDLOG_WEBHOOK_SECRET", raising=False)
+    assert main(["alerts", "webhook-secret"]) == 0
+    printed = capsys.readouterr().out.strip()
+
+    derived = webhook_secret(Settings(secret_key=b"artifact-key"), {})
+    assert printed == standard_secret(derived)
+    body = b'{"alert_id":"a1"}'
+    standardwebhooks.Webhook(printed).verify(body, signature_headers(derived, "a1", body))
