@@ -113,7 +113,7 @@ def test_a_relay_killed_mid_batch_has_recorded_every_alert_it_delivered(
     ids = seed_alerts(engine, 6)
     receiver.hang(after=3)  # answers three, then holds the fourth open: the relay is mid-batch, mid-send
     with relay_process(database_url, receiver.url, FRAUDLOG_ALERT_BATCH_SIZE="6",
-                       FRAUDLOG_ALERT_VISIBILITY_TIMEOUT="4", FRAUDLOG_ALERT_TIMEOUT="3") as relay:
+                       FRAUDLOG_ALERT_VISIBILITY_TIMEOUT="8", FRAUDLOG_ALERT_TIMEOUT="6") as relay:
         wait_until(lambda: receiver.hanging == 1, timeout=30, interval=0.01, message="the fourth send")
         relay.send_signal(signal.SIGKILL)
         relay.wait(timeout=10)
@@ -127,7 +127,7 @@ def test_a_relay_killed_mid_batch_has_recorded_every_alert_it_delivered(
     receiver.stop_hanging()
     # Another relay right away finds nothing: the dead relay's lease still holds the three unsent alerts.
     assert deliver_pending(engine, webhook, visibility_timeout=SHORT_LEASE).sent == 0
-    wait_until(lambda: count_by_status(engine)[SENT] == 6, timeout=20, interval=0.1, message="the lease to expire",
+    wait_until(lambda: count_by_status(engine)[SENT] == 6, timeout=30, interval=0.1, message="the lease to expire",
                step=lambda: deliver_pending(engine, webhook, visibility_timeout=SHORT_LEASE))
 
     assert receiver.delivered_keys == [alert_id_for(tx) for tx in ids]
