@@ -16,7 +16,10 @@ from typing import Annotated, Any
 import msgspec
 
 MAX_VERSION = 2**31 - 1  # model_versions.version is a 32-bit integer
-ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+# Python's `$` also matches before a final newline, so `re.search("^...$", "tx-1\n")` succeeds: every pattern
+# that validates is anchored with `\A` and `\Z` (the whole string). The OpenAPI document spells them `^` and
+# `$`, which is what they mean in JSON Schema's regex dialect (`service.api.openapi.json_schema_pattern`).
+ID_PATTERN = r"\A[A-Za-z0-9._:-]{1,128}\Z"
 # Limits with documented defaults, configurable for deployments whose clients send more: the schema below
 # documents the defaults, and `service.domain.validation.Limits` enforces the configured values.
 MAX_ATTRIBUTES = 256
@@ -33,7 +36,7 @@ EVENT_TYPES = (EVENT_TRANSACTION, EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT
 Identifier = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="1-128 characters of [A-Za-z0-9._:-]")]
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset")]
 # Printable names only: a NUL, for one, cannot be stored in Postgres JSONB.
-AttributeName = Annotated[str, msgspec.Meta(min_length=1, pattern=r"^[^\x00-\x1f\x7f]+$",
+AttributeName = Annotated[str, msgspec.Meta(min_length=1, pattern=r"\A[^\x00-\x1f\x7f]+\Z",
                                             extra_json_schema={"maxLength": MAX_ATTRIBUTE_NAME})]
 Amount = Annotated[float, msgspec.Meta(ge=0, description="finite, >= 0")]
 
