@@ -10,6 +10,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter
 
 from service.api.auth import ANALYST, API_KEY_SECURITY, INGEST, require
+from service.api.bodies import read_json_body
 from service.api.ingest import append, receipts_response, transaction_events
 from service.api.openapi import ID_SCHEMA, one_or_many, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
@@ -34,11 +35,11 @@ class TransactionController(Controller):
         guards=[require(INGEST)], security=API_KEY_SECURITY,
         responses={200: ResponseSpec(IngestReceipt | list[IngestReceipt], generate_examples=False,
                                      description="Everything was recorded before: the original positions"),
-                   **problem_responses(400, *AUTH_PROBLEMS, 409, 413, 422, 503)},
+                   **problem_responses(400, *AUTH_PROBLEMS, 409, 413, 415, 422, 503)},
     )
     async def post_transactions(self, request: Request[Any, Any, Any], state: State) -> Response[
             IngestReceipt | list[IngestReceipt]]:
-        body = await request.body()
+        body = await read_json_body(request)
         items, as_array = decode_one_or_many(body, TransactionIn, state.settings.max_batch_items,
                                              state.settings.limits)
         events = transaction_events(items)

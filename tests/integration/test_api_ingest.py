@@ -138,7 +138,8 @@ def test_non_finite_numbers_are_refused(client: TestClient[Any], raw: bytes, poi
 
 
 def test_malformed_json_answers_400(client: TestClient[Any]) -> None:
-    response = client.post("/v1/transactions", content=b'{"transaction_id": ')
+    response = client.post("/v1/transactions", content=b'{"transaction_id": ',
+                           headers={"content-type": "application/json"})
     assert response.status_code == 400 and response.headers["content-type"].startswith(PROBLEM)
     assert "malformed JSON" in response.json()["detail"]
     assert stored(client) == 0
