@@ -97,9 +97,15 @@ def canonical_transaction(tx: TransactionIn) -> dict[str, Any]:
         "transaction_id": tx.transaction_id,
         "card_id": tx.card_id,
         "event_time": format_time(tx.event_time),
-        "amount": float(tx.amount),
-        "attributes": {name: float(tx.attributes[name]) for name in sorted(tx.attributes)},
+        "amount": _stored_number(tx.amount),
+        "attributes": {name: _stored_number(tx.attributes[name]) for name in sorted(tx.attributes)},
     }
+
+
+def _stored_number(value: float) -> float:
+    """The float itself, except -0.0, which is stored as 0.0: Postgres' JSONB has no negative zero, so the
+    log would hand back another float than it was given, and the sign of a zero means nothing here."""
+    return float(value) + 0.0  # IEEE 754: -0.0 + 0.0 is 0.0; every other float is unchanged
 
 
 def canonical_label(label: LabelIn, received_at: datetime) -> dict[str, Any]:
