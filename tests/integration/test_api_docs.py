@@ -47,3 +47,12 @@ def test_the_swagger_assets_are_swagger_ui_5_which_renders_openapi_3_1(client: T
     bundle = client.get("/schema-assets/swagger-ui/swagger-ui-bundle.js").text
     version = re.search(r'PACKAGE_VERSION:"(\d+)\.', bundle)
     assert version is not None and int(version.group(1)) >= 5  # Swagger UI 4 refuses OpenAPI 3.1
+
+
+def test_the_openapi_document_spells_patterns_as_json_schema_reads_them(client: TestClient[Any]) -> None:
+    """Validation anchors with Python's \\A and \\Z; in JSON Schema's regex dialect those are the letters A and
+    Z, so the document must say ^ and $ (which there mean the whole string)."""
+    document = client.get("/schema/openapi.json").text
+    patterns = re.findall(r'"pattern":\s*"((?:[^"\\]|\\.)*)"', document)
+    assert patterns and not [p for p in patterns if "\\\\A" in p or "\\\\Z" in p], patterns
+    assert '"^[A-Za-z0-9._:-]{1,128}$"' in document
