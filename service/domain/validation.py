@@ -87,7 +87,7 @@ def decode_object(body: bytes, struct: type[S], limits: Limits) -> S:
     return decoded
 
 
-TOO_DEEP = "arrays and objects are nested too deeply: no valid body nests more than 3 levels"
+TOO_DEEP = "arrays and objects are nested hundreds of levels deep: no valid body nests more than a few"
 
 
 @contextmanager
