@@ -69,8 +69,8 @@ def create_app(settings: Settings, *, wiring: AppWiring | None = None,
         lifespan=[store_lifespan, *(extra_lifespans or [])],  # type: ignore[list-item]
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
-        # A client may still be sending an oversized body when the 413 goes out; bodies up to twice the limit
-        # are read to their end first, so that it receives the answer rather than a reset connection.
+        # A client may still be sending its body when an early answer (413, 415, 401) goes out; bodies up to
+        # twice the limit are read to their end first, so that it receives the answer, not a reset connection.
         middleware=[DefineMiddleware(DrainUnreadBody, limit=2 * settings.max_body_bytes)],
         logging_config=litestar_logging_config(),
         openapi_config=OpenAPIConfig(

@@ -153,7 +153,7 @@ def _refuse_unstorable(records: Sequence[EventRecord]) -> None:
             if value is not None and len(value) > MAX_ID_LENGTH:
                 raise RebuildRefused(f"the event at position {record.position} has a {name} of {len(value)} "
                                      f"characters ({value[:32]!r}...); the target holds at most {MAX_ID_LENGTH}. "
-                                     "Nothing was written")
+                                     "No row was written")
 
 
 def _appends_whole(chunks: Iterator[list[EventRecord]], size: int) -> Iterator[list[EventRecord]]:
@@ -215,5 +215,3 @@ def _insert_scores(conn: Connection, scored: Sequence[Recomputed], views: dict[i
 def _new_event(record: EventRecord) -> NewEvent:
     return NewEvent(record.event_type, record.transaction_id, record.card_id, record.event_time, record.digest,
                     record.payload)
-
-

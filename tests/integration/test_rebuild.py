@@ -172,5 +172,5 @@ def test_a_row_the_target_cannot_hold_stops_the_rebuild_and_leaves_the_target_em
     monkeypatch.setenv("FRAUDLOG_API_KEYS", "test:admin:test-key")
     assert main(["rebuild", "--into", pg_url]) == 1
     err = capsys.readouterr().err
-    assert f"position {bad_position}" in err and "Nothing was written" in err and "is not empty" not in err
+    assert f"position {bad_position}" in err and "No row was written" in err and "is not empty" not in err
     source.dispose()
