@@ -10,8 +10,9 @@ from litestar.datastructures import State
 from litestar.params import QueryParameter
 
 from service.api.auth import ANALYST, API_KEY_SECURITY, require
+from service.api.openapi import ID_SCHEMA
 from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
-from service.domain.events import AwareDateTime
+from service.domain.events import ID_PATTERN, AwareDateTime
 from service.domain.validation import FieldError
 from service.store.outbox import MAX_PAGE, InvalidCursor, list_alerts
 from service.views.alerts import AlertsPage, alerts_page
@@ -31,7 +32,7 @@ class AlertController(Controller):
         state: State,
         status: Annotated[AlertStatus | None, QueryParameter()] = None,
         since: Annotated[str | None, QueryParameter(description="RFC 3339 with an offset", format="date-time")] = None,
-        card_id: Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z0-9._:-]{1,128}$")] = None,
+        card_id: Annotated[str | None, QueryParameter(pattern=ID_PATTERN, schema_extra=ID_SCHEMA)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> AlertsPage:

@@ -6,14 +6,16 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from litestar import Litestar
+from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 import service
 from service.api.alerts import AlertController
 from service.api.auth import Authenticator, TokenBucket
 from service.api.dashboard import dashboard_router
+from service.api.docs import swagger_assets_router, swagger_render_plugin
+from service.api.draining import DrainUnreadBody
 from service.api.health import health, ready
 from service.api.labels import LabelController
 from service.api.models import ModelController
@@ -63,16 +65,19 @@ def create_app(settings: Settings, *, wiring: AppWiring | None = None,
     return Litestar(
         route_handlers=[TransactionController, LabelController, ModelController, AlertController, predict_transaction,
                         stats, metrics,
-                        health, ready, dashboard_router()],
+                        health, ready, dashboard_router(), swagger_assets_router()],
         lifespan=[store_lifespan, *(extra_lifespans or [])],  # type: ignore[list-item]
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
+        # A client may still be sending its body when an early answer (413, 415, 401) goes out; bodies up to
+        # twice the limit are read to their end first, so that it receives the answer, not a reset connection.
+        middleware=[DefineMiddleware(DrainUnreadBody, limit=2 * settings.max_body_bytes)],
         logging_config=litestar_logging_config(),
         openapi_config=OpenAPIConfig(
             title="fraudlog",
             version=service.__version__,
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin()],
+            render_plugins=[swagger_render_plugin()],
             components=Components(security_schemes={"apiKey": SecurityScheme(
                 type="http", scheme="bearer", description="an API key: Authorization: Bearer <key>")}),
         ),

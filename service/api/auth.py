@@ -111,6 +111,11 @@ def _stored_hash(key: ApiKey, secret_key: bytes) -> str:
     return key.key[len(HASH_PREFIX):] if key.key.startswith(HASH_PREFIX) else hash_key(secret_key, key.key)
 
 
+def roles_granting(permission: str) -> str:
+    """The roles whose keys may do what `permission` guards, as a 403 names them: "'analyst' or 'admin'"."""
+    return " or ".join(repr(role) for role, granted in GRANTS.items() if permission in granted)
+
+
 def require(role: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
     """A Litestar guard: 401 without a valid key, 403 when its role does not grant `role`, 429 over the limit."""
 
@@ -120,7 +125,7 @@ def require(role: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRout
         principal = authenticator.authenticate(connection.headers.get("authorization"))
         if principal is not None and role not in GRANTS[principal.role]:
             raise Problem(403, "Forbidden", f"key {principal.name!r} has role {principal.role!r}; "
-                          f"this needs {role!r}")
+                          f"this needs {roles_granting(role)}")
         authenticator.throttle(principal)
 
     return guard

@@ -9,6 +9,7 @@ from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 
 from service.api.auth import API_KEY_SECURITY, INGEST, require
+from service.api.bodies import read_json_body
 from service.api.ingest import append, label_events, receipts_response
 from service.api.openapi import one_or_many, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, problem_responses
@@ -32,11 +33,11 @@ class LabelController(Controller):
         guards=[require(INGEST)], security=API_KEY_SECURITY,
         responses={200: ResponseSpec(IngestReceipt | list[IngestReceipt], generate_examples=False,
                                      description="Every label repeats the latest verdict: the original positions"),
-                   **problem_responses(400, *AUTH_PROBLEMS, 413, 422, 503)},
+                   **problem_responses(400, *AUTH_PROBLEMS, 413, 415, 422, 503)},
     )
     async def post_labels(self, request: Request[Any, Any, Any], state: State) -> Response[
             IngestReceipt | list[IngestReceipt]]:
-        body = await request.body()
+        body = await read_json_body(request)
         items, as_array = decode_one_or_many(body, LabelIn, state.settings.max_batch_items, state.settings.limits)
         outcome = await append(state.committer, LABELS, label_events(items))
         return receipts_response(outcome, as_array, [label.transaction_id for label in items])

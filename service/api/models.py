@@ -23,15 +23,15 @@ Version = Annotated[int, PathParameter(ge=1, le=MAX_VERSION, description="a mode
 class ModelController(Controller):
     path = "/v1/models"
     tags = ["models"]
-    guards = [require(ANALYST)]
     security = API_KEY_SECURITY
 
     @get("/", operation_id="listModels", summary="Every version with its status, parent and metrics",
-         sync_to_thread=True, responses=problem_responses(*AUTH_PROBLEMS))
+         sync_to_thread=True, guards=[require(ANALYST)], responses=problem_responses(*AUTH_PROBLEMS))
     def list_models(self, state: State) -> list[ModelSummary]:
         return model_summaries(state.registry)
 
     @get("/{version:int}", operation_id="getModel", summary="A version's full lineage", sync_to_thread=True,
+         guards=[require(ANALYST)],
          responses=problem_responses(400, *AUTH_PROBLEMS, 404))
     def get_model(self, state: State, version: Version) -> ModelDetail:
         try:

@@ -13,6 +13,8 @@ from typing import Any
 import msgspec
 from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 
+from service.domain.events import ID_PATTERN
+
 
 @dataclass
 class RawSchema(Schema):
@@ -43,12 +45,32 @@ def inline_schema(struct: Any) -> dict[str, Any]:
         if isinstance(node, dict):
             if "$ref" in node:
                 return resolve(defs[node["$ref"].rsplit("/", 1)[1]])
-            return {key: resolve(value) for key, value in node.items()}
+            return {key: json_schema_pattern(value) if key == "pattern" and isinstance(value, str)
+                    else resolve(value)
+                    for key, value in node.items()}
         if isinstance(node, list):
             return [resolve(value) for value in node]
         return node
 
     return dict(resolve(schema))
+
+
+def json_schema_pattern(python_pattern: str) -> str:
+    """A validating pattern as JSON Schema's regex dialect (ECMA 262) spells it.
+
+    Validation anchors with Python's `\\A` and `\\Z` (its `$` also matches before a final newline); in ECMA 262
+    those are a literal "A" and "Z", while `^` and `$` without the multiline flag mean the whole string.
+    """
+    pattern = python_pattern
+    if pattern.startswith("\\A"):
+        pattern = "^" + pattern[2:]
+    if pattern.endswith("\\Z"):
+        pattern = pattern[:-2] + "$"
+    return pattern
+
+
+# How a path or query parameter holding an id is documented (validated with `pattern=ID_PATTERN`).
+ID_SCHEMA: dict[str, Any] = {"pattern": json_schema_pattern(ID_PATTERN)}
 
 
 def operation_with_body(schema: RawSchema) -> type[Operation]:

@@ -8,6 +8,7 @@ from litestar import Request, post
 from litestar.datastructures import State
 
 from service.api.auth import ANALYST, API_KEY_SECURITY, require
+from service.api.bodies import read_json_body
 from service.api.openapi import RawSchema, inline_schema, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
 from service.api.schemas import OnDemandPrediction
@@ -20,9 +21,9 @@ from service.scoring.on_demand import NoChampion, UnknownVersion, predict
       summary="Score a transaction on demand; nothing is stored",
       operation_class=operation_with_body(RawSchema(raw=inline_schema(PredictIn))), guards=[require(ANALYST)],
       security=API_KEY_SECURITY,
-      responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409, 413, 422))
+      responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409, 413, 415, 422))
 async def predict_transaction(request: Request[Any, Any, Any], state: State) -> OnDemandPrediction:
-    body = decode_object(await request.body(), PredictIn, state.settings.limits)
+    body = decode_object(await read_json_body(request), PredictIn, state.settings.limits)
     try:
         result = await _in_thread(state, body)
     except UnknownVersion as exc:

@@ -46,6 +46,7 @@ PROBLEM_DESCRIPTIONS = {
     404: "Not found",
     409: "Conflict with what is recorded",
     413: "The body is larger than the configured limit",
+    415: "The body is not declared JSON (Content-Type: application/json)",
     422: "Invalid fields; `errors` names each one as a JSON Pointer",
     429: "Over the key's rate limit; retry after Retry-After seconds",
     503: "The database is unavailable; retry after Retry-After seconds",

@@ -10,12 +10,13 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter
 
 from service.api.auth import ANALYST, API_KEY_SECURITY, INGEST, require
+from service.api.bodies import read_json_body
 from service.api.ingest import append, receipts_response, transaction_events
-from service.api.openapi import one_or_many, operation_with_body
+from service.api.openapi import ID_SCHEMA, one_or_many, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
 from service.api.schemas import IngestReceipt
 from service.config import MAX_BATCH_ITEMS
-from service.domain.events import TransactionIn
+from service.domain.events import ID_PATTERN, TransactionIn
 from service.domain.validation import decode_one_or_many
 from service.store.group_commit import TRANSACTIONS
 from service.views.transaction import TransactionView, load_transaction_view
@@ -34,11 +35,11 @@ class TransactionController(Controller):
         guards=[require(INGEST)], security=API_KEY_SECURITY,
         responses={200: ResponseSpec(IngestReceipt | list[IngestReceipt], generate_examples=False,
                                      description="Everything was recorded before: the original positions"),
-                   **problem_responses(400, *AUTH_PROBLEMS, 409, 413, 422, 503)},
+                   **problem_responses(400, *AUTH_PROBLEMS, 409, 413, 415, 422, 503)},
     )
     async def post_transactions(self, request: Request[Any, Any, Any], state: State) -> Response[
             IngestReceipt | list[IngestReceipt]]:
-        body = await request.body()
+        body = await read_json_body(request)
         items, as_array = decode_one_or_many(body, TransactionIn, state.settings.max_batch_items,
                                              state.settings.limits)
         events = transaction_events(items)
@@ -48,7 +49,8 @@ class TransactionController(Controller):
     @get("/{transaction_id:str}", operation_id="getTransaction", summary="A transaction and what was derived from it",
          guards=[require(ANALYST)], security=API_KEY_SECURITY, responses=problem_responses(400, *AUTH_PROBLEMS, 404),
          sync_to_thread=True)
-    def get_transaction(self, transaction_id: Annotated[str, PathParameter()], state: State) -> TransactionView:
+    def get_transaction(self, transaction_id: Annotated[str, PathParameter(pattern=ID_PATTERN, schema_extra=ID_SCHEMA)],
+                        state: State) -> TransactionView:
         view = load_transaction_view(state.engine, transaction_id, state.registry)
         if view is None:
             raise Problem(404, "Unknown transaction", f"no transaction {transaction_id!r} in the log")

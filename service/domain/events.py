@@ -16,7 +16,10 @@ from typing import Annotated, Any
 import msgspec
 
 MAX_VERSION = 2**31 - 1  # model_versions.version is a 32-bit integer
-ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
+# Python's `$` also matches before a final newline, so `re.search("^...$", "tx-1\n")` succeeds: every pattern
+# that validates is anchored with `\A` and `\Z` (the whole string). The OpenAPI document spells them `^` and
+# `$`, which is what they mean in JSON Schema's regex dialect (`service.api.openapi.json_schema_pattern`).
+ID_PATTERN = r"\A[A-Za-z0-9._:-]{1,128}\Z"
 # Limits with documented defaults, configurable for deployments whose clients send more: the schema below
 # documents the defaults, and `service.domain.validation.Limits` enforces the configured values.
 MAX_ATTRIBUTES = 256
@@ -33,7 +36,7 @@ EVENT_TYPES = (EVENT_TRANSACTION, EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT
 Identifier = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="1-128 characters of [A-Za-z0-9._:-]")]
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset")]
 # Printable names only: a NUL, for one, cannot be stored in Postgres JSONB.
-AttributeName = Annotated[str, msgspec.Meta(min_length=1, pattern=r"^[^\x00-\x1f\x7f]+$",
+AttributeName = Annotated[str, msgspec.Meta(min_length=1, pattern=r"\A[^\x00-\x1f\x7f]+\Z",
                                             extra_json_schema={"maxLength": MAX_ATTRIBUTE_NAME})]
 Amount = Annotated[float, msgspec.Meta(ge=0, description="finite, >= 0")]
 
@@ -94,9 +97,15 @@ def canonical_transaction(tx: TransactionIn) -> dict[str, Any]:
         "transaction_id": tx.transaction_id,
         "card_id": tx.card_id,
         "event_time": format_time(tx.event_time),
-        "amount": float(tx.amount),
-        "attributes": {name: float(tx.attributes[name]) for name in sorted(tx.attributes)},
+        "amount": _stored_number(tx.amount),
+        "attributes": {name: _stored_number(tx.attributes[name]) for name in sorted(tx.attributes)},
     }
+
+
+def _stored_number(value: float) -> float:
+    """The float itself, except -0.0, which is stored as 0.0: Postgres' JSONB has no negative zero, so the
+    log would hand back another float than it was given, and the sign of a zero means nothing here."""
+    return float(value) + 0.0  # IEEE 754: -0.0 + 0.0 is 0.0; every other float is unchanged
 
 
 def canonical_label(label: LabelIn, received_at: datetime) -> dict[str, Any]:

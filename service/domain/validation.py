@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -56,10 +57,11 @@ class InvalidBody(ValueError):
 
 def decode_one_or_many(body: bytes, struct: type[S], max_items: int, limits: Limits) -> tuple[list[S], bool]:
     """Decode an object or an array of objects. Returns the items and whether the body was an array."""
-    try:
-        decoded = msgspec.json.decode(body, type=struct | list[struct])  # type: ignore[valid-type]
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        raise InvalidBody(_explain(body, struct, max_items, limits)) from None
+    with _refusing_deep_nesting():
+        try:
+            decoded = msgspec.json.decode(body, type=struct | list[struct])  # type: ignore[valid-type]
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            raise InvalidBody(_explain(body, struct, max_items, limits)) from None
     if isinstance(decoded, list):
         if not decoded:
             raise InvalidBody([FieldError("", "an array must hold at least one item")])
@@ -75,13 +77,27 @@ def decode_one_or_many(body: bytes, struct: type[S], max_items: int, limits: Lim
 
 def decode_object(body: bytes, struct: type[S], limits: Limits) -> S:
     """Decode one JSON object into `struct`, naming every bad field when it does not fit."""
-    try:
-        decoded = msgspec.json.decode(body, type=struct)
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        raise InvalidBody(_explain(body, struct, 0, limits, allow_array=False)) from None
+    with _refusing_deep_nesting():
+        try:
+            decoded = msgspec.json.decode(body, type=struct)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            raise InvalidBody(_explain(body, struct, 0, limits, allow_array=False)) from None
     _refuse_beyond_limits([decoded], limits, as_array=False)
     _refuse_times_outside_utc([decoded], as_array=False)
     return decoded
+
+
+TOO_DEEP = "arrays and objects are nested hundreds of levels deep: no valid body nests more than a few"
+
+
+@contextmanager
+def _refusing_deep_nesting() -> Iterator[None]:
+    """msgspec and Python's json decode nested values recursively and raise RecursionError on a body such as
+    3,000 `[`: that is the client's error, not the server's. Only the decoders run inside this block."""
+    try:
+        yield
+    except RecursionError:
+        raise InvalidBody([FieldError("", TOO_DEEP)]) from None
 
 
 def _refuse_beyond_limits(items: Sequence[msgspec.Struct], limits: Limits, *, as_array: bool) -> None:

@@ -19,7 +19,12 @@ log can re-derive. Every other table is then recomputed from the copied log alon
   does. The relay only claims `pending` rows, so none is sent again.
 
 Model metrics and `/v1/stats` are computed from these tables on demand, so they come back with them.
-Each chunk of events is one transaction on the target, with everything derived from it.
+
+The whole rebuild is one transaction on the target: a row it cannot store (an id longer than the target's
+column, as an old SQLite log may hold), a rejected artifact or a lost connection rolls everything back and
+leaves the target as it found it, migrated and empty, so the same command can run again. Scoring therefore
+loads the artifacts from the source's version rows, the very rows being copied: the target's copies become
+visible to other connections only at the commit.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from service.domain.assignment import AssignmentTable, role_change
@@ -48,9 +55,12 @@ from service.store.predictions import insert_predictions
 from service.store.registry import ModelRegistry, insert_version_rows, version_rows
 from service.store.snapshot import read_only_snapshot
 from service.store.stats import row_counts
+from service.store.tables import events
 
 CHUNK = 1_000
 REBUILT_MARKER = "rebuilt: delivery state not carried over"
+# The width of the columns the copy writes ids into (transaction_id, card_id: both String(128)).
+MAX_ID_LENGTH = int(cast(sa.String, events.c.transaction_id.type).length or 0)
 COPIED_TABLES = ("events", "model_versions")  # the source of truth, and immutable artifacts
 DERIVED_TABLES = ("labels", "predictions", "alerts")  # recomputed from the copied log
 
@@ -90,9 +100,11 @@ def rebuild(source: Engine, target_url: str, secret_key: bytes, *, chunk: int = 
         with driver_errors():
             migrate.upgrade(target)
             _require_empty(target)
-            versions = _copy_versions(source, target)
-            counts = _copy_and_derive(source, target, ModelRegistry(target, secret_key), chunk, progress, on_total)
-            _continue_positions_after_copy(target)
+            with write_transaction(target) as conn:
+                versions = _copy_versions(source, conn)
+                counts = _copy_and_derive(source, conn, ModelRegistry(source, secret_key), chunk, progress,
+                                          on_total)
+                dialect.continue_positions_after_copy(conn)
     finally:
         target.dispose()
     return RebuildReport(counts.events, counts.transactions, counts.labels, versions, counts.predictions,
@@ -108,32 +120,40 @@ def _require_empty(target: Engine) -> None:
         raise RebuildRefused(f"{where} is not empty ({rows} rows); rebuild only into an empty database")
 
 
-def _copy_versions(source: Engine, target: Engine) -> int:
+def _copy_versions(source: Engine, target: Connection) -> int:
     """Version rows in version order, so that each parent exists before its children."""
     with source.connect() as conn:
         rows = version_rows(conn)
     if rows:
-        with write_transaction(target) as conn:
-            insert_version_rows(conn, rows)
+        insert_version_rows(target, rows)
     return len(rows)
 
 
-def _copy_and_derive(source: Engine, target: Engine, registry: ModelRegistry, chunk: int,
+def _copy_and_derive(source: Engine, target: Connection, registry: ModelRegistry, chunk: int,
                      progress: Callable[[int], None] | None, on_total: Callable[[int], None] | None) -> _Counts:
     counts = _Counts()
     table = AssignmentTable()
     with read_only_snapshot(source) as reader, collected_per_chunk() as after_chunk:
         if on_total is not None:
             on_total(sum(count_by_type(reader).values()))
-        with target.connect() as conn:
-            walk_features = FeatureWalk(conn, 1)
+        walk_features = FeatureWalk(target, 1)
         for records in _appends_whole(walk(reader, chunk=chunk), chunk):
-            with write_transaction(target) as conn:
-                _append_chunk(conn, registry, table, walk_features, records, counts)
+            _refuse_unstorable(records)
+            _append_chunk(target, registry, table, walk_features, records, counts)
             after_chunk()
             if progress is not None:
                 progress(len(records))
     return counts
+
+
+def _refuse_unstorable(records: Sequence[EventRecord]) -> None:
+    """Name the first id the target's columns cannot hold, rather than leave the driver to fail on it."""
+    for record in records:
+        for name, value in (("transaction_id", record.transaction_id), ("card_id", record.card_id)):
+            if value is not None and len(value) > MAX_ID_LENGTH:
+                raise RebuildRefused(f"the event at position {record.position} has a {name} of {len(value)} "
+                                     f"characters ({value[:32]!r}...); the target holds at most {MAX_ID_LENGTH}. "
+                                     "No row was written")
 
 
 def _appends_whole(chunks: Iterator[list[EventRecord]], size: int) -> Iterator[list[EventRecord]]:
@@ -195,8 +215,3 @@ def _insert_scores(conn: Connection, scored: Sequence[Recomputed], views: dict[i
 def _new_event(record: EventRecord) -> NewEvent:
     return NewEvent(record.event_type, record.transaction_id, record.card_id, record.event_time, record.digest,
                     record.payload)
-
-
-def _continue_positions_after_copy(target: Engine) -> None:
-    with write_transaction(target) as conn:
-        dialect.continue_positions_after_copy(conn)

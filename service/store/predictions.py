@@ -64,8 +64,26 @@ def stored_predictions(conn: Connection, after: int, through: int, *, champions_
     if champions_only:
         stmt = stmt.where(predictions.c.champion)
     decoded: dict[str, dict[str, float]] = {}  # a champion and its challengers store the same features
-    return [PredictionRecord(tx, v, p, c, s, t, decoded[f] if f in decoded else decoded.setdefault(f, decode_json(f)))
+    return [PredictionRecord(tx, v, p, c, s, t, decoded[f] if f in decoded else decoded.setdefault(f, _features(f)))
             for tx, v, p, c, s, t, f in conn.execute(stmt).all()]  # fetchall: far cheaper than row by row
+
+
+def _features(text: str) -> dict[str, Any]:
+    return features_as_stored(decode_json(text))
+
+
+def features_as_stored(features: dict[str, Any]) -> dict[str, Any]:
+    """Stored features with every number the float it was when written, on either backend.
+
+    Postgres' JSONB keeps a number as an exact decimal and writes it back without an exponent, so 1e23 comes
+    back as the integer 100000000000000000000000, which is not equal to the float 1e23 (and the largest float
+    as a 309-digit integer). Every feature value is a float or a string (counts are floats too), and an exact
+    decimal converts to the float it came from, so converting integers gives back the written bits. The one
+    value JSONB cannot hold is -0.0 (its numeric has no negative zero): no feature can be -0.0, because the
+    canonical transaction has none (`service.domain.events.canonical_transaction`) and every derived feature
+    is a count, a sum, a mean or a ratio of non-negative amounts, a time difference, or a sine or cosine.
+    """
+    return {name: float(value) if type(value) is int else value for name, value in features.items()}
 
 
 def scores_of(conn: Connection, version: int, transaction_ids: Sequence[str]) -> dict[str, float]:
@@ -114,4 +132,4 @@ def predictions_for(engine: Engine, transaction_id: str) -> list[dict[str, Any]]
     stmt = sa.select(predictions).where(predictions.c.transaction_id == transaction_id).order_by(
         predictions.c.model_version)
     with engine.connect() as conn:
-        return [dict(row) for row in conn.execute(stmt).mappings()]
+        return [{**row, "features": features_as_stored(row["features"])} for row in conn.execute(stmt).mappings()]

@@ -86,6 +86,12 @@ BAD_TRANSACTIONS: dict[str, tuple[Any, int, set[str]]] = {
     "id outside the alphabet": (transaction_body(1, transaction_id="tx 1/2"), 422, {"/transaction_id"}),
     "id too long": (transaction_body(1, transaction_id="x" * 129), 422, {"/transaction_id"}),
     "empty id": (transaction_body(1, transaction_id=""), 422, {"/transaction_id"}),
+    # Python's `$` matches before a final newline: every id rule must match the whole string.
+    "id with a trailing newline": (transaction_body(1, transaction_id="tx-1\n"), 422, {"/transaction_id"}),
+    "128 characters and a newline": (transaction_body(1, transaction_id="x" * 128 + "\n"), 422, {"/transaction_id"}),
+    "card id with a trailing newline": (transaction_body(1, card_id="card-1\n"), 422, {"/card_id"}),
+    "attribute name with a trailing newline": (transaction_body(1, attributes={"V1\n": 1.0}), 422,
+                                               {"/attributes/V1\n"}),
     "card id outside the alphabet": (transaction_body(1, card_id="card#1"), 422, {"/card_id"}),
     "timestamp without offset": (transaction_body(1, event_time="2026-11-28T03:00:00"), 422, {"/event_time"}),
     "not a timestamp": (transaction_body(1, event_time="yesterday"), 422, {"/event_time"}),
@@ -132,7 +138,8 @@ def test_non_finite_numbers_are_refused(client: TestClient[Any], raw: bytes, poi
 
 
 def test_malformed_json_answers_400(client: TestClient[Any]) -> None:
-    response = client.post("/v1/transactions", content=b'{"transaction_id": ')
+    response = client.post("/v1/transactions", content=b'{"transaction_id": ',
+                           headers={"content-type": "application/json"})
     assert response.status_code == 400 and response.headers["content-type"].startswith(PROBLEM)
     assert "malformed JSON" in response.json()["detail"]
     assert stored(client) == 0
@@ -161,6 +168,19 @@ def test_label_lifecycle(client: TestClient[Any]) -> None:
     assert (first.status_code, same.status_code, changed.status_code) == (202, 200, 202)
     assert same.json()["position"] == first.json()["position"]
     assert changed.json()[0]["status"] == "correction"
+
+
+def test_label_for_an_id_with_a_trailing_newline_is_refused(client: TestClient[Any]) -> None:
+    response = client.post("/v1/labels", json={"transaction_id": "x" * 128 + "\n", "is_fraud": True})
+    assert response.status_code == 422 and pointers(response) == {"/transaction_id"}
+    assert stored(client) == 0
+
+
+def test_ids_that_cannot_exist_are_refused_before_the_database_sees_them(client: TestClient[Any]) -> None:
+    client.post("/v1/transactions", json=transaction_body(1, transaction_id="tx-1"))
+    assert client.get("/v1/transactions/tx-1%0A").status_code == 400
+    assert client.get("/v1/transactions/" + "x" * 129).status_code == 400
+    assert client.get("/v1/alerts", params={"card_id": "card-1\n"}).status_code == 400
 
 
 def test_bad_label_is_refused(client: TestClient[Any]) -> None:

@@ -19,10 +19,10 @@ from service.store.engine import create_engine
 from service.store.event_log import EventLog
 from service.store.outbox import SENT, claim_pending_alerts, mark_sent
 from service.store.registry import ModelRegistry
-from service.store.stats import model_quality
+from service.store.stats import model_quality, row_counts
 from service.store.tables import alerts, events, labels, metadata, model_versions, predictions
 from tests.support.event_log import append_transactions
-from tests.support.models import SECRET, synthetic_rows
+from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.workload import build_workload
 
 # Wall-clock columns: when a row was computed or delivered, which the log does not record.
@@ -143,3 +143,34 @@ def test_rebuild_command_shows_what_it_rebuilt(engine: Engine, database_url: str
     assert "predictions (recomputed)" in out and f"{EventLog(engine).count():,}" in out
     assert main(["rebuild", "--into", f"sqlite:///{target}"]) == 1
     assert "is not empty" in capsys.readouterr().err
+
+
+@pytest.mark.postgres
+def test_a_row_the_target_cannot_hold_stops_the_rebuild_and_leaves_the_target_empty(
+        sqlite_url: str, pg_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """An old SQLite log may hold an id of 128 characters and a newline (accepted before ids were matched
+    whole): Postgres cannot store it. The rebuild must say so and write nothing, not stop half-way with a
+    target that holds the first chunks and refuses every later attempt as "not empty"."""
+    source = create_engine(sqlite_url)
+    install_version(source)
+    rows = synthetic_rows(300, seed=11)
+    append_transactions(source, rows[:200])
+    bad = {**rows[200][0], "transaction_id": "x" * 128 + "\n"}
+    [bad_position] = append_transactions(source, [(bad, False)])
+    append_transactions(source, rows[201:])
+    assert bad_position > 3 * 50  # several chunks of 50 come before it
+
+    with pytest.raises(RebuildRefused, match=f"position {bad_position} has a transaction_id of 129 characters"):
+        rebuild(source, pg_url, SECRET, chunk=50)
+    target = create_engine(pg_url)
+    with target.connect() as conn:
+        assert not any(row_counts(conn).values()), row_counts(conn)
+    target.dispose()
+
+    monkeypatch.setenv("FRAUDLOG_DATABASE_URL", sqlite_url)
+    monkeypatch.setenv("FRAUDLOG_SECRET_KEY", SECRET.decode())
+    monkeypatch.setenv("FRAUDLOG_API_KEYS", "test:admin:test-key")
+    assert main(["rebuild", "--into", pg_url]) == 1
+    err = capsys.readouterr().err
+    assert f"position {bad_position}" in err and "No row was written" in err and "is not empty" not in err
+    source.dispose()
