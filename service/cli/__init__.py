@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+import service
 from service.cli import (
     alerts,
     db,
@@ -39,6 +40,7 @@ COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, si
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fraudlog", description="Streaming fraud scoring on an append-only event log.")
+    parser.add_argument("--version", action="version", version=f"fraudlog {service.__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(subparsers)
