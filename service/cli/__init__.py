@@ -24,6 +24,7 @@ from service.cli import (
     scheduler,
     serve,
     simulate,
+    stats,
     train,
     worker,
 )
@@ -34,7 +35,7 @@ from service.ml.artifact import ArtifactRejected
 from service.store.errors import StoreError
 from workers.scheduler import SchedulerAlreadyRunning
 
-COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, simulate, keys, replay, rebuild)
+COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, stats, simulate, keys, replay, rebuild)
 
 
 def build_parser() -> argparse.ArgumentParser:
