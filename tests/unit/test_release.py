@@ -3,6 +3,7 @@ configuration table that names every variable the code reads."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
@@ -100,3 +101,12 @@ def test_the_licence_file_is_the_one_pyproject_names() -> None:
     text = (ROOT / "LICENSE").read_text()
     assert declared == "Apache-2.0" and "Apache License" in text and "Version 2.0, January 2004" in text
     assert "END OF TERMS AND CONDITIONS" in text  # the whole licence, not a pointer to it
+
+
+def test_lineage_records_the_release_and_the_digest_of_the_lock_it_was_installed_from() -> None:
+    from service.ml.training import environment, training_code
+
+    recorded = environment()
+    lock = hashlib.sha256((ROOT / "requirements.lock").read_bytes()).hexdigest()
+    assert recorded["fraudlog"] == version("fraudlog") and recorded["lock_sha256"] == lock
+    assert training_code(environment)["package_version"] == version("fraudlog")
