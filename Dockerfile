@@ -1,12 +1,12 @@
 # fraudlog: one image for every process (api, worker, scheduler, relay, migrations).
-# Build stage: wheels for the project and its dependencies (all of them ship binary wheels).
+# Build stage: the project's own wheel (setuptools runs here, never in the final image).
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY service ./service
 COPY workers ./workers
 COPY migrations ./migrations
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
 
 # Final stage: no compilers, no sources beyond the installed package, a non-root user.
 FROM python:3.11-slim
@@ -14,10 +14,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 # procps for the health checks (pgrep); it is not a build tool.
 RUN apt-get update && apt-get install -y --no-install-recommends procps && rm -rf /var/lib/apt/lists/* \
  && useradd --create-home --uid 10001 --shell /usr/sbin/nologin fraudlog
+# Every dependency at the version and hash requirements.lock pins (all ship wheels: nothing is compiled),
+# then the project without resolving anything. The lock stays in the image: model lineage records its
+# SHA-256 (service.ml.environment looks for it under sys.prefix/share/fraudlog).
+COPY requirements.lock /usr/local/share/fraudlog/requirements.lock
+RUN pip install --no-cache-dir --no-compile --require-hashes -r /usr/local/share/fraudlog/requirements.lock
 COPY --from=build /wheels /wheels
-RUN pip install --no-cache-dir --no-compile /wheels/*.whl && rm -rf /wheels
+RUN pip install --no-cache-dir --no-compile --no-deps /wheels/*.whl && rm -rf /wheels && pip check
 USER fraudlog
 WORKDIR /home/fraudlog
+# Made here so that a named volume mounted on it starts owned by this user (the JSON-lines alert sink).
+RUN mkdir -p /home/fraudlog/alerts
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"

@@ -61,7 +61,8 @@ def build_worker_services(settings: Settings, sink: AlertSink | None = None) -> 
     elsewhere `fraudlog db upgrade` is the deploy step. `sink` replaces the configured one (tests)."""
     engine = create_engine(settings.database_url)
     registry = ModelRegistry(engine, settings.secret_key)
-    return WorkerServices(settings, engine, registry, scorer=Scorer(engine, registry),
+    scorer = Scorer(engine, registry, allow_environment_drift=settings.allow_environment_drift)
+    return WorkerServices(settings, engine, registry, scorer=scorer,
                           sweeper=Sweeper(engine, registry, grace=settings.sweep_grace), relay=settings.relay,
                           sink=sink or build_sink(settings))
 

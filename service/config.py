@@ -198,6 +198,8 @@ class Settings:
     promotion_min_frauds: int = 30
     promotion_confidence: float = 0.95
     max_challengers: int = 3
+    # Score with versions trained under other river/numpy/scipy minor versions (service.ml.environment).
+    allow_environment_drift: bool = False
 
     @property
     def auth_required(self) -> bool:
@@ -268,6 +270,7 @@ class Settings:
             promotion_min_frauds=_positive_int(env, "FRAUDLOG_PROMOTION_MIN_FRAUDS", 30),
             promotion_confidence=_probability(env, "FRAUDLOG_PROMOTION_CONFIDENCE", 0.95),
             max_challengers=_positive_int(env, "FRAUDLOG_MAX_CHALLENGERS", 3),
+            allow_environment_drift=_flag(env, "FRAUDLOG_ALLOW_ENVIRONMENT_DRIFT"),
             relay=RelaySettings.from_env(env),
             api_healthcheck_timeout=_duration(env, "FRAUDLOG_API_HEALTHCHECK_TIMEOUT",
                                               DEFAULT_API_HEALTHCHECK_TIMEOUT),
@@ -315,6 +318,15 @@ def _duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelt
     if not 0 < seconds < float("inf"):
         raise ConfigError(f"{name}={text!r}: expected a positive number of seconds, e.g. 1.5 or 1.5s")
     return timedelta(seconds=seconds)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    text = env.get(name, "").strip().lower()
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    if text in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}={text!r}: expected 1 or 0 (true/false, yes/no, on/off)")
 
 
 def _probability(env: Mapping[str, str], name: str, default: float) -> float:

@@ -15,6 +15,7 @@ from dramatiq.brokers.stub import StubBroker
 
 from service.alerts.relay import DeliveryReport, deliver_pending
 from service.logs import configure_logging
+from service.ml.environment import EnvironmentMismatch
 from workers.delivery import ring_delivery
 from workers.runtime import runtime
 
@@ -66,7 +67,13 @@ _unstarted = UnstartedBroker()
 @dramatiq.actor(broker=_unstarted, queue_name=SCORE_QUEUE, max_retries=20, min_backoff=200, max_backoff=30_000)
 def score(positions: list[int]) -> None:
     """Score these log positions with their champion and challengers; idempotent."""
-    report = runtime().scorer.score_positions(positions)
+    try:
+        report = runtime().scorer.score_positions(positions)
+    except EnvironmentMismatch as exc:
+        # Permanent for this process, so no retries: the events stay unscored (the backlog shows them) and the
+        # sweeper rings them again for a worker that may score them, or this one once the operator allows it.
+        log.error(str(exc), extra={"model_version": exc.version})
+        return
     if report.alerts:
         deliver_alerts.send()
 

@@ -6,13 +6,14 @@ from litestar import Response, get
 from litestar.datastructures import State
 from litestar.openapi.datastructures import ResponseSpec
 
+import service
 from service.api.schemas import Health, Readiness
 from service.store.engine import check_reachable
 
 
 @get("/health", operation_id="health", tags=["operations"], summary="The process is up")
 async def health() -> Health:
-    return Health(status="ok")
+    return Health(status="ok", version=service.__version__)
 
 
 @get("/ready", operation_id="ready", tags=["operations"], summary="The database and the broker are reachable",

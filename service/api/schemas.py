@@ -40,9 +40,10 @@ class OnDemandPrediction(msgspec.Struct, kw_only=True):
 
 
 class Health(msgspec.Struct, kw_only=True):
-    """The process is up."""
+    """The process is up, and which fraudlog release it runs."""
 
     status: Literal["ok"]
+    version: str
 
 
 class Readiness(msgspec.Struct, kw_only=True):

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+import service
 from service.cli import (
     alerts,
     db,
@@ -23,6 +24,7 @@ from service.cli import (
     scheduler,
     serve,
     simulate,
+    stats,
     train,
     worker,
 )
@@ -33,12 +35,13 @@ from service.ml.artifact import ArtifactRejected
 from service.store.errors import StoreError
 from workers.scheduler import SchedulerAlreadyRunning
 
-COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, simulate, keys, replay, rebuild)
+COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, stats, simulate, keys, replay, rebuild)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fraudlog", description="Streaming fraud scoring on an append-only event log.")
+    parser.add_argument("--version", action="version", version=f"fraudlog {service.__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(subparsers)

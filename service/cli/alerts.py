@@ -41,11 +41,12 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     table = Table("alert", "transaction", "card", "score", "threshold", "version", "created", "status",
                   "attempts", "last error")
+    table.columns[0].no_wrap = True  # the whole id: it is what `fraudlog alerts retry ID` takes
     for a in items:
-        table.add_row(a["alert_id"][:8], a["transaction_id"], a["card_id"] or "-", f"{a['score']:.4f}",
+        table.add_row(a["alert_id"], a["transaction_id"], a["card_id"] or "-", f"{a['score']:.4f}",
                       f"{a['threshold']:.4f}", str(a["model_version"]), a["created_at"][:19], a["status"],
                       str(a["attempts"]), (a["last_error"] or "")[:40])
-    Console().print(table)
+    Console(width=max(Console().width, 200)).print(table)
     if page.next_cursor:
         print(f"(more: newest {len(items)} shown; use --limit)")
     return 0

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from service.cli.context import open_store
 from service.ml.artifact import ArtifactRejected
+from service.ml.environment import describe
 from service.replay import BacktestReport, Difference, Range, ReplayReport, backtest, replay
 
 DEFAULT_SHOWN = 10
@@ -75,6 +76,9 @@ def _progress() -> Iterator[tuple[Callable[[Range], None], Callable[[int], None]
 
 
 def _print_replay(console: Console, report: ReplayReport) -> None:
+    for version, drift in report.environment.items():  # first: it explains any difference below
+        console.print(f"environment: model version {version} was trained elsewhere: {describe(drift)}", style="yellow",
+                      markup=False, highlight=False, soft_wrap=True)
     table = Table("figure", "value", title=f"Replay of log positions {report.start:,}-{report.stop:,}")
     rate = report.transactions / report.seconds if report.seconds else 0.0
     for name, value in (("events in range", report.events), ("transactions replayed", report.transactions),

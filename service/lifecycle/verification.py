@@ -15,8 +15,9 @@ from typing import Any
 
 from service.lifecycle.versions import DEFAULT_ALERT_RATE, NothingToLearn, train_version
 from service.ml.artifact import ArtifactRejected
+from service.ml.environment import Drift, describe, differences
 from service.ml.specs import ModelSpec
-from service.ml.training import environment, training_code
+from service.ml.training import training_code
 from service.store.registry import ModelRegistry, UnknownVersion, VersionRecord
 
 
@@ -34,6 +35,7 @@ class VerifyReport:
     method: str  # "log", or "none" when the version could not be retrained
     checks: list[Check] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    environment: Drift = field(default_factory=dict)  # what differs from the recorded environment, shown first
 
     @property
     def reproduced(self) -> bool:
@@ -41,11 +43,13 @@ class VerifyReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.version, "reproduced": self.reproduced, "method": self.method,
-                "checks": [vars(c) for c in self.checks], "notes": self.notes}
+                "environment": self.environment, "checks": [vars(c) for c in self.checks], "notes": self.notes}
 
     def lines(self) -> list[str]:
         verdict = "reproduced" if self.reproduced else "NOT reproduced"
         out = [f"model version {self.version}: {verdict}"]
+        if self.environment:  # first: it explains every difference below it
+            out.append(f"  environment differs from the one that trained it: {describe(self.environment)}")
         out += [f"  [{'ok' if c.ok else 'FAIL'}] {c.name}: recorded {c.recorded}, found {c.found}" for c in self.checks]
         return out + [f"  - {note}" for note in self.notes]
 
@@ -57,10 +61,7 @@ def verify_version(registry: ModelRegistry, version: int) -> VerifyReport:
     report = VerifyReport(version, "log", [Check("stored artifact matches its SHA-256 and HMAC", stored_ok,
                                                  record.artifact_sha256[:16],
                                                  "verified" if stored_ok else "does not verify")])
-    moved = environment_differences(record)
-    if moved:
-        report.notes.append("this environment differs from the one that trained it (" + ", ".join(
-            f"{k} {then} then, {now} here" for k, (then, now) in moved.items()) + ")")
+    report.environment = moved = differences(record.environment)
     data = record.training_data
     if data.get("source") != "log" or data.get("label_cut") is None:
         report.method = "none"
@@ -77,12 +78,6 @@ def verify_version(registry: ModelRegistry, version: int) -> VerifyReport:
         return report
     _compare(report, record, row, stored_ok, bool(moved))
     return report
-
-
-def environment_differences(record: VersionRecord) -> dict[str, tuple[Any, str]]:
-    """The recorded environment's entries that differ from this process's."""
-    return {key: (record.environment.get(key), now) for key, now in environment().items()
-            if record.environment.get(key) != now}
 
 
 def _compare(report: VerifyReport, record: VersionRecord, row: dict[str, Any], stored_ok: bool, moved: bool) -> None:

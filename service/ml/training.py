@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import platform
 import subprocess
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -18,10 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import cloudpickle
-import river
-
 import service
+from service.ml.environment import current as environment_now
 from service.ml.metrics import RunningRocAuc
 from service.ml.specs import Features, Model, ModelSpec, build_model, learn_one, score_one, spec_for
 
@@ -166,18 +163,9 @@ def choose_threshold(scores: Sequence[float], target_alert_rate: float) -> float
     return above if wanted - alerts_above <= alerts_at_least - wanted else at_least
 
 
-def environment() -> dict[str, str]:
-    """The versions that decide how an artifact is built and loaded."""
-    import numpy
-    import scipy
-
-    return {
-        "python": platform.python_version(),
-        "river": str(river.__version__),
-        "cloudpickle": str(cloudpickle.__version__),
-        "numpy": str(numpy.__version__),
-        "scipy": str(scipy.__version__),
-    }
+def environment() -> dict[str, Any]:
+    """What lineage records as `environment` (see `service.ml.environment`)."""
+    return environment_now()
 
 
 def training_code(function: Callable[..., Any], git_commit: str | None = None) -> dict[str, Any]:

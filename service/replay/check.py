@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from service.domain.events import EVENT_TRANSACTION
+from service.ml.environment import Drift, differences
 from service.replay.chunks import CHUNK, transaction_chunks
 from service.replay.collect import collected_per_chunk
 from service.replay.compare import DEFAULT_SHOWN, Difference, Tally, compare_chunk
@@ -38,6 +39,8 @@ class ReplayReport:
     differences: list[Difference]  # the first ones, in full
     versions: list[int]  # the versions replay loaded and verified
     seconds: float
+    # Per version, what differs from the environment that trained it: reported first, it explains differences.
+    environment: dict[int, Drift] = field(default_factory=dict)
 
     @property
     def reproduced(self) -> bool:
@@ -48,6 +51,7 @@ class ReplayReport:
                 "predictions_checked": self.checked, "identical": self.identical, "different": self.different,
                 "missing": self.missing, "unexpected": self.unexpected, "reproduced": self.reproduced,
                 "versions": self.versions, "seconds": round(self.seconds, 3),
+                "environment": {str(v): drift for v, drift in self.environment.items()},
                 "differences": [d.to_dict() for d in self.differences]}
 
 
@@ -98,4 +102,10 @@ def replay(engine: Engine, registry: ModelRegistry, *, start: int | None = None,
         compare_chunk(stored_predictions(conn, lower, span.stop), [], tally)
     return ReplayReport(span.start, span.stop, span.events, span.transactions, tally.checked, tally.identical,
                         tally.different, tally.missing, tally.unexpected, tally.differences, sorted(versions),
-                        time.perf_counter() - began)
+                        time.perf_counter() - began, environment_differences(registry, versions))
+
+
+def environment_differences(registry: ModelRegistry, versions: set[int]) -> dict[int, Drift]:
+    """Each version's recorded environment against this process's, where they differ."""
+    moved = {version: differences(registry.get(version).environment) for version in sorted(versions)}
+    return {version: drift for version, drift in moved.items() if drift}

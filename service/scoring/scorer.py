@@ -3,7 +3,8 @@
 This is the body of the `score` actor and of the embedded mode's worker threads. It is idempotent:
 predictions are keyed (transaction, version) and inserted with ON CONFLICT DO NOTHING, and the alert row
 is keyed by transaction, so a redelivered or swept batch changes nothing (invariants 5 and 6, docs/INVARIANTS.md).
-Serving never learns: models are frozen versions loaded from the registry (invariant 4).
+Serving never learns: models are frozen versions loaded from the registry (invariant 4). Nor does it score with
+a version trained under other minor versions of river, numpy or scipy, unless allowed (`service.ml.environment`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Engine
 from service.domain.assignment import Assignment
 from service.domain.events import EVENT_TRANSACTION
 from service.domain.features import TxView, batch_features, history_query
+from service.ml.environment import EnvironmentGuard
 from service.ml.specs import score_one
 from service.store import outbox
 from service.store.engine import write_transaction
@@ -40,10 +42,12 @@ class ScoreReport:
 
 
 class Scorer:
-    def __init__(self, engine: Engine, registry: ModelRegistry) -> None:
+    def __init__(self, engine: Engine, registry: ModelRegistry, *, allow_environment_drift: bool = False) -> None:
         self.engine = engine
         self.registry = registry
         self.log = EventLog(engine)
+        self.environment = EnvironmentGuard(lambda version: registry.get(version).environment,
+                                            allow_drift=allow_environment_drift)
 
     def score_positions(self, positions: Sequence[int]) -> ScoreReport:
         records = [r for r in self.log.read_positions(sorted(set(positions))) if r.event_type == EVENT_TRANSACTION]
@@ -80,6 +84,7 @@ class Scorer:
             for version in assignment.versions:
                 if (tx.transaction_id, version) in done:
                     continue
+                drift = self.environment.drift_for(version)  # raises before unpickling a mismatched version
                 loaded = self.registry.load(version)
                 started = time.perf_counter()
                 score = float(score_one(loaded.model, loaded.spec, features[tx.position]))
@@ -90,7 +95,7 @@ class Scorer:
                              "position": tx.position, "champion": champion, "score": score,
                              "threshold": loaded.threshold, "features": features[tx.position],
                              "event_time": tx.event_time, "recorded_at": record.recorded_at,
-                             "scored_at": scored_at})
+                             "scored_at": scored_at, "environment_drift": drift})
                 log.debug("scored", extra={"transaction_id": tx.transaction_id, "model_version": version,
                                            "score": score, "micros": (time.perf_counter() - started) * 1e6})
                 if champion and score >= loaded.threshold:

@@ -52,7 +52,8 @@ _INSERTS: dict[str, Callable[[sa.Table], Any]] = {POSTGRES: postgresql.insert, S
 
 EVENT_COLUMNS = ("event_type", "transaction_id", "card_id", "event_time", "recorded_at", "digest", "payload")
 PREDICTION_COLUMNS = ("transaction_id", "model_version", "position", "champion", "score", "threshold", "features",
-                      "event_time", "recorded_at", "scored_at")
+                      "event_time", "recorded_at", "scored_at", "environment_drift")
+_PREDICTION_JSON = ("features", "environment_drift")  # environment_drift: None unless scored under allowed drift
 
 Built = TypeVar("Built")
 _encode = msgspec.json.Encoder().encode
@@ -252,15 +253,15 @@ def insert_prediction_rows_ignoring_existing(conn: Connection, rows: Sequence[di
     if postgres:
         from psycopg.types.json import Jsonb
 
-        cursor.executemany(sql, [tuple(Jsonb(r[c], dumps=_dumps) if c == "features" else r[c]
-                                       for c in PREDICTION_COLUMNS) for r in rows])
+        cursor.executemany(sql, [tuple(Jsonb(r[c], dumps=_dumps) if c in _PREDICTION_JSON and r.get(c) is not None
+                                       else r.get(c) for c in PREDICTION_COLUMNS) for r in rows])
     else:
-        cursor.executemany(sql, [tuple(_sqlite_value(c, r[c]) for c in PREDICTION_COLUMNS) for r in rows])
+        cursor.executemany(sql, [tuple(_sqlite_value(c, r.get(c)) for c in PREDICTION_COLUMNS) for r in rows])
     cursor.close()
 
 
 def _sqlite_value(column: str, value: Any) -> Any:
-    if column == "features":
+    if column in _PREDICTION_JSON and value is not None:
         return _dumps(value)
     if isinstance(value, datetime):
         return _sqlite_time(value)

@@ -113,6 +113,8 @@ predictions = sa.Table(
     sa.Column("event_time", UTCDateTime(), nullable=False),
     sa.Column("recorded_at", UTCDateTime(), nullable=False),
     sa.Column("scored_at", UTCDateTime(), nullable=False),
+    # Set only when an operator allowed scoring with a version trained under other library versions.
+    sa.Column("environment_drift", json_type(), nullable=True),
 )
 sa.Index("ix_predictions_position", predictions.c.position)
 sa.Index("ix_predictions_scored_at", predictions.c.scored_at)

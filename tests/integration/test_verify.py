@@ -112,7 +112,8 @@ def test_a_different_river_version_is_named_when_the_artifact_differs(engine: En
                      artifact_sha256="0" * 64)
     report = verify_version(ModelRegistry(engine, SECRET), version)
     assert not report.reproduced and checks(report)["training data SHA-256"] is True
-    assert any(f"river 0.19.0 then, {record.environment['river']} here" in note for note in report.notes)
+    assert report.environment["river"] == {"trained": "0.19.0", "here": record.environment["river"]}
+    assert f"river 0.19.0 then, {record.environment['river']} here" in report.lines()[1]  # first, before the checks
 
 
 def test_a_first_version_is_reproduced_from_its_imported_history(

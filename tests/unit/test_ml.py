@@ -408,7 +408,7 @@ def test_threshold_refuses_nonsense() -> None:
 
 
 def test_environment_names_the_versions_that_build_artifacts() -> None:
-    assert set(environment()) == {"python", "river", "cloudpickle", "numpy", "scipy"}
+    assert set(environment()) == {"python", "river", "cloudpickle", "numpy", "scipy", "fraudlog", "lock_sha256"}
 
 
 def test_training_code_names_module_function_version_and_commit() -> None:

@@ -136,6 +136,6 @@ def test_receipts_and_small_bodies_keep_their_fields() -> None:
                                                                             "position": 11}
     assert as_json(OnDemandPrediction(score=0.5, is_alert=True, threshold=0.4, model_version=1, features={"a": 1.0})) \
         == {"score": 0.5, "is_alert": True, "threshold": 0.4, "model_version": 1, "features": {"a": 1.0}}
-    assert as_json(Health(status="ok")) == {"status": "ok"}
+    assert as_json(Health(status="ok", version="1.2.3")) == {"status": "ok", "version": "1.2.3"}
     assert as_json(Readiness(status="unavailable", checks={"database": "unreachable: OperationalError"})) == {
         "status": "unavailable", "checks": {"database": "unreachable: OperationalError"}}
