@@ -35,6 +35,7 @@ from sqlalchemy.engine import Connection, Engine
 from service.domain.assignment import AssignmentTable, role_change
 from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_TRANSACTION, NewEvent
 from service.domain.features import TxView
+from service.ml.artifact import verify
 from service.replay.collect import collected_per_chunk
 from service.replay.history import FeatureWalk
 from service.replay.recompute import Recomputed, recompute
@@ -52,7 +53,8 @@ from service.store.stats import row_counts
 CHUNK = 1_000
 REBUILT_MARKER = "rebuilt: delivery state not carried over"
 COPIED_TABLES = ("events", "model_versions")  # the source of truth, and immutable artifacts
-DERIVED_TABLES = ("labels", "predictions", "alerts")  # recomputed from the copied log
+# Recomputed from the copied log. A rebuild verifies every artifact first, so the refusals it derives are none.
+DERIVED_TABLES = ("labels", "predictions", "alerts", "model_version_refusals")
 
 
 class RebuildRefused(StoreError):
@@ -85,6 +87,7 @@ def rebuild(source: Engine, target_url: str, secret_key: bytes, *, chunk: int = 
     """Copy the log and the version rows of `source` into the empty database at `target_url` and recompute
     every derived table there. `secret_key` must be the one the artifacts were signed with."""
     began = time.perf_counter()
+    _verify_artifacts(source, secret_key)
     target = create_engine(target_url)
     try:
         with driver_errors():
@@ -97,6 +100,15 @@ def rebuild(source: Engine, target_url: str, secret_key: bytes, *, chunk: int = 
         target.dispose()
     return RebuildReport(counts.events, counts.transactions, counts.labels, versions, counts.predictions,
                          counts.alerts, time.perf_counter() - began)
+
+
+def _verify_artifacts(source: Engine, secret_key: bytes) -> None:
+    """Refuse (ArtifactRejected, naming the version) before anything is written to the target: a copy that
+    fails halfway would leave a half-built database holding the bad row."""
+    with source.connect() as conn:
+        rows = version_rows(conn)
+    for row in rows:
+        verify(bytes(row["artifact"]), row["artifact_sha256"], row["artifact_hmac"], secret_key, row["version"])
 
 
 def _require_empty(target: Engine) -> None:
