@@ -58,9 +58,11 @@ from service.ml.datasets import synthetic_stream
 from service.store import migrate
 from service.store.engine import create_engine
 from service.store.tables import alerts, events, predictions
+from tests.chaos.checks import API_CHILDREN, Check, Ledger, Observed, judge, replay_check
+from tests.chaos.processes import child_pids, command_line, pid_of_local_port
+from tests.chaos.receiver import ChaosReceiver
 from tests.support.models import HISTORY, SECRET, install_version
 from tests.support.processes import REPO, service_env
-from tests.support.receiver import WebhookReceiver
 from tests.support.services import RABBITMQ_URL, throwaway_pg_database
 
 KEY = "chaos-ingest-key"
@@ -70,7 +72,6 @@ START = datetime(2026, 11, 1, tzinfo=UTC)
 RANDOM_ACTIONS = ("kill worker", "kill worker", "kill relay", "kill api", "kill api child", "kill scheduler",
                   "lose acks")
 SERVICE_RESTARTS = ("restart rabbitmq", "restart postgres")
-API_CHILDREN = 2  # `fraudlog serve --workers 2`: a supervisor and two children sharing the socket
 
 
 class Timeline:
@@ -236,7 +237,7 @@ class Cluster:
             process = self.members[name].process
             if process is None or process.poll() is not None:
                 return []
-            return [pid for pid in child_pids(process.pid) if b"spawn_main" in _command_line(pid)]
+            return [pid for pid in child_pids(process.pid) if b"spawn_main" in command_line(pid)]
 
     def kill_child(self, name: str) -> int | None:
         """SIGKILL one child of `name` (not held: its supervisor is expected to replace it)."""
@@ -285,47 +286,6 @@ def _kill_group(process: subprocess.Popen[bytes], sig: int, wait: bool = True) -
             process.wait(timeout=30)
 
 
-def child_pids(parent: int) -> list[int]:
-    """Live children of `parent`, from /proc (field 4 of /proc/PID/stat is the parent's pid)."""
-    children = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            fields = stat.rsplit(")", 1)[1].split()  # after "(command)", which may hold spaces
-            if int(fields[1]) == parent and fields[0] != "Z":
-                children.append(int(entry))
-    return sorted(children)
-
-
-def _command_line(pid: int) -> bytes:
-    with contextlib.suppress(OSError):
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
-    return b""
-
-
-def pid_of_local_port(port: int) -> int | None:
-    """The process holding the TCP socket whose local port is `port` (a client connected to the receiver)."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with contextlib.suppress(OSError):
-            for line in Path(table).read_text().splitlines()[1:]:
-                fields = line.split()
-                if int(fields[1].rsplit(":", 1)[1], 16) == port:
-                    inodes.add(f"socket:[{fields[9]}]")
-    if not inodes:
-        return None
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            for fd in os.listdir(f"/proc/{entry}/fd"):
-                if os.readlink(f"/proc/{entry}/fd/{fd}") in inodes:
-                    return int(entry)
-    return None
-
-
 def _last_line(path: Path) -> str:
     with contextlib.suppress(OSError):
         lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
@@ -333,75 +293,7 @@ def _last_line(path: Path) -> str:
     return "no log"
 
 
-# -- the receiver: what the customer was handed, and requests held open so a sender can die mid-batch ---------
-
-
-class ChaosReceiver(WebhookReceiver):
-    """The test receiver, plus the raw list of alerts it handed to the customer (a dict keyed by alert id
-    could never show one handed over twice), a count of keys reused for a different alert, and the ability
-    to hold requests open after taking the alert, so that the sender can be killed mid-batch."""
-
-    def __init__(self, secret: bytes) -> None:
-        super().__init__(secret)
-        self.handed_over: list[str] = []
-        self.reused_keys = 0
-        self._hold_seconds = 0.0
-        self._held_ports: set[int] = set()
-        self._peer = threading.local()
-        receiver, base = self, self._server.RequestHandlerClass
-
-        class PeerAwareHandler(base):  # type: ignore[misc, valid-type]
-            def do_POST(self) -> None:
-                receiver._peer.port = self.client_address[1]
-                super().do_POST()
-
-        self._server.RequestHandlerClass = PeerAwareHandler
-
-    def hold_requests(self, seconds: float) -> None:
-        """From now on, take each alert and then wait `seconds` before answering (0 stops it)."""
-        with self._lock:
-            self._hold_seconds = seconds
-
-    def held_ports(self) -> list[int]:
-        """Client ports of the requests being held right now."""
-        with self._lock:
-            return sorted(self._held_ports)
-
-    def _deliver_once(self, key: str, alert: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
-        status, answer = super()._deliver_once(key, alert)
-        with self._lock:
-            if status == 422:
-                self.reused_keys += 1
-            elif answer is None or not answer["duplicate"]:
-                self.handed_over.append(key)
-            hold, port = self._hold_seconds, getattr(self._peer, "port", None)
-            if hold and port is not None:
-                self._held_ports.add(port)
-        if hold and port is not None:
-            time.sleep(hold)
-            with self._lock:
-                self._held_ports.discard(port)
-        return status, answer
-
-
 # -- the clients: post until acknowledged, remember what was -------------------------------------------------
-
-
-@dataclass
-class Ledger:
-    transactions: set[str] = field(default_factory=set)
-    labels: set[str] = field(default_factory=set)
-    answers: Counter[str] = field(default_factory=Counter)
-    violations: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def count(self, what: str) -> None:
-        with self.lock:
-            self.answers[what] += 1
-
-    def violation(self, text: str) -> None:
-        with self.lock:
-            self.violations.append(text)
 
 
 class Client(threading.Thread):
@@ -497,7 +389,8 @@ class Monkey(threading.Thread):
         self.plan, self.cluster, self.services, self.receiver, self.timeline, self.rng, self.stop = (
             plan, cluster, services, receiver, timeline, rng, stop)
         self.done: Counter[str] = Counter()
-        self.restarts: list[threading.Thread] = []
+        self.restarts: list[threading.Thread] = []  # timers that restart killed members, and the relay hunt
+        self._lock = threading.Lock()
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -506,16 +399,27 @@ class Monkey(threading.Thread):
             for at, action in self.plan:
                 if self.stop.wait(max(0.0, started + at - time.monotonic())):
                     return
-                self.done[self._do(action)] += 1
+                done = self._do(action)
+                if done is not None:
+                    self._count(done)
         except BaseException as exc:  # reported by the main thread; the services are brought back there too
             self.error = exc
 
-    def _do(self, action: str) -> str:
-        """Carry out `action`; returns what was done, as counted in the report."""
+    def _count(self, done: str) -> None:
+        with self._lock:
+            self.done[done] += 1
+
+    def _do(self, action: str) -> str | None:
+        """Carry out `action`; returns what was done, as counted in the report (None: counted when it ends)."""
         if action == "kill api child":
             return self._kill_api_child()
         if action == "kill relay mid-batch":
-            return self._kill_relay_mid_batch()
+            # It waits for a relay's request to be in flight, which may take a while: the plan goes on.
+            hunt = threading.Thread(target=lambda: self._count(self._kill_relay_mid_batch()),
+                                    name="chaos-relay-hunt", daemon=True)
+            hunt.start()
+            self.restarts.append(hunt)
+            return None
         if action == "restart rabbitmq":
             self.services.restart_rabbitmq(self.rng.uniform(2.0, 4.0))
         elif action == "restart postgres":
@@ -548,13 +452,13 @@ class Monkey(threading.Thread):
         self.timeline.note(f"SIGKILL one of {name}'s {API_CHILDREN} children (pid {pid}); its supervisor replaces it")
         return "kill api child"
 
-    def _kill_relay_mid_batch(self, within: float = 20.0) -> str:
+    def _kill_relay_mid_batch(self) -> str:
         """Hold the receiver's answers until a relay's request is in flight, then kill that relay: it dies
-        with a claimed batch, after the customer took an alert and before the relay could mark it sent."""
+        with a claimed batch, after the customer took an alert and before the relay could mark it sent.
+        Gives up when the chaos ends (no relay happened to deliver while answers were held)."""
         self.receiver.hold_requests(1.0)
         try:
-            deadline = time.monotonic() + within
-            while time.monotonic() < deadline and not self.stop.is_set():
+            while not self.stop.is_set():
                 for port in self.receiver.held_ports():
                     pid = pid_of_local_port(port)
                     name = self.cluster.member_owning(pid) if pid is not None else None
@@ -564,7 +468,7 @@ class Monkey(threading.Thread):
                 time.sleep(0.05)
         finally:
             self.receiver.hold_requests(0.0)
-        self.timeline.note(f"no relay request was in flight within {within:.0f} s: no relay killed mid-batch")
+        self.timeline.note("no relay request was in flight before the chaos ended: no relay killed mid-batch")
         return "kill relay mid-batch (none caught)"
 
     def _restart(self, name: str) -> None:
@@ -582,13 +486,6 @@ class Monkey(threading.Thread):
 
 
 # -- the run ------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
 
 
 def throwaway_database() -> contextlib.AbstractContextManager[str]:
@@ -614,7 +511,7 @@ def progress(engine: Engine) -> dict[str, int]:
             "alerts_sent": int(by_status.get("sent", 0))}
 
 
-def drain(engine: Engine, ledger: Ledger, receiver: WebhookReceiver, cluster: Cluster, timeline: Timeline,
+def drain(engine: Engine, ledger: Ledger, receiver: ChaosReceiver, cluster: Cluster, timeline: Timeline,
           timeout: float) -> None:
     """Wait until every acknowledged transaction is scored and every alert delivered (or the timeout)."""
     deadline = time.monotonic() + timeout
@@ -638,22 +535,6 @@ def drain(engine: Engine, ledger: Ledger, receiver: WebhookReceiver, cluster: Cl
                           f"{now['alerts_sent']}/{now['alerts']} alerts sent, {delivered} delivered")
         time.sleep(0.5)
     timeline.note(f"gave up draining after {timeout:.0f} s")
-
-
-@dataclass
-class Observed:
-    """What the run ended with, as read from the database, the receiver and the process table."""
-
-    logged: set[str]  # transaction ids in the log, the imported training history excepted
-    labelled: set[str]
-    champions: Counter[str]  # champion predictions per transaction
-    outbox: dict[str, str]  # alert id -> status
-    handed_over: list[str]  # every hand-over of an alert to the customer, in order, repeats included
-    requests_by_key: Counter[str]
-    raw_requests: int
-    rejected_signatures: int
-    reused_keys: int
-    api_children: dict[str, int]  # API member -> live uvicorn children at the end
 
 
 def observe(engine: Engine, receiver: ChaosReceiver, cluster: Cluster) -> Observed:
@@ -680,56 +561,6 @@ def api_children(cluster: Cluster, settle: float = 15.0) -> dict[str, int]:
         if all(n == API_CHILDREN for n in counts.values()) or time.monotonic() > deadline:
             return counts
         time.sleep(0.5)
-
-
-def judge(seen: Observed, ledger: Ledger, replay: Check) -> list[Check]:
-    """Each guarantee as a check that fails when it is broken (tests/unit/test_chaos_checks.py breaks each)."""
-    acked = ledger.transactions
-    wrong = {tx: n for tx, n in seen.champions.items() if n != 1 or tx not in acked}
-    unscored = acked - set(seen.champions)
-    twice = sorted(key for key, n in Counter(seen.handed_over).items() if n > 1)
-    resends = sum(n - 1 for n in seen.requests_by_key.values() if n > 1)
-    first_violation = f"; first: {ledger.violations[0]}" if ledger.violations else ""
-    short = {name: n for name, n in seen.api_children.items() if n != API_CHILDREN}
-    return [
-        Check("clients: every batch acknowledged, no valid body refused", not ledger.violations,
-              f"{len(ledger.violations)} violations{first_violation}"),
-        Check("every acknowledged transaction is in the log", acked <= seen.logged,
-              f"{len(acked & seen.logged)} of {len(acked)}; missing e.g. {sorted(acked - seen.logged)[:3]}"),
-        Check("the log holds no transaction that was not acknowledged", seen.logged <= acked,
-              f"{len(seen.logged - acked)} extra; e.g. {sorted(seen.logged - acked)[:3]}"),
-        Check("every acknowledged label is in the log", ledger.labels <= seen.labelled,
-              f"{len(ledger.labels & seen.labelled)} of {len(ledger.labels)}"),
-        Check("every transaction has exactly one champion prediction", not unscored and not wrong,
-              f"{len(acked) - len(unscored)} of {len(acked)} scored; {len(wrong)} with a count other than 1"),
-        Check("every alert was delivered (status sent)", all(s == "sent" for s in seen.outbox.values()),
-              f"{Counter(seen.outbox.values())}"),
-        Check("the customer was handed each alert of the outbox exactly once",
-              not twice and set(seen.handed_over) == set(seen.outbox),
-              f"{len(seen.outbox)} alerts, {len(seen.handed_over)} hand-overs, {len(twice)} twice (e.g. {twice[:3]}); "
-              f"{seen.raw_requests} requests, {resends} resends absorbed by deduplication"),
-        Check("the receiver saw no forged signature and no key reused for another alert",
-              seen.rejected_signatures == 0 and seen.reused_keys == 0,
-              f"{seen.rejected_signatures} rejected signatures, {seen.reused_keys} reused keys"),
-        Check(f"each API supervisor runs {API_CHILDREN} children at the end (killed ones replaced)", not short,
-              f"{seen.api_children}"),
-        replay,
-    ]
-
-
-REPLAY_CHECK = "fraudlog replay reports no difference"
-
-
-def replay_check(env: dict[str, str], cli: tuple[str, ...] = (sys.executable, "-m", "service.cli")) -> Check:
-    """A replay that cannot even start fails the run: the guarantee is unchecked, which is not a pass."""
-    usage = subprocess.run([*cli, "replay", "--help"], cwd=REPO, env=env, capture_output=True, text=True,
-                           timeout=120)
-    if usage.returncode != 0:
-        last = (usage.stderr.strip() or usage.stdout.strip() or "no output").splitlines()[-1]
-        return Check(REPLAY_CHECK, False, f"`replay --help` exited {usage.returncode}: {last[:200]}")
-    replay = subprocess.run([*cli, "replay"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
-    lines = (replay.stdout.strip() or replay.stderr.strip() or "no output").splitlines()
-    return Check(REPLAY_CHECK, replay.returncode == 0, f"exit {replay.returncode}: {lines[-1][:200]}")
 
 
 def print_report(checks: list[Check], ledger: Ledger, cluster: Cluster, monkey: Monkey) -> None:

@@ -15,17 +15,17 @@ import pytest
 
 from service.alerts.signing import SIGNATURE_HEADER, sign
 from service.alerts.sinks import IDEMPOTENCY_HEADER
-from tests.chaos.chaos_run import (
+from tests.chaos.chaos_run import chaos_plan
+from tests.chaos.checks import (
     API_CHILDREN,
     REPLAY_CHECK,
-    ChaosReceiver,
     Check,
     Ledger,
     Observed,
-    chaos_plan,
     judge,
     replay_check,
 )
+from tests.chaos.receiver import ChaosReceiver
 
 SECRET = b"chaos-check-secret"
 REPLAY_OK = Check(REPLAY_CHECK, True, "exit 0")
