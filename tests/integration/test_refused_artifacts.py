@@ -25,7 +25,7 @@ from service.replay.rebuild import rebuild
 from service.scoring.scorer import Scorer
 from service.scoring.sweeper import Sweeper
 from service.store.engine import create_engine
-from service.store.refusals import record_refusal, refusals
+from service.store.refusals import clear_refusal, record_refusal, refusals
 from service.store.registry import ModelRegistry
 from service.store.tables import model_versions, predictions
 from tests.support.api import api_client, served_api
@@ -104,6 +104,17 @@ def test_a_process_whose_key_verifies_the_artifact_clears_a_refusal(engine: Engi
     assert recorded_refusals(engine) == {version: "HMAC"}
     assert Scorer(engine, ModelRegistry(engine, SECRET)).score_positions(positions).predictions == 10
     assert recorded_refusals(engine) == {}
+
+
+def test_the_sweeper_looks_again_at_passed_events_once_their_refusal_is_cleared(engine: Engine) -> None:
+    version = install_version(engine)
+    positions = append_transactions(engine, synthetic_rows(10, seed=37))
+    assert Scorer(engine, ModelRegistry(engine, b"not-the-deployment-key")).score_positions(positions).refused == 10
+    sweeper = Sweeper(engine, ModelRegistry(engine, SECRET))
+    later = datetime.now(UTC) + timedelta(seconds=1)
+    assert sweeper.find_unscored(grace=timedelta(0), now=later) == []  # passed: their champion is refused
+    assert clear_refusal(engine, version)  # what a worker whose key verifies the artifact does
+    assert sweeper.find_unscored(grace=timedelta(0), now=later) == positions
 
 
 def test_predict_and_ready_refuse_a_tampered_champion_with_a_problem(sqlite_url: str) -> None:
