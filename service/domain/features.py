@@ -194,7 +194,7 @@ def _saturating_sum(amounts: list[float]) -> float:
 
 
 def _summarise(tx: TxView, window: Sequence[TxView]) -> CardWindow:
-    """The plain summary of `tx`'s history, given as a list: the reference `CardWalk` must match."""
+    """The plain summary of `tx`'s history, given as a list: the reference that `CardWalk` must match."""
     hour_ago = tx.event_time - SHORT_WINDOW
     return CardWindow(
         count_24h=len(window),
