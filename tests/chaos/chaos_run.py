@@ -411,12 +411,10 @@ class Monkey(threading.Thread):
 
     def _do(self, action: str) -> str | None:
         """Carry out `action`; returns what was done, as counted in the report (None: counted when it ends)."""
-        if action == "kill api child":
-            return self._kill_api_child()
-        if action == "kill relay mid-batch":
-            # It waits for a relay's request to be in flight, which may take a while: the plan goes on.
-            hunt = threading.Thread(target=lambda: self._count(self._kill_relay_mid_batch()),
-                                    name="chaos-relay-hunt", daemon=True)
+        waits = {"kill api child": self._kill_api_child, "kill relay mid-batch": self._kill_relay_mid_batch}
+        if action in waits:
+            # Each waits for its moment (an API with children up, a relay's request in flight): the plan goes on.
+            hunt = threading.Thread(target=lambda: self._count(waits[action]()), name=f"chaos {action}", daemon=True)
             hunt.start()
             self.restarts.append(hunt)
             return None
@@ -444,13 +442,18 @@ class Monkey(threading.Thread):
         self.restarts.append(restart)
 
     def _kill_api_child(self) -> str:
-        candidates = self.cluster.running("api")
-        name = self.rng.choice(candidates) if candidates else None
-        pid = self.cluster.kill_child(name) if name else None
-        if pid is None:
-            return "kill api child (none running)"
-        self.timeline.note(f"SIGKILL one of {name}'s {API_CHILDREN} children (pid {pid}); its supervisor replaces it")
-        return "kill api child"
+        """SIGKILL one child of a running API, waiting for one whose children are up (it may be restarting)."""
+        while not self.stop.is_set():
+            candidates = self.cluster.running("api")
+            self.rng.shuffle(candidates)
+            for name in candidates:
+                pid = self.cluster.kill_child(name)
+                if pid is not None:
+                    self.timeline.note(f"SIGKILL one of {name}'s {API_CHILDREN} children (pid {pid}); "
+                                       "its supervisor replaces it")
+                    return "kill api child"
+            self.stop.wait(0.5)
+        return "kill api child (none running before the chaos ended)"
 
     def _kill_relay_mid_batch(self) -> str:
         """Hold the receiver's answers until a relay's request is in flight, then kill that relay: it dies
