@@ -14,6 +14,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
 from service.domain.validation import FieldError, InvalidBody
+from service.ml.artifact import ArtifactRejected
 from service.store.errors import StoreUnavailable
 
 PROBLEM_JSON = "application/problem+json"
@@ -49,7 +50,7 @@ PROBLEM_DESCRIPTIONS = {
     415: "The body is not declared JSON (Content-Type: application/json)",
     422: "Invalid fields; `errors` names each one as a JSON Pointer",
     429: "Over the key's rate limit; retry after Retry-After seconds",
-    503: "The database is unavailable; retry after Retry-After seconds",
+    503: "The database is unavailable (retry after Retry-After seconds), or the model version's artifact is refused",
 }
 AUTH_PROBLEMS = (401, 403, 429)
 
@@ -117,6 +118,14 @@ def _on_store_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Re
                                              headers={"Retry-After": "1"}))
 
 
+def _on_artifact_rejected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # Not retryable and not the client's fault: the stored artifact does not match its signature. No
+    # Retry-After, since waiting will not fix it; an operator must promote a version that verifies.
+    assert isinstance(exc, ArtifactRejected)
+    log.error("%s", exc, extra={"model_version": exc.version, "failed_check": exc.check})
+    return problem_response(request, Problem(503, "The model version's artifact is refused", str(exc)))
+
+
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, Problem(500, "Internal server error"))
@@ -127,5 +136,6 @@ EXCEPTION_HANDLERS = {
     InvalidBody: _on_invalid_body,
     HTTPException: _on_http_exception,
     StoreUnavailable: _on_store_unavailable,
+    ArtifactRejected: _on_artifact_rejected,
     Exception: _on_unexpected,
 }

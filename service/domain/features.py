@@ -37,7 +37,6 @@ never part of its own history, so the card features describe the card *before* t
 
 from __future__ import annotations
 
-import bisect
 import math
 import sys
 from collections import defaultdict
@@ -46,6 +45,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from service.domain.card_walk import CardWalk, CardWindow
 from service.domain.events import parse_time
 
 WINDOW = timedelta(days=1)
@@ -124,7 +124,10 @@ def history_query(targets: Iterable[TxView]) -> HistoryQuery | None:
 
 
 def compute_features(tx: TxView, history: Iterable[TxView]) -> dict[str, float]:
-    """The features of `tx`. `history` may hold anything; only `tx`'s own history is used."""
+    """The features of `tx`. `history` may hold anything; only `tx`'s own history is used.
+
+    This is the definition, written as plainly as it reads: `batch_features` must agree with it bit for bit.
+    """
     if tx.card_id is None:
         return _own_features(tx)
     window = {
@@ -132,49 +135,33 @@ def compute_features(tx: TxView, history: Iterable[TxView]) -> dict[str, float]:
         for past in history
         if past.card_id == tx.card_id and past.position < tx.position and _in_window(tx, past)
     }
-    return _own_features(tx) | _card_features(tx, list(window.values()))
+    return _own_features(tx) | _card_features(tx, _summarise(tx, list(window.values())))
 
 
 def batch_features(targets: Sequence[TxView], candidates: Iterable[TxView]) -> dict[int, dict[str, float]]:
     """`compute_features` for every target, keyed by position, with the history fetched once.
 
     The targets are log events too, so each also counts as history of the later targets in the batch
-    even when `candidates` omits it. Candidates are grouped by card and sorted by event time once; each
-    target then finds its window by bisection, so the cost per target is the card's activity in one
-    window, not the size of the batch.
+    even when `candidates` omits it. Each card's events are walked once in position order (`CardWalk`), so
+    a batch costs O(n log n) in its card's events, not the O(n²) of summing every target's window afresh.
     """
-    by_card = _index_by_card(targets, candidates)
+    walks = _walks_by_card(targets, candidates)
     result: dict[int, dict[str, float]] = {}
-    for tx in targets:
+    for tx in sorted(targets, key=lambda t: t.position):
         if tx.card_id is None:
             result[tx.position] = _own_features(tx)
             continue
-        result[tx.position] = _own_features(tx) | _card_features(tx, by_card[tx.card_id].window_of(tx))
+        result[tx.position] = _own_features(tx) | _card_features(tx, walks[tx.card_id].window_before(tx))
     return result
 
 
-class _CardTimeline:
-    """One card's events sorted by (event time, position), for window look-ups by bisection."""
-
-    __slots__ = ("events", "times")
-
-    def __init__(self, events: Iterable[TxView]) -> None:
-        self.events = sorted(events, key=lambda e: (e.event_time, e.position))
-        self.times = [e.event_time for e in self.events]
-
-    def window_of(self, tx: TxView) -> list[TxView]:
-        lo = bisect.bisect_right(self.times, tx.event_time - WINDOW)
-        hi = bisect.bisect_right(self.times, tx.event_time)
-        return [e for e in self.events[lo:hi] if e.position < tx.position]
-
-
-def _index_by_card(targets: Sequence[TxView], candidates: Iterable[TxView]) -> dict[str, _CardTimeline]:
+def _walks_by_card(targets: Sequence[TxView], candidates: Iterable[TxView]) -> dict[str, CardWalk]:
     cards = {tx.card_id for tx in targets if tx.card_id is not None}
     grouped: dict[str, dict[int, TxView]] = defaultdict(dict)
     for event in (*candidates, *targets):
         if event.card_id is not None and event.card_id in cards:
             grouped[event.card_id].setdefault(event.position, event)
-    return {card: _CardTimeline(grouped[card].values()) for card in cards}
+    return {card: CardWalk(grouped[card].values(), window=WINDOW, short_window=SHORT_WINDOW) for card in cards}
 
 
 def _in_window(tx: TxView, past: TxView) -> bool:
@@ -206,11 +193,20 @@ def _saturating_sum(amounts: list[float]) -> float:
         return sys.float_info.max
 
 
-def _card_features(tx: TxView, window: Sequence[TxView]) -> dict[str, float]:
-    """Aggregates over `tx`'s history. Every one is independent of the order of `window`: counts,
-    a max, and `math.fsum`, whose exactly rounded sum does not depend on the order of its terms."""
-    count = len(window)
-    if count == 0:
+def _summarise(tx: TxView, window: Sequence[TxView]) -> CardWindow:
+    """The plain summary of `tx`'s history, given as a list: the reference that `CardWalk` must match."""
+    hour_ago = tx.event_time - SHORT_WINDOW
+    return CardWindow(
+        count_24h=len(window),
+        count_1h=sum(1 for e in window if e.event_time > hour_ago),
+        amount_sum=_saturating_sum([e.amount for e in window]),
+        latest=max((e.event_time for e in window), default=None),
+    )
+
+
+def _card_features(tx: TxView, window: CardWindow) -> dict[str, float]:
+    """Card features from the summary of `tx`'s history; every one is independent of the history's order."""
+    if window.latest is None:
         return {
             "card_count_1h": 0.0,
             "card_count_24h": 0.0,
@@ -219,15 +215,12 @@ def _card_features(tx: TxView, window: Sequence[TxView]) -> dict[str, float]:
             "card_amount_ratio_24h": 1.0,
             "card_seconds_since_last": _WINDOW_SECONDS,
         }
-    hour_ago = tx.event_time - SHORT_WINDOW
-    total = _saturating_sum([e.amount for e in window])
-    mean = total / count
-    latest = max(e.event_time for e in window)
+    mean = window.amount_sum / window.count_24h
     return {
-        "card_count_1h": float(sum(1 for e in window if e.event_time > hour_ago)),
-        "card_count_24h": float(count),
-        "card_amount_sum_24h": total,
+        "card_count_1h": float(window.count_1h),
+        "card_count_24h": float(window.count_24h),
+        "card_amount_sum_24h": window.amount_sum,
         "card_amount_mean_24h": mean,
         "card_amount_ratio_24h": tx.amount / max(mean, RATIO_FLOOR),
-        "card_seconds_since_last": (tx.event_time - latest) / timedelta(seconds=1),
+        "card_seconds_since_last": (tx.event_time - window.latest) / timedelta(seconds=1),
     }

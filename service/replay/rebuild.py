@@ -42,6 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 from service.domain.assignment import AssignmentTable, role_change
 from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_TRANSACTION, NewEvent
 from service.domain.features import TxView
+from service.ml.artifact import verify
 from service.replay.collect import collected_per_chunk
 from service.replay.history import FeatureWalk
 from service.replay.recompute import Recomputed, recompute
@@ -62,7 +63,8 @@ REBUILT_MARKER = "rebuilt: delivery state not carried over"
 # The width of the columns the copy writes ids into (transaction_id, card_id: both String(128)).
 MAX_ID_LENGTH = int(cast(sa.String, events.c.transaction_id.type).length or 0)
 COPIED_TABLES = ("events", "model_versions")  # the source of truth, and immutable artifacts
-DERIVED_TABLES = ("labels", "predictions", "alerts")  # recomputed from the copied log
+# Recomputed from the copied log. A rebuild verifies every artifact first, so the refusals it derives are none.
+DERIVED_TABLES = ("labels", "predictions", "alerts", "model_version_refusals")
 
 
 class RebuildRefused(StoreError):
@@ -95,6 +97,7 @@ def rebuild(source: Engine, target_url: str, secret_key: bytes, *, chunk: int = 
     """Copy the log and the version rows of `source` into the empty database at `target_url` and recompute
     every derived table there. `secret_key` must be the one the artifacts were signed with."""
     began = time.perf_counter()
+    _verify_artifacts(source, secret_key)
     target = create_engine(target_url)
     try:
         with driver_errors():
@@ -109,6 +112,15 @@ def rebuild(source: Engine, target_url: str, secret_key: bytes, *, chunk: int = 
         target.dispose()
     return RebuildReport(counts.events, counts.transactions, counts.labels, versions, counts.predictions,
                          counts.alerts, time.perf_counter() - began)
+
+
+def _verify_artifacts(source: Engine, secret_key: bytes) -> None:
+    """Refuse (ArtifactRejected, naming the version) before anything is written to the target: a copy that
+    fails halfway would leave a half-built database holding the bad row."""
+    with source.connect() as conn:
+        rows = version_rows(conn)
+    for row in rows:
+        verify(bytes(row["artifact"]), row["artifact_sha256"], row["artifact_hmac"], secret_key, row["version"])
 
 
 def _require_empty(target: Engine) -> None:

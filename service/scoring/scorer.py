@@ -5,11 +5,17 @@ predictions are keyed (transaction, version) and inserted with ON CONFLICT DO NO
 is keyed by transaction, so a redelivered or swept batch changes nothing (invariants 5 and 6, docs/INVARIANTS.md).
 Serving never learns: models are frozen versions loaded from the registry (invariant 4). Nor does it score with
 a version trained under other minor versions of river, numpy or scipy, unless allowed (`service.ml.environment`).
+
+A version whose artifact fails verification is a permanent failure, not a transient one: it is recorded as
+refused (`service.store.refusals`) and logged once per process, the batch is scored with the versions that do
+verify, and events whose champion is refused are left unscored (they wait for an operator: /ready says so)
+rather than failing the whole message into twenty retries.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +27,7 @@ from sqlalchemy.engine import Engine
 from service.domain.assignment import Assignment
 from service.domain.events import EVENT_TRANSACTION
 from service.domain.features import TxView, batch_features, history_query
+from service.ml.artifact import ArtifactRejected
 from service.ml.environment import EnvironmentGuard
 from service.ml.specs import score_one
 from service.store import outbox
@@ -28,7 +35,8 @@ from service.store.engine import write_transaction
 from service.store.event_log import EventLog, EventRecord
 from service.store.history import fetch_history
 from service.store.predictions import existing_predictions, insert_predictions
-from service.store.registry import ModelRegistry
+from service.store.refusals import clear_refusal, record_refusal
+from service.store.registry import LoadedVersion, ModelRegistry
 
 log = logging.getLogger("fraudlog.scoring")
 
@@ -39,6 +47,7 @@ class ScoreReport:
     predictions: int
     alerts: int
     unassigned: int  # events with no champion: before the first promotion
+    refused: int = 0  # events left unscored because their champion's artifact does not verify
 
 
 class Scorer:
@@ -48,6 +57,9 @@ class Scorer:
         self.log = EventLog(engine)
         self.environment = EnvironmentGuard(lambda version: registry.get(version).environment,
                                             allow_drift=allow_environment_drift)
+        self._verified: set[int] = set()
+        self._refused: set[int] = set()
+        self._health_lock = threading.Lock()
 
     def score_positions(self, positions: Sequence[int]) -> ScoreReport:
         records = [r for r in self.log.read_positions(sorted(set(positions))) if r.event_type == EVENT_TRANSACTION]
@@ -55,37 +67,67 @@ class Scorer:
             return ScoreReport(0, 0, 0, 0)
         table = self.registry.assignments(through=max(r.position for r in records))
         assigned = {r.position: table.assignment_at(r.position) for r in records}
-        targets = [TxView.from_payload(r.position, r.payload) for r in records if assigned[r.position].champion]
+        usable = self._usable({version for a in assigned.values() for version in a.versions})
+        targets = [TxView.from_payload(r.position, r.payload) for r in records
+                   if assigned[r.position].champion in usable]
+        unassigned = sum(1 for r in records if assigned[r.position].champion is None)
+        refused = len(records) - len(targets) - unassigned
         if not targets:
-            return ScoreReport(len(records), 0, 0, len(records))
+            return ScoreReport(len(records), 0, 0, unassigned, refused)
         with write_transaction(self.engine) as conn:
             done = existing_predictions(conn, [t.transaction_id for t in targets])
             todo = [t for t in targets if any((t.transaction_id, v) not in done
-                                              for v in assigned[t.position].versions)]
+                                              for v in assigned[t.position].versions if v in usable)]
             query = history_query(todo)
             history = fetch_history(conn, query) if query else []
             features = batch_features(todo, history)
-            rows, alerts = self._predict({r.position: r for r in records}, todo, assigned, features, done)
+            rows, alerts = self._predict({r.position: r for r in records}, todo, assigned, usable, features, done)
             insert_predictions(conn, rows)
             new_ids = outbox.insert_alerts(conn, alerts)
             created = [alert for alert in alerts if alert["transaction_id"] in new_ids]
         for alert in created:  # after the commit: these alerts exist
             log.info("alert created", extra={k: alert[k] for k in ("transaction_id", "model_version", "score",
                                                                    "threshold")})
-        return ScoreReport(len(records), len(rows), len(created), len(records) - len(targets))
+        return ScoreReport(len(records), len(rows), len(created), unassigned, refused)
+
+    def _usable(self, versions: set[int]) -> dict[int, LoadedVersion]:
+        """The verified versions among `versions`; each refused one is recorded and logged once."""
+        usable: dict[int, LoadedVersion] = {}
+        for version in sorted(versions - self._refused):
+            self.environment.drift_for(version)  # raises before unpickling a version of another environment
+            try:
+                usable[version] = self.registry.load(version)
+            except ArtifactRejected as rejected:
+                self._refuse(rejected)
+                continue
+            if version not in self._verified:
+                self._verified.add(version)
+                if clear_refusal(self.engine, version):
+                    log.warning("model version %d verifies with this process's key: its recorded refusal is cleared",
+                                version, extra={"model_version": version})
+        return usable
+
+    def _refuse(self, rejected: ArtifactRejected) -> None:
+        with self._health_lock:
+            if rejected.version in self._refused:
+                return
+            self._refused.add(rejected.version)
+        record_refusal(self.engine, rejected)
+        log.error("%s; recorded as unusable, events it should score are left unscored (not retried)", rejected,
+                  extra={"model_version": rejected.version, "failed_check": rejected.check})
 
     def _predict(self, records: dict[int, EventRecord], todo: Sequence[TxView], assigned: dict[int, Assignment],
-                 features: dict[int, dict[str, float]], done: set[tuple[str, int]],
+                 usable: dict[int, LoadedVersion], features: dict[int, dict[str, float]], done: set[tuple[str, int]],
                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         rows: list[dict[str, Any]] = []
         alerts: list[dict[str, Any]] = []
         for tx in todo:
             assignment = assigned[tx.position]
             for version in assignment.versions:
-                if (tx.transaction_id, version) in done:
+                if (tx.transaction_id, version) in done or version not in usable:
                     continue
-                drift = self.environment.drift_for(version)  # raises before unpickling a mismatched version
-                loaded = self.registry.load(version)
+                drift = self.environment.drift_for(version)
+                loaded = usable[version]
                 started = time.perf_counter()
                 score = float(score_one(loaded.model, loaded.spec, features[tx.position]))
                 scored_at = datetime.now(UTC)

@@ -4,6 +4,10 @@ A doorbell can be lost (the broker was down, a message expired, a worker died be
 broker forgot). The sweeper turns that loss into latency instead of data: it runs when a worker starts
 and on a schedule, and asks for every transaction recorded more than a grace period ago that still has no
 prediction from its champion.
+
+Events whose champion's artifact is refused (`service.store.refusals`) are not re-rung: scoring them fails
+until an operator acts, so ringing them every sweep would only spin. They are reported once and passed;
+should the refusal be cleared, the sweeper starts again from the beginning of the log.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from service.store.predictions import last_position_recorded_before, unscored_positions
+from service.store.refusals import refusals
 from service.store.registry import ModelRegistry
 
 log = logging.getLogger("fraudlog.sweeper")
@@ -37,6 +42,7 @@ class Sweeper:
         self.registry = registry
         self.grace = grace
         self.watermark = 0
+        self._refused: set[int] = set()
 
     def find_unscored(self, *, limit: int = 100_000, now: datetime | None = None,
                       grace: timedelta | None = None) -> list[int]:
@@ -45,13 +51,29 @@ class Sweeper:
         first = table.first_champion_position
         if first is None:
             return []
+        refused = self._refused_versions()
         cutoff = (now or datetime.now(UTC)) - (self.grace if grace is None else grace)
         scanned_through = last_position_recorded_before(self.engine, cutoff, after=self.watermark)
-        positions = unscored_positions(self.engine, after=self.watermark, first_scorable=first + 1,
-                                       recorded_before=cutoff, limit=limit)
+        found = unscored_positions(self.engine, after=self.watermark, first_scorable=first + 1,
+                                   recorded_before=cutoff, limit=limit)
+        positions = [p for p in found if table.assignment_at(p).champion not in refused]
+        if len(positions) < len(found):
+            waiting = sorted(v for v in refused if any(table.assignment_at(p).champion == v for p in found))
+            log.warning("sweep passed %d unscored events whose champion (model version %s) has a refused artifact; "
+                        "not re-ringing them", len(found) - len(positions), ", ".join(map(str, waiting)))
         if positions:
             log.info("sweep found %d unscored events from position %d", len(positions), positions[0])
             self.watermark = max(self.watermark, positions[0] - 1)
+        elif len(found) >= limit:
+            self.watermark = max(self.watermark, found[-1])
         elif scanned_through is not None:
             self.watermark = max(self.watermark, scanned_through)
         return positions
+
+    def _refused_versions(self) -> set[int]:
+        with self.engine.connect() as conn:
+            refused = set(refusals(conn))
+        if self._refused - refused:  # a refusal was cleared: the events passed for it are scorable again
+            self.watermark = 0
+        self._refused = refused
+        return refused

@@ -156,3 +156,15 @@ alerts = sa.Table(
 )
 sa.Index("ix_alerts_status_available", alerts.c.status, alerts.c.available_at)
 sa.Index("ix_alerts_created", alerts.c.created_at, alerts.c.id)
+
+# Version rows are immutable, so whether a version's artifact is usable lives beside them: one row per
+# version whose artifact failed verification (service/store/refusals.py).
+model_version_refusals = sa.Table(
+    "model_version_refusals",
+    metadata,
+    sa.Column("version", sa.Integer, sa.ForeignKey("model_versions.version"), primary_key=True,
+              autoincrement=False),
+    sa.Column("failed_check", sa.String(16), nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("refused_at", UTCDateTime(), nullable=False),
+)

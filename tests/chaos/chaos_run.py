@@ -2,23 +2,27 @@
 
     python -m tests.chaos.chaos_run --seconds 60
 
-Real processes on Postgres and RabbitMQ: two `fraudlog serve` API processes on two ports, three Dramatiq
+Real processes on Postgres and RabbitMQ: two `fraudlog serve --workers 2` APIs on two ports, three Dramatiq
 workers, the scheduler, two relays and a webhook receiver that deduplicates on Idempotency-Key. Client
 threads post batches of transactions (and, a little later, their labels) to the two APIs in turn,
 re-posting the same batch until it is answered 2xx; only then is it acknowledged. Meanwhile workers, relays,
-API processes and the scheduler are killed with SIGKILL at random and restarted, the receiver now and then
-takes alerts without answering (a lost acknowledgement), RabbitMQ is restarted (stop_app / start_app) and
-Postgres is restarted once.
+whole APIs, single API child processes and the scheduler are killed with SIGKILL at random and restarted, a
+relay is killed while its request is in flight (mid-batch, after the receiver took the alert), the receiver
+now and then takes alerts without answering (a lost acknowledgement), RabbitMQ is restarted (stop_app /
+start_app) and Postgres is restarted once.
 
 After the system drains, the run checks that every acknowledged transaction and label is in the log (and
-nothing else), every transaction has exactly one champion prediction, every alert reached the receiver
-once after deduplication, and that `fraudlog replay` reports no difference (when that command exists).
-It prints a timeline of what it did and a table of what it checked; it exits 1 on any violation, 2 when a
-service it needs is missing. It uses a throwaway database and queue prefix and removes them, and it kills
-every process it started and brings Postgres and RabbitMQ back up, whatever happens.
+nothing else), every transaction has exactly one champion prediction, the receiver handed each alert to the
+customer once (its raw list of hand-overs, not a set of keys), no Idempotency-Key was reused for a
+different alert, each API supervisor replaced its killed children, and that `fraudlog replay` reports no
+difference (a replay command that cannot run fails the run). It prints a timeline of what it did and a table
+of what it checked; it exits 1 on any violation, 2 when a service it needs is missing. It uses a throwaway
+database and queue prefix and removes them, and it kills every process it started and brings Postgres and
+RabbitMQ back up, whatever happens.
 
 Restarting Postgres and RabbitMQ affects everything else on this machine that uses them: run it where
-that is acceptable (CI, a developer's machine), never against shared servers.
+that is acceptable (CI, a developer's machine), never against shared servers. `--no-service-restarts`
+leaves them alone (every other failure still happens), for machines whose services others use.
 """
 
 from __future__ import annotations
@@ -54,16 +58,20 @@ from service.ml.datasets import synthetic_stream
 from service.store import migrate
 from service.store.engine import create_engine
 from service.store.tables import alerts, events, predictions
+from tests.chaos.checks import API_CHILDREN, Check, Ledger, Observed, judge, replay_check
+from tests.chaos.processes import child_pids, command_line, pid_of_local_port
+from tests.chaos.receiver import ChaosReceiver
 from tests.support.models import HISTORY, SECRET, install_version
 from tests.support.processes import REPO, service_env
-from tests.support.receiver import WebhookReceiver
 from tests.support.services import RABBITMQ_URL, throwaway_pg_database
 
 KEY = "chaos-ingest-key"
 START = datetime(2026, 11, 1, tzinfo=UTC)
 # Random actions; workers twice: there are more of them. "lose acks": the receiver takes the next alerts
 # and drops the connection instead of answering, so the relay must resend and the receiver deduplicate.
-RANDOM_ACTIONS = ("kill worker", "kill worker", "kill relay", "kill api", "kill scheduler", "lose acks")
+RANDOM_ACTIONS = ("kill worker", "kill worker", "kill relay", "kill api", "kill api child", "kill scheduler",
+                  "lose acks")
+SERVICE_RESTARTS = ("restart rabbitmq", "restart postgres")
 
 
 class Timeline:
@@ -105,11 +113,13 @@ class Services:
         self.timeline = timeline
         self.pg_down = self.rabbit_down = False
 
-    def missing(self) -> list[str]:
-        problems = [f"{tool} is not installed" for tool in ("pg_ctlcluster", "pg_isready", "rabbitmqctl")
-                    if shutil.which(tool) is None]
-        if not self.pg_version:
-            problems.append("no cluster under /etc/postgresql")
+    def missing(self, *, restarts: bool) -> list[str]:
+        problems = []
+        if restarts:
+            problems += [f"{tool} is not installed" for tool in ("pg_ctlcluster", "pg_isready", "rabbitmqctl")
+                         if shutil.which(tool) is None]
+            if not self.pg_version:
+                problems.append("no cluster under /etc/postgresql")
         problems += [f"{name} is not listening on 127.0.0.1:{port}" for name, port in (("PostgreSQL", 5432),
                                                                                        ("RabbitMQ", 5672))
                      if not _port_open(port)]
@@ -219,6 +229,34 @@ class Cluster:
                 self.timeline.note(f"{member.name} exited on its own with code {code} ({last}); restarting it")
                 self._spawn(member)
 
+    def children(self, name: str) -> list[int]:
+        """The live worker processes of a member's supervisor (an API's uvicorn children). uvicorn starts them
+        with multiprocessing's spawn, whose command line says so; its resource tracker, also a child, is not
+        one of them."""
+        with self._lock:
+            process = self.members[name].process
+            if process is None or process.poll() is not None:
+                return []
+            return [pid for pid in child_pids(process.pid) if b"spawn_main" in command_line(pid)]
+
+    def kill_child(self, name: str) -> int | None:
+        """SIGKILL one child of `name` (not held: its supervisor is expected to replace it)."""
+        children = self.children(name)
+        if not children:
+            return None
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(children[0], signal.SIGKILL)
+        return children[0]
+
+    def member_owning(self, pid: int) -> str | None:
+        """The member whose process group `pid` belongs to (members run in their own sessions)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            group = os.getpgid(pid)
+            with self._lock:
+                return next((m.name for m in self.members.values()
+                             if m.process is not None and m.process.pid == group and not m.held), None)
+        return None
+
     def stop(self) -> None:
         with self._lock:
             self.stopped = True
@@ -256,23 +294,6 @@ def _last_line(path: Path) -> str:
 
 
 # -- the clients: post until acknowledged, remember what was -------------------------------------------------
-
-
-@dataclass
-class Ledger:
-    transactions: set[str] = field(default_factory=set)
-    labels: set[str] = field(default_factory=set)
-    answers: Counter[str] = field(default_factory=Counter)
-    violations: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def count(self, what: str) -> None:
-        with self.lock:
-            self.answers[what] += 1
-
-    def violation(self, text: str) -> None:
-        with self.lock:
-            self.violations.append(text)
 
 
 class Client(threading.Thread):
@@ -347,9 +368,10 @@ class Client(threading.Thread):
 # -- the chaos: a seeded plan of kills and restarts ---------------------------------------------------------
 
 
-def chaos_plan(seconds: float, rng: random.Random) -> list[tuple[float, str]]:
+def chaos_plan(seconds: float, rng: random.Random, *, service_restarts: bool = True) -> list[tuple[float, str]]:
     """Every kind of failure at least once, at random times, plus random kills every few seconds."""
-    required = ["kill worker", "kill relay", "kill api", "lose acks", "restart rabbitmq", "restart postgres"]
+    required = ["kill worker", "kill relay", "kill api", "kill api child", "kill relay mid-batch", "lose acks",
+                *(SERVICE_RESTARTS if service_restarts else ())]
     rng.shuffle(required)
     slots = sorted(rng.uniform(0.1, 0.8) * seconds for _ in required)
     plan = list(zip(slots, required, strict=True))
@@ -362,12 +384,13 @@ def chaos_plan(seconds: float, rng: random.Random) -> list[tuple[float, str]]:
 
 class Monkey(threading.Thread):
     def __init__(self, plan: list[tuple[float, str]], cluster: Cluster, services: Services,
-                 receiver: WebhookReceiver, timeline: Timeline, rng: random.Random, stop: threading.Event) -> None:
+                 receiver: ChaosReceiver, timeline: Timeline, rng: random.Random, stop: threading.Event) -> None:
         super().__init__(name="chaos-monkey", daemon=True)
         self.plan, self.cluster, self.services, self.receiver, self.timeline, self.rng, self.stop = (
             plan, cluster, services, receiver, timeline, rng, stop)
         self.done: Counter[str] = Counter()
-        self.restarts: list[threading.Thread] = []
+        self.restarts: list[threading.Thread] = []  # timers that restart killed members, and the relay hunt
+        self._lock = threading.Lock()
         self.error: BaseException | None = None
 
     def run(self) -> None:
@@ -376,12 +399,25 @@ class Monkey(threading.Thread):
             for at, action in self.plan:
                 if self.stop.wait(max(0.0, started + at - time.monotonic())):
                     return
-                self._do(action)
-                self.done[action] += 1
+                done = self._do(action)
+                if done is not None:
+                    self._count(done)
         except BaseException as exc:  # reported by the main thread; the services are brought back there too
             self.error = exc
 
-    def _do(self, action: str) -> None:
+    def _count(self, done: str) -> None:
+        with self._lock:
+            self.done[done] += 1
+
+    def _do(self, action: str) -> str | None:
+        """Carry out `action`; returns what was done, as counted in the report (None: counted when it ends)."""
+        waits = {"kill api child": self._kill_api_child, "kill relay mid-batch": self._kill_relay_mid_batch}
+        if action in waits:
+            # Each waits for its moment (an API with children up, a relay's request in flight): the plan goes on.
+            hunt = threading.Thread(target=lambda: self._count(waits[action]()), name=f"chaos {action}", daemon=True)
+            hunt.start()
+            self.restarts.append(hunt)
+            return None
         if action == "restart rabbitmq":
             self.services.restart_rabbitmq(self.rng.uniform(2.0, 4.0))
         elif action == "restart postgres":
@@ -393,14 +429,50 @@ class Monkey(threading.Thread):
         else:
             candidates = self.cluster.running(action.removeprefix("kill "))
             if not candidates:
-                return
-            name = self.rng.choice(candidates)
-            pid = self.cluster.kill(name)
-            down = self.rng.uniform(0.3, 2.5)
-            self.timeline.note(f"SIGKILL {name} (pid {pid}); back in {down:.1f} s")
-            restart = threading.Timer(down, self._restart, args=(name,))
-            restart.start()
-            self.restarts.append(restart)
+                return action + " (none running)"
+            self._kill_and_restart(self.rng.choice(candidates))
+        return action
+
+    def _kill_and_restart(self, name: str, why: str = "") -> None:
+        pid = self.cluster.kill(name)
+        down = self.rng.uniform(0.3, 2.5)
+        self.timeline.note(f"SIGKILL {name} (pid {pid}){why}; back in {down:.1f} s")
+        restart = threading.Timer(down, self._restart, args=(name,))
+        restart.start()
+        self.restarts.append(restart)
+
+    def _kill_api_child(self) -> str:
+        """SIGKILL one child of a running API, waiting for one whose children are up (it may be restarting)."""
+        while not self.stop.is_set():
+            candidates = self.cluster.running("api")
+            self.rng.shuffle(candidates)
+            for name in candidates:
+                pid = self.cluster.kill_child(name)
+                if pid is not None:
+                    self.timeline.note(f"SIGKILL one of {name}'s {API_CHILDREN} children (pid {pid}); "
+                                       "its supervisor replaces it")
+                    return "kill api child"
+            self.stop.wait(0.5)
+        return "kill api child (none running before the chaos ended)"
+
+    def _kill_relay_mid_batch(self) -> str:
+        """Hold the receiver's answers until a relay's request is in flight, then kill that relay: it dies
+        with a claimed batch, after the customer took an alert and before the relay could mark it sent.
+        Gives up when the chaos ends (no relay happened to deliver while answers were held)."""
+        self.receiver.hold_requests(1.0)
+        try:
+            while not self.stop.is_set():
+                for port in self.receiver.held_ports():
+                    pid = pid_of_local_port(port)
+                    name = self.cluster.member_owning(pid) if pid is not None else None
+                    if name is not None and name.startswith("relay"):
+                        self._kill_and_restart(name, " while the receiver holds its request (mid-batch)")
+                        return "kill relay mid-batch"
+                time.sleep(0.05)
+        finally:
+            self.receiver.hold_requests(0.0)
+        self.timeline.note("no relay request was in flight before the chaos ended: no relay killed mid-batch")
+        return "kill relay mid-batch (none caught)"
 
     def _restart(self, name: str) -> None:
         pid = self.cluster.restart(name)
@@ -417,13 +489,6 @@ class Monkey(threading.Thread):
 
 
 # -- the run ------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
 
 
 def throwaway_database() -> contextlib.AbstractContextManager[str]:
@@ -449,7 +514,7 @@ def progress(engine: Engine) -> dict[str, int]:
             "alerts_sent": int(by_status.get("sent", 0))}
 
 
-def drain(engine: Engine, ledger: Ledger, receiver: WebhookReceiver, cluster: Cluster, timeline: Timeline,
+def drain(engine: Engine, ledger: Ledger, receiver: ChaosReceiver, cluster: Cluster, timeline: Timeline,
           timeout: float) -> None:
     """Wait until every acknowledged transaction is scored and every alert delivered (or the timeout)."""
     deadline = time.monotonic() + timeout
@@ -475,7 +540,7 @@ def drain(engine: Engine, ledger: Ledger, receiver: WebhookReceiver, cluster: Cl
     timeline.note(f"gave up draining after {timeout:.0f} s")
 
 
-def run_checks(engine: Engine, ledger: Ledger, receiver: WebhookReceiver, env: dict[str, str]) -> list[Check]:
+def observe(engine: Engine, receiver: ChaosReceiver, cluster: Cluster) -> Observed:
     with engine.connect() as conn:
         # The history version 1 was trained on was imported before the run, not posted by its clients.
         logged = {tx for tx, in conn.execute(sa.select(events.c.transaction_id)
@@ -486,46 +551,19 @@ def run_checks(engine: Engine, ledger: Ledger, receiver: WebhookReceiver, env: d
         champions = Counter(tx for tx, in conn.execute(sa.select(predictions.c.transaction_id)
                                                          .where(predictions.c.champion)))
         outbox = dict(conn.execute(sa.select(alerts.c.id, alerts.c.status)).all())
-    acked = ledger.transactions
-    wrong = {tx: n for tx, n in champions.items() if n != 1 or tx not in acked}
-    unscored = acked - set(champions)
-    delivered = receiver.delivered_keys
-    resends = sum(n - 1 for n in receiver.requests_by_key.values() if n > 1)
-    first_violation = f"; first: {ledger.violations[0]}" if ledger.violations else ""
-    checks = [
-        Check("clients: every batch acknowledged, no valid body refused", not ledger.violations,
-              f"{len(ledger.violations)} violations{first_violation}"),
-        Check("every acknowledged transaction is in the log", acked <= logged,
-              f"{len(acked & logged)} of {len(acked)}; missing e.g. {sorted(acked - logged)[:3]}"),
-        Check("the log holds no transaction that was not acknowledged", logged <= acked,
-              f"{len(logged - acked)} extra; e.g. {sorted(logged - acked)[:3]}"),
-        Check("every acknowledged label is in the log", ledger.labels <= labelled,
-              f"{len(ledger.labels & labelled)} of {len(ledger.labels)}"),
-        Check("every transaction has exactly one champion prediction", not unscored and not wrong,
-              f"{len(acked) - len(unscored)} of {len(acked)} scored; {len(wrong)} with a count other than 1"),
-        Check("every alert was delivered (status sent)", all(s == "sent" for s in outbox.values()),
-              f"{Counter(outbox.values())}"),
-        Check("delivered keys == alert ids in the outbox, each delivered once",
-              len(delivered) == len(set(delivered)) and set(delivered) == set(outbox),
-              f"{len(outbox)} alerts, {len(set(delivered))} delivered; {receiver.raw_requests} requests, "
-              f"{resends} resends absorbed by deduplication"),
-        Check("the receiver saw no forged signature and no reused key", receiver.rejected_signatures == 0,
-              f"{receiver.rejected_signatures} rejected signatures"),
-    ]
-    return [*checks, replay_check(env)]
+    return Observed(logged, labelled, champions, outbox, list(receiver.handed_over), Counter(receiver.requests_by_key),
+                    receiver.raw_requests, receiver.rejected_signatures, receiver.reused_keys,
+                    api_children(cluster))
 
 
-def replay_check(env: dict[str, str]) -> Check:
-    name = "fraudlog replay reports no difference"
-    usage = subprocess.run([sys.executable, "-m", "service.cli", "replay", "--help"], cwd=REPO, env=env,
-                           capture_output=True, text=True, timeout=120)
-    if usage.returncode != 0:
-        print("note: `fraudlog replay` does not exist yet; the replay check is skipped", flush=True)
-        return Check(name + " (skipped: no replay command)", True, "python -m service.cli replay --help failed")
-    replay = subprocess.run([sys.executable, "-m", "service.cli", "replay"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=900)
-    lines = (replay.stdout.strip() or replay.stderr.strip() or "no output").splitlines()
-    return Check(name, replay.returncode == 0, f"exit {replay.returncode}: {lines[-1][:200]}")
+def api_children(cluster: Cluster, settle: float = 15.0) -> dict[str, int]:
+    """Children per API, once each supervisor had time to replace a child killed near the end."""
+    deadline = time.monotonic() + settle
+    while True:
+        counts = {name: len(cluster.children(name)) for name in cluster.names("api")}
+        if all(n == API_CHILDREN for n in counts.values()) or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.5)
 
 
 def print_report(checks: list[Check], ledger: Ledger, cluster: Cluster, monkey: Monkey) -> None:
@@ -549,7 +587,7 @@ def print_report(checks: list[Check], ledger: Ledger, cluster: Cluster, monkey: 
 def run(args: argparse.Namespace) -> int:
     timeline = Timeline()
     services = Services(timeline, args.pg_stop_mode)
-    missing = services.missing()
+    missing = services.missing(restarts=not args.no_service_restarts)
     if missing:
         print("chaos run: cannot run: " + "; ".join(missing), file=sys.stderr)
         return 2
@@ -560,7 +598,7 @@ def run(args: argparse.Namespace) -> int:
     ok = False
     try:
         secret = webhook_secret(Settings(secret_key=SECRET), env={})
-        with throwaway_database() as url, WebhookReceiver(secret) as receiver:
+        with throwaway_database() as url, ChaosReceiver(secret) as receiver:
             ok = _run_against(url, receiver, prefix, run_dir, timeline, services, rng, args)
     except Exception as exc:
         timeline.note(f"the run failed: {exc!r}")
@@ -575,7 +613,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _run_against(url: str, receiver: WebhookReceiver, prefix: str, run_dir: Path, timeline: Timeline,
+def _run_against(url: str, receiver: ChaosReceiver, prefix: str, run_dir: Path, timeline: Timeline,
                  services: Services, rng: random.Random, args: argparse.Namespace) -> bool:
     engine = create_engine(url)
     migrate.upgrade(engine)
@@ -587,11 +625,13 @@ def _run_against(url: str, receiver: WebhookReceiver, prefix: str, run_dir: Path
     cluster = Cluster(env, run_dir, timeline)
     stop_clients, give_up, stop_monkey = threading.Event(), threading.Event(), threading.Event()
     ledger = Ledger()
-    monkey = Monkey(chaos_plan(args.seconds, rng), cluster, services, receiver, timeline, rng, stop_monkey)
+    plan = chaos_plan(args.seconds, rng, service_restarts=not args.no_service_restarts)
+    monkey = Monkey(plan, cluster, services, receiver, timeline, rng, stop_monkey)
     try:
         ports = [free_port(), free_port()]
         for index, port in enumerate(ports, 1):
-            cluster.add(f"api-{index}", "-m", "service.cli", "serve", "--port", str(port), "--workers", "1")
+            cluster.add(f"api-{index}", "-m", "service.cli", "serve", "--port", str(port),
+                        "--workers", str(API_CHILDREN))
         for index in range(1, 4):
             cluster.add(f"worker-{index}", "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", "4")
         cluster.add("scheduler", "-m", "service.cli", "scheduler", "--sweep-every", "2", "--alerts-every", "2")
@@ -625,7 +665,7 @@ def _run_against(url: str, receiver: WebhookReceiver, prefix: str, run_dir: Path
         timeline.note(f"clients done: {len(ledger.transactions)} transactions, {len(ledger.labels)} labels "
                       "acknowledged")
         drain(engine, ledger, receiver, cluster, timeline, timeout=max(180.0, 3 * args.seconds))
-        checks = run_checks(engine, ledger, receiver, env)
+        checks = judge(observe(engine, receiver, cluster), ledger, replay_check(env))
         print_report(checks, ledger, cluster, monkey)
         return all(check.ok for check in checks)
     finally:
@@ -665,6 +705,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-stop-mode", choices=("fast", "immediate"), default="fast",
                         help="how Postgres is stopped (immediate: a crash, recovered at start, slower to come back)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the process logs even when all passes")
+    parser.add_argument("--no-service-restarts", action="store_true",
+                        help="never restart Postgres or RabbitMQ (they serve others on this machine); every other "
+                             "failure still happens")
     args = parser.parse_args(argv)
     # SIGTERM (a CI timeout) must still reach the finally blocks that restart services and kill children.
     signal.signal(signal.SIGTERM, _interrupt)

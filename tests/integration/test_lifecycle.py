@@ -87,6 +87,9 @@ def test_retrain_writes_a_child_that_enters_as_a_challenger(engine: Engine) -> N
     assert registry.assignments().last_decision(child.version)["action"] == "enter"
     promoted = retrain(registry, promote=True)  # nothing new since the child's cut: nothing to do
     assert promoted is None
+    # "nothing to do" must mean nothing was done: no new version, no role change
+    assert [v.version for v in registry.list()] == [1, child.version]
+    assert registry.assignments().current() == Assignment(1, (child.version,))
 
 
 def test_scheduler_refuses_to_run_twice(engine: Engine, database_url: str) -> None:

@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 
 from service.store import migrate
 
-TABLES = {"events", "model_versions", "predictions", "labels", "alerts"}
+TABLES = {"events", "model_versions", "predictions", "labels", "alerts", "model_version_refusals"}
 
 
 def tables(engine: Engine) -> set[str]:
@@ -15,13 +15,17 @@ def tables(engine: Engine) -> set[str]:
 
 
 def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
-    assert migrate.current_revision(engine) == "0004_environment_drift" and tables(engine) >= TABLES
+    assert migrate.current_revision(engine) == "0005" and tables(engine) >= TABLES
+    migrate.downgrade(engine, "0004_environment_drift")  # 0005 takes away only the refusals table
+    assert tables(engine) == TABLES - {"model_version_refusals"}
+    migrate.upgrade(engine)
+    assert "model_version_refusals" in tables(engine)
     migrate.downgrade(engine, "0001")
     assert tables(engine) == {"events"}
     migrate.downgrade(engine, "base")
     assert tables(engine) == set() and migrate.current_revision(engine) is None
     migrate.upgrade(engine)
-    assert migrate.current_revision(engine) == "0004_environment_drift" and tables(engine) >= TABLES
+    assert migrate.current_revision(engine) == "0005" and tables(engine) >= TABLES
     with engine.connect() as conn:  # the guard triggers came back with the table
         triggers = conn.exec_driver_sql(
             "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal" if engine.dialect.name == "postgresql"

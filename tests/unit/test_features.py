@@ -7,11 +7,14 @@ import math
 import random
 import sys
 from datetime import UTC, datetime, timedelta, timezone
+from types import FrameType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from service.domain import card_walk as card_walk_module
+from service.domain import features as features_module
 from service.domain.events import TransactionIn, canonical_transaction
 from service.domain.features import (
     CARD_FEATURES,
@@ -239,3 +242,51 @@ def test_amounts_too_large_to_sum_saturate_instead_of_failing() -> None:
     features = compute_features(tx(3, amount=1.0), history)
     assert all(math.isfinite(value) for value in features.values())
     assert features["card_amount_sum_24h"] == sys.float_info.max
+
+
+# -- cost: one busy card's batch is n log n, not quadratic (issue 15, item 10) ----------------------------
+
+_one_card_amounts = st.one_of(
+    _amounts,
+    # near the largest float: sums that saturate, and ties at the overflow boundary
+    st.sampled_from([sys.float_info.max, sys.float_info.max / 2, math.ulp(sys.float_info.max) / 2, 5e-324]),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.tuples(st.integers(0, 30 * _HOUR_US), _one_card_amounts), min_size=1, max_size=120))
+def test_one_busy_cards_batch_agrees_bit_for_bit_with_one_at_a_time(rows: list[tuple[int, float]]) -> None:
+    log = [TxView(2 * i + 1, f"tx-{i}", "a", T0 + timedelta(microseconds=offset), amount, {})
+           for i, (offset, amount) in enumerate(rows)]
+    expected = {e.position: bits(compute_features(e, log[:i])) for i, e in enumerate(log)}
+    assert {p: bits(f) for p, f in batch_features(log, []).items()} == expected
+
+
+def _lines_executed_by_batch_features(history: int) -> int:
+    """Python lines run inside the feature modules to compute a batch of `history` events of one card, all
+    within one window of each other: a count of operations, not a time, so it cannot be flaky."""
+    log = [TxView(i, f"tx-{i}", "busy", T0 + timedelta(seconds=10 * i), float(i % 97), {})
+           for i in range(1, history + 1)]
+    watched = {features_module.__file__, card_walk_module.__file__}
+    lines = 0
+
+    def trace(frame: FrameType, event: str, arg: object) -> object:
+        nonlocal lines
+        if frame.f_code.co_filename not in watched:
+            return None
+        if event == "line":
+            lines += 1
+        return trace
+
+    sys.settrace(trace)
+    try:
+        batch_features(log, [])
+    finally:
+        sys.settrace(None)
+    return lines
+
+
+def test_a_busy_cards_batch_costs_n_log_n_not_n_squared() -> None:
+    # Four times the history: n log n costs about 5x the operations, a quadratic walk 16x.
+    small, large = _lines_executed_by_batch_features(1_000), _lines_executed_by_batch_features(4_000)
+    assert large / small < 8, (small, large)

@@ -95,3 +95,39 @@ def test_delong_on_identical_scores_says_nothing() -> None:
     labels = [False, False, True, True, False, True]
     result = delong_test(scores, scores, labels)
     assert result.difference == 0.0 and result.p_value == 0.5
+
+
+# -- each branch of `decide`, directly (issue 15) ------------------------------------------------------------
+
+def test_enough_evidence_but_no_significant_difference_keeps_the_challenger_with_its_evidence() -> None:
+    [decision] = decide(PromotionPolicy(), 1, [shadow(2, n=4_000, frauds=60, champion_skill=2.0,
+                                                      challenger_skill=2.0, seed=5)])
+    assert (decision.action, decision.reason) == ("keep", "no significant difference yet")
+    assert 0.05 <= decision.evidence["p_value"] <= 0.95
+
+
+def test_too_few_legitimate_transactions_is_not_enough_evidence_either() -> None:
+    # Frauds aplenty and a far better challenger, but only 99 legitimate transactions against a minimum of 100.
+    [decision] = decide(PromotionPolicy(min_frauds=30, min_legitimate=100), 1,
+                        [shadow(2, n=199, frauds=100, champion_skill=0.0, challenger_skill=5.0)])
+    assert decision.action == "keep" and "p_value" not in decision.evidence
+
+
+def test_a_worse_challenger_is_retired_with_the_evidence_that_shows_it() -> None:
+    [decision] = decide(PromotionPolicy(), 1, [shadow(2, n=4_000, frauds=80, champion_skill=3.0, challenger_skill=1.0)])
+    assert decision.reason == "ROC AUC lower than the champion's on the same transactions"
+    assert decision.evidence["p_value"] > 0.95
+    assert decision.evidence["challenger_auc"] < decision.evidence["champion_auc"]
+
+
+def test_too_many_challengers_without_any_labels_retires_the_oldest() -> None:
+    unlabelled = [Shadow(v, [], [], []) for v in (5, 3, 4)]
+    decisions = [(d.version, d.action) for d in decide(PromotionPolicy(max_challengers=2), 1, unlabelled)]
+    assert decisions == [(3, "retire"), (4, "keep"), (5, "keep")]
+
+
+def test_a_promotion_comes_first_and_the_surplus_is_counted_without_it() -> None:
+    better = shadow(2, n=4_000, frauds=60, champion_skill=0.5, challenger_skill=4.0, seed=6)
+    others = [Shadow(v, [], [], []) for v in (3, 4, 5)]
+    decisions = [(d.version, d.action) for d in decide(PromotionPolicy(max_challengers=2), 1, [better, *others])]
+    assert decisions == [(2, "promote"), (3, "retire"), (4, "keep"), (5, "keep")]
