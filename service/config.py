@@ -138,6 +138,39 @@ class RelaySettings:
         return settings
 
 
+DEFAULT_WORKER_METRICS_HOST = "127.0.0.1"
+DEFAULT_WORKER_METRICS_PORT = 9191
+
+
+@dataclass(frozen=True)
+class ObservabilitySettings:
+    """Metrics and tracing: where a worker's Dramatiq exporter listens (loopback by default: the figures
+    describe payment traffic, and a scraper on another host is a decision, not a default), where
+    prometheus_client's multiprocess files go (several API processes behind one port), and whether
+    OpenTelemetry tracing is on (`pip install 'fraudlog[tracing]'`)."""
+
+    worker_metrics_host: str = DEFAULT_WORKER_METRICS_HOST
+    worker_metrics_port: int = DEFAULT_WORKER_METRICS_PORT
+    prometheus_multiproc_dir: str | None = None
+    tracing: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ObservabilitySettings:
+        env = os.environ if env is None else env
+        port = env.get("FRAUDLOG_WORKER_METRICS_PORT", "").strip()
+        if port and not (port.isdigit() and 0 < int(port) < 65536):
+            raise ConfigError(f"FRAUDLOG_WORKER_METRICS_PORT={port!r}: expected a TCP port (1-65535)")
+        tracing = env.get("FRAUDLOG_TRACING", "").strip().lower()
+        if tracing not in ("", "0", "1", "false", "true", "off", "on"):
+            raise ConfigError(f"FRAUDLOG_TRACING={tracing!r}: expected on or off")
+        return cls(worker_metrics_host=env.get("FRAUDLOG_WORKER_METRICS_HOST", "").strip()
+                   or DEFAULT_WORKER_METRICS_HOST,
+                   worker_metrics_port=int(port) if port else DEFAULT_WORKER_METRICS_PORT,
+                   # prometheus_client's own variable: it reads it too, when a metric is created.
+                   prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+                   tracing=tracing in ("1", "true", "on"))
+
+
 @dataclass(frozen=True)
 class LogSettings:
     """How a process logs: FRAUDLOG_LOG_LEVEL, FRAUDLOG_LOG_FORMAT, NO_COLOR / TERM=dumb, and the literal
@@ -194,6 +227,11 @@ class Settings:
     promotion_min_frauds: int = 30
     promotion_confidence: float = 0.95
     max_challengers: int = 3
+    observability: ObservabilitySettings = field(default_factory=lambda: ObservabilitySettings())
+
+    @property
+    def prometheus_multiproc_dir(self) -> str | None:
+        return self.observability.prometheus_multiproc_dir
 
     @property
     def auth_required(self) -> bool:
@@ -265,6 +303,7 @@ class Settings:
             promotion_confidence=_probability(env, "FRAUDLOG_PROMOTION_CONFIDENCE", 0.95),
             max_challengers=_positive_int(env, "FRAUDLOG_MAX_CHALLENGERS", 3),
             relay=RelaySettings.from_env(env),
+            observability=ObservabilitySettings.from_env(env),
             webhook_secret=env.get("FRAUDLOG_WEBHOOK_SECRET", "").encode(),
             git_commit=env.get("FRAUDLOG_GIT_COMMIT") or None,
             secret_key_generated=generated,

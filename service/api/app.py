@@ -19,11 +19,13 @@ from service.api.labels import LabelController
 from service.api.models import ModelController
 from service.api.predict import predict_transaction
 from service.api.problems import EXCEPTION_HANDLERS
+from service.api.request_ids import request_id_middleware
 from service.api.stats import metrics, stats
 from service.api.transactions import TransactionController
 from service.composition import build_committer, open_store
 from service.config import Settings
 from service.logs import litestar_logging_config
+from service.metrics.http import request_duration_middleware
 from service.store.group_commit import AppendedHook
 
 AppWiring = Callable[[Settings], AbstractAsyncContextManager[AppendedHook | None]]
@@ -66,6 +68,7 @@ def create_app(settings: Settings, *, wiring: AppWiring | None = None,
                         health, ready, dashboard_router()],
         lifespan=[store_lifespan, *(extra_lifespans or [])],  # type: ignore[list-item]
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[request_id_middleware, request_duration_middleware],
         request_max_body_size=settings.max_body_bytes,
         logging_config=litestar_logging_config(),
         openapi_config=OpenAPIConfig(

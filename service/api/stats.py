@@ -1,7 +1,7 @@
 """`/v1/stats` (JSON) and `/metrics` (Prometheus text): the same figures, read from the database.
 
 The figures are computed at most once a second per process (`cached_stats`); `service.api.prometheus`
-renders them in the exposition format.
+renders them, with what the process observed, in the exposition format.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from litestar.datastructures import State
 
 from service.api.auth import ANALYST, API_KEY_SECURITY, require
 from service.api.problems import AUTH_PROBLEMS, problem_responses
-from service.api.prometheus import PROMETHEUS_TEXT, render_prometheus
-from service.store.stats import collect_stats
+from service.api.prometheus import PROMETHEUS_TEXT, MetricsExposition
+from service.metrics.database import DatabaseFigures
+from service.store.stats import collect_stats, latency_histograms
 from service.views.models import model_descriptions
 from service.views.stats import Stats, stats_view
 
@@ -44,6 +45,18 @@ def stats(state: State) -> Stats:
 @get("/metrics", operation_id="getMetrics", tags=["operations"], guards=[require(ANALYST)], security=API_KEY_SECURITY,
      summary="The same figures for Prometheus", sync_to_thread=True, media_type=PROMETHEUS_TEXT,
      responses=problem_responses(*AUTH_PROBLEMS))
-def metrics(state: State) -> Response[str]:
-    figures = cached_stats(state)
-    return Response(render_prometheus(figures, model_descriptions(state.registry)), media_type=PROMETHEUS_TEXT)
+def metrics(state: State) -> Response[bytes]:
+    exposition = getattr(state, "metrics_exposition", None)
+    if exposition is None:
+        exposition = state.metrics_exposition = MetricsExposition(
+            lambda: database_figures(state), state.settings.prometheus_multiproc_dir)
+    return Response(exposition.render(), media_type=PROMETHEUS_TEXT)
+
+
+def database_figures(state: State) -> DatabaseFigures:
+    """One reading for the collector: the cached figures, each version's description, the latency histograms."""
+    now = time.monotonic()
+    cached = getattr(state, "histograms_cache", None)
+    if cached is None or now - cached[0] >= STATS_TTL_SECONDS:
+        cached = state.histograms_cache = (now, latency_histograms(state.engine))
+    return DatabaseFigures(cached_stats(state), model_descriptions(state.registry), cached[1])

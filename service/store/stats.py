@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_TRANSACTION
 from service.ml.metrics import roc_auc
+from service.store import dialect as store_dialect
 from service.store.outbox import count_by_status
 from service.store.tables import alerts, events, labels, model_versions, predictions
 
@@ -145,3 +146,33 @@ def served_quality(conn: Connection) -> dict[str, Any]:
 def _alerted() -> Any:
     """How many predictions scored at or above their own threshold: the alert count, per version or pooled."""
     return sa.func.sum(sa.case((predictions.c.score >= predictions.c.threshold, 1), else_=0))
+
+
+# Upper bounds (seconds) of the latency histograms: a healthy pipeline scores in tens of milliseconds, a
+# backlog pushes latencies to minutes, and event-to-prediction also carries the client's own delay.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+def latency_histograms(engine: Engine, buckets: tuple[float, ...] = LATENCY_BUCKETS) -> dict[str, dict[str, Any]]:
+    """Cumulative histograms of every champion prediction's latencies, counted by the database.
+
+    Each kind (`event_to_prediction`, `recorded_to_prediction`) gets `buckets` (cumulative counts, one per
+    upper bound, `+Inf` being `count`), `count` and `sum` (seconds). Predictions are never deleted, so the
+    counts only grow, as a Prometheus histogram's must; and every process that asks, on any host, gets the
+    same answer, whichever process wrote the predictions.
+    """
+    kinds = {"event_to_prediction": predictions.c.event_time, "recorded_to_prediction": predictions.c.recorded_at}
+    columns: list[Any] = [sa.func.count()]
+    for start in kinds.values():
+        seconds = store_dialect.seconds_between(engine, predictions.c.scored_at, start)
+        columns.append(sa.func.coalesce(sa.func.sum(seconds), 0.0))
+        columns.extend(sa.func.coalesce(sa.func.sum(sa.case((seconds <= bound, 1), else_=0)), 0) for bound in buckets)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(*columns).where(predictions.c.champion)).one()
+    count, per_kind = int(row[0]), len(buckets) + 1
+    result = {}
+    for index, kind in enumerate(kinds):
+        values = row[1 + index * per_kind : 1 + (index + 1) * per_kind]
+        result[kind] = {"count": count, "sum": float(values[0]),
+                        "buckets": [(bound, int(n)) for bound, n in zip(buckets, values[1:], strict=True)]}
+    return result

@@ -1,0 +1,8 @@
+"""Prometheus metrics with `prometheus_client`: what the database says, and what each process observes.
+
+- `database`: a custom collector for the figures read from the database (counts, backlog, alerts, model
+  quality, and the latency histograms counted by the database). Every process that asks gets the same answer.
+- `http`: the API's request duration histogram, observed where requests are answered.
+- `exposition`: `/metrics`, the two put together (plus the process metrics and anything other modules
+  registered in prometheus_client's default registry).
+"""
