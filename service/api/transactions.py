@@ -12,7 +12,7 @@ from litestar.params import PathParameter
 from service.api.auth import ANALYST, API_KEY_SECURITY, INGEST, require
 from service.api.ingest import append, receipts_response, transaction_events
 from service.api.openapi import one_or_many, operation_with_body
-from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
+from service.api.problems import AUTH_PROBLEMS, UNKNOWN_TRANSACTION, Problem, problem_responses
 from service.api.schemas import IngestReceipt
 from service.config import MAX_BATCH_ITEMS
 from service.domain.events import TransactionIn
@@ -51,5 +51,5 @@ class TransactionController(Controller):
     def get_transaction(self, transaction_id: Annotated[str, PathParameter()], state: State) -> TransactionView:
         view = load_transaction_view(state.engine, transaction_id, state.registry)
         if view is None:
-            raise Problem(404, "Unknown transaction", f"no transaction {transaction_id!r} in the log")
+            raise Problem(UNKNOWN_TRANSACTION, f"no transaction {transaction_id!r} in the log")
         return view
