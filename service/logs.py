@@ -110,6 +110,21 @@ def current_request_id() -> str | None:
     return _request_id.get()
 
 
+def position_ranges(positions: Iterable[int]) -> str:
+    """`[7, 3, 4, 5, 9]` -> `"3-5,7,9"`: the log positions a batch covered, short enough for one log line."""
+    ordered = sorted(set(positions))
+    spans: list[str] = []
+    start = previous = None
+    for position in [*ordered, None]:
+        if position is not None and previous is not None and position == previous + 1:
+            previous = position
+            continue
+        if start is not None:
+            spans.append(str(start) if start == previous else f"{start}-{previous}")
+        start = previous = position
+    return ",".join(spans)
+
+
 class RequestIdFilter(logging.Filter):
     """Adds the current request's id to each record (an explicit `extra={"request_id": ...}` wins)."""
 

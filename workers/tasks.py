@@ -14,7 +14,7 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from service.alerts.relay import deliver_pending
-from service.logs import configure_logging
+from service.logs import configure_logging, position_ranges
 from workers.runtime import runtime
 
 log = logging.getLogger("fraudlog.worker")
@@ -66,6 +66,8 @@ _unstarted = UnstartedBroker()
 def score(positions: list[int]) -> None:
     """Score these log positions with their champion and challengers; idempotent."""
     report = runtime().scorer.score_positions(positions)
+    log.info("scored %d events", report.events, extra={"positions": position_ranges(positions),
+                                                       "predictions": report.predictions, "alerts": report.alerts})
     if report.alerts:
         deliver_alerts.send()
 
