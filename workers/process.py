@@ -13,6 +13,7 @@ from dramatiq.brokers.stub import StubBroker
 from service.config import SECRET_KEY, Settings
 from workers import runtime, tasks
 from workers.broker import broker_from_url
+from workers.middleware import worker_process_middleware
 
 
 def start_broker(settings: Settings) -> dramatiq.Broker:
@@ -36,8 +37,7 @@ def start_worker_process(settings: Settings | None = None) -> dramatiq.Broker:
     """A Dramatiq worker process: settings from the environment (the secret key is required, to verify model
     artifacts), the broker with fraudlog's logging and start-up sweep, and the services its actors will use."""
     settings = (settings or Settings.from_env()).require(SECRET_KEY)
-    broker = broker_from_url(settings.broker_url)
-    broker.add_middleware(tasks.StructuredLogging())
+    broker = broker_from_url(settings.broker_url, worker_process_middleware(settings, tasks.StructuredLogging()))
     tasks.bind(broker, settings.queue_prefix)
     runtime.configure(settings)
     return broker
