@@ -24,6 +24,7 @@ from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, Shutdow
 from dramatiq.middleware.prometheus import DB_PATH, Prometheus
 
 from service.config import ObservabilitySettings, Settings
+from workers.tracing import TracingMiddleware
 
 log = logging.getLogger("fraudlog.worker.metrics")
 
@@ -33,17 +34,19 @@ def dramatiq_defaults() -> list[dramatiq.Middleware]:
     return [AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(), Retries()]
 
 
-def sending_process_middleware() -> list[dramatiq.Middleware]:
-    """The API, the scheduler and the embedded workers: Dramatiq's stack, no exporter."""
-    return dramatiq_defaults()
+def sending_process_middleware(tracing: bool = False) -> list[dramatiq.Middleware]:
+    """The API, the scheduler and the embedded workers: Dramatiq's stack (and tracing), no exporter."""
+    return [*dramatiq_defaults(), *([TracingMiddleware()] if tracing else [])]
 
 
 def worker_process_middleware(settings: Settings, logging_middleware: dramatiq.Middleware,
                               ) -> list[dramatiq.Middleware]:
-    """A worker process: the exporter first (so it times everything the others do), Dramatiq's stack, logging."""
-    exporter: list[dramatiq.Middleware] = [WorkerMetricsExporter()] if settings.observability.worker_metrics_port \
-        else []
-    return [*exporter, *dramatiq_defaults(), logging_middleware]
+    """A worker process: the exporter first (so it times everything the others do), Dramatiq's stack, logging,
+    and tracing when it is on."""
+    observability = settings.observability
+    exporter: list[dramatiq.Middleware] = [WorkerMetricsExporter()] if observability.worker_metrics_port else []
+    tracing: list[dramatiq.Middleware] = [TracingMiddleware()] if observability.tracing else []
+    return [*exporter, *dramatiq_defaults(), logging_middleware, *tracing]
 
 
 class WorkerMetricsExporter(Prometheus):

@@ -21,12 +21,14 @@ from service.api.predict import predict_transaction
 from service.api.problems import EXCEPTION_HANDLERS
 from service.api.request_ids import request_id_middleware
 from service.api.stats import metrics, stats
+from service.api.tracing import tracing_middleware
 from service.api.transactions import TransactionController
 from service.composition import build_committer, open_store
 from service.config import Settings
 from service.logs import litestar_logging_config
 from service.metrics.http import request_duration_middleware
 from service.store.group_commit import AppendedHook
+from service.tracing import configure_tracing
 
 AppWiring = Callable[[Settings], AbstractAsyncContextManager[AppendedHook | None]]
 
@@ -41,6 +43,8 @@ def create_app(settings: Settings, *, wiring: AppWiring | None = None,
     mode's worker threads). `workers.wiring.broker_wiring` is the one real processes use; without it the
     API appends and answers but rings nothing (tests, benchmarks of the API alone).
     """
+
+    configure_tracing(settings.observability.tracing)
 
     @asynccontextmanager
     async def store_lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -68,7 +72,8 @@ def create_app(settings: Settings, *, wiring: AppWiring | None = None,
                         health, ready, dashboard_router()],
         lifespan=[store_lifespan, *(extra_lifespans or [])],  # type: ignore[list-item]
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[request_id_middleware, request_duration_middleware],
+        middleware=[request_id_middleware, *([tracing_middleware] if settings.observability.tracing else []),
+                    request_duration_middleware],
         request_max_body_size=settings.max_body_bytes,
         logging_config=litestar_logging_config(),
         openapi_config=OpenAPIConfig(
