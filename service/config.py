@@ -153,6 +153,8 @@ class ObservabilitySettings:
     worker_metrics_port: int = DEFAULT_WORKER_METRICS_PORT
     prometheus_multiproc_dir: str | None = None
     tracing: bool = False
+    # How long a prediction may take from stamping `scored_at` to committing (service.metrics.latency).
+    latency_settle: timedelta = timedelta(seconds=10)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ObservabilitySettings:
@@ -168,7 +170,8 @@ class ObservabilitySettings:
                    worker_metrics_port=int(port) if port else DEFAULT_WORKER_METRICS_PORT,
                    # prometheus_client's own variable: it reads it too, when a metric is created.
                    prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
-                   tracing=tracing in ("1", "true", "on"))
+                   tracing=tracing in ("1", "true", "on"),
+                   latency_settle=_duration(env, "FRAUDLOG_METRICS_LATENCY_SETTLE", cls.latency_settle))
 
 
 @dataclass(frozen=True)
@@ -228,10 +231,6 @@ class Settings:
     promotion_confidence: float = 0.95
     max_challengers: int = 3
     observability: ObservabilitySettings = field(default_factory=lambda: ObservabilitySettings())
-
-    @property
-    def prometheus_multiproc_dir(self) -> str | None:
-        return self.observability.prometheus_multiproc_dir
 
     @property
     def auth_required(self) -> bool:

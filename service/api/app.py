@@ -27,6 +27,7 @@ from service.composition import build_committer, open_store
 from service.config import Settings
 from service.logs import litestar_logging_config
 from service.metrics.http import request_duration_middleware
+from service.metrics.latency import LatencyHistograms
 from service.store.group_commit import AppendedHook
 from service.tracing import configure_tracing
 
@@ -59,6 +60,8 @@ def create_app(settings: Settings, *, wiring: AppWiring | None = None,
                 app.state.authenticator = Authenticator(settings.api_keys, settings.secret_key,
                                                         required=settings.auth_required, limiter=limiter)
                 app.state.committer = committer
+                # Counting starts with the app, as a Prometheus counter's does.
+                app.state.latency_histograms = LatencyHistograms(store.engine, settings.observability.latency_settle)
                 try:
                     yield
                 finally:

@@ -16,7 +16,7 @@ from service.api.auth import ANALYST, API_KEY_SECURITY, require
 from service.api.problems import AUTH_PROBLEMS, problem_responses
 from service.api.prometheus import PROMETHEUS_TEXT, MetricsExposition
 from service.metrics.database import DatabaseFigures
-from service.store.stats import collect_stats, latency_histograms
+from service.store.stats import collect_stats
 from service.views.models import model_descriptions
 from service.views.stats import Stats, stats_view
 
@@ -49,14 +49,10 @@ def metrics(state: State) -> Response[bytes]:
     exposition = getattr(state, "metrics_exposition", None)
     if exposition is None:
         exposition = state.metrics_exposition = MetricsExposition(
-            lambda: database_figures(state), state.settings.prometheus_multiproc_dir)
+            lambda: database_figures(state), state.settings.observability.prometheus_multiproc_dir)
     return Response(exposition.render(), media_type=PROMETHEUS_TEXT)
 
 
 def database_figures(state: State) -> DatabaseFigures:
     """One reading for the collector: the cached figures, each version's description, the latency histograms."""
-    now = time.monotonic()
-    cached = getattr(state, "histograms_cache", None)
-    if cached is None or now - cached[0] >= STATS_TTL_SECONDS:
-        cached = state.histograms_cache = (now, latency_histograms(state.engine))
-    return DatabaseFigures(cached_stats(state), model_descriptions(state.registry), cached[1])
+    return DatabaseFigures(cached_stats(state), model_descriptions(state.registry), state.latency_histograms.read())

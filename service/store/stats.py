@@ -153,26 +153,32 @@ def _alerted() -> Any:
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
 
 
-def latency_histograms(engine: Engine, buckets: tuple[float, ...] = LATENCY_BUCKETS) -> dict[str, dict[str, Any]]:
-    """Cumulative histograms of every champion prediction's latencies, counted by the database.
+def latency_histograms(engine: Engine, after: datetime, through: datetime,
+                       buckets: tuple[float, ...] = LATENCY_BUCKETS) -> dict[str, dict[str, Any]]:
+    """Histograms of the latencies of the champion predictions scored in (after, through], counted by the
+    database (a range scan of `ix_predictions_scored_at`, so the cost follows the predictions in the range).
 
     Each kind (`event_to_prediction`, `recorded_to_prediction`) gets `buckets` (cumulative counts, one per
-    upper bound, `+Inf` being `count`), `count` and `sum` (seconds). Predictions are never deleted, so the
-    counts only grow, as a Prometheus histogram's must; and every process that asks, on any host, gets the
-    same answer, whichever process wrote the predictions.
+    upper bound, `+Inf` being `count`), `count` and `sum` (seconds).
     """
     kinds = {"event_to_prediction": predictions.c.event_time, "recorded_to_prediction": predictions.c.recorded_at}
-    columns: list[Any] = [sa.func.count()]
-    for start in kinds.values():
-        seconds = store_dialect.seconds_between(engine, predictions.c.scored_at, start)
-        columns.append(sa.func.coalesce(sa.func.sum(seconds), 0.0))
-        columns.extend(sa.func.coalesce(sa.func.sum(sa.case((seconds <= bound, 1), else_=0)), 0) for bound in buckets)
+    seconds = [store_dialect.seconds_between(engine, predictions.c.scored_at, start) for start in kinds.values()]
+    # Each row gets the index of the first bucket it fits (len(buckets): only +Inf); the database groups them.
+    indexes = [sa.case(*((s <= bound, i) for i, bound in enumerate(buckets)), else_=len(buckets)).label(f"b{k}")
+               for k, s in enumerate(seconds)]
+    query = (sa.select(*indexes, sa.func.count(), *(sa.func.sum(s) for s in seconds))
+             .where(predictions.c.scored_at > after, predictions.c.scored_at <= through, predictions.c.champion)
+             .group_by(*indexes))
     with engine.connect() as conn:
-        row = conn.execute(sa.select(*columns).where(predictions.c.champion)).one()
-    count, per_kind = int(row[0]), len(buckets) + 1
+        groups = conn.execute(query).all()
     result = {}
-    for index, kind in enumerate(kinds):
-        values = row[1 + index * per_kind : 1 + (index + 1) * per_kind]
-        result[kind] = {"count": count, "sum": float(values[0]),
-                        "buckets": [(bound, int(n)) for bound, n in zip(buckets, values[1:], strict=True)]}
+    for k, kind in enumerate(kinds):
+        per_bucket = [0] * (len(buckets) + 1)
+        total = 0.0
+        for row in groups:
+            per_bucket[int(row[k])] += int(row[len(kinds)])
+            total += float(row[len(kinds) + 1 + k] or 0.0)
+        cumulative = [sum(per_bucket[: i + 1]) for i in range(len(buckets))]
+        result[kind] = {"count": sum(per_bucket), "sum": total,
+                        "buckets": list(zip(buckets, cumulative, strict=True))}
     return result

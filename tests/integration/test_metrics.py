@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +18,17 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
-from service.config import Settings
+from service.config import ObservabilitySettings, Settings
 from service.domain.assignment import CHALLENGER
 from service.metrics.database import DatabaseFigures, database_families
+from service.metrics.latency import LatencyHistograms
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from service.store.registry import ModelRegistry
 from service.store.stats import LATENCY_BUCKETS
 from service.views.models import ModelDescription
 from tests.support.api import api_client
+from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 
 GRAFANA_DASHBOARD = Path(__file__).resolve().parents[2] / "grafana" / "fraudlog-dashboard.json"
@@ -70,7 +73,9 @@ def figures(database_url: str) -> Iterator[tuple[str, dict[str, Any]]]:
     ModelRegistry(engine, SECRET).set_role(challenger, CHALLENGER)
     assert champion == 1 and challenger == 2
     rows = synthetic_rows(LABELLED + UNSCORED, seed=3)  # a seed with frauds among the first rows
-    with api_client(Settings(database_url=database_url, secret_key=SECRET, alert_sink="memory://")) as client:
+    settings = Settings(database_url=database_url, secret_key=SECRET, alert_sink="memory://",
+                        observability=ObservabilitySettings(latency_settle=timedelta(0)))
+    with api_client(settings) as client:
         scored = client.post("/v1/transactions", json=[body for body, _ in rows[:LABELLED]])
         assert scored.status_code == 202, scored.text
         Scorer(engine, ModelRegistry(engine, SECRET)).score_positions([r["position"] for r in scored.json()])
@@ -170,6 +175,28 @@ def test_metrics_report_the_same_figures_as_v1_stats(figures: tuple[str, dict[st
         assert 0 < value(samples["fraudlog_model_target_alert_ratio"], model_version=version) < 1
     assert value(samples["fraudlog_model_info"], model_version="1", status="champion", spec="hst") == 1
     assert value(samples["fraudlog_model_info"], model_version="2", status="challenger", spec="logreg") == 1
+
+
+def test_the_latency_histograms_count_each_settled_prediction_once_and_only_grow(database_url: str) -> None:
+    engine = create_engine(database_url)
+    install_version(engine)
+    scorer = Scorer(engine, ModelRegistry(engine, SECRET))
+    clock = [datetime.now(UTC)]
+    histograms = LatencyHistograms(engine, settle=timedelta(seconds=10), now=lambda: clock[0])
+    rows = synthetic_rows(40, seed=4)
+    scorer.score_positions(append_transactions(engine, rows[:25]))
+    assert histograms.read()["recorded_to_prediction"]["count"] == 0  # scored, not yet settled
+    clock[0] = datetime.now(UTC) + timedelta(seconds=10)  # the settled cut is now: all of these are older
+    first = histograms.read()
+    assert first["event_to_prediction"]["count"] == first["recorded_to_prediction"]["count"] == 25
+    assert histograms.read() == first  # a slice is counted once, however often Prometheus scrapes
+    scorer.score_positions(append_transactions(engine, rows[25:]))
+    clock[0] = datetime.now(UTC) + timedelta(seconds=10)  # the settled cut is now: all of these are older
+    second = histograms.read()["recorded_to_prediction"]
+    assert second["count"] == 40 and second["sum"] > first["recorded_to_prediction"]["sum"]
+    assert all(n >= m for (_, n), (_, m) in zip(second["buckets"], first["recorded_to_prediction"]["buckets"],
+                                                strict=True))
+    engine.dispose()
 
 
 def test_the_sample_grafana_dashboard_queries_only_metrics_that_exist(figures: tuple[str, dict[str, Any]]) -> None:
