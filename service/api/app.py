@@ -19,7 +19,7 @@ from service.api.labels import LabelController
 from service.api.models import ModelController
 from service.api.predict import predict_transaction
 from service.api.problems import EXCEPTION_HANDLERS
-from service.api.request_ids import request_id_middleware
+from service.api.request_ids import echo_request_id_outside_routes, request_id_middleware
 from service.api.stats import metrics, stats
 from service.api.tracing import tracing_middleware
 from service.api.transactions import TransactionController
@@ -77,6 +77,7 @@ def create_app(settings: Settings, *, wiring: AppWiring | None = None,
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[request_id_middleware, *([tracing_middleware] if settings.observability.tracing else []),
                     request_duration_middleware],
+        before_send=[echo_request_id_outside_routes],
         request_max_body_size=settings.max_body_bytes,
         logging_config=litestar_logging_config(),
         openapi_config=OpenAPIConfig(

@@ -40,6 +40,15 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     return with_request_id
 
 
+async def echo_request_id_outside_routes(message: Message, scope: Scope) -> None:
+    """Litestar `before_send` hook: an answer no route gave (a path that matches none, so no middleware ran)
+    carries an id too."""
+    if message["type"] == "http.response.start":
+        headers = MutableScopeHeaders.from_message(message)
+        if REQUEST_ID_HEADER not in headers:
+            headers[REQUEST_ID_HEADER] = accepted_request_id(_header(scope, REQUEST_ID_HEADER))
+
+
 def accepted_request_id(given: str | None) -> str:
     """The client's id when it is 1-128 characters of `[A-Za-z0-9._:-]`, else a new UUID4 (hex)."""
     if given is not None and _WELL_FORMED.fullmatch(given):

@@ -6,9 +6,9 @@ database is the one place that knows the totals. Each scrape asks it (at most on
 see `service.api.stats.cached_stats`), and every API process reports the same numbers: combine instances
 with `max`, never `sum`.
 
-The event-to-prediction and recorded-to-prediction latencies are histograms counted by the database over
-every champion prediction (`service.store.stats.latency_histograms`): cumulative, so `rate()` and
-`histogram_quantile()` work as Prometheus users expect, and the same whichever worker scored.
+The event-to-prediction and recorded-to-prediction latencies are histograms counted by the database
+(`service.metrics.latency`): cumulative, so `rate()` and `histogram_quantile()` work as Prometheus users
+expect, and the same whichever worker scored.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ LATENCY_HELP = {
 @dataclass(frozen=True)
 class DatabaseFigures:
     """One reading of the database: `service.store.stats.collect_stats`, each version's description and
-    the latency histograms (`service.store.stats.latency_histograms`)."""
+    the latency histograms (`service.metrics.latency.LatencyHistograms.read`)."""
 
     stats: Mapping[str, Any]
     descriptions: Mapping[int, ModelDescription] = field(default_factory=dict)

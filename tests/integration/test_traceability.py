@@ -80,6 +80,9 @@ def test_a_request_without_an_id_or_with_a_malformed_one_gets_a_fresh_one(client
         assert echoed != bad and re.fullmatch(r"[0-9a-f]{32}", echoed)
     problem = client.get("/v1/transactions/nope", headers={"X-Request-ID": "abc"})
     assert problem.status_code == 404 and problem.headers["x-request-id"] == "abc"
+    unrouted = client.get("/no/such/route", headers={"X-Request-ID": "def"})  # no route: no middleware ran
+    assert unrouted.status_code == 404 and unrouted.headers["x-request-id"] == "def"
+    assert re.fullmatch(r"[0-9a-f]{32}", client.get("/no/such/route").headers["x-request-id"])
 
 
 def test_no_request_id_outside_a_request(client: TestClient[Any]) -> None:
