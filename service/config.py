@@ -160,8 +160,8 @@ class ObservabilitySettings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> ObservabilitySettings:
         env = os.environ if env is None else env
         port = env.get("FRAUDLOG_WORKER_METRICS_PORT", "").strip()
-        if port and not (port.isdigit() and 0 < int(port) < 65536):
-            raise ConfigError(f"FRAUDLOG_WORKER_METRICS_PORT={port!r}: expected a TCP port (1-65535)")
+        if port and not (port.isdigit() and int(port) < 65536):
+            raise ConfigError(f"FRAUDLOG_WORKER_METRICS_PORT={port!r}: expected a TCP port (1-65535), or 0 for none")
         tracing = env.get("FRAUDLOG_TRACING", "").strip().lower()
         if tracing not in ("", "0", "1", "false", "true", "off", "on"):
             raise ConfigError(f"FRAUDLOG_TRACING={tracing!r}: expected on or off")

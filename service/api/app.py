@@ -20,7 +20,7 @@ from service.api.models import ModelController
 from service.api.predict import predict_transaction
 from service.api.problems import EXCEPTION_HANDLERS
 from service.api.request_ids import echo_request_id_outside_routes, request_id_middleware
-from service.api.stats import metrics, stats
+from service.api.stats import metrics, metrics_exposition, stats
 from service.api.tracing import tracing_middleware
 from service.api.transactions import TransactionController
 from service.composition import build_committer, open_store
@@ -62,6 +62,7 @@ def create_app(settings: Settings, *, wiring: AppWiring | None = None,
                 app.state.committer = committer
                 # Counting starts with the app, as a Prometheus counter's does.
                 app.state.latency_histograms = LatencyHistograms(store.engine, settings.observability.latency_settle)
+                app.state.metrics_exposition = metrics_exposition(app.state, settings)
                 try:
                     yield
                 finally:

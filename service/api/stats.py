@@ -15,6 +15,7 @@ from litestar.datastructures import State
 from service.api.auth import ANALYST, API_KEY_SECURITY, require
 from service.api.problems import AUTH_PROBLEMS, problem_responses
 from service.api.prometheus import PROMETHEUS_TEXT, MetricsExposition
+from service.config import Settings
 from service.metrics.database import DatabaseFigures
 from service.store.stats import collect_stats
 from service.views.models import model_descriptions
@@ -46,11 +47,12 @@ def stats(state: State) -> Stats:
      summary="The same figures for Prometheus", sync_to_thread=True, media_type=PROMETHEUS_TEXT,
      responses=problem_responses(*AUTH_PROBLEMS))
 def metrics(state: State) -> Response[bytes]:
-    exposition = getattr(state, "metrics_exposition", None)
-    if exposition is None:
-        exposition = state.metrics_exposition = MetricsExposition(
-            lambda: database_figures(state), state.settings.observability.prometheus_multiproc_dir)
-    return Response(exposition.render(), media_type=PROMETHEUS_TEXT)
+    return Response(state.metrics_exposition.render(), media_type=PROMETHEUS_TEXT)
+
+
+def metrics_exposition(state: State, settings: Settings) -> MetricsExposition:
+    """What `/metrics` renders for the app whose state this is (built once, when the app starts)."""
+    return MetricsExposition(lambda: database_figures(state), settings.observability.prometheus_multiproc_dir)
 
 
 def database_figures(state: State) -> DatabaseFigures:
