@@ -125,9 +125,15 @@ AUTH_PROBLEMS = (401, 403, 429)
 
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI documentation of the problem answers a handler can give, for its `responses=`."""
-    return {status: ResponseSpec(ProblemDocument, description=PROBLEM_DESCRIPTIONS[status], media_type=PROBLEM_JSON,
+    return {status: ResponseSpec(ProblemDocument, description=_described(status), media_type=PROBLEM_JSON,
                                  generate_examples=False)
             for status in statuses}
+
+
+def _described(status: int) -> str:
+    """The status's description, and the `type` of each kind it may carry."""
+    types = ", ".join(f"`{kind.type}`" for kind in PROBLEM_KINDS.values() if kind.status == status)
+    return f"{PROBLEM_DESCRIPTIONS[status]} (type: {types})" if types else PROBLEM_DESCRIPTIONS[status]
 
 
 class Problem(Exception):
