@@ -11,6 +11,7 @@ from uvicorn.supervisors import Multiprocess
 
 from service.config import Settings
 from service.logs import logging_config
+from service.metrics.multiprocess import shared_metrics_directory
 
 
 class TcpConfig(uvicorn.Config):
@@ -37,14 +38,16 @@ def register(subparsers: Any) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     # Fail fast, with a one-line message: each uvicorn process checks again in `served_app`.
-    Settings.from_env().require_for_api()
+    settings = Settings.from_env().require_for_api()
     # uvicorn applies log_config in every worker process it starts, so they all log as this one does.
     log_config = logging_config(args.log_level)
     config = TcpConfig("workers.wiring:served_app", factory=True, host=args.host, port=args.port,
                        workers=args.workers, log_config=log_config, log_level=log_config["root"]["level"].lower(),
                        access_log=False)
     if args.workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        # The processes share their request histograms through one directory (service.metrics.multiprocess).
+        with shared_metrics_directory(settings.observability.prometheus_multiproc_dir):
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:
         uvicorn.Server(config).run()
     return 0

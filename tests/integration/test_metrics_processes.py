@@ -1,5 +1,6 @@
-"""`fraudlog serve --workers 2` with PROMETHEUS_MULTIPROC_DIR: whichever process answers the scrape, the
-request histogram counts the requests of both."""
+"""`fraudlog serve --workers 2`: whichever process answers the scrape, the request histogram counts the
+requests of both (prometheus_client's multiprocess mode, in a directory `serve` prepares, or the configured
+PROMETHEUS_MULTIPROC_DIR, emptied first)."""
 
 from __future__ import annotations
 
@@ -25,11 +26,17 @@ def health_requests_counted(text: str) -> float:
 
 
 @pytest.mark.slow
-def test_every_api_process_reports_the_requests_of_all(sqlite_url: str, tmp_path: Path) -> None:
-    multiproc_dir = tmp_path / "prometheus"
-    multiproc_dir.mkdir()
+@pytest.mark.parametrize("configured", [True, False], ids=["configured directory", "directory of its own"])
+def test_every_api_process_reports_the_requests_of_all(sqlite_url: str, tmp_path: Path, configured: bool) -> None:
     port = free_port()
-    env = service_env(sqlite_url, "memory://", PROMETHEUS_MULTIPROC_DIR=str(multiproc_dir))
+    if configured:
+        multiproc_dir = tmp_path / "prometheus"
+        multiproc_dir.mkdir()
+        (multiproc_dir / "histogram_1.db").write_bytes(b"a previous run's file")  # must be emptied, not summed
+        env = service_env(sqlite_url, "memory://", PROMETHEUS_MULTIPROC_DIR=str(multiproc_dir))
+    else:
+        env = service_env(sqlite_url, "memory://", TMPDIR=str(tmp_path))
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     api = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"],
                            cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
                            stderr=log_file("api"))
@@ -44,7 +51,8 @@ def test_every_api_process_reports_the_requests_of_all(sqlite_url: str, tmp_path
                 codes = list(pool.map(lambda _: httpx.get(f"{url}/health", timeout=10).status_code, range(40)))
             assert set(codes) == {200}
             sent += len(codes)
-            return len({path.stem.rsplit("_", 1)[-1] for path in multiproc_dir.glob("histogram_*.db")}) == 2
+            files = (multiproc_dir if configured else tmp_path).glob("**/histogram_*.db")
+            return len({path.stem.rsplit("_", 1)[-1] for path in files}) == 2
 
         wait_until(burst, timeout=120, message="both API processes to answer requests")
         scrapes = [httpx.get(f"{url}/metrics", headers={"Authorization": "Bearer test-key"}, timeout=30)
