@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import dramatiq
 import httpx
 import pytest
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
@@ -15,6 +16,7 @@ from service.config import ObservabilitySettings, Settings
 from tests.support.processes import wait_until, worker
 from workers.middleware import WorkerMetricsExporter, sending_process_middleware, worker_process_middleware
 from workers.tasks import StructuredLogging
+from workers.tracing import TracingMiddleware
 
 
 def test_the_middleware_of_each_process_kind_is_listed_explicitly() -> None:
@@ -23,6 +25,8 @@ def test_the_middleware_of_each_process_kind_is_listed_explicitly() -> None:
     dramatiq_stack = [AgeLimit, TimeLimit, ShutdownNotifications, Callbacks, Pipelines, Retries]
     assert stack == [WorkerMetricsExporter, *dramatiq_stack, StructuredLogging]
     assert [type(m) for m in sending_process_middleware()] == dramatiq_stack
+    assert dramatiq_stack == list(dramatiq.middleware.default_middleware)  # a Dramatiq upgrade that changes it shows
+    assert TracingMiddleware in [type(m) for m in sending_process_middleware(tracing=True)]
     off = Settings(observability=ObservabilitySettings(worker_metrics_port=0))
     assert WorkerMetricsExporter not in [type(m) for m in worker_process_middleware(off, logging_middleware)]
 
