@@ -141,6 +141,42 @@ class RelaySettings:
         return settings
 
 
+DEFAULT_WORKER_METRICS_HOST = "127.0.0.1"
+DEFAULT_WORKER_METRICS_PORT = 9191
+
+
+@dataclass(frozen=True)
+class ObservabilitySettings:
+    """Metrics and tracing: where a worker's Dramatiq exporter listens (loopback by default: the figures
+    describe payment traffic, and a scraper on another host is a decision, not a default), where
+    prometheus_client's multiprocess files go (several API processes behind one port), and whether
+    OpenTelemetry tracing is on (`pip install 'fraudlog[tracing]'`)."""
+
+    worker_metrics_host: str = DEFAULT_WORKER_METRICS_HOST
+    worker_metrics_port: int = DEFAULT_WORKER_METRICS_PORT
+    prometheus_multiproc_dir: str | None = None
+    tracing: bool = False
+    # How long a prediction may take from stamping `scored_at` to committing (service.metrics.latency).
+    latency_settle: timedelta = timedelta(seconds=10)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ObservabilitySettings:
+        env = os.environ if env is None else env
+        port = env.get("FRAUDLOG_WORKER_METRICS_PORT", "").strip()
+        if port and not (port.isdigit() and int(port) < 65536):
+            raise ConfigError(f"FRAUDLOG_WORKER_METRICS_PORT={port!r}: expected a TCP port (1-65535), or 0 for none")
+        tracing = env.get("FRAUDLOG_TRACING", "").strip().lower()
+        if tracing not in ("", "0", "1", "false", "true", "off", "on"):
+            raise ConfigError(f"FRAUDLOG_TRACING={tracing!r}: expected on or off")
+        return cls(worker_metrics_host=env.get("FRAUDLOG_WORKER_METRICS_HOST", "").strip()
+                   or DEFAULT_WORKER_METRICS_HOST,
+                   worker_metrics_port=int(port) if port else DEFAULT_WORKER_METRICS_PORT,
+                   # prometheus_client's own variable: it reads it too, when a metric is created.
+                   prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+                   tracing=tracing in ("1", "true", "on"),
+                   latency_settle=_duration(env, "FRAUDLOG_METRICS_LATENCY_SETTLE", cls.latency_settle))
+
+
 @dataclass(frozen=True)
 class LogSettings:
     """How a process logs: FRAUDLOG_LOG_LEVEL, FRAUDLOG_LOG_FORMAT, NO_COLOR / TERM=dumb, and the literal
@@ -200,6 +236,7 @@ class Settings:
     max_challengers: int = 3
     # Score with versions trained under other river/numpy/scipy minor versions (service.ml.environment).
     allow_environment_drift: bool = False
+    observability: ObservabilitySettings = field(default_factory=lambda: ObservabilitySettings())
 
     @property
     def auth_required(self) -> bool:
@@ -274,6 +311,7 @@ class Settings:
             relay=RelaySettings.from_env(env),
             api_healthcheck_timeout=_duration(env, "FRAUDLOG_API_HEALTHCHECK_TIMEOUT",
                                               DEFAULT_API_HEALTHCHECK_TIMEOUT),
+            observability=ObservabilitySettings.from_env(env),
             webhook_secret=env.get("FRAUDLOG_WEBHOOK_SECRET", "").encode(),
             git_commit=env.get("FRAUDLOG_GIT_COMMIT") or None,
             secret_key_generated=generated,

@@ -13,6 +13,10 @@ Environment: FRAUDLOG_LOG_LEVEL (default INFO; `INFO,fraudlog.scoring=DEBUG` set
 see one line per prediction) and FRAUDLOG_LOG_FORMAT (`json` or `text`; default: text on a terminal, JSON
 otherwise) apply when `configure_logging` is called without explicit arguments; `service.config.LogSettings`
 reads them (it, not this module, is the reader of the environment).
+
+Request ids: while the API answers a request, `request_id_scope` holds its id in a context variable and
+`RequestIdFilter` (installed on the handler) puts it on every record as `request_id`, whichever logger
+wrote it and whichever thread the handler ran on (Litestar runs sync handlers with the context copied).
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ import logging
 import logging.config
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -85,6 +91,48 @@ class Redactor:
         if isinstance(value, bytes | bytearray):
             return self.text(bytes(value).decode("utf-8", "replace"))
         return value
+
+
+_request_id: ContextVar[str | None] = ContextVar("fraudlog_request_id", default=None)
+
+
+@contextmanager
+def request_id_scope(request_id: str) -> Iterator[None]:
+    """Every record logged inside the block (in this context) carries `request_id`."""
+    token = _request_id.set(request_id)
+    try:
+        yield
+    finally:
+        _request_id.reset(token)
+
+
+def current_request_id() -> str | None:
+    return _request_id.get()
+
+
+def position_ranges(positions: Iterable[int]) -> str:
+    """`[7, 3, 4, 5, 9]` -> `"3-5,7,9"`: the log positions a batch covered, short enough for one log line."""
+    ordered = sorted(set(positions))
+    spans: list[str] = []
+    start = previous = None
+    for position in [*ordered, None]:
+        if position is not None and previous is not None and position == previous + 1:
+            previous = position
+            continue
+        if start is not None:
+            spans.append(str(start) if start == previous else f"{start}-{previous}")
+        start = previous = position
+    return ",".join(spans)
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds the current request's id to each record (an explicit `extra={"request_id": ...}` wins)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request_id = _request_id.get()
+        if request_id is not None and not hasattr(record, "request_id"):
+            record.request_id = request_id
+        return True
 
 
 _redactor: Redactor | None = None
@@ -192,7 +240,8 @@ def logging_config(level: str | int | None = None, json_lines: bool | None = Non
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"fraudlog": formatter},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "fraudlog",
+        "filters": {"request_id": {"()": f"{__name__}.RequestIdFilter"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "fraudlog", "filters": ["request_id"],
                                 "stream": "ext://sys.stderr"}},
         "root": {"level": level, "handlers": ["stderr"]},
         "loggers": loggers,

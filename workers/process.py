@@ -11,8 +11,11 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from service.config import SECRET_KEY, Settings
+from service.tracing import configure_tracing
 from workers import runtime, tasks
 from workers.broker import broker_from_url
+from workers.middleware import sending_process_middleware, worker_process_middleware
+from workers.tracing import TracingMiddleware
 
 
 def start_broker(settings: Settings) -> dramatiq.Broker:
@@ -21,13 +24,16 @@ def start_broker(settings: Settings) -> dramatiq.Broker:
     With `memory://` an in-process broker that is already bound is kept: the embedded API and its worker
     threads must share one, and a second API in the same process (tests) joins the first.
     """
+    configure_tracing(settings.observability.tracing)
     current = tasks.bound_broker()
     broker: dramatiq.Broker
     if settings.broker_url == "memory://" and isinstance(current, StubBroker) and \
             not isinstance(current, tasks.UnstartedBroker):
         broker = current
+        if settings.observability.tracing and not any(isinstance(m, TracingMiddleware) for m in broker.middleware):
+            broker.add_middleware(TracingMiddleware())
     else:
-        broker = broker_from_url(settings.broker_url)
+        broker = broker_from_url(settings.broker_url, sending_process_middleware(settings.observability.tracing))
     tasks.bind(broker, settings.queue_prefix)
     return broker
 
@@ -36,8 +42,8 @@ def start_worker_process(settings: Settings | None = None) -> dramatiq.Broker:
     """A Dramatiq worker process: settings from the environment (the secret key is required, to verify model
     artifacts), the broker with fraudlog's logging and start-up sweep, and the services its actors will use."""
     settings = (settings or Settings.from_env()).require(SECRET_KEY)
-    broker = broker_from_url(settings.broker_url)
-    broker.add_middleware(tasks.StructuredLogging())
+    configure_tracing(settings.observability.tracing)
+    broker = broker_from_url(settings.broker_url, worker_process_middleware(settings, tasks.StructuredLogging()))
     tasks.bind(broker, settings.queue_prefix)
     runtime.configure(settings)
     return broker

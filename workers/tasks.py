@@ -14,7 +14,7 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from service.alerts.relay import DeliveryReport, deliver_pending
-from service.logs import configure_logging
+from service.logs import configure_logging, position_ranges
 from service.ml.environment import EnvironmentMismatch
 from workers.delivery import ring_delivery
 from workers.runtime import runtime
@@ -74,6 +74,8 @@ def score(positions: list[int]) -> None:
         # sweeper rings them again for a worker that may score them, or this one once the operator allows it.
         log.error(str(exc), extra={"model_version": exc.version})
         return
+    log.info("scored %d events", report.events, extra={"positions": position_ranges(positions),
+                                                       "predictions": report.predictions, "alerts": report.alerts})
     if report.alerts:
         deliver_alerts.send()
 

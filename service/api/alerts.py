@@ -11,7 +11,7 @@ from litestar.params import QueryParameter
 
 from service.api.auth import ANALYST, API_KEY_SECURITY, require
 from service.api.openapi import ID_SCHEMA
-from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
+from service.api.problems import AUTH_PROBLEMS, INVALID_QUERY, Problem, problem_responses
 from service.domain.events import ID_PATTERN, AwareDateTime
 from service.domain.validation import FieldError
 from service.store.outbox import MAX_PAGE, InvalidCursor, list_alerts
@@ -39,11 +39,11 @@ class AlertController(Controller):
         try:  # parsed strictly: Litestar would read `since=4` as a Unix time
             since_time = None if since is None else msgspec.convert(since, AwareDateTime)
         except msgspec.ValidationError as exc:
-            raise Problem(422, "Invalid query parameter",
+            raise Problem(INVALID_QUERY,
                           errors=[FieldError("since", f"an RFC 3339 time with an offset: {exc}")]) from exc
         try:
             page = list_alerts(state.engine, status=status, since=since_time, card_id=card_id, limit=limit,
                                cursor=cursor)
         except InvalidCursor as exc:
-            raise Problem(422, "Invalid query parameter", errors=[FieldError("cursor", str(exc))]) from exc
+            raise Problem(INVALID_QUERY, errors=[FieldError("cursor", str(exc))]) from exc
         return alerts_page(page)

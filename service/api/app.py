@@ -21,12 +21,17 @@ from service.api.labels import LabelController
 from service.api.models import ModelController
 from service.api.predict import predict_transaction
 from service.api.problems import EXCEPTION_HANDLERS
-from service.api.stats import metrics, stats
+from service.api.request_ids import echo_request_id_outside_routes, request_id_middleware
+from service.api.stats import metrics, metrics_exposition, stats
+from service.api.tracing import tracing_middleware
 from service.api.transactions import TransactionController
 from service.composition import build_committer, open_store
 from service.config import Settings
 from service.logs import litestar_logging_config
+from service.metrics.http import request_duration_middleware
+from service.metrics.latency import LatencyHistograms
 from service.store.group_commit import AppendedHook
+from service.tracing import configure_tracing
 
 AppWiring = Callable[[Settings], AbstractAsyncContextManager[AppendedHook | None]]
 
@@ -42,6 +47,8 @@ def create_app(settings: Settings, *, wiring: AppWiring | None = None,
     API appends and answers but rings nothing (tests, benchmarks of the API alone).
     """
 
+    configure_tracing(settings.observability.tracing)
+
     @asynccontextmanager
     async def store_lifespan(app: Litestar) -> AsyncIterator[None]:
         store = open_store(settings)
@@ -55,6 +62,9 @@ def create_app(settings: Settings, *, wiring: AppWiring | None = None,
                 app.state.authenticator = Authenticator(settings.api_keys, settings.secret_key,
                                                         required=settings.auth_required, limiter=limiter)
                 app.state.committer = committer
+                # Counting starts with the app, as a Prometheus counter's does.
+                app.state.latency_histograms = LatencyHistograms(store.engine, settings.observability.latency_settle)
+                app.state.metrics_exposition = metrics_exposition(app.state, settings)
                 try:
                     yield
                 finally:
@@ -68,10 +78,12 @@ def create_app(settings: Settings, *, wiring: AppWiring | None = None,
                         health, ready, dashboard_router(), swagger_assets_router()],
         lifespan=[store_lifespan, *(extra_lifespans or [])],  # type: ignore[list-item]
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        request_max_body_size=settings.max_body_bytes,
         # A client may still be sending its body when an early answer (413, 415, 401) goes out; bodies up to
         # twice the limit are read to their end first, so that it receives the answer, not a reset connection.
-        middleware=[DefineMiddleware(DrainUnreadBody, limit=2 * settings.max_body_bytes)],
+        middleware=[request_id_middleware, DefineMiddleware(DrainUnreadBody, limit=2 * settings.max_body_bytes),
+                    *([tracing_middleware] if settings.observability.tracing else []), request_duration_middleware],
+        before_send=[echo_request_id_outside_routes],
+        request_max_body_size=settings.max_body_bytes,
         logging_config=litestar_logging_config(),
         openapi_config=OpenAPIConfig(
             title="fraudlog",

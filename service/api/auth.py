@@ -20,7 +20,7 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from service.api.problems import Problem
+from service.api.problems import AUTHENTICATION_REQUIRED, FORBIDDEN, INVALID_API_KEY, RATE_LIMITED, Problem
 from service.config import ApiKey
 
 INGEST, ANALYST, ADMIN = "ingest", "analyst", "admin"
@@ -87,7 +87,7 @@ class Authenticator:
             return None
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Problem(401, "Authentication required", "send Authorization: Bearer <API key>",
+            raise Problem(AUTHENTICATION_REQUIRED, "send Authorization: Bearer <API key>",
                           headers={"WWW-Authenticate": "Bearer"})
         presented = hash_key(self._secret_key, token.strip())
         found = None
@@ -95,7 +95,7 @@ class Authenticator:
             if hmac.compare_digest(stored, presented):
                 found = principal
         if found is None:
-            raise Problem(401, "Invalid API key", headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            raise Problem(INVALID_API_KEY, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
         return found
 
     def throttle(self, principal: Principal | None) -> None:
@@ -104,7 +104,7 @@ class Authenticator:
         wait = self._limiter.take(principal.name)
         if wait > 0:
             detail = f"the rate limit for key {principal.name!r} is {self._limiter.rate:g} requests per second"
-            raise Problem(429, "Too many requests", detail, headers={"Retry-After": str(max(1, round(wait)))})
+            raise Problem(RATE_LIMITED, detail, headers={"Retry-After": str(max(1, round(wait)))})
 
 
 def _stored_hash(key: ApiKey, secret_key: bytes) -> str:
@@ -124,7 +124,7 @@ def require(role: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRout
         authenticator: Authenticator = connection.app.state.authenticator
         principal = authenticator.authenticate(connection.headers.get("authorization"))
         if principal is not None and role not in GRANTS[principal.role]:
-            raise Problem(403, "Forbidden", f"key {principal.name!r} has role {principal.role!r}; "
+            raise Problem(FORBIDDEN, f"key {principal.name!r} has role {principal.role!r}; "
                           f"this needs {roles_granting(role)}")
         authenticator.throttle(principal)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from litestar import Request
 
-from service.api.problems import Problem
+from service.api.problems import UNSUPPORTED_MEDIA_TYPE, Problem
 
 UTF8_BOM = b"\xef\xbb\xbf"
 
@@ -32,7 +32,7 @@ async def read_json_body(request: Request[Any, Any, Any]) -> bytes:
     """
     content_type = request.headers.get("content-type")
     if not is_json_media_type(content_type):
-        raise Problem(415, "Unsupported media type",
+        raise Problem(UNSUPPORTED_MEDIA_TYPE,
                       f"the body must be JSON, sent with Content-Type: application/json (got {content_type or 'none'})",
                       headers={"Accept-Post": "application/json"})
     return (await request.body()).removeprefix(UTF8_BOM)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import msgspec
 from litestar import Response
 
-from service.api.problems import Problem
+from service.api.problems import INVALID_BODY, TRANSACTION_CONFLICT, Problem
 from service.api.schemas import IngestReceipt
 from service.domain.events import LabelIn, NewEvent, TransactionIn, label_event, transaction_event
 from service.domain.validation import FieldError
@@ -29,7 +29,7 @@ def transaction_events(items: Sequence[TransactionIn]) -> list[NewEvent]:
                                      f"{tx.transaction_id!r} appears earlier in this batch with a different body"))
         events.append(event)
     if errors:
-        raise Problem(422, "The request body is invalid", "a batch repeats an id with different bodies", errors)
+        raise Problem(INVALID_BODY, "a batch repeats an id with different bodies", errors=errors)
     return events
 
 
@@ -49,8 +49,9 @@ def receipts_response(outcome: UnitOutcome, as_array: bool, ids: list[str],
         errors = [FieldError(f"/{i}/transaction_id" if as_array else "/transaction_id",
                              f"{tx!r} was already recorded with a different body")
                   for i, tx in enumerate(ids) if tx in set(outcome.conflicts)]
-        raise Problem(409, "Conflict with a recorded transaction",
-                      "the same transaction_id was sent before with a different body; nothing was stored", errors)
+        raise Problem(TRANSACTION_CONFLICT,
+                      "the same transaction_id was sent before with a different body; nothing was stored",
+                      errors=errors)
     status = 202 if any(r.status != "duplicate" for r in outcome.receipts) else 200
     receipts = msgspec.convert(outcome.receipts, list[IngestReceipt], from_attributes=True)
     content: list[IngestReceipt] | IngestReceipt = receipts if as_array else receipts[0]

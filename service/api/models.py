@@ -9,7 +9,7 @@ from litestar.datastructures import State
 from litestar.params import PathParameter
 
 from service.api.auth import ADMIN, ANALYST, API_KEY_SECURITY, require
-from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
+from service.api.problems import ARTIFACT_REJECTED, AUTH_PROBLEMS, UNKNOWN_MODEL_VERSION, Problem, problem_responses
 from service.api.schemas import RoleChanged
 from service.domain.events import MAX_VERSION
 from service.ml.artifact import ArtifactRejected
@@ -37,7 +37,7 @@ class ModelController(Controller):
         try:
             return model_detail(state.registry, version)
         except UnknownVersion as exc:
-            raise Problem(404, "Unknown model version", str(exc)) from exc
+            raise Problem(UNKNOWN_MODEL_VERSION, str(exc)) from exc
 
     @post("/{version:int}/promote", operation_id="promoteModel", summary="Make a version the champion",
           status_code=200, sync_to_thread=True, guards=[require(ADMIN)], security=API_KEY_SECURITY,
@@ -59,7 +59,7 @@ def _set_role(state: State, version: int, role: RoleChange) -> RoleChanged:
             "kind": "manual", "action": action,
             "reason": f"{action}d by an operator (POST /v1/models/{version}/{action})"})
     except UnknownVersion as exc:
-        raise Problem(404, "Unknown model version", str(exc)) from exc
+        raise Problem(UNKNOWN_MODEL_VERSION, str(exc)) from exc
     except ArtifactRejected as exc:
-        raise Problem(409, "The version's artifact does not verify", str(exc)) from exc
+        raise Problem(ARTIFACT_REJECTED, str(exc)) from exc
     return RoleChanged(version=version, status=role, position=position)

@@ -10,7 +10,7 @@ from litestar.datastructures import State
 from service.api.auth import ANALYST, API_KEY_SECURITY, require
 from service.api.bodies import read_json_body
 from service.api.openapi import RawSchema, inline_schema, operation_with_body
-from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
+from service.api.problems import AUTH_PROBLEMS, NO_CHAMPION, UNKNOWN_MODEL_VERSION, Problem, problem_responses
 from service.api.schemas import OnDemandPrediction
 from service.domain.events import PredictIn
 from service.domain.validation import decode_object
@@ -27,9 +27,9 @@ async def predict_transaction(request: Request[Any, Any, Any], state: State) -> 
     try:
         result = await _in_thread(state, body)
     except UnknownVersion as exc:
-        raise Problem(404, "Unknown model version", str(exc)) from exc
+        raise Problem(UNKNOWN_MODEL_VERSION, str(exc)) from exc
     except NoChampion as exc:
-        raise Problem(409, "No champion", str(exc)) from exc
+        raise Problem(NO_CHAMPION, str(exc)) from exc
     return OnDemandPrediction(score=result.score, is_alert=result.is_alert, threshold=result.threshold,
                               model_version=result.model_version, features=result.features)
 

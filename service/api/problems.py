@@ -2,11 +2,20 @@
 
 A problem names every bad field in `errors` as JSON Pointers into the request body, so a client fixing a
 10,000-item batch sees all of its mistakes at once.
+
+Each kind of problem is a `ProblemKind` declared once below, with its own `type` URI
+(`https://fraudlog.dev/problems/<name>`), status and title: a client branches on `type`, never on the wording
+of `title` or `detail`. The title belongs to the kind (RFC 9457: it does not change from occurrence to
+occurrence); what is particular to one occurrence goes in `detail` and `errors`. An error no kind describes
+(a route that does not exist, a method it does not allow) is `about:blank`, whose title is the status phrase
+and nothing else, as the RFC requires. A new kind is one `problem_kind(...)` line and a row in the README.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, TypedDict
 
 from litestar import Request, Response
@@ -18,6 +27,8 @@ from service.ml.artifact import ArtifactRejected
 from service.store.errors import StoreUnavailable
 
 PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://fraudlog.dev/problems/"
+BLANK = "about:blank"
 log = logging.getLogger("fraudlog.api")
 
 
@@ -40,6 +51,70 @@ class ProblemDocument(_ProblemFields, total=False):
     errors: list[FieldErrorDocument]
 
 
+@dataclass(frozen=True)
+class ProblemKind:
+    """One kind of problem: its `type` URI is `PROBLEM_TYPE_BASE + name`; `meaning` is what the README says."""
+
+    name: str
+    status: int
+    title: str
+    meaning: str
+
+    @property
+    def type(self) -> str:
+        return PROBLEM_TYPE_BASE + self.name
+
+
+PROBLEM_KINDS: dict[str, ProblemKind] = {}
+
+
+def problem_kind(name: str, status: int, title: str, meaning: str) -> ProblemKind:
+    """Declare a kind (once: a name names one kind)."""
+    if name in PROBLEM_KINDS:
+        raise ValueError(f"problem kind {name!r} is declared twice")
+    kind = PROBLEM_KINDS[name] = ProblemKind(name, status, title, meaning)
+    return kind
+
+
+MALFORMED_JSON = problem_kind("malformed-json", 400, "The request body is not valid JSON",
+                              "the body does not parse as JSON; `errors` points at where parsing stopped")
+INVALID_PARAMETER = problem_kind("invalid-parameter", 400, "A path or query parameter is malformed",
+                                 "a path or query parameter has the wrong type or range; `errors` names it")
+AUTHENTICATION_REQUIRED = problem_kind("authentication-required", 401, "Authentication required",
+                                       "no `Authorization: Bearer <key>` header")
+INVALID_API_KEY = problem_kind("invalid-api-key", 401, "Invalid API key", "the key is not configured")
+FORBIDDEN = problem_kind("forbidden", 403, "The key's role does not allow this",
+                         "the key is valid, its role does not grant the endpoint")
+UNKNOWN_TRANSACTION = problem_kind("unknown-transaction", 404, "Unknown transaction",
+                                   "no transaction with that id in the log")
+UNKNOWN_MODEL_VERSION = problem_kind("unknown-model-version", 404, "Unknown model version",
+                                     "no model version with that number (never replaced by another)")
+TRANSACTION_CONFLICT = problem_kind("transaction-conflict", 409, "Conflict with a recorded transaction",
+                                    "a `transaction_id` was recorded before with a different body; nothing stored")
+NO_CHAMPION = problem_kind("no-champion", 409, "No champion", "no version has been promoted yet")
+ARTIFACT_REJECTED = problem_kind("artifact-rejected", 409, "The version's artifact does not verify",
+                                 "the artifact's SHA-256 or HMAC does not match its lineage; it is never loaded")
+VERSION_UNSERVABLE = problem_kind("version-unservable", 503, "The model version cannot be served",
+                                  "its artifact does not verify (SHA-256 or HMAC), so it is never loaded; an operator "
+                                  "must promote a version that verifies (`/ready` names it too)")
+UNSUPPORTED_MEDIA_TYPE = problem_kind("unsupported-media-type", 415, "The request body is not declared JSON",
+                                      "a body endpoint was called without `Content-Type: application/json`")
+BODY_TOO_LARGE = problem_kind("body-too-large", 413, "The request body is too large",
+                              "the body exceeds `FRAUDLOG_MAX_BODY_BYTES`")
+INVALID_BODY = problem_kind("invalid-body", 422, "The request body is invalid",
+                            "fields break the schema or the limits; `errors` names each one as a JSON Pointer")
+INVALID_QUERY = problem_kind("invalid-query", 422, "Invalid query parameter",
+                             "a query parameter is well-typed but not acceptable (a time, a cursor); `errors` "
+                             "names it")
+RATE_LIMITED = problem_kind("rate-limited", 429, "Too many requests",
+                            "over the key's rate limit in this API process; retry after `Retry-After` seconds")
+INTERNAL_ERROR = problem_kind("internal-error", 500, "Internal server error",
+                              "a bug: the log line with the same request id has the traceback")
+DATABASE_UNAVAILABLE = problem_kind("database-unavailable", 503, "The database is unavailable",
+                                    "nothing was stored; retry after `Retry-After` seconds")
+# Problems Litestar raises itself, by status, when one of ours describes them.
+_FRAMEWORK_KINDS = {400: INVALID_PARAMETER, 413: BODY_TOO_LARGE}
+
 PROBLEM_DESCRIPTIONS = {
     400: "The body is not JSON, or a path or query parameter is malformed",
     401: "No API key, or one that is not configured",
@@ -57,27 +132,47 @@ AUTH_PROBLEMS = (401, 403, 429)
 
 def problem_responses(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI documentation of the problem answers a handler can give, for its `responses=`."""
-    return {status: ResponseSpec(ProblemDocument, description=PROBLEM_DESCRIPTIONS[status], media_type=PROBLEM_JSON,
+    return {status: ResponseSpec(ProblemDocument, description=_described(status), media_type=PROBLEM_JSON,
                                  generate_examples=False)
             for status in statuses}
 
 
-class Problem(Exception):
-    """Raise from a handler to answer with a problem document."""
+def _described(status: int) -> str:
+    """The status's description, and the `type` of each kind it may carry."""
+    types = ", ".join(f"`{kind.type}`" for kind in PROBLEM_KINDS.values() if kind.status == status)
+    return f"{PROBLEM_DESCRIPTIONS[status]} (type: {types})" if types else PROBLEM_DESCRIPTIONS[status]
 
-    def __init__(self, status: int, title: str, detail: str | None = None,
+
+class Problem(Exception):
+    """Raise from a handler to answer with a problem document of `kind`; `kind=None` with a `status` is an
+    `about:blank` problem (its title is the status phrase)."""
+
+    def __init__(self, kind: ProblemKind | None, detail: str | None = None, *, status: int | None = None,
                  errors: list[FieldError] | None = None, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail or title)
-        self.status = status
-        self.title = title
+        self.kind = kind
+        self.status = kind.status if kind is not None else int(status or 500)
+        self.title = kind.title if kind is not None else status_phrase(self.status)
+        super().__init__(detail or self.title)
         self.detail = detail
         self.errors = errors or []
         self.headers = headers or {}
 
+    @property
+    def type(self) -> str:
+        return self.kind.type if self.kind is not None else BLANK
+
+
+def status_phrase(status: int) -> str:
+    """The plain reason phrase of a status code (`Not Found`): the only title `about:blank` may carry."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
 
 def problem_response(request: Request[Any, Any, Any], problem: Problem) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
-        "type": "about:blank",
+        "type": problem.type,
         "title": problem.title,
         "status": problem.status,
         "instance": request.url.path,
@@ -97,9 +192,8 @@ def _on_problem(request: Request[Any, Any, Any], exc: Exception) -> Response[dic
 def _on_invalid_body(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     assert isinstance(exc, InvalidBody)
     malformed = any(e.detail.startswith("malformed JSON") for e in exc.errors)
-    status = 400 if malformed else 422
-    title = "The request body is not valid JSON" if malformed else exc.title
-    return problem_response(request, Problem(status, title, str(exc), exc.errors))
+    return problem_response(request, Problem(MALFORMED_JSON if malformed else INVALID_BODY, str(exc),
+                                             errors=exc.errors))
 
 
 def _on_http_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -108,14 +202,15 @@ def _on_http_exception(request: Request[Any, Any, Any], exc: Exception) -> Respo
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
         errors = [FieldError(f"/{e.get('key', '')}", str(e.get("message", ""))) for e in exc.extra
                   if isinstance(e, dict)]
-    title = exc.detail or "Error"
-    return problem_response(request, Problem(exc.status_code, title, errors=errors, headers=exc.headers or {}))
+    kind = _FRAMEWORK_KINDS.get(exc.status_code)
+    detail = exc.detail if exc.detail and exc.detail != status_phrase(exc.status_code) else None
+    return problem_response(request, Problem(kind, detail, status=exc.status_code, errors=errors,
+                                             headers=exc.headers or {}))
 
 
 def _on_store_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.warning("database unavailable: %s", exc)
-    return problem_response(request, Problem(503, "The database is unavailable", "retry later",
-                                             headers={"Retry-After": "1"}))
+    return problem_response(request, Problem(DATABASE_UNAVAILABLE, "retry later", headers={"Retry-After": "1"}))
 
 
 def _on_artifact_rejected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -123,12 +218,12 @@ def _on_artifact_rejected(request: Request[Any, Any, Any], exc: Exception) -> Re
     # Retry-After, since waiting will not fix it; an operator must promote a version that verifies.
     assert isinstance(exc, ArtifactRejected)
     log.error("%s", exc, extra={"model_version": exc.version, "failed_check": exc.check})
-    return problem_response(request, Problem(503, "The model version's artifact is refused", str(exc)))
+    return problem_response(request, Problem(VERSION_UNSERVABLE, str(exc)))
 
 
 def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem_response(request, Problem(500, "Internal server error"))
+    return problem_response(request, Problem(INTERNAL_ERROR))
 
 
 EXCEPTION_HANDLERS = {

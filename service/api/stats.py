@@ -1,7 +1,7 @@
 """`/v1/stats` (JSON) and `/metrics` (Prometheus text): the same figures, read from the database.
 
 The figures are computed at most once a second per process (`cached_stats`); `service.api.prometheus`
-renders them in the exposition format.
+renders them, with what the process observed, in the exposition format.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from litestar.datastructures import State
 
 from service.api.auth import ANALYST, API_KEY_SECURITY, require
 from service.api.problems import AUTH_PROBLEMS, problem_responses
-from service.api.prometheus import PROMETHEUS_TEXT, render_prometheus
+from service.api.prometheus import PROMETHEUS_TEXT, MetricsExposition
+from service.config import Settings
+from service.metrics.database import DatabaseFigures
 from service.store.stats import collect_stats
 from service.views.models import model_descriptions
 from service.views.stats import Stats, stats_view
@@ -44,6 +46,15 @@ def stats(state: State) -> Stats:
 @get("/metrics", operation_id="getMetrics", tags=["operations"], guards=[require(ANALYST)], security=API_KEY_SECURITY,
      summary="The same figures for Prometheus", sync_to_thread=True, media_type=PROMETHEUS_TEXT,
      responses=problem_responses(*AUTH_PROBLEMS))
-def metrics(state: State) -> Response[str]:
-    figures = cached_stats(state)
-    return Response(render_prometheus(figures, model_descriptions(state.registry)), media_type=PROMETHEUS_TEXT)
+def metrics(state: State) -> Response[bytes]:
+    return Response(state.metrics_exposition.render(), media_type=PROMETHEUS_TEXT)
+
+
+def metrics_exposition(state: State, settings: Settings) -> MetricsExposition:
+    """What `/metrics` renders for the app whose state this is (built once, when the app starts)."""
+    return MetricsExposition(lambda: database_figures(state), settings.observability.prometheus_multiproc_dir)
+
+
+def database_figures(state: State) -> DatabaseFigures:
+    """One reading for the collector: the cached figures, each version's description, the latency histograms."""
+    return DatabaseFigures(cached_stats(state), model_descriptions(state.registry), state.latency_histograms.read())

@@ -13,7 +13,7 @@ from service.api.auth import ANALYST, API_KEY_SECURITY, INGEST, require
 from service.api.bodies import read_json_body
 from service.api.ingest import append, receipts_response, transaction_events
 from service.api.openapi import ID_SCHEMA, one_or_many, operation_with_body
-from service.api.problems import AUTH_PROBLEMS, Problem, problem_responses
+from service.api.problems import AUTH_PROBLEMS, UNKNOWN_TRANSACTION, Problem, problem_responses
 from service.api.schemas import IngestReceipt
 from service.config import MAX_BATCH_ITEMS
 from service.domain.events import ID_PATTERN, TransactionIn
@@ -53,5 +53,5 @@ class TransactionController(Controller):
                         state: State) -> TransactionView:
         view = load_transaction_view(state.engine, transaction_id, state.registry)
         if view is None:
-            raise Problem(404, "Unknown transaction", f"no transaction {transaction_id!r} in the log")
+            raise Problem(UNKNOWN_TRANSACTION, f"no transaction {transaction_id!r} in the log")
         return view

@@ -12,6 +12,7 @@ from uvicorn.supervisors import Multiprocess
 
 from service.config import Settings
 from service.logs import logging_config
+from service.metrics.multiprocess import shared_metrics_directory
 
 
 class TcpConfig(uvicorn.Config):
@@ -49,9 +50,12 @@ def uvicorn_config(args: argparse.Namespace, settings: Settings) -> TcpConfig:
 
 def _serve(args: argparse.Namespace) -> int:
     # Fail fast, with a one-line message: each uvicorn process checks again in `served_app`.
-    config = uvicorn_config(args, Settings.from_env().require_for_api())
+    settings = Settings.from_env().require_for_api()
+    config = uvicorn_config(args, settings)
     if args.workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        # The processes share their request histograms through one directory (service.metrics.multiprocess).
+        with shared_metrics_directory(settings.observability.prometheus_multiproc_dir):
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:
         uvicorn.Server(config).run()
     return 0

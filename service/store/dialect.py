@@ -17,7 +17,8 @@ The differences, and why each exists:
   already gives a deferred read transaction its snapshot). Both make the database refuse a write.
 - **Identity after an explicit-position copy**: Postgres' sequence must be moved past the copied log; SQLite
   continues after the largest rowid by itself.
-- **Timestamps**: Postgres stores TIMESTAMPTZ; SQLite has no such type and stores naive UTC text.
+- **Timestamps**: Postgres stores TIMESTAMPTZ; SQLite has no such type and stores naive UTC text, so the
+  seconds between two of them are `EXTRACT(EPOCH FROM ...)` on one and a `julianday` difference on the other.
 - **One scheduler per deployment**: a session advisory lock on Postgres, an exclusive lock on a file beside
   the database on SQLite (`hold_deployment_lock`).
 
@@ -139,6 +140,14 @@ def utc_for_column(moment: datetime, sa_dialect: sa.Dialect) -> datetime:
     """An aware UTC datetime as the backend's timestamp column takes it: as is on Postgres, naive on SQLite
     (whose fixed-width text format sorts in time order; `UTCDateTime` puts the offset back when reading)."""
     return moment.replace(tzinfo=None) if sa_dialect.name == SQLITE else moment
+
+
+def seconds_between(bind: Connection | Engine, later: sa.ColumnElement[Any],
+                    earlier: sa.ColumnElement[Any]) -> sa.ColumnElement[float]:
+    """`later - earlier` in seconds, as a SQL expression (for aggregates computed in the database)."""
+    if is_postgres(bind):
+        return sa.cast(sa.extract("epoch", later - earlier), sa.Float)
+    return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86_400.0
 
 
 # -- one holder per deployment (the scheduler, the lifecycle) ------------------------------------------

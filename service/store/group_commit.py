@@ -11,6 +11,7 @@ returned. If that commit fails, every request in the group gets the error and no
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import queue
 import threading
@@ -34,6 +35,8 @@ class _Pending:
     kind: str
     unit: list[NewEvent]
     future: Future[UnitOutcome] = field(default_factory=Future)
+    # The submitting request's context (its request id, its trace): the after-commit hook runs in it.
+    context: contextvars.Context = field(default_factory=contextvars.copy_context)
 
 
 class GroupCommitter:
@@ -103,9 +106,10 @@ class GroupCommitter:
         for member, outcome in zip(members, outcomes, strict=True):
             member.future.set_result(outcome)
         if self._on_appended is not None:
-            positions = [p for outcome in outcomes for p in outcome.new_positions]
-            if positions:
-                try:
-                    self._on_appended(kind, positions)
-                except Exception:  # the doorbell is best effort; the sweeper re-rings
-                    log.exception("after-commit hook failed for %d %s", len(positions), kind)
+            # Once per unit (the doorbell coalesces them again), so that each request's context goes along.
+            for member, outcome in zip(members, outcomes, strict=True):
+                if outcome.new_positions:
+                    try:
+                        member.context.run(self._on_appended, kind, outcome.new_positions)
+                    except Exception:  # the doorbell is best effort; the sweeper re-rings
+                        log.exception("after-commit hook failed for %d %s", len(outcome.new_positions), kind)

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_TRANSACTION
 from service.ml.metrics import roc_auc
+from service.store import dialect as store_dialect
 from service.store.outbox import count_by_status
 from service.store.tables import alerts, events, labels, model_versions, predictions
 
@@ -145,3 +146,39 @@ def served_quality(conn: Connection) -> dict[str, Any]:
 def _alerted() -> Any:
     """How many predictions scored at or above their own threshold: the alert count, per version or pooled."""
     return sa.func.sum(sa.case((predictions.c.score >= predictions.c.threshold, 1), else_=0))
+
+
+# Upper bounds (seconds) of the latency histograms: a healthy pipeline scores in tens of milliseconds, a
+# backlog pushes latencies to minutes, and event-to-prediction also carries the client's own delay.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0)
+
+
+def latency_histograms(engine: Engine, after: datetime, through: datetime,
+                       buckets: tuple[float, ...] = LATENCY_BUCKETS) -> dict[str, dict[str, Any]]:
+    """Histograms of the latencies of the champion predictions scored in (after, through], counted by the
+    database (a range scan of `ix_predictions_scored_at`, so the cost follows the predictions in the range).
+
+    Each kind (`event_to_prediction`, `recorded_to_prediction`) gets `buckets` (cumulative counts, one per
+    upper bound, `+Inf` being `count`), `count` and `sum` (seconds).
+    """
+    kinds = {"event_to_prediction": predictions.c.event_time, "recorded_to_prediction": predictions.c.recorded_at}
+    seconds = [store_dialect.seconds_between(engine, predictions.c.scored_at, start) for start in kinds.values()]
+    # Each row gets the index of the first bucket it fits (len(buckets): only +Inf); the database groups them.
+    indexes = [sa.case(*((s <= bound, i) for i, bound in enumerate(buckets)), else_=len(buckets)).label(f"b{k}")
+               for k, s in enumerate(seconds)]
+    query = (sa.select(*indexes, sa.func.count(), *(sa.func.sum(s) for s in seconds))
+             .where(predictions.c.scored_at > after, predictions.c.scored_at <= through, predictions.c.champion)
+             .group_by(*indexes))
+    with engine.connect() as conn:
+        groups = conn.execute(query).all()
+    result = {}
+    for k, kind in enumerate(kinds):
+        per_bucket = [0] * (len(buckets) + 1)
+        total = 0.0
+        for row in groups:
+            per_bucket[int(row[k])] += int(row[len(kinds)])
+            total += float(row[len(kinds) + 1 + k] or 0.0)
+        cumulative = [sum(per_bucket[: i + 1]) for i in range(len(buckets))]
+        result[kind] = {"count": sum(per_bucket), "sum": total,
+                        "buckets": list(zip(buckets, cumulative, strict=True))}
+    return result

@@ -122,14 +122,20 @@ class ModelDescription:
     status: str
     spec: str
     threshold: float
+    target_alert_rate: float | None = None  # what the threshold was calibrated for
 
 
 def model_descriptions(registry: ModelRegistry) -> dict[int, ModelDescription]:
-    """Each version's status, spec name and threshold, by version."""
+    """Each version's status, spec name, threshold and target alert rate, by version."""
     table = registry.assignments()
     return {r.version: ModelDescription(_status(table.status_of(r.version)), str(r.model_spec.get("name", "")),
-                                        r.threshold)
+                                        r.threshold, _target_alert_rate(r))
             for r in registry.list()}
+
+
+def _target_alert_rate(record: VersionRecord) -> float | None:
+    target = record.metrics.get("target_alert_rate")
+    return None if target is None else float(target)
 
 
 class HasRegistry(Protocol):
