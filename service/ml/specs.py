@@ -28,12 +28,15 @@ Serving code calls `score_one` only; learning belongs to training (invariant 4, 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from river import anomaly, compose, linear_model, optim, preprocessing
+
+from service.domain.categorical import without_categories
+from service.domain.features import FeatureValues
 
 # River ships no type information; a model is whatever `build_model` returned.
 Model = Any
@@ -85,6 +88,10 @@ class ModelSpec:
     name: str
     params: dict[str, Any] = field(default_factory=dict)
     features: FeatureSelection = field(default_factory=FeatureSelection)
+    # The attributes whose per-card categorical features this version's features hold
+    # (`service.domain.categorical`). Recorded in lineage, so the features a version was served with can be
+    # computed again under any later setting; versions written before categories existed have none.
+    categories: tuple[str, ...] = ()
 
     @property
     def supervised(self) -> bool:
@@ -93,19 +100,35 @@ class ModelSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "params": dict(self.params), "supervised": self.supervised,
-                "features": self.features.to_dict()}
+                "features": self.features.to_dict(), "categories": list(self.categories)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelSpec:
         """Rebuild a spec from lineage; it is checked against its family like any override."""
         spec = spec_for(str(data["name"]), **dict(data.get("params", {})))
-        return ModelSpec(spec.name, spec.params, FeatureSelection.from_dict(data.get("features")))
+        return ModelSpec(spec.name, spec.params, FeatureSelection.from_dict(data.get("features")),
+                         tuple(str(name) for name in data.get("categories", ())))
 
     def with_features(self, include: tuple[str, ...] | None = None, exclude: tuple[str, ...] | None = None,
                       ) -> ModelSpec:
         current = self.features
         return ModelSpec(self.name, self.params, FeatureSelection(
-            current.include if include is None else include, current.exclude if exclude is None else exclude))
+            current.include if include is None else include, current.exclude if exclude is None else exclude),
+            self.categories)
+
+    def with_categories(self, categories: Sequence[str]) -> ModelSpec:
+        return ModelSpec(self.name, self.params, self.features, tuple(categories))
+
+    def own_features(self, features: FeatureValues, computed: Sequence[str]) -> FeatureValues:
+        """`features`, computed with the categories `computed` (a superset of this spec's), as this version
+        alone would have had them: without the other categories' features."""
+        extra = [name for name in computed if name not in self.categories]
+        return without_categories(features, extra) if extra else features
+
+
+def union_categories(specs: Iterable[ModelSpec]) -> tuple[str, ...]:
+    """Every category some of `specs` reads, in a fixed order: what to compute features with once for all."""
+    return tuple(sorted({name for spec in specs for name in spec.categories}))
 
 
 @dataclass(frozen=True, slots=True)

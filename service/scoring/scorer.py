@@ -19,8 +19,8 @@ from sqlalchemy.engine import Engine
 
 from service.domain.assignment import Assignment
 from service.domain.events import EVENT_TRANSACTION
-from service.domain.features import TxView, batch_features, history_query
-from service.ml.specs import score_one
+from service.domain.features import FeatureValues, TxView, batch_features, history_query
+from service.ml.specs import score_one, union_categories
 from service.store import outbox
 from service.store.engine import write_transaction
 from service.store.event_log import EventLog, EventRecord
@@ -58,10 +58,14 @@ class Scorer:
             done = existing_predictions(conn, [t.transaction_id for t in targets])
             todo = [t for t in targets if any((t.transaction_id, v) not in done
                                               for v in assigned[t.position].versions)]
+            # Features once for every category some version of the batch reads; each version keeps its own.
+            categories = union_categories(self.registry.load(version).spec
+                                          for version in {v for t in todo for v in assigned[t.position].versions})
             query = history_query(todo)
-            history = fetch_history(conn, query) if query else []
-            features = batch_features(todo, history)
-            rows, alerts = self._predict({r.position: r for r in records}, todo, assigned, features, done)
+            history = fetch_history(conn, query, categories=categories) if query else []
+            features = batch_features(todo, history, categories)
+            rows, alerts = self._predict({r.position: r for r in records}, todo, assigned, features, categories,
+                                         done)
             insert_predictions(conn, rows)
             new_ids = outbox.insert_alerts(conn, alerts)
             created = [alert for alert in alerts if alert["transaction_id"] in new_ids]
@@ -71,7 +75,7 @@ class Scorer:
         return ScoreReport(len(records), len(rows), len(created), len(records) - len(targets))
 
     def _predict(self, records: dict[int, EventRecord], todo: Sequence[TxView], assigned: dict[int, Assignment],
-                 features: dict[int, dict[str, float]], done: set[tuple[str, int]],
+                 features: dict[int, FeatureValues], categories: Sequence[str], done: set[tuple[str, int]],
                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         rows: list[dict[str, Any]] = []
         alerts: list[dict[str, Any]] = []
@@ -82,13 +86,14 @@ class Scorer:
                     continue
                 loaded = self.registry.load(version)
                 started = time.perf_counter()
-                score = float(score_one(loaded.model, loaded.spec, features[tx.position]))
+                own = loaded.spec.own_features(features[tx.position], categories)
+                score = float(score_one(loaded.model, loaded.spec, own))
                 scored_at = datetime.now(UTC)
                 champion = version == assignment.champion
                 record = records[tx.position]
                 rows.append({"transaction_id": tx.transaction_id, "model_version": version,
                              "position": tx.position, "champion": champion, "score": score,
-                             "threshold": loaded.threshold, "features": features[tx.position],
+                             "threshold": loaded.threshold, "features": own,
                              "event_time": tx.event_time, "recorded_at": record.recorded_at,
                              "scored_at": scored_at})
                 log.debug("scored", extra={"transaction_id": tx.transaction_id, "model_version": version,
