@@ -102,6 +102,9 @@ DEFAULT_SWEEP_GRACE_SECONDS = 5.0
 DEFAULT_QUEUE_PREFIX = "fraudlog"
 DEFAULT_MAX_ATTRIBUTES = Limits.max_attributes
 DEFAULT_MAX_ATTRIBUTE_NAME = Limits.max_attribute_name
+# The conventional categorical attributes (README "Transactions"); a client that sends none of them gets
+# exactly the features it got before categories existed.
+DEFAULT_CARD_CATEGORIES = ("mcc", "merchant_id", "country", "channel", "device_id")
 
 # What a process kind may demand beyond parsing: `Settings.require(SECRET_KEY, API_KEYS)`.
 SECRET_KEY = "FRAUDLOG_SECRET_KEY"
@@ -194,6 +197,9 @@ class Settings:
     promotion_min_frauds: int = 30
     promotion_confidence: float = 0.95
     max_challengers: int = 3
+    # FRAUDLOG_CARD_CATEGORIES: the attributes a newly chosen spec computes per-card categorical features of.
+    # A version records them in its spec, so retraining, scoring and replay never read this again.
+    card_categories: tuple[str, ...] = DEFAULT_CARD_CATEGORIES
 
     @property
     def auth_required(self) -> bool:
@@ -268,6 +274,7 @@ class Settings:
             webhook_secret=env.get("FRAUDLOG_WEBHOOK_SECRET", "").encode(),
             git_commit=env.get("FRAUDLOG_GIT_COMMIT") or None,
             secret_key_generated=generated,
+            card_categories=_category_names(env, "FRAUDLOG_CARD_CATEGORIES", DEFAULT_CARD_CATEGORIES),
         )
 
 def _embedded_secret(database_url: str) -> str:
@@ -287,6 +294,19 @@ def _embedded_secret(database_url: str) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")
     return value
+
+
+def _category_names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Comma-separated attribute names; set but empty means none."""
+    text = env.get(name)
+    if text is None:
+        return default
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    bad = [n for n in names if len(n) > DEFAULT_MAX_ATTRIBUTE_NAME or not n.isprintable()]
+    if bad:
+        raise ConfigError(f"{name}={text!r}: {bad[0]!r} is not an attribute name (printable, at most "
+                          f"{DEFAULT_MAX_ATTRIBUTE_NAME} characters)")
+    return names
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
