@@ -71,8 +71,8 @@ def _demo(args: argparse.Namespace) -> int:
     store = open_store(settings)
     console.print(f"[bold]fraudlog demo[/]: SQLite at {args.db}, in-process broker, logs in {log_file}; "
                   f"importing {len(training):,} labelled transactions and training {args.model} on them")
-    result = train_first_version(store.registry, training, spec_for(args.model).with_categories(settings.card_categories),
-                                 id_prefix="")
+    spec = spec_for(args.model).with_categories(settings.card_categories)
+    result = train_first_version(store.registry, training, spec, id_prefix="")
     auc = result.metrics["prequential_roc_auc"]
     console.print(f"version {result.version}: prequential ROC AUC {'-' if auc is None else f'{auc:.4f}'}, "
                   f"threshold {result.threshold:.4g} for a {result.metrics['target_alert_rate']:.0%} alert rate; "
