@@ -8,9 +8,12 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from river import base
+
 from service.domain.features import TxView, batch_features
+from service.ml.custom import custom_spec
 from service.ml.metrics import roc_auc
-from service.ml.specs import ModelSpec, build_model, score_one, spec_for
+from service.ml.specs import ModelSpec, build_model, learn_one, score_one, spec_for
 from service.ml.training import TrainingData, fit
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -99,3 +102,30 @@ def test_a_version_keeps_only_its_own_categories_features() -> None:
     alone = batch_features(views, [], ("country",))
     spec = spec_for("logreg").with_categories(("country",))
     assert {p: spec.own_features(f, ("country", "device_id")) for p, f in both.items()} == alone
+
+
+class RecordsInputs(base.Classifier):
+    """A user's own model that keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+
+    def learn_one(self, x: dict[str, Any], y: Any) -> None:
+        self.seen.append(dict(x))
+
+    def predict_proba_one(self, x: dict[str, Any]) -> dict[bool, float]:
+        self.seen.append(dict(x))
+        return {False: 0.5, True: 0.5}
+
+
+def recording_factory() -> RecordsInputs:
+    return RecordsInputs()
+
+
+def test_a_users_own_pipeline_receives_the_raw_text() -> None:
+    spec = custom_spec(f"{__name__}:recording_factory")
+    model = build_model(spec)
+    features: dict[str, float | str] = {"amount": 3.0, "attr_country": "東京", "card_country_new_24h": 1.0}
+    learn_one(model, spec, features, True)
+    score_one(model, spec, features)
+    assert model.seen == [features, features]
