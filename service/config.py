@@ -302,10 +302,11 @@ def _category_names(env: Mapping[str, str], name: str, default: tuple[str, ...])
     if text is None:
         return default
     names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    bad = [n for n in names if len(n) > DEFAULT_MAX_ATTRIBUTE_NAME or not n.isprintable()]
+    # Quotes and backslashes are refused too: a name becomes a quoted key of a JSON path in the history query.
+    bad = [n for n in names if len(n) > DEFAULT_MAX_ATTRIBUTE_NAME or not n.isprintable() or '"' in n or "\\" in n]
     if bad:
-        raise ConfigError(f"{name}={text!r}: {bad[0]!r} is not an attribute name (printable, at most "
-                          f"{DEFAULT_MAX_ATTRIBUTE_NAME} characters)")
+        raise ConfigError(f"{name}={text!r}: {bad[0]!r} is not a category name (printable, no quote or backslash, "
+                          f"at most {DEFAULT_MAX_ATTRIBUTE_NAME} characters)")
     return names
 
 

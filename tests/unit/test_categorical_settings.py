@@ -14,7 +14,7 @@ def test_the_conventional_names_by_default_and_none_when_set_empty() -> None:
         "country", "device_id")
 
 
-@pytest.mark.parametrize("text", ["country,dev\tice", "x" * 65])
+@pytest.mark.parametrize("text", ["country,dev\tice", "x" * 65, 'say"what', "back\\slash"])
 def test_a_name_no_attribute_can_have_is_refused_naming_the_variable(text: str) -> None:
     with pytest.raises(ConfigError, match="FRAUDLOG_CARD_CATEGORIES"):
         Settings.from_env({"FRAUDLOG_CARD_CATEGORIES": text})
