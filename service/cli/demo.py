@@ -95,6 +95,10 @@ def _demo(args: argparse.Namespace) -> int:
         same = _on_the_same_transactions(store, len(streaming) // 4)
         _summary(console, client.get("/v1/stats"), client.get("/v1/models"), served, same, report, waited,
                  args.csv is None)
+        if twin is not None:
+            console.print(f"per-card categorical features on the same transactions (the stream's last quarter): "
+                          f"ROC AUC {_fmt(same[result.version][0])} with them (v{result.version}), "
+                          f"{_fmt(same[twin][0])} without (v{twin})")
         if not args.no_serve:
             console.print(f"serving on {url} (OpenAPI docs at {url}/schema/swagger); Ctrl-C to stop")
             while True:
@@ -233,9 +237,10 @@ def _summary(console: Console, stats: dict[str, Any], models: list[dict[str, Any
                          describe_decision(model.get("last_decision")))
     console.print(versions)
     if synthetic:
-        console.print("reference (README, Model quality): the same protocol offline (python -m bench.learning "
-                      "--csv synthetic --cards 750 --rows 30000 --train-rows 10000 --every 5000 --clock-gap 0.001) "
-                      "serves ROC AUC 0.953 with a 1.98 % alert rate; on the real sample logreg serves 0.975")
+        console.print("reference (BENCHMARKS.md, Categorical attributes): the same protocol offline (python -m "
+                      "bench.learning --csv synthetic --cards 750 --rows 30000 --train-rows 10000 --every 5000 "
+                      "--clock-gap 0.001 --card-categories mcc,merchant_id,country,channel,device_id); on the real "
+                      "sample logreg serves 0.975")
 
 
 def _fmt(value: float | None) -> str:
