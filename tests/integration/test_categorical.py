@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from service.cli import main
 from service.config import Settings
 from service.domain.assignment import CHALLENGER
 from service.domain.categorical import feature_names
@@ -145,3 +146,21 @@ def test_a_refused_string_is_named_and_writes_nothing(database_url: str, value: 
         assert EventLog(engine).count() == 0
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_replay_under_another_category_setting_still_reproduces(engine: Engine, database_url: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The categories that computed a prediction's features come from its version's lineage, not from
+    FRAUDLOG_CARD_CATEGORIES at replay time."""
+    registry = install_versions(engine)
+    live = with_unicode(synthetic_rows(80, seed=24, cards=5))
+    with api_client(Settings(database_url=database_url, secret_key=SECRET)) as client:
+        positions = [r["position"] for r in client.post("/v1/transactions", json=[b for b, _ in live]).json()]
+    Scorer(engine, registry).score_positions(positions)
+    monkeypatch.setenv("FRAUDLOG_DATABASE_URL", database_url)
+    monkeypatch.setenv("FRAUDLOG_SECRET_KEY", SECRET.decode())
+    monkeypatch.setenv("FRAUDLOG_API_KEYS", "test:admin:test-key")
+    for setting in ("channel,mcc", ""):
+        monkeypatch.setenv("FRAUDLOG_CARD_CATEGORIES", setting)
+        assert main(["replay"]) == 0
