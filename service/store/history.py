@@ -12,17 +12,19 @@ from sqlalchemy.engine import Connection
 
 from service.domain.events import EVENT_TRANSACTION
 from service.domain.features import HistoryQuery, TxView
+from service.store.dialect import json_values_at
 from service.store.tables import events
 
 
-def _history_statement(query: HistoryQuery, before: int, categories: Sequence[str]) -> sa.Select[Any]:
+def _history_statement(conn: Connection, query: HistoryQuery, before: int, categories: Sequence[str],
+                       ) -> sa.Select[Any]:
     # Card features read only a history event's card, time, amount and categorical attributes, so only those
     # are fetched: decoding whole payloads (dozens of attributes each) was the largest cost of scoring a batch.
-    # A category comes back as JSON (text, a number or null), so a number under a category's name is told
-    # from text alike on both backends.
+    # A category comes back as a JSON value (text, a number or None), so a number under a category's name is
+    # told from text alike on both backends.
     return sa.select(events.c.position, events.c.transaction_id, events.c.card_id, events.c.event_time,
                      events.c.payload["amount"].as_float(),
-                     *(events.c.payload[("attributes", name)] for name in categories)).where(
+                     *json_values_at(conn, events.c.payload, "attributes", categories)).where(
         events.c.event_type == EVENT_TRANSACTION,
         events.c.card_id.in_(sorted(query.card_ids)),
         events.c.event_time > query.since,
@@ -41,8 +43,9 @@ def fetch_history(conn: Connection, query: HistoryQuery, *, before: int | None =
     """
     limit = query.before_position if before is None else min(before, query.before_position)
     names = tuple(categories)
+    statement = _history_statement(conn, query, limit, names)
     return [TxView(position, tx, card, moment, amount, _texts(names, values))
-            for position, tx, card, moment, amount, *values in conn.execute(_history_statement(query, limit, names))]
+            for position, tx, card, moment, amount, *values in conn.execute(statement)]
 
 
 def _texts(names: tuple[str, ...], values: Sequence[Any]) -> dict[str, float | str]:

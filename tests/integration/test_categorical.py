@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from service.cli import main
 from service.config import Settings
 from service.domain.assignment import CHALLENGER
 from service.domain.categorical import feature_names
+from service.domain.features import HistoryQuery
 from service.lifecycle.first_version import train_first_version
 from service.lifecycle.versions import train_version
 from service.ml.specs import spec_for
@@ -23,9 +25,11 @@ from service.replay.rebuild import rebuild
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
+from service.store.history import fetch_history
 from service.store.registry import ModelRegistry
 from service.store.tables import predictions
 from tests.support.api import api_client
+from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, synthetic_rows
 
 UNICODE = ("Zürich", "東京", "🛒💳", "São Paulo")
@@ -164,3 +168,17 @@ def test_replay_under_another_category_setting_still_reproduces(engine: Engine, 
     for setting in ("channel,mcc", ""):
         monkeypatch.setenv("FRAUDLOG_CARD_CATEGORIES", setting)
         assert main(["replay"]) == 0
+
+
+def test_history_carries_the_text_of_each_category_and_never_a_number(engine: Engine) -> None:
+    """Both backends read a category's value back as text, and a number under that name as no value."""
+    bodies = [{"transaction_id": f"t-{i}", "card_id": "card-1", "event_time": f"2026-11-28T03:0{i}:00Z",
+               "amount": 1.0, "attributes": attributes}
+              for i, attributes in enumerate([{"country": "東京", "mcc": 5411}, {"country": 7, "mcc": "5411"},
+                                              {"V1": 1.0}])]
+    append_transactions(engine, [(body, False) for body in bodies])
+    query = HistoryQuery(frozenset({"card-1"}), datetime(2026, 11, 27, tzinfo=UTC), 99)
+    with engine.connect() as conn:
+        history = sorted(fetch_history(conn, query, categories=("country", "mcc", "device_id")),
+                         key=lambda view: view.position)
+    assert [view.attributes for view in history] == [{"country": "東京"}, {"mcc": "5411"}, {}]
