@@ -2,6 +2,7 @@
 
     python -m bench.learning [--csv ../shared/data/creditcard_sample.csv.gz] [--specs logreg hst blend]
                              [--policies evidence always frozen] [--cards N]
+                             [--card-categories country,merchant_id,device_id,mcc,channel]
 
 The protocol of `bench.quality` without the API, so that designs can be compared quickly and on the same
 footing: version 1 learns rows 0-9,999; rows 10,000-29,999 are served in order by the champion, frozen;
@@ -11,6 +12,10 @@ rows before t - 1,000, with its threshold calibrated on the newest 10,000 rows; 
 DeLong's test), `always` promotes every new version, `frozen` never does. Features are the service's own
 (`service.domain.features.batch_features`). Reports the champions' pooled ROC AUC over the served rows, the
 alert rate for a 2 % target, and the promotions made.
+
+With `--card-categories`, each spec runs twice on the same stream: without the per-card categorical features
+(`service.domain.categorical`) and with them; `logreg` also runs with no text at all (numbers only), so the
+table shows what the text attributes and what the card features add.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ START = datetime(2013, 9, 1, tzinfo=UTC)
 
 
 def load(csv: Path | None, rows: int, cards: int | None, clock_gap: float | None = None,
-         ) -> tuple[list[dict[str, Any]], list[bool]]:
+         categories: tuple[str, ...] = ()) -> tuple[list[dict[str, Any]], list[bool]]:
     source = (creditcard_transactions(csv, start=START, cards=cards, limit=rows) if csv
               else synthetic_stream(rows, start=START, cards=cards or 500))
     bodies, labels = zip(*source, strict=True)
@@ -47,8 +52,21 @@ def load(csv: Path | None, rows: int, cards: int | None, clock_gap: float | None
              for i, b in enumerate(bodies)]
     views = [TxView(i + 1, b["transaction_id"], b.get("card_id"), times[i], float(b["amount"]),
                     dict(sorted(b["attributes"].items()))) for i, b in enumerate(bodies)]
-    features = batch_features(views, [])
+    features = batch_features(views, [], categories)
     return [features[v.position] for v in views], list(labels)
+
+
+def variants(name: str, spec: ModelSpec, features: list[dict[str, Any]], categories: tuple[str, ...],
+             ) -> list[tuple[str, ModelSpec, list[dict[str, Any]]]]:
+    """The runs of one spec: as is, or without and with the card categorical features (see the docstring)."""
+    if not categories:
+        return [(name, spec, features)]
+    without = [spec.own_features(f, categories) for f in features]
+    runs = [(f"{name}, no card categories", spec, without),
+            (f"{name} + card categories", spec.with_categories(categories), features)]
+    if spec.name == "logreg":
+        runs.insert(0, (f"{name}, numbers only", spec_for("logreg", one_hot=[], hash_features=0), without))
+    return runs
 
 
 def train(spec: ModelSpec, features: list[dict[str, Any]], labels: list[bool | None], rate: float) -> Any:
@@ -125,27 +143,36 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=2_000)
     parser.add_argument("--delay", type=int, default=1_000)
     parser.add_argument("--alert-rate", type=float, default=0.02)
+    parser.add_argument("--card-categories", default="",
+                        help="comma-separated attribute names: run each spec without and with their card features")
     args = parser.parse_args()
     console = Console()
     csv = None if str(args.csv) == "synthetic" else args.csv
-    features, labels = load(csv, args.rows, args.cards, args.clock_gap)
+    categories = tuple(n.strip() for n in args.card_categories.split(",") if n.strip())
+    features, labels = load(csv, args.rows, args.cards, args.clock_gap, categories)
     table = Table("spec", "policy", "champion ROC AUC", "alert rate", "versions", "promoted", "seconds",
                   title=f"{csv.name if csv else 'synthetic'}: train {args.train_rows:,}, serve "
                         f"{len(features) - args.train_rows:,}, retrain every {args.every:,}, "
                         f"labels {args.delay:,} late")
-    for name in args.specs:
-        spec = custom_spec(name) if ":" in name else spec_for(name)
+    for spec_name in args.specs:
+        spec = custom_spec(spec_name) if ":" in spec_name else spec_for(spec_name)
         if args.with_hours:
             spec = spec.with_features(exclude=())
-        for policy in args.policies:
-            began = time.perf_counter()
-            result = run(spec, policy, features, labels, train_rows=args.train_rows, every=args.every,
-                         delay=args.delay, rate=args.alert_rate)
-            table.add_row(name, policy, f"{result['auc']:.4f}", f"{result['alert_rate']:.2%}",
-                          str(result["versions"]), ", ".join(map(str, result["promotions"])) or "-",
-                          f"{time.perf_counter() - began:.0f}")
-            console.print(f"{name} {policy}: ROC AUC {result['auc']:.4f}, alert rate {result['alert_rate']:.2%}")
+        for name, variant, inputs in variants(spec_name, spec, features, categories):
+            _run_policies(console, table, args, name, variant, inputs, labels)
     console.print(table)
+
+
+def _run_policies(console: Console, table: Table, args: argparse.Namespace, name: str, spec: ModelSpec,
+                  features: list[dict[str, Any]], labels: list[bool]) -> None:
+    for policy in args.policies:
+        began = time.perf_counter()
+        result = run(spec, policy, features, labels, train_rows=args.train_rows, every=args.every,
+                     delay=args.delay, rate=args.alert_rate)
+        table.add_row(name, policy, f"{result['auc']:.4f}", f"{result['alert_rate']:.2%}",
+                      str(result["versions"]), ", ".join(map(str, result["promotions"])) or "-",
+                      f"{time.perf_counter() - began:.0f}")
+        console.print(f"{name} {policy}: ROC AUC {result['auc']:.4f}, alert rate {result['alert_rate']:.2%}")
 
 
 if __name__ == "__main__":

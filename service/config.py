@@ -105,6 +105,9 @@ DEFAULT_API_HEALTHCHECK_TIMEOUT = timedelta(seconds=30)
 DEFAULT_QUEUE_PREFIX = "fraudlog"
 DEFAULT_MAX_ATTRIBUTES = Limits.max_attributes
 DEFAULT_MAX_ATTRIBUTE_NAME = Limits.max_attribute_name
+# The conventional categorical attributes (README "Transactions"); a client that sends none of them gets
+# exactly the features it got before categories existed.
+DEFAULT_CARD_CATEGORIES = ("mcc", "merchant_id", "country", "channel", "device_id")
 
 # What a process kind may demand beyond parsing: `Settings.require(SECRET_KEY, API_KEYS)`.
 SECRET_KEY = "FRAUDLOG_SECRET_KEY"
@@ -237,6 +240,9 @@ class Settings:
     # Score with versions trained under other river/numpy/scipy minor versions (service.ml.environment).
     allow_environment_drift: bool = False
     observability: ObservabilitySettings = field(default_factory=lambda: ObservabilitySettings())
+    # FRAUDLOG_CARD_CATEGORIES: the attributes a newly chosen spec computes per-card categorical features of.
+    # A version records them in its spec, so retraining, scoring and replay never read this again.
+    card_categories: tuple[str, ...] = DEFAULT_CARD_CATEGORIES
 
     @property
     def auth_required(self) -> bool:
@@ -315,6 +321,7 @@ class Settings:
             webhook_secret=env.get("FRAUDLOG_WEBHOOK_SECRET", "").encode(),
             git_commit=env.get("FRAUDLOG_GIT_COMMIT") or None,
             secret_key_generated=generated,
+            card_categories=_category_names(env, "FRAUDLOG_CARD_CATEGORIES", DEFAULT_CARD_CATEGORIES),
         )
 
 def _embedded_secret(database_url: str) -> str:
@@ -334,6 +341,20 @@ def _embedded_secret(database_url: str) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(value + "\n")
     return value
+
+
+def _category_names(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """Comma-separated attribute names; set but empty means none."""
+    text = env.get(name)
+    if text is None:
+        return default
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    # Quotes and backslashes are refused too: a name becomes a quoted key of a JSON path in the history query.
+    bad = [n for n in names if len(n) > DEFAULT_MAX_ATTRIBUTE_NAME or not n.isprintable() or '"' in n or "\\" in n]
+    if bad:
+        raise ConfigError(f"{name}={text!r}: {bad[0]!r} is not a category name (printable, no quote or backslash, "
+                          f"at most {DEFAULT_MAX_ATTRIBUTE_NAME} characters)")
+    return names
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -79,7 +79,8 @@ def _retrain(args: argparse.Namespace) -> int:
     from service.ml.specs import spec_for
 
     store = open_store()
-    spec: ModelSpec | None = None if args.model is None else spec_for(args.model)
+    spec: ModelSpec | None = (None if args.model is None
+                              else spec_for(args.model).with_categories(store.settings.card_categories))
     result = retrain(store.registry, through=args.through, promote=args.promote, spec=spec,
                      git_commit=store.settings.git_commit)
     if result is None:

@@ -59,8 +59,8 @@ def _patterns(text: str) -> tuple[str, ...]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    spec = chosen_spec(args)
     store = open_store()
+    spec = chosen_spec(args).with_categories(store.settings.card_categories)
     rows = creditcard_transactions(args.csv, start=CSV_START, cards=args.cards)
     if args.rows is not None:
         rows = islice(rows, args.rows)

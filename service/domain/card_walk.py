@@ -92,6 +92,7 @@ class CardWalk:
 
     def __init__(self, events: Iterable[TxView], *, window: timedelta, short_window: timedelta) -> None:
         by_time = sorted(events, key=lambda e: (e.event_time, e.position))
+        self._by_time = by_time
         self._window = window
         self._short_window = short_window
         self._times = [e.event_time for e in by_time]
@@ -119,6 +120,14 @@ class CardWalk:
             amount_sum=rounded_sum(self._amounts.prefix(end) - self._amounts.prefix(start)),
             latest=self._times[self._counts.rank_of_kth(through_end) - 1],
         )
+
+    def events_before(self, tx: TxView) -> list[TxView]:
+        """`tx`'s history as a list, for the categorical features (`service.domain.categorical`), which need the
+        values themselves. O(events in the card's window), so it is called only for a transaction that has a
+        value in some configured category."""
+        start = bisect.bisect_right(self._times, tx.event_time - self._window)
+        end = bisect.bisect_right(self._times, tx.event_time)
+        return [e for e in self._by_time[start:end] if e.position < tx.position]
 
     def _add(self, event: TxView) -> None:
         rank = self._rank[event.position]

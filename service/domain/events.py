@@ -39,6 +39,14 @@ AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 
 AttributeName = Annotated[str, msgspec.Meta(min_length=1, pattern=r"\A[^\x00-\x1f\x7f]+\Z",
                                             extra_json_schema={"maxLength": MAX_ATTRIBUTE_NAME})]
 Amount = Annotated[float, msgspec.Meta(ge=0, description="finite, >= 0")]
+# A categorical attribute value (a country, a merchant id, a channel): printable text only. C0 and C1 control
+# characters are refused (a NUL cannot be stored in Postgres JSONB, the others hide in logs and dashboards),
+# and so are lone surrogates, which no UTF-8 encoder, hence no database or client, can carry.
+MAX_ATTRIBUTE_TEXT = 128
+AttributeText = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ATTRIBUTE_TEXT,
+                                            pattern=r"\A[^\x00-\x1f\x7f-\x9f\ud800-\udfff]+\Z",
+                                            description="printable text, 1-128 characters")]
+AttributeValue = float | AttributeText
 
 
 class TransactionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -48,7 +56,7 @@ class TransactionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     event_time: AwareDateTime
     amount: Amount
     card_id: Identifier | None = None
-    attributes: Annotated[dict[AttributeName, float], msgspec.Meta(extra_json_schema={"maxProperties":
+    attributes: Annotated[dict[AttributeName, AttributeValue], msgspec.Meta(extra_json_schema={"maxProperties":
                                                                                    MAX_ATTRIBUTES})] = {}
 
 
@@ -98,8 +106,13 @@ def canonical_transaction(tx: TransactionIn) -> dict[str, Any]:
         "card_id": tx.card_id,
         "event_time": format_time(tx.event_time),
         "amount": _stored_number(tx.amount),
-        "attributes": {name: _stored_number(tx.attributes[name]) for name in sorted(tx.attributes)},
+        "attributes": {name: canonical_attribute(tx.attributes[name]) for name in sorted(tx.attributes)},
     }
+
+
+def canonical_attribute(value: float | str) -> float | str:
+    """Numbers are stored as floats (as they always were, so numeric-only digests never change); text as is."""
+    return value if isinstance(value, str) else _stored_number(value)
 
 
 def _stored_number(value: float) -> float:

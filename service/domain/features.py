@@ -14,7 +14,8 @@ Feature names are a public contract (they are stored with every prediction). Alw
 - `hour_sin`, `hour_cos`: `sin` and `cos` of `2π · hour_of_day / 24`, the time of day on a circle, so
   that 23:59 is next to 00:00.
 - `attr_<name>`: each client attribute as is, its name prefixed with `attr_` (`V1` becomes `attr_V1`) so
-  that it can never collide with another feature.
+  that it can never collide with another feature. A number stays a float, text stays a string
+  (`attr_country` is `"FR"`): encoding text is the model's business (`service.ml.specs`).
 
 Present only when the transaction has a card id, computed over its history (defined above):
 
@@ -29,6 +30,9 @@ Present only when the transaction has a card id, computed over its history (defi
   [0, 86400); 86400.0, the window's length, without history.
 
 Counts are floats like every other feature value.
+
+Per-card features over categorical attributes (`card_<category>_*`, for the categories the scoring version
+names) are defined in `service.domain.categorical`.
 
 A transaction without a card id has no `card_*` features at all (absent, not zero): it has no entity to
 compute them over, and a zero would claim "no recent activity", which is not known. The current event is
@@ -46,7 +50,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.domain.card_walk import CardWalk, CardWindow
-from service.domain.events import parse_time
+from service.domain.categorical import categorical_card_features, category_value
+from service.domain.events import canonical_attribute, parse_time
 
 WINDOW = timedelta(days=1)
 SHORT_WINDOW = timedelta(hours=1)
@@ -66,6 +71,10 @@ _SECONDS_PER_DAY = 86_400
 _WINDOW_SECONDS = WINDOW.total_seconds()
 
 
+# One transaction's features by name: floats, and text for text attributes (`attr_country`).
+FeatureValues = dict[str, float | str]
+
+
 @dataclass(frozen=True, slots=True)
 class TxView:
     """The part of a transaction event that features are computed from."""
@@ -75,7 +84,7 @@ class TxView:
     card_id: str | None
     event_time: datetime  # aware, UTC
     amount: float
-    attributes: dict[str, float]
+    attributes: dict[str, float | str]
 
     def __post_init__(self) -> None:
         if self.event_time.utcoffset() is None:
@@ -94,7 +103,8 @@ class TxView:
             amount=float(payload["amount"]),
             # Sorted by name: Postgres' JSONB hands keys back in its own order, and a linear model sums its
             # features in dict order, so the order must not depend on the backend for scores to be bit-exact.
-            attributes={name: float(value) for name, value in sorted(payload.get("attributes", {}).items())},
+            attributes={name: canonical_attribute(value)
+                        for name, value in sorted(payload.get("attributes", {}).items())},
         )
 
 
@@ -123,8 +133,9 @@ def history_query(targets: Iterable[TxView]) -> HistoryQuery | None:
     )
 
 
-def compute_features(tx: TxView, history: Iterable[TxView]) -> dict[str, float]:
-    """The features of `tx`. `history` may hold anything; only `tx`'s own history is used.
+def compute_features(tx: TxView, history: Iterable[TxView], categories: Sequence[str] = ()) -> FeatureValues:
+    """The features of `tx`. `history` may hold anything; only `tx`'s own history is used. `categories`: the
+    attribute names whose per-card features to add (`service.domain.categorical`).
 
     This is the definition, written as plainly as it reads: `batch_features` must agree with it bit for bit.
     """
@@ -135,10 +146,13 @@ def compute_features(tx: TxView, history: Iterable[TxView]) -> dict[str, float]:
         for past in history
         if past.card_id == tx.card_id and past.position < tx.position and _in_window(tx, past)
     }
-    return _own_features(tx) | _card_features(tx, _summarise(tx, list(window.values())))
+    past = list(window.values())
+    return {**_own_features(tx), **_card_features(tx, _summarise(tx, past)),
+            **categorical_card_features(tx, past, categories)}
 
 
-def batch_features(targets: Sequence[TxView], candidates: Iterable[TxView]) -> dict[int, dict[str, float]]:
+def batch_features(targets: Sequence[TxView], candidates: Iterable[TxView], categories: Sequence[str] = (),
+                   ) -> dict[int, FeatureValues]:
     """`compute_features` for every target, keyed by position, with the history fetched once.
 
     The targets are log events too, so each also counts as history of the later targets in the batch
@@ -146,12 +160,16 @@ def batch_features(targets: Sequence[TxView], candidates: Iterable[TxView]) -> d
     a batch costs O(n log n) in its card's events, not the O(n²) of summing every target's window afresh.
     """
     walks = _walks_by_card(targets, candidates)
-    result: dict[int, dict[str, float]] = {}
+    result: dict[int, FeatureValues] = {}
     for tx in sorted(targets, key=lambda t: t.position):
         if tx.card_id is None:
             result[tx.position] = _own_features(tx)
             continue
-        result[tx.position] = _own_features(tx) | _card_features(tx, walks[tx.card_id].window_before(tx))
+        walk = walks[tx.card_id]
+        features = {**_own_features(tx), **_card_features(tx, walk.window_before(tx))}
+        if any(category_value(tx, category) is not None for category in categories):
+            features |= categorical_card_features(tx, walk.events_before(tx), categories)
+        result[tx.position] = features
     return result
 
 
@@ -168,12 +186,12 @@ def _in_window(tx: TxView, past: TxView) -> bool:
     return tx.event_time - WINDOW < past.event_time <= tx.event_time
 
 
-def _own_features(tx: TxView) -> dict[str, float]:
+def _own_features(tx: TxView) -> FeatureValues:
     midnight = tx.event_time.replace(hour=0, minute=0, second=0, microsecond=0)
     # Integer microseconds, then one division: the same float whatever the arithmetic path.
     micros = (tx.event_time - midnight) // timedelta(microseconds=1)
     angle = math.tau * micros / (_SECONDS_PER_DAY * 1_000_000)
-    features = {
+    features: FeatureValues = {
         "amount": tx.amount,
         "hour_of_day": micros / 3_600_000_000,
         "hour_sin": math.sin(angle),

@@ -29,7 +29,7 @@ class NothingToLearn(ValueError):
 def train_version(engine: Any, secret_key: bytes, spec: ModelSpec, *, cut: int, parent: int | None,
                   target_alert_rate: float = DEFAULT_ALERT_RATE, git_commit: str | None = None) -> dict[str, Any]:
     """Train `spec` on the log up to `cut`; returns the version row, ready for `ModelRegistry.add_version`."""
-    window = read_window(engine, cut, window_size(spec))
+    window = read_window(engine, cut, window_size(spec), spec.categories)
     if window.events == 0:
         raise NothingToLearn(f"no transactions at positions <= {cut} to train on")
     if spec.supervised and not 0 < window.frauds < window.labels:

@@ -10,6 +10,7 @@ version, whose cut lies beyond it, learns it; none is ever skipped.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,23 +54,25 @@ def window_size(spec: ModelSpec) -> int:
     return int(spec.params["window"])
 
 
-def read_window(engine: Engine, cut: int, transactions: int) -> TrainingWindow:
-    """The newest `transactions` transactions at positions <= `cut`, ready to train on."""
+def read_window(engine: Engine, cut: int, transactions: int, categories: Sequence[str] = ()) -> TrainingWindow:
+    """The newest `transactions` transactions at positions <= `cut`, ready to train on, with the per-card
+    features of `categories` (the spec's: the same features serving computes for this version)."""
     digest = hashlib.sha256()
     with read_only_snapshot(engine) as conn:
         window = TrainingWindow(first_position=window_start(conn, cut, transactions) + 1, cut=cut)
         for chunk in walk(conn, window.first_position, cut, [EVENT_TRANSACTION], CHUNK):
-            _add_chunk(conn, window, chunk, digest)
+            _add_chunk(conn, window, chunk, digest, categories)
     window.sha256 = digest.hexdigest()
     return window
 
 
-def _add_chunk(conn: Connection, window: TrainingWindow, chunk: list[EventRecord], digest: Any) -> None:
+def _add_chunk(conn: Connection, window: TrainingWindow, chunk: list[EventRecord], digest: Any,
+               categories: Sequence[str]) -> None:
     views = [TxView.from_payload(r.position, r.payload) for r in chunk]
     query = history_query(views)
-    history = fetch_history(conn, query) if query else []
+    history = fetch_history(conn, query, categories=categories) if query else []
     known = latest_labels(conn, through=window.cut, transaction_ids=[v.transaction_id for v in views])
-    features = batch_features(views, history)
+    features = batch_features(views, history, categories)
     for record, view in zip(chunk, views, strict=True):
         label = known.get(view.transaction_id)
         digest.update(msgspec.json.encode(record.payload, order="sorted") + b" " + msgspec.json.encode(label) + b"\n")

@@ -154,11 +154,25 @@ def _card_of(seed: int, index: int, cards: int) -> int:
 # "card testing" payments), or a single payment; either way for amounts far above the card's habit, at
 # riskier merchants, far away, mostly online, often at night. Each of those is something the card
 # features or the attributes can catch, and none is a giveaway on its own.
+#
+# The categorical fields are what a bank sends (`service.domain.categorical`): a card lives in a home
+# country and shops mostly at its usual merchants on its own devices; it travels now and then (a day abroad,
+# in one country), and sometimes changes its phone. A fraudster uses the stolen card at merchants the card
+# never used, often from abroad, online mostly from a device the card never had. So "a new country",
+# "a new device" and "several new merchants in minutes" carry signal, and legitimate travel and new phones
+# keep each of them from being a giveaway. They are drawn from their own random stream, so the numeric
+# stream (times, cards, amounts, labels) is the one the generator always made for a seed.
 
 CATEGORIES = (
     "groceries", "restaurants", "transport", "retail", "electronics",
     "travel", "entertainment", "gift_cards", "jewelry", "gambling",
 )
+# Merchant category codes (ISO 18245) of the categories above, sent as text as card networks do.
+MCC_CODES = ("5411", "5812", "4111", "5311", "5732", "4722", "7832", "5947", "5944", "7995")
+COUNTRIES = ("FR", "DE", "ES", "IT", "GB", "NL", "BE", "CH", "US", "JP", "BR", "TH")
+_HOME_COUNTRY_WEIGHTS = (30, 25, 15, 10, 8, 5, 4, 3, 0, 0, 0, 0)
+_MERCHANTS = 5_000
+_NEW_DEVICE_CHANCE = 0.002  # per payment: a new phone every year or so at four payments a day
 _LEGIT_CATEGORY_WEIGHTS = (30, 20, 15, 15, 5, 4, 6, 1, 1, 3)
 _FRAUD_CATEGORY_WEIGHTS = (4, 2, 2, 10, 25, 8, 4, 25, 12, 8)
 # Chance, per legitimate payment, that a fraud episode begins somewhere: about 1.5 % of payments are fraud.
@@ -174,11 +188,20 @@ class _Card:
     online_share: float
 
 
+@dataclass(slots=True)
+class _Habits:
+    """A card's categorical habits, drawn from the text stream (see above); devices change as it goes."""
+
+    home: str
+    merchants: tuple[str, ...]
+    devices: list[str]
+
+
 @dataclass(frozen=True, slots=True)
 class _Draft:
     card: int
     amount: float
-    attributes: dict[str, float]
+    attributes: dict[str, float | str]
     is_fraud: bool
 
 
@@ -188,9 +211,10 @@ def synthetic_stream(
     """`n` synthetic transactions on `cards` cards, in increasing event time, with their fraud label.
 
     Deterministic for a given seed. Ids are `syn-<seed>-<index>`, cards `card-<k>`; attributes are
-    `merchant_risk` (0-1), `distance_km`, `is_online` (0 or 1) and `category` (an index into
-    `CATEGORIES`). Legitimate volume is about 4 payments per card per day, whatever `cards` is; the daily
-    rhythm (busy by day, quiet at night) follows the clock of `start`'s offset.
+    `merchant_risk` (0-1), `distance_km`, `is_online` (0 or 1), and as text `mcc` (a merchant category code,
+    `MCC_CODES`), `merchant_id`, `country`, `channel` (`online`, `chip`, `contactless` or `magstripe`) and
+    `device_id` (online payments only). Legitimate volume is about 4 payments per card per day, whatever
+    `cards` is; the daily rhythm (busy by day, quiet at night) follows the clock of `start`'s offset.
     """
     if start.utcoffset() is None:
         raise ValueError("start must be timezone-aware")
@@ -198,6 +222,8 @@ def synthetic_stream(
         raise ValueError(f"cards must be at least 1, got {cards}")
     rng = random.Random(seed)
     profiles = [_draw_card(rng) for _ in range(cards)]
+    text = random.Random(f"{seed}:text")
+    habits = [_draw_habits(text, card) for card in range(cards)]
     cumulative = list(itertools.accumulate(card.activity for card in profiles))
     mean_gap = 10_000.0 / cards  # seconds between candidate payments, before the daily rhythm thins them
     scheduled: list[tuple[int, int, _Draft]] = []  # fraud payments to come: (micros, sequence, draft)
@@ -215,7 +241,9 @@ def synthetic_stream(
             if rng.random() < _EPISODE_CHANCE:
                 _schedule_episode(rng, scheduled, at, profiles, start, sequence=index)
         last = max(at, last + 1)  # strictly increasing times, even when two payments coincide
-        yield _transaction(draft, seed, index, start + timedelta(microseconds=last)), draft.is_fraud
+        moment = start + timedelta(microseconds=last)
+        _add_text(text, draft, habits[draft.card], moment)
+        yield _transaction(draft, seed, index, moment), draft.is_fraud
 
 
 def _draw_card(rng: random.Random) -> _Card:
@@ -225,6 +253,44 @@ def _draw_card(rng: random.Random) -> _Card:
         home_km=rng.lognormvariate(1.5, 0.5),
         online_share=rng.betavariate(2, 5),
     )
+
+
+def _draw_habits(rng: random.Random, card: int) -> _Habits:
+    home = rng.choices(COUNTRIES, weights=_HOME_COUNTRY_WEIGHTS)[0]
+    merchants = tuple(f"m-{rng.randrange(_MERCHANTS)}" for _ in range(rng.randint(5, 15)))
+    return _Habits(home, merchants, [f"dev-{card}-0"])
+
+
+def _add_text(rng: random.Random, draft: _Draft, habits: _Habits, moment: datetime) -> None:
+    """The categorical fields of a payment, from the card's habits (legitimate) or against them (fraud)."""
+    attributes = draft.attributes
+    online = attributes["is_online"] == 1.0
+    abroad = float(attributes["distance_km"]) > 300.0
+    if draft.is_fraud:
+        # Stolen card data is sold abroad: often used from another country, whatever the distance says.
+        country = rng.choice([c for c in COUNTRIES if c != habits.home]) if rng.random() < 0.4 else habits.home
+        merchant = f"m-{rng.randrange(_MERCHANTS)}"
+        device = f"dev-x{rng.randrange(10**6)}" if rng.random() < 0.8 else habits.devices[-1]
+        channel = "online" if online else rng.choice(("chip", "magstripe"))
+    else:
+        # A trip lasts the day: every payment of that day abroad is in the same country.
+        country = _trip_country(habits, moment) if abroad else habits.home
+        merchant = rng.choice(habits.merchants) if rng.random() < 0.7 else f"m-{rng.randrange(_MERCHANTS)}"
+        if rng.random() < _NEW_DEVICE_CHANCE:
+            habits.devices.append(f"{habits.devices[0][:-2]}-{len(habits.devices)}")
+        device = habits.devices[-1]
+        channel = "online" if online else ("magstripe" if rng.random() < 0.02 else
+                                           rng.choice(("chip", "contactless")))
+    attributes["mcc"] = MCC_CODES[int(attributes.pop("category"))]
+    attributes.update({"merchant_id": merchant, "country": country, "channel": channel})
+    if online:
+        attributes["device_id"] = device
+
+
+def _trip_country(habits: _Habits, moment: datetime) -> str:
+    abroad = [c for c in COUNTRIES if c != habits.home]
+    digest = hashlib.blake2b(f"{habits.devices[0]}:{moment.date()}".encode(), digest_size=4).digest()
+    return abroad[int.from_bytes(digest, "big") % len(abroad)]
 
 
 def _next_daytime(rng: random.Random, after: int, mean_gap: float, start: datetime) -> int:
@@ -298,7 +364,7 @@ def _fraud_payment(rng: random.Random, card: int, profile: _Card, *, tiny: bool)
     )
 
 
-def _attributes(*, risk: float, distance: float, online: bool, category: int) -> dict[str, float]:
+def _attributes(*, risk: float, distance: float, online: bool, category: int) -> dict[str, float | str]:
     return {
         "merchant_risk": round(risk, 4),
         "distance_km": round(distance, 1),

@@ -7,9 +7,17 @@ Families, one score each; a higher score always means "more likely fraud":
 
 - `logreg`: `StandardScaler | LogisticRegression`, supervised. The score is the probability of fraud,
   `predict_proba_one(x)[True]`. It learns the labelled transactions of its training window, `passes` times
-  in log order.
+  in log order. Text features (`attr_country = "FR"`) are encoded beside the scaled numbers: the names in
+  `one_hot` (low-cardinality fields: merchant category, country, channel) by River's `OneHotEncoder`, every
+  other text (merchant and device ids, unbounded) by River's `FeatureHasher` into `hash_features` signed
+  buckets with a fixed seed. Both encoders are label-free, so nothing about the target leaks into them; what
+  a value means for fraud is the weight the model learns for its column from the training window's labels
+  only, frozen in the artifact like every other weight. `hash_features = 0` with no `one_hot` names is the
+  numbers-only pipeline of versions written before text attributes existed (their lineage has no
+  `categories`, and `ModelSpec.from_dict` rebuilds them so, which keeps `fraudlog models verify` exact).
 - `hst`: `MinMaxScaler | HalfSpaceTrees`, unsupervised. The score is the anomaly score in [0, 1]. It
-  learns every transaction of its (shorter) window, labelled or not, once.
+  learns every transaction of its (shorter) window, labelled or not, once. It reads numbers only: text
+  features are dropped before it sees them (half-space trees split numeric ranges).
 - `blend`: the rank average of a `logreg` and an `hst` (`service.ml.blend`): each member's score becomes
   its percentile among the member's own scores of recent traffic, and the blend is their mean.
 - `custom`: any River pipeline a user's factory builds (`--spec package.module:factory`); lineage records
@@ -28,12 +36,22 @@ Serving code calls `score_one` only; learning belongs to training (invariant 4, 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from river import anomaly, compose, linear_model, optim, preprocessing
+
+from service.domain.categorical import without_categories
+from service.domain.features import FeatureValues
+from service.ml.encoders import (
+    HASH_FEATURES_DEFAULT,
+    ONE_HOT_DEFAULT,
+    numbers_only,
+    numeric_scaler,
+    text_and_numbers,
+)
 
 # River ships no type information; a model is whatever `build_model` returned.
 Model = Any
@@ -85,6 +103,10 @@ class ModelSpec:
     name: str
     params: dict[str, Any] = field(default_factory=dict)
     features: FeatureSelection = field(default_factory=FeatureSelection)
+    # The attributes whose per-card categorical features this version's features hold
+    # (`service.domain.categorical`). Recorded in lineage, so the features a version was served with can be
+    # computed again under any later setting; versions written before categories existed have none.
+    categories: tuple[str, ...] = ()
 
     @property
     def supervised(self) -> bool:
@@ -93,19 +115,38 @@ class ModelSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "params": dict(self.params), "supervised": self.supervised,
-                "features": self.features.to_dict()}
+                "features": self.features.to_dict(), "categories": list(self.categories)}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelSpec:
         """Rebuild a spec from lineage; it is checked against its family like any override."""
-        spec = spec_for(str(data["name"]), **dict(data.get("params", {})))
-        return ModelSpec(spec.name, spec.params, FeatureSelection.from_dict(data.get("features")))
+        params = dict(data.get("params", {}))
+        if "categories" not in data:
+            params = _numbers_only_params(str(data["name"]), params)
+        spec = spec_for(str(data["name"]), **params)
+        return ModelSpec(spec.name, spec.params, FeatureSelection.from_dict(data.get("features")),
+                         tuple(str(name) for name in data.get("categories", ())))
 
     def with_features(self, include: tuple[str, ...] | None = None, exclude: tuple[str, ...] | None = None,
                       ) -> ModelSpec:
         current = self.features
         return ModelSpec(self.name, self.params, FeatureSelection(
-            current.include if include is None else include, current.exclude if exclude is None else exclude))
+            current.include if include is None else include, current.exclude if exclude is None else exclude),
+            self.categories)
+
+    def with_categories(self, categories: Sequence[str]) -> ModelSpec:
+        return ModelSpec(self.name, self.params, self.features, tuple(categories))
+
+    def own_features(self, features: FeatureValues, computed: Sequence[str]) -> FeatureValues:
+        """`features`, computed with the categories `computed` (a superset of this spec's), as this version
+        alone would have had them: without the other categories' features."""
+        extra = [name for name in computed if name not in self.categories]
+        return without_categories(features, extra) if extra else features
+
+
+def union_categories(specs: Iterable[ModelSpec]) -> tuple[str, ...]:
+    """Every category some of `specs` reads, in a fixed order: what to compute features with once for all."""
+    return tuple(sorted({name for spec in specs for name in spec.categories}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +158,8 @@ class _Family:
     # The features a trained model knows (its scaler's statistics), or None when that cannot be told.
     known: Callable[[Model], Any]
     positive: frozenset[str]  # hyperparameters that must be > 0
+    # Whether the model takes text features; when not, they are dropped before it sees them.
+    takes_text: Callable[[Mapping[str, Any]], bool]
 
 
 def _build_hst(params: Mapping[str, Any]) -> Model:
@@ -128,7 +171,13 @@ def _build_hst(params: Mapping[str, Any]) -> Model:
 
 def _build_logreg(params: Mapping[str, Any]) -> Model:
     classifier = linear_model.LogisticRegression(optimizer=optim.SGD(params["learning_rate"]), l2=params["l2"])
-    return compose.Pipeline(preprocessing.StandardScaler(), classifier)
+    if not _logreg_takes_text(params):
+        return compose.Pipeline(preprocessing.StandardScaler(), classifier)
+    return compose.Pipeline(text_and_numbers(tuple(params["one_hot"]), params["hash_features"]), classifier)
+
+
+def _logreg_takes_text(params: Mapping[str, Any]) -> bool:
+    return bool(params["one_hot"]) or params["hash_features"] > 0
 
 
 def _build_blend(params: Mapping[str, Any]) -> Model:
@@ -144,7 +193,7 @@ def _build_custom(params: Mapping[str, Any]) -> Model:
 
 
 def _scaler(model: Model) -> Any:
-    return next(iter(model.steps.values()))
+    return numeric_scaler(next(iter(model.steps.values())))
 
 
 def _score_anomaly(model: Model, features: Features) -> float:
@@ -168,28 +217,32 @@ def _score_blend(model: Model, features: Features) -> float:
 _TRAINING = {"passes": 1, "window": 100_000}
 
 _HST_DEFAULTS = {"n_trees": 25, "height": 10, "window_size": 1_000, "seed": 42, "passes": 1, "window": 20_000}
-_LOGREG_DEFAULTS = {"learning_rate": 0.01, "l2": 0.001, "passes": 3, "window": 100_000}
+_LOGREG_DEFAULTS = {"learning_rate": 0.01, "l2": 0.001, "passes": 3, "window": 100_000,
+                    "one_hot": list(ONE_HOT_DEFAULT), "hash_features": HASH_FEATURES_DEFAULT}
+# What versions written before text attributes existed were built with (see `ModelSpec.from_dict`).
+_NUMBERS_ONLY_LOGREG = {"one_hot": [], "hash_features": 0}
 
 _FAMILIES: Mapping[str, _Family] = {
     "logreg": _Family(
         defaults=_LOGREG_DEFAULTS, supervised=lambda _: True, build=_build_logreg,
         score=_score_fraud_probability, known=lambda model: _scaler(model).counts,
-        positive=frozenset({"learning_rate", "passes", "window"}),
+        positive=frozenset({"learning_rate", "passes", "window"}), takes_text=_logreg_takes_text,
     ),
     "hst": _Family(
         defaults=_HST_DEFAULTS, supervised=lambda _: False, build=_build_hst, score=_score_anomaly,
         known=lambda model: _scaler(model).min,
-        positive=frozenset({"n_trees", "height", "window_size", "passes", "window"}),
+        positive=frozenset({"n_trees", "height", "window_size", "passes", "window"}), takes_text=lambda _: False,
     ),
     "blend": _Family(
         defaults={"logreg": _LOGREG_DEFAULTS, "hst": _HST_DEFAULTS, "reference_size": 10_000},
         supervised=lambda _: True, build=_build_blend, score=_score_blend, known=lambda model: None,
-        positive=frozenset({"reference_size"}),
+        positive=frozenset({"reference_size"}), takes_text=lambda _: True,  # each member decides for itself
     ),
     "custom": _Family(
         defaults={"factory": "", "source_sha256": "", "supervised": True, **_TRAINING},
         supervised=lambda params: bool(params["supervised"]), build=_build_custom, score=_score_custom,
         known=lambda model: None, positive=frozenset({"passes", "window"}),
+        takes_text=lambda _: True,  # a user's own pipeline gets the raw values
     ),
 }
 
@@ -234,9 +287,14 @@ def score_one(model: Model, spec: ModelSpec, features: Features) -> float:
     """
     family = _family(spec.name)
     features = spec.features.select(features)
+    text = family.takes_text(spec.params)
+    if not text:
+        features = numbers_only(features)
     known = family.known(model)
     if known is not None and not features.keys() <= known.keys():
-        features = {name: value for name, value in features.items() if name in known}
+        # Text is encoded without state (see `service.ml.encoders`), so only unknown numbers are left out.
+        features = {name: value for name, value in features.items()
+                    if name in known or (text and isinstance(value, str))}
     return family.score(model, features)
 
 
@@ -244,6 +302,8 @@ def learn_one(model: Model, spec: ModelSpec, features: Features, label: bool | N
     """Teach the model one event. Unsupervised models ignore the label; supervised ones learn only from
     labelled events (an unlabelled event is not evidence of either class)."""
     features = spec.features.select(features)
+    if not _family(spec.name).takes_text(spec.params):
+        features = numbers_only(features)
     if not spec.supervised:
         model.learn_one(features)
     elif label is not None:
@@ -255,6 +315,15 @@ def _family(name: str) -> _Family:
         return _FAMILIES[name]
     except KeyError:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(_FAMILIES)}") from None
+
+
+def _numbers_only_params(name: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The params of a lineage written before text attributes existed, with the text encoders it had: none."""
+    if name == "logreg":
+        return {**_NUMBERS_ONLY_LOGREG, **params}
+    if name == "blend":
+        return {**params, "logreg": {**_NUMBERS_ONLY_LOGREG, **params.get("logreg", {})}}
+    return params
 
 
 def _checked(name: str, key: str, value: Any, default: Any) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 from service.domain.events import format_time
 from service.domain.features import TxView
 from service.ml.artifact import ArtifactRejected
+from service.ml.specs import ModelSpec, union_categories
 from service.replay.compare import field_differences
 from service.replay.history import features_of
 from service.replay.recompute import score_with, scoring_versions
@@ -40,7 +41,8 @@ def reproduce(registry: ModelRegistry, event: EventRecord, stored: Sequence[Pred
     tx = TxView.from_payload(event.position, event.payload)
     with read_only_snapshot(registry.engine) as conn:
         assignment = assignment_table(conn, tx.position).assignment_at(tx.position)
-        features = features_of(conn, [tx])[tx.position]
+        categories = _categories_read_by(registry, [p.model_version for p in stored])
+        features = features_of(conn, [tx], categories)[tx.position]
     verdicts: dict[int, list[str]] = {}
     for prediction in stored:
         version = prediction.model_version
@@ -48,9 +50,21 @@ def reproduce(registry: ModelRegistry, event: EventRecord, stored: Sequence[Pred
             verdicts[version] = [UNEXPECTED]
             continue
         try:
-            replayed = score_with(registry, version, tx, features, champion=version == assignment.champion)
+            replayed = score_with(registry, version, tx, features, champion=version == assignment.champion,
+                                  categories=categories)
         except (ArtifactRejected, UnknownVersion):
             verdicts[version] = [ARTIFACT]
             continue
         verdicts[version] = sorted(field_differences(prediction, replayed))
     return verdicts
+
+
+def _categories_read_by(registry: ModelRegistry, versions: Sequence[int]) -> tuple[str, ...]:
+    """The categories of the versions' specs (from lineage: an artifact that fails its checks still names them)."""
+    specs = []
+    for version in versions:
+        try:
+            specs.append(ModelSpec.from_dict(registry.get(version).model_spec))
+        except UnknownVersion:
+            continue
+    return union_categories(specs)

@@ -92,10 +92,11 @@ def backtest(engine: Engine, registry: ModelRegistry, version: int, *, start: in
         walk = FeatureWalk(conn, span.start)
         lower = span.start - 1
         for targets in transaction_chunks(conn, span.start, span.stop, chunk):
-            features = walk.features(conn, targets)
+            features = walk.features(conn, targets, loaded.spec.categories)
             labels = latest_labels(conn, transaction_ids=[t.transaction_id for t in targets])
             for tx in targets:
-                scored = score_with(registry, version, tx, features[tx.position], champion=False)
+                scored = score_with(registry, version, tx, features[tx.position], champion=False,
+                                    categories=loaded.spec.categories)
                 candidate.add(scored.score, loaded.threshold, labels.get(tx.transaction_id))
                 overlap += trained is not None and trained[0] <= tx.position <= trained[1]
             upper = targets[-1].position

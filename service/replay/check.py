@@ -15,7 +15,7 @@ from service.replay.chunks import CHUNK, transaction_chunks
 from service.replay.collect import collected_per_chunk
 from service.replay.compare import DEFAULT_SHOWN, Difference, Tally, compare_chunk
 from service.replay.history import FeatureWalk
-from service.replay.recompute import recompute
+from service.replay.recompute import categories_scoring, recompute
 from service.store.event_log import count_by_type, last_position
 from service.store.predictions import stored_predictions
 from service.store.registry import ModelRegistry
@@ -90,7 +90,8 @@ def replay(engine: Engine, registry: ModelRegistry, *, start: int | None = None,
         walk = FeatureWalk(conn, span.start)
         lower = span.start - 1
         for targets in transaction_chunks(conn, span.start, span.stop, chunk):
-            replayed = recompute(registry, table, targets, walk.features(conn, targets))
+            categories = categories_scoring(registry, table, targets)
+            replayed = recompute(registry, table, targets, walk.features(conn, targets, categories), categories)
             versions.update(p.model_version for p in replayed)
             upper = targets[-1].position
             compare_chunk(stored_predictions(conn, lower, upper), replayed, tally)

@@ -19,17 +19,19 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
-from service.domain.features import WINDOW, TxView, batch_features, history_query
+from service.domain.features import WINDOW, FeatureValues, TxView, batch_features, history_query
 from service.store.history import fetch_history, latest_event_time_before
 
 # How much later than the newest walked event time an event may arrive and still find its window in memory.
 SLACK = timedelta(hours=1)
 
 
-def features_of(conn: Connection, targets: Sequence[TxView]) -> dict[int, dict[str, float]]:
+def features_of(conn: Connection, targets: Sequence[TxView], categories: Sequence[str] = (),
+                ) -> dict[int, FeatureValues]:
     """Features of a run of consecutive transactions, with one history query: for a look at a few events."""
     query = history_query(targets)
-    return batch_features(targets, fetch_history(conn, query, before=targets[0].position) if query else ())
+    history = fetch_history(conn, query, before=targets[0].position, categories=categories) if query else ()
+    return batch_features(targets, history, categories)
 
 
 class RollingHistory:
@@ -58,9 +60,10 @@ class RollingHistory:
         for tx in walked:
             if tx.card_id is None:
                 continue
-            # Card features read only the card, time and amount of history: drop the attributes.
+            # Card features read only the card, time, amount and text attributes of history: drop the numbers.
+            texts: dict[str, float | str] = {k: v for k, v in tx.attributes.items() if isinstance(v, str)}
             self._by_card[tx.card_id][tx.position] = TxView(tx.position, tx.transaction_id, tx.card_id,
-                                                            tx.event_time, tx.amount, {})
+                                                            tx.event_time, tx.amount, texts)
             heapq.heappush(self._expiry, (tx.event_time, tx.position, tx.card_id))
             self._newest = tx.event_time if self._newest is None else max(self._newest, tx.event_time)
         self._drop_old()
@@ -88,16 +91,18 @@ class FeatureWalk:
         self.before_start = latest_event_time_before(conn, start)
         self.queried = 0  # targets whose history needed the database
 
-    def features(self, conn: Connection, targets: Sequence[TxView]) -> dict[int, dict[str, float]]:
-        """Features of `targets`, every transaction between the first and the last, in position order."""
+    def features(self, conn: Connection, targets: Sequence[TxView], categories: Sequence[str] = (),
+                 ) -> dict[int, FeatureValues]:
+        """Features of `targets`, every transaction between the first and the last, in position order, with
+        the per-card features of `categories`."""
         carded = [tx for tx in targets if tx.card_id is not None]
         candidates = self.rolling.of_cards({tx.card_id for tx in carded if tx.card_id is not None})
         unseen = [tx for tx in carded if not self._seen_window_of(tx)]
         query = history_query(unseen)
         if query is not None:
             self.queried += len(unseen)
-            candidates += fetch_history(conn, query, before=targets[0].position)
-        result = batch_features(targets, candidates)
+            candidates += fetch_history(conn, query, before=targets[0].position, categories=categories)
+        result = batch_features(targets, candidates, categories)
         self.rolling.add(targets)
         return result
 

@@ -45,7 +45,7 @@ from service.domain.features import TxView
 from service.ml.artifact import verify
 from service.replay.collect import collected_per_chunk
 from service.replay.history import FeatureWalk
-from service.replay.recompute import Recomputed, recompute
+from service.replay.recompute import Recomputed, categories_scoring, recompute
 from service.store import dialect, migrate
 from service.store.engine import create_engine, write_transaction
 from service.store.errors import StoreError, driver_errors
@@ -199,7 +199,8 @@ def _append_chunk(conn: Connection, registry: ModelRegistry, table: AssignmentTa
     transactions = [r for r in records if r.event_type == EVENT_TRANSACTION]
     if transactions:
         views = [TxView.from_payload(r.position, r.payload) for r in transactions]
-        scored = recompute(registry, table, views, walk_features.features(conn, views))
+        categories = categories_scoring(registry, table, views)
+        scored = recompute(registry, table, views, walk_features.features(conn, views, categories), categories)
         counts.predictions += len(scored)
         counts.alerts += _insert_scores(conn, scored, {tx.position: tx for tx in views},
                                         {r.position: r.recorded_at for r in transactions})

@@ -8,11 +8,11 @@ which is why a replay can expect bit-for-bit equality (invariants 3 and 4, docs/
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from service.domain.assignment import Assignment, AssignmentTable
-from service.domain.features import TxView
-from service.ml.specs import score_one
+from service.domain.features import FeatureValues, TxView
+from service.ml.specs import score_one, union_categories
 from service.store.predictions import PredictionRecord
 from service.store.registry import LoadedVersion, ModelRegistry
 
@@ -26,23 +26,31 @@ def scoring_versions(assignment: Assignment) -> tuple[int, ...]:
     return assignment.versions if assignment.champion is not None else ()
 
 
+def categories_scoring(registry: ModelRegistry, table: AssignmentTable, targets: Iterable[TxView]) -> tuple[str, ...]:
+    """Every category that a version scoring one of `targets` reads: what to compute their features with."""
+    versions = {v for tx in targets for v in scoring_versions(table.assignment_at(tx.position))}
+    return union_categories(registry.load(version).spec for version in versions)
+
+
 def recompute(registry: ModelRegistry, table: AssignmentTable, targets: Sequence[TxView],
-              features: dict[int, dict[str, float]]) -> list[Recomputed]:
-    """Every prediction the scorer must have written for `targets`, in target order."""
+              features: dict[int, FeatureValues], categories: Sequence[str] = ()) -> list[Recomputed]:
+    """Every prediction the scorer must have written for `targets`, in target order, from `features`
+    computed with `categories` (at least `categories_scoring`'s)."""
     result: list[Recomputed] = []
     loaded: dict[int, LoadedVersion] = {}
     for tx in targets:
         assignment = table.assignment_at(tx.position)
         for version in scoring_versions(assignment):
             model = loaded.get(version) or loaded.setdefault(version, registry.load(version))
+            own = model.spec.own_features(features[tx.position], categories)
             result.append(Recomputed(tx.transaction_id, version, tx.position, version == assignment.champion,
-                                     float(score_one(model.model, model.spec, features[tx.position])),
-                                     model.threshold, features[tx.position]))
+                                     float(score_one(model.model, model.spec, own)), model.threshold, own))
     return result
 
 
-def score_with(registry: ModelRegistry, version: int, tx: TxView, features: dict[str, float], *,
-               champion: bool) -> Recomputed:
+def score_with(registry: ModelRegistry, version: int, tx: TxView, features: FeatureValues, *,
+               champion: bool, categories: Sequence[str] = ()) -> Recomputed:
     loaded = registry.load(version)  # loaded once per registry, and only if its SHA-256 and HMAC verify
-    score = float(score_one(loaded.model, loaded.spec, features))
-    return Recomputed(tx.transaction_id, version, tx.position, champion, score, loaded.threshold, features)
+    own = loaded.spec.own_features(features, categories)
+    score = float(score_one(loaded.model, loaded.spec, own))
+    return Recomputed(tx.transaction_id, version, tx.position, champion, score, loaded.threshold, own)

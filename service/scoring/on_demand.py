@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from service.domain.events import PredictIn, canonical_transaction
-from service.domain.features import TxView, batch_features, history_query
+from service.domain.features import FeatureValues, TxView, batch_features, history_query
 from service.ml.specs import score_one
 from service.store.event_log import EventLog
 from service.store.history import fetch_history
@@ -18,7 +18,7 @@ class OnDemandScore:
     is_alert: bool
     threshold: float
     model_version: int
-    features: dict[str, float]
+    features: FeatureValues
 
 
 class NoChampion(LookupError):
@@ -40,8 +40,8 @@ def predict(registry: ModelRegistry, request: PredictIn) -> OnDemandScore:
     tx = TxView.from_payload(position, canonical_transaction(request.transaction))
     query = history_query([tx])
     with registry.engine.connect() as conn:
-        history = fetch_history(conn, query) if query else []
-    features = batch_features([tx], history)[position]
+        history = fetch_history(conn, query, categories=loaded.spec.categories) if query else []
+    features = batch_features([tx], history, loaded.spec.categories)[position]
     score = float(score_one(loaded.model, loaded.spec, features))
     return OnDemandScore(score, score >= loaded.threshold, loaded.threshold, version, features)
 

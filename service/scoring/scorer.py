@@ -26,10 +26,10 @@ from sqlalchemy.engine import Engine
 
 from service.domain.assignment import Assignment
 from service.domain.events import EVENT_TRANSACTION
-from service.domain.features import TxView, batch_features, history_query
+from service.domain.features import FeatureValues, TxView, batch_features, history_query
 from service.ml.artifact import ArtifactRejected
 from service.ml.environment import EnvironmentGuard
-from service.ml.specs import score_one
+from service.ml.specs import score_one, union_categories
 from service.store import outbox
 from service.store.engine import write_transaction
 from service.store.event_log import EventLog, EventRecord
@@ -78,10 +78,15 @@ class Scorer:
             done = existing_predictions(conn, [t.transaction_id for t in targets])
             todo = [t for t in targets if any((t.transaction_id, v) not in done
                                               for v in assigned[t.position].versions if v in usable)]
+            # Features once for every category some version of the batch reads; each version keeps its own.
+            categories = union_categories(usable[version].spec
+                                          for version in {v for t in todo for v in assigned[t.position].versions
+                                                          if v in usable})
             query = history_query(todo)
-            history = fetch_history(conn, query) if query else []
-            features = batch_features(todo, history)
-            rows, alerts = self._predict({r.position: r for r in records}, todo, assigned, usable, features, done)
+            history = fetch_history(conn, query, categories=categories) if query else []
+            features = batch_features(todo, history, categories)
+            rows, alerts = self._predict({r.position: r for r in records}, todo, assigned, usable, features,
+                                         categories, done)
             insert_predictions(conn, rows)
             new_ids = outbox.insert_alerts(conn, alerts)
             created = [alert for alert in alerts if alert["transaction_id"] in new_ids]
@@ -117,7 +122,8 @@ class Scorer:
                   extra={"model_version": rejected.version, "failed_check": rejected.check})
 
     def _predict(self, records: dict[int, EventRecord], todo: Sequence[TxView], assigned: dict[int, Assignment],
-                 usable: dict[int, LoadedVersion], features: dict[int, dict[str, float]], done: set[tuple[str, int]],
+                 usable: dict[int, LoadedVersion], features: dict[int, FeatureValues], categories: Sequence[str],
+                 done: set[tuple[str, int]],
                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         rows: list[dict[str, Any]] = []
         alerts: list[dict[str, Any]] = []
@@ -129,13 +135,14 @@ class Scorer:
                 drift = self.environment.drift_for(version)
                 loaded = usable[version]
                 started = time.perf_counter()
-                score = float(score_one(loaded.model, loaded.spec, features[tx.position]))
+                own = loaded.spec.own_features(features[tx.position], categories)
+                score = float(score_one(loaded.model, loaded.spec, own))
                 scored_at = datetime.now(UTC)
                 champion = version == assignment.champion
                 record = records[tx.position]
                 rows.append({"transaction_id": tx.transaction_id, "model_version": version,
                              "position": tx.position, "champion": champion, "score": score,
-                             "threshold": loaded.threshold, "features": features[tx.position],
+                             "threshold": loaded.threshold, "features": own,
                              "event_time": tx.event_time, "recorded_at": record.recorded_at,
                              "scored_at": scored_at, "environment_drift": drift})
                 log.debug("scored", extra={"transaction_id": tx.transaction_id, "model_version": version,

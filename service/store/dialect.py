@@ -19,6 +19,9 @@ The differences, and why each exists:
   continues after the largest rowid by itself.
 - **Timestamps**: Postgres stores TIMESTAMPTZ; SQLite has no such type and stores naive UTC text, so the
   seconds between two of them are `EXTRACT(EPOCH FROM ...)` on one and a `julianday` difference on the other.
+- **Reading a few JSON values per row** (a history row's categorical attributes): Postgres hands JSONB back
+  decoded by psycopg; SQLite's `json_extract` is used bare, since it already returns a JSON string as text and a
+  number as a number, where SQLAlchemy's generic path would re-quote each value and decode it again in Python.
 - **One scheduler per deployment**: a session advisory lock on Postgres, an exclusive lock on a file beside
   the database on SQLite (`hold_deployment_lock`).
 
@@ -100,6 +103,13 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 # -- statements ---------------------------------------------------------------------------------------
+
+def json_values_at(conn: Connection, column: Any, key: str, names: Sequence[str]) -> list[Any]:
+    """Select expressions for `column[key][name]`, one per name, each read back as text, a number or None."""
+    if is_postgres(conn):
+        return [column[(key, name)] for name in names]
+    return [sa.func.json_extract(column, f'$."{key}"."{name}"') for name in names]
+
 
 def insert_for(conn: Connection, table: sa.Table) -> Any:
     """An INSERT into `table` that knows ON CONFLICT, for whichever backend `conn` talks to."""

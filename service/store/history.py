@@ -3,6 +3,7 @@ and rebuild, so every one of them computes features from exactly the same rows (
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,14 +12,19 @@ from sqlalchemy.engine import Connection
 
 from service.domain.events import EVENT_TRANSACTION
 from service.domain.features import HistoryQuery, TxView
+from service.store.dialect import json_values_at
 from service.store.tables import events
 
 
-def _history_statement(query: HistoryQuery, before: int) -> sa.Select[Any]:
-    # Card features read only a history event's card, time and amount, so only those are fetched: decoding
-    # whole payloads (dozens of attributes each) was the largest cost of scoring a batch.
+def _history_statement(conn: Connection, query: HistoryQuery, before: int, categories: Sequence[str],
+                       ) -> sa.Select[Any]:
+    # Card features read only a history event's card, time, amount and categorical attributes, so only those
+    # are fetched: decoding whole payloads (dozens of attributes each) was the largest cost of scoring a batch.
+    # A category comes back as a JSON value (text, a number or None), so a number under a category's name is
+    # told from text alike on both backends.
     return sa.select(events.c.position, events.c.transaction_id, events.c.card_id, events.c.event_time,
-                     events.c.payload["amount"].as_float()).where(
+                     events.c.payload["amount"].as_float(),
+                     *json_values_at(conn, events.c.payload, "attributes", categories)).where(
         events.c.event_type == EVENT_TRANSACTION,
         events.c.card_id.in_(sorted(query.card_ids)),
         events.c.event_time > query.since,
@@ -26,16 +32,24 @@ def _history_statement(query: HistoryQuery, before: int) -> sa.Select[Any]:
     )
 
 
-def fetch_history(conn: Connection, query: HistoryQuery, *, before: int | None = None) -> list[TxView]:
+def fetch_history(conn: Connection, query: HistoryQuery, *, before: int | None = None,
+                  categories: Sequence[str] = ()) -> list[TxView]:
     """The history a batch of targets needs (`HistoryQuery`), in one query, not one per event.
 
     `before` (a position) narrows it further: a walk that computes features of consecutive targets passes
     its first target, since `batch_features` counts the targets as history of later targets itself and
-    fetching them again would be wasted. The views carry no attributes: history never needs them.
+    fetching them again would be wasted. The views carry only the text values of `categories`: history
+    needs no other attribute.
     """
     limit = query.before_position if before is None else min(before, query.before_position)
-    return [TxView(position, tx, card, moment, amount, {})
-            for position, tx, card, moment, amount in conn.execute(_history_statement(query, limit))]
+    names = tuple(categories)
+    statement = _history_statement(conn, query, limit, names)
+    return [TxView(position, tx, card, moment, amount, _texts(names, values))
+            for position, tx, card, moment, amount, *values in conn.execute(statement)]
+
+
+def _texts(names: tuple[str, ...], values: Sequence[Any]) -> dict[str, float | str]:
+    return {name: value for name, value in zip(names, values, strict=True) if isinstance(value, str)}
 
 
 def latest_event_time_before(conn: Connection, position: int) -> datetime | None:

@@ -33,7 +33,7 @@ class PredictionRecord:
     champion: bool
     score: float
     threshold: float
-    features: dict[str, float]
+    features: dict[str, float | str]
 
 
 def insert_predictions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -63,7 +63,7 @@ def stored_predictions(conn: Connection, after: int, through: int, *, champions_
                                                           predictions.c.position <= through)
     if champions_only:
         stmt = stmt.where(predictions.c.champion)
-    decoded: dict[str, dict[str, float]] = {}  # a champion and its challengers store the same features
+    decoded: dict[str, dict[str, float | str]] = {}  # rows that store the same features decode them once
     return [PredictionRecord(tx, v, p, c, s, t, decoded[f] if f in decoded else decoded.setdefault(f, _features(f)))
             for tx, v, p, c, s, t, f in conn.execute(stmt).all()]  # fetchall: far cheaper than row by row
 
