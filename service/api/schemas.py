@@ -36,7 +36,7 @@ class OnDemandPrediction(msgspec.Struct, kw_only=True):
     is_alert: bool
     threshold: float
     model_version: int
-    features: dict[str, float]
+    features: dict[str, float | str]
 
 
 class Health(msgspec.Struct, kw_only=True):

@@ -43,7 +43,7 @@ class PredictionView(msgspec.Struct, kw_only=True):
     champion: bool
     score: float
     threshold: float
-    features: dict[str, float]
+    features: dict[str, float | str]
     scored_at: str
     lineage: LineageSummary | msgspec.UnsetType | None = msgspec.UNSET
     reproduced: bool | msgspec.UnsetType = msgspec.UNSET

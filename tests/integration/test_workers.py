@@ -151,7 +151,10 @@ def test_a_worker_process_killed_with_sigkill_is_restarted_and_scoring_goes_on(
     install_version(pg_engine)
     logs = log_file("supervisor")
     supervisor = subprocess.Popen([sys.executable, "-m", "service.cli", "worker", "--processes", "1",
-                                   "--threads", "2"], cwd=REPO, env=service_env(pg_url, broker_url),
+                                   "--threads", "2"], cwd=REPO,
+                                  # No metrics exporter: Dramatiq forks it beside the worker process, and this
+                                  # test kills the worker process, which it finds as the only grandchild.
+                                  env={**service_env(pg_url, broker_url), "FRAUDLOG_WORKER_METRICS_PORT": "0"},
                                   start_new_session=True, stdout=subprocess.DEVNULL, stderr=logs)
     try:
         before = synthetic_rows(500, seed=25)
