@@ -139,6 +139,24 @@ class RelaySettings:
 
 
 @dataclass(frozen=True)
+class FeedSettings:
+    """The prediction feed (FRAUDLOG_STREAM_* variables; durations in seconds)."""
+
+    tick: timedelta = timedelta(seconds=0.02)  # how often each API process asks how far the log is final
+    buffer: int = 10_000  # predictions a stream may fall behind before it is cut off
+    heartbeat: timedelta = timedelta(seconds=15)  # an SSE comment this often keeps proxies from closing it
+    streams_per_key: int = 8  # concurrent streams one API key may hold on one API process
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> FeedSettings:
+        default = cls()
+        return cls(tick=_duration(env, "FRAUDLOG_STREAM_TICK", default.tick),
+                   buffer=_positive_int(env, "FRAUDLOG_STREAM_BUFFER", default.buffer),
+                   heartbeat=_duration(env, "FRAUDLOG_STREAM_HEARTBEAT", default.heartbeat),
+                   streams_per_key=_positive_int(env, "FRAUDLOG_STREAMS_PER_KEY", default.streams_per_key))
+
+
+@dataclass(frozen=True)
 class LogSettings:
     """How a process logs: FRAUDLOG_LOG_LEVEL, FRAUDLOG_LOG_FORMAT, NO_COLOR / TERM=dumb, and the literal
     secrets the formatters scrub. Separate from `Settings` because every process logs, including those that
@@ -187,6 +205,7 @@ class Settings:
     sweep_grace: timedelta = timedelta(seconds=DEFAULT_SWEEP_GRACE_SECONDS)  # before the sweeper re-rings
     queue_prefix: str = DEFAULT_QUEUE_PREFIX  # deployments sharing a broker keep apart by queue name
     relay: RelaySettings = field(default_factory=RelaySettings)
+    feed: FeedSettings = field(default_factory=FeedSettings)
     webhook_secret: bytes = field(default=b"", repr=False)  # FRAUDLOG_WEBHOOK_SECRET; empty: derived
     git_commit: str | None = None  # FRAUDLOG_GIT_COMMIT, recorded in lineage when the checkout cannot say
     secret_key_generated: bool = False  # embedded mode: the key was made once and kept beside the SQLite file
@@ -265,6 +284,7 @@ class Settings:
             promotion_confidence=_probability(env, "FRAUDLOG_PROMOTION_CONFIDENCE", 0.95),
             max_challengers=_positive_int(env, "FRAUDLOG_MAX_CHALLENGERS", 3),
             relay=RelaySettings.from_env(env),
+            feed=FeedSettings.from_env(env),
             webhook_secret=env.get("FRAUDLOG_WEBHOOK_SECRET", "").encode(),
             git_commit=env.get("FRAUDLOG_GIT_COMMIT") or None,
             secret_key_generated=generated,

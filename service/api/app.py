@@ -18,6 +18,7 @@ from service.api.health import health, ready
 from service.api.labels import LabelController
 from service.api.models import ModelController
 from service.api.predict import predict_transaction
+from service.api.predictions import PredictionController, prediction_feed
 from service.api.problems import EXCEPTION_HANDLERS
 from service.api.stats import metrics, stats
 from service.api.transactions import TransactionController
@@ -62,9 +63,9 @@ def create_app(settings: Settings, *, wiring: AppWiring | None = None,
 
     return Litestar(
         route_handlers=[TransactionController, LabelController, ModelController, AlertController, predict_transaction,
-                        stats, metrics,
+                        PredictionController, stats, metrics,
                         health, ready, dashboard_router()],
-        lifespan=[store_lifespan, *(extra_lifespans or [])],  # type: ignore[list-item]
+        lifespan=[store_lifespan, prediction_feed, *(extra_lifespans or [])],  # type: ignore[list-item]
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
         logging_config=litestar_logging_config(),
