@@ -9,6 +9,7 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from service.api.server import STREAM_SHUTDOWN_GRACE
 from service.config import Settings
 from service.logs import logging_config
 
@@ -42,7 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
     log_config = logging_config(args.log_level)
     config = TcpConfig("workers.wiring:served_app", factory=True, host=args.host, port=args.port,
                        workers=args.workers, log_config=log_config, log_level=log_config["root"]["level"].lower(),
-                       access_log=False)
+                       access_log=False, timeout_graceful_shutdown=STREAM_SHUTDOWN_GRACE)
     if args.workers > 1:
         Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:
