@@ -60,8 +60,7 @@ class PredictionController(Controller):
         feed = FeedFilter(all_versions=versions == "all", model_version=model_version, min_score=min_score,
                           alerts_only=alerts, with_features=features)
         hub: PredictionHub = state.prediction_hub
-        await hub.ready.wait()
-        through = hub.watermark.value
+        through = await hub.final_position()
         read = await hub.read(cursor.complete_through, through, feed, limit)
         shown = prediction_items([i for i in read if not cursor.already_delivered(i.position, i.model_version)])
         # A full page ends on a position boundary (pages never split one); a short one read up to `through`.

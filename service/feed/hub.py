@@ -75,34 +75,37 @@ class PredictionHub:
         self.settings = settings
         self.watermark = FeedWatermark(engine, registry)
         self.through = 0  # everything final up to here has been offered to the subscriptions
-        self.ready = asyncio.Event()
+        self._advancing = asyncio.Lock()  # one FeedWatermark.advance at a time (the tick and page reads)
         self._subscriptions: set[Subscription] = set()
         self._streams_by_key: dict[str, int] = {}
 
     async def run(self) -> None:
-        """The reader loop; runs as long as the app (a lifespan task)."""
+        """The reader loop; runs as long as the app (a lifespan task). An API process serving no stream
+        asks the database nothing."""
         while True:
+            await asyncio.sleep(self.settings.tick.total_seconds())
+            if not self._subscriptions:
+                continue
             try:
                 await self.tick()
-            except Exception:  # the database may be down for a while: keep serving what is open, retry
+            except Exception:  # the database may be down for a while: keep the streams open, retry
                 log.exception("the prediction feed could not read the log")
                 await asyncio.sleep(1.0)
-            await asyncio.sleep(self.settings.tick.total_seconds())
+
+    async def final_position(self) -> int:
+        """Advance the watermark now (one query) and return it: the highest position the feed may show."""
+        async with self._advancing:
+            return await anyio.to_thread.run_sync(self.watermark.advance)
 
     async def tick(self) -> None:
-        final = await anyio.to_thread.run_sync(self.watermark.advance)
-        if not self.ready.is_set():  # the first tick: start at the log's final position, read nothing
-            self.through = final
-            self.ready.set()
-            return
+        final = await self.final_position()
         while self.through < final and self._subscriptions:
             with_features = any(s.feed.with_features for s in self._subscriptions)
             items = await self.read(self.through, final, FeedFilter(all_versions=True, with_features=with_features),
                                     READ_CHUNK)
             for subscription in list(self._subscriptions):
                 subscription.offer(items)
-            self.through = items[-1].position if len(items) >= READ_CHUNK else final
-        self.through = max(self.through, final)
+            self.through = max(self.through, items[-1].position if len(items) >= READ_CHUNK else final)
 
     async def read(self, after: int, through: int, feed: FeedFilter, limit: int) -> list[FeedItem]:
         def page() -> list[FeedItem]:
@@ -129,7 +132,9 @@ class PredictionHub:
         position; an empty batch after `heartbeat_seconds` with nothing to deliver (the stream's heartbeat).
         Ends when the consumer is cut off (`on_cut_off` is called first, from the hub's task, so a stream
         blocked on a consumer that stopped reading can abandon its write)."""
-        await self.ready.wait()
+        final = await self.final_position()
+        if not self._subscriptions:  # nothing is offered while idle: the hub may jump to the log's final position
+            self.through = max(self.through, final)
         after = cursor.complete_through
         while self.through - after > READ_CHUNK:  # far behind: catch up alone, without holding a buffer
             target = self.through
@@ -142,11 +147,11 @@ class PredictionHub:
         try:
             async for batch in self._catch_up(feed, after, joined_at, cursor):
                 yield batch
-            # The hub offers each position once, after `joined_at`; only a cursor ahead of this process's
-            # hub (another API process gave it) makes the buffer hold what the consumer already has.
+            # The catch-up delivered up to `joined_at`, and a cursor from another API process may be ahead of
+            # this one's hub: the buffer's copies of either are dropped.
             while not subscription.cut_off:
-                batch = [item for item in subscription.buffer
-                         if not cursor.already_delivered(item.position, item.model_version)]
+                batch = [item for item in subscription.buffer if item.position > joined_at
+                         and not cursor.already_delivered(item.position, item.model_version)]
                 subscription.buffer.clear()
                 if batch:
                     yield batch
