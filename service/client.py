@@ -100,43 +100,51 @@ class FraudlogClient:
         return dict(self._request("GET", "/v1/predictions", params={"after": after, "limit": limit,
                                                                     **_query(filters)}))
 
-    def follow(self, after: str | None = None, *, reconnect: bool = True, retry_seconds: float = 1.0,
-               max_retry_seconds: float = 10.0, **filters: Any) -> Iterator[dict[str, Any]]:
-        """Every prediction after `after` as the server commits it, in log order, each once.
+    def follow(self, after: str | None = None, *, reconnect: bool = True, give_up_after: float | None = None,
+               retry_seconds: float = 0.5, max_retry_seconds: float = 5.0, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every prediction after `after` ("0": from the beginning; None: from now) as the server commits it,
+        in log order, each once.
 
-        On a dropped connection, a server restart or a cut-off for reading too slowly, it reconnects with
-        `Last-Event-ID` and goes on where it stopped (unless `reconnect=False`); `self.cursor` is always the
-        cursor of the last prediction yielded."""
+        On a dropped connection, a server restart, a 5xx or a cut-off for reading too slowly, it reconnects
+        with `Last-Event-ID` and goes on where it stopped (unless `reconnect=False`); it gives up with
+        `ClientError` after `give_up_after` seconds without a connection (None: never). A refused key or a
+        bad filter is a `ClientError` at once. `self.cursor` is the cursor of the last prediction yielded."""
         self.cursor = after
-        delay = retry_seconds
+        delay, failing_since = retry_seconds, None
         while True:
-            headers = {"Accept": "text/event-stream"}
-            if self.cursor is not None:
-                headers["Last-Event-ID"] = self.cursor
             try:
-                with self.http.stream("GET", "/v1/predictions/stream", params=_query(filters), headers=headers,
-                                      timeout=httpx.Timeout(10.0, read=None)) as response:
-                    if response.status_code == 429:
-                        wait = float(response.headers.get("Retry-After", delay))
-                        raise _Retry(f"too many streams; retrying in {wait:g} s", wait)
-                    if response.status_code != 200:
-                        response.read()
-                        _raise_for(response)
-                    delay = retry_seconds
-                    for event in parse_events(response.iter_lines()):
-                        if event.event == "message":
-                            item = json.loads(event.data)
-                            self.cursor = event.id
-                            yield item
+                for item in self._follow_once(filters):
+                    delay, failing_since = retry_seconds, None
+                    yield item
+                wait = retry_seconds  # the server ended the stream (a cut-off, a shutdown): resume
             except (httpx.TransportError, _Retry) as exc:
-                if not reconnect:
-                    raise ClientError(f"the prediction stream at {self.url} broke: {exc}") from exc
-                time.sleep(exc.seconds if isinstance(exc, _Retry) else delay)
+                failing_since = failing_since or time.monotonic()
+                if not reconnect or (give_up_after is not None and time.monotonic() - failing_since > give_up_after):
+                    raise ClientError(f"the prediction stream at {self.url} failed: {exc}") from exc
+                wait = exc.seconds if isinstance(exc, _Retry) and exc.seconds else delay
                 delay = min(max_retry_seconds, delay * 2)
-                continue
             if not reconnect:
                 return
-            time.sleep(retry_seconds)  # the server ended the stream (a cut-off, a shutdown): resume
+            time.sleep(wait)
+
+    def _follow_once(self, filters: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        headers = {"Accept": "text/event-stream"}
+        if self.cursor is not None:
+            headers["Last-Event-ID"] = self.cursor
+        with self.http.stream("GET", "/v1/predictions/stream", params=_query(filters), headers=headers,
+                              timeout=httpx.Timeout(10.0, read=None)) as response:
+            if response.status_code == 429 or response.status_code >= 500:
+                raise _Retry(f"answered {response.status_code}", float(response.headers.get("Retry-After", 0)))
+            if response.status_code != 200:
+                response.read()
+                _raise_for(response)
+            for event in parse_events(response.iter_lines()):
+                if event.event == "message":
+                    item = json.loads(event.data)
+                    self.cursor = event.id
+                    yield item
+                elif event.event == "start":  # where a stream without a cursor began: resume from there
+                    self.cursor = event.id
 
     # -- alerts, models, transactions -----------------------------------------------------------------------
     def alerts(self, **params: Any) -> dict[str, Any]:

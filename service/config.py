@@ -157,6 +157,19 @@ class FeedSettings:
 
 
 @dataclass(frozen=True)
+class ClientSettings:
+    """What the commands that talk HTTP to a running fraudlog (`simulate`, `tail`) read from the
+    environment: FRAUDLOG_API_KEY, used when `--api-key` is not given."""
+
+    api_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ClientSettings:
+        env = os.environ if env is None else env
+        return cls(api_key=env.get("FRAUDLOG_API_KEY", "").strip() or None)
+
+
+@dataclass(frozen=True)
 class LogSettings:
     """How a process logs: FRAUDLOG_LOG_LEVEL, FRAUDLOG_LOG_FORMAT, NO_COLOR / TERM=dumb, and the literal
     secrets the formatters scrub. Separate from `Settings` because every process logs, including those that
@@ -170,7 +183,7 @@ class LogSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LogSettings:
         env = os.environ if env is None else env
-        secrets = [env.get(name, "") for name in ("FRAUDLOG_SECRET_KEY", "FRAUDLOG_WEBHOOK_SECRET")]
+        secrets = [env.get(name, "") for name in ("FRAUDLOG_SECRET_KEY", "FRAUDLOG_WEBHOOK_SECRET", "FRAUDLOG_API_KEY")]
         for entry in env.get("FRAUDLOG_API_KEYS", "").split(","):
             parts = entry.strip().split(":", 2)
             if len(parts) == 3:

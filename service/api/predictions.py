@@ -72,12 +72,13 @@ class PredictionController(Controller):
          responses=problem_responses(400, *AUTH_PROBLEMS, 422))
     async def stream_predictions(
         self, request: Request[Any, Any, Any], state: State,
-        after: Annotated[str | None, QueryParameter(description="a cursor; Last-Event-ID wins when sent")] = None,
+        after: Annotated[str | None, QueryParameter(
+            description="a cursor (0: from the beginning); Last-Event-ID wins when sent; neither: from now")] = None,
         versions: Versions = "champion", model_version: ModelVersion = None, min_score: MinScore = None,
         alerts: AlertsOnly = False, features: WithFeatures = False,
     ) -> Response[None]:
         resume = request.headers.get("last-event-id")
-        cursor = _cursor("Last-Event-ID", resume) if resume else _cursor("after", after or "0")
+        cursor = _cursor("Last-Event-ID", resume) if resume else _cursor("after", after) if after else None
         feed = FeedFilter(all_versions=versions == "all", model_version=model_version, min_score=min_score,
                           alerts_only=alerts, with_features=features)
         hub: PredictionHub = state.prediction_hub
@@ -87,6 +88,8 @@ class PredictionController(Controller):
             hub.open_stream(key)
         except TooManyStreams as exc:
             raise Problem(429, "Too many streams", str(exc), headers={"Retry-After": "5"}) from exc
+        if cursor is None:  # a new consumer without a cursor starts from now, as `tail -f` does
+            cursor = Cursor(await hub.final_position())
         return EventStreamResponse(_EventStream(hub, feed, cursor, lambda: hub.close_stream(key)))
 
 
@@ -127,7 +130,11 @@ class _EventStream:
             await send({"type": "http.response.start", "status": 200, "headers": [
                 (b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
                 (b"x-accel-buffering", b"no")]})
-            await send({"type": "http.response.body", "body": b"retry: 1000\n\n", "more_body": True})
+            # The starting cursor first, as the stream's id: a consumer that loses the connection before the
+            # first prediction still resumes from here (EventSource keeps an id sent with an empty event).
+            start = str(self.cursor).encode()
+            greeting = b"retry: 1000\nevent: start\nid: " + start + b"\ndata: " + _encode({"cursor": str(self.cursor)})
+            await send({"type": "http.response.body", "body": greeting + b"\n\n", "more_body": True})
             async with anyio.create_task_group() as group:
                 group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
                 cut_off = await self._pump(send)

@@ -23,6 +23,7 @@ from service.cli import (
     scheduler,
     serve,
     simulate,
+    tail,
     train,
     worker,
 )
@@ -33,7 +34,7 @@ from service.ml.artifact import ArtifactRejected
 from service.store.errors import StoreError
 from workers.scheduler import SchedulerAlreadyRunning
 
-COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, simulate, keys, replay, rebuild)
+COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, simulate, tail, keys, replay, rebuild)
 
 
 def build_parser() -> argparse.ArgumentParser:

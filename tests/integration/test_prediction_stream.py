@@ -33,7 +33,7 @@ class Consumer:
     """`FraudlogClient.follow` on a thread, collecting what it yields."""
 
     url: str
-    filters: dict[str, Any] = field(default_factory=dict)
+    filters: dict[str, Any] = field(default_factory=lambda: {"after": "0"})
     received: list[dict[str, Any]] = field(default_factory=list)
 
     def start(self) -> Consumer:
@@ -74,18 +74,20 @@ def test_a_late_commit_is_streamed_in_order_and_nothing_above_it_goes_first(depl
     assert consumer.positions() == p
 
 
-def stalled_consumer(url: str) -> socket.socket:
+def stalled_consumer(url: str, key: str | None = None) -> socket.socket:
     """A consumer that opens the stream and never reads: a tiny receive buffer fills at once."""
+    auth = f"Authorization: Bearer {key}\r\n" if key else ""
     parts = urlsplit(url)
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     sock.connect((parts.hostname, parts.port))
-    sock.sendall(f"GET /v1/predictions/stream?features=true HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-                 "Accept: text/event-stream\r\n\r\n".encode())
+    sock.sendall(f"GET /v1/predictions/stream?after=0&features=true HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+                 f"Accept: text/event-stream\r\n{auth}\r\n".encode())
     return sock
 
 
 def read_to_end(sock: socket.socket) -> list[str]:
+    """Everything the stalled consumer was sent, up to the server closing the connection."""
     sock.settimeout(30)
     chunks = []
     while chunk := sock.recv(1 << 16):
