@@ -187,11 +187,10 @@ def test_try_a_transaction_scores_it_with_every_live_version(versions: str, brow
         assert rows == [[f"v{c['model_version']}", c["status"], f"{c['score']:.4f}", f"{c['threshold']:.4f}",
                          "ALERT" if c["is_alert"] else "pass"] for c in compared]
         assert [r[:2] for r in rows] == [["v1", "champion"], ["v2", "challenger"]]
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-try.png"), full_page=True)
         page.fill("#try-transaction", "{not json")
         page.click("#try button[type=submit]")
         page.wait_for_selector("#try-results tr.empty", timeout=15_000)
         assert "not JSON" in page.inner_text("#try-results")
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.locator("#try").scroll_into_view_if_needed()
-        page.screenshot(path=str(ARTIFACTS / "dashboard-try.png"), full_page=True)
     assert not errors, errors
