@@ -89,9 +89,11 @@ def stalled_consumer(url: str, key: str | None = None) -> socket.socket:
 def read_to_end(sock: socket.socket) -> list[str]:
     """Everything the stalled consumer was sent, up to the server closing the connection."""
     sock.settimeout(30)
+    deadline = time.monotonic() + 120
     chunks = []
     while chunk := sock.recv(1 << 16):
         chunks.append(chunk)
+        assert time.monotonic() < deadline, "the server never closed the stalled stream"
     head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), head
     return _unchunk(body).decode().split("\n")
