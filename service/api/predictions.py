@@ -82,14 +82,14 @@ class PredictionController(Controller):
         feed = FeedFilter(all_versions=versions == "all", model_version=model_version, min_score=min_score,
                           alerts_only=alerts, with_features=features)
         hub: PredictionHub = state.prediction_hub
+        if cursor is None:  # a new consumer without a cursor starts from now, as `tail -f` does
+            cursor = Cursor(await hub.final_position())
         principal = state.authenticator.authenticate(request.headers.get("authorization"))
         key = principal.name if principal is not None else "anonymous"
         try:
-            hub.open_stream(key)
+            hub.open_stream(key)  # closed by the stream when it ends, however it ends
         except TooManyStreams as exc:
             raise Problem(429, "Too many streams", str(exc), headers={"Retry-After": "5"}) from exc
-        if cursor is None:  # a new consumer without a cursor starts from now, as `tail -f` does
-            cursor = Cursor(await hub.final_position())
         return EventStreamResponse(_EventStream(hub, feed, cursor, lambda: hub.close_stream(key)))
 
 

@@ -9,9 +9,11 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.engine import Engine
@@ -141,3 +143,20 @@ def test_a_consumer_that_stops_reading_is_cut_off_with_its_cursor_and_slows_no_o
     resumed = Consumer(url, {"after": notice["resume_after"]}).start()
     wait_until(lambda: len(got) + len(resumed.received) == len(positions), timeout=60, message="the resumption")
     assert got + resumed.positions() == positions
+
+
+def test_streams_per_key_are_limited_and_idle_streams_send_heartbeats(sqlite_url: str) -> None:
+    settings = Settings(database_url=sqlite_url, secret_key=SECRET,
+                        feed=FeedSettings(streams_per_key=1, heartbeat=timedelta(seconds=0.2)))
+    with served_api(settings) as url, httpx.Client(base_url=url, timeout=30) as http:
+        with http.stream("GET", "/v1/predictions/stream") as first:
+            lines = first.iter_lines()
+            assert next(lines) == "retry: 1000" and next(lines) == "event: start"
+            with http.stream("GET", "/v1/predictions/stream") as second:  # headers only: a stream never ends
+                assert second.status_code == 429 and second.headers["retry-after"]
+                assert second.headers["content-type"].startswith("application/problem+json")
+            assert ": heartbeat" in [next(lines) for _ in range(6)]
+        wait_until(lambda: REGISTRY.get_sample_value("fraudlog_stream_consumers") == 0, timeout=10,
+                   message="the closed stream to give its place back")
+        with http.stream("GET", "/v1/predictions/stream") as again:  # the first one's place was given back
+            assert again.status_code == 200
