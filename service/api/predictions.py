@@ -31,6 +31,7 @@ from service.views.feed import PredictionsPage, prediction_items
 
 log = logging.getLogger("fraudlog.feed")
 MAX_PAGE = 1_000
+CURSOR_PATTERN = r"^[0-9]{1,18}(:[0-9]{1,9})?$"  # what `Cursor.parse` accepts, for the OpenAPI document
 _encode = msgspec.json.Encoder().encode
 
 Versions = Annotated[Literal["champion", "all"], QueryParameter(
@@ -51,7 +52,8 @@ class PredictionController(Controller):
          responses=problem_responses(400, *AUTH_PROBLEMS, 422))
     async def list_predictions(
         self, state: State,
-        after: Annotated[str, QueryParameter(description="a cursor (`next_cursor`, or an event's `id`)")] = "0",
+        after: Annotated[str, QueryParameter(description="a cursor (`next_cursor`, or an event's `id`)",
+                                             pattern=CURSOR_PATTERN)] = "0",
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
         versions: Versions = "champion", model_version: ModelVersion = None, min_score: MinScore = None,
         alerts: AlertsOnly = False, features: WithFeatures = False,
@@ -73,7 +75,8 @@ class PredictionController(Controller):
     async def stream_predictions(
         self, request: Request[Any, Any, Any], state: State,
         after: Annotated[str | None, QueryParameter(
-            description="a cursor (0: from the beginning); Last-Event-ID wins when sent; neither: from now")] = None,
+            description="a cursor (0: from the beginning); Last-Event-ID wins when sent; neither: from now",
+            pattern=CURSOR_PATTERN)] = None,
         versions: Versions = "champion", model_version: ModelVersion = None, min_score: MinScore = None,
         alerts: AlertsOnly = False, features: WithFeatures = False,
     ) -> Response[None]:

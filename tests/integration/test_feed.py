@@ -119,6 +119,6 @@ def test_a_malformed_cursor_is_a_problem_naming_it(client: TestClient[Any], curs
     response = client.get("/v1/predictions", params={"after": cursor})
     assert response.status_code == 400
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert response.json()["errors"][0]["pointer"] == "after"
+    assert response.json()["errors"][0]["pointer"].lstrip("/") == "after"
     stream = client.get("/v1/predictions/stream", headers={"Last-Event-ID": cursor})
     assert stream.status_code == 400 and stream.json()["errors"][0]["pointer"] == "Last-Event-ID"
