@@ -1,20 +1,24 @@
-"""A streaming client: post transactions to a running fraudlog, and their labels some time later.
+"""The Python client of a running fraudlog, and a streamer of transactions with their labels arriving later.
 
-Used by `fraudlog simulate` (any deployment) and `fraudlog demo` (the embedded one).
+`FraudlogClient` covers the API a data scientist uses from a notebook: submit, labels, predict and compare,
+the prediction feed (pages, and a stream that resumes by itself), alerts and models. `stream` posts rows
+at a rate with their labels some time later: `fraudlog simulate` and `fraudlog demo` use it.
 """
 
 from __future__ import annotations
 
 import collections
+import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
 from service.domain.events import format_time
+from service.sse import parse_events
 
 Row = tuple[dict[str, Any], bool]
 
@@ -33,21 +37,141 @@ class StreamReport:
         return self.sent / self.seconds if self.seconds else 0.0
 
 
+class ClientError(Exception):
+    """A request failed in a way a retry will not mend (refused key, bad input, server gone); one line."""
+
+
 class FraudlogClient:
-    def __init__(self, url: str, api_key: str | None = None, timeout: float = 60.0) -> None:
+    """A typed client of a running fraudlog, for scripts and notebooks; on httpx.
+
+    >>> client = FraudlogClient("http://127.0.0.1:8000", api_key="...")
+    >>> client.submit({"transaction_id": "tx-1", "amount": 12.5, "event_time": "2026-11-28T03:00:00Z"})
+    >>> client.compare(transaction, "live")          # one row per serving version
+    >>> for prediction in client.follow(alerts=True):  # resumes by itself after any disconnect
+    ...     print(prediction["transaction_id"], prediction["score"])
+
+    Every method raises `ClientError` with a one-line message when the server refuses the request or
+    cannot be reached (after the retries that are safe: ingest is idempotent, reads have no effect).
+    """
+
+    def __init__(self, url: str, api_key: str | None = None, timeout: float = 60.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self.http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
+        self.url = url.rstrip("/")
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
+        self.cursor: str | None = None  # where `follow` stands: the cursor of the last prediction it yielded
+
+    def __enter__(self) -> FraudlogClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     def close(self) -> None:
         self.http.close()
 
+    # -- ingest ---------------------------------------------------------------------------------------------
+    def submit(self, transactions: dict[str, Any] | Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Append one transaction or a batch (all-or-nothing); the receipts, with each one's position."""
+        return self.post("/v1/transactions", transactions)
+
+    def label(self, labels: dict[str, Any] | Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Append one label (`{"transaction_id", "is_fraud"}`) or a batch."""
+        return self.post("/v1/labels", labels)
+
+    # -- scoring on demand ----------------------------------------------------------------------------------
+    def predict(self, transaction: dict[str, Any], model_version: int | None = None) -> dict[str, Any]:
+        """Score without storing: the champion, or a pinned version (an unknown one is an error)."""
+        body: dict[str, Any] = {"transaction": transaction}
+        if model_version is not None:
+            body["model_version"] = model_version
+        return dict(self._request("POST", "/v1/predict", json=body))
+
+    def compare(self, transaction: dict[str, Any], versions: Sequence[int] | Literal["live"] = "live",
+                ) -> list[dict[str, Any]]:
+        """Score the same features with several versions (`"live"`: champion and challengers), one row each."""
+        body = {"transaction": transaction, "model_versions": versions if versions == "live" else list(versions)}
+        return list(self._request("POST", "/v1/predict", json=body)["predictions"])
+
+    # -- the prediction feed --------------------------------------------------------------------------------
+    def predictions(self, after: str = "0", limit: int = 100, **filters: Any) -> dict[str, Any]:
+        """One page of the feed: `{"items", "next_cursor"}`; filters: versions="all", model_version=N,
+        min_score=x, alerts=True, features=True."""
+        return dict(self._request("GET", "/v1/predictions", params={"after": after, "limit": limit,
+                                                                    **_query(filters)}))
+
+    def follow(self, after: str | None = None, *, reconnect: bool = True, give_up_after: float | None = None,
+               retry_seconds: float = 0.5, max_retry_seconds: float = 5.0, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every prediction after `after` ("0": from the beginning; None: from now) as the server commits it,
+        in log order, each once.
+
+        On a dropped connection, a server restart, a 5xx or a cut-off for reading too slowly, it reconnects
+        with `Last-Event-ID` and goes on where it stopped (unless `reconnect=False`); it gives up with
+        `ClientError` after `give_up_after` seconds without a connection (None: never). A refused key or a
+        bad filter is a `ClientError` at once. `self.cursor` is the cursor of the last prediction yielded."""
+        self.cursor = after
+        delay, failing_since = retry_seconds, None
+        while True:
+            try:
+                for item in self._follow_once(filters):
+                    delay, failing_since = retry_seconds, None
+                    yield item
+                wait = retry_seconds  # the server ended the stream (a cut-off, a shutdown): resume
+            except (httpx.TransportError, _Retry) as exc:
+                failing_since = failing_since or time.monotonic()
+                if not reconnect or (give_up_after is not None and time.monotonic() - failing_since > give_up_after):
+                    raise ClientError(f"the prediction stream at {self.url} failed: {exc}") from exc
+                wait = exc.seconds if isinstance(exc, _Retry) and exc.seconds else delay
+                delay = min(max_retry_seconds, delay * 2)
+            if not reconnect:
+                return
+            time.sleep(wait)
+
+    def _follow_once(self, filters: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        headers = {"Accept": "text/event-stream"}
+        if self.cursor is not None:
+            headers["Last-Event-ID"] = self.cursor
+        with self.http.stream("GET", "/v1/predictions/stream", params=_query(filters), headers=headers,
+                              timeout=httpx.Timeout(10.0, read=None)) as response:
+            if response.status_code == 429 or response.status_code >= 500:
+                raise _Retry(f"answered {response.status_code}", float(response.headers.get("Retry-After", 0)))
+            if response.status_code != 200:
+                response.read()
+                _raise_for(response)
+            for event in parse_events(response.iter_lines()):
+                if event.event == "message":
+                    item = json.loads(event.data)
+                    self.cursor = event.id
+                    yield item
+                elif event.event == "start":  # where a stream without a cursor began: resume from there
+                    self.cursor = event.id
+
+    # -- alerts, models, transactions -----------------------------------------------------------------------
+    def alerts(self, **params: Any) -> dict[str, Any]:
+        """A page of the alerts outbox: status=, since=, card_id=, limit=, cursor=."""
+        return dict(self._request("GET", "/v1/alerts", params=_query(params)))
+
+    def models(self) -> list[dict[str, Any]]:
+        return list(self._request("GET", "/v1/models"))
+
+    def model(self, version: int) -> dict[str, Any]:
+        return dict(self._request("GET", f"/v1/models/{version}"))
+
+    def transaction(self, transaction_id: str) -> dict[str, Any]:
+        return dict(self._request("GET", f"/v1/transactions/{transaction_id}"))
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self._request("GET", "/v1/stats"))
+
+    # -- the two primitives ---------------------------------------------------------------------------------
     def post(self, path: str, body: Any) -> list[dict[str, Any]]:
-        for attempt in range(5):  # ingest is idempotent, so a retry after a lost answer is safe
+        """POST an ingest body, retrying what is safe to retry (ingest is idempotent); the receipts."""
+        for attempt in range(5):
             try:
                 response = self.http.post(path, json=body)
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
                 if attempt == 4:
-                    raise
+                    raise ClientError(f"cannot reach {self.url}: {exc}") from exc
                 time.sleep(0.2 * 2**attempt)
                 continue
             if response.status_code in (200, 202):
@@ -56,13 +180,46 @@ class FraudlogClient:
             if response.status_code in (429, 503) and attempt < 4:
                 time.sleep(float(response.headers.get("Retry-After", 0.5)))
                 continue
-            raise RuntimeError(f"POST {path} answered {response.status_code}: {response.text[:300]}")
-        raise RuntimeError(f"POST {path} kept failing")
+            _raise_for(response)
+        raise ClientError(f"POST {path} kept failing")
 
     def get(self, path: str, **params: Any) -> Any:
-        response = self.http.get(path, params=params)
-        response.raise_for_status()
+        return self._request("GET", path, params=params)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise ClientError(f"cannot reach {self.url}: {exc}") from exc
+        if response.status_code >= 300:
+            _raise_for(response)
         return response.json()
+
+
+class _Retry(Exception):
+    def __init__(self, message: str, seconds: float) -> None:
+        super().__init__(message)
+        self.seconds = seconds
+
+
+def _raise_for(response: httpx.Response) -> None:
+    """A problem document as one line: `401 Invalid API key`, `422 Invalid fields: /amount ...`."""
+    try:
+        problem = response.json()
+    except ValueError:
+        problem = {}
+    if not isinstance(problem, dict):
+        problem = {}
+    title = problem.get("title") or response.reason_phrase or "error"
+    detail = problem.get("detail") or "; ".join(f"{e.get('pointer')}: {e.get('detail')}"
+                                                for e in problem.get("errors", []) if isinstance(e, dict))
+    where = f"{response.request.method} {response.request.url.path}"
+    raise ClientError(f"{where} answered {response.status_code} {title}" + (f": {detail}" if detail else ""))
+
+
+def _query(filters: dict[str, Any]) -> dict[str, Any]:
+    """Query parameters as the API spells them: booleans as true/false, None left out."""
+    return {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in filters.items() if v is not None}
 
 
 def stream(client: FraudlogClient, rows: Iterable[Row], *, batch_size: int = 500, rate: float | None = None,

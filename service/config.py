@@ -181,6 +181,37 @@ class ObservabilitySettings:
 
 
 @dataclass(frozen=True)
+class FeedSettings:
+    """The prediction feed (FRAUDLOG_STREAM_* variables; durations in seconds)."""
+
+    tick: timedelta = timedelta(seconds=0.02)  # how often each API process asks how far the log is final
+    buffer: int = 10_000  # predictions a stream may fall behind before it is cut off
+    heartbeat: timedelta = timedelta(seconds=15)  # an SSE comment this often keeps proxies from closing it
+    streams_per_key: int = 8  # concurrent streams one API key may hold on one API process
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> FeedSettings:
+        default = cls()
+        return cls(tick=_duration(env, "FRAUDLOG_STREAM_TICK", default.tick),
+                   buffer=_positive_int(env, "FRAUDLOG_STREAM_BUFFER", default.buffer),
+                   heartbeat=_duration(env, "FRAUDLOG_STREAM_HEARTBEAT", default.heartbeat),
+                   streams_per_key=_positive_int(env, "FRAUDLOG_STREAMS_PER_KEY", default.streams_per_key))
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """What the commands that talk HTTP to a running fraudlog (`simulate`, `tail`) read from the
+    environment: FRAUDLOG_API_KEY, used when `--api-key` is not given."""
+
+    api_key: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ClientSettings:
+        env = os.environ if env is None else env
+        return cls(api_key=env.get("FRAUDLOG_API_KEY", "").strip() or None)
+
+
+@dataclass(frozen=True)
 class LogSettings:
     """How a process logs: FRAUDLOG_LOG_LEVEL, FRAUDLOG_LOG_FORMAT, NO_COLOR / TERM=dumb, and the literal
     secrets the formatters scrub. Separate from `Settings` because every process logs, including those that
@@ -194,7 +225,7 @@ class LogSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> LogSettings:
         env = os.environ if env is None else env
-        secrets = [env.get(name, "") for name in ("FRAUDLOG_SECRET_KEY", "FRAUDLOG_WEBHOOK_SECRET")]
+        secrets = [env.get(name, "") for name in ("FRAUDLOG_SECRET_KEY", "FRAUDLOG_WEBHOOK_SECRET", "FRAUDLOG_API_KEY")]
         for entry in env.get("FRAUDLOG_API_KEYS", "").split(","):
             parts = entry.strip().split(":", 2)
             if len(parts) == 3:
@@ -230,6 +261,7 @@ class Settings:
     queue_prefix: str = DEFAULT_QUEUE_PREFIX  # deployments sharing a broker keep apart by queue name
     relay: RelaySettings = field(default_factory=RelaySettings)
     api_healthcheck_timeout: timedelta = DEFAULT_API_HEALTHCHECK_TIMEOUT  # `serve --workers N`: uvicorn's ping
+    feed: FeedSettings = field(default_factory=FeedSettings)
     webhook_secret: bytes = field(default=b"", repr=False)  # FRAUDLOG_WEBHOOK_SECRET; empty: derived
     git_commit: str | None = None  # FRAUDLOG_GIT_COMMIT, recorded in lineage when the checkout cannot say
     secret_key_generated: bool = False  # embedded mode: the key was made once and kept beside the SQLite file
@@ -318,6 +350,7 @@ class Settings:
             api_healthcheck_timeout=_duration(env, "FRAUDLOG_API_HEALTHCHECK_TIMEOUT",
                                               DEFAULT_API_HEALTHCHECK_TIMEOUT),
             observability=ObservabilitySettings.from_env(env),
+            feed=FeedSettings.from_env(env),
             webhook_secret=env.get("FRAUDLOG_WEBHOOK_SECRET", "").encode(),
             git_commit=env.get("FRAUDLOG_GIT_COMMIT") or None,
             secret_key_generated=generated,

@@ -20,6 +20,7 @@ from service.api.health import health, ready
 from service.api.labels import LabelController
 from service.api.models import ModelController
 from service.api.predict import predict_transaction
+from service.api.predictions import PredictionController, prediction_feed
 from service.api.problems import EXCEPTION_HANDLERS
 from service.api.request_ids import echo_request_id_outside_routes, request_id_middleware
 from service.api.stats import metrics, metrics_exposition, stats
@@ -74,9 +75,9 @@ def create_app(settings: Settings, *, wiring: AppWiring | None = None,
 
     return Litestar(
         route_handlers=[TransactionController, LabelController, ModelController, AlertController, predict_transaction,
-                        stats, metrics,
+                        PredictionController, stats, metrics,
                         health, ready, dashboard_router(), swagger_assets_router()],
-        lifespan=[store_lifespan, *(extra_lifespans or [])],  # type: ignore[list-item]
+        lifespan=[store_lifespan, prediction_feed, *(extra_lifespans or [])],  # type: ignore[list-item]
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         # A client may still be sending its body when an early answer (413, 415, 401) goes out; bodies up to
         # twice the limit are read to their end first, so that it receives the answer, not a reset connection.

@@ -106,6 +106,11 @@ INVALID_BODY = problem_kind("invalid-body", 422, "The request body is invalid",
 INVALID_QUERY = problem_kind("invalid-query", 422, "Invalid query parameter",
                              "a query parameter is well-typed but not acceptable (a time, a cursor); `errors` "
                              "names it")
+INVALID_CURSOR = problem_kind("invalid-cursor", 400, "Invalid feed cursor",
+                              "`after` or `Last-Event-ID` is not a cursor of the prediction feed (`P` or `P:V`)")
+TOO_MANY_STREAMS = problem_kind("too-many-streams", 429, "Too many streams for this key",
+                                "the key holds `FRAUDLOG_STREAMS_PER_KEY` streams on this API process; retry "
+                                "after `Retry-After` seconds")
 RATE_LIMITED = problem_kind("rate-limited", 429, "Too many requests",
                             "over the key's rate limit in this API process; retry after `Retry-After` seconds")
 INTERNAL_ERROR = problem_kind("internal-error", 500, "Internal server error",

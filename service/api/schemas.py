@@ -10,7 +10,7 @@ from typing import Literal
 
 import msgspec
 
-from service.views.statuses import IngestStatus, RoleChange
+from service.views.statuses import IngestStatus, ModelStatus, RoleChange
 
 
 class IngestReceipt(msgspec.Struct, kw_only=True):
@@ -37,6 +37,24 @@ class OnDemandPrediction(msgspec.Struct, kw_only=True):
     threshold: float
     model_version: int
     features: dict[str, float | str]
+
+
+class VersionPrediction(msgspec.Struct, kw_only=True):
+    """One version's score of the compared transaction, its threshold, decision and role now."""
+
+    model_version: int
+    status: ModelStatus
+    score: float
+    threshold: float
+    is_alert: bool
+
+
+class VersionComparison(msgspec.Struct, kw_only=True):
+    """`POST /v1/predict` with `model_versions`: the same features scored by each version, in the order
+    asked (`"live"`: the champion first); nothing is stored."""
+
+    features: dict[str, float | str]
+    predictions: list[VersionPrediction]
 
 
 class Health(msgspec.Struct, kw_only=True):

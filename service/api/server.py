@@ -11,6 +11,10 @@ from contextlib import contextmanager
 import uvicorn
 from litestar import Litestar
 
+# Open prediction streams never finish by themselves: after this many seconds of a graceful shutdown uvicorn
+# cancels them, and their consumers resume on another process (or this one restarted) with Last-Event-ID.
+STREAM_SHUTDOWN_GRACE = 1
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -23,7 +27,7 @@ def serve_in_thread(app: Litestar, port: int = 0, host: str = "127.0.0.1") -> It
     """Yield the base URL of `app` served by uvicorn until the block exits (port 0: any free port)."""
     port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on",
-                                           log_config=None))
+                                           log_config=None, timeout_graceful_shutdown=STREAM_SHUTDOWN_GRACE))
     thread = threading.Thread(target=server.run, name="fraudlog-uvicorn", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

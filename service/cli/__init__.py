@@ -25,6 +25,7 @@ from service.cli import (
     serve,
     simulate,
     stats,
+    tail,
     train,
     worker,
 )
@@ -35,7 +36,8 @@ from service.ml.artifact import ArtifactRejected
 from service.store.errors import StoreError
 from workers.scheduler import SchedulerAlreadyRunning
 
-COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, stats, simulate, keys, replay, rebuild)
+COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, stats, simulate, tail, keys, replay,
+            rebuild)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from service.api.server import STREAM_SHUTDOWN_GRACE
 from service.config import Settings
 from service.logs import logging_config
 from service.metrics.multiprocess import shared_metrics_directory
@@ -45,7 +46,8 @@ def uvicorn_config(args: argparse.Namespace, settings: Settings) -> TcpConfig:
     healthcheck = max(1, math.ceil(settings.api_healthcheck_timeout.total_seconds()))
     return TcpConfig("workers.wiring:served_app", factory=True, host=args.host, port=args.port,
                      workers=args.workers, log_config=log_config, log_level=log_config["root"]["level"].lower(),
-                     access_log=False, timeout_worker_healthcheck=healthcheck)
+                     access_log=False, timeout_worker_healthcheck=healthcheck,
+                     timeout_graceful_shutdown=STREAM_SHUTDOWN_GRACE)
 
 
 def _serve(args: argparse.Namespace) -> int:

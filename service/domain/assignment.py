@@ -80,6 +80,15 @@ class AssignmentTable:
         index = bisect.bisect_left(self._positions, position) - 1
         return self._snapshots[index] if index >= 0 else Assignment(None, ())
 
+    def next_champion_change(self, position: int) -> int | None:
+        """The first role change at or after `position` that leaves a champion serving (None if none is known).
+
+        Events between an unserved `position` and that change have no champion: nothing will score them.
+        """
+        index = bisect.bisect_left(self._positions, position)
+        return next((self._positions[i] for i in range(index, len(self._positions))
+                     if self._snapshots[i].champion is not None), None)
+
     @property
     def first_champion_position(self) -> int | None:
         return next((c.position for c in self._changes if c.role == CHAMPION), None)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 MAX_VERSION = 2**31 - 1  # model_versions.version is a 32-bit integer
+MAX_COMPARED = 16  # versions one on-demand comparison may name
 # Python's `$` also matches before a final newline, so `re.search("^...$", "tx-1\n")` succeeds: every pattern
 # that validates is anchored with `\A` and `\Z` (the whole string). The OpenAPI document spells them `^` and
 # `$`, which is what they mean in JSON Schema's regex dialect (`service.api.openapi.json_schema_pattern`).
@@ -69,10 +70,13 @@ class LabelIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class PredictIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Score a transaction on demand, with the champion or a pinned version; nothing is stored."""
+    """Score a transaction on demand, with the champion, a pinned version, or several versions to compare
+    (`model_versions`: a list, or "live" for the champion and its challengers); nothing is stored."""
 
     transaction: TransactionIn
     model_version: Annotated[int, msgspec.Meta(ge=1, le=MAX_VERSION)] | None = None
+    model_versions: Annotated[list[Annotated[int, msgspec.Meta(ge=1, le=MAX_VERSION)]],
+                              msgspec.Meta(min_length=1, max_length=MAX_COMPARED)] | Literal["live"] | None = None
 
 
 class Receipt(msgspec.Struct):

@@ -7,6 +7,7 @@ test-artifacts/dashboard.png.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -167,4 +168,29 @@ def test_with_api_keys_the_page_asks_for_one_and_then_shows_the_figures(sqlite_u
                                timeout=15_000)
         page.wait_for_selector("#auth[hidden]", state="attached", timeout=15_000)
         page.wait_for_selector('#models tr.empty', timeout=15_000)  # no version yet: said, not blank
+    assert not errors, errors
+
+
+def test_try_a_transaction_scores_it_with_every_live_version(versions: str, browser: Any) -> None:
+    errors: list[str] = []
+    with served_api(Settings(database_url=versions, secret_key=SECRET, alert_sink="memory://")) as url:
+        page = browser.new_page(viewport={"width": 1600, "height": 1400})
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url + "/?refresh=500")
+        transaction = json.loads(page.input_value("#try-transaction"))
+        page.click("#try button[type=submit]")
+        page.wait_for_selector("#try-results tr[data-version]", timeout=15_000)
+        rows = page.eval_on_selector_all("#try-results tr[data-version]", """(rows) => rows.map((row) =>
+            [...row.querySelectorAll('td')].map((td) => td.textContent))""")
+        with FraudlogClient(url) as client:
+            compared = client.compare(transaction, "live")
+        assert rows == [[f"v{c['model_version']}", c["status"], f"{c['score']:.4f}", f"{c['threshold']:.4f}",
+                         "ALERT" if c["is_alert"] else "pass"] for c in compared]
+        assert [r[:2] for r in rows] == [["v1", "champion"], ["v2", "challenger"]]
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-try.png"), full_page=True)
+        page.fill("#try-transaction", "{not json")
+        page.click("#try button[type=submit]")
+        page.wait_for_selector("#try-results tr.empty", timeout=15_000)
+        assert "not JSON" in page.inner_text("#try-results")
     assert not errors, errors

@@ -47,6 +47,7 @@ CASES: dict[str, tuple[Call, str]] = {
     "no-champion": (lambda c: c.post("/v1/predict", json={"transaction": transaction_body(2)}, headers=_as(ADMIN)),
                     "no-champion"),
     "invalid-parameter": (lambda c: c.get("/v1/alerts?limit=0", headers=_as(ADMIN)), "invalid-parameter"),
+    "invalid-cursor": (lambda c: c.get("/v1/predictions?after=nope", headers=_as(ADMIN)), "invalid-cursor"),
     "invalid-query": (lambda c: c.get("/v1/alerts?since=yesterday", headers=_as(ADMIN)), "invalid-query"),
     "authentication-required": (lambda c: c.get("/v1/stats"), "authentication-required"),
     "invalid-api-key": (lambda c: c.get("/v1/stats", headers=_as("not-a-key")), "invalid-api-key"),
@@ -95,4 +96,5 @@ def test_every_kind_a_client_can_cause_is_exercised() -> None:
     """Internal errors and an unavailable database aside (other tests cause those), each kind has a case here."""
     exercised = {kind for _, kind in CASES.values()}
     assert set(PROBLEM_KINDS) - exercised == {"internal-error", "database-unavailable", "rate-limited",
-                                              "artifact-rejected", "version-unservable"}
+                                              "artifact-rejected", "version-unservable",
+                                              "too-many-streams"}

@@ -1,0 +1,187 @@
+"""`/v1/predictions`: the prediction feed, paged (pull) and as Server-Sent Events (push).
+
+Both read the predictions projection in log order and only below the feed's watermark (invariant 11), so
+what a consumer has seen never gains a late prediction beneath it. The cursor is a log position; the
+stream's `id:` is that cursor, so an `EventSource` that reconnects with `Last-Event-ID` resumes exactly
+where it stopped, on any API process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing, asynccontextmanager
+from typing import Annotated, Any, Literal
+
+import anyio
+import msgspec
+from litestar import Controller, Litestar, Request, Response, get
+from litestar.datastructures import State
+from litestar.params import QueryParameter
+from litestar.response.base import ASGIResponse
+from litestar.types import Receive, Scope, Send
+
+from service.api.auth import ANALYST, API_KEY_SECURITY, require
+from service.api.problems import AUTH_PROBLEMS, INVALID_CURSOR, TOO_MANY_STREAMS, Problem, problem_responses
+from service.domain.validation import FieldError
+from service.feed.cursor import Cursor, InvalidCursor
+from service.feed.hub import PredictionHub, TooManyStreams
+from service.store.feed import FeedFilter
+from service.views.feed import PredictionsPage, prediction_items
+
+log = logging.getLogger("fraudlog.feed")
+MAX_PAGE = 1_000
+CURSOR_PATTERN = r"^[0-9]{1,18}(:[0-9]{1,9})?$"  # what `Cursor.parse` accepts, for the OpenAPI document
+_encode = msgspec.json.Encoder().encode
+
+Versions = Annotated[Literal["champion", "all"], QueryParameter(
+    description="`champion` (default): the prediction that decided; `all`: challengers too")]
+ModelVersion = Annotated[int | None, QueryParameter(ge=1, description="only this version's predictions")]
+MinScore = Annotated[float | None, QueryParameter(description="only predictions scoring at least this")]
+AlertsOnly = Annotated[bool, QueryParameter(description="only champion predictions at or above their threshold")]
+WithFeatures = Annotated[bool, QueryParameter(description="include each prediction's features")]
+
+
+class PredictionController(Controller):
+    path = "/v1/predictions"
+    tags = ["predictions"]
+    guards = [require(ANALYST)]
+    security = API_KEY_SECURITY
+
+    @get("/", operation_id="listPredictions", summary="Predictions in log order, after a cursor",
+         responses=problem_responses(400, *AUTH_PROBLEMS, 422))
+    async def list_predictions(
+        self, state: State,
+        after: Annotated[str, QueryParameter(description="a cursor (`next_cursor`, or an event's `id`)",
+                                             pattern=CURSOR_PATTERN)] = "0",
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
+        versions: Versions = "champion", model_version: ModelVersion = None, min_score: MinScore = None,
+        alerts: AlertsOnly = False, features: WithFeatures = False,
+    ) -> PredictionsPage:
+        cursor = _cursor("after", after)
+        feed = FeedFilter(all_versions=versions == "all", model_version=model_version, min_score=min_score,
+                          alerts_only=alerts, with_features=features)
+        hub: PredictionHub = state.prediction_hub
+        through = await hub.final_position()
+        read = await hub.read(cursor.complete_through, through, feed, limit)
+        shown = prediction_items([i for i in read if not cursor.already_delivered(i.position, i.model_version)])
+        # A full page ends on a position boundary (pages never split one); a short one read up to `through`.
+        next_cursor = str(read[-1].position) if len(read) >= limit else str(max(through, cursor.complete_through))
+        return PredictionsPage(items=shown, next_cursor=next_cursor)
+
+    @get("/stream", operation_id="streamPredictions", media_type="text/event-stream",
+         summary="Server-Sent Events: each prediction once it is final; resume with Last-Event-ID",
+         responses=problem_responses(400, *AUTH_PROBLEMS, 422))
+    async def stream_predictions(
+        self, request: Request[Any, Any, Any], state: State,
+        after: Annotated[str | None, QueryParameter(
+            description="a cursor (0: from the beginning); Last-Event-ID wins when sent; neither: from now",
+            pattern=CURSOR_PATTERN)] = None,
+        versions: Versions = "champion", model_version: ModelVersion = None, min_score: MinScore = None,
+        alerts: AlertsOnly = False, features: WithFeatures = False,
+    ) -> Response[None]:
+        resume = request.headers.get("last-event-id")
+        cursor = _cursor("Last-Event-ID", resume) if resume else _cursor("after", after) if after else None
+        feed = FeedFilter(all_versions=versions == "all", model_version=model_version, min_score=min_score,
+                          alerts_only=alerts, with_features=features)
+        hub: PredictionHub = state.prediction_hub
+        if cursor is None:  # a new consumer without a cursor starts from now, as `tail -f` does
+            cursor = Cursor(await hub.final_position())
+        principal = state.authenticator.authenticate(request.headers.get("authorization"))
+        key = principal.name if principal is not None else "anonymous"
+        try:
+            hub.open_stream(key)  # closed by the stream when it ends, however it ends
+        except TooManyStreams as exc:
+            raise Problem(TOO_MANY_STREAMS, str(exc), headers={"Retry-After": "5"}) from exc
+        return EventStreamResponse(_EventStream(hub, feed, cursor, lambda: hub.close_stream(key)))
+
+
+def _cursor(name: str, text: str) -> Cursor:
+    try:
+        return Cursor.parse(text)
+    except InvalidCursor as exc:
+        raise Problem(INVALID_CURSOR, errors=[FieldError(name, str(exc))]) from exc
+
+
+class EventStreamResponse(Response[None]):
+    """Hands the connection to an `_EventStream`, which writes the SSE body itself."""
+
+    def __init__(self, stream: _EventStream) -> None:
+        super().__init__(None, media_type="text/event-stream")
+        self.stream = stream
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:
+        return self.stream  # type: ignore[return-value]  # an ASGI app, which is all Litestar calls
+
+
+class _EventStream:
+    """The SSE body: `retry`, then each prediction as an event whose `id` is its cursor, heartbeats as
+    comments, and on a cut-off an `event: cut-off` naming the cursor to resume from.
+
+    Written as a raw ASGI app so a consumer that stops reading can be let go: the hub cancels the write
+    that waits on it (a Litestar streaming response would wait on that write for ever).
+    """
+
+    def __init__(self, hub: PredictionHub, feed: FeedFilter, cursor: Cursor, on_close: Callable[[], None]) -> None:
+        self.hub = hub
+        self.feed = feed
+        self.cursor = cursor
+        self.on_close = on_close
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
+                (b"x-accel-buffering", b"no")]})
+            # The starting cursor first, as the stream's id: a consumer that loses the connection before the
+            # first prediction still resumes from here (EventSource keeps an id sent with an empty event).
+            start = str(self.cursor).encode()
+            greeting = b"retry: 1000\nevent: start\nid: " + start + b"\ndata: " + _encode({"cursor": str(self.cursor)})
+            await send({"type": "http.response.body", "body": greeting + b"\n\n", "more_body": True})
+            async with anyio.create_task_group() as group:
+                group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
+                cut_off = await self._pump(send)
+                if cut_off:
+                    with anyio.move_on_after(1.0):  # the consumer may not be reading at all
+                        notice = _encode({"resume_after": str(self.cursor)})
+                        await send({"type": "http.response.body", "body": b"event: cut-off\ndata: " + notice
+                                    + b"\n\n", "more_body": False})
+                else:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+                group.cancel_scope.cancel()
+        finally:
+            self.on_close()
+
+    async def _pump(self, send: Send) -> bool:
+        """Send until the consumer is cut off (returns True) or goes away (cancelled)."""
+        with anyio.CancelScope() as scope:
+            async with aclosing(self.hub.follow(self.feed, self.cursor, on_cut_off=scope.cancel)) as batches:
+                async for batch in batches:
+                    if not batch:
+                        await send({"type": "http.response.body", "body": b": heartbeat\n\n", "more_body": True})
+                        continue
+                    items = prediction_items(batch)
+                    body = b"".join(b"id: " + item.cursor.encode() + b"\ndata: " + _encode(item) + b"\n\n"
+                                    for item in items)
+                    await send({"type": "http.response.body", "body": body, "more_body": True})
+                    self.cursor = Cursor.parse(items[-1].cursor)
+        return True
+
+
+async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    scope.cancel()
+
+
+@asynccontextmanager
+async def prediction_feed(app: Litestar) -> AsyncIterator[None]:
+    """The process's one shared feed reader, for as long as the app runs (after the store's lifespan)."""
+    hub = PredictionHub(app.state.engine, app.state.registry, app.state.settings.feed)
+    app.state.prediction_hub = hub
+    async with anyio.create_task_group() as group:
+        group.start_soon(hub.run)
+        try:
+            yield
+        finally:
+            group.cancel_scope.cancel()

@@ -1,0 +1,1 @@
+"""The prediction feed: predictions in log order, delivered only where the log is final (invariant 11)."""

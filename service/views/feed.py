@@ -1,0 +1,50 @@
+"""Predictions as the feed shows them: `GET /v1/predictions`, the SSE stream and `fraudlog tail`."""
+
+from __future__ import annotations
+
+import msgspec
+
+from service.domain.events import format_time
+from service.feed.cursor import Cursor
+from service.store.feed import FeedItem
+
+
+class PredictionItem(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One stored prediction; `cursor` is where a consumer that has it resumes (the SSE event's `id`)."""
+
+    cursor: str
+    position: int
+    transaction_id: str
+    model_version: int
+    champion: bool
+    score: float
+    threshold: float
+    is_alert: bool
+    event_time: str
+    recorded_at: str
+    scored_at: str
+    features: dict[str, float | str] | None = None
+
+
+class PredictionsPage(msgspec.Struct, kw_only=True):
+    """Predictions in log order; pass `next_cursor` back as `after` for the next page (never null: the feed
+    grows; a page shorter than `limit` means the consumer is up to date with what is final)."""
+
+    items: list[PredictionItem]
+    next_cursor: str
+
+
+def prediction_items(items: list[FeedItem]) -> list[PredictionItem]:
+    """Items with their cursors: a position's last prediction carries the plain position, the ones before
+    it `position:version`, so resuming never repeats nor skips a version (a page never splits a position)."""
+    shown = []
+    for index, item in enumerate(items):
+        last_of_position = index + 1 == len(items) or items[index + 1].position != item.position
+        cursor = Cursor(item.position, None if last_of_position else item.model_version)
+        shown.append(PredictionItem(
+            cursor=str(cursor), position=item.position, transaction_id=item.transaction_id,
+            model_version=item.model_version, champion=item.champion, score=item.score,
+            threshold=item.threshold, is_alert=item.champion and item.score >= item.threshold,
+            event_time=format_time(item.event_time), recorded_at=format_time(item.recorded_at),
+            scored_at=format_time(item.scored_at), features=item.features))
+    return shown
