@@ -3,27 +3,12 @@ from the files the API serves itself (Debian's headless Chromium, as in test_das
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
-
 from service.config import Settings
-from tests.e2e.test_dashboard import CHROMIUM, CHROMIUM_ARGS, require_browser
 from tests.support.api import served_api
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    sync_api = require_browser()
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
 
 
 def test_swagger_ui_renders_every_operation_with_no_host_but_the_api(browser: Any, tmp_path: Path) -> None:

@@ -8,10 +8,8 @@ test-artifacts/dashboard.png.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,40 +24,9 @@ from service.store.registry import ModelRegistry
 from tests.support.api import served_api
 from tests.support.models import SECRET, install_version, synthetic_rows
 
-CHROMIUM = Path(os.environ.get("FRAUDLOG_TEST_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 STATIC = Path(__file__).resolve().parents[2] / "service" / "api" / "static"
 STREAMED = 600
-
-
-def require_browser() -> Any:
-    """The Playwright module, or fail under CI / skip elsewhere when it or Chromium is missing."""
-    problem = None
-    try:
-        from playwright import sync_api
-    except ImportError as exc:
-        problem = f"the playwright package is not installed ({exc})"
-    if problem is None and not CHROMIUM.exists():
-        problem = f"Chromium is not at {CHROMIUM} (apt-get install chromium)"
-    if problem:
-        if os.environ.get("CI"):
-            pytest.fail(problem + "; CI must install it (see .ci/run)", pytrace=False)
-        pytest.skip(problem)
-    return sync_api
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    sync_api = require_browser()
-    with sync_api.sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield instance
-        finally:
-            instance.close()
-
 
 @pytest.fixture
 def versions(sqlite_url: str) -> str:
