@@ -23,6 +23,7 @@ from litestar.types import Receive, Scope, Send
 
 from service.api.auth import ANALYST, API_KEY_SECURITY, require
 from service.api.problems import AUTH_PROBLEMS, INVALID_CURSOR, TOO_MANY_STREAMS, Problem, problem_responses
+from service.domain.events import MAX_VERSION
 from service.domain.validation import FieldError
 from service.feed.cursor import Cursor, InvalidCursor
 from service.feed.hub import PredictionHub, TooManyStreams
@@ -36,7 +37,8 @@ _encode = msgspec.json.Encoder().encode
 
 Versions = Annotated[Literal["champion", "all"], QueryParameter(
     description="`champion` (default): the prediction that decided; `all`: challengers too")]
-ModelVersion = Annotated[int | None, QueryParameter(ge=1, description="only this version's predictions")]
+ModelVersion = Annotated[int | None, QueryParameter(ge=1, le=MAX_VERSION,
+                                                    description="only this version's predictions")]
 MinScore = Annotated[float | None, QueryParameter(description="only predictions scoring at least this")]
 AlertsOnly = Annotated[bool, QueryParameter(description="only champion predictions at or above their threshold")]
 WithFeatures = Annotated[bool, QueryParameter(description="include each prediction's features")]

@@ -52,6 +52,8 @@ FAMILIES = {  # name as the parser reports it (counters lose `_total`), type, la
     "fraudlog_throughput_transactions_per_second": ("gauge", {"stage"}),
     "fraudlog_alerts": ("gauge", {"status"}),
     "fraudlog_alerts_created": ("counter", set()),
+    "fraudlog_stream_consumers": ("gauge", set()),  # the prediction feed's, in the default registry
+    "fraudlog_stream_consumers_cut_off": ("counter", set()),
     "fraudlog_model_info": ("gauge", {"model_version", "status", "spec"}),
     "fraudlog_model_threshold": ("gauge", {"model_version"}),
     "fraudlog_model_target_alert_ratio": ("gauge", {"model_version"}),
