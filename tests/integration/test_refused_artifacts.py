@@ -5,7 +5,6 @@ real worker logs one line instead of retrying (issue 15, item 6)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import subprocess
@@ -27,26 +26,11 @@ from service.scoring.sweeper import Sweeper
 from service.store.engine import create_engine
 from service.store.refusals import clear_refusal, record_refusal, refusals
 from service.store.registry import ModelRegistry
-from service.store.tables import model_versions, predictions
+from service.store.tables import predictions
 from tests.support.api import api_client, served_api
 from tests.support.event_log import append_transactions
-from tests.support.models import SECRET, install_version, synthetic_rows
+from tests.support.models import SECRET, install_version, synthetic_rows, tamper_artifact
 from tests.support.processes import REPO, kill, service_env, wait_until
-
-
-def tamper_keeping_hmac(engine: Engine, version: int) -> None:
-    """What someone with write access to the table but without the key can do: new bytes and their digest.
-    The guard trigger is dropped first, as a superuser could."""
-    with engine.begin() as conn:
-        blob = bytearray(conn.execute(sa.select(model_versions.c.artifact)
-                                      .where(model_versions.c.version == version)).scalar_one())
-        blob[len(blob) // 2] ^= 0xFF
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("ALTER TABLE model_versions DISABLE TRIGGER model_versions_immutable")
-        else:
-            conn.exec_driver_sql("DROP TRIGGER model_versions_no_update")
-        conn.execute(sa.update(model_versions).where(model_versions.c.version == version).values(
-            artifact=bytes(blob), artifact_sha256=hashlib.sha256(bytes(blob)).hexdigest()))
 
 
 def recorded_refusals(engine: Engine) -> dict[int, str]:
@@ -67,7 +51,7 @@ def test_a_refused_champion_is_recorded_once_and_its_events_wait_unrung(
         engine: Engine, caplog: pytest.LogCaptureFixture) -> None:
     version = install_version(engine)
     positions = append_transactions(engine, synthetic_rows(40, seed=31))
-    tamper_keeping_hmac(engine, version)
+    tamper_artifact(engine, version, with_digest=True)
     scorer = Scorer(engine, ModelRegistry(engine, SECRET))
     with caplog.at_level(logging.INFO):
         first, second = scorer.score_positions(positions[:20]), scorer.score_positions(positions[20:])
@@ -87,7 +71,7 @@ def test_a_refused_champion_is_recorded_once_and_its_events_wait_unrung(
 def test_a_refused_challenger_is_skipped_and_the_champion_still_scores(engine: Engine) -> None:
     install_version(engine)
     challenger = install_version(engine, promote=False)
-    tamper_keeping_hmac(engine, challenger)
+    tamper_artifact(engine, challenger, with_digest=True)
     positions = append_transactions(engine, synthetic_rows(30, seed=32))
     assert ModelRegistry(engine, SECRET).assignments().current().challengers == (challenger,)
     report = Scorer(engine, ModelRegistry(engine, SECRET)).score_positions(positions)
@@ -121,7 +105,7 @@ def test_predict_and_ready_refuse_a_tampered_champion_with_a_problem(sqlite_url:
     settings = Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://")
     with api_client(settings) as client:
         version = install_version(client.app.state.engine)
-        tamper_keeping_hmac(client.app.state.engine, version)
+        tamper_artifact(client.app.state.engine, version, with_digest=True)
         body = {"transaction": synthetic_rows(1, seed=34)[0][0]}
         answer = client.post("/v1/predict", json=body)
         assert answer.status_code == 503, answer.text
@@ -149,7 +133,7 @@ def test_ready_reports_a_refusal_recorded_by_a_worker(sqlite_url: str) -> None:
 def test_rebuild_verifies_every_artifact_before_writing_anything(engine: Engine, tmp_path: Path) -> None:
     version = install_version(engine)
     append_transactions(engine, synthetic_rows(20, seed=35))
-    tamper_keeping_hmac(engine, version)
+    tamper_artifact(engine, version, with_digest=True)
     target_url = f"sqlite:///{tmp_path / 'rebuilt.db'}"
     with pytest.raises(ArtifactRejected, match=f"model version {version}: artifact HMAC check failed"):
         rebuild(engine, target_url, SECRET)
@@ -165,7 +149,7 @@ def test_rebuild_verifies_every_artifact_before_writing_anything(engine: Engine,
 def test_a_worker_process_logs_one_refusal_and_does_not_retry(
         pg_url: str, pg_engine: Engine, rabbitmq_url: str, tmp_path: Path) -> None:
     version = install_version(pg_engine)
-    tamper_keeping_hmac(pg_engine, version)
+    tamper_artifact(pg_engine, version, with_digest=True)
     settings = Settings(database_url=pg_url, broker_url=rabbitmq_url, secret_key=SECRET, alert_sink="memory://",
                         queue_prefix=os.environ["FRAUDLOG_QUEUE_PREFIX"])
     log_path = tmp_path / "worker.log"

@@ -23,10 +23,10 @@ from service.store.errors import StoreError
 from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
 from service.store.snapshot import read_only_snapshot
-from service.store.tables import alerts, events, labels, metadata, model_versions, predictions
+from service.store.tables import alerts, events, labels, metadata, predictions
 from tests.support.api import api_client
 from tests.support.event_log import append_transactions
-from tests.support.models import SECRET, install_version, synthetic_rows
+from tests.support.models import SECRET, install_version, synthetic_rows, tamper_artifact
 from tests.support.processes import kill, start_worker, wait_until, worker
 from tests.support.workload import build_workload, score_in_batches
 
@@ -164,19 +164,6 @@ def test_replay_refuses_a_tampered_artifact_naming_its_version(
     tamper_artifact(engine, work.champion_retrain)
     assert main(["replay"]) == 1
     assert f"model version {work.champion_retrain}: artifact SHA-256 check failed" in capsys.readouterr().err
-
-
-def tamper_artifact(engine: Engine, version: int) -> None:
-    """Flip one byte of a stored artifact, dropping the guard trigger first as a superuser could."""
-    with engine.begin() as conn:
-        blob = bytearray(conn.execute(sa.select(model_versions.c.artifact)
-                                      .where(model_versions.c.version == version)).scalar_one())
-        blob[len(blob) // 2] ^= 0xFF
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("ALTER TABLE model_versions DISABLE TRIGGER model_versions_immutable")
-        else:
-            conn.exec_driver_sql("DROP TRIGGER model_versions_no_update")
-        conn.execute(sa.update(model_versions).where(model_versions.c.version == version).values(artifact=bytes(blob)))
 
 
 @pytest.fixture

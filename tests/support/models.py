@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from service.domain.assignment import CHALLENGER, CHAMPION
@@ -14,6 +16,7 @@ from service.ml.datasets import synthetic_stream
 from service.ml.specs import spec_for
 from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
+from service.store.tables import model_versions
 
 SECRET = b"test-secret"
 START = datetime(2026, 11, 1, tzinfo=UTC)
@@ -51,3 +54,21 @@ def install_version(engine: Engine, *, model: str = "hst", rows: int = 400, seed
 def _small(model: str) -> dict[str, Any]:
     # HST's reference window must fit the few hundred rows a test trains on.
     return {"n_trees": 10, "height": 8, "window_size": 100} if model == "hst" else {}
+
+
+def tamper_artifact(engine: Engine, version: int, *, with_digest: bool = False) -> None:
+    """Flip one byte of a stored artifact (and, `with_digest`, store the new bytes' SHA-256 too: what someone
+    with write access to the table but without the key can do), dropping the guard trigger first as a
+    superuser could. The HMAC is never touched."""
+    with engine.begin() as conn:
+        blob = bytearray(conn.execute(sa.select(model_versions.c.artifact)
+                                      .where(model_versions.c.version == version)).scalar_one())
+        blob[len(blob) // 2] ^= 0xFF
+        if engine.dialect.name == "postgresql":
+            conn.exec_driver_sql("ALTER TABLE model_versions DISABLE TRIGGER model_versions_immutable")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER model_versions_no_update")
+        values: dict[str, Any] = {"artifact": bytes(blob)}
+        if with_digest:
+            values["artifact_sha256"] = hashlib.sha256(bytes(blob)).hexdigest()
+        conn.execute(sa.update(model_versions).where(model_versions.c.version == version).values(**values))
