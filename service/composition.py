@@ -74,4 +74,4 @@ def build_sink(settings: Settings) -> AlertSink:
 
 def build_committer(store: StoreServices, on_appended: AppendedHook | None = None) -> GroupCommitter:
     """The API's writer: groups concurrent appends into one commit, then calls `on_appended` (the doorbell)."""
-    return GroupCommitter(EventLog(store.engine), on_appended=on_appended)
+    return GroupCommitter(EventLog(store.engine, own_writer=True), on_appended=on_appended)

@@ -44,6 +44,8 @@ class Limits:
         """Errors for `attributes` (at `pointer`) beyond these limits; empty when within them."""
         if len(attributes) > self.max_attributes:
             return [FieldError(pointer, f"Expected `object` of length <= {self.max_attributes}")]
+        if max(map(len, attributes), default=0) <= self.max_attribute_name:  # the usual case, checked in C
+            return []
         return [FieldError(f"{pointer}/{_escape(str(name))}", f"Expected `str` of length <= {self.max_attribute_name}")
                 for name in attributes if len(str(name)) > self.max_attribute_name]
 

@@ -3,9 +3,11 @@ sqlite3 exceptions (nor SQLAlchemy's wrappers of them)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 
@@ -26,17 +28,27 @@ def driver_errors() -> Iterator[None]:
     """Run the block with driver errors mapped to the store's own, each message on one line.
 
     An operational error (connection lost, lock or statement timeout) is `StoreUnavailable`: retrying may
-    work. The append-only triggers' refusal is `AppendOnlyViolation`. Anything else is a `StoreError`.
+    work. The append-only triggers' refusal is `AppendOnlyViolation`. Anything else is a `StoreError`. The
+    drivers' own errors are mapped the same way as SQLAlchemy's wrappers of them, because the bulk paths
+    (`service.store.dialect`) talk to the driver directly.
     """
     try:
         yield
-    except OperationalError as exc:
+    except (OperationalError, *_DRIVER_OPERATIONAL) as exc:
         raise StoreUnavailable(_one_line(exc)) from exc
-    except DBAPIError as exc:
-        if "append-only" in str(exc.orig):
+    except (DBAPIError, *_DRIVER_ERRORS) as exc:
+        if "append-only" in str(_original(exc)):
             raise AppendOnlyViolation(_one_line(exc)) from exc
         raise StoreError(_one_line(exc)) from exc
 
 
-def _one_line(exc: DBAPIError) -> str:
-    return " ".join(str(exc.orig).split())
+_DRIVER_OPERATIONAL = (psycopg.OperationalError, sqlite3.OperationalError)
+_DRIVER_ERRORS = (psycopg.Error, sqlite3.Error)
+
+
+def _original(exc: Exception) -> BaseException:
+    return exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(_original(exc)).split())

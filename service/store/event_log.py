@@ -6,7 +6,8 @@ are independent of each other, which lets the API commit many concurrent request
 transaction (group commit) without one client's conflict failing another's request.
 
 Reads that belong to a larger unit of work (replay's snapshot, a scoring transaction) take a connection:
-`walk`, `last_position`, `count_by_type`. `EventLog` offers the same on its own connections.
+`walk`, `last_position`, `count_by_type`. `EventLog` offers the same on its own connections. The API's
+writer thread appends on a `WriterConnection` of its own (no pool checkout or ping per group commit).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION, NewEvent, Receipt
 from service.store import dialect
-from service.store.engine import write_transaction
+from service.store.engine import WriterConnection, write_transaction
 from service.store.errors import driver_errors
 from service.store.labels import LOOKUP_CHUNK, latest_verdicts, project_labels
 from service.store.snapshot import decode_json, json_text
@@ -32,7 +33,9 @@ WALK_CHUNK = 1_000
 # What an append already knows of a transaction id: the digest (transactions) or verdict (labels) it was
 # last given, and the position of that event (None while it is new in this append).
 Known = dict[str, tuple[str, int | None]]
-Lookup = Callable[[Connection, set[str]], Known]
+# Takes the log's lock, then says what the log knows of these ids (the two go together: see
+# `dialect.lock_and_find_transactions`).
+LockAndLookup = Callable[[Connection, set[str]], Known]
 StatusOf = Callable[[NewEvent, tuple[str, int | None] | None], str]
 Projection = Callable[[Connection, Sequence[tuple[NewEvent, int]]], None]
 
@@ -142,39 +145,54 @@ def insert_copied(conn: Connection, records: Sequence[EventRecord]) -> None:
 
 
 class EventLog:
-    """The event log on one engine (SQLite or Postgres)."""
+    """The event log on one engine (SQLite or Postgres).
 
-    def __init__(self, engine: Engine) -> None:
+    With `own_writer`, appends run on one long-lived connection (`WriterConnection`): for the single thread
+    that appends all the time, the API's group committer. Call `close` when done with it.
+    """
+
+    def __init__(self, engine: Engine, *, own_writer: bool = False) -> None:
         self.engine = engine
+        self._writer = WriterConnection(engine) if own_writer else None
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
 
     # -- appending -------------------------------------------------------------------------------------
 
     def append_transactions(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime | None = None,
                             ) -> list[UnitOutcome]:
         """Append transaction events; a repeated id is a duplicate when its digest matches, else a conflict."""
-        return self._append(units, recorded_at, self._known_transactions, _transaction_status)
+        return self._append(units, recorded_at, _lock_and_find_transactions, _transaction_status)
 
     def append_labels(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime | None = None,
                       ) -> list[UnitOutcome]:
         """Append label events; the same verdict as the latest label is a duplicate, another is a correction."""
-        return self._append(units, recorded_at, self._latest_labels, _label_status, project_labels)
+        return self._append(units, recorded_at, _lock_and_find_labels, _label_status, project_labels)
 
     def append_control(self, event: NewEvent, recorded_at: datetime | None = None) -> int:
         """Append a promotion or retirement; returns its position."""
-        return self._append([[event]], recorded_at, lambda _c, _ids: {}, _transaction_status)[0].receipts[0].position
+        return self._append([[event]], recorded_at, _lock_only, _transaction_status)[0].receipts[0].position
 
-    def _append(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime | None, lookup: Lookup,
+    def _append(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime | None, lock_and_lookup: LockAndLookup,
                 status_of: StatusOf, project: Projection | None = None) -> list[UnitOutcome]:
-        with driver_errors(), write_transaction(self.engine) as conn:
-            dialect.lock_event_log(conn)
-            # Stamped under the lock, so recorded_at grows with position across every API process.
-            recorded_at = recorded_at or datetime.now(UTC)
+        def append_on(conn: Connection) -> tuple[_AppendPlan, list[int]]:
             ids = {e.transaction_id for unit in units for e in unit if e.transaction_id}
-            known = lookup(conn, ids)
+            known = lock_and_lookup(conn, ids)
             plan = self._plan(units, known, status_of)
-            positions = self._insert(conn, plan.rows, recorded_at)
+            # Stamped under the lock, so recorded_at grows with position across every API process.
+            positions = self._insert(conn, plan.rows, recorded_at or datetime.now(UTC))
             if project is not None:
                 project(conn, list(zip(plan.rows, positions, strict=True)))
+            return plan, positions
+
+        with driver_errors():
+            if self._writer is not None:
+                plan, positions = self._writer.run(append_on)
+            else:
+                with write_transaction(self.engine) as conn:
+                    plan, positions = append_on(conn)
         for receipt, position in zip(plan.new_receipts, positions, strict=True):
             receipt.position = position
         for duplicate, original in plan.duplicates_of_new:
@@ -228,26 +246,14 @@ class EventLog:
         if not rows:
             return []
         return dialect.insert_event_rows(conn, [(e.event_type, e.transaction_id, e.card_id, e.event_time, recorded_at,
-                                     e.digest, e.payload) for e in rows])
-
-    def _known_transactions(self, conn: Connection, ids: set[str]) -> Known:
-        found: Known = {}
-        for chunk in _chunks(sorted(ids), LOOKUP_CHUNK):
-            stmt = sa.select(events.c.transaction_id, events.c.digest, events.c.position).where(
-                events.c.event_type == EVENT_TRANSACTION, events.c.transaction_id.in_(chunk))
-            found.update({tx: (dig, pos) for tx, dig, pos in conn.execute(stmt)})
-        return found
-
-    def _latest_labels(self, conn: Connection, ids: set[str]) -> Known:
-        return {tx: (str(verdict.is_fraud), verdict.position)
-                for tx, verdict in latest_verdicts(conn, transaction_ids=ids).items()}
+                                                 e.digest, e.payload_json) for e in rows])
 
     # -- reading ---------------------------------------------------------------------------------------
 
     def known_transaction_ids(self, transaction_ids: Sequence[str]) -> set[str]:
         """Which of these transaction ids the log holds."""
         with self.engine.connect() as conn:
-            return set(self._known_transactions(conn, set(transaction_ids)))
+            return {tx for tx, _, _ in _find_transactions(conn, sorted(set(transaction_ids)))}
 
     def walk(self, first: int = 1, through: int | None = None, event_types: Iterable[str] | None = None,
              chunk: int = WALK_CHUNK) -> Iterator[list[EventRecord]]:
@@ -289,6 +295,31 @@ class EventLog:
             stmt = stmt.where(events.c.event_type == event_type)
         with self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
+
+
+def _find_transactions(conn: Connection, ids: Sequence[str]) -> list[tuple[str, str, int]]:
+    found: list[tuple[str, str, int]] = []
+    for chunk in _chunks(list(ids), LOOKUP_CHUNK):
+        stmt = sa.select(events.c.transaction_id, events.c.digest, events.c.position).where(
+            events.c.event_type == EVENT_TRANSACTION, events.c.transaction_id.in_(chunk))
+        found.extend((tx, dig, int(pos)) for tx, dig, pos in conn.execute(stmt))
+    return found
+
+
+def _lock_and_find_transactions(conn: Connection, ids: set[str]) -> Known:
+    found = dialect.lock_and_find_transactions(conn, sorted(ids), _find_transactions)
+    return {tx: (dig, pos) for tx, dig, pos in found}
+
+
+def _lock_and_find_labels(conn: Connection, ids: set[str]) -> Known:
+    dialect.lock_event_log(conn)
+    return {tx: (str(verdict.is_fraud), verdict.position)
+            for tx, verdict in latest_verdicts(conn, transaction_ids=ids).items()}
+
+
+def _lock_only(conn: Connection, _ids: set[str]) -> Known:
+    dialect.lock_event_log(conn)
+    return {}
 
 
 def _verdict(event: NewEvent) -> str:

@@ -59,6 +59,8 @@ class GroupCommitter:
     def close(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=30)
+        if not self._thread.is_alive():  # its connection is the writer thread's until it has stopped
+            self._log.close()
 
     def _run(self) -> None:
         while True:

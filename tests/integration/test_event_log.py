@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -15,9 +16,12 @@ NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
 
 
 class TestEventLogContract:
-    @pytest.fixture
-    def log(self, engine: Engine) -> EventLog:
-        return EventLog(engine)
+    @pytest.fixture(params=["pooled", "own writer"])
+    def log(self, engine: Engine, request: pytest.FixtureRequest) -> Iterator[EventLog]:
+        # The API's group committer appends on a connection of its own; every other appender on the pool.
+        log = EventLog(engine, own_writer=request.param == "own writer")
+        yield log
+        log.close()
 
     def test_appended_events_read_back_in_position_order(self, log: EventLog) -> None:
         [outcome] = log.append_transactions([[transaction_event(n) for n in range(1, 6)]], NOW)

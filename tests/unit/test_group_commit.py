@@ -20,6 +20,10 @@ class FakeLog:
         self.calls: list[int] = []
         self.fail_with = fail_with
         self.position = 0
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
 
     def append_transactions(self, units: list[list[Any]], recorded_at: Any = None) -> list[UnitOutcome]:
         self.calls.append(len(units))
