@@ -16,7 +16,6 @@ must call a re-append of the same events a duplicate at the same position.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ import sqlalchemy as sa
 from bench.load.corpus import Corpus
 from bench.load.cpu import CpuSnapshot
 from service.domain.events import NewEvent
+from service.store.dialect import EVENT_COLUMNS
 from service.store.event_log import EventLog
 from service.store.tables import events
 
@@ -49,11 +49,12 @@ class BaselineRun:
 
 def event_columns() -> list[str]:
     """The log's columns an appended event fills: the event's fields, and the time it was recorded."""
-    return [f.name for f in dataclasses.fields(NewEvent)] + ["recorded_at"]
+    return list(EVENT_COLUMNS)
 
 
 def _event_values(event: NewEvent, recorded_at: datetime) -> dict[str, Any]:
-    return {**{f.name: getattr(event, f.name) for f in dataclasses.fields(NewEvent)}, "recorded_at": recorded_at}
+    return {**{name: getattr(event, name) for name in EVENT_COLUMNS if name != "recorded_at"},
+            "recorded_at": recorded_at}
 
 
 class DriverInsert:

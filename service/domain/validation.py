@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from service.domain.events import MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTES, TransactionIn
+from service.domain.events import ATTRIBUTE_NAME_PATTERN, MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTES, TransactionIn
 
 S = TypeVar("S", bound=msgspec.Struct)
 
@@ -41,13 +42,35 @@ class Limits:
     max_attribute_name: int = MAX_ATTRIBUTE_NAME
 
     def attribute_errors(self, attributes: Mapping[str, Any], pointer: str) -> list[FieldError]:
-        """Errors for `attributes` (at `pointer`) beyond these limits; empty when within them."""
+        """Errors for `attributes` (at `pointer`): beyond these limits, or a name that is not printable."""
         if len(attributes) > self.max_attributes:
             return [FieldError(pointer, f"Expected `object` of length <= {self.max_attributes}")]
-        if max(map(len, attributes), default=0) <= self.max_attribute_name:  # the usual case, checked in C
+        # The usual case, checked in C: names seen before, none too long.
+        if _PRINTABLE_NAMES.issuperset(attributes) and max(map(len, attributes), default=0) <= self.max_attribute_name:
             return []
-        return [FieldError(f"{pointer}/{_escape(str(name))}", f"Expected `str` of length <= {self.max_attribute_name}")
-                for name in attributes if len(str(name)) > self.max_attribute_name]
+        errors = []
+        for name in map(str, attributes):
+            if len(name) > self.max_attribute_name:
+                errors.append(FieldError(f"{pointer}/{_escape(name)}",
+                                         f"Expected `str` of length <= {self.max_attribute_name}"))
+            elif not _printable_name(name):
+                errors.append(FieldError(f"{pointer}/{_escape(name)}", "must be printable: no control characters"))
+        return errors
+
+
+# Attribute names known to be printable. Clients send the same few dozen names over and over, so each is
+# matched once; the cap bounds what a client sending ever new names can make this process hold.
+_PRINTABLE_NAMES: set[str] = set()
+_PRINTABLE_NAMES_CAP = 100_000
+_is_printable_name = re.compile(ATTRIBUTE_NAME_PATTERN).match
+
+
+def _printable_name(name: str) -> bool:
+    if _is_printable_name(name) is None:
+        return False
+    if len(_PRINTABLE_NAMES) < _PRINTABLE_NAMES_CAP:
+        _PRINTABLE_NAMES.add(name)
+    return True
 
 
 class InvalidBody(ValueError):
