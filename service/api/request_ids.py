@@ -8,8 +8,10 @@ an id helps operators, it must never fail a request, and a log must never carry 
 
 from __future__ import annotations
 
+import itertools
+import os
 import re
-import uuid
+import secrets
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -50,10 +52,24 @@ async def echo_request_id_outside_routes(message: Message, scope: Scope) -> None
 
 
 def accepted_request_id(given: str | None) -> str:
-    """The client's id when it is 1-128 characters of `[A-Za-z0-9._:-]`, else a new UUID4 (hex)."""
+    """The client's id when it is 1-128 characters of `[A-Za-z0-9._:-]`, else a new one (32 hex digits)."""
     if given is not None and _WELL_FORMED.fullmatch(given):
         return given
-    return uuid.uuid4().hex
+    return _new_request_id()
+
+
+# A new id is 80 random bits drawn once per process, then a counter: as unique as a UUID4 in practice, without
+# a call to the kernel's random source per request (uuid4 was 7 % of the API's time under single POSTs).
+_prefix: tuple[int, str] = (-1, "")
+_counter = itertools.count()
+
+
+def _new_request_id() -> str:
+    global _prefix
+    pid, prefix = _prefix
+    if pid != os.getpid():  # a forked child draws its own
+        _prefix = pid, prefix = os.getpid(), secrets.token_hex(10)
+    return f"{prefix}{next(_counter) & 0xFFFFFFFFFFFF:012x}"
 
 
 def _header(scope: Scope, name: str) -> str | None:

@@ -1,0 +1,51 @@
+"""The doorbell rings at most once per interval, with every position appended meanwhile, and loses none."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from service.store.group_commit import LABELS, TRANSACTIONS
+from workers import doorbell as doorbell_module
+from workers.doorbell import Doorbell
+
+
+@pytest.fixture
+def rings(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, list[int]]]:
+    rung: list[tuple[float, list[int]]] = []
+    lock = threading.Lock()
+
+    def ring_score(positions: Any) -> None:
+        with lock:
+            rung.append((time.monotonic(), list(positions)))
+
+    monkeypatch.setattr(doorbell_module, "ring_score", ring_score)
+    return rung
+
+
+def test_appends_in_quick_succession_ring_a_few_times_with_every_position_once(
+        rings: list[tuple[float, list[int]]]) -> None:
+    bell = Doorbell(min_interval=0.05)
+    for position in range(1, 201):
+        bell(TRANSACTIONS, [position])
+        time.sleep(0.001)
+    bell(LABELS, [999])  # labels are not scored
+    bell.close()
+    assert sorted(p for _, positions in rings for p in positions) == list(range(1, 201))
+    # 200 appends over >= 0.2 s: without the interval, about one ring per append.
+    assert len(rings) <= 12, len(rings)
+    gaps = [later - earlier for (earlier, _), (later, _) in zip(rings, rings[1:], strict=False)]
+    assert min(gaps, default=1.0) >= 0.045
+
+
+def test_a_lone_append_rings_at_once(rings: list[tuple[float, list[int]]]) -> None:
+    bell = Doorbell(min_interval=5.0)
+    started = time.monotonic()
+    bell(TRANSACTIONS, [7])
+    while not rings and time.monotonic() - started < 2:
+        time.sleep(0.001)
+    bell.close()
+    assert rings and rings[0][1] == [7] and rings[0][0] - started < 2
