@@ -1,17 +1,19 @@
 """End-to-end scoring: HTTP batch ingest until every event is scored, latency at a fixed rate, bare limit.
 
-    python -m bench.e2e [--backends sqlite postgres] [--events 20000] [--repeats 3] [--rate 1000]
+    python -m bench.e2e [--backends sqlite postgres] [--events 20000] [--repeats 3] [--rate 2000] [--batch 50]
 
 Deployments measured, each with real processes:
 - sqlite: `fraudlog serve` on SQLite with the memory:// broker (embedded: worker threads in the API process)
 - postgres: `fraudlog serve` on Postgres + RabbitMQ, and one `dramatiq workers.actors` process (8 threads)
 
 For each: (1) throughput: post N transactions in batches of 1,000 as fast as the API takes them, and time
-from the first POST to the last champion prediction; (2) latency: offer `--rate` transactions per second
-for 10 s (batches of 50 every 50 ms, event_time = send time) and read event-to-prediction and
-recorded-to-prediction percentiles from the predictions table. In the same run, the bare limit: one
-process that reads the same transactions, computes the same features, calls River's `score_one` and
-inserts events and predictions in batches of 1,000, with no HTTP, broker or workers.
+from the first POST to the last champion prediction, with the CPU that took per transaction (API, workers
+and Postgres, from /proc); (2) latency: offer `--rate` transactions per second for 10 s (POSTs of `--batch`,
+event_time = send time) and read event-to-prediction and recorded-to-prediction percentiles from the
+predictions table. In the same run, the bare limit: one process that reads the same transactions, computes
+the same features, calls River's `score_one` and inserts events and predictions in batches of 1,000, with no
+HTTP, broker or workers. And the machine's speed (`bench.load.reference`), before and after: issue 17's
+targets are for a machine where River's default HST `score_one` takes 16 us, scaled by 16 us / measured.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.load.databases import fresh_database
-from bench.load.deployment import Rows, latency, throughput
+from bench.load.deployment import Rows, Throughput, latency, throughput
+from bench.load.reference import REFERENCE_MICROS, scaled_target, score_one_micros
 from bench.load.results import write_results
 from bench.load.tables import console, milliseconds, print_table
 from service.domain.features import TxView, batch_features, history_query
@@ -72,33 +75,50 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgres"])
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--rate", type=float, default=1_000.0)
+    parser.add_argument("--rate", type=float, default=2_000.0)
+    parser.add_argument("--batch", type=int, default=50, help="transactions per POST in the latency run")
     args = parser.parse_args()
     rows = synthetic_rows(args.events, seed=5, cards=2_000)
-    results: dict[str, Any] = {}
+    print("the machine's speed: River's default HST score_one ...", flush=True)
+    results: dict[str, Any] = {"score_one_micros_before": score_one_micros()}
     for backend in args.backends:
-        e2e, bare = [], []
+        e2e: list[Throughput] = []
+        bare: list[float] = []
         for r in range(args.repeats):
             print(f"[{backend}] repeat {r + 1}/{args.repeats}: end to end, then bare limit", flush=True)
             e2e.append(throughput(backend, rows))
             bare.append(bare_limit(backend, rows))
-        print(f"[{backend}] latency at {args.rate:g}/s", flush=True)
-        results[backend] = {"e2e": e2e, "bare": bare, "latency": latency(backend, rows, args.rate)}
+        print(f"[{backend}] latency at {args.rate:g}/s in POSTs of {args.batch}", flush=True)
+        results[backend] = {"e2e": [vars(run) for run in e2e], "bare": bare,
+                            "latency": latency(backend, rows, args.rate, batch=args.batch)}
+    results["score_one_micros_after"] = score_one_micros()
     _print(results, args)
     console.print(f"results: {write_results('e2e', results)}")
 
 
 def _print(results: dict[str, Any], args: argparse.Namespace) -> None:
+    reference = statistics.mean([results["score_one_micros_before"], results["score_one_micros_after"]])
     rows = []
-    for backend, r in results.items():
-        e2e, bare = statistics.median(r["e2e"]), statistics.median(r["bare"])
+    for backend in args.backends:
+        r = results[backend]
+        runs = sorted(r["e2e"], key=lambda run: run["rate"])
+        middle = runs[len(runs) // 2]  # the median run, with its own CPU figures
+        e2e, bare = middle["rate"], statistics.median(r["bare"])
+        cpu = middle["deployment_micros"] + middle["postgres_micros"]
         lat = r["latency"]
-        rows.append((backend, f"{e2e:,.0f}", f"{bare:,.0f}", f"{e2e / bare:.0%}",
+        rows.append((backend, f"{e2e:,.0f}", " ".join(f"{run['rate']:,.0f}" for run in r["e2e"]), f"{bare:,.0f}",
+                     f"{e2e / bare:.0%}", f"{cpu:,.0f} ({middle['deployment_micros']:,.0f} + "
+                     f"{middle['postgres_micros']:,.0f})",
                      " / ".join(milliseconds(v) for v in lat["event_to_prediction"].values()),
                      " / ".join(milliseconds(v) for v in lat["recorded_to_prediction"].values())))
     print_table(f"{args.events:,} transactions, medians of {args.repeats}",
-                ("backend", "end to end (tx/s)", "bare limit (tx/s)", "ratio",
-                 f"event->prediction p50 / p99 at {args.rate:g}/s", "recorded->prediction p50 / p99"), rows)
+                ("backend", "end to end (tx/s)", "runs", "bare limit (tx/s)", "ratio",
+                 "CPU us/tx (fraudlog + Postgres)", f"event->prediction p50 / p99 at {args.rate:g}/s, POSTs of "
+                 f"{args.batch}", "recorded->prediction p50 / p99"), rows)
+    console.print(f"score_one (River's default HST): {results['score_one_micros_before']:.1f} us before, "
+                  f"{results['score_one_micros_after']:.1f} us after; the reference is {REFERENCE_MICROS:g} us, so "
+                  f"issue 17's targets here: end to end >= {scaled_target(8_000, reference):,.0f} tx/s, p99 <= "
+                  f"{100 * reference / REFERENCE_MICROS:,.0f} ms at 2,000/s (100 ms scaled)")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,8 @@
 
 Each shape is a fresh database and real processes (`fraudlog serve --workers A`, `dramatiq workers.actors
 --processes W --threads 8`), measured as `bench.e2e` measures (`bench.load.deployment`): time from the first
-POST of 1,000-transaction batches to the last champion prediction, and event-to-prediction latency at
-1,000 transactions/s.
+POST of 1,000-transaction batches to the last champion prediction (with the CPU per transaction of the API,
+the workers and Postgres), and event-to-prediction latency at 1,000 transactions/s.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 
 from bench.load.deployment import latency, throughput
+from bench.load.reference import score_one_micros
 from bench.load.results import write_results
 from bench.load.services import DEFAULT_AMQP
 from bench.load.tables import milliseconds, print_table
@@ -28,6 +29,7 @@ def main() -> None:
     parser.add_argument("--api", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--brokers", nargs="+", default=["rabbitmq", "redis"])
     parser.add_argument("--rate", type=float, default=1_000.0)
+    parser.add_argument("--batch", type=int, default=None, help="transactions per POST in the latency run")
     args = parser.parse_args()
     rows = synthetic_rows(args.events, seed=5, cards=2_000)
     results, table = [], []
@@ -37,16 +39,17 @@ def main() -> None:
                 shape = {"workers": workers, "api_processes": api,
                          "broker": DEFAULT_AMQP if broker == "rabbitmq" else REDIS}
                 print(f"{broker}: {api} API process(es), {workers} worker process(es)", flush=True)
-                rate = throughput("postgres", rows, **shape)
-                lat = latency("postgres", rows, args.rate, **shape)["event_to_prediction"]
-                results.append({"broker": broker, "api": api, "workers": workers, "throughput": rate,
-                                "latency": lat})
-                table.append((broker, str(api), str(workers), f"{rate:,.0f}",
+                run = throughput("postgres", rows, **shape)
+                lat = latency("postgres", rows, args.rate, batch=args.batch, **shape)["event_to_prediction"]
+                results.append({"broker": broker, "api": api, "workers": workers, "throughput": run.rate,
+                                "cpu_micros_per_tx": run.cpu_micros, "latency": lat})
+                table.append((broker, str(api), str(workers), f"{run.rate:,.0f}", f"{run.cpu_micros:,.0f}",
                               " / ".join(milliseconds(v) for v in lat.values())))
-    print_table(f"Postgres, {args.events:,} transactions",
-                ("broker", "API processes", "worker processes", "end to end (tx/s)",
+    reference = score_one_micros()
+    print_table(f"Postgres, {args.events:,} transactions; score_one reference {reference:.1f} us",
+                ("broker", "API processes", "worker processes", "end to end (tx/s)", "CPU us per tx",
                  f"event->prediction p50 / p99 at {args.rate:g}/s"), table)
-    print(f"results: {write_results('scale', results)}")
+    print(f"results: {write_results('scale', {'shapes': results, 'score_one_micros': reference})}")
 
 
 if __name__ == "__main__":

@@ -158,7 +158,7 @@ def main() -> None:
     parser.add_argument("--cost-consumers", type=int, default=50)
     args = parser.parse_args()
     results: dict[str, Any] = {"delivery": [], "cost": {}}
-    with served("postgres", workers=1) as (engine, client):
+    with served("postgres", workers=1) as (engine, client, _running):
         for index, rate in enumerate(args.rates):
             for consumers in args.consumers:
                 rows = synthetic_rows(int(rate * args.seconds) + 1_000, seed=1_000 + index * 100 + consumers,

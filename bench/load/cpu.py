@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,10 +74,12 @@ class CpuSnapshot:
     others: dict[int, tuple[str, float]] = field(default_factory=dict)
 
     @classmethod
-    def take(cls, server_pid: int | None, postgres_database: str | None = None) -> CpuSnapshot:
-        """Count `server_pid`'s process tree as the server and `postgres_database`'s backends as Postgres."""
+    def take(cls, server_pid: int | Sequence[int] | None, postgres_database: str | None = None) -> CpuSnapshot:
+        """Count the process trees of `server_pid` (one, or several: an API and its workers) as the server and
+        `postgres_database`'s backends as Postgres."""
         procs = _all_procs()
-        tree = _process_tree(procs, server_pid) if server_pid is not None else set()
+        roots = [] if server_pid is None else [server_pid] if isinstance(server_pid, int) else list(server_pid)
+        tree = {pid for root in roots for pid in _process_tree(procs, root)}
         server = postgres = 0.0
         others: dict[int, tuple[str, float]] = {}
         me = os.getpid()

@@ -12,13 +12,16 @@ import os
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import sqlalchemy as sa
 
+from bench.load.cpu import CpuSnapshot
 from bench.load.databases import fresh_database
 from bench.load.services import DEFAULT_AMQP, fraudlog_serve, free_port, service_env, wait_until, worker_processes
 from service.domain.events import format_time
@@ -31,10 +34,19 @@ Rows = list[tuple[dict[str, Any], bool]]
 BENCH_KEY = "bench-key"
 
 
+@dataclass
+class Deployment:
+    """A running deployment: the API's base URL and the process ids whose CPU it spends."""
+
+    base_url: str
+    pids: list[int] = field(default_factory=list)  # the API's and the workers' (each with its children)
+    database: str | None = None  # the Postgres database, whose backends' CPU is counted too
+
+
 @contextlib.contextmanager
 def deployment(backend: str, url: str, *, workers: int = 1, api_processes: int = 1,
-               broker: str = DEFAULT_AMQP) -> Iterator[str]:
-    """The processes of one deployment on `url`; yields the API's base URL."""
+               broker: str = DEFAULT_AMQP) -> Iterator[Deployment]:
+    """The processes of one deployment on `url`."""
     env = service_env(url, "memory://" if backend == "sqlite" else broker,
                       FRAUDLOG_SECRET_KEY=SECRET.decode(),  # the key install_version signs with
                       # its own queues: a previous deployment's leftover doorbells must not reach this one
@@ -45,9 +57,11 @@ def deployment(backend: str, url: str, *, workers: int = 1, api_processes: int =
         env["FRAUDLOG_API_KEYS"] = f"bench:admin:{BENCH_KEY}"
     with tempfile.TemporaryDirectory(prefix="fraudlog-bench-logs-") as logs, contextlib.ExitStack() as stack:
         server = stack.enter_context(fraudlog_serve(env, Path(logs), workers=api_processes))
+        running = Deployment(server.base_url, [server.pid],
+                             None if backend == "sqlite" else sa.make_url(url).database)
         if backend != "sqlite":
-            stack.enter_context(worker_processes(env, workers))
-        yield server.base_url
+            running.pids.append(stack.enter_context(worker_processes(env, workers)).pid)
+        yield running
 
 
 def champion_predictions(engine: sa.Engine) -> int:
@@ -57,16 +71,17 @@ def champion_predictions(engine: sa.Engine) -> int:
 
 
 @contextlib.contextmanager
-def served(backend: str, **shape: Any) -> Iterator[tuple[sa.Engine, httpx.Client]]:
+def served(backend: str, **shape: Any) -> Iterator[tuple[sa.Engine, httpx.Client, Deployment]]:
     """A fresh database with a trained champion, a running deployment on it, and a client for its API."""
     with fresh_database(backend, prefix="fraudlog_e2e") as db:
         engine = create_engine(db.url)
         install_version(engine, model="hst")
         try:
-            with deployment(backend, db.url, **shape) as base, httpx.Client(
-                    base_url=base, timeout=120, headers={"Authorization": f"Bearer {BENCH_KEY}"}) as client:
+            with deployment(backend, db.url, **shape) as running, httpx.Client(
+                    base_url=running.base_url, timeout=120,
+                    headers={"Authorization": f"Bearer {BENCH_KEY}"}) as client:
                 warm_up(engine, client)
-                yield engine, client
+                yield engine, client, running
         finally:
             engine.dispose()
 
@@ -79,22 +94,46 @@ def warm_up(engine: sa.Engine, client: httpx.Client) -> None:
     wait_until(lambda: champion_predictions(engine) >= 1, 120, "the warm-up transaction scored")
 
 
-def throughput(backend: str, rows: Rows, **shape: Any) -> float:
-    """Transactions per second from the first POST (batches of 1,000) to the last champion prediction."""
-    with served(backend, **shape) as (engine, client):
+@dataclass
+class Throughput:
+    """One end-to-end run: transactions per second, and the CPU it took per transaction."""
+
+    rate: float
+    deployment_micros: float  # API and workers, per transaction
+    postgres_micros: float  # the database's backends (0 on SQLite, where the database is the API process)
+    client_micros: float  # this process: encoding and posting the batches, polling for the end
+
+    @property
+    def cpu_micros(self) -> float:
+        return self.deployment_micros + self.postgres_micros
+
+
+def throughput(backend: str, rows: Rows, **shape: Any) -> Throughput:
+    """Transactions per second from the first POST (batches of 1,000) to the last champion prediction, and
+    the CPU seconds per transaction the deployment and its database spent meanwhile (from /proc)."""
+    bodies = [msgspec.json.encode([b for b, _ in rows[i : i + 1_000]]) for i in range(0, len(rows), 1_000)]
+    with served(backend, **shape) as (engine, client, running):
+        before = CpuSnapshot.take(running.pids, running.database)
         started = time.perf_counter()
-        for i in range(0, len(rows), 1_000):
-            response = client.post("/v1/transactions", json=[b for b, _ in rows[i : i + 1_000]])
+        for body in bodies:
+            response = client.post("/v1/transactions", content=body, headers={"Content-Type": "application/json"})
             assert response.status_code == 202, response.text
-        wait_until(lambda: champion_predictions(engine) >= len(rows) + 1, 600, "every transaction scored")
+        wait_until(lambda: champion_predictions(engine) >= len(rows) + 1, 600, "every transaction scored",
+                   interval=0.05)
         elapsed = time.perf_counter() - started
-    return len(rows) / elapsed
+        after = CpuSnapshot.take(running.pids, running.database)
+    per_tx = 1e6 / len(rows)
+    return Throughput(len(rows) / elapsed, (after.server - before.server) * per_tx,
+                      (after.postgres - before.postgres) * per_tx, (after.client - before.client) * per_tx)
 
 
-def latency(backend: str, rows: Rows, rate: float, **shape: Any) -> dict[str, dict[str, float | None]]:
-    """Event-to-prediction and recorded-to-prediction p50/p99 (seconds) while offering `rate` tx/s for 10 s."""
-    batch, period = max(1, int(rate / 20)), 0.05
-    with served(backend, **shape) as (engine, client):
+def latency(backend: str, rows: Rows, rate: float, *, batch: int | None = None,
+            **shape: Any) -> dict[str, dict[str, float | None]]:
+    """Event-to-prediction and recorded-to-prediction p50/p99 (seconds) while offering `rate` tx/s for 10 s,
+    in POSTs of `batch` transactions (default: 20 POSTs a second)."""
+    batch = batch or max(1, int(rate / 20))
+    period = batch / rate
+    with served(backend, **shape) as (engine, client, _running):
         started, sent = time.perf_counter(), 0
         while sent + batch <= len(rows) and time.perf_counter() - started < 10:
             now = format_time(datetime.now(UTC))
