@@ -22,6 +22,10 @@ The differences, and why each exists:
 - **Reading a few JSON values per row** (a history row's categorical attributes): Postgres hands JSONB back
   decoded by psycopg; SQLite's `json_extract` is used bare, since it already returns a JSON string as text and a
   number as a number, where SQLAlchemy's generic path would re-quote each value and decode it again in Python.
+- **Matching a column against a batch of values** (`one_of`): `= ANY(array)` on Postgres, one bound array, so
+  the statement has one shape whatever the batch's size (an expanding IN is a new statement with a
+  placeholder per value, which psycopg parses in Python on every call); `IN (SELECT value FROM json_each(?))`
+  on SQLite, one bound JSON array.
 - **One scheduler per deployment**: a session advisory lock on Postgres, an exclusive lock on a file beside
   the database on SQLite (`hold_deployment_lock`).
 
@@ -109,6 +113,17 @@ def json_values_at(conn: Connection, column: Any, key: str, names: Sequence[str]
     if is_postgres(conn):
         return [column[(key, name)] for name in names]
     return [sa.func.json_extract(column, f'$."{key}"."{name}"') for name in names]
+
+
+def one_of(conn: Connection, column: sa.ColumnElement[Any], values: Sequence[Any],
+           element_type: sa.types.TypeEngine[Any]) -> sa.ColumnElement[bool]:
+    """`column IN values`, as a statement of one shape whatever the number of values (see the module's notes).
+
+    `element_type` is the values' SQL type (the array's element type on Postgres)."""
+    if is_postgres(conn):
+        return column == sa.any_(sa.literal(list(values), postgresql.ARRAY(element_type)))
+    members = sa.func.json_each(sa.literal(_dumps(list(values)), sa.Text)).table_valued("value")
+    return column.in_(sa.select(members.c.value))
 
 
 def insert_for(conn: Connection, table: sa.Table) -> Any:
