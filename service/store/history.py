@@ -44,8 +44,11 @@ def fetch_history(conn: Connection, query: HistoryQuery, *, before: int | None =
     limit = query.before_position if before is None else min(before, query.before_position)
     names = tuple(categories)
     statement = _history_statement(conn, query, limit, names)
+    rows = conn.execute(statement).all()  # fetchall: far cheaper than row by row
+    if not names:  # no category to carry: no call per row
+        return [TxView(position, tx, card, moment, amount, {}) for position, tx, card, moment, amount in rows]
     return [TxView(position, tx, card, moment, amount, _texts(names, values))
-            for position, tx, card, moment, amount, *values in conn.execute(statement)]
+            for position, tx, card, moment, amount, *values in rows]
 
 
 def _texts(names: tuple[str, ...], values: Sequence[Any]) -> dict[str, float | str]:
