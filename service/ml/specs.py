@@ -84,6 +84,10 @@ class FeatureSelection:
             return features
         return {name: features[name] for name in kept}
 
+    def dropped(self, names: tuple[str, ...]) -> frozenset[str]:
+        """The names among `names` this selection leaves out (cached like `select`)."""
+        return _dropped_names(self.include, self.exclude, names)
+
 
 @lru_cache(maxsize=4096)
 def _kept_names(include: tuple[str, ...], exclude: tuple[str, ...], names: tuple[str, ...]) -> tuple[str, ...] | None:
@@ -94,6 +98,12 @@ def _kept_names(include: tuple[str, ...], exclude: tuple[str, ...], names: tuple
     kept = tuple(n for n in names if any(fnmatch.fnmatchcase(n, p) for p in include)
                  and not any(fnmatch.fnmatchcase(n, p) for p in exclude))
     return None if kept == names else kept
+
+
+@lru_cache(maxsize=4096)
+def _dropped_names(include: tuple[str, ...], exclude: tuple[str, ...], names: tuple[str, ...]) -> frozenset[str]:
+    kept = _kept_names(include, exclude, names)
+    return frozenset() if kept is None else frozenset(names).difference(kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,16 +296,18 @@ def score_one(model: Model, spec: ModelSpec, features: Features) -> float:
     weight or tree split uses), so it is left out, and the score is the same as River's own.
     """
     family = _family(spec.name)
-    features = spec.features.select(features)
+    dropped = spec.features.dropped(tuple(features))
     text = family.takes_text(spec.params)
-    if not text:
-        features = numbers_only(features)
     known = family.known(model)
-    if known is not None and not features.keys() <= known.keys():
-        # Text is encoded without state (see `service.ml.encoders`), so only unknown numbers are left out.
-        features = {name: value for name, value in features.items()
-                    if name in known or (text and isinstance(value, str))}
-    return family.score(model, features)
+    # One pass instead of a copy per rule (`select`, `numbers_only`, then unknown numbers): the same names in the
+    # same order. Text is encoded without state (see `service.ml.encoders`), so only unknown numbers are left out.
+    if known is None:
+        kept = {name: value for name, value in features.items()
+                if name not in dropped and (text or not isinstance(value, str))}
+    else:
+        kept = {name: value for name, value in features.items()
+                if name not in dropped and (text if isinstance(value, str) else name in known)}
+    return family.score(model, kept)
 
 
 def learn_one(model: Model, spec: ModelSpec, features: Features, label: bool | None) -> None:

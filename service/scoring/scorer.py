@@ -25,14 +25,13 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from service.domain.assignment import Assignment
-from service.domain.events import EVENT_TRANSACTION
 from service.domain.features import FeatureValues, TxView, batch_features, history_query
 from service.ml.artifact import ArtifactRejected
 from service.ml.environment import EnvironmentGuard
 from service.ml.specs import score_one, union_categories
 from service.store import outbox
 from service.store.engine import write_transaction
-from service.store.event_log import EventLog, EventRecord
+from service.store.event_log import EventLog
 from service.store.history import fetch_history
 from service.store.predictions import existing_predictions, insert_predictions
 from service.store.refusals import clear_refusal, record_refusal
@@ -62,15 +61,14 @@ class Scorer:
         self._health_lock = threading.Lock()
 
     def score_positions(self, positions: Sequence[int]) -> ScoreReport:
-        records = [r for r in self.log.read_positions(sorted(set(positions))) if r.event_type == EVENT_TRANSACTION]
+        records = self.log.read_transactions(sorted(set(positions)))
         if not records:
             return ScoreReport(0, 0, 0, 0)
-        table = self.registry.assignments(through=max(r.position for r in records))
-        assigned = {r.position: table.assignment_at(r.position) for r in records}
+        table = self.registry.assignments(through=records[-1].view.position)
+        assigned = {r.view.position: table.assignment_at(r.view.position) for r in records}
         usable = self._usable({version for a in assigned.values() for version in a.versions})
-        targets = [TxView.from_payload(r.position, r.payload) for r in records
-                   if assigned[r.position].champion in usable]
-        unassigned = sum(1 for r in records if assigned[r.position].champion is None)
+        targets = [r.view for r in records if assigned[r.view.position].champion in usable]
+        unassigned = sum(1 for a in assigned.values() if a.champion is None)
         refused = len(records) - len(targets) - unassigned
         if not targets:
             return ScoreReport(len(records), 0, 0, unassigned, refused)
@@ -85,8 +83,8 @@ class Scorer:
             query = history_query(todo)
             history = fetch_history(conn, query, categories=categories) if query else []
             features = batch_features(todo, history, categories)
-            rows, alerts = self._predict({r.position: r for r in records}, todo, assigned, usable, features,
-                                         categories, done)
+            recorded_at = {r.view.position: r.recorded_at for r in records}
+            rows, alerts = self._predict(recorded_at, todo, assigned, usable, features, categories, done)
             insert_predictions(conn, rows)
             new_ids = outbox.insert_alerts(conn, alerts)
             created = [alert for alert in alerts if alert["transaction_id"] in new_ids]
@@ -121,12 +119,13 @@ class Scorer:
         log.error("%s; recorded as unusable, events it should score are left unscored (not retried)", rejected,
                   extra={"model_version": rejected.version, "failed_check": rejected.check})
 
-    def _predict(self, records: dict[int, EventRecord], todo: Sequence[TxView], assigned: dict[int, Assignment],
+    def _predict(self, recorded_at: dict[int, datetime], todo: Sequence[TxView], assigned: dict[int, Assignment],
                  usable: dict[int, LoadedVersion], features: dict[int, FeatureValues], categories: Sequence[str],
                  done: set[tuple[str, int]],
                  ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         rows: list[dict[str, Any]] = []
         alerts: list[dict[str, Any]] = []
+        debug = log.isEnabledFor(logging.DEBUG)  # else the per-prediction timing and its record cost nothing
         for tx in todo:
             assignment = assigned[tx.position]
             for version in assignment.versions:
@@ -134,19 +133,19 @@ class Scorer:
                     continue
                 drift = self.environment.drift_for(version)
                 loaded = usable[version]
-                started = time.perf_counter()
+                started = time.perf_counter() if debug else 0.0
                 own = loaded.spec.own_features(features[tx.position], categories)
                 score = float(score_one(loaded.model, loaded.spec, own))
                 scored_at = datetime.now(UTC)
                 champion = version == assignment.champion
-                record = records[tx.position]
                 rows.append({"transaction_id": tx.transaction_id, "model_version": version,
                              "position": tx.position, "champion": champion, "score": score,
                              "threshold": loaded.threshold, "features": own,
-                             "event_time": tx.event_time, "recorded_at": record.recorded_at,
+                             "event_time": tx.event_time, "recorded_at": recorded_at[tx.position],
                              "scored_at": scored_at, "environment_drift": drift})
-                log.debug("scored", extra={"transaction_id": tx.transaction_id, "model_version": version,
-                                           "score": score, "micros": (time.perf_counter() - started) * 1e6})
+                if debug:
+                    log.debug("scored", extra={"transaction_id": tx.transaction_id, "model_version": version,
+                                               "score": score, "micros": (time.perf_counter() - started) * 1e6})
                 if champion and score >= loaded.threshold:
                     alerts.append({"transaction_id": tx.transaction_id, "card_id": tx.card_id, "score": score,
                                    "threshold": loaded.threshold, "model_version": version, "position": tx.position,

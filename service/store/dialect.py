@@ -24,6 +24,13 @@ The differences, and why each exists:
 - **Reading a few JSON values per row** (a history row's categorical attributes): Postgres hands JSONB back
   decoded by psycopg; SQLite's `json_extract` is used bare, since it already returns a JSON string as text and a
   number as a number, where SQLAlchemy's generic path would re-quote each value and decode it again in Python.
+- **Matching a column against a batch of values** (`one_of`): `= ANY(array)` on Postgres, one bound array, so
+  the statement has one shape whatever the batch's size (an expanding IN is a new statement with a
+  placeholder per value, which psycopg parses in Python on every call); `IN (SELECT value FROM json_each(?))`
+  on SQLite, one bound JSON array.
+- **Inserting prediction rows** (`insert_prediction_rows_ignoring_existing`): on Postgres one
+  `INSERT ... SELECT FROM unnest(arrays)`, one array per column, so one fixed-shape statement that psycopg
+  prepares; SQLite's `executemany` already runs in C.
 - **One scheduler per deployment**: a session advisory lock on Postgres, an exclusive lock on a file beside
   the database on SQLite (`hold_deployment_lock`).
 
@@ -111,6 +118,17 @@ def json_values_at(conn: Connection, column: Any, key: str, names: Sequence[str]
     if is_postgres(conn):
         return [column[(key, name)] for name in names]
     return [sa.func.json_extract(column, f'$."{key}"."{name}"') for name in names]
+
+
+def one_of(conn: Connection, column: sa.ColumnElement[Any], values: Sequence[Any],
+           element_type: sa.types.TypeEngine[Any]) -> sa.ColumnElement[bool]:
+    """`column IN values`, as a statement of one shape whatever the number of values (see the module's notes).
+
+    `element_type` is the values' SQL type (the array's element type on Postgres)."""
+    if is_postgres(conn):
+        return column == sa.any_(sa.literal(list(values), postgresql.ARRAY(element_type)))
+    members = sa.func.json_each(sa.literal(_dumps(list(values)), sa.Text)).table_valued("value")
+    return column.in_(sa.select(members.c.value))
 
 
 def insert_for(conn: Connection, table: sa.Table) -> Any:
@@ -296,19 +314,37 @@ def _insert_events_sqlite(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> 
 
 def insert_prediction_rows_ignoring_existing(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert prediction rows, skipping any (transaction, version) already present (ON CONFLICT DO NOTHING)."""
-    postgres = is_postgres(conn)
-    placeholders = ", ".join(["%s" if postgres else "?"] * len(PREDICTION_COLUMNS))
-    sql = (f"INSERT INTO predictions ({', '.join(PREDICTION_COLUMNS)}) VALUES ({placeholders}) "
-           "ON CONFLICT (transaction_id, model_version) DO NOTHING")
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    if postgres:
-        from psycopg.types.json import Jsonb
-
-        cursor.executemany(sql, [tuple(Jsonb(r[c], dumps=_dumps) if c in _PREDICTION_JSON and r.get(c) is not None
-                                       else r.get(c) for c in PREDICTION_COLUMNS) for r in rows])
+    if is_postgres(conn):
+        cursor.execute(_INSERT_PREDICTION_ARRAYS, _prediction_arrays(rows))
     else:
-        cursor.executemany(sql, [tuple(_sqlite_value(c, r.get(c)) for c in PREDICTION_COLUMNS) for r in rows])
+        placeholders = ", ".join(["?"] * len(PREDICTION_COLUMNS))
+        cursor.executemany(f"INSERT INTO predictions ({', '.join(PREDICTION_COLUMNS)}) VALUES ({placeholders}) "
+                           "ON CONFLICT (transaction_id, model_version) DO NOTHING",
+                           [tuple(_sqlite_value(c, r.get(c)) for c in PREDICTION_COLUMNS) for r in rows])
     cursor.close()
+
+
+# One array per column, so the statement has one shape whatever the batch's size and psycopg prepares it once
+# per connection; executemany sent a statement per row, each with its values dumped in Python. The arrays go in
+# binary (`%b`): in text, psycopg quotes every element of the features' text array in Python. The JSON columns
+# travel as text (encoded by msgspec, as before) and are cast in the database, which parses them exactly as it
+# parsed the Jsonb parameter.
+_PREDICTION_ARRAY_TYPES = {"transaction_id": "text", "model_version": "int4", "position": "int8", "champion": "bool",
+                           "score": "float8", "threshold": "float8", "features": "text", "event_time": "timestamptz",
+                           "recorded_at": "timestamptz", "scored_at": "timestamptz", "environment_drift": "text"}
+_INSERT_PREDICTION_ARRAYS = (
+    f"INSERT INTO predictions ({', '.join(PREDICTION_COLUMNS)}) "
+    f"SELECT {', '.join(c + '::jsonb' if c in _PREDICTION_JSON else c for c in PREDICTION_COLUMNS)} "
+    f"FROM unnest({', '.join(f'%b::{_PREDICTION_ARRAY_TYPES[c]}[]' for c in PREDICTION_COLUMNS)}) "
+    f"AS row ({', '.join(PREDICTION_COLUMNS)}) "
+    "ON CONFLICT (transaction_id, model_version) DO NOTHING")
+
+
+def _prediction_arrays(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    return [[None if value is None else _dumps(value) for value in (r.get(column) for r in rows)]
+            if column in _PREDICTION_JSON else [r.get(column) for r in rows]
+            for column in PREDICTION_COLUMNS]
 
 
 def _sqlite_value(column: str, value: Any) -> Any:

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION, NewEvent, Receipt
+from service.domain.features import StoredTransaction, TxView
 from service.store import dialect
 from service.store.engine import WriterConnection, write_transaction
 from service.store.errors import driver_errors
@@ -54,6 +56,14 @@ class EventRecord:
     digest: str
 
 
+@dataclass(frozen=True, slots=True)
+class TransactionRead:
+    """A transaction event as scoring reads it: the view features are computed from, and when it was logged."""
+
+    view: TxView
+    recorded_at: datetime
+
+
 @dataclass
 class UnitOutcome:
     """What happened to one unit: a receipt per event, or the ids that conflict (and nothing stored)."""
@@ -78,6 +88,8 @@ _COLUMNS = (events.c.position, events.c.event_type, events.c.transaction_id, eve
             events.c.event_time, events.c.recorded_at, events.c.payload, events.c.digest)
 # The same columns with the payload as text, for the walk to decode with msgspec (see `json_text`).
 _WALK_COLUMNS = (*_COLUMNS[:6], json_text(events.c.payload), events.c.digest)
+_TRANSACTION_COLUMNS = (events.c.position, events.c.recorded_at, json_text(events.c.payload))
+_decode_stored_transaction = msgspec.json.Decoder(StoredTransaction).decode
 _last_position = sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))
 
 
@@ -274,9 +286,24 @@ class EventLog:
             return [_record(row) for row in conn.execute(stmt)]
 
     def read_positions(self, positions: Sequence[int]) -> list[EventRecord]:
-        stmt = sa.select(*_COLUMNS).where(events.c.position.in_(list(positions))).order_by(events.c.position)
+        """The events at these positions, in position order."""
         with self.engine.connect() as conn:
-            return [_record(row) for row in conn.execute(stmt)]
+            stmt = sa.select(*_WALK_COLUMNS).where(dialect.one_of(conn, events.c.position, positions, sa.BigInteger()))
+            rows = conn.execute(stmt.order_by(events.c.position)).all()
+        return [EventRecord(position, event_type, transaction_id, card_id, event_time, recorded_at,
+                            decode_json(payload), digest)
+                for position, event_type, transaction_id, card_id, event_time, recorded_at, payload, digest in rows]
+
+    def read_transactions(self, positions: Sequence[int]) -> list[TransactionRead]:
+        """The transaction events among these positions, in position order, as scoring reads them: the
+        payload decoded by type, straight into floats (`StoredTransaction`), with no dict in between."""
+        with self.engine.connect() as conn:
+            stmt = sa.select(*_TRANSACTION_COLUMNS).where(
+                dialect.one_of(conn, events.c.position, positions, sa.BigInteger()),
+                events.c.event_type == EVENT_TRANSACTION)
+            rows = conn.execute(stmt.order_by(events.c.position)).all()
+        return [TransactionRead(TxView.from_stored(position, _decode_stored_transaction(payload)), recorded_at)
+                for position, recorded_at, payload in rows]
 
     def get_transaction(self, transaction_id: str) -> EventRecord | None:
         stmt = sa.select(*_COLUMNS).where(

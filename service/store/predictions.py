@@ -50,8 +50,8 @@ def existing_predictions(conn: Connection, transaction_ids: Sequence[str]) -> se
     if not transaction_ids:
         return set()
     stmt = sa.select(predictions.c.transaction_id, predictions.c.model_version).where(
-        predictions.c.transaction_id.in_(list(transaction_ids)))
-    return {(tx, int(version)) for tx, version in conn.execute(stmt)}
+        dialect.one_of(conn, predictions.c.transaction_id, transaction_ids, sa.Text()))
+    return {(tx, int(version)) for tx, version in conn.execute(stmt).all()}
 
 
 def stored_predictions(conn: Connection, after: int, through: int, *, champions_only: bool = False,
