@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from typing import Any
@@ -37,7 +38,7 @@ def test_appends_in_quick_succession_ring_a_few_times_with_every_position_once(
     assert sorted(p for _, positions in rings for p in positions) == list(range(1, 201))
     # 200 appends over >= 0.2 s: without the interval, about one ring per append.
     assert len(rings) <= 12, len(rings)
-    gaps = [later - earlier for (earlier, _), (later, _) in zip(rings, rings[1:], strict=False)]
+    gaps = [later - earlier for (earlier, _), (later, _) in itertools.pairwise(rings)]
     assert min(gaps, default=1.0) >= 0.045
 
 
