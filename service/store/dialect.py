@@ -19,8 +19,9 @@ The differences, and why each exists:
   already gives a deferred read transaction its snapshot). Both make the database refuse a write.
 - **Identity after an explicit-position copy**: Postgres' sequence must be moved past the copied log; SQLite
   continues after the largest rowid by itself.
-- **Timestamps**: Postgres stores TIMESTAMPTZ; SQLite has no such type and stores naive UTC text, so the
-  seconds between two of them are `EXTRACT(EPOCH FROM ...)` on one and a `julianday` difference on the other.
+- **Timestamps**: Postgres stores TIMESTAMPTZ (and every session runs in UTC, so the driver returns UTC times
+  as they are); SQLite has no such type and stores naive UTC text, so the seconds between two of them are
+  `EXTRACT(EPOCH FROM ...)` on one and a `julianday` difference on the other.
 - **Reading a few JSON values per row** (a history row's categorical attributes): Postgres hands JSONB back
   decoded by psycopg; SQLite's `json_extract` is used bare, since it already returns a JSON string as text and a
   number as a number, where SQLAlchemy's generic path would re-quote each value and decode it again in Python.
@@ -88,7 +89,19 @@ def build_engine(url: str, json_serializer: Callable[[Any], str], **kwargs: Any)
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-    return sa.create_engine(url, pool_pre_ping=True, json_serializer=json_serializer, **kwargs)
+    engine = sa.create_engine(url, pool_pre_ping=True, json_serializer=json_serializer, **kwargs)
+    _configure_postgres(engine)
+    return engine
+
+
+def _configure_postgres(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # psycopg hands a timestamptz back in the session's time zone, and for a zone named "UTC" that is
+        # `datetime.UTC` itself: every time read is then already as the store holds times, whatever the
+        # server's default zone, and a hot read can skip the per-row conversion (`utc_times`).
+        dbapi_connection.execute("SET TimeZone = 'UTC'")
+        dbapi_connection.commit()
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -189,6 +202,15 @@ def continue_positions_after_copy(conn: Connection) -> None:
     if is_postgres(conn):
         conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('events', 'position'), "
                              "(SELECT max(position) FROM events)) WHERE EXISTS (SELECT 1 FROM events)")
+
+
+def utc_times(conn: Connection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """A UTC timestamp column as a hot read selects it. On Postgres the driver already returns `datetime.UTC`
+    times (the session's zone is UTC, `build_engine`), so the per-row conversion of `UTCDateTime` is skipped;
+    SQLite stores naive text, which only that conversion makes aware."""
+    if is_postgres(conn):
+        return sa.type_coerce(column, sa.DateTime(timezone=True))
+    return column
 
 
 def utc_for_column(moment: datetime, sa_dialect: sa.Dialect) -> datetime:

@@ -9,13 +9,15 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from service.domain.events import TransactionIn, canonical_transaction, transaction_event
-from service.domain.features import TxView
-from service.store.engine import write_transaction
+from service.domain.features import TxView, history_query
+from service.store.engine import create_engine, write_transaction
 from service.store.event_log import EventLog
+from service.store.history import fetch_history
 from service.store.predictions import existing_predictions, insert_predictions
 from service.store.tables import predictions
 from tests.support.data import label_event
@@ -100,3 +102,27 @@ def test_a_batch_inserted_while_another_writes_the_same_keys_writes_only_the_new
     assert len(scores) == 300
     assert all(scores[f"tx-{i}"] == 0.25 for i in range(200))
     assert all(scores[f"tx-{i}"] == 0.75 for i in range(200, 300))
+
+
+@pytest.mark.postgres
+def test_history_times_are_utc_whatever_the_servers_default_zone(pg_url: str) -> None:
+    # The history query skips the per-row UTC conversion on Postgres because every session runs in UTC;
+    # a database whose default zone is another must still give back UTC times, equal to the stored instants.
+    admin = create_engine(pg_url)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"ALTER DATABASE {sa.make_url(pg_url).database} SET TimeZone = 'America/New_York'"))
+        conn.commit()
+    admin.dispose()
+    engine = create_engine(pg_url)
+    try:
+        EventLog(engine).append_transactions([[transaction_event(TransactionIn(
+            transaction_id=f"tz-{n}", card_id="card-1", event_time=MOMENT.replace(hour=n), amount=1.0))
+            for n in (1, 2)]], MOMENT)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SHOW TimeZone")).scalar_one() == "UTC"
+            history = fetch_history(conn, history_query([TxView(99, "later", "card-1", MOMENT.replace(hour=3), 1.0,
+                                                                {})]))
+        assert [view.event_time for view in history] == [MOMENT.replace(hour=1), MOMENT.replace(hour=2)]
+        assert all(view.event_time.tzinfo is UTC for view in history)
+    finally:
+        engine.dispose()
