@@ -17,11 +17,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from service.alerts.signing import signing_key
 from service.alerts.sinks import AlertSink, DeliveryFailed, sink_from_url
 from service.config import ConfigError, RelaySettings, Settings
+from service.store.engine import write_connection
+from service.store.errors import StoreUnavailable
 from service.store.outbox import FAILED, ClaimedAlert, claim_pending_alerts, mark_sent, record_failure
 
 WEBHOOK_KEY_LABEL = b"fraudlog-webhook"
@@ -106,6 +108,12 @@ def deliver_pending(engine: Engine, sink: AlertSink, *, batch_size: int = RelayS
 
 def _deliver_batch(engine: Engine, sink: AlertSink, batch: Sequence[ClaimedAlert], policy: _RetryPolicy,
                    lease_deadline: float) -> DeliveryReport:
+    with write_connection(engine) as marks:
+        return _deliver_each(engine, marks, sink, batch, policy, lease_deadline)
+
+
+def _deliver_each(engine: Engine, marks: Connection, sink: AlertSink, batch: Sequence[ClaimedAlert],
+                  policy: _RetryPolicy, lease_deadline: float) -> DeliveryReport:
     sent = failed = gave_up = 0
     for alert in batch:
         if time.monotonic() >= lease_deadline:
@@ -121,6 +129,15 @@ def _deliver_batch(engine: Engine, sink: AlertSink, batch: Sequence[ClaimedAlert
             continue
         # Recorded before the next send, one commit per alert: a relay that dies (SIGKILL, power cut) or
         # outlives its lease mid-batch leaves only the alert in flight to be sent again, not the whole batch.
-        mark_sent(engine, [alert.alert_id], datetime.now(UTC))
+        _record_sent(engine, marks, alert.alert_id)
         sent += 1
     return DeliveryReport(sent, failed, gave_up, outlived_lease=int(time.monotonic() >= lease_deadline))
+
+
+def _record_sent(engine: Engine, marks: Connection, alert_id: str) -> None:
+    """`mark_sent` on the batch's connection; if the database dropped it (a restart while the receiver had the
+    alert), once more on a fresh one from the pool, which pings first. Marking twice is harmless."""
+    try:
+        mark_sent(marks, [alert_id], datetime.now(UTC))
+    except StoreUnavailable:
+        mark_sent(engine, [alert_id], datetime.now(UTC))

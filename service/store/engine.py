@@ -36,10 +36,17 @@ def check_reachable(engine: Engine) -> None:
 @contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that may write; on SQLite it holds the write lock from its first statement."""
+    with write_connection(engine) as conn, conn.begin():
+        yield conn
+
+
+@contextmanager
+def write_connection(engine: Engine) -> Iterator[Connection]:
+    """One pooled connection for several short write transactions in a row (`with conn.begin():` each), as
+    `write_transaction` begins them: one checkout and ping instead of one per transaction."""
     with engine.connect() as conn:
         conn.execution_options(fraudlog_write=True)
-        with conn.begin():
-            yield conn
+        yield conn
 
 
 Work = TypeVar("Work")

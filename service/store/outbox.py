@@ -191,19 +191,24 @@ def claim_pending_alerts(engine: Engine, *, limit: int, visibility_timeout: time
     return sorted(claimed, key=lambda alert: (alert.payload["created_at"], alert.alert_id))
 
 
-def mark_sent(engine: Engine, alert_ids: Collection[str], sent_at: datetime) -> int:
+def mark_sent(bind: Engine | Connection, alert_ids: Collection[str], sent_at: datetime) -> int:
     """Record delivery and release the lease; `sent_at` is written once, so a late resend never moves it.
 
     `last_error` is cleared: it describes why the alert is not delivered yet, and once it is, a stale reason
-    would send whoever reads `/v1/alerts` after a problem that no longer exists."""
+    would send whoever reads `/v1/alerts` after a problem that no longer exists. Committed at once, on a
+    connection of the pool or on `bind` (a relay marks alert after alert on one: `write_connection`)."""
     if not alert_ids:
         return 0
     # No status condition: if an expired lease let another relay fail this alert meanwhile, the receiver
     # still accepted it, and "sent" is the truth.
     stmt = (sa.update(alerts).where(alerts.c.id.in_(list(alert_ids)), alerts.c.sent_at.is_(None))
             .values(status=SENT, sent_at=sent_at, locked_until=None, last_error=None))
-    with driver_errors(), write_transaction(engine) as conn:
-        return conn.execute(stmt).rowcount
+    with driver_errors():
+        if isinstance(bind, Connection):
+            with bind.begin():
+                return bind.execute(stmt).rowcount
+        with write_transaction(bind) as conn:
+            return conn.execute(stmt).rowcount
 
 
 def backoff_delay(attempts: int, *, base_delay: timedelta, max_delay: timedelta, rng: random.Random,

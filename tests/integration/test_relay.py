@@ -21,6 +21,7 @@ from typing import Any
 
 import dramatiq
 import pytest
+import sqlalchemy as sa
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy.engine import Engine
 
@@ -103,6 +104,34 @@ def relay_process(database_url: str, sink_url: str, **extra: str) -> Iterator[su
         relay.wait(timeout=30)
         assert relay.stdout
         relay.stdout.close()
+
+
+# -- (0) the relay marks alert after alert on one connection ---------------------------------------------
+
+class ConnectionDroppingSink(InMemorySink):
+    """Accepts every alert; while holding the third, the database drops every connection but the caller's own
+    (what a Postgres restart does to the relay's batch connection between two marks)."""
+
+    def __init__(self, engine: Engine) -> None:
+        super().__init__()
+        self.engine = engine
+
+    def send(self, alert: dict[str, Any]) -> None:
+        super().send(alert)
+        if len(self.sent) == 3:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+                conn.commit()
+
+
+@pytest.mark.postgres
+def test_a_batch_whose_connection_the_database_dropped_still_records_every_delivery(pg_engine: Engine) -> None:
+    ids = seed_alerts(pg_engine, 6)
+    sink = ConnectionDroppingSink(pg_engine)
+    report = deliver_pending(pg_engine, sink, batch_size=10)
+    assert report.sent == 6 and [a["transaction_id"] for a in sink.sent] == ids  # each sent once
+    assert count_by_status(pg_engine).get(SENT) == 6  # and each recorded, the third one on a fresh connection
 
 
 # -- (1) a relay dies mid-batch ------------------------------------------------------------------------
