@@ -22,16 +22,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
-from service.domain.assignment import Assignment
+from service.domain.assignment import Assignment, AssignmentTable
 from service.domain.features import FeatureValues, TxView, batch_features, history_query
 from service.ml.artifact import ArtifactRejected
 from service.ml.environment import EnvironmentGuard
 from service.ml.specs import score_one, union_categories
 from service.store import outbox
-from service.store.engine import write_transaction
-from service.store.event_log import EventLog
+from service.store.event_log import EventLog, TransactionRead, read_transactions
 from service.store.history import fetch_history
 from service.store.predictions import existing_predictions, insert_predictions
 from service.store.refusals import clear_refusal, record_refusal
@@ -61,10 +60,16 @@ class Scorer:
         self._health_lock = threading.Lock()
 
     def score_positions(self, positions: Sequence[int]) -> ScoreReport:
-        records = self.log.read_transactions(sorted(set(positions)))
-        if not records:
-            return ScoreReport(0, 0, 0, 0)
-        table = self.registry.assignments(through=records[-1].view.position)
+        # One connection for the whole batch: a checkout (and its ping) per step cost as much as a step.
+        with self.engine.connect() as conn:
+            records = read_transactions(conn, sorted(set(positions)))
+            if not records:
+                return ScoreReport(0, 0, 0, 0)
+            table = self.registry.assignments(through=records[-1].view.position, conn=conn)
+            conn.rollback()  # the reads' transaction ends here, so refusals below write on their own
+            return self._score(conn, records, table)
+
+    def _score(self, conn: Connection, records: list[TransactionRead], table: AssignmentTable) -> ScoreReport:
         assigned = {r.view.position: table.assignment_at(r.view.position) for r in records}
         usable = self._usable({version for a in assigned.values() for version in a.versions})
         targets = [r.view for r in records if assigned[r.view.position].champion in usable]
@@ -72,7 +77,9 @@ class Scorer:
         refused = len(records) - len(targets) - unassigned
         if not targets:
             return ScoreReport(len(records), 0, 0, unassigned, refused)
-        with write_transaction(self.engine) as conn:
+        # A write transaction as `write_transaction` begins one (on SQLite: BEGIN IMMEDIATE, the write lock).
+        conn.execution_options(fraudlog_write=True)
+        with conn.begin():
             done = existing_predictions(conn, [t.transaction_id for t in targets])
             todo = [t for t in targets if any((t.transaction_id, v) not in done
                                               for v in assigned[t.position].versions if v in usable)]

@@ -123,6 +123,17 @@ def walk(conn: Connection, first: int = 1, through: int | None = None, event_typ
         yield batch
 
 
+def read_transactions(conn: Connection, positions: Sequence[int]) -> list[TransactionRead]:
+    """The transaction events among these positions, in position order, as scoring reads them: the
+    payload decoded by type, straight into floats (`StoredTransaction`), with no dict in between."""
+    stmt = sa.select(*_TRANSACTION_COLUMNS).where(
+        dialect.one_of(conn, events.c.position, positions, sa.BigInteger()),
+        events.c.event_type == EVENT_TRANSACTION)
+    rows = conn.execute(stmt.order_by(events.c.position)).all()
+    return [TransactionRead(TxView.from_stored(position, _decode_stored_transaction(payload)), recorded_at)
+            for position, recorded_at, payload in rows]
+
+
 def last_position(conn: Connection) -> int:
     """The position of the newest event this connection sees; 0 for an empty log."""
     return int(conn.execute(_last_position).scalar_one())
@@ -295,15 +306,9 @@ class EventLog:
                 for position, event_type, transaction_id, card_id, event_time, recorded_at, payload, digest in rows]
 
     def read_transactions(self, positions: Sequence[int]) -> list[TransactionRead]:
-        """The transaction events among these positions, in position order, as scoring reads them: the
-        payload decoded by type, straight into floats (`StoredTransaction`), with no dict in between."""
+        """`read_transactions` (the module function) on a connection of its own."""
         with self.engine.connect() as conn:
-            stmt = sa.select(*_TRANSACTION_COLUMNS).where(
-                dialect.one_of(conn, events.c.position, positions, sa.BigInteger()),
-                events.c.event_type == EVENT_TRANSACTION)
-            rows = conn.execute(stmt.order_by(events.c.position)).all()
-        return [TransactionRead(TxView.from_stored(position, _decode_stored_transaction(payload)), recorded_at)
-                for position, recorded_at, payload in rows]
+            return read_transactions(conn, positions)
 
     def get_transaction(self, transaction_id: str) -> EventRecord | None:
         stmt = sa.select(*_COLUMNS).where(

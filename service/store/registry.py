@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -177,12 +178,13 @@ class ModelRegistry:
         event = NewEvent(event_type, None, None, datetime.now(UTC), digest(payload), payload)
         return EventLog(self.engine).append_control(event, datetime.now(UTC))
 
-    def assignments(self, through: int | None = None) -> AssignmentTable:
-        """The role table, refreshed from the log when `through` lies beyond what was read."""
+    def assignments(self, through: int | None = None, conn: Connection | None = None) -> AssignmentTable:
+        """The role table, refreshed from the log when `through` lies beyond what was read (on `conn` when
+        given: a scoring batch reads everything on one connection)."""
         table = self._assignments
         if through is not None and table.covers(through):
             return table
-        with self._lock, self.engine.connect() as conn:
-            last = last_position(conn)
-            table.extend(role_changes(conn, after=table.known_through, through=last), known_through=last)
+        with self._lock, (contextlib.nullcontext(conn) if conn is not None else self.engine.connect()) as reader:
+            last = last_position(reader)
+            table.extend(role_changes(reader, after=table.known_through, through=last), known_through=last)
         return table
