@@ -109,11 +109,13 @@ def _print(results: dict[str, Any], args: argparse.Namespace) -> None:
         rows.append((backend, f"{e2e:,.0f}", " ".join(f"{run['rate']:,.0f}" for run in r["e2e"]), f"{bare:,.0f}",
                      f"{e2e / bare:.0%}", f"{cpu:,.0f} ({middle['deployment_micros']:,.0f} + "
                      f"{middle['postgres_micros']:,.0f})",
+                     f"{lat['offered_per_s']:,.0f}",
                      " / ".join(milliseconds(v) for v in lat["event_to_prediction"].values()),
                      " / ".join(milliseconds(v) for v in lat["recorded_to_prediction"].values())))
     print_table(f"{args.events:,} transactions, medians of {args.repeats}",
                 ("backend", "end to end (tx/s)", "runs", "bare limit (tx/s)", "ratio",
-                 "CPU us/tx (fraudlog + Postgres)", f"event->prediction p50 / p99 at {args.rate:g}/s, POSTs of "
+                 "CPU us/tx (fraudlog + Postgres)", "offered tx/s",
+                 f"event->prediction p50 / p99 at {args.rate:g}/s, POSTs of "
                  f"{args.batch}", "recorded->prediction p50 / p99"), rows)
     console.print(f"score_one (River's default HST): {results['score_one_micros_before']:.1f} us before, "
                   f"{results['score_one_micros_after']:.1f} us after; the reference is {REFERENCE_MICROS:g} us, so "

@@ -158,8 +158,12 @@ def insert_alert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[s
     if not rows:
         return set()
     with driver_errors():
-        inserted = set(conn.execute(_insert_statement(conn), list(rows)).scalars())
+        inserted = dialect.insert_alert_rows_returning_new(conn, rows, _insert_portably)
     return {row["transaction_id"] for row in rows if row["id"] in inserted}
+
+
+def _insert_portably(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    return set(conn.execute(_insert_statement(conn), list(rows)).scalars())
 
 
 def alert_row(*, transaction_id: str, card_id: str | None, score: float, threshold: float, model_version: int,

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 
 from service.domain.events import TransactionIn, canonical_transaction, transaction_event
 from service.domain.features import TxView, history_query
+from service.store import outbox
 from service.store.engine import create_engine, write_transaction
 from service.store.event_log import EventLog
 from service.store.history import fetch_history
@@ -126,3 +127,18 @@ def test_history_times_are_utc_whatever_the_servers_default_zone(pg_url: str) ->
         assert all(view.event_time.tzinfo is UTC for view in history)
     finally:
         engine.dispose()
+
+
+def test_an_alert_inserted_again_is_ignored_and_reported_as_not_new(engine: Engine) -> None:
+    # At most one alert per transaction (invariant 6): a redelivered batch, or two workers scoring it at once,
+    # must insert nothing the second time and say so, so that nobody logs or counts the alert twice.
+    def alert(transaction_id: str, score: float) -> dict[str, Any]:
+        return {"transaction_id": transaction_id, "card_id": "card-1", "score": score, "threshold": 0.5,
+                "model_version": 1, "position": 1, "created_at": MOMENT}
+
+    with write_transaction(engine) as conn:
+        assert outbox.insert_alerts(conn, [alert("tx-a", 0.9), alert("tx-b", 0.8)]) == {"tx-a", "tx-b"}
+    with write_transaction(engine) as conn:
+        assert outbox.insert_alerts(conn, [alert("tx-b", 0.7), alert("tx-c", 0.6)]) == {"tx-c"}
+    stored = {a.transaction_id: a.score for a in outbox.list_alerts(engine, limit=10).items}
+    assert stored == {"tx-a": 0.9, "tx-b": 0.8, "tx-c": 0.6}
