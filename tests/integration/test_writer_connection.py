@@ -57,3 +57,22 @@ def test_a_refused_append_leaves_nothing_and_the_writer_goes_on(engine: Engine) 
         assert [r.transaction_id for r in log.read_range()] == ["tx-000001", "tx-000002"]
     finally:
         log.close()
+
+
+@pytest.mark.postgres
+def test_the_writers_prepared_lookups_are_planned_for_each_batch(pg_engine: Engine) -> None:
+    # The duplicate lookup has one shape, so the driver prepares it; left to itself, Postgres would soon run
+    # it with a generic plan, and one made while the log was nearly empty scans a whole index per append,
+    # ever slower as the log grows. Every session plans each execution instead (`dialect.build_engine`).
+    log = EventLog(pg_engine, own_writer=True)
+    try:
+        for n in range(1, 13):
+            log.append_transactions([[transaction_event(n)]], NOW)
+        writer = log._writer._connection()  # the connection whose prepared statements we look at
+        plans = writer.execute(sa.text(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE "
+            "'%transaction_id = ANY%'")).all()
+        writer.rollback()
+        assert plans and all(generic == 0 and custom >= 6 for generic, custom in plans), plans
+    finally:
+        log.close()
