@@ -24,6 +24,7 @@ from service.domain.assignment import CHALLENGER, CHAMPION
 from service.domain.events import LabelIn, NewEvent, TransactionIn, label_event, parse_time, transaction_event
 from service.lifecycle.versions import DEFAULT_ALERT_RATE, train_version
 from service.ml.specs import ModelSpec
+from service.store.dialect import refresh_statistics
 from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
 
@@ -80,6 +81,10 @@ def import_history(registry: ModelRegistry, rows: Iterable[tuple[dict[str, Any],
             progress(len(chunk))
     if total == 0:
         raise ImportRefused("the file holds no transactions")
+    # After a bulk load, as after a restore: the planner's statistics describe the log with its history, not
+    # the empty table a new deployment starts from (autovacuum would only get to it a minute or more later,
+    # and until then the history query scans the log instead of one card's index range).
+    refresh_statistics(registry.engine)
     return ImportReport(total, imported, labelled)
 
 

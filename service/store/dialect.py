@@ -32,6 +32,7 @@ The differences, and why each exists:
 - **Inserting prediction rows** (`insert_prediction_rows_ignoring_existing`): on Postgres one
   `INSERT ... SELECT FROM unnest(arrays)`, one array per column, so one fixed-shape statement that psycopg
   prepares; SQLite's `executemany` already runs in C.
+- **Planner statistics after a bulk load** (`refresh_statistics`): `ANALYZE` on Postgres; nothing on SQLite.
 - **One scheduler per deployment**: a session advisory lock on Postgres, an exclusive lock on a file beside
   the database on SQLite (`hold_deployment_lock`).
 
@@ -208,6 +209,14 @@ def continue_positions_after_copy(conn: Connection) -> None:
     if is_postgres(conn):
         conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('events', 'position'), "
                              "(SELECT max(position) FROM events)) WHERE EXISTS (SELECT 1 FROM events)")
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Let the query planner see the log as it is now (Postgres: `ANALYZE` of the tables a bulk load filled).
+    SQLite plans without statistics unless told to gather them, and its plans here do not need them."""
+    if is_postgres(engine):
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ANALYZE events, labels")
 
 
 def utc_times(conn: Connection, column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
