@@ -77,7 +77,10 @@ def score(positions: list[int]) -> None:
     log.info("scored %d events", report.events, extra={"positions": position_ranges(positions),
                                                        "predictions": report.predictions, "alerts": report.alerts})
     if report.alerts:
-        deliver_alerts.send()
+        # This process's own delivery thread, woken directly: through the broker (`deliver_alerts`), every
+        # batch with an alert cost a publish and its confirm on the scoring thread, and landed in this
+        # process or another's thread doing the same thing.
+        ring_delivery(deliver_due_alerts)
 
 
 @dramatiq.actor(broker=_unstarted, queue_name=ALERTS_QUEUE, max_retries=3)
