@@ -30,7 +30,7 @@ from service.ml.artifact import ArtifactRejected
 from service.ml.environment import EnvironmentGuard
 from service.ml.specs import score_one, union_categories
 from service.store import outbox
-from service.store.event_log import EventLog, TransactionRead, read_transactions
+from service.store.event_log import TransactionRead, read_transactions
 from service.store.history import fetch_history
 from service.store.predictions import existing_predictions, insert_predictions
 from service.store.refusals import clear_refusal, record_refusal
@@ -52,7 +52,6 @@ class Scorer:
     def __init__(self, engine: Engine, registry: ModelRegistry, *, allow_environment_drift: bool = False) -> None:
         self.engine = engine
         self.registry = registry
-        self.log = EventLog(engine)
         self.environment = EnvironmentGuard(lambda version: registry.get(version).environment,
                                             allow_drift=allow_environment_drift)
         self._verified: set[int] = set()

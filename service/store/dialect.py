@@ -353,7 +353,7 @@ def insert_prediction_rows_ignoring_existing(conn: Connection, rows: Sequence[di
     """Insert prediction rows, skipping any (transaction, version) already present (ON CONFLICT DO NOTHING)."""
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     if is_postgres(conn):
-        cursor.execute(_INSERT_PREDICTION_ARRAYS, _prediction_arrays(rows))
+        cursor.execute(_INSERT_PREDICTION_ARRAYS, _column_arrays(rows, PREDICTION_COLUMNS, _PREDICTION_JSON))
     else:
         placeholders = ", ".join(["?"] * len(PREDICTION_COLUMNS))
         cursor.executemany(f"INSERT INTO predictions ({', '.join(PREDICTION_COLUMNS)}) VALUES ({placeholders}) "
@@ -363,44 +363,39 @@ def insert_prediction_rows_ignoring_existing(conn: Connection, rows: Sequence[di
 
 
 # One array per column, so the statement has one shape whatever the batch's size and psycopg prepares it once
-# per connection; executemany sent a statement per row, each with its values dumped in Python. The arrays go in
-# binary (`%b`): in text, psycopg quotes every element of the features' text array in Python. The JSON columns
-# travel as text (encoded by msgspec, as before) and are cast in the database, which parses them exactly as it
-# parsed the Jsonb parameter.
+# per connection; executemany sent a statement per row, each with its values dumped in Python, and through
+# SQLAlchemy the alerts' statement changed with every batch's alert count, so psycopg parsed each anew (a quarter
+# of a scoring batch's time at a 5 % alert rate). The arrays go in binary (`%b`): in text, psycopg quotes every
+# element of a text array in Python. JSON columns travel as text (encoded by msgspec, as before) and are cast in
+# the database, which parses them exactly as it parsed a Jsonb parameter.
+def _unnest_insert(table: str, types: dict[str, str], json_columns: Sequence[str], tail: str) -> str:
+    columns = ", ".join(types)
+    return (f"INSERT INTO {table} ({columns}) "
+            f"SELECT {', '.join(c + '::jsonb' if c in json_columns else c for c in types)} "
+            f"FROM unnest({', '.join(f'%b::{sql_type}[]' for sql_type in types.values())}) AS row ({columns}) {tail}")
+
+
+def _column_arrays(rows: Sequence[dict[str, Any]], columns: Sequence[str], json_columns: Sequence[str],
+                   ) -> list[list[Any]]:
+    return [[None if value is None else _dumps(value) for value in (r.get(column) for r in rows)]
+            if column in json_columns else [r.get(column) for r in rows]
+            for column in columns]
+
+
 _PREDICTION_ARRAY_TYPES = {"transaction_id": "text", "model_version": "int4", "position": "int8", "champion": "bool",
                            "score": "float8", "threshold": "float8", "features": "text", "event_time": "timestamptz",
                            "recorded_at": "timestamptz", "scored_at": "timestamptz", "environment_drift": "text"}
-_INSERT_PREDICTION_ARRAYS = (
-    f"INSERT INTO predictions ({', '.join(PREDICTION_COLUMNS)}) "
-    f"SELECT {', '.join(c + '::jsonb' if c in _PREDICTION_JSON else c for c in PREDICTION_COLUMNS)} "
-    f"FROM unnest({', '.join(f'%b::{_PREDICTION_ARRAY_TYPES[c]}[]' for c in PREDICTION_COLUMNS)}) "
-    f"AS row ({', '.join(PREDICTION_COLUMNS)}) "
-    "ON CONFLICT (transaction_id, model_version) DO NOTHING")
+_INSERT_PREDICTION_ARRAYS = _unnest_insert("predictions", _PREDICTION_ARRAY_TYPES, _PREDICTION_JSON,
+                                           "ON CONFLICT (transaction_id, model_version) DO NOTHING")
 
-
-def _prediction_arrays(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
-    return [[None if value is None else _dumps(value) for value in (r.get(column) for r in rows)]
-            if column in _PREDICTION_JSON else [r.get(column) for r in rows]
-            for column in PREDICTION_COLUMNS]
-
-
-ALERT_COLUMNS = ("id", "aggregatetype", "aggregateid", "type", "payload", "transaction_id", "card_id", "score",
-                 "threshold", "model_version", "position", "created_at", "status", "attempts", "available_at",
-                 "sent_at", "last_error")
 _ALERT_ARRAY_TYPES = {"id": "text", "aggregatetype": "text", "aggregateid": "text", "type": "text",
                       "payload": "text", "transaction_id": "text", "card_id": "text", "score": "float8",
                       "threshold": "float8", "model_version": "int4", "position": "int8",
                       "created_at": "timestamptz", "status": "text", "attempts": "int4",
                       "available_at": "timestamptz", "sent_at": "timestamptz", "last_error": "text"}
-# As for predictions: one statement whatever the number of alerts, so psycopg prepares it once per connection.
-# Through SQLAlchemy the statement's text changed with every batch's alert count, and psycopg parsed each anew
-# in Python: a quarter of a scoring batch's time at a 5 % alert rate.
-_INSERT_ALERT_ARRAYS = (
-    f"INSERT INTO alerts ({', '.join(ALERT_COLUMNS)}) "
-    f"SELECT {', '.join(c + '::jsonb' if c == 'payload' else c for c in ALERT_COLUMNS)} "
-    f"FROM unnest({', '.join(f'%b::{_ALERT_ARRAY_TYPES[c]}[]' for c in ALERT_COLUMNS)}) "
-    f"AS row ({', '.join(ALERT_COLUMNS)}) "
-    "ON CONFLICT (transaction_id) DO NOTHING RETURNING id")
+ALERT_COLUMNS = tuple(_ALERT_ARRAY_TYPES)
+_INSERT_ALERT_ARRAYS = _unnest_insert("alerts", _ALERT_ARRAY_TYPES, ("payload",),
+                                      "ON CONFLICT (transaction_id) DO NOTHING RETURNING id")
 
 
 def insert_alert_rows_returning_new(conn: Connection, rows: Sequence[dict[str, Any]],
@@ -411,10 +406,8 @@ def insert_alert_rows_returning_new(conn: Connection, rows: Sequence[dict[str, A
     SQLAlchemy way, for SQLite."""
     if not is_postgres(conn):
         return portable(conn, rows)
-    arrays = [[None if r[c] is None else _dumps(r[c]) for r in rows] if c == "payload" else [r[c] for r in rows]
-              for c in ALERT_COLUMNS]
     with conn.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-        cursor.execute(_INSERT_ALERT_ARRAYS, arrays)
+        cursor.execute(_INSERT_ALERT_ARRAYS, _column_arrays(rows, ALERT_COLUMNS, ("payload",)))
         return {str(alert_id) for (alert_id,) in cursor.fetchall()}
 
 
