@@ -37,7 +37,8 @@ WALK_CHUNK = 1_000
 Known = dict[str, tuple[str, int | None]]
 # Takes the log's lock, then says what the log knows of these ids (the two go together: see
 # `dialect.lock_and_find_transactions`).
-LockAndLookup = Callable[[Connection, set[str]], Known]
+# Takes the log's lock; returns what the log knows of these ids and the position the next appended event takes.
+LockAndLookup = Callable[[Connection, set[str]], tuple[Known, int]]
 StatusOf = Callable[[NewEvent, tuple[str, int | None] | None], str]
 Projection = Callable[[Connection, Sequence[tuple[NewEvent, int]]], None]
 
@@ -202,10 +203,10 @@ class EventLog:
                 status_of: StatusOf, project: Projection | None = None) -> list[UnitOutcome]:
         def append_on(conn: Connection) -> tuple[_AppendPlan, list[int]]:
             ids = {e.transaction_id for unit in units for e in unit if e.transaction_id}
-            known = lock_and_lookup(conn, ids)
+            known, next_position = lock_and_lookup(conn, ids)
             plan = self._plan(units, known, status_of)
             # Stamped under the lock, so recorded_at grows with position across every API process.
-            positions = self._insert(conn, plan.rows, recorded_at or datetime.now(UTC))
+            positions = self._insert(conn, plan.rows, recorded_at or datetime.now(UTC), next_position)
             if project is not None:
                 project(conn, list(zip(plan.rows, positions, strict=True)))
             return plan, positions
@@ -265,11 +266,10 @@ class EventLog:
                     appended[event.transaction_id] = receipt
         return plan
 
-    def _insert(self, conn: Connection, rows: list[NewEvent], recorded_at: datetime) -> list[int]:
-        if not rows:
-            return []
+    def _insert(self, conn: Connection, rows: list[NewEvent], recorded_at: datetime, first_position: int,
+                ) -> list[int]:
         return dialect.insert_event_rows(conn, [(e.event_type, e.transaction_id, e.card_id, e.event_time, recorded_at,
-                                                 e.digest, e.payload_json) for e in rows])
+                                                 e.digest, e.payload_json) for e in rows], first_position)
 
     # -- reading ---------------------------------------------------------------------------------------
 
@@ -338,20 +338,19 @@ def _find_transactions(conn: Connection, ids: Sequence[str]) -> list[tuple[str, 
     return found
 
 
-def _lock_and_find_transactions(conn: Connection, ids: set[str]) -> Known:
-    found = dialect.lock_and_find_transactions(conn, sorted(ids), _find_transactions)
-    return {tx: (dig, pos) for tx, dig, pos in found}
+def _lock_and_find_transactions(conn: Connection, ids: set[str]) -> tuple[Known, int]:
+    found, next_position = dialect.lock_and_find_transactions(conn, sorted(ids), _find_transactions)
+    return {tx: (dig, pos) for tx, dig, pos in found}, next_position
 
 
-def _lock_and_find_labels(conn: Connection, ids: set[str]) -> Known:
-    dialect.lock_event_log(conn)
+def _lock_and_find_labels(conn: Connection, ids: set[str]) -> tuple[Known, int]:
+    next_position = dialect.lock_event_log(conn)
     return {tx: (str(verdict.is_fraud), verdict.position)
-            for tx, verdict in latest_verdicts(conn, transaction_ids=ids).items()}
+            for tx, verdict in latest_verdicts(conn, transaction_ids=ids).items()}, next_position
 
 
-def _lock_only(conn: Connection, _ids: set[str]) -> Known:
-    dialect.lock_event_log(conn)
-    return {}
+def _lock_only(conn: Connection, _ids: set[str]) -> tuple[Known, int]:
+    return {}, dialect.lock_event_log(conn)
 
 
 def _verdict(event: NewEvent) -> str:
