@@ -9,12 +9,14 @@ The differences, and why each exists:
   on Postgres; on SQLite `BEGIN IMMEDIATE` already admits a single writer.
 - **INSERT ... ON CONFLICT** is spelled by each dialect's own `insert` construct.
 - **Bulk inserts** of the two hot paths (log rows, prediction rows) go to the driver directly: on Postgres
-  COPY for log rows (positions drawn from the identity sequence under the log's lock) and psycopg's
-  `executemany` for predictions, sqlite3's `executemany` on SQLite. Through SQLAlchemy a 1,000-row INSERT
+  log rows at positions read from the identity sequence under the log's lock (one `INSERT ... SELECT FROM
+  unnest(arrays)` sent with the sequence's `setval` in one pipeline, or COPY above `COPY_FROM_ROWS`), and
+  predictions from arrays too; sqlite3's `executemany` on SQLite. Through SQLAlchemy a 1,000-row INSERT
   ... RETURNING is one statement with 8,000 placeholders that psycopg parses in Python on every call, and on
   SQLite every row goes through per-column bind processors. Both run inside the caller's SQLAlchemy
-  transaction, so the log's lock and atomicity are unchanged. The append's lock and duplicate lookup go in
-  one pipeline on Postgres (`lock_and_find_transactions`).
+  transaction, so the log's lock and atomicity are unchanged. The append's lock, duplicate lookup and
+  next position go in one pipeline on Postgres (`lock_and_find_transactions`): an append of a few rows is
+  three round trips in all (lock and look up; insert and move the sequence; COMMIT).
 - **Read-only snapshots**: REPEATABLE READ READ ONLY on Postgres, `PRAGMA query_only` on SQLite (where WAL
   already gives a deferred read transaction its snapshot). Both make the database refuse a write.
 - **Identity after an explicit-position copy**: Postgres' sequence must be moved past the copied log; SQLite

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.engine import Engine
 
+from service.store.dialect import COPY_FROM_ROWS, POSITION_SEQUENCE
 from service.store.event_log import EventLog
 from service.store.labels import label_for
 from tests.support.data import label_event, transaction_event
@@ -32,6 +33,23 @@ class TestEventLogContract:
         assert [r.position for r in records] == positions
         assert records[0].recorded_at == NOW and records[0].payload["amount"] == 11.0
         assert records[0].event_time is not None and records[0].event_time.tzinfo is not None
+
+    @pytest.mark.parametrize("sizes", [(3, 1, 2), (COPY_FROM_ROWS + 5, 1, COPY_FROM_ROWS + 1)],
+                             ids=["small appends", "appends copied in"])
+    def test_positions_follow_on_across_appends_and_kinds(self, log: EventLog, sizes: tuple[int, ...]) -> None:
+        # Positions are read under the log's lock and the identity sequence is moved past them: an append that
+        # forgot to move it would hand the next one the same positions (a primary key violation).
+        first = 1
+        for size in sizes:
+            log.append_transactions([[transaction_event(n) for n in range(first, first + size)]], NOW)
+            first += size
+        log.append_labels([[label_event("tx-000001", True, NOW)]], NOW)
+        assert [r.position for r in log.read_range()] == list(range(1, first + 1))
+        if log.engine.dialect.name == "postgresql":  # the sequence stands where the log ends, for any other inserter
+            with log.engine.connect() as conn:
+                assert conn.exec_driver_sql(f"SELECT last_value FROM {POSITION_SEQUENCE}").scalar_one() == first
+                assert conn.exec_driver_sql("SELECT pg_get_serial_sequence('events', 'position')").scalar_one() \
+                    == f"public.{POSITION_SEQUENCE}"
 
     def test_read_range_honours_bounds_and_types(self, log: EventLog) -> None:
         log.append_transactions([[transaction_event(n) for n in range(1, 11)]], NOW)
