@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -39,7 +38,7 @@ def label_events(items: Sequence[LabelIn]) -> list[NewEvent]:
 
 
 async def append(committer: GroupCommitter, kind: str, events: list[NewEvent]) -> UnitOutcome:
-    return await asyncio.wrap_future(committer.submit(kind, events))
+    return await committer.append(kind, events)
 
 
 def receipts_response(outcome: UnitOutcome, as_array: bool, ids: list[str],
