@@ -14,6 +14,7 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from service.alerts.relay import DeliveryReport, deliver_pending
+from service.gc_tuning import freeze_long_lived_objects
 from service.logs import configure_logging, position_ranges
 from service.ml.environment import EnvironmentMismatch
 from workers.delivery import ring_delivery
@@ -48,6 +49,14 @@ class SweepOnBoot(dramatiq.Middleware):
             sweep.send()
         except Exception:  # the broker may still be coming up; the scheduler sweeps again later
             log.warning("could not enqueue the start-up sweep", exc_info=True)
+
+
+class FreezeAfterBoot(dramatiq.Middleware):
+    """Once a worker has booted, what its process holds is excluded from full garbage collections
+    (`service.gc_tuning`): a full pass over it paused every batch in flight for ~100 ms."""
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        freeze_long_lived_objects()
 
 
 class StructuredLogging(dramatiq.Middleware):
@@ -151,8 +160,9 @@ _QUEUES = {score: SCORE_QUEUE, deliver_alerts: ALERTS_QUEUE, sweep: MAINTENANCE_
 
 def bind(broker: dramatiq.Broker, queue_prefix: str) -> None:
     """Point every actor at `broker` under `<queue_prefix>.<queue>` and make it the global broker."""
-    if not any(isinstance(m, SweepOnBoot) for m in broker.middleware):
-        broker.add_middleware(SweepOnBoot())
+    for middleware in (SweepOnBoot, FreezeAfterBoot):
+        if not any(isinstance(m, middleware) for m in broker.middleware):
+            broker.add_middleware(middleware())
     for actor in ACTORS:
         actor.broker = broker
         actor.queue_name = f"{queue_prefix}.{_QUEUES[actor]}"

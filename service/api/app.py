@@ -28,6 +28,7 @@ from service.api.tracing import tracing_middleware
 from service.api.transactions import TransactionController
 from service.composition import build_committer, open_store
 from service.config import Settings
+from service.gc_tuning import freeze_long_lived_objects
 from service.logs import litestar_logging_config
 from service.metrics.http import request_duration_middleware
 from service.metrics.latency import LatencyHistograms
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, wiring: AppWiring | None = None,
                 # Counting starts with the app, as a Prometheus counter's does.
                 app.state.latency_histograms = LatencyHistograms(store.engine, settings.observability.latency_settle)
                 app.state.metrics_exposition = metrics_exposition(app.state, settings)
+                freeze_long_lived_objects()  # start-up is done: see service.gc_tuning
                 try:
                     yield
                 finally:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service.domain.assignment import CHAMPION, RETIRED, AssignmentTable
 from service.domain.events import EVENT_PROMOTION, EVENT_RETIREMENT, NewEvent, digest
+from service.gc_tuning import freeze_long_lived_objects
 from service.ml.artifact import ArtifactRejected, unpack, verify
 from service.ml.specs import ModelSpec
 from service.store.event_log import EventLog, last_position
@@ -135,6 +136,7 @@ class ModelRegistry:
         with self._lock:
             if version not in self._loaded:
                 self._loaded[version] = self._load_uncached(version)
+                freeze_long_lived_objects()  # the model's object graph lives as long as the process
             return self._loaded[version]
 
     def _load_uncached(self, version: int) -> LoadedVersion:
