@@ -30,6 +30,7 @@ from service.ml.artifact import ArtifactRejected
 from service.ml.environment import EnvironmentGuard
 from service.ml.specs import score_one, union_categories
 from service.store import dialect
+from service.store.engine import PinglessConnections
 from service.store.history import fetch_history
 from service.store.refusals import clear_refusal, record_refusal
 from service.store.registry import LoadedVersion, ModelRegistry
@@ -56,19 +57,27 @@ class Scorer:
         self._verified: set[int] = set()
         self._refused: set[int] = set()
         self._health_lock = threading.Lock()
+        self._connections = PinglessConnections(engine)
 
     def score_positions(self, positions: Sequence[int]) -> ScoreReport:
-        # One connection for the whole batch: a checkout (and its ping) per step cost as much as a step. Each
-        # round trip costs a wait and, under the GIL, a re-acquisition, so the batch reads in one round trip
+        # One connection for the whole batch, checked out without a ping: scoring is idempotent, so a batch that
+        # finds its connection dropped simply runs again on a new one (`PinglessConnections`).
+        return self._connections.run(lambda conn: self._score_on(conn, positions))
+
+    def close(self) -> None:
+        """Close the connections this scorer keeps for its batches."""
+        self._connections.close()
+
+    def _score_on(self, pooled: Connection, positions: Sequence[int]) -> ScoreReport:
+        # Each round trip costs a wait and, under the GIL, a re-acquisition, so the batch reads in one round trip
         # and writes and commits in another where the backend allows it (`service.store.scoring_batch`).
-        with self.engine.connect() as pooled:
-            conn = dialect.scoring_connection(pooled)
-            batch = read_batch(conn, positions, roles_after=self.registry.roles_known_through)
-            if not batch.records:
-                return ScoreReport(0, 0, 0, 0)
-            table = self.registry.learn_roles(batch.role_changes, batch.roles_through)
-            dialect.end_scoring_reads(conn)  # before refusals below write on their own connection
-            return self._score(conn, batch, table)
+        conn = dialect.scoring_connection(pooled)
+        batch = read_batch(conn, positions, roles_after=self.registry.roles_known_through)
+        if not batch.records:
+            return ScoreReport(0, 0, 0, 0)
+        table = self.registry.learn_roles(batch.role_changes, batch.roles_through)
+        dialect.end_scoring_reads(conn)  # before refusals below write on their own connection
+        return self._score(conn, batch, table)
 
     def _score(self, conn: Connection, batch: BatchRead, table: AssignmentTable) -> ScoreReport:
         records = batch.records

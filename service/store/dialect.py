@@ -4,7 +4,9 @@ The differences, and why each exists:
 
 - **Connection set-up.** SQLite gets WAL, `synchronous=FULL` (an acknowledged append survives power loss),
   foreign keys and a busy timeout on every connection, and writers open with `BEGIN IMMEDIATE`, so they queue
-  on the busy timeout instead of failing with SQLITE_BUSY halfway through. Postgres gets a pool.
+  on the busy timeout instead of failing with SQLITE_BUSY halfway through. Postgres gets a pool that pings
+  each connection it hands out, and the scorer a second one that does not (`engine_without_ping`): its batches
+  notice a dropped connection themselves and run again (`engine.PinglessConnections`).
 - **Serialising appends to the log** (invariant 2): `LOCK TABLE events IN EXCLUSIVE MODE` with a lock timeout
   on Postgres; on SQLite `BEGIN IMMEDIATE` already admits a single writer.
 - **INSERT ... ON CONFLICT** is spelled by each dialect's own `insert` construct.
@@ -97,9 +99,19 @@ def build_engine(url: str, json_serializer: Callable[[Any], str], **kwargs: Any)
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-    engine = sa.create_engine(url, pool_pre_ping=True, json_serializer=json_serializer, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)
+    engine = sa.create_engine(url, json_serializer=json_serializer, **kwargs)
     _configure_postgres(engine)
     return engine
+
+
+def engine_without_ping(engine: Engine, json_serializer: Callable[[Any], str]) -> Engine:
+    """An engine on `engine`'s database whose pool hands connections out without pinging each (a round trip),
+    for work that notices a dropped connection itself and runs again (`engine.PinglessConnections`). On
+    SQLite `engine` itself: its pool never pings (a file does not drop connections)."""
+    if not is_postgres(engine):
+        return engine
+    return build_engine(engine.url.render_as_string(hide_password=False), json_serializer, pool_pre_ping=False)
 
 
 def _configure_postgres(engine: Engine) -> None:
