@@ -88,7 +88,8 @@ class Scorer:
         refused = len(records) - len(targets) - unassigned
         if not targets:
             return ScoreReport(len(records), 0, 0, unassigned, refused)
-        # A write transaction as `write_transaction` begins one (on SQLite: BEGIN IMMEDIATE, the write lock).
+        # A write transaction as `write_transaction` begins one (on SQLite: BEGIN IMMEDIATE, the write lock; on
+        # Postgres the connection runs in autocommit and `write_batch` sends BEGIN with the inserts).
         conn.execution_options(fraudlog_write=True)
         writes = conn.begin()
         done = batch.scored
