@@ -47,6 +47,10 @@ class WorkerServices(StoreServices):
     relay: RelaySettings
     sink: AlertSink
 
+    def close(self) -> None:
+        self.scorer.close()  # its batches' connections (`PinglessConnections`)
+        super().close()
+
 
 def open_store(settings: Settings) -> StoreServices:
     """An engine and the registry; in embedded mode the schema is migrated first (there is no deploy step)."""

@@ -29,12 +29,12 @@ from service.domain.features import FeatureValues, TxView, batch_features, histo
 from service.ml.artifact import ArtifactRejected
 from service.ml.environment import EnvironmentGuard
 from service.ml.specs import score_one, union_categories
-from service.store import outbox
-from service.store.event_log import TransactionRead, read_transactions
+from service.store import dialect
+from service.store.engine import PinglessConnections
 from service.store.history import fetch_history
-from service.store.predictions import existing_predictions, insert_predictions
 from service.store.refusals import clear_refusal, record_refusal
 from service.store.registry import LoadedVersion, ModelRegistry
+from service.store.scoring_batch import BatchRead, read_batch, write_batch
 
 log = logging.getLogger("fraudlog.scoring")
 
@@ -57,18 +57,30 @@ class Scorer:
         self._verified: set[int] = set()
         self._refused: set[int] = set()
         self._health_lock = threading.Lock()
+        self._connections = PinglessConnections(engine)
 
     def score_positions(self, positions: Sequence[int]) -> ScoreReport:
-        # One connection for the whole batch: a checkout (and its ping) per step cost as much as a step.
-        with self.engine.connect() as conn:
-            records = read_transactions(conn, sorted(set(positions)))
-            if not records:
-                return ScoreReport(0, 0, 0, 0)
-            table = self.registry.assignments(through=records[-1].view.position, conn=conn)
-            conn.rollback()  # the reads' transaction ends here, so refusals below write on their own
-            return self._score(conn, records, table)
+        # One connection for the whole batch, checked out without a ping: scoring is idempotent, so a batch that
+        # finds its connection dropped simply runs again on a new one (`PinglessConnections`).
+        return self._connections.run(lambda conn: self._score_on(conn, positions))
 
-    def _score(self, conn: Connection, records: list[TransactionRead], table: AssignmentTable) -> ScoreReport:
+    def close(self) -> None:
+        """Close the connections this scorer keeps for its batches."""
+        self._connections.close()
+
+    def _score_on(self, pooled: Connection, positions: Sequence[int]) -> ScoreReport:
+        # Each round trip costs a wait and, under the GIL, a re-acquisition, so the batch reads in one round trip
+        # and writes and commits in another where the backend allows it (`service.store.scoring_batch`).
+        conn = dialect.scoring_connection(pooled)
+        batch = read_batch(conn, positions, roles_after=self.registry.roles_known_through)
+        if not batch.records:
+            return ScoreReport(0, 0, 0, 0)
+        table = self.registry.learn_roles(batch.role_changes, batch.roles_through)
+        dialect.end_scoring_reads(conn)  # before refusals below write on their own connection
+        return self._score(conn, batch, table)
+
+    def _score(self, conn: Connection, batch: BatchRead, table: AssignmentTable) -> ScoreReport:
+        records = batch.records
         assigned = {r.view.position: table.assignment_at(r.view.position) for r in records}
         usable = self._usable({version for a in assigned.values() for version in a.versions})
         targets = [r.view for r in records if assigned[r.view.position].champion in usable]
@@ -76,24 +88,24 @@ class Scorer:
         refused = len(records) - len(targets) - unassigned
         if not targets:
             return ScoreReport(len(records), 0, 0, unassigned, refused)
-        # A write transaction as `write_transaction` begins one (on SQLite: BEGIN IMMEDIATE, the write lock).
+        # A write transaction as `write_transaction` begins one (on SQLite: BEGIN IMMEDIATE, the write lock; on
+        # Postgres the connection runs in autocommit and `write_batch` sends BEGIN with the inserts).
         conn.execution_options(fraudlog_write=True)
-        with conn.begin():
-            done = existing_predictions(conn, [t.transaction_id for t in targets])
-            todo = [t for t in targets if any((t.transaction_id, v) not in done
-                                              for v in assigned[t.position].versions if v in usable)]
-            # Features once for every category some version of the batch reads; each version keeps its own.
-            categories = union_categories(usable[version].spec
-                                          for version in {v for t in todo for v in assigned[t.position].versions
-                                                          if v in usable})
-            query = history_query(todo)
-            history = fetch_history(conn, query, categories=categories) if query else []
-            features = batch_features(todo, history, categories)
-            recorded_at = {r.view.position: r.recorded_at for r in records}
-            rows, alerts = self._predict(recorded_at, todo, assigned, usable, features, categories, done)
-            insert_predictions(conn, rows)
-            new_ids = outbox.insert_alerts(conn, alerts)
-            created = [alert for alert in alerts if alert["transaction_id"] in new_ids]
+        writes = conn.begin()
+        done = batch.scored
+        todo = [t for t in targets if any((t.transaction_id, v) not in done
+                                          for v in assigned[t.position].versions if v in usable)]
+        # Features once for every category some version of the batch reads; each version keeps its own.
+        categories = union_categories(usable[version].spec
+                                      for version in {v for t in todo for v in assigned[t.position].versions
+                                                      if v in usable})
+        query = history_query(todo)
+        history = fetch_history(conn, query, categories=categories) if query else []
+        features = batch_features(todo, history, categories)
+        recorded_at = {r.view.position: r.recorded_at for r in records}
+        rows, alerts = self._predict(recorded_at, todo, assigned, usable, features, categories, done)
+        new_ids = write_batch(conn, writes, rows, alerts)
+        created = [alert for alert in alerts if alert["transaction_id"] in new_ids]
         for alert in created:  # after the commit: these alerts exist
             log.info("alert created", extra={k: alert[k] for k in ("transaction_id", "model_version", "score",
                                                                    "threshold")})

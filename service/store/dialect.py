@@ -4,7 +4,9 @@ The differences, and why each exists:
 
 - **Connection set-up.** SQLite gets WAL, `synchronous=FULL` (an acknowledged append survives power loss),
   foreign keys and a busy timeout on every connection, and writers open with `BEGIN IMMEDIATE`, so they queue
-  on the busy timeout instead of failing with SQLITE_BUSY halfway through. Postgres gets a pool.
+  on the busy timeout instead of failing with SQLITE_BUSY halfway through. Postgres gets a pool that pings
+  each connection it hands out, and the scorer a second one that does not (`engine_without_ping`): its batches
+  notice a dropped connection themselves and run again (`engine.PinglessConnections`).
 - **Serialising appends to the log** (invariant 2): `LOCK TABLE events IN EXCLUSIVE MODE` with a lock timeout
   on Postgres; on SQLite `BEGIN IMMEDIATE` already admits a single writer.
 - **INSERT ... ON CONFLICT** is spelled by each dialect's own `insert` construct.
@@ -34,6 +36,12 @@ The differences, and why each exists:
 - **Inserting prediction rows** (`insert_prediction_rows_ignoring_existing`): on Postgres one
   `INSERT ... SELECT FROM unnest(arrays)`, one array per column, so one fixed-shape statement that psycopg
   prepares; SQLite's `executemany` already runs in C.
+- **A scoring batch's transactions** (`scoring_connection`, `read_scoring_batch`, `end_scoring_reads`,
+  `insert_scores_and_commit`): on Postgres the scorer's connection runs in autocommit, its reads (the batch's
+  transactions, the role changes, the predictions already stored) go in one pipeline outside any transaction,
+  and its writes spell out BEGIN, both inserts and COMMIT in another pipeline: two round trips where there were
+  nine, since psycopg sends a BEGIN of its own alone even in a pipeline. SQLite reads in a deferred transaction
+  and writes in a BEGIN IMMEDIATE one, the same statements one after another.
 - **Planner statistics after a bulk load** (`refresh_statistics`): `ANALYZE` on Postgres; nothing on SQLite.
 - **One scheduler per deployment**: a session advisory lock on Postgres, an exclusive lock on a file beside
   the database on SQLite (`hold_deployment_lock`).
@@ -51,15 +59,16 @@ import fcntl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, RootTransaction
 
 from service.config import is_sqlite
+from service.domain.events import EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_TRANSACTION
 
 POSTGRES = "postgresql"
 SQLITE = "sqlite"
@@ -92,9 +101,19 @@ def build_engine(url: str, json_serializer: Callable[[Any], str], **kwargs: Any)
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
-    engine = sa.create_engine(url, pool_pre_ping=True, json_serializer=json_serializer, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)
+    engine = sa.create_engine(url, json_serializer=json_serializer, **kwargs)
     _configure_postgres(engine)
     return engine
+
+
+def engine_without_ping(engine: Engine, json_serializer: Callable[[Any], str]) -> Engine:
+    """An engine on `engine`'s database whose pool hands connections out without pinging each (a round trip),
+    for work that notices a dropped connection itself and runs again (`engine.PinglessConnections`). On
+    SQLite `engine` itself: its pool never pings (a file does not drop connections)."""
+    if not is_postgres(engine):
+        return engine
+    return build_engine(engine.url.render_as_string(hide_password=False), json_serializer, pool_pre_ping=False)
 
 
 def _configure_postgres(engine: Engine) -> None:
@@ -460,3 +479,107 @@ def _sqlite_time(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+# -- a scoring batch's round trips ----------------------------------------------------------------------
+
+class ScoringRows(NamedTuple):
+    """What a scoring batch reads before it scores, as rows of the same shape on both backends."""
+
+    transactions: list[tuple[int, datetime, str]]  # (position, recorded_at, payload as JSON text), by position
+    role_changes: list[tuple[int, int | None, str | None]]  # (newest position, position, payload text): roles.py
+    scored: list[tuple[str, int]]  # (transaction_id, model_version) of the predictions already stored
+
+
+_TRANSACTIONS_AT = (f"SELECT position, recorded_at, payload::text FROM events "
+                    f"WHERE position = ANY(%s::int8[]) AND event_type = '{EVENT_TRANSACTION}' ORDER BY position")
+# `roles.ROLE_CHANGES_THROUGH_NEWEST`, spelled for the driver.
+_ROLE_CHANGES_THROUGH_NEWEST = (
+    "SELECT newest.position, e.position, e.payload::text "
+    "FROM (SELECT coalesce(max(position), 0) AS position FROM events) AS newest "
+    f"LEFT JOIN events AS e ON e.event_type IN ('{EVENT_PROMOTION}', '{EVENT_RETIREMENT}') "
+    "AND e.position > %s AND e.position <= newest.position ORDER BY e.position")
+# Keyed by transaction id as `predictions.existing_predictions` is, through the log's own id of each position.
+_SCORED_AT = ("SELECT p.transaction_id, p.model_version FROM events AS e "
+              "JOIN predictions AS p ON p.transaction_id = e.transaction_id "
+              f"WHERE e.position = ANY(%s::int8[]) AND e.event_type = '{EVENT_TRANSACTION}'")
+
+
+def read_scoring_batch(conn: Connection, positions: Sequence[int], roles_after: int,
+                       portable: Callable[[Connection, Sequence[int], int], ScoringRows]) -> ScoringRows:
+    """The transactions at `positions`, the role changes after `roles_after` up to the log's newest position
+    (and that position), and the predictions already stored for those transactions.
+
+    On Postgres the three queries go in one pipeline outside any transaction (`scoring_connection`): one round
+    trip where BEGIN, each query and ROLLBACK took one each. `portable` is the SQLAlchemy way, for SQLite.
+    """
+    if not is_postgres(conn):
+        return portable(conn, positions, roles_after)
+    driver = conn.connection.driver_connection
+    wanted = list(positions)
+    with driver.pipeline():  # type: ignore[union-attr]
+        transactions = driver.execute(_TRANSACTIONS_AT, (wanted,))  # type: ignore[union-attr]
+        role_changes = driver.execute(_ROLE_CHANGES_THROUGH_NEWEST, (roles_after,))  # type: ignore[union-attr]
+        scored = driver.execute(_SCORED_AT, (wanted,))  # type: ignore[union-attr]
+    return ScoringRows(transactions.fetchall(), role_changes.fetchall(), scored.fetchall())
+
+
+def insert_scores_and_commit(conn: Connection, prediction_rows: Sequence[dict[str, Any]],
+                             alert_rows: Sequence[dict[str, Any]], writes: RootTransaction,
+                             portable: Callable[[Connection], set[str]]) -> set[str]:
+    """Insert prediction rows and outbox rows, each ignoring the keys that exist, in one transaction, and commit
+    it; returns the ids of the alerts inserted.
+
+    On Postgres the connection runs outside transactions (`scoring_connection`), so the transaction is spelled
+    out in one pipeline: BEGIN, both inserts, COMMIT, one round trip where psycopg sent BEGIN, each insert and
+    COMMIT alone. A failed insert makes the server skip the rest of the pipeline, COMMIT included, and the
+    transaction is rolled back: nothing of the batch is stored. `writes` (SQLAlchemy's transaction, which sent
+    nothing) ends with it. Elsewhere `portable` inserts both the SQLAlchemy way in `writes`, which commits.
+    """
+    if not is_postgres(conn):
+        inserted = portable(conn)
+        writes.commit()
+        return inserted
+    driver = conn.connection.driver_connection
+    predictions, alerts = driver.cursor(), driver.cursor()  # type: ignore[union-attr]
+    try:
+        with driver.pipeline():  # type: ignore[union-attr]
+            driver.execute("BEGIN")  # type: ignore[union-attr]
+            if prediction_rows:
+                predictions.execute(_INSERT_PREDICTION_ARRAYS,
+                                    _column_arrays(prediction_rows, PREDICTION_COLUMNS, _PREDICTION_JSON))
+            if alert_rows:
+                alerts.execute(_INSERT_ALERT_ARRAYS, _column_arrays(alert_rows, ALERT_COLUMNS, ("payload",)))
+            driver.execute("COMMIT")  # type: ignore[union-attr]
+        inserted = {str(alert_id) for (alert_id,) in alerts.fetchall()} if alert_rows else set()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            driver.rollback()  # type: ignore[union-attr]  # ends the transaction the pipeline left failed
+        raise
+    finally:
+        predictions.close()
+        alerts.close()
+    writes.commit()
+    return inserted
+
+
+def scoring_connection(conn: Connection) -> Connection:
+    """`conn` set up for a scoring batch (`service.store.scoring_batch`).
+
+    On Postgres, outside transactions (autocommit, until the connection goes back to the pool): the batch's
+    reads need no transaction, each is one statement and sees the log as of its start (READ COMMITTED alike), and
+    its writes spell their transaction out in their pipeline (`insert_scores_and_commit`), so psycopg sends no
+    BEGIN of its own, which it sends alone even in a pipeline. SQLite keeps its transactions: a deferred one for
+    the reads, and BEGIN IMMEDIATE for the writes.
+    """
+    if is_postgres(conn):
+        return conn.execution_options(isolation_level="AUTOCOMMIT")
+    return conn
+
+
+def end_scoring_reads(conn: Connection) -> None:
+    """Called when a scoring batch has read, before it loads its model versions (and may record a refused one on
+    another connection): SQLite ends the read transaction, so the writes begin anew with BEGIN IMMEDIATE; on
+    Postgres the reads ran outside any transaction."""
+    if not is_postgres(conn):
+        conn.rollback()

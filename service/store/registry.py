@@ -13,13 +13,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from service.domain.assignment import CHAMPION, RETIRED, AssignmentTable
+from service.domain.assignment import CHAMPION, RETIRED, AssignmentTable, RoleChange
 from service.domain.events import EVENT_PROMOTION, EVENT_RETIREMENT, NewEvent, digest
 from service.gc_tuning import freeze_long_lived_objects
 from service.ml.artifact import ArtifactRejected, unpack, verify
 from service.ml.specs import ModelSpec
-from service.store.event_log import EventLog, last_position
-from service.store.roles import role_changes
+from service.store.event_log import EventLog
+from service.store.roles import role_changes_through_newest
 from service.store.tables import model_versions
 
 
@@ -182,11 +182,28 @@ class ModelRegistry:
 
     def assignments(self, through: int | None = None, conn: Connection | None = None) -> AssignmentTable:
         """The role table, refreshed from the log when `through` lies beyond what was read (on `conn` when
-        given: a scoring batch reads everything on one connection)."""
+        given), in one query: the role changes up to the log's newest position, and that position."""
         table = self._assignments
         if through is not None and table.covers(through):
             return table
         with self._lock, (contextlib.nullcontext(conn) if conn is not None else self.engine.connect()) as reader:
-            last = last_position(reader)
-            table.extend(role_changes(reader, after=table.known_through, through=last), known_through=last)
+            changes, newest = role_changes_through_newest(reader, after=table.known_through)
+            table.extend(changes, known_through=newest)
         return table
+
+    @property
+    def roles_known_through(self) -> int:
+        """The position up to which the role table has read the log: a reader of the role changes after it can
+        bring the table up to date with `learn_roles`."""
+        return self._assignments.known_through
+
+    def learn_roles(self, changes: Sequence[RoleChange], known_through: int) -> AssignmentTable:
+        """The role table with `changes`, the role changes after `roles_known_through` up to `known_through`,
+        read by the caller in one snapshot (a scoring batch reads them with its events).
+
+        Safe against other threads doing the same at once: the table skips changes it already holds and only
+        moves `known_through` forward, and each reader's changes are every change up to its `known_through`.
+        """
+        with self._lock:
+            self._assignments.extend(changes, known_through=known_through)
+        return self._assignments
