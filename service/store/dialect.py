@@ -208,7 +208,7 @@ _LOCK_EVENTS = "LOCK TABLE events IN EXCLUSIVE MODE"
 _KNOWN_TRANSACTIONS = ("SELECT transaction_id, digest, position FROM events "
                        "WHERE event_type = 'transaction' AND transaction_id = ANY(%s)")
 # The identity sequence of events.position (migration 0001 names none, so Postgres names it after the column;
-# tests/integration/test_migrations.py checks the name). Appends read it under the log's lock and move it
+# test_event_log.py checks the name against pg_get_serial_sequence). Appends read it under the log's lock and move it
 # with setval when they insert, instead of drawing with nextval: one round trip fewer per append.
 POSITION_SEQUENCE = "events_position_seq"
 _NEXT_POSITION = f"SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM {POSITION_SEQUENCE}"
