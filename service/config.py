@@ -102,6 +102,7 @@ DEFAULT_SWEEP_GRACE_SECONDS = 5.0
 # uvicorn's own default (5 s) let a busy 2-core host's health pings time out, and uvicorn killed healthy
 # API processes five times in a row; a hung process is still replaced, only later.
 DEFAULT_API_HEALTHCHECK_TIMEOUT = timedelta(seconds=30)
+DEFAULT_DOORBELL_INTERVAL = timedelta(milliseconds=20)
 DEFAULT_QUEUE_PREFIX = "fraudlog"
 DEFAULT_MAX_ATTRIBUTES = Limits.max_attributes
 DEFAULT_MAX_ATTRIBUTE_NAME = Limits.max_attribute_name
@@ -258,6 +259,8 @@ class Settings:
     max_attributes: int = DEFAULT_MAX_ATTRIBUTES  # per transaction
     max_attribute_name: int = DEFAULT_MAX_ATTRIBUTE_NAME  # characters per attribute name
     sweep_grace: timedelta = timedelta(seconds=DEFAULT_SWEEP_GRACE_SECONDS)  # before the sweeper re-rings
+    # The API's doorbell rings `score` at most once per this interval (workers.doorbell says why 20 ms).
+    doorbell_interval: timedelta = DEFAULT_DOORBELL_INTERVAL
     queue_prefix: str = DEFAULT_QUEUE_PREFIX  # deployments sharing a broker keep apart by queue name
     relay: RelaySettings = field(default_factory=RelaySettings)
     api_healthcheck_timeout: timedelta = DEFAULT_API_HEALTHCHECK_TIMEOUT  # `serve --workers N`: uvicorn's ping
@@ -341,6 +344,7 @@ class Settings:
             max_attributes=int(env.get("FRAUDLOG_MAX_ATTRIBUTES", DEFAULT_MAX_ATTRIBUTES)),
             max_attribute_name=int(env.get("FRAUDLOG_MAX_ATTRIBUTE_NAME", DEFAULT_MAX_ATTRIBUTE_NAME)),
             sweep_grace=timedelta(seconds=float(env.get("FRAUDLOG_SWEEP_GRACE", DEFAULT_SWEEP_GRACE_SECONDS))),
+            doorbell_interval=_duration(env, "FRAUDLOG_DOORBELL_INTERVAL", DEFAULT_DOORBELL_INTERVAL),
             queue_prefix=env.get("FRAUDLOG_QUEUE_PREFIX", DEFAULT_QUEUE_PREFIX),
             promotion_min_frauds=_positive_int(env, "FRAUDLOG_PROMOTION_MIN_FRAUDS", 30),
             promotion_confidence=_probability(env, "FRAUDLOG_PROMOTION_CONFIDENCE", 0.95),

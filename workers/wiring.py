@@ -25,7 +25,7 @@ async def broker_wiring(settings: Settings) -> AsyncIterator[AppendedHook]:
     """The broker bound, a doorbell that rings `score` after each commit, and with `memory://` the worker
     threads and periodic sweep of the embedded mode, for as long as the app runs."""
     start_broker(settings)
-    doorbell = Doorbell()
+    doorbell = Doorbell(settings.doorbell_interval.total_seconds())
     try:
         async with AsyncExitStack() as stack:
             if settings.broker_url == "memory://":

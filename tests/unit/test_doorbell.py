@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 import time
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from service.config import Settings
 from service.store.group_commit import LABELS, TRANSACTIONS
 from workers import doorbell as doorbell_module
 from workers.doorbell import Doorbell
@@ -50,3 +52,27 @@ def test_a_lone_append_rings_at_once(rings: list[tuple[float, list[int]]]) -> No
         time.sleep(0.001)
     bell.close()
     assert rings and rings[0][1] == [7] and rings[0][0] - started < 2
+
+
+def test_the_api_process_rings_at_the_configured_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workers import wiring
+
+    made: list[float | None] = []
+
+    class RecordingDoorbell:
+        def __init__(self, min_interval: float | None = None) -> None:
+            made.append(min_interval)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(wiring, "start_broker", lambda settings: None)
+    monkeypatch.setattr(wiring, "Doorbell", RecordingDoorbell)
+    settings = Settings.from_env({"FRAUDLOG_BROKER_URL": "amqp://broker/", "FRAUDLOG_DOORBELL_INTERVAL": "0.05"})
+
+    async def enter() -> None:
+        async with wiring.broker_wiring(settings):
+            pass
+
+    asyncio.run(enter())
+    assert made == [0.05]

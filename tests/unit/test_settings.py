@@ -33,8 +33,10 @@ def test_from_env_reads_every_documented_variable() -> None:
     settings = Settings.from_env({
         "FRAUDLOG_DATABASE_URL": POSTGRES, "FRAUDLOG_SECRET_KEY": "s3cret", "FRAUDLOG_SWEEP_GRACE": "2.5",
         "FRAUDLOG_QUEUE_PREFIX": "blue", "FRAUDLOG_MAX_ATTRIBUTES": "300", "FRAUDLOG_MAX_ATTRIBUTE_NAME": "80",
-        "FRAUDLOG_ALERT_MAX_ATTEMPTS": "3", "FRAUDLOG_WEBHOOK_SECRET": "hook", "FRAUDLOG_GIT_COMMIT": "0123abc"})
+        "FRAUDLOG_ALERT_MAX_ATTEMPTS": "3", "FRAUDLOG_WEBHOOK_SECRET": "hook", "FRAUDLOG_GIT_COMMIT": "0123abc",
+        "FRAUDLOG_DOORBELL_INTERVAL": "0.05"})
     assert settings.sweep_grace == timedelta(seconds=2.5)
+    assert settings.doorbell_interval == timedelta(milliseconds=50)
     assert settings.queue_prefix == "blue"
     assert settings.limits == Limits(max_attributes=300, max_attribute_name=80)
     assert settings.relay.max_attempts == 3
@@ -44,6 +46,7 @@ def test_from_env_reads_every_documented_variable() -> None:
 def test_defaults_are_the_documented_ones() -> None:
     settings = Settings.from_env({"FRAUDLOG_DATABASE_URL": POSTGRES})
     assert settings.sweep_grace == timedelta(seconds=5)
+    assert settings.doorbell_interval == timedelta(milliseconds=20)
     assert settings.queue_prefix == "fraudlog"
     assert settings.limits == Limits(max_attributes=256, max_attribute_name=64)
     assert settings.git_commit is None
@@ -56,6 +59,8 @@ def test_malformed_values_are_refused_naming_the_variable() -> None:
         Settings.from_env({"FRAUDLOG_DATABASE_URL": POSTGRES, "FRAUDLOG_API_KEYS": "loader:root:k"})
     with pytest.raises(ConfigError, match="FRAUDLOG_ALERT_TIMEOUT"):
         Settings.from_env({"FRAUDLOG_ALERT_TIMEOUT": "60"})
+    with pytest.raises(ConfigError, match="FRAUDLOG_DOORBELL_INTERVAL"):
+        Settings.from_env({"FRAUDLOG_DOORBELL_INTERVAL": "0"})
 
 
 def test_require_names_what_is_missing_outside_embedded_mode() -> None:
