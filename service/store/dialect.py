@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -235,6 +236,74 @@ def lock_and_find_transactions(conn: Connection, transaction_ids: Sequence[str],
         following = driver.execute(_NEXT_POSITION)  # type: ignore[union-attr]
     return ([(tx, digest, int(position)) for tx, digest, position in found.fetchall()],
             int(following.fetchone()[0]))
+
+
+# Whether a statement that commits on its own (`append_new_transactions`) is in flight on this thread's
+# connection: if the connection is lost then, the COMMIT may or may not have happened, so `WriterConnection` must
+# not run the work again. Per thread, as a writer connection is used by one thread; not on the connection,
+# whose state SQLAlchemy no longer lets anyone read once it has seen it fail.
+_commit_state = threading.local()
+
+
+def commit_in_flight() -> bool:
+    return bool(getattr(_commit_state, "active", False))
+
+
+def mark_commit_in_flight(active: bool) -> None:
+    _commit_state.active = active
+
+
+# The common group commit, every event a transaction new to the log and no id twice (single POSTs), in one round
+# trip: BEGIN, the lock, this statement and COMMIT in one pipeline. As in the general path, the positions follow
+# the identity sequence's value read under the lock and the sequence is moved past them (`setval` of the inserted
+# rows' maximum, so only once every row is in). recorded_at is the database's clock read under the lock, so it
+# grows with the position across API processes. When the log holds any of the ids already, nothing is inserted
+# (and nothing moved: setval of no rows is NULL) and the caller takes the general path, which looks them up. No
+# error and no ROLLBACK for that: psycopg forgets every prepared statement on a ROLLBACK.
+_APPEND_NEW_TRANSACTIONS = (
+    "WITH stamp AS (SELECT coalesce(%s::timestamptz, clock_timestamp()) AS recorded_at, "
+    f"(SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM {POSITION_SEQUENCE}) AS first), "
+    "new AS (SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::text[], %b::text[]) "
+    "WITH ORDINALITY AS row (transaction_id, card_id, event_time, digest, payload, n)), "
+    "inserted AS (INSERT INTO events (position, event_type, transaction_id, card_id, event_time, recorded_at, digest, "
+    f"payload) SELECT stamp.first + new.n - 1, '{EVENT_TRANSACTION}', new.transaction_id, new.card_id, new.event_time, "
+    "stamp.recorded_at, new.digest, new.payload::jsonb FROM new CROSS JOIN stamp WHERE NOT EXISTS ("
+    f"SELECT 1 FROM events JOIN new AS known ON events.transaction_id = known.transaction_id "
+    f"WHERE events.event_type = '{EVENT_TRANSACTION}') "
+    "RETURNING position) "
+    f"SELECT setval('{POSITION_SEQUENCE}', max(position)) FROM inserted")
+
+
+def append_new_transactions(conn: Connection, rows: Sequence[tuple[str, str | None, datetime | None, str, str]],
+                            recorded_at: datetime | None) -> list[int] | None:
+    """Append transactions (transaction_id, card_id, event_time, digest, payload JSON; ids distinct) and COMMIT,
+    in one round trip on Postgres; their positions, in order. None when the log holds one of the ids already:
+    then nothing was stored, and the caller looks them up (`EventLog._append`).
+
+    The connection's transaction ends here: a caller's later commit finds nothing to do. Postgres only.
+    """
+    driver: Any = conn.connection.driver_connection
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    # BEGIN spelled out in the pipeline: in a transaction of its own making psycopg sends BEGIN alone, one more
+    # round trip (see `insert_scores_and_commit`).
+    driver.autocommit = True
+    mark_commit_in_flight(True)
+    try:
+        with driver.pipeline():
+            driver.execute("BEGIN")
+            driver.execute(_SET_LOCK_TIMEOUT)
+            driver.execute(_LOCK_EVENTS)
+            inserted = driver.execute(_APPEND_NEW_TRANSACTIONS, [recorded_at, *columns])
+            driver.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(Exception):  # a lost connection is replaced by the caller's WriterConnection
+            driver.rollback()
+            driver.autocommit = False
+        raise
+    driver.autocommit = False
+    mark_commit_in_flight(False)
+    last = inserted.fetchone()[0]
+    return None if last is None else list(range(last - len(rows) + 1, last + 1))
 
 
 def _next_position_sqlite(conn: Connection) -> int:

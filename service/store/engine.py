@@ -83,6 +83,11 @@ class PinglessConnections:
             self._engine.dispose()
 
 
+class CommitInDoubt(Exception):
+    """The connection was lost while work that commits on its own had sent COMMIT: it may or may not have
+    happened. The work's owner decides what is safe (`EventLog._append_new` looks its ids up again)."""
+
+
 class WriterConnection:
     """One long-lived connection for a thread that writes all the time (the API's group committer).
 
@@ -91,7 +96,8 @@ class WriterConnection:
     for. This holds one connection instead. A connection the database dropped (a restart, a killed backend)
     is replaced, and the work run again once on the new one, but only when it failed before COMMIT was sent:
     then nothing of it was stored, so running it again cannot store anything twice. A failure during COMMIT
-    is reported as it is, because the commit may or may not have happened.
+    (ours, or one the work sent itself and flagged with `dialect.mark_commit_in_flight`) is reported as it is,
+    because the commit may or may not have happened.
 
     Use it from one thread only.
     """
@@ -104,10 +110,12 @@ class WriterConnection:
         """`work` in one write transaction, committed; see the class for when it runs twice."""
         for attempt in (1, 2):
             conn = self._connection()
+            dialect.mark_commit_in_flight(False)
             transaction = conn.begin()
             try:
                 result = work(conn)
             except BaseException as exc:
+                committing = dialect.commit_in_flight()
                 lost = self.lost(conn)
                 if not lost:
                     try:
@@ -115,7 +123,11 @@ class WriterConnection:
                     except Exception:
                         lost = True
                 if lost:
+                    # The work may have sent its own COMMIT (`dialect.append_new_transactions`): then, as for a
+                    # failure during our COMMIT below, nobody knows whether it happened.
                     self._drop()
+                    if committing:
+                        raise CommitInDoubt(str(exc)) from exc
                 if lost and attempt == 1 and isinstance(exc, Exception):
                     continue
                 raise

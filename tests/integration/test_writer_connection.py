@@ -1,4 +1,5 @@
-"""The API writer's own connection (`WriterConnection`): held across group commits, replaced when lost.
+"""The API writer's own connection (`WriterConnection`): held across group commits, replaced when lost, and
+its one-round-trip append of new transactions.
 
 The pooled path pinged every connection before each transaction; the writer's connection is not pinged, so
 what the ping gave (an append after a database restart succeeds) must come from replacing a lost connection
@@ -14,9 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from service.domain.events import NewEvent
+from service.store import dialect
+from service.store.engine import CommitInDoubt, WriterConnection, create_engine
 from service.store.errors import StoreError
 from service.store.event_log import EventLog
 from tests.support.data import transaction_event
+from tests.support.round_trips import counted_url
 
 NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
 
@@ -66,8 +70,9 @@ def test_the_writers_prepared_lookups_are_planned_for_each_batch(pg_engine: Engi
     # ever slower as the log grows. Every session plans each execution instead (`dialect.build_engine`).
     log = EventLog(pg_engine, own_writer=True)
     try:
-        for n in range(1, 13):
-            log.append_transactions([[transaction_event(n)]], NOW)
+        log.append_transactions([[transaction_event(1)]], NOW)
+        for n in range(2, 14):  # a retried request in each group: the general path, which looks ids up
+            log.append_transactions([[transaction_event(n)], [transaction_event(1)]], NOW)
         writer = log._writer._connection()  # the connection whose prepared statements we look at
         plans = writer.execute(sa.text(
             "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE "
@@ -76,3 +81,55 @@ def test_the_writers_prepared_lookups_are_planned_for_each_batch(pg_engine: Engi
         assert plans and all(generic == 0 and custom >= 6 for generic, custom in plans), plans
     finally:
         log.close()
+
+
+@pytest.mark.postgres
+def test_a_group_of_new_transactions_takes_one_round_trip_and_a_known_id_the_general_path(pg_url: str) -> None:
+    with counted_url(pg_url) as (url, counter):
+        engine = create_engine(url)
+        log = EventLog(engine, own_writer=True)
+        try:
+            log.append_transactions([[transaction_event(1)]])  # the writer's connection is open from here
+            before = counter.count
+            outcomes = log.append_transactions([[transaction_event(2)], [transaction_event(3), transaction_event(4)]])
+            fast = counter.count - before
+            # A retried request beside a new one: the one-round-trip INSERT fails on the unique index, stores
+            # nothing and moves no position; the general path then answers both.
+            before = counter.count
+            mixed = log.append_transactions([[transaction_event(5)], [transaction_event(2)]])
+            general = counter.count - before
+            [last] = log.append_transactions([[transaction_event(6)]])
+            records = log.read_range()
+        finally:
+            log.close()
+            engine.dispose()
+    assert fast == 1  # lock, INSERT and COMMIT in one pipeline; the caller's commit then has nothing to send
+    assert general >= 3
+    assert [[(r.position, r.status) for r in o.receipts] for o in outcomes] == [[(2, "accepted")],
+                                                                                [(3, "accepted"), (4, "accepted")]]
+    assert [[(r.position, r.status) for r in o.receipts] for o in mixed] == [[(5, "accepted")], [(2, "duplicate")]]
+    assert [(r.position, r.status) for r in last.receipts] == [(6, "accepted")]
+    assert [r.position for r in records] == [1, 2, 3, 4, 5, 6]  # no gap where the failed INSERT was
+    stamps = [r.recorded_at for r in records]
+    assert stamps == sorted(stamps)  # the database's clock under the lock, then the writer's: still in order
+
+
+@pytest.mark.postgres
+def test_work_lost_while_its_own_commit_was_in_flight_is_not_run_again(pg_engine: Engine) -> None:
+    # `dialect.append_new_transactions` sends COMMIT itself; if the connection dies then, the append may be
+    # stored, and running it again would answer "duplicate" for what this very request stored.
+    writer = WriterConnection(pg_engine)
+    attempts = []
+
+    def commit_lost_in_flight(conn: sa.Connection) -> None:
+        attempts.append(1)
+        dialect.mark_commit_in_flight(True)
+        conn.exec_driver_sql("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    try:
+        with pytest.raises(CommitInDoubt):
+            writer.run(commit_lost_in_flight)
+        assert len(attempts) == 1
+        assert writer.run(lambda conn: conn.exec_driver_sql("SELECT 1").scalar_one()) == 1  # a new connection
+    finally:
+        writer.close()
