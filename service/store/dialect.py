@@ -185,9 +185,18 @@ def per_dialect(build: Callable[[Callable[[sa.Table], Any]], Built]) -> Callable
     return lambda conn: built[conn.dialect.name]
 
 
-def lock_event_log(conn: Connection) -> int:
+class LogHead(NamedTuple):
+    """What an append learns under the log's lock: the position its first event takes, and the time it stamps
+    as recorded_at. On Postgres the time is the database's clock, so recorded_at grows with the position
+    whichever API host appends (and whichever path it takes: `append_new_transactions` reads the same clock)."""
+
+    next_position: int
+    now: datetime
+
+
+def lock_event_log(conn: Connection) -> LogHead:
     """Serialise appends so log positions become visible in the order they are handed out; returns the
-    position the next appended event takes.
+    position the next appended event takes and the time to stamp.
 
     Postgres hands out identity values at INSERT but they become visible at COMMIT; without this a reader
     tailing `position > last` could pass a row that commits later with a lower number (invariant 2).
@@ -195,13 +204,13 @@ def lock_event_log(conn: Connection) -> int:
     The next position is read under the lock, so nobody else can take it before this transaction commits.
     """
     if not is_postgres(conn):
-        return _next_position_sqlite(conn)
+        return _log_head_sqlite(conn)
     driver = conn.connection.driver_connection
     with driver.pipeline():  # type: ignore[union-attr]
         driver.execute(_SET_LOCK_TIMEOUT)  # type: ignore[union-attr]
         driver.execute(_LOCK_EVENTS)  # type: ignore[union-attr]
         following = driver.execute(_NEXT_POSITION)  # type: ignore[union-attr]
-    return int(following.fetchone()[0])
+    return _log_head(following.fetchone())
 
 
 _SET_LOCK_TIMEOUT = f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"
@@ -212,30 +221,34 @@ _KNOWN_TRANSACTIONS = ("SELECT transaction_id, digest, position FROM events "
 # test_event_log.py checks the name against pg_get_serial_sequence). Appends read it under the log's lock and move it
 # with setval when they insert, instead of drawing with nextval: one round trip fewer per append.
 POSITION_SEQUENCE = "events_position_seq"
-_NEXT_POSITION = f"SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM {POSITION_SEQUENCE}"
+_NEXT_POSITION = ("SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END, clock_timestamp() "
+                  f"FROM {POSITION_SEQUENCE}")
 _MOVE_POSITIONS = f"SELECT setval('{POSITION_SEQUENCE}', %s)"
 
 
 def lock_and_find_transactions(conn: Connection, transaction_ids: Sequence[str],
                                find: Callable[[Connection, Sequence[str]], list[tuple[str, str, int]]],
-                               ) -> tuple[list[tuple[str, str, int]], int]:
+                               ) -> tuple[list[tuple[str, str, int]], LogHead]:
     """`lock_event_log`, then which of `transaction_ids` the log holds as transactions: (id, digest, position),
-    and the position the next appended event takes.
+    and the log's head (the position the next appended event takes, the time to stamp).
 
     On Postgres the four statements go in one pipeline (one round trip), the lookup in one fixed-shape
     statement (`= ANY(array)`, not an IN list whose shape changes with every group), so the driver prepares
     it once per connection. `find` is the portable lookup, for SQLite.
     """
     if not is_postgres(conn):
-        return find(conn, transaction_ids), _next_position_sqlite(conn)
+        return find(conn, transaction_ids), _log_head_sqlite(conn)
     driver = conn.connection.driver_connection
     with driver.pipeline():  # type: ignore[union-attr]
         driver.execute(_SET_LOCK_TIMEOUT)  # type: ignore[union-attr]
         driver.execute(_LOCK_EVENTS)  # type: ignore[union-attr]
         found = driver.execute(_KNOWN_TRANSACTIONS, (list(transaction_ids),))  # type: ignore[union-attr]
         following = driver.execute(_NEXT_POSITION)  # type: ignore[union-attr]
-    return ([(tx, digest, int(position)) for tx, digest, position in found.fetchall()],
-            int(following.fetchone()[0]))
+    return [(tx, digest, int(position)) for tx, digest, position in found.fetchall()], _log_head(following.fetchone())
+
+
+def _log_head(row: Any) -> LogHead:
+    return LogHead(int(row[0]), row[1])
 
 
 # Whether a statement that commits on its own (`append_new_transactions`) is in flight on this thread's
@@ -306,10 +319,11 @@ def append_new_transactions(conn: Connection, rows: Sequence[tuple[str, str | No
     return None if last is None else list(range(last - len(rows) + 1, last + 1))
 
 
-def _next_position_sqlite(conn: Connection) -> int:
+def _log_head_sqlite(conn: Connection) -> LogHead:
     # Under BEGIN IMMEDIATE this connection is the only writer, and an INTEGER PRIMARY KEY without
-    # AUTOINCREMENT takes max(rowid) + 1.
-    return int(conn.exec_driver_sql("SELECT coalesce(max(position), 0) + 1 FROM events").scalar_one())
+    # AUTOINCREMENT takes max(rowid) + 1. The embedded database is in this process: its clock is ours.
+    next_position = int(conn.exec_driver_sql("SELECT coalesce(max(position), 0) + 1 FROM events").scalar_one())
+    return LogHead(next_position, datetime.now(UTC))
 
 
 def continue_positions_after_copy(conn: Connection) -> None:

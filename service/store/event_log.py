@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -35,10 +35,9 @@ WALK_CHUNK = 1_000
 # What an append already knows of a transaction id: the digest (transactions) or verdict (labels) it was
 # last given, and the position of that event (None while it is new in this append).
 Known = dict[str, tuple[str, int | None]]
-# Takes the log's lock, then says what the log knows of these ids (the two go together: see
-# `dialect.lock_and_find_transactions`).
-# Takes the log's lock; returns what the log knows of these ids and the position the next appended event takes.
-LockAndLookup = Callable[[Connection, set[str]], tuple[Known, int]]
+# Takes the log's lock; returns what the log knows of these ids and the log's head (the position the next appended
+# event takes, the time to stamp): the two go together, see `dialect.lock_and_find_transactions`.
+LockAndLookup = Callable[[Connection, set[str]], tuple[Known, dialect.LogHead]]
 StatusOf = Callable[[NewEvent, tuple[str, int | None] | None], str]
 Projection = Callable[[Connection, Sequence[tuple[NewEvent, int]]], None]
 
@@ -228,10 +227,10 @@ class EventLog:
                 status_of: StatusOf, project: Projection | None = None) -> list[UnitOutcome]:
         def append_on(conn: Connection) -> tuple[_AppendPlan, list[int]]:
             ids = {e.transaction_id for unit in units for e in unit if e.transaction_id}
-            known, next_position = lock_and_lookup(conn, ids)
+            known, head = lock_and_lookup(conn, ids)
             plan = self._plan(units, known, status_of)
-            # Stamped under the lock, so recorded_at grows with position across every API process.
-            positions = self._insert(conn, plan.rows, recorded_at or datetime.now(UTC), next_position)
+            # Stamped with the clock read under the lock, so recorded_at grows with position across API processes.
+            positions = self._insert(conn, plan.rows, recorded_at or head.now, head.next_position)
             if project is not None:
                 project(conn, list(zip(plan.rows, positions, strict=True)))
             return plan, positions
@@ -363,18 +362,18 @@ def _find_transactions(conn: Connection, ids: Sequence[str]) -> list[tuple[str, 
     return found
 
 
-def _lock_and_find_transactions(conn: Connection, ids: set[str]) -> tuple[Known, int]:
-    found, next_position = dialect.lock_and_find_transactions(conn, sorted(ids), _find_transactions)
-    return {tx: (dig, pos) for tx, dig, pos in found}, next_position
+def _lock_and_find_transactions(conn: Connection, ids: set[str]) -> tuple[Known, dialect.LogHead]:
+    found, head = dialect.lock_and_find_transactions(conn, sorted(ids), _find_transactions)
+    return {tx: (dig, pos) for tx, dig, pos in found}, head
 
 
-def _lock_and_find_labels(conn: Connection, ids: set[str]) -> tuple[Known, int]:
-    next_position = dialect.lock_event_log(conn)
+def _lock_and_find_labels(conn: Connection, ids: set[str]) -> tuple[Known, dialect.LogHead]:
+    head = dialect.lock_event_log(conn)
     return {tx: (str(verdict.is_fraud), verdict.position)
-            for tx, verdict in latest_verdicts(conn, transaction_ids=ids).items()}, next_position
+            for tx, verdict in latest_verdicts(conn, transaction_ids=ids).items()}, head
 
 
-def _lock_only(conn: Connection, _ids: set[str]) -> tuple[Known, int]:
+def _lock_only(conn: Connection, _ids: set[str]) -> tuple[Known, dialect.LogHead]:
     return {}, dialect.lock_event_log(conn)
 
 
