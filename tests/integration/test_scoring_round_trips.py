@@ -118,6 +118,27 @@ def test_the_pipelined_reads_give_what_the_store_functions_give(pg_engine: Engin
             assert batch.scored == existing_predictions(conn, ids) and len(batch.scored) == 10
 
 
+@pytest.mark.postgres
+def test_a_batch_finds_its_stored_predictions_by_key_on_a_table_never_analysed(pg_engine: Engine) -> None:
+    # A new deployment's predictions table has no statistics until autovacuum analyses it. Written as a join, the
+    # batch's lookup of what is already scored then hashed a scan of the whole table: 11-24 ms per batch at
+    # 20,000 predictions, most of Postgres' CPU at 2,000 transactions a second in POSTs of 50.
+    positions = append_transactions(pg_engine, synthetic_rows(20_000, seed=25))
+    with pg_engine.begin() as conn:
+        ids = conn.execute(sa.text("SELECT transaction_id FROM events ORDER BY position")).scalars().all()
+        dialect.insert_prediction_rows_ignoring_existing(conn, [a_prediction(tx) for tx in ids])
+        conn.execute(sa.text("DELETE FROM pg_statistic WHERE starelid = 'predictions'::regclass"))
+        conn.execute(sa.text("UPDATE pg_class SET reltuples = -1, relpages = 0 WHERE oid = 'predictions'::regclass"))
+    with pg_engine.connect() as conn:
+        conn.execute(sa.text("ANALYZE events"))  # as after a history import (`dialect.refresh_statistics`)
+        conn.commit()
+        driver: Any = conn.connection.driver_connection
+        driver.autocommit = True
+        plan = "\n".join(row[0] for row in driver.execute(
+            "EXPLAIN " + dialect._SCORED_AT, (positions[-50:],)).fetchall())
+    assert "Seq Scan on predictions" not in plan and "predictions_pkey" in plan, plan
+
+
 def a_prediction(transaction_id: str) -> dict[str, Any]:
     return {"transaction_id": transaction_id, "model_version": 1, "position": 1, "champion": True, "score": 0.9,
             "threshold": 0.5, "features": {"amount": 1.0}, "event_time": MOMENT, "recorded_at": MOMENT,
