@@ -93,8 +93,8 @@ def test_a_group_of_new_transactions_takes_one_round_trip_and_a_known_id_the_gen
             before = counter.count
             outcomes = log.append_transactions([[transaction_event(2)], [transaction_event(3), transaction_event(4)]])
             fast = counter.count - before
-            # A retried request beside a new one: the one-round-trip INSERT fails on the unique index, stores
-            # nothing and moves no position; the general path then answers both.
+            # A retried request beside a new one: the one-round-trip statement finds a known id, stores nothing
+            # and moves no position; the general path then answers both.
             before = counter.count
             mixed = log.append_transactions([[transaction_event(5)], [transaction_event(2)]])
             general = counter.count - before
@@ -109,9 +109,9 @@ def test_a_group_of_new_transactions_takes_one_round_trip_and_a_known_id_the_gen
                                                                                 [(3, "accepted"), (4, "accepted")]]
     assert [[(r.position, r.status) for r in o.receipts] for o in mixed] == [[(5, "accepted")], [(2, "duplicate")]]
     assert [(r.position, r.status) for r in last.receipts] == [(6, "accepted")]
-    assert [r.position for r in records] == [1, 2, 3, 4, 5, 6]  # no gap where the failed INSERT was
+    assert [r.position for r in records] == [1, 2, 3, 4, 5, 6]  # no gap where the one-trip statement stored nothing
     stamps = [r.recorded_at for r in records]
-    assert stamps == sorted(stamps)  # the database's clock under the lock, then the writer's: still in order
+    assert stamps == sorted(stamps)  # the database's clock under the lock, on either path
 
 
 @pytest.mark.postgres
