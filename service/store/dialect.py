@@ -207,14 +207,19 @@ def lock_event_log(conn: Connection) -> LogHead:
         return _log_head_sqlite(conn)
     driver = conn.connection.driver_connection
     with driver.pipeline():  # type: ignore[union-attr]
-        driver.execute(_SET_LOCK_TIMEOUT)  # type: ignore[union-attr]
-        driver.execute(_LOCK_EVENTS)  # type: ignore[union-attr]
+        _queue_lock(driver)
         following = driver.execute(_NEXT_POSITION)  # type: ignore[union-attr]
     return _log_head(following.fetchone())
 
 
 _SET_LOCK_TIMEOUT = f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"
 _LOCK_EVENTS = "LOCK TABLE events IN EXCLUSIVE MODE"
+
+
+def _queue_lock(driver: Any) -> None:
+    """The log's lock, under its timeout, queued in the caller's pipeline."""
+    driver.execute(_SET_LOCK_TIMEOUT)
+    driver.execute(_LOCK_EVENTS)
 _KNOWN_TRANSACTIONS = ("SELECT transaction_id, digest, position FROM events "
                        "WHERE event_type = 'transaction' AND transaction_id = ANY(%s)")
 # The identity sequence of events.position (migration 0001 names none, so Postgres names it after the column;
@@ -240,8 +245,7 @@ def lock_and_find_transactions(conn: Connection, transaction_ids: Sequence[str],
         return find(conn, transaction_ids), _log_head_sqlite(conn)
     driver = conn.connection.driver_connection
     with driver.pipeline():  # type: ignore[union-attr]
-        driver.execute(_SET_LOCK_TIMEOUT)  # type: ignore[union-attr]
-        driver.execute(_LOCK_EVENTS)  # type: ignore[union-attr]
+        _queue_lock(driver)
         found = driver.execute(_KNOWN_TRANSACTIONS, (list(transaction_ids),))  # type: ignore[union-attr]
         following = driver.execute(_NEXT_POSITION)  # type: ignore[union-attr]
     return [(tx, digest, int(position)) for tx, digest, position in found.fetchall()], _log_head(following.fetchone())
@@ -304,8 +308,7 @@ def append_new_transactions(conn: Connection, rows: Sequence[tuple[str, str | No
     try:
         with driver.pipeline():
             driver.execute("BEGIN")
-            driver.execute(_SET_LOCK_TIMEOUT)
-            driver.execute(_LOCK_EVENTS)
+            _queue_lock(driver)
             inserted = driver.execute(_APPEND_NEW_TRANSACTIONS, [recorded_at, *columns])
             driver.execute("COMMIT")
     except BaseException:
