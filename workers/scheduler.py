@@ -14,7 +14,6 @@ exclusive lock on a file beside the database; a second scheduler refuses to star
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -22,8 +21,8 @@ from typing import Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import Engine
 
-from service.config import Settings, sqlite_path
-from service.store import dialect
+from service.config import Settings
+from service.store.locks import hold_deployment_lock
 
 log = logging.getLogger("fraudlog.scheduler")
 
@@ -42,9 +41,7 @@ def single_scheduler(engine: Engine, settings: Settings) -> Iterator[Callable[[]
     Yields a check that says whether the lock is still held: a Postgres session lock vanishes with its
     session (a database restart, a killed backend), and a scheduler that lost it must stop, or two run.
     """
-    path = sqlite_path(settings.database_url)
-    lock_path = f"{path}.scheduler.lock" if path else f"/tmp/fraudlog-scheduler-{os.getuid()}.lock"
-    with dialect.hold_deployment_lock(engine, key=ADVISORY_LOCK_KEY, sqlite_lock_path=lock_path) as still_held:
+    with hold_deployment_lock(engine, key=ADVISORY_LOCK_KEY, name="scheduler") as still_held:
         if still_held is None:
             raise SchedulerAlreadyRunning("another fraudlog scheduler holds the lock on this database")
         yield still_held

@@ -27,8 +27,8 @@ import sqlalchemy as sa
 from bench.load.corpus import Corpus
 from bench.load.cpu import CpuSnapshot
 from service.domain.events import NewEvent
-from service.store.dialect import EVENT_COLUMNS
 from service.store.event_log import EventLog
+from service.store.recorders import EVENT_COLUMNS
 from service.store.tables import events
 
 BASELINES = ("bare", "bare_sa", "store")

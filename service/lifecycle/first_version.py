@@ -24,7 +24,7 @@ from service.domain.assignment import CHALLENGER, CHAMPION
 from service.domain.events import LabelIn, NewEvent, TransactionIn, label_event, parse_time, transaction_event
 from service.lifecycle.versions import DEFAULT_ALERT_RATE, train_version
 from service.ml.specs import ModelSpec
-from service.store.dialect import refresh_statistics
+from service.store.bulk_load import refresh_statistics
 from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
 

@@ -46,10 +46,11 @@ from service.ml.artifact import verify
 from service.replay.collect import collected_per_chunk
 from service.replay.history import FeatureWalk
 from service.replay.recompute import Recomputed, categories_scoring, recompute
-from service.store import dialect, migrate
+from service.store import migrate
+from service.store.bulk_load import continue_positions_after_copy, insert_copied
 from service.store.engine import create_engine, write_transaction
 from service.store.errors import StoreError, driver_errors
-from service.store.event_log import EventRecord, count_by_type, insert_copied, walk
+from service.store.event_log import EventRecord, count_by_type, walk
 from service.store.labels import project_labels
 from service.store.outbox import SENT, alert_row, insert_alert_rows
 from service.store.predictions import insert_predictions
@@ -107,7 +108,7 @@ def rebuild(source: Engine, target_url: str, secret_key: bytes, *, chunk: int = 
                 versions = _copy_versions(source, conn)
                 counts = _copy_and_derive(source, conn, ModelRegistry(source, secret_key), chunk, progress,
                                           on_total)
-                dialect.continue_positions_after_copy(conn)
+                continue_positions_after_copy(conn)
     finally:
         target.dispose()
     return RebuildReport(counts.events, counts.transactions, counts.labels, versions, counts.predictions,

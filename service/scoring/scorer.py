@@ -29,7 +29,6 @@ from service.domain.features import FeatureValues, TxView, batch_features, histo
 from service.ml.artifact import ArtifactRejected
 from service.ml.environment import EnvironmentGuard
 from service.ml.specs import score_one, union_categories
-from service.store import dialect
 from service.store.engine import PinglessConnections
 from service.store.history import fetch_history
 from service.store.refusals import clear_refusal, record_refusal
@@ -68,15 +67,13 @@ class Scorer:
         """Close the connections this scorer keeps for its batches."""
         self._connections.close()
 
-    def _score_on(self, pooled: Connection, positions: Sequence[int]) -> ScoreReport:
+    def _score_on(self, conn: Connection, positions: Sequence[int]) -> ScoreReport:
         # Each round trip costs a wait and, under the GIL, a re-acquisition, so the batch reads in one round trip
         # and writes and commits in another where the backend allows it (`service.store.scoring_batch`).
-        conn = dialect.scoring_connection(pooled)
         batch = read_batch(conn, positions, roles_after=self.registry.roles_known_through)
         if not batch.records:
             return ScoreReport(0, 0, 0, 0)
         table = self.registry.learn_roles(batch.role_changes, batch.roles_through)
-        dialect.end_scoring_reads(conn)  # before refusals below write on their own connection
         return self._score(conn, batch, table)
 
     def _score(self, conn: Connection, batch: BatchRead, table: AssignmentTable) -> ScoreReport:
@@ -88,10 +85,6 @@ class Scorer:
         refused = len(records) - len(targets) - unassigned
         if not targets:
             return ScoreReport(len(records), 0, 0, unassigned, refused)
-        # A write transaction as `write_transaction` begins one (on SQLite: BEGIN IMMEDIATE, the write lock; on
-        # Postgres the connection runs in autocommit and `write_batch` sends BEGIN with the inserts).
-        conn.execution_options(fraudlog_write=True)
-        writes = conn.begin()
         done = batch.scored
         todo = [t for t in targets if any((t.transaction_id, v) not in done
                                           for v in assigned[t.position].versions if v in usable)]
@@ -104,7 +97,7 @@ class Scorer:
         features = batch_features(todo, history, categories)
         recorded_at = {r.view.position: r.recorded_at for r in records}
         rows, alerts = self._predict(recorded_at, todo, assigned, usable, features, categories, done)
-        new_ids = write_batch(conn, writes, rows, alerts)
+        new_ids = write_batch(conn, rows, alerts)
         created = [alert for alert in alerts if alert["transaction_id"] in new_ids]
         for alert in created:  # after the commit: these alerts exist
             log.info("alert created", extra={k: alert[k] for k in ("transaction_id", "model_version", "score",

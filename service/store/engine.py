@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from service.config import normalise_database_url
-from service.store import dialect
+from service.store.backend import backend_for, backend_for_url
+from service.store.errors import CommitInDoubt
 
 _encoder = msgspec.json.Encoder()
 _ping = sa.text("SELECT 1")
@@ -24,7 +25,8 @@ def _json_serializer(value: Any) -> str:
 
 def create_engine(url: str, **kwargs: Any) -> Engine:
     """An engine whose write transactions serialise appends to the log on either backend."""
-    return dialect.build_engine(normalise_database_url(url), _json_serializer, **kwargs)
+    url = normalise_database_url(url)
+    return backend_for_url(url).build_engine(url, _json_serializer, **kwargs)
 
 
 def check_reachable(engine: Engine) -> None:
@@ -63,7 +65,7 @@ class PinglessConnections:
     """
 
     def __init__(self, engine: Engine) -> None:
-        self._engine = dialect.engine_without_ping(engine, _json_serializer)
+        self._engine = backend_for(engine).engine_without_ping(engine, _json_serializer)
         self._own_engine = self._engine is not engine
 
     def run(self, work: Callable[[Connection], Work]) -> Work:
@@ -83,11 +85,6 @@ class PinglessConnections:
             self._engine.dispose()
 
 
-class CommitInDoubt(Exception):
-    """The connection was lost while work that commits on its own had sent COMMIT: it may or may not have
-    happened. The work's owner decides what is safe (`EventLog._append_new` looks its ids up again)."""
-
-
 class WriterConnection:
     """One long-lived connection for a thread that writes all the time (the API's group committer).
 
@@ -96,8 +93,8 @@ class WriterConnection:
     for. This holds one connection instead. A connection the database dropped (a restart, a killed backend)
     is replaced, and the work run again once on the new one, but only when it failed before COMMIT was sent:
     then nothing of it was stored, so running it again cannot store anything twice. A failure during COMMIT
-    (ours, or one the work sent itself and flagged with `dialect.mark_commit_in_flight`) is reported as it is,
-    because the commit may or may not have happened.
+    (ours, or one the work sent itself, which then raises `CommitInDoubt`) is reported as it is, because the
+    commit may or may not have happened.
 
     Use it from one thread only.
     """
@@ -110,12 +107,10 @@ class WriterConnection:
         """`work` in one write transaction, committed; see the class for when it runs twice."""
         for attempt in (1, 2):
             conn = self._connection()
-            dialect.mark_commit_in_flight(False)
             transaction = conn.begin()
             try:
                 result = work(conn)
             except BaseException as exc:
-                committing = dialect.commit_in_flight()
                 lost = self.lost(conn)
                 if not lost:
                     try:
@@ -123,12 +118,10 @@ class WriterConnection:
                     except Exception:
                         lost = True
                 if lost:
-                    # The work may have sent its own COMMIT (`dialect.append_new_transactions`): then, as for a
-                    # failure during our COMMIT below, nobody knows whether it happened.
                     self._drop()
-                    if committing:
-                        raise CommitInDoubt(str(exc)) from exc
-                if lost and attempt == 1 and isinstance(exc, Exception):
+                # Work that sent its own COMMIT (`LogRecorder.append_new_transactions`) and lost its connection
+                # then: as for a failure during our COMMIT below, nobody knows whether it happened.
+                if lost and attempt == 1 and isinstance(exc, Exception) and not isinstance(exc, CommitInDoubt):
                     continue
                 raise
             try:
@@ -152,7 +145,7 @@ class WriterConnection:
     def lost(conn: Connection) -> bool:
         """Whether `conn` no longer reaches the database."""
         # SQLAlchemy marks a connection it saw fail as invalidated; a failure in a statement sent through the
-        # driver directly (the bulk paths in `dialect`) shows only on the driver's connection.
+        # driver directly (the bulk paths of `postgres` and `sqlite`) shows only on the driver's connection.
         if conn.invalidated or conn.closed:
             return True
         driver = conn.connection.driver_connection

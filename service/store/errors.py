@@ -23,6 +23,11 @@ class AppendOnlyViolation(StoreError):
     """Something tried to change or remove a row of an append-only table."""
 
 
+class CommitInDoubt(Exception):
+    """The connection was lost while work that commits on its own had sent COMMIT: it may or may not have
+    happened. The work's owner decides what is safe (`EventLog._append_new` looks its ids up again)."""
+
+
 @contextmanager
 def driver_errors() -> Iterator[None]:
     """Run the block with driver errors mapped to the store's own, each message on one line.
@@ -30,7 +35,7 @@ def driver_errors() -> Iterator[None]:
     An operational error (connection lost, lock or statement timeout) is `StoreUnavailable`: retrying may
     work. The append-only triggers' refusal is `AppendOnlyViolation`. Anything else is a `StoreError`. The
     drivers' own errors are mapped the same way as SQLAlchemy's wrappers of them, because the bulk paths
-    (`service.store.dialect`) talk to the driver directly.
+    (`service.store.postgres`, `service.store.sqlite`) talk to the driver directly.
     """
     try:
         yield

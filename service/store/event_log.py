@@ -23,12 +23,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION, NewEvent, Receipt
 from service.domain.features import StoredTransaction, TxView
-from service.store import dialect
-from service.store.engine import CommitInDoubt, WriterConnection, write_transaction
-from service.store.errors import driver_errors
-from service.store.labels import LOOKUP_CHUNK, latest_verdicts, project_labels
-from service.store.snapshot import decode_json, json_text
-from service.store.tables import events
+from service.store.backend import backend_for
+from service.store.engine import WriterConnection, write_transaction
+from service.store.errors import CommitInDoubt, driver_errors
+from service.store.labels import latest_verdicts, project_labels
+from service.store.recorders import LogHead, LogRecorder
+from service.store.statements import known_transactions, transactions_at
+from service.store.tables import decode_json, events, json_text
 
 WALK_CHUNK = 1_000
 
@@ -36,8 +37,8 @@ WALK_CHUNK = 1_000
 # last given, and the position of that event (None while it is new in this append).
 Known = dict[str, tuple[str, int | None]]
 # Takes the log's lock; returns what the log knows of these ids and the log's head (the position the next appended
-# event takes, the time to stamp): the two go together, see `dialect.lock_and_find_transactions`.
-LockAndLookup = Callable[[Connection, set[str]], tuple[Known, dialect.LogHead]]
+# event takes, the time to stamp): the two go together, see `LogRecorder.lock_and_find_transactions`.
+LockAndLookup = Callable[[LogRecorder, Connection, set[str]], tuple[Known, LogHead]]
 StatusOf = Callable[[NewEvent, tuple[str, int | None] | None], str]
 Projection = Callable[[Connection, Sequence[tuple[NewEvent, int]]], None]
 
@@ -88,7 +89,6 @@ _COLUMNS = (events.c.position, events.c.event_type, events.c.transaction_id, eve
             events.c.event_time, events.c.recorded_at, events.c.payload, events.c.digest)
 # The same columns with the payload as text, for the walk to decode with msgspec (see `json_text`).
 _WALK_COLUMNS = (*_COLUMNS[:6], json_text(events.c.payload), events.c.digest)
-_TRANSACTION_COLUMNS = (events.c.position, events.c.recorded_at, json_text(events.c.payload))
 _decode_stored_transaction = msgspec.json.Decoder(StoredTransaction).decode
 _last_position = sa.select(sa.func.coalesce(sa.func.max(events.c.position), 0))
 
@@ -126,10 +126,8 @@ def walk(conn: Connection, first: int = 1, through: int | None = None, event_typ
 def read_transactions(conn: Connection, positions: Sequence[int]) -> list[TransactionRead]:
     """The transaction events among these positions, in position order, as scoring reads them: the
     payload decoded by type, straight into floats (`StoredTransaction`), with no dict in between."""
-    stmt = sa.select(*_TRANSACTION_COLUMNS).where(
-        dialect.one_of(conn, events.c.position, positions, sa.BigInteger()),
-        events.c.event_type == EVENT_TRANSACTION)
-    rows = conn.execute(stmt.order_by(events.c.position)).all()
+    at_positions = backend_for(conn).one_of(events.c.position, positions, sa.BigInteger())
+    rows = conn.execute(transactions_at(at_positions)).all()
     return [TransactionRead(TxView.from_stored(position, _decode_stored_transaction(payload)), recorded_at)
             for position, recorded_at, payload in rows]
 
@@ -154,19 +152,6 @@ def count_after(conn: Connection, position: int, event_type: str = EVENT_TRANSAC
     return int(conn.execute(stmt).scalar_one())
 
 
-def insert_copied(conn: Connection, records: Sequence[EventRecord]) -> None:
-    """Insert events exactly as another log stored them: same positions, times, digests and payloads.
-
-    Only for `fraudlog rebuild`, into a log that holds nothing at or after these positions; call
-    `dialect.continue_positions_after_copy` once the copy is complete.
-    """
-    if records:
-        conn.execute(sa.insert(events), [
-            {"position": r.position, "event_type": r.event_type, "transaction_id": r.transaction_id,
-             "card_id": r.card_id, "event_time": r.event_time, "recorded_at": r.recorded_at,
-             "digest": r.digest, "payload": r.payload} for r in records])
-
-
 class EventLog:
     """The event log on one engine (SQLite or Postgres).
 
@@ -176,6 +161,7 @@ class EventLog:
 
     def __init__(self, engine: Engine, *, own_writer: bool = False) -> None:
         self.engine = engine
+        self._recorder: LogRecorder = backend_for(engine)
         self._writer = WriterConnection(engine) if own_writer else None
 
     def close(self) -> None:
@@ -187,7 +173,7 @@ class EventLog:
     def append_transactions(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime | None = None,
                             ) -> list[UnitOutcome]:
         """Append transaction events; a repeated id is a duplicate when its digest matches, else a conflict."""
-        if self._writer is not None and _all_distinct_and_few(units) and dialect.is_postgres(self.engine):
+        if self._writer is not None and _all_distinct_and_few(units, self._recorder.one_trip_append_rows):
             outcomes = self._append_new(units, recorded_at)
             if outcomes is not None:
                 return outcomes
@@ -195,14 +181,15 @@ class EventLog:
 
     def _append_new(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime | None,
                     ) -> list[UnitOutcome] | None:
-        """The API writer's one-round-trip append (`dialect.append_new_transactions`), for a group whose ids are
+        """The API writer's one-round-trip append (`LogRecorder.append_new_transactions`), for a group whose ids are
         all distinct; None when the log holds one of them already (nothing stored: take the general path)."""
         rows = [(e.transaction_id or "", e.card_id, e.event_time, e.digest, e.payload_json) for unit in units
                 for e in unit]
         assert self._writer is not None
+        recorder = self._recorder
         try:
             with driver_errors():
-                positions = self._writer.run(lambda conn: dialect.append_new_transactions(conn, rows, recorded_at))
+                positions = self._writer.run(lambda conn: recorder.append_new_transactions(conn, rows, recorded_at))
         except CommitInDoubt:
             # The connection died with COMMIT in flight. The general path, on a new connection, looks the ids up:
             # whatever that COMMIT stored is recognised by id and digest and stored once, and its receipts say
@@ -227,7 +214,7 @@ class EventLog:
                 status_of: StatusOf, project: Projection | None = None) -> list[UnitOutcome]:
         def append_on(conn: Connection) -> tuple[_AppendPlan, list[int]]:
             ids = {e.transaction_id for unit in units for e in unit if e.transaction_id}
-            known, head = lock_and_lookup(conn, ids)
+            known, head = lock_and_lookup(self._recorder, conn, ids)
             plan = self._plan(units, known, status_of)
             # Stamped with the clock read under the lock, so recorded_at grows with position across API processes.
             positions = self._insert(conn, plan.rows, recorded_at or head.now, head.next_position)
@@ -292,15 +279,17 @@ class EventLog:
 
     def _insert(self, conn: Connection, rows: list[NewEvent], recorded_at: datetime, first_position: int,
                 ) -> list[int]:
-        return dialect.insert_event_rows(conn, [(e.event_type, e.transaction_id, e.card_id, e.event_time, recorded_at,
-                                                 e.digest, e.payload_json) for e in rows], first_position)
+        return self._recorder.insert_event_rows(conn, [(e.event_type, e.transaction_id, e.card_id, e.event_time,
+                                                        recorded_at, e.digest, e.payload_json) for e in rows],
+                                                first_position)
 
     # -- reading ---------------------------------------------------------------------------------------
 
     def known_transaction_ids(self, transaction_ids: Sequence[str]) -> set[str]:
         """Which of these transaction ids the log holds."""
+        with_ids = backend_for(self.engine).one_of(events.c.transaction_id, sorted(set(transaction_ids)), sa.Text())
         with self.engine.connect() as conn:
-            return {tx for tx, _, _ in _find_transactions(conn, sorted(set(transaction_ids)))}
+            return {tx for tx, _, _ in conn.execute(known_transactions(with_ids))}
 
     def walk(self, first: int = 1, through: int | None = None, event_types: Iterable[str] | None = None,
              chunk: int = WALK_CHUNK) -> Iterator[list[EventRecord]]:
@@ -323,7 +312,8 @@ class EventLog:
     def read_positions(self, positions: Sequence[int]) -> list[EventRecord]:
         """The events at these positions, in position order."""
         with self.engine.connect() as conn:
-            stmt = sa.select(*_WALK_COLUMNS).where(dialect.one_of(conn, events.c.position, positions, sa.BigInteger()))
+            at_positions = backend_for(conn).one_of(events.c.position, positions, sa.BigInteger())
+            stmt = sa.select(*_WALK_COLUMNS).where(at_positions)
             rows = conn.execute(stmt.order_by(events.c.position)).all()
         return [EventRecord(position, event_type, transaction_id, card_id, event_time, recorded_at,
                             decode_json(payload), digest)
@@ -353,40 +343,33 @@ class EventLog:
             return int(conn.execute(stmt).scalar_one())
 
 
-def _find_transactions(conn: Connection, ids: Sequence[str]) -> list[tuple[str, str, int]]:
-    found: list[tuple[str, str, int]] = []
-    for chunk in _chunks(list(ids), LOOKUP_CHUNK):
-        stmt = sa.select(events.c.transaction_id, events.c.digest, events.c.position).where(
-            events.c.event_type == EVENT_TRANSACTION, events.c.transaction_id.in_(chunk))
-        found.extend((tx, dig, int(pos)) for tx, dig, pos in conn.execute(stmt))
-    return found
-
-
-def _lock_and_find_transactions(conn: Connection, ids: set[str]) -> tuple[Known, dialect.LogHead]:
-    found, head = dialect.lock_and_find_transactions(conn, sorted(ids), _find_transactions)
+def _lock_and_find_transactions(recorder: LogRecorder, conn: Connection, ids: set[str]) -> tuple[Known, LogHead]:
+    found, head = recorder.lock_and_find_transactions(conn, sorted(ids))
     return {tx: (dig, pos) for tx, dig, pos in found}, head
 
 
-def _lock_and_find_labels(conn: Connection, ids: set[str]) -> tuple[Known, dialect.LogHead]:
-    head = dialect.lock_event_log(conn)
+def _lock_and_find_labels(recorder: LogRecorder, conn: Connection, ids: set[str]) -> tuple[Known, LogHead]:
+    head = recorder.lock_event_log(conn)
     return {tx: (str(verdict.is_fraud), verdict.position)
             for tx, verdict in latest_verdicts(conn, transaction_ids=ids).items()}, head
 
 
-def _lock_only(conn: Connection, _ids: set[str]) -> tuple[Known, dialect.LogHead]:
-    return {}, dialect.lock_event_log(conn)
+def _lock_only(recorder: LogRecorder, conn: Connection, _ids: set[str]) -> tuple[Known, LogHead]:
+    return {}, recorder.lock_event_log(conn)
 
 
 def _verdict(event: NewEvent) -> str:
     return str(bool(event.payload["is_fraud"]))
 
 
-def _all_distinct_and_few(units: Sequence[Sequence[NewEvent]]) -> bool:
+def _all_distinct_and_few(units: Sequence[Sequence[NewEvent]], most: int) -> bool:
     """Whether a group of transaction units may take the one-round-trip append: every event a transaction with
-    an id no other event of the group has, and few enough for one INSERT (COPY is cheaper above that)."""
-    ids = [e.transaction_id for unit in units for e in unit if e.event_type == EVENT_TRANSACTION]
+    an id no other event of the group has, and no more than `most` (`LogRecorder.one_trip_append_rows`)."""
     total = sum(len(unit) for unit in units)
-    return 0 < total <= dialect.COPY_FROM_ROWS and len(ids) == total and len(set(ids)) == total
+    if not 0 < total <= most:
+        return False
+    ids = [e.transaction_id for unit in units for e in unit if e.event_type == EVENT_TRANSACTION]
+    return len(ids) == total and len(set(ids)) == total
 
 
 def _transaction_status(event: NewEvent, known: tuple[str, int | None] | None) -> str:
@@ -400,7 +383,3 @@ def _label_status(event: NewEvent, known: tuple[str, int | None] | None) -> str:
         return "accepted"
     return "duplicate" if known[0] == _verdict(event) else "correction"
 
-
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -18,8 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from service.domain.events import EVENT_TRANSACTION
-from service.store.snapshot import decode_json, json_text
-from service.store.tables import events, predictions
+from service.store.tables import decode_json, events, json_text, predictions
 
 _champion_prediction = sa.exists().where(predictions.c.transaction_id == events.c.transaction_id,
                                          predictions.c.champion)

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 
 from service.domain.events import EVENT_TRANSACTION
 from service.domain.features import HistoryQuery, TxView
-from service.store.dialect import json_values_at, one_of, utc_times
+from service.store.backend import backend_for
 from service.store.tables import events
 
 
@@ -22,11 +22,12 @@ def _history_statement(conn: Connection, query: HistoryQuery, before: int, categ
     # are fetched: decoding whole payloads (dozens of attributes each) was the largest cost of scoring a batch.
     # A category comes back as a JSON value (text, a number or None), so a number under a category's name is
     # told from text alike on both backends.
-    return sa.select(events.c.position, events.c.transaction_id, events.c.card_id, utc_times(conn, events.c.event_time),
-                     events.c.payload["amount"].as_float(),
-                     *json_values_at(conn, events.c.payload, "attributes", categories)).where(
+    backend = backend_for(conn)
+    return sa.select(events.c.position, events.c.transaction_id, events.c.card_id,
+                     backend.utc_times(events.c.event_time), events.c.payload["amount"].as_float(),
+                     *backend.json_values_at(events.c.payload, "attributes", categories)).where(
         events.c.event_type == EVENT_TRANSACTION,
-        one_of(conn, events.c.card_id, sorted(query.card_ids), sa.Text()),
+        backend.one_of(events.c.card_id, sorted(query.card_ids), sa.Text()),
         events.c.event_time > query.since,
         events.c.position < before,
     )

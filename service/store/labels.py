@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import EVENT_LABEL, NewEvent, parse_time
-from service.store import dialect
+from service.store.backend import backend_for
 from service.store.tables import events, labels
 
 # Ids per IN (...) list: well under every backend's limit on bound parameters.
@@ -77,7 +77,7 @@ def project_labels(conn: Connection, appended: Sequence[tuple[NewEvent, int]]) -
          "labeled_at": parse_time(event.payload["labeled_at"]), "position": position, "corrections": 0}
         for tx, (event, position) in latest.items()
     ]
-    stmt = dialect.insert_for(conn, labels)
+    stmt = backend_for(conn).insert(labels)
     changed = sa.case((labels.c.is_fraud != stmt.excluded.is_fraud, 1), else_=0)
     stmt = stmt.on_conflict_do_update(
         index_elements=[labels.c.transaction_id],

@@ -8,17 +8,14 @@ predictions both versions made.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.config import sqlite_path
 from service.domain.events import EVENT_TRANSACTION
-from service.store import dialect
+from service.store.locks import hold_deployment_lock
 from service.store.tables import events, labels, model_versions, predictions
 
 # Advisory-lock keys of the deployment-wide locks on Postgres (the scheduler's is 0x6672617564, "fraud").
@@ -64,10 +61,7 @@ def lifecycle_lock(engine: Engine) -> Iterator[None]:
     A database lock, not a thread lock: two worker processes (or a worker and `fraudlog models retrain`)
     must never train two versions of one range, nor promote on stale evidence.
     """
-    path = sqlite_path(str(engine.url))
-    lock_file = (f"{path}.lifecycle.lock" if path is not None
-                 else os.path.join(tempfile.gettempdir(), f"fraudlog-lifecycle-{os.getpid()}-{id(engine)}.lock"))
-    with dialect.hold_deployment_lock(engine, key=LIFECYCLE_LOCK_KEY, sqlite_lock_path=lock_file) as held:
+    with hold_deployment_lock(engine, key=LIFECYCLE_LOCK_KEY, name="lifecycle") as held:
         if held is None:
             raise LockBusy("another retrain or evaluation holds the lifecycle lock")
         yield

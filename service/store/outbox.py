@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import format_time
 from service.redaction import redact_urls
-from service.store import dialect
+from service.store.backend import backend_for
 from service.store.engine import write_transaction
 from service.store.errors import StoreError, driver_errors
 from service.store.tables import UTCDateTime, alerts
@@ -84,15 +84,6 @@ class AlertPage:
 
 # -- statements, built once ---------------------------------------------------------------------------
 
-def _insert_ignoring_duplicates(insert: Any) -> Any:
-    # UNIQUE (transaction_id) is what makes "at most one alert per transaction" hold under retries,
-    # redelivered doorbells and concurrent workers; DO NOTHING turns the loser into a no-op, not an error.
-    statement = insert(alerts).on_conflict_do_nothing(index_elements=[alerts.c.transaction_id])
-    return statement.returning(alerts.c.id)
-
-
-_insert_statement = dialect.per_dialect(_insert_ignoring_duplicates)
-
 _now_param = sa.bindparam("now", type_=UTCDateTime())
 
 # FOR UPDATE SKIP LOCKED lets concurrent relays on Postgres take disjoint rows without waiting on each
@@ -141,10 +132,9 @@ def alert_payload(*, transaction_id: str, card_id: str | None, score: float, thr
 def insert_alert(conn: Connection, *, transaction_id: str, card_id: str | None, score: float,
                  threshold: float, model_version: int, position: int, created_at: datetime) -> bool:
     """Add the alert inside the caller's scoring transaction; False when the transaction already has one."""
-    row = alert_row(transaction_id=transaction_id, card_id=card_id, score=score, threshold=threshold,
-                    model_version=model_version, position=position, created_at=created_at)
-    with driver_errors():
-        return conn.execute(_insert_statement(conn), row).first() is not None
+    return bool(insert_alerts(conn, [{"transaction_id": transaction_id, "card_id": card_id, "score": score,
+                                      "threshold": threshold, "model_version": model_version, "position": position,
+                                      "created_at": created_at}]))
 
 
 def insert_alerts(conn: Connection, alerts_to_add: Sequence[dict[str, Any]]) -> set[str]:
@@ -158,12 +148,8 @@ def insert_alert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[s
     if not rows:
         return set()
     with driver_errors():
-        inserted = dialect.insert_alert_rows_returning_new(conn, rows, _insert_portably)
+        inserted = backend_for(conn).insert_alert_rows(conn, rows)
     return {row["transaction_id"] for row in rows if row["id"] in inserted}
-
-
-def _insert_portably(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
-    return set(conn.execute(_insert_statement(conn), list(rows)).scalars())
 
 
 def alert_row(*, transaction_id: str, card_id: str | None, score: float, threshold: float, model_version: int,

@@ -16,9 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import EVENT_TRANSACTION
-from service.store import dialect
-from service.store.snapshot import decode_json, json_text
-from service.store.tables import events, predictions
+from service.store.backend import backend_for
+from service.store.tables import decode_json, events, json_text, predictions
 
 LOOKUP_CHUNK = 5_000
 
@@ -42,7 +41,7 @@ def insert_predictions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None
     Each row has the columns of `predictions`; the caller's transaction holds them with their alerts.
     """
     if rows:
-        dialect.insert_prediction_rows_ignoring_existing(conn, rows)
+        backend_for(conn).insert_prediction_rows(conn, rows)
 
 
 def existing_predictions(conn: Connection, transaction_ids: Sequence[str]) -> set[tuple[str, int]]:
@@ -50,7 +49,7 @@ def existing_predictions(conn: Connection, transaction_ids: Sequence[str]) -> se
     if not transaction_ids:
         return set()
     stmt = sa.select(predictions.c.transaction_id, predictions.c.model_version).where(
-        dialect.one_of(conn, predictions.c.transaction_id, transaction_ids, sa.Text()))
+        backend_for(conn).one_of(predictions.c.transaction_id, transaction_ids, sa.Text()))
     return {(tx, int(version)) for tx, version in conn.execute(stmt).all()}
 
 

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from service.ml.artifact import ArtifactRejected
-from service.store import dialect
+from service.store.backend import backend_for
 from service.store.engine import write_transaction
 from service.store.tables import model_version_refusals
 
@@ -31,7 +31,7 @@ class Refusal:
 def record_refusal(engine: Engine, rejected: ArtifactRejected) -> bool:
     """Record that `rejected.version` is unusable; False when it was already recorded."""
     with write_transaction(engine) as conn:
-        stmt = dialect.insert_for(conn, model_version_refusals).values(
+        stmt = backend_for(conn).insert(model_version_refusals).values(
             version=rejected.version, failed_check=rejected.check, detail=str(rejected),
             refused_at=datetime.now(UTC)).on_conflict_do_nothing()
         return bool(conn.execute(stmt).rowcount)

@@ -14,8 +14,7 @@ from sqlalchemy.engine import Connection
 
 from service.domain.assignment import AssignmentTable, RoleChange, role_change
 from service.domain.events import EVENT_PROMOTION, EVENT_RETIREMENT
-from service.store.snapshot import decode_json, json_text
-from service.store.tables import events
+from service.store.tables import decode_json, events, json_text
 
 ROLE_EVENTS = (EVENT_PROMOTION, EVENT_RETIREMENT)
 
@@ -41,7 +40,10 @@ def _role_changes_through_newest(after: sa.BindParameter[int]) -> sa.Select[Any]
             .order_by(events.c.position))
 
 
-ROLE_CHANGES_THROUGH_NEWEST = _role_changes_through_newest(sa.bindparam("after", type_=sa.BigInteger()))
+# Run as it is on SQLite and compiled once for the driver's pipeline on Postgres (`postgres.PostgresBackend`), which
+# is why `after` may be left unbound while compiling.
+ROLE_CHANGES_THROUGH_NEWEST = _role_changes_through_newest(
+    sa.bindparam("after", type_=sa.BigInteger(), required=False))
 
 
 def role_changes_through_newest(conn: Connection, *, after: int) -> tuple[list[RoleChange], int]:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_TRANSACTION
 from service.ml.metrics import roc_auc
-from service.store import dialect as store_dialect
+from service.store.backend import backend_for
 from service.store.outbox import count_by_status
 from service.store.tables import alerts, events, labels, model_versions, predictions
 
@@ -162,7 +162,7 @@ def latency_histograms(engine: Engine, after: datetime, through: datetime,
     upper bound, `+Inf` being `count`), `count` and `sum` (seconds).
     """
     kinds = {"event_to_prediction": predictions.c.event_time, "recorded_to_prediction": predictions.c.recorded_at}
-    seconds = [store_dialect.seconds_between(engine, predictions.c.scored_at, start) for start in kinds.values()]
+    seconds = [backend_for(engine).seconds_between(predictions.c.scored_at, start) for start in kinds.values()]
     # Each row gets the index of the first bucket it fits (len(buckets): only +Inf); the database groups them.
     indexes = [sa.case(*((s <= bound, i) for i, bound in enumerate(buckets)), else_=len(buckets)).label(f"b{k}")
                for k, s in enumerate(seconds)]

@@ -14,11 +14,11 @@ from sqlalchemy.engine import Engine
 from service.domain.assignment import CHALLENGER, CHAMPION, RoleChange
 from service.domain.events import TransactionIn, transaction_event
 from service.scoring.scorer import Scorer
-from service.store import dialect
 from service.store.engine import create_engine
 from service.store.errors import StoreError
 from service.store.event_log import EventLog, last_position, read_transactions
-from service.store.predictions import existing_predictions
+from service.store.postgres import SCORED_AT
+from service.store.predictions import existing_predictions, insert_predictions
 from service.store.registry import ModelRegistry
 from service.store.roles import role_changes
 from service.store.scoring_batch import read_batch, write_batch
@@ -106,8 +106,7 @@ def test_the_pipelined_reads_give_what_the_store_functions_give(pg_engine: Engin
                          attributes={"big": 1e23, "tiny": 5e-324, "text": "FR"})
     [extreme] = EventLog(pg_engine).append_transactions([[transaction_event(sent)]])
     wanted = [*positions[10:], extreme.receipts[0].position, 10**9]  # 10**9: no event there
-    with pg_engine.connect() as pooled:
-        conn = dialect.scoring_connection(pooled)
+    with pg_engine.connect() as conn:
         for after in (0, promotions[0]):  # a role change at `after` is not read again
             batch = read_batch(conn, list(reversed(wanted)), roles_after=after)
             newest = last_position(conn)
@@ -126,16 +125,16 @@ def test_a_batch_finds_its_stored_predictions_by_key_on_a_table_never_analysed(p
     positions = append_transactions(pg_engine, synthetic_rows(20_000, seed=25))
     with pg_engine.begin() as conn:
         ids = conn.execute(sa.text("SELECT transaction_id FROM events ORDER BY position")).scalars().all()
-        dialect.insert_prediction_rows_ignoring_existing(conn, [a_prediction(tx) for tx in ids])
+        insert_predictions(conn, [a_prediction(tx) for tx in ids])
         conn.execute(sa.text("DELETE FROM pg_statistic WHERE starelid = 'predictions'::regclass"))
         conn.execute(sa.text("UPDATE pg_class SET reltuples = -1, relpages = 0 WHERE oid = 'predictions'::regclass"))
     with pg_engine.connect() as conn:
-        conn.execute(sa.text("ANALYZE events"))  # as after a history import (`dialect.refresh_statistics`)
+        conn.execute(sa.text("ANALYZE events"))  # as after a history import (`bulk_load.refresh_statistics`)
         conn.commit()
         driver: Any = conn.connection.driver_connection
         driver.autocommit = True
         plan = "\n".join(row[0] for row in driver.execute(
-            "EXPLAIN " + dialect._SCORED_AT, (positions[-50:],)).fetchall())
+            "EXPLAIN " + SCORED_AT, {"positions": positions[-50:]}).fetchall())
     assert "Seq Scan on predictions" not in plan and "predictions_pkey" in plan, plan
 
 
@@ -151,10 +150,10 @@ def test_a_failed_write_stores_nothing_and_hands_the_connection_back_as_it_came(
     try:
         broken_alert = {"transaction_id": "tx-a", "card_id": "card-1", "score": 0.9, "threshold": 0.5,
                         "model_version": 1, "position": None, "created_at": MOMENT}  # position is NOT NULL
-        with engine.connect() as pooled:
-            conn = dialect.scoring_connection(pooled)
+        with engine.connect() as conn:
+            read_batch(conn, [], roles_after=0)  # as a batch reads before it writes
             with pytest.raises(StoreError, match="position"):
-                write_batch(conn, conn.begin(), [a_prediction("tx-a")], [broken_alert])
+                write_batch(conn, [a_prediction("tx-a")], [broken_alert])
         with engine.connect() as conn:
             driver = conn.connection.driver_connection
             assert isinstance(driver, psycopg.Connection)

@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from service.domain.events import NewEvent
-from service.store import dialect
-from service.store.engine import CommitInDoubt, WriterConnection, create_engine
-from service.store.errors import StoreError
+from service.store.backend import backend_for
+from service.store.engine import WriterConnection, create_engine
+from service.store.errors import CommitInDoubt, StoreError
 from service.store.event_log import EventLog
 from tests.support.data import transaction_event
 from tests.support.round_trips import counted_url
@@ -67,7 +67,7 @@ def test_a_refused_append_leaves_nothing_and_the_writer_goes_on(engine: Engine) 
 def test_the_writers_prepared_lookups_are_planned_for_each_batch(pg_engine: Engine) -> None:
     # The duplicate lookup has one shape, so the driver prepares it; left to itself, Postgres would soon run
     # it with a generic plan, and one made while the log was nearly empty scans a whole index per append,
-    # ever slower as the log grows. Every session plans each execution instead (`dialect.build_engine`).
+    # ever slower as the log grows. Every session plans each execution instead (`postgres._configure`).
     log = EventLog(pg_engine, own_writer=True)
     try:
         log.append_transactions([[transaction_event(1)]], NOW)
@@ -116,19 +116,22 @@ def test_a_group_of_new_transactions_takes_one_round_trip_and_a_known_id_the_gen
 
 @pytest.mark.postgres
 def test_work_lost_while_its_own_commit_was_in_flight_is_not_run_again(pg_engine: Engine) -> None:
-    # `dialect.append_new_transactions` sends COMMIT itself; if the connection dies then, the append may be
-    # stored, and running it again would answer "duplicate" for what this very request stored.
+    # The one-round-trip append sends COMMIT itself; if the connection dies then, the append may be stored, and
+    # running it again would answer "duplicate" for what this very request stored.
     writer = WriterConnection(pg_engine)
     attempts = []
+    row = ("tx-in-doubt", "card-1", NOW, "0" * 64, '{"amount": 1.0}')
 
-    def commit_lost_in_flight(conn: sa.Connection) -> None:
+    def append_on_a_connection_that_dies(conn: sa.Connection) -> list[int] | None:
         attempts.append(1)
-        dialect.mark_commit_in_flight(True)
-        conn.exec_driver_sql("SELECT pg_terminate_backend(pg_backend_pid())")
+        pid = conn.connection.driver_connection.info.backend_pid  # asking the server would begin a transaction
+        with pg_engine.connect() as other:  # as a database restart would, while the append is on its way
+            other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        return backend_for(conn).append_new_transactions(conn, [row], NOW)
 
     try:
         with pytest.raises(CommitInDoubt):
-            writer.run(commit_lost_in_flight)
+            writer.run(append_on_a_connection_that_dies)
         assert len(attempts) == 1
         assert writer.run(lambda conn: conn.exec_driver_sql("SELECT 1").scalar_one()) == 1  # a new connection
     finally:
