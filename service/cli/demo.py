@@ -27,7 +27,9 @@ from service.composition import StoreServices
 from service.config import Settings
 from service.domain.assignment import CHALLENGER
 from service.domain.events import format_time
+from service.domain.records import Decision
 from service.lifecycle.first_version import train_first_version
+from service.lifecycle.roles import assign_role
 from service.lifecycle.versions import train_version
 from service.logs import JsonFormatter
 from service.ml.datasets import creditcard_transactions, synthetic_stream
@@ -114,10 +116,11 @@ def _twin_without_card_categories(store: StoreServices, spec: ModelSpec, champio
         return None
     with store.engine.connect() as conn:
         cut = last_position(conn)
-    row = train_version(store.engine, store.registry.secret_key, spec.with_categories(()), cut=cut, parent=champion)
-    version = store.registry.add_version(row)
-    store.registry.set_role(version, CHALLENGER, decision={
-        "kind": "manual", "action": "enter", "reason": "the demo's twin without card categorical features"})
+    trained = train_version(store.engine, store.registry.secret_key, spec.with_categories(()), cut=cut,
+                            parent=champion)
+    version = store.registry.versions.add(trained)
+    assign_role(store.registry, version, CHALLENGER, Decision(
+        kind="manual", action="enter", reason="the demo's twin without card categorical features"))
     return version
 
 

@@ -11,8 +11,10 @@ from rich.table import Table
 
 from service.cli.context import open_store
 from service.domain.assignment import CHAMPION, RETIRED
+from service.domain.records import Decision
 from service.lifecycle.evaluation import evaluate_challengers
 from service.lifecycle.retraining import retrain
+from service.lifecycle.roles import assign_role
 from service.lifecycle.verification import verify_version
 from service.ml.specs import ModelSpec
 from service.views.models import version_detail, version_summaries
@@ -69,8 +71,8 @@ def _show(args: argparse.Namespace) -> int:
 def _set_role(args: argparse.Namespace) -> int:
     store = open_store()
     action = "promote" if args.role == CHAMPION else "retire"
-    position = store.registry.set_role(args.version, args.role, decision={
-        "kind": "manual", "action": action, "reason": f"{action}d by an operator (fraudlog models {action})"})
+    position = assign_role(store.registry, args.version, args.role, Decision(
+        kind="manual", action=action, reason=f"{action}d by an operator (fraudlog models {action})"))
     print(f"version {args.version} is now {args.role} (log position {position})")
     return 0
 
@@ -100,10 +102,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         print("no challengers to evaluate")
     for d in decisions:
         evidence = d.evidence
-        aucs = (f"; ROC AUC {evidence['challenger_auc']:.4f} vs champion {evidence['champion_auc']:.4f}, "
-                f"p = {evidence['p_value']:.3g}" if "p_value" in evidence else "")
-        print(f"version {d.version}: {d.action} ({d.reason}); {evidence['transactions']:,} shared labelled "
-              f"transactions, {evidence['frauds']:,} frauds{aucs}")
+        aucs = (f"; ROC AUC {evidence.challenger_auc:.4f} vs champion {evidence.champion_auc:.4f}, "
+                f"p = {evidence.p_value:.3g}" if evidence.p_value is not None else "")
+        print(f"version {d.version}: {d.action} ({d.reason}); {evidence.transactions:,} shared labelled "
+              f"transactions, {evidence.frauds:,} frauds{aucs}")
     return 0
 
 

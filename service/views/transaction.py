@@ -14,11 +14,11 @@ import msgspec
 from sqlalchemy.engine import Engine
 
 from service.domain.events import format_time
+from service.scoring.registry import ModelRegistry
 from service.store.event_log import EventLog, EventRecord
 from service.store.labels import label_for
 from service.store.outbox import AlertRecord, alert_for_transaction
 from service.store.predictions import PredictionRecord, predictions_for
-from service.store.registry import ModelRegistry
 from service.views.audit import LineageSummary, PredictionAudit, audit_predictions
 from service.views.statuses import AlertStatus
 

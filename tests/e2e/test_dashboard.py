@@ -19,8 +19,9 @@ import pytest
 from service.client import FraudlogClient, stream
 from service.config import ApiKey, Settings
 from service.domain.assignment import CHALLENGER
+from service.lifecycle.roles import assign_role
+from service.scoring.registry import ModelRegistry
 from service.store.engine import create_engine
-from service.store.registry import ModelRegistry
 from tests.support.api import served_api
 from tests.support.models import SECRET, install_version, synthetic_rows
 
@@ -34,7 +35,7 @@ def versions(sqlite_url: str) -> str:
     engine = create_engine(sqlite_url)
     install_version(engine)
     challenger = install_version(engine, model="logreg", promote=False)
-    ModelRegistry(engine, SECRET).set_role(challenger, CHALLENGER)
+    assign_role(ModelRegistry(engine, SECRET), challenger, CHALLENGER)
     engine.dispose()
     return sqlite_url
 

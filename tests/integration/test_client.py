@@ -18,9 +18,9 @@ from sqlalchemy.engine import Engine
 from service.api.server import free_port, serve_in_thread
 from service.client import ClientError, FraudlogClient
 from service.config import ApiKey, Settings
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
-from service.store.registry import ModelRegistry
 from tests.support.api import build_app
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows

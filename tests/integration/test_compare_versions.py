@@ -10,10 +10,10 @@ import pytest
 from litestar.testing import TestClient
 
 from service.config import Settings
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.event_log import EventLog
 from service.store.predictions import predictions_for
-from service.store.registry import ModelRegistry
 from tests.support.api import api_client
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows

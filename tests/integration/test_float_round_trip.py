@@ -26,10 +26,10 @@ from service.config import Settings
 from service.domain.events import TransactionIn, canonical_transaction
 from service.domain.features import TxView
 from service.replay import replay
+from service.scoring.registry import ModelRegistry
 from service.store.engine import write_transaction
 from service.store.event_log import EventLog
 from service.store.predictions import insert_predictions, predictions_for, stored_predictions
-from service.store.registry import ModelRegistry
 from service.store.snapshot import read_only_snapshot
 from service.store.tables import predictions
 from tests.support.api import api_client

@@ -20,10 +20,10 @@ from sqlalchemy.engine import Engine
 
 from service.client import FraudlogClient
 from service.config import FeedSettings, Settings
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.sse import parse_events
 from service.store.engine import create_engine
-from service.store.registry import ModelRegistry
 from tests.support.api import served_api
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
