@@ -15,6 +15,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -38,7 +39,7 @@ from service.replay.backtest import backtest
 from service.store.event_log import last_position
 from service.store.lifecycle import window_start
 from service.store.stats import served_quality
-from service.views.models import describe_decision
+from service.views.models import DecisionView, describe_decision
 from workers.wiring import broker_wiring
 
 BATCH = 250
@@ -237,7 +238,7 @@ def _summary(console: Console, stats: dict[str, Any], models: list[dict[str, Any
         versions.add_row(f"v{model['version']}", model["status"], auc,
                          _fmt(backtested) + ("*" if in_training else ""),
                          f"{rate} / {'-' if target is None else f'{target:.0%}'}",
-                         describe_decision(model.get("last_decision")))
+                         describe_decision(msgspec.convert(model.get("last_decision"), DecisionView | None)))
     console.print(versions)
     if synthetic:
         console.print("reference (BENCHMARKS.md, Categorical attributes): the same protocol offline (python -m "

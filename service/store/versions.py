@@ -69,6 +69,11 @@ def stored_row(new: NewVersion) -> dict[str, Any]:
             "threshold": new.threshold, "metrics": new.metrics, "watermark": new.watermark}
 
 
+def _record(row: sa.Row[Any]) -> VersionRecord:
+    # The row's attributes by name: its mapping's keys are SQLAlchemy's `quoted_name`, which msgspec refuses.
+    return msgspec.convert(row, VersionRecord, from_attributes=True)
+
+
 class VersionStore:
     """Adds, numbers and reads the version rows of one database."""
 
@@ -97,16 +102,16 @@ class VersionStore:
     def get(self, version: int) -> VersionRecord:
         """The version's record (raises `UnknownVersion`)."""
         with self.engine.connect() as conn:
-            row = conn.execute(_SUMMARY.where(model_versions.c.version == version)).mappings().first()
+            row = conn.execute(_SUMMARY.where(model_versions.c.version == version)).first()
         if row is None:
             raise UnknownVersion(version)
-        return msgspec.convert(dict(row), VersionRecord)
+        return _record(row)
 
     def list(self) -> list[VersionRecord]:
         """Every version's record, oldest first."""
         with self.engine.connect() as conn:
-            rows = conn.execute(_SUMMARY.order_by(model_versions.c.version)).mappings().all()
-        return [msgspec.convert(dict(row), VersionRecord) for row in rows]
+            rows = conn.execute(_SUMMARY.order_by(model_versions.c.version)).all()
+        return [_record(row) for row in rows]
 
     def artifact(self, version: int) -> StoredArtifact:
         """The version's artifact bytes and what verifies them (raises `UnknownVersion`)."""

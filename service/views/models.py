@@ -180,12 +180,12 @@ def _status(named: str | None) -> ModelStatus:
     return cast(ModelStatus, named or CHALLENGER)
 
 
-def describe_decision(decision: Decision | None) -> str:
+def describe_decision(decision: Decision | DecisionView | None) -> str:
     """One line for a recorded decision: who, what, and the evidence when a test ran."""
     if decision is None:
         return "-"
     evidence = decision.evidence
-    text = f"{decision.kind} {decision.action}".strip()
+    text = f"{decision.kind or ''} {decision.action or '-'}".strip()
     if evidence is not None and evidence.p_value is not None:
         text += (f": {evidence.challenger_auc:.4f} vs v{evidence.champion} {evidence.champion_auc:.4f}, "
                  f"{evidence.frauds} frauds, p={evidence.p_value:.3g}")

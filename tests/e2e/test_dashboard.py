@@ -152,8 +152,8 @@ def test_try_a_transaction_scores_it_with_every_live_version(versions: str, brow
             [...row.querySelectorAll('td')].map((td) => td.textContent))""")
         with FraudlogClient(url) as client:
             compared = client.compare(transaction, "live")
-        assert rows == [[f"v{c['model_version']}", c["status"], f"{c['score']:.4f}", f"{c['threshold']:.4f}",
-                         "ALERT" if c["is_alert"] else "pass"] for c in compared]
+        assert rows == [[f"v{c.model_version}", c.status, f"{c.score:.4f}", f"{c.threshold:.4f}",
+                         "ALERT" if c.is_alert else "pass"] for c in compared]
         assert [r[:2] for r in rows] == [["v1", "champion"], ["v2", "challenger"]]
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard-try.png"), full_page=True)

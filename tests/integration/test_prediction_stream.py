@@ -18,7 +18,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.engine import Engine
 
-from service.client import FraudlogClient
+from service.client import FraudlogClient, PredictionItem
 from service.config import FeedSettings, Settings
 from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
@@ -36,7 +36,7 @@ class Consumer:
 
     url: str
     filters: dict[str, Any] = field(default_factory=lambda: {"after": "0"})
-    received: list[dict[str, Any]] = field(default_factory=list)
+    received: list[PredictionItem] = field(default_factory=list)
 
     def start(self) -> Consumer:
         self.client = FraudlogClient(self.url)
@@ -48,7 +48,7 @@ class Consumer:
             self.received.append(item)
 
     def positions(self) -> list[int]:
-        return [item["position"] for item in self.received]
+        return [item.position for item in self.received]
 
 
 @pytest.fixture
