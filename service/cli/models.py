@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+import msgspec
 from rich.console import Console
 from rich.table import Table
 
@@ -17,7 +18,7 @@ from service.lifecycle.retraining import retrain
 from service.lifecycle.roles import assign_role
 from service.lifecycle.verification import verify_version
 from service.ml.specs import ModelSpec
-from service.views.models import version_detail, version_summaries
+from service.views.models import model_detail, model_summaries
 
 
 def register(subparsers: Any) -> None:
@@ -48,23 +49,23 @@ def register(subparsers: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    summaries = version_summaries(open_store())
+    summaries = model_summaries(open_store().registry)
     if args.json:
-        print(json.dumps(summaries, indent=2))
+        print(json.dumps(msgspec.to_builtins(summaries), indent=2))
         return 0
     table = Table("version", "status", "parent", "model", "threshold", "predictions", "labels", "ROC AUC",
                   "training AUC", "created")
     for s in summaries:
-        live = s["live_metrics"]
-        table.add_row(str(s["version"]), s["status"], str(s["parent_version"] or "-"), s["model_spec"]["name"],
-                      f"{s['threshold']:.4g}", str(live["predictions"]), str(live["labels"]),
-                      _fmt(live["roc_auc"]), _fmt(s["metrics"].get("prequential_roc_auc")), s["created_at"][:19])
+        live = s.live_metrics
+        table.add_row(str(s.version), s.status, str(s.parent_version or "-"), s.model_spec["name"],
+                      f"{s.threshold:.4g}", str(live.predictions), str(live.labels),
+                      _fmt(live.roc_auc), _fmt(s.metrics.get("prequential_roc_auc")), s.created_at[:19])
     Console().print(table)
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    print(json.dumps(version_detail(open_store(), args.version), indent=2))
+    print(json.dumps(msgspec.to_builtins(model_detail(open_store().registry, args.version)), indent=2))
     return 0
 
 

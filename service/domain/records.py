@@ -18,6 +18,47 @@ from typing import Any
 import msgspec
 
 
+class PredictionRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored prediction: what one model version said of one transaction, when, on which features, and
+    the library drift an operator allowed it to score under (None: none)."""
+
+    transaction_id: str
+    model_version: int
+    position: int
+    champion: bool
+    score: float
+    threshold: float
+    features: dict[str, float | str]  # the version's own features, by name
+    event_time: datetime
+    recorded_at: datetime
+    scored_at: datetime
+    environment_drift: dict[str, dict[str, str | None]] | None = None
+
+
+class AlertRow(msgspec.Struct, frozen=True, kw_only=True):
+    """An alert as the champion's scoring raises it: the transaction, its card, the score above the
+    threshold, and the version and moment that raised it."""
+
+    transaction_id: str
+    card_id: str | None
+    score: float
+    threshold: float
+    model_version: int
+    position: int
+    created_at: datetime
+
+
+class LabelRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A transaction's current label as the log's label events project it: the newest, and how many
+    labels before it said otherwise."""
+
+    transaction_id: str
+    is_fraud: bool
+    labeled_at: datetime
+    position: int
+    corrections: int
+
+
 class Evidence(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """What the promotion policy saw: the transactions and frauds both versions scored, and, once a test
     could run, both ROC AUCs, DeLong's one-sided p-value and the 95% interval of their difference."""

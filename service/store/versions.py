@@ -69,7 +69,7 @@ def stored_row(new: NewVersion) -> dict[str, Any]:
             "threshold": new.threshold, "metrics": new.metrics, "watermark": new.watermark}
 
 
-def _record(row: sa.Row[Any]) -> VersionRecord:
+def _record(row: object) -> VersionRecord:
     # The row's attributes by name: its mapping's keys are SQLAlchemy's `quoted_name`, which msgspec refuses.
     return msgspec.convert(row, VersionRecord, from_attributes=True)
 

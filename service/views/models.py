@@ -8,7 +8,7 @@ is a challenger.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import msgspec
 
@@ -136,23 +136,6 @@ def model_descriptions(registry: ModelRegistry) -> dict[int, ModelDescription]:
 def _target_alert_rate(record: VersionRecord) -> float | None:
     target = record.metrics.get("target_alert_rate")
     return None if target is None else float(target)
-
-
-class HasRegistry(Protocol):
-    """Anything that holds the registry: the CLI's store."""
-
-    @property
-    def registry(self) -> ModelRegistry: ...
-
-
-def version_summaries(store: HasRegistry) -> list[dict[str, Any]]:
-    """`model_summaries` as JSON-ready documents: what `fraudlog models list --json` prints."""
-    return cast(list[dict[str, Any]], msgspec.to_builtins(model_summaries(store.registry)))
-
-
-def version_detail(store: HasRegistry, version: int) -> dict[str, Any]:
-    """`model_detail` as a JSON-ready document: what `fraudlog models show` prints."""
-    return cast(dict[str, Any], msgspec.to_builtins(model_detail(store.registry, version)))
 
 
 def _summary(record: VersionRecord, status: ModelStatus, live: LiveMetrics, last: list[DecisionView],

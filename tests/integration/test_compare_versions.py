@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import pytest
 from litestar.testing import TestClient
 
@@ -40,7 +41,7 @@ def test_comparing_versions_matches_what_each_stores_for_the_same_transaction(cl
 
     [position] = append_transactions(engine, [(transaction, False)])
     Scorer(engine, ModelRegistry(engine, SECRET)).score_positions([position])
-    stored = {p["model_version"]: p for p in predictions_for(engine, transaction["transaction_id"])}
+    stored = {p.model_version: msgspec.to_builtins(p) for p in predictions_for(engine, transaction["transaction_id"])}
     assert set(stored) == {champion, challenger}
     for row in rows:
         kept = stored[row["model_version"]]

@@ -132,7 +132,7 @@ def test_any_float_but_negative_zero_reads_back_from_the_features_column_as_writ
     with read_only_snapshot(engine) as conn:
         [stored] = stored_predictions(conn, position, position + 1)
     [viewed] = predictions_for(engine, transaction_id)
-    for read in (stored.features, viewed["features"]):
+    for read in (stored.features, viewed.features):
         assert read["label"] == "a string"
         assert {name: bits(read[name]) for name in features if name != "label"} == {
             name: struct.pack(">d", value) for name, value in features.items() if name != "label"}
