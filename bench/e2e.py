@@ -32,11 +32,11 @@ from bench.load.results import write_results
 from bench.load.tables import console, milliseconds, print_table
 from service.domain.features import TxView, batch_features, history_query
 from service.ml.specs import score_one
+from service.scoring.registry import ModelRegistry
 from service.store.engine import create_engine, write_transaction
 from service.store.event_log import EventLog
 from service.store.history import fetch_history
 from service.store.predictions import insert_predictions
-from service.store.registry import ModelRegistry
 from tests.support.data import transaction_event_from_body
 from tests.support.models import SECRET, install_version, synthetic_rows
 

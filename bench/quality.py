@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import Progress
@@ -43,10 +44,10 @@ from service.ml.datasets import creditcard_transactions
 from service.ml.metrics import roc_auc
 from service.ml.specs import spec_for
 from service.replay.backtest import backtest
+from service.scoring.registry import ModelRegistry
 from service.store import migrate
 from service.store.engine import create_engine
 from service.store.lifecycle import LockBusy
-from service.store.registry import ModelRegistry
 from service.store.stats import served_quality
 from service.store.tables import events, labels, predictions
 from tests.support.api import served_api
@@ -144,15 +145,17 @@ def _promotions(engine: sa.engine.Engine, registry: ModelRegistry) -> list[dict[
     table = registry.assignments()
     for version in (r.version for r in registry.list()):
         for change in table.changes_of(version):
-            decision = change.decision or {}
-            if decision.get("kind") != "automatic" or decision.get("action") != "promote":
+            decision = change.decision
+            if decision is None or decision.kind != "automatic" or decision.action != "promote":
                 continue
-            evidence = decision.get("evidence") or {}
-            before = int(evidence["champion"])
+            evidence = decision.evidence
+            if evidence is None:
+                continue
+            before = evidence.champion
             after_new = backtest(engine, registry, version, start=change.position + 1).candidate
             after_old = backtest(engine, registry, before, start=change.position + 1).candidate
             out.append({"version": version, "replaced": before, "position": change.position,
-                        "evidence": evidence, "later_auc_new": after_new.get("roc_auc"),
+                        "evidence": msgspec.to_builtins(evidence), "later_auc_new": after_new.get("roc_auc"),
                         "later_auc_old": after_old.get("roc_auc")})
     return out
 

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -37,8 +38,8 @@ from service.client import FraudlogClient, stream
 from service.lifecycle.first_version import train_first_version
 from service.ml.datasets import creditcard_transactions, synthetic_stream
 from service.ml.specs import spec_for
+from service.scoring.registry import ModelRegistry
 from service.store.engine import create_engine
-from service.store.registry import ModelRegistry
 from service.store.stats import model_quality, served_quality
 from service.views.models import describe_decision
 
@@ -96,10 +97,10 @@ def _report(engine: Any, registry: ModelRegistry, versions_at_end: int, streamed
         per_version = model_quality(conn)
     versions = []
     for record in registry.list():
-        decisions = [{"position": c.position, "role": c.role, **dict(c.decision or {})}
+        decisions = [{"position": c.position, "role": c.role, **(msgspec.to_builtins(c.decision) if c.decision else {})}
                      for c in table.changes_of(record.version)]
         versions.append({"version": record.version, "status": table.status_of(record.version),
-                         "cut": record.watermark, "labels_learned": record.training_data.get("label_count"),
+                         "cut": record.watermark, "labels_learned": record.training_data.label_count,
                          "served": per_version.get(record.version), "decisions": decisions})
     return {"streamed": streamed, "versions_created": len(versions), "versions_at_end_of_stream": versions_at_end,
             "served": served, "versions": versions}

@@ -41,10 +41,10 @@ from service.replay import backtest, replay
 from service.replay.chunks import transaction_chunks
 from service.replay.rebuild import rebuild
 from service.replay.recompute import scoring_versions
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
-from service.store.registry import ModelRegistry
 from service.store.roles import assignment_table
 from service.store.snapshot import read_only_snapshot
 from tests.support.data import label_event, transaction_event_from_body

@@ -3,22 +3,38 @@
 `FraudlogClient` covers the API a data scientist uses from a notebook: submit, labels, predict and compare,
 the prediction feed (pages, and a stream that resumes by itself), alerts and models. `stream` posts rows
 at a rate with their labels some time later: `fraudlog simulate` and `fraudlog demo` use it.
+
+The client decodes every answer into the Structs the server encoded it from (`ModelSummary`, `ModelDetail`,
+`PredictionItem`, ...; exported here), so a notebook gets typed fields, and the two never disagree.
 """
 
 from __future__ import annotations
 
 import collections
-import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
+import msgspec
 
+from service.api.schemas import IngestReceipt, OnDemandPrediction, VersionComparison, VersionPrediction
 from service.domain.events import format_time
+from service.domain.records import Decision, Evidence, Lineage, LineageSummary, TrainingCode, TrainingDataLineage
 from service.sse import parse_events
+from service.views.alerts import AlertItem, AlertsPage
+from service.views.feed import PredictionItem, PredictionsPage
+from service.views.models import DecisionView, LiveMetrics, ModelDetail, ModelSummary
+from service.views.stats import Stats
+from service.views.transaction import TransactionView
+
+__all__ = ["AlertItem", "AlertsPage", "ClientError", "Decision", "DecisionView", "Evidence", "FraudlogClient",
+           "IngestReceipt", "Lineage", "LineageSummary", "LiveMetrics", "ModelDetail", "ModelSummary",
+           "OnDemandPrediction", "PredictionItem", "PredictionsPage", "Stats", "StreamReport", "TrainingCode",
+           "TrainingDataLineage", "TransactionView", "VersionPrediction", "stream"]
+T = TypeVar("T")
 
 Row = tuple[dict[str, Any], bool]
 
@@ -48,7 +64,7 @@ class FraudlogClient:
     >>> client.submit({"transaction_id": "tx-1", "amount": 12.5, "event_time": "2026-11-28T03:00:00Z"})
     >>> client.compare(transaction, "live")          # one row per serving version
     >>> for prediction in client.follow(alerts=True):  # resumes by itself after any disconnect
-    ...     print(prediction["transaction_id"], prediction["score"])
+    ...     print(prediction.transaction_id, prediction.score)
 
     Every method raises `ClientError` with a one-line message when the server refuses the request or
     cannot be reached (after the retries that are safe: ingest is idempotent, reads have no effect).
@@ -71,37 +87,37 @@ class FraudlogClient:
         self.http.close()
 
     # -- ingest ---------------------------------------------------------------------------------------------
-    def submit(self, transactions: dict[str, Any] | Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    def submit(self, transactions: dict[str, Any] | Sequence[dict[str, Any]]) -> list[IngestReceipt]:
         """Append one transaction or a batch (all-or-nothing); the receipts, with each one's position."""
         return self.post("/v1/transactions", transactions)
 
-    def label(self, labels: dict[str, Any] | Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    def label(self, labels: dict[str, Any] | Sequence[dict[str, Any]]) -> list[IngestReceipt]:
         """Append one label (`{"transaction_id", "is_fraud"}`) or a batch."""
         return self.post("/v1/labels", labels)
 
     # -- scoring on demand ----------------------------------------------------------------------------------
-    def predict(self, transaction: dict[str, Any], model_version: int | None = None) -> dict[str, Any]:
+    def predict(self, transaction: dict[str, Any], model_version: int | None = None) -> OnDemandPrediction:
         """Score without storing: the champion, or a pinned version (an unknown one is an error)."""
         body: dict[str, Any] = {"transaction": transaction}
         if model_version is not None:
             body["model_version"] = model_version
-        return dict(self._request("POST", "/v1/predict", json=body))
+        return self._decoded(OnDemandPrediction, "POST", "/v1/predict", json=body)
 
     def compare(self, transaction: dict[str, Any], versions: Sequence[int] | Literal["live"] = "live",
-                ) -> list[dict[str, Any]]:
+                ) -> list[VersionPrediction]:
         """Score the same features with several versions (`"live"`: champion and challengers), one row each."""
         body = {"transaction": transaction, "model_versions": versions if versions == "live" else list(versions)}
-        return list(self._request("POST", "/v1/predict", json=body)["predictions"])
+        return self._decoded(VersionComparison, "POST", "/v1/predict", json=body).predictions
 
     # -- the prediction feed --------------------------------------------------------------------------------
-    def predictions(self, after: str = "0", limit: int = 100, **filters: Any) -> dict[str, Any]:
-        """One page of the feed: `{"items", "next_cursor"}`; filters: versions="all", model_version=N,
+    def predictions(self, after: str = "0", limit: int = 100, **filters: Any) -> PredictionsPage:
+        """One page of the feed: its items and `next_cursor`; filters: versions="all", model_version=N,
         min_score=x, alerts=True, features=True."""
-        return dict(self._request("GET", "/v1/predictions", params={"after": after, "limit": limit,
-                                                                    **_query(filters)}))
+        return self._decoded(PredictionsPage, "GET", "/v1/predictions",
+                             params={"after": after, "limit": limit, **_query(filters)})
 
     def follow(self, after: str | None = None, *, reconnect: bool = True, give_up_after: float | None = None,
-               retry_seconds: float = 0.5, max_retry_seconds: float = 5.0, **filters: Any) -> Iterator[dict[str, Any]]:
+               retry_seconds: float = 0.5, max_retry_seconds: float = 5.0, **filters: Any) -> Iterator[PredictionItem]:
         """Every prediction after `after` ("0": from the beginning; None: from now) as the server commits it,
         in log order, each once.
 
@@ -127,7 +143,7 @@ class FraudlogClient:
                 return
             time.sleep(wait)
 
-    def _follow_once(self, filters: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def _follow_once(self, filters: dict[str, Any]) -> Iterator[PredictionItem]:
         headers = {"Accept": "text/event-stream"}
         if self.cursor is not None:
             headers["Last-Event-ID"] = self.cursor
@@ -140,31 +156,31 @@ class FraudlogClient:
                 _raise_for(response)
             for event in parse_events(response.iter_lines()):
                 if event.event == "message":
-                    item = json.loads(event.data)
+                    item = msgspec.json.decode(event.data, type=PredictionItem)
                     self.cursor = event.id
                     yield item
                 elif event.event == "start":  # where a stream without a cursor began: resume from there
                     self.cursor = event.id
 
     # -- alerts, models, transactions -----------------------------------------------------------------------
-    def alerts(self, **params: Any) -> dict[str, Any]:
+    def alerts(self, **params: Any) -> AlertsPage:
         """A page of the alerts outbox: status=, since=, card_id=, limit=, cursor=."""
-        return dict(self._request("GET", "/v1/alerts", params=_query(params)))
+        return self._decoded(AlertsPage, "GET", "/v1/alerts", params=_query(params))
 
-    def models(self) -> list[dict[str, Any]]:
-        return list(self._request("GET", "/v1/models"))
+    def models(self) -> list[ModelSummary]:
+        return self._decoded(list[ModelSummary], "GET", "/v1/models")
 
-    def model(self, version: int) -> dict[str, Any]:
-        return dict(self._request("GET", f"/v1/models/{version}"))
+    def model(self, version: int) -> ModelDetail:
+        return self._decoded(ModelDetail, "GET", f"/v1/models/{version}")
 
-    def transaction(self, transaction_id: str) -> dict[str, Any]:
-        return dict(self._request("GET", f"/v1/transactions/{transaction_id}"))
+    def transaction(self, transaction_id: str) -> TransactionView:
+        return self._decoded(TransactionView, "GET", f"/v1/transactions/{transaction_id}")
 
-    def stats(self) -> dict[str, Any]:
-        return dict(self._request("GET", "/v1/stats"))
+    def stats(self) -> Stats:
+        return self._decoded(Stats, "GET", "/v1/stats")
 
     # -- the two primitives ---------------------------------------------------------------------------------
-    def post(self, path: str, body: Any) -> list[dict[str, Any]]:
+    def post(self, path: str, body: Any) -> list[IngestReceipt]:
         """POST an ingest body, retrying what is safe to retry (ingest is idempotent); the receipts."""
         for attempt in range(5):
             try:
@@ -175,7 +191,7 @@ class FraudlogClient:
                 time.sleep(0.2 * 2**attempt)
                 continue
             if response.status_code in (200, 202):
-                result = response.json()
+                result = msgspec.json.decode(response.content, type=list[IngestReceipt] | IngestReceipt)
                 return result if isinstance(result, list) else [result]
             if response.status_code in (429, 503) and attempt < 4:
                 time.sleep(float(response.headers.get("Retry-After", 0.5)))
@@ -187,13 +203,19 @@ class FraudlogClient:
         return self._request("GET", path, params=params)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self._response(method, path, **kwargs).json()
+
+    def _decoded(self, into: type[T], method: str, path: str, **kwargs: Any) -> T:
+        return msgspec.json.decode(self._response(method, path, **kwargs).content, type=into)
+
+    def _response(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise ClientError(f"cannot reach {self.url}: {exc}") from exc
         if response.status_code >= 300:
             _raise_for(response)
-        return response.json()
+        return response
 
 
 class _Retry(Exception):
@@ -256,8 +278,8 @@ def _send(client: FraudlogClient, batch: list[Row], report: StreamReport,
         batch = [({**body, "event_time": sent_at}, is_fraud) for body, is_fraud in batch]
     receipts = client.post("/v1/transactions", [body for body, _ in batch])
     report.sent += len(batch)
-    report.accepted += sum(r["status"] == "accepted" for r in receipts)
-    report.duplicates += sum(r["status"] == "duplicate" for r in receipts)
+    report.accepted += sum(r.status == "accepted" for r in receipts)
+    report.duplicates += sum(r.status == "duplicate" for r in receipts)
     now = time.monotonic() - started
     for body, is_fraud in batch:
         pending.append((now, report.sent, {"transaction_id": body["transaction_id"], "is_fraud": is_fraud}))

@@ -17,13 +17,13 @@ from sqlalchemy.engine import Engine
 from service.alerts.relay import sink_from_settings
 from service.alerts.sinks import AlertSink
 from service.config import RelaySettings, Settings
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.scoring.sweeper import Sweeper
 from service.store import migrate
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
 from service.store.group_commit import AppendedHook, GroupCommitter
-from service.store.registry import ModelRegistry
 
 
 @dataclass

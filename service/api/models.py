@@ -12,8 +12,10 @@ from service.api.auth import ADMIN, ANALYST, API_KEY_SECURITY, require
 from service.api.problems import ARTIFACT_REJECTED, AUTH_PROBLEMS, UNKNOWN_MODEL_VERSION, Problem, problem_responses
 from service.api.schemas import RoleChanged
 from service.domain.events import MAX_VERSION
+from service.domain.records import Decision
+from service.lifecycle.roles import assign_role
 from service.ml.artifact import ArtifactRejected
-from service.store.registry import UnknownVersion
+from service.store.versions import UnknownVersion
 from service.views.models import ModelDetail, ModelSummary, model_detail, model_summaries
 from service.views.statuses import RoleChange
 
@@ -55,9 +57,8 @@ class ModelController(Controller):
 def _set_role(state: State, version: int, role: RoleChange) -> RoleChanged:
     try:
         action = "promote" if role == "champion" else "retire"
-        position = state.registry.set_role(version, role, decision={
-            "kind": "manual", "action": action,
-            "reason": f"{action}d by an operator (POST /v1/models/{version}/{action})"})
+        position = assign_role(state.registry, version, role, Decision(
+            kind="manual", action=action, reason=f"{action}d by an operator (POST /v1/models/{version}/{action})"))
     except UnknownVersion as exc:
         raise Problem(UNKNOWN_MODEL_VERSION, str(exc)) from exc
     except ArtifactRejected as exc:

@@ -10,9 +10,9 @@ import threading
 from urllib.parse import urlsplit
 
 from service.ml.artifact import ArtifactRejected
+from service.scoring.registry import ModelRegistry
 from service.store.engine import check_reachable
 from service.store.refusals import refusals
-from service.store.registry import ModelRegistry
 
 OK = "ok"
 BROKER_TIMEOUT_SECONDS = 2.0

@@ -15,6 +15,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -27,7 +28,9 @@ from service.composition import StoreServices
 from service.config import Settings
 from service.domain.assignment import CHALLENGER
 from service.domain.events import format_time
+from service.domain.records import Decision
 from service.lifecycle.first_version import train_first_version
+from service.lifecycle.roles import assign_role
 from service.lifecycle.versions import train_version
 from service.logs import JsonFormatter
 from service.ml.datasets import creditcard_transactions, synthetic_stream
@@ -36,7 +39,7 @@ from service.replay.backtest import backtest
 from service.store.event_log import last_position
 from service.store.lifecycle import window_start
 from service.store.stats import served_quality
-from service.views.models import describe_decision
+from service.views.models import DecisionView, describe_decision
 from workers.wiring import broker_wiring
 
 BATCH = 250
@@ -114,10 +117,11 @@ def _twin_without_card_categories(store: StoreServices, spec: ModelSpec, champio
         return None
     with store.engine.connect() as conn:
         cut = last_position(conn)
-    row = train_version(store.engine, store.registry.secret_key, spec.with_categories(()), cut=cut, parent=champion)
-    version = store.registry.add_version(row)
-    store.registry.set_role(version, CHALLENGER, decision={
-        "kind": "manual", "action": "enter", "reason": "the demo's twin without card categorical features"})
+    trained = train_version(store.engine, store.registry.secret_key, spec.with_categories(()), cut=cut,
+                            parent=champion)
+    version = store.registry.versions.add(trained)
+    assign_role(store.registry, version, CHALLENGER, Decision(
+        kind="manual", action="enter", reason="the demo's twin without card categorical features"))
     return version
 
 
@@ -234,7 +238,7 @@ def _summary(console: Console, stats: dict[str, Any], models: list[dict[str, Any
         versions.add_row(f"v{model['version']}", model["status"], auc,
                          _fmt(backtested) + ("*" if in_training else ""),
                          f"{rate} / {'-' if target is None else f'{target:.0%}'}",
-                         describe_decision(model.get("last_decision")))
+                         describe_decision(msgspec.convert(model.get("last_decision"), DecisionView | None)))
     console.print(versions)
     if synthetic:
         console.print("reference (BENCHMARKS.md, Categorical attributes): the same protocol offline (python -m "

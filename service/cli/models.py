@@ -6,16 +6,19 @@ import argparse
 import json
 from typing import Any
 
+import msgspec
 from rich.console import Console
 from rich.table import Table
 
 from service.cli.context import open_store
 from service.domain.assignment import CHAMPION, RETIRED
+from service.domain.records import Decision
 from service.lifecycle.evaluation import evaluate_challengers
 from service.lifecycle.retraining import retrain
+from service.lifecycle.roles import assign_role
 from service.lifecycle.verification import verify_version
 from service.ml.specs import ModelSpec
-from service.views.models import version_detail, version_summaries
+from service.views.models import model_detail, model_summaries
 
 
 def register(subparsers: Any) -> None:
@@ -46,31 +49,31 @@ def register(subparsers: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    summaries = version_summaries(open_store())
+    summaries = model_summaries(open_store().registry)
     if args.json:
-        print(json.dumps(summaries, indent=2))
+        print(json.dumps(msgspec.to_builtins(summaries), indent=2))
         return 0
     table = Table("version", "status", "parent", "model", "threshold", "predictions", "labels", "ROC AUC",
                   "training AUC", "created")
     for s in summaries:
-        live = s["live_metrics"]
-        table.add_row(str(s["version"]), s["status"], str(s["parent_version"] or "-"), s["model_spec"]["name"],
-                      f"{s['threshold']:.4g}", str(live["predictions"]), str(live["labels"]),
-                      _fmt(live["roc_auc"]), _fmt(s["metrics"].get("prequential_roc_auc")), s["created_at"][:19])
+        live = s.live_metrics
+        table.add_row(str(s.version), s.status, str(s.parent_version or "-"), s.model_spec["name"],
+                      f"{s.threshold:.4g}", str(live.predictions), str(live.labels),
+                      _fmt(live.roc_auc), _fmt(s.metrics.get("prequential_roc_auc")), s.created_at[:19])
     Console().print(table)
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    print(json.dumps(version_detail(open_store(), args.version), indent=2))
+    print(json.dumps(msgspec.to_builtins(model_detail(open_store().registry, args.version)), indent=2))
     return 0
 
 
 def _set_role(args: argparse.Namespace) -> int:
     store = open_store()
     action = "promote" if args.role == CHAMPION else "retire"
-    position = store.registry.set_role(args.version, args.role, decision={
-        "kind": "manual", "action": action, "reason": f"{action}d by an operator (fraudlog models {action})"})
+    position = assign_role(store.registry, args.version, args.role, Decision(
+        kind="manual", action=action, reason=f"{action}d by an operator (fraudlog models {action})"))
     print(f"version {args.version} is now {args.role} (log position {position})")
     return 0
 
@@ -100,10 +103,10 @@ def _evaluate(args: argparse.Namespace) -> int:
         print("no challengers to evaluate")
     for d in decisions:
         evidence = d.evidence
-        aucs = (f"; ROC AUC {evidence['challenger_auc']:.4f} vs champion {evidence['champion_auc']:.4f}, "
-                f"p = {evidence['p_value']:.3g}" if "p_value" in evidence else "")
-        print(f"version {d.version}: {d.action} ({d.reason}); {evidence['transactions']:,} shared labelled "
-              f"transactions, {evidence['frauds']:,} frauds{aucs}")
+        aucs = (f"; ROC AUC {evidence.challenger_auc:.4f} vs champion {evidence.champion_auc:.4f}, "
+                f"p = {evidence.p_value:.3g}" if evidence.p_value is not None else "")
+        print(f"version {d.version}: {d.action} ({d.reason}); {evidence.transactions:,} shared labelled "
+              f"transactions, {evidence.frauds:,} frauds{aucs}")
     return 0
 
 

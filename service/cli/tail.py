@@ -6,7 +6,10 @@ import argparse
 import json
 from typing import Any
 
+import msgspec
+
 from service.cli.client_options import add_client_options, connected_client
+from service.client import PredictionItem
 
 
 def register(subparsers: Any) -> None:
@@ -29,14 +32,14 @@ def _tail(args: argparse.Namespace) -> int:
                "min_score": args.min_score, "alerts": args.alerts or None}
     with connected_client(args) as client:
         for item in client.follow(args.after, give_up_after=args.retry_for, **filters):
-            print(json.dumps(item) if args.json else format_prediction(item), flush=True)
+            print(json.dumps(msgspec.to_builtins(item)) if args.json else format_prediction(item), flush=True)
     return 0
 
 
-def format_prediction(item: dict[str, Any]) -> str:
+def format_prediction(item: PredictionItem) -> str:
     """One line: cursor, when scored, transaction, version and role, score against threshold, ALERT."""
-    role = "champion" if item["champion"] else "challenger"
-    alert = "  ALERT" if item["is_alert"] else ""
-    return (f"{item['cursor']:>10}  {item['scored_at']}  {item['transaction_id']}  v{item['model_version']} {role}"
-            f"  score {item['score']:.4f} / {item['threshold']:.4f}{alert}")
+    role = "champion" if item.champion else "challenger"
+    alert = "  ALERT" if item.is_alert else ""
+    return (f"{item.cursor:>10}  {item.scored_at}  {item.transaction_id}  v{item.model_version} {role}"
+            f"  score {item.score:.4f} / {item.threshold:.4f}{alert}")
 

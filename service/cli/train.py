@@ -74,9 +74,9 @@ def _train(args: argparse.Namespace) -> int:
     auc = metrics["prequential_roc_auc"]
     print(f"imported {result.imported.imported:,} new of {result.imported.rows:,} rows "
           f"({result.imported.labels:,} new labels)")
-    print(f"version {result.version} ({spec.name}): trained on log positions {data['first_position']}-"
-          f"{data['last_position']}, {data['event_count']:,} transactions, {data['label_count']:,} labels, "
-          f"{data['fraud_count']:,} frauds; prequential ROC AUC {'-' if auc is None else f'{auc:.4f}'}; "
+    print(f"version {result.version} ({spec.name}): trained on log positions {data.first_position}-"
+          f"{data.last_position}, {data.event_count or 0:,} transactions, {data.label_count or 0:,} labels, "
+          f"{data.fraud_count or 0:,} frauds; prequential ROC AUC {'-' if auc is None else f'{auc:.4f}'}; "
           f"threshold {result.threshold:.6g} ({metrics['calibration_alert_rate']:.2%} of the newest "
           f"{metrics['calibration_transactions']:,} transactions alert); "
           f"{'champion' if not args.no_promote else 'challenger'}; artifact sha256 {result.artifact_sha256[:12]}")

@@ -14,6 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
+from service.domain.records import Decision
+
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 RETIRED = "retired"
@@ -27,7 +31,7 @@ class RoleChange:
     version: int
     role: str
     # Why: the promotion policy's decision and its evidence, or an operator's (None in older logs).
-    decision: Mapping[str, Any] | None = None
+    decision: Decision | None = None
 
 
 def role_change(position: int, payload: Mapping[str, Any]) -> RoleChange:
@@ -38,7 +42,7 @@ def role_change(position: int, payload: Mapping[str, Any]) -> RoleChange:
     """
     decision = payload.get("decision")
     return RoleChange(position, int(str(payload["model_version"])), str(payload.get("role", RETIRED)),
-                      decision if isinstance(decision, Mapping) else None)
+                      msgspec.convert(decision, Decision) if isinstance(decision, Mapping) else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +101,7 @@ class AssignmentTable:
         """Every role event of `version`, oldest first."""
         return [c for c in self._changes if c.version == version]
 
-    def last_decision(self, version: int) -> Mapping[str, Any] | None:
+    def last_decision(self, version: int) -> Decision | None:
         """The decision recorded with the newest role event of `version` that carries one."""
         return next((c.decision for c in reversed(self._changes) if c.version == version and c.decision), None)
 

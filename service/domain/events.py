@@ -2,18 +2,29 @@
 
 The Structs are the contract: msgspec enforces every constraint while decoding, and
 `service.domain.validation` reuses the same annotations to name every bad field when decoding fails.
-The log knows four event types (`EVENT_TYPES`); a `NewEvent` is one of them in its canonical, digested form,
-ready for the store to append. The store names the types in its schema but does not define them.
+The log knows four event types (`EVENT_TYPES`), one Struct each: `TransactionRecorded`, `LabelRecorded`,
+`ModelPromoted` and `ModelRetired`, each a payload exactly as the log stores it. One mapper turns them into
+the log's rows and back: `to_row(event, event_time)` gives the `NewEvent` the store appends (canonical JSON
+and its digest), and `from_row(event_type, payload)` decodes a stored payload into its Struct, refusing an
+unknown type (`UnknownEventType`). The store names the types in its schema but does not define them.
+
+Adding an event type (a drift detection, an alert outcome, a suppression) is one Struct here, subclassing
+`LogEvent` with its `event_type` (a `ClassVar`), plus its class in `EVENT_STRUCTS`; the events table's check
+constraint lists the types, so it also takes an alembic migration that adds the name to it.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
+
+from service.domain.assignment import RETIRED
+from service.domain.records import Decision
 
 MAX_VERSION = 2**31 - 1  # model_versions.version is a 32-bit integer
 MAX_COMPARED = 16  # versions one on-demand comparison may name
@@ -90,9 +101,65 @@ class Receipt(msgspec.Struct):
     status: str  # "accepted" | "duplicate" | "correction"
 
 
+class LogEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An event as the log stores it: the fields are its payload; `event_type` names its type in the log."""
+
+    event_type: ClassVar[str]
+
+
+class TransactionRecorded(LogEvent, frozen=True, kw_only=True):
+    """A transaction in its canonical form: UTC time spelt by `format_time`, sorted attributes, no -0.0.
+    Two posts are the same transaction when these are equal."""
+
+    event_type: ClassVar[str] = EVENT_TRANSACTION
+    transaction_id: str
+    card_id: str | None
+    event_time: str  # `format_time`: the one spelling of the instant that the digest covers
+    amount: float
+    attributes: dict[str, float | str]  # open: whatever a client's transactions carry
+
+
+class LabelRecorded(LogEvent, frozen=True, kw_only=True):
+    """The truth about a transaction, labelled at `labeled_at` (`format_time`)."""
+
+    event_type: ClassVar[str] = EVENT_LABEL
+    transaction_id: str
+    is_fraud: bool
+    labeled_at: str
+
+
+class ModelPromoted(LogEvent, frozen=True, kw_only=True, omit_defaults=True):
+    """A version made champion or challenger, with the decision that made it (absent in older logs)."""
+
+    event_type: ClassVar[str] = EVENT_PROMOTION
+    model_version: int
+    role: str
+    decision: Decision | None = None
+
+
+class ModelRetired(LogEvent, frozen=True, kw_only=True, omit_defaults=True):
+    """A version retired: it scores nothing after this event."""
+
+    event_type: ClassVar[str] = EVENT_RETIREMENT
+    model_version: int
+    role: str
+    decision: Decision | None = None
+
+
+# The registry of event types: the mapper decodes a stored payload with the Struct its type names here.
+EVENT_STRUCTS: dict[str, type[LogEvent]] = {cls.event_type: cls for cls in (
+    TransactionRecorded, LabelRecorded, ModelPromoted, ModelRetired)}
+
+
+class UnknownEventType(ValueError):
+    def __init__(self, event_type: str) -> None:
+        super().__init__(f"unknown event type {event_type!r}; the log knows {sorted(EVENT_STRUCTS)}")
+        self.event_type = event_type
+
+
 @dataclass(frozen=True)
 class NewEvent:
-    """An event ready to append: its type, canonical payload and that payload's digest (see `digest`).
+    """A log row ready to append (what `to_row` gives): its type, canonical payload and that payload's digest.
 
     The digest is how the log tells a retry (same id, same digest: a duplicate) from a reuse of an id with
     another body (a conflict); `transaction_id` and `card_id` are copied out of the payload for indexing.
@@ -113,17 +180,37 @@ class NewEvent:
             object.__setattr__(self, "payload_json", canonical_json(self.payload).decode())
 
 
-def canonical_transaction(tx: TransactionIn) -> dict[str, Any]:
-    """The stored form: UTC time, sorted attributes. Two posts are identical when these are equal."""
-    return {
-        "transaction_id": tx.transaction_id,
-        "card_id": tx.card_id,
-        "event_time": format_time(tx.event_time),
-        "amount": _stored_number(tx.amount),
+def to_row(event: LogEvent, event_time: datetime | None) -> NewEvent:
+    """The log row of `event`, which happened at `event_time` (the log's time index: a transaction's
+    `event_time`, a label's labelling, a role change's making); its payload is the event's fields."""
+    encoded = msgspec.json.encode(event, order="sorted")
+    return NewEvent(event.event_type, getattr(event, "transaction_id", None), getattr(event, "card_id", None),
+                    event_time, hashlib.sha256(encoded).hexdigest(), msgspec.to_builtins(event), encoded.decode())
+
+
+def from_row(event_type: str, payload: Mapping[str, Any] | str | bytes) -> LogEvent:
+    """The event a stored row holds: its payload (decoded JSON, or its text) as the Struct of its type."""
+    cls = EVENT_STRUCTS.get(event_type)
+    if cls is None:
+        raise UnknownEventType(event_type)
+    if isinstance(payload, str | bytes):
+        return msgspec.json.decode(payload, type=cls)
+    return msgspec.convert(payload, cls)
+
+
+def recorded_transaction(tx: TransactionIn) -> TransactionRecorded:
+    """The stored form of a posted transaction: UTC time, sorted attributes."""
+    return TransactionRecorded(
+        transaction_id=tx.transaction_id, card_id=tx.card_id, event_time=format_time(tx.event_time),
+        amount=_stored_number(tx.amount),
         # `canonical_attribute` inlined: this runs for every attribute of every ingested transaction.
-        "attributes": {name: value if isinstance(value, str) else value + 0.0
-                       for name, value in sorted(tx.attributes.items())},
-    }
+        attributes={name: value if isinstance(value, str) else value + 0.0
+                    for name, value in sorted(tx.attributes.items())})
+
+
+def canonical_transaction(tx: TransactionIn) -> dict[str, Any]:
+    """The stored form as the log hands it back (decoded JSON). Two posts are identical when these are equal."""
+    return msgspec.to_builtins(recorded_transaction(tx))
 
 
 def canonical_attribute(value: float | str) -> float | str:
@@ -137,27 +224,26 @@ def _stored_number(value: float) -> float:
     return float(value) + 0.0  # IEEE 754: -0.0 + 0.0 is 0.0; every other float is unchanged
 
 
-def canonical_label(label: LabelIn, received_at: datetime) -> dict[str, Any]:
-    return {
-        "transaction_id": label.transaction_id,
-        "is_fraud": label.is_fraud,
-        "labeled_at": format_time(label.labeled_at or received_at),
-    }
+def recorded_label(label: LabelIn, received_at: datetime) -> LabelRecorded:
+    """The stored form of a posted label; without `labeled_at` it is labelled when it was received."""
+    return LabelRecorded(transaction_id=label.transaction_id, is_fraud=label.is_fraud,
+                         labeled_at=format_time(label.labeled_at or received_at))
 
 
 def transaction_event(tx: TransactionIn) -> NewEvent:
-    """The log event for a validated transaction: its canonical form and that form's digest."""
-    canonical = canonical_transaction(tx)
-    encoded = canonical_json(canonical)
-    return NewEvent(EVENT_TRANSACTION, tx.transaction_id, tx.card_id, tx.event_time,
-                    hashlib.sha256(encoded).hexdigest(), canonical, encoded.decode())
+    """The log row for a validated transaction: its canonical form and that form's digest."""
+    return to_row(recorded_transaction(tx), tx.event_time)
 
 
 def label_event(label: LabelIn, received_at: datetime) -> NewEvent:
-    """The log event for a label; without `labeled_at` it is labelled when it was received."""
-    canonical = canonical_label(label, received_at)
-    return NewEvent(EVENT_LABEL, label.transaction_id, None, label.labeled_at or received_at, digest(canonical),
-                    canonical)
+    """The log row for a label; without `labeled_at` it is labelled when it was received."""
+    return to_row(recorded_label(label, received_at), label.labeled_at or received_at)
+
+
+def role_event(version: int, role: str, decision: Decision | None, at: datetime) -> NewEvent:
+    """The log row giving `version` its `role` (a retirement when `role` is retired) for `decision`."""
+    cls = ModelRetired if role == RETIRED else ModelPromoted
+    return to_row(cls(model_version=version, role=role, decision=decision), at)
 
 
 def digest(canonical: dict[str, Any]) -> str:

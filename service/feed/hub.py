@@ -24,8 +24,8 @@ from sqlalchemy.engine import Engine
 from service.config import FeedSettings
 from service.feed.cursor import Cursor
 from service.feed.watermark import FeedWatermark
+from service.scoring.registry import ModelRegistry
 from service.store.feed import FeedFilter, FeedItem, feed_page
-from service.store.registry import ModelRegistry
 
 log = logging.getLogger("fraudlog.feed")
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
+from service.scoring.registry import ModelRegistry
 from service.store.feed import log_frontier
-from service.store.registry import ModelRegistry
 
 
 class FeedWatermark:

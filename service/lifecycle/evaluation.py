@@ -13,16 +13,18 @@ from __future__ import annotations
 import logging
 
 from service.domain.assignment import CHALLENGER, CHAMPION, RETIRED
-from service.lifecycle.promotion import Decision, PromotionPolicy, Shadow, decide
+from service.domain.records import Decision
+from service.lifecycle.promotion import PromotionPolicy, Shadow, Verdict, decide
+from service.lifecycle.roles import assign_role
+from service.scoring.registry import ModelRegistry
 from service.store.lifecycle import lifecycle_lock, paired_scores
-from service.store.registry import ModelRegistry
 
 log = logging.getLogger("fraudlog.promotion")
 
 _ROLE = {"promote": CHAMPION, "retire": RETIRED, "keep": CHALLENGER}
 
 
-def evaluate_challengers(registry: ModelRegistry, policy: PromotionPolicy | None = None) -> list[Decision]:
+def evaluate_challengers(registry: ModelRegistry, policy: PromotionPolicy | None = None) -> list[Verdict]:
     """Decide on every live challenger and record the decisions; returns them (recorded or not).
 
     Raises `LockBusy` when a retrain or another evaluation holds the lifecycle lock.
@@ -45,9 +47,8 @@ def evaluate_challengers(registry: ModelRegistry, policy: PromotionPolicy | None
             if registry.assignments().current().champion != current.champion:
                 log.warning("the champion changed during evaluation; decisions are left for the next run")
                 break
-            registry.set_role(decision.version, _ROLE[decision.action], decision={
-                "kind": "automatic", "action": decision.action, "reason": decision.reason,
-                "evidence": decision.evidence})
+            assign_role(registry, decision.version, _ROLE[decision.action], Decision(
+                kind="automatic", action=decision.action, reason=decision.reason, evidence=decision.evidence))
             log.info("challenger %s: %s (%s)", decision.version, decision.action, decision.reason,
                      extra={"model_version": decision.version})
             if decision.action == "promote":
@@ -55,11 +56,11 @@ def evaluate_challengers(registry: ModelRegistry, policy: PromotionPolicy | None
     return decisions
 
 
-def _worth_recording(registry: ModelRegistry, decision: Decision, policy: PromotionPolicy) -> bool:
-    if "p_value" not in decision.evidence:
+def _worth_recording(registry: ModelRegistry, decision: Verdict, policy: PromotionPolicy) -> bool:
+    if decision.evidence.p_value is None:
         return False  # not enough evidence for a test: nothing new to say since the version entered
-    last = registry.assignments().last_decision(decision.version) or {}
-    recorded_frauds = (last.get("evidence") or {}).get("frauds")
-    if "p_value" not in (last.get("evidence") or {}):
+    last = registry.assignments().last_decision(decision.version)
+    recorded = last.evidence if last is not None else None
+    if recorded is None or recorded.p_value is None:
         return True
-    return int(decision.evidence["frauds"]) >= int(recorded_frauds or 0) + policy.min_frauds
+    return decision.evidence.frauds >= recorded.frauds + policy.min_frauds

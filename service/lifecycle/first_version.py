@@ -22,11 +22,13 @@ import msgspec
 
 from service.domain.assignment import CHALLENGER, CHAMPION
 from service.domain.events import LabelIn, NewEvent, TransactionIn, label_event, parse_time, transaction_event
+from service.domain.records import Decision, TrainingDataLineage
+from service.lifecycle.roles import assign_role
 from service.lifecycle.versions import DEFAULT_ALERT_RATE, train_version
 from service.ml.specs import ModelSpec
+from service.scoring.registry import ModelRegistry
 from service.store.bulk_load import refresh_statistics
 from service.store.event_log import EventLog
-from service.store.registry import ModelRegistry
 
 HISTORY_PREFIX = "hist:"
 IMPORT_CHUNK = 2_000
@@ -48,7 +50,7 @@ class FirstVersion:
     version: int
     threshold: float
     metrics: dict[str, Any]
-    training_data: dict[str, Any]
+    training_data: TrainingDataLineage
     artifact_sha256: str
     imported: ImportReport
 
@@ -96,14 +98,14 @@ def train_first_version(registry: ModelRegistry, rows: Iterable[tuple[dict[str, 
     report = import_history(registry, rows, id_prefix=id_prefix, progress=progress)
     cut = EventLog(registry.engine).last_position()
     champion = registry.assignments().current().champion
-    row = train_version(registry.engine, registry.secret_key, spec, cut=cut, parent=champion,
-                        target_alert_rate=target_alert_rate, git_commit=git_commit)
-    version = registry.add_version(row)
-    registry.set_role(version, CHAMPION if promote else CHALLENGER, decision={
-        "kind": "manual", "action": "promote" if promote else "enter",
-        "reason": "trained by `fraudlog train`" + (" and promoted" if promote else "")})
-    return FirstVersion(version, float(row["threshold"]), row["metrics"], row["training_data"],
-                        row["artifact_sha256"], report)
+    trained = train_version(registry.engine, registry.secret_key, spec, cut=cut, parent=champion,
+                            target_alert_rate=target_alert_rate, git_commit=git_commit)
+    version = registry.versions.add(trained)
+    assign_role(registry, version, CHAMPION if promote else CHALLENGER, Decision(
+        kind="manual", action="promote" if promote else "enter",
+        reason="trained by `fraudlog train`" + (" and promoted" if promote else "")))
+    return FirstVersion(version, trained.threshold, trained.metrics, trained.lineage.training_data,
+                        trained.artifact_sha256, report)
 
 
 def _events(chunk: list[tuple[dict[str, Any], bool]], prefix: str, first_index: int,

@@ -19,9 +19,12 @@ The same rule serves every family: it compares scores by rank, so it needs no th
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Literal
 
+import msgspec
+
+from service.domain.records import Evidence
 from service.ml.evidence import PairedComparison, delong_test
 from service.ml.metrics import roc_auc
 
@@ -35,7 +38,7 @@ class PromotionPolicy:
     confidence: float = 0.95
     max_challengers: int = 3
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, int | float]:
         return {"min_frauds": self.min_frauds, "min_legitimate": self.min_legitimate,
                 "confidence": self.confidence, "max_challengers": self.max_challengers}
 
@@ -55,17 +58,19 @@ class Shadow:
 
 
 @dataclass(frozen=True, slots=True)
-class Decision:
+class Verdict:
+    """The policy's verdict on one challenger, with the evidence it rests on."""
+
     version: int
     action: Action
     reason: str
-    evidence: dict[str, Any] = field(default_factory=dict)
+    evidence: Evidence
 
 
-def decide(policy: PromotionPolicy, champion: int, shadows: Sequence[Shadow]) -> list[Decision]:
+def decide(policy: PromotionPolicy, champion: int, shadows: Sequence[Shadow]) -> list[Verdict]:
     """One decision per challenger: at most one promotion (listed first), retirements, and keeps."""
     tested: dict[int, PairedComparison | None] = {s.version: _compare(policy, s) for s in shadows}
-    decisions: dict[int, Decision] = {}
+    decisions: dict[int, Verdict] = {}
     better = [s for s in shadows if _significant(policy, tested[s.version], better=True)]
     if better:
         best = max(better, key=lambda s: (_auc(tested[s.version]), s.version))
@@ -118,11 +123,11 @@ def _evidence_auc(shadow: Shadow) -> float:
 
 
 def _decision(policy: PromotionPolicy, champion: int, shadow: Shadow, comparison: PairedComparison | None,
-              action: Action, reason: str) -> Decision:
-    evidence: dict[str, Any] = {"champion": champion, "transactions": len(shadow.labels), "frauds": shadow.frauds,
-                                "policy": policy.as_dict()}
+              action: Action, reason: str) -> Verdict:
+    evidence = Evidence(champion=champion, transactions=len(shadow.labels), frauds=shadow.frauds,
+                        policy=policy.as_dict())
     if comparison is not None:
-        evidence |= {"champion_auc": comparison.incumbent_auc, "challenger_auc": comparison.candidate_auc,
-                     "p_value": comparison.p_value, "difference_interval_95": list(comparison.interval),
-                     "test": "DeLong, one-sided"}
-    return Decision(shadow.version, action, reason, evidence)
+        evidence = msgspec.structs.replace(
+            evidence, champion_auc=comparison.incumbent_auc, challenger_auc=comparison.candidate_auc,
+            p_value=comparison.p_value, difference_interval_95=list(comparison.interval), test="DeLong, one-sided")
+    return Verdict(shadow.version, action, reason, evidence)

@@ -16,11 +16,13 @@ from typing import Any
 
 from service.domain.assignment import CHALLENGER, CHAMPION
 from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION
+from service.domain.records import Decision
+from service.lifecycle.roles import assign_role
 from service.lifecycle.versions import NothingToLearn, train_version
 from service.ml.specs import ModelSpec
+from service.scoring.registry import ModelRegistry
 from service.store.event_log import count_after, last_position
 from service.store.lifecycle import lifecycle_lock, newest_cut
-from service.store.registry import ModelRegistry
 
 log = logging.getLogger("fraudlog.retrain")
 
@@ -89,18 +91,17 @@ def retrain(registry: ModelRegistry, *, min_new_transactions: int = 1, through: 
         spec = spec or ModelSpec.from_dict(parent.model_spec)
         rate = float(parent.metrics.get("target_alert_rate", 0.02))
         try:
-            row = train_version(registry.engine, registry.secret_key, spec, cut=cut, parent=champion,
+            trained = train_version(registry.engine, registry.secret_key, spec, cut=cut, parent=champion,
                                 target_alert_rate=rate, git_commit=git_commit)
         except NothingToLearn as exc:
             log.info("no retrain: %s", exc)
             return None
-        version = registry.add_version(row)
+        version = registry.versions.add(trained)
         if promote:
             status, reason = CHAMPION, "promoted by hand when trained (--promote)"
-            registry.set_role(version, CHAMPION, decision={"kind": "manual", "action": "promote", "reason": reason})
+            assign_role(registry, version, CHAMPION, Decision(kind="manual", action="promote", reason=reason))
         else:
             status, reason = CHALLENGER, "a new version enters as a challenger and scores in shadow"
-            registry.set_role(version, CHALLENGER, decision={"kind": "automatic", "action": "enter",
-                                                             "reason": reason})
+            assign_role(registry, version, CHALLENGER, Decision(kind="automatic", action="enter", reason=reason))
     log.info("retrained", extra={"model_version": version, "parent_version": champion, "status": status})
-    return RetrainResult(version, champion, status, reason, row["metrics"], row["artifact_sha256"])
+    return RetrainResult(version, champion, status, reason, trained.metrics, trained.artifact_sha256)

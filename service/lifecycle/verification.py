@@ -13,12 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from service.domain.records import NewVersion, VersionRecord
 from service.lifecycle.versions import DEFAULT_ALERT_RATE, NothingToLearn, train_version
 from service.ml.artifact import ArtifactRejected
 from service.ml.environment import Drift, describe, differences
 from service.ml.specs import ModelSpec
 from service.ml.training import training_code
-from service.store.registry import ModelRegistry, UnknownVersion, VersionRecord
+from service.scoring.registry import ModelRegistry
+from service.store.versions import UnknownVersion
 
 
 @dataclass(frozen=True)
@@ -63,37 +65,36 @@ def verify_version(registry: ModelRegistry, version: int) -> VerifyReport:
                                                  "verified" if stored_ok else "does not verify")])
     report.environment = moved = differences(record.environment)
     data = record.training_data
-    if data.get("source") != "log" or data.get("label_cut") is None:
+    if data.source != "log" or data.label_cut is None:
         report.method = "none"
-        report.notes.append(f"version {version} was trained by an earlier training method from {data.get('source')!r}"
+        report.notes.append(f"version {version} was trained by an earlier training method from {data.source!r}"
                             " (not a window of the log), which this code cannot re-run")
         return report
     try:
         rate = float(record.metrics.get("target_alert_rate", DEFAULT_ALERT_RATE))
-        row = train_version(registry.engine, registry.secret_key, ModelSpec.from_dict(record.model_spec),
-                            cut=int(data["label_cut"]), parent=record.parent_version, target_alert_rate=rate)
+        trained = train_version(registry.engine, registry.secret_key, ModelSpec.from_dict(record.model_spec),
+                            cut=data.label_cut, parent=record.parent_version, target_alert_rate=rate)
     except (ArtifactRejected, UnknownVersion, NothingToLearn, ValueError) as exc:
         report.method = "none"
         report.notes.append(f"could not retrain version {version}: {exc}")
         return report
-    _compare(report, record, row, stored_ok, bool(moved))
+    _compare(report, record, trained, stored_ok, bool(moved))
     return report
 
 
-def _compare(report: VerifyReport, record: VersionRecord, row: dict[str, Any], stored_ok: bool, moved: bool) -> None:
-    data, new = record.training_data, row["training_data"]
-    same_data = data.get("sha256") == new["sha256"]
-    same_artifact = record.artifact_sha256 == row["artifact_sha256"]
-    counts = (data.get("event_count"), data.get("label_count"))
-    span = (data.get("first_position"), data.get("last_position"))
+def _compare(report: VerifyReport, record: VersionRecord, trained: NewVersion, stored_ok: bool, moved: bool,
+             ) -> None:
+    data, new = record.training_data, trained.lineage.training_data
+    same_data = data.sha256 == new.sha256
+    same_artifact = record.artifact_sha256 == trained.artifact_sha256
+    counts, new_counts = (data.event_count, data.label_count), (new.event_count, new.label_count)
+    span, new_span = (data.first_position, data.last_position), (new.first_position, new.last_position)
     report.checks += [
-        Check("training window (log positions)", span == (new["first_position"], new["last_position"]), span,
-              (new["first_position"], new["last_position"])),
-        Check("training data SHA-256", same_data, str(data.get("sha256"))[:16], new["sha256"][:16]),
-        Check("events and labels learned", counts == (new["event_count"], new["label_count"]), counts,
-              (new["event_count"], new["label_count"])),
-        Check("artifact SHA-256", same_artifact, record.artifact_sha256[:16], row["artifact_sha256"][:16]),
-        Check("threshold", record.threshold == row["threshold"], record.threshold, row["threshold"]),
+        Check("training window (log positions)", span == new_span, span, new_span),
+        Check("training data SHA-256", same_data, str(data.sha256)[:16], str(new.sha256)[:16]),
+        Check("events and labels learned", counts == new_counts, counts, new_counts),
+        Check("artifact SHA-256", same_artifact, record.artifact_sha256[:16], trained.artifact_sha256[:16]),
+        Check("threshold", record.threshold == trained.threshold, record.threshold, trained.threshold),
     ]
     if not stored_ok:
         report.notes.append("the stored artifact no longer matches its recorded SHA-256 and HMAC: it was altered "
@@ -101,12 +102,12 @@ def _compare(report: VerifyReport, record: VersionRecord, row: dict[str, Any], s
                                                       "lineage is intact and the stored blob is not"
                                                       if same_artifact else ""))
     if not same_data:
-        report.notes.append(f"positions {data.get('first_position')}-{data.get('last_position')} of the log do "
+        report.notes.append(f"positions {data.first_position}-{data.last_position} of the log do "
                             "not hash to the digest lineage recorded: these are not the events the version "
                             "learned (the lineage's training range or the log differs)")
     if same_artifact:
         return
-    then, now = record.training_code.get("git_commit"), training_code(train_version).get("git_commit")
+    then, now = record.training_code.git_commit, training_code(train_version).git_commit
     if then and now and then != now:
         report.notes.append(f"the training code differs: trained at commit {then[:12]}, this is {now[:12]}")
     if same_data and not moved:

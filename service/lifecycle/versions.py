@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.domain.records import Lineage, NewVersion
 from service.lifecycle.window import read_window, window_size
 from service.ml.artifact import pack
 from service.ml.specs import ModelSpec
@@ -27,8 +28,8 @@ class NothingToLearn(ValueError):
 
 
 def train_version(engine: Any, secret_key: bytes, spec: ModelSpec, *, cut: int, parent: int | None,
-                  target_alert_rate: float = DEFAULT_ALERT_RATE, git_commit: str | None = None) -> dict[str, Any]:
-    """Train `spec` on the log up to `cut`; returns the version row, ready for `ModelRegistry.add_version`."""
+                  target_alert_rate: float = DEFAULT_ALERT_RATE, git_commit: str | None = None) -> NewVersion:
+    """Train `spec` on the log up to `cut`; returns the version, ready for `VersionStore.add`."""
     window = read_window(engine, cut, window_size(spec), spec.categories)
     if window.events == 0:
         raise NothingToLearn(f"no transactions at positions <= {cut} to train on")
@@ -39,11 +40,10 @@ def train_version(engine: Any, secret_key: bytes, spec: ModelSpec, *, cut: int, 
     model, report = fit(spec, window.data)
     calibration = calibrate(model, spec, window.data, target_alert_rate, CALIBRATION_TRANSACTIONS)
     artifact = pack(model, secret_key)
-    return {
-        "parent_version": parent, "model_spec": spec.to_dict(),
-        "training_code": training_code(train_version, git_commit),
-        "training_data": {**window.lineage(), "window": window_size(spec)},
-        "environment": environment(), "artifact": artifact.blob, "artifact_sha256": artifact.sha256,
-        "artifact_hmac": artifact.hmac, "threshold": calibration.threshold,
-        "metrics": {**report.metrics(), **calibration.metrics()}, "watermark": cut,
-    }
+    lineage = Lineage(model_spec=spec.to_dict(),
+                      training_code=training_code(train_version, git_commit),
+                      training_data=window.lineage(window_size(spec)),
+                      environment=environment())
+    return NewVersion(parent_version=parent, lineage=lineage, artifact=artifact.blob,
+                      artifact_sha256=artifact.sha256, artifact_hmac=artifact.hmac, threshold=calibration.threshold,
+                      metrics={**report.metrics(), **calibration.metrics()}, watermark=cut)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import EVENT_TRANSACTION
 from service.domain.features import TxView, batch_features, history_query
+from service.domain.records import TrainingDataLineage
 from service.ml.specs import ModelSpec
 from service.ml.training import TrainingData
 from service.store.event_log import EventRecord, walk
@@ -41,10 +42,11 @@ class TrainingWindow:
     # SHA-256 of the window as JSON lines: the canonical event, a space, its label (null when unknown).
     sha256: str = ""
 
-    def lineage(self) -> dict[str, object]:
-        return {"source": "log", "first_position": self.first_position, "last_position": self.cut,
-                "label_cut": self.cut, "event_count": self.events, "label_count": self.labels,
-                "fraud_count": self.frauds, "sha256": self.sha256}
+    def lineage(self, window: int) -> TrainingDataLineage:
+        """What a version trained on this window records of it; `window` is the size it was asked for."""
+        return TrainingDataLineage(source="log", first_position=self.first_position, last_position=self.cut,
+                                   label_cut=self.cut, event_count=self.events, label_count=self.labels,
+                                   fraud_count=self.frauds, sha256=self.sha256, window=window)
 
 
 def window_size(spec: ModelSpec) -> int:

@@ -35,17 +35,17 @@ LOCK_FILE = "requirements.lock"
 _LOCK_PLACES = (Path(service.__file__).resolve().parent.parent / LOCK_FILE,
                 Path(sys.prefix) / "share" / "fraudlog" / LOCK_FILE)
 
-Drift = dict[str, dict[str, Any]]  # library -> {"trained": version, "here": version}
+Drift = dict[str, dict[str, str | None]]  # library -> {"trained": version, "here": version}
 
 
-def current() -> dict[str, Any]:
+def current() -> dict[str, str | None]:
     """This process's versions of what builds, loads and runs an artifact, and the digest of its lock file
     (None when it was not installed from one that can be found). A fresh dict: callers may change it."""
     return dict(_current())
 
 
 @lru_cache(maxsize=1)
-def _current() -> dict[str, Any]:
+def _current() -> dict[str, str | None]:
     import cloudpickle
     import numpy
     import river

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import service
+from service.domain.records import TrainingCode
 from service.ml.environment import current as environment_now
 from service.ml.metrics import RunningRocAuc
 from service.ml.specs import Features, Model, ModelSpec, build_model, learn_one, score_one, spec_for
@@ -163,20 +164,16 @@ def choose_threshold(scores: Sequence[float], target_alert_rate: float) -> float
     return above if wanted - alerts_above <= alerts_at_least - wanted else at_least
 
 
-def environment() -> dict[str, Any]:
+def environment() -> dict[str, str | None]:
     """What lineage records as `environment` (see `service.ml.environment`)."""
     return environment_now()
 
 
-def training_code(function: Callable[..., Any], git_commit: str | None = None) -> dict[str, Any]:
+def training_code(function: Callable[..., Any], git_commit: str | None = None) -> TrainingCode:
     """Which code trained a version: module, function, package version and git commit: `git_commit` when the
     deployment states it (FRAUDLOG_GIT_COMMIT, through Settings), else the checkout's HEAD, else None."""
-    return {
-        "module": function.__module__,
-        "function": function.__qualname__,
-        "package_version": service.__version__,
-        "git_commit": git_commit or _checkout_commit(),
-    }
+    return TrainingCode(module=function.__module__, function=function.__qualname__,
+                        package_version=service.__version__, git_commit=git_commit or _checkout_commit())
 
 
 @lru_cache(maxsize=1)

@@ -3,34 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from service.domain.events import format_time
 from service.domain.features import TxView
+from service.domain.records import LineageSummary, TrainingRange
 from service.ml.artifact import ArtifactRejected
 from service.ml.specs import ModelSpec, union_categories
 from service.replay.compare import field_differences
 from service.replay.history import features_of
 from service.replay.recompute import score_with, scoring_versions
+from service.scoring.registry import ModelRegistry
 from service.store.event_log import EventRecord
 from service.store.predictions import PredictionRecord
-from service.store.registry import ModelRegistry, UnknownVersion
 from service.store.roles import assignment_table
 from service.store.snapshot import read_only_snapshot
+from service.store.versions import UnknownVersion
 
 UNEXPECTED = "unexpected"  # no version the log assigns to the event should have written this prediction
 ARTIFACT = "artifact"  # the version's artifact does not verify, so nothing can be recomputed with it
 
 
-def lineage_summary(registry: ModelRegistry, version: int) -> dict[str, Any]:
+def lineage_summary(registry: ModelRegistry, version: int) -> LineageSummary:
     """Enough of a version's lineage to say what produced a score; `GET /v1/models/{v}` has the rest."""
     record = registry.get(version)
     data = record.training_data
-    return {"version": record.version, "parent_version": record.parent_version,
-            "model_spec": record.model_spec.get("name"),
-            "training_range": {"source": data.get("source"), "first_position": data.get("first_position"),
-                               "last_position": data.get("last_position")},
-            "artifact_sha256": record.artifact_sha256, "created_at": format_time(record.created_at)}
+    return LineageSummary(version=record.version, parent_version=record.parent_version,
+                          model_spec=record.model_spec.get("name"),
+                          training_range=TrainingRange(source=data.source, first_position=data.first_position,
+                                                       last_position=data.last_position),
+                          artifact_sha256=record.artifact_sha256, created_at=format_time(record.created_at))
 
 
 def reproduce(registry: ModelRegistry, event: EventRecord, stored: Sequence[PredictionRecord],

@@ -22,11 +22,11 @@ from service.replay.chunks import CHUNK, transaction_chunks
 from service.replay.collect import collected_per_chunk
 from service.replay.history import FeatureWalk
 from service.replay.recompute import score_with
+from service.scoring.registry import ModelRegistry
 from service.store.event_log import last_position
 from service.store.labels import latest_labels
 from service.store.outbox import alerts_by_version
 from service.store.predictions import stored_predictions
-from service.store.registry import ModelRegistry
 from service.store.roles import assignment_table
 from service.store.snapshot import read_only_snapshot
 
@@ -131,5 +131,5 @@ def _with_alerts(side: Side, alerts: int) -> dict[str, Any]:
 
 def _training_range(registry: ModelRegistry, version: int) -> tuple[int, int] | None:
     data = registry.get(version).training_data
-    first, last = data.get("first_position"), data.get("last_position")
-    return None if first is None or last is None else (int(first), int(last))
+    first, last = data.first_position, data.last_position
+    return None if first is None or last is None else (first, last)

@@ -16,9 +16,9 @@ from service.replay.collect import collected_per_chunk
 from service.replay.compare import DEFAULT_SHOWN, Difference, Tally, compare_chunk
 from service.replay.history import FeatureWalk
 from service.replay.recompute import categories_scoring, recompute
+from service.scoring.registry import ModelRegistry
 from service.store.event_log import count_by_type, last_position
 from service.store.predictions import stored_predictions
-from service.store.registry import ModelRegistry
 from service.store.roles import assignment_table
 from service.store.snapshot import read_only_snapshot
 

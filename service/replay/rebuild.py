@@ -46,6 +46,7 @@ from service.ml.artifact import verify
 from service.replay.collect import collected_per_chunk
 from service.replay.history import FeatureWalk
 from service.replay.recompute import Recomputed, categories_scoring, recompute
+from service.scoring.registry import ModelRegistry
 from service.store import migrate
 from service.store.bulk_load import continue_positions_after_copy, insert_copied
 from service.store.engine import create_engine, write_transaction
@@ -54,10 +55,10 @@ from service.store.event_log import EventRecord, count_by_type, walk
 from service.store.labels import project_labels
 from service.store.outbox import SENT, alert_row, insert_alert_rows
 from service.store.predictions import insert_predictions
-from service.store.registry import ModelRegistry, insert_version_rows, version_rows
 from service.store.snapshot import read_only_snapshot
 from service.store.stats import row_counts
 from service.store.tables import events
+from service.store.versions import insert_version_rows, version_rows
 
 CHUNK = 1_000
 REBUILT_MARKER = "rebuilt: delivery state not carried over"

@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from service.domain.assignment import Assignment, AssignmentTable
 from service.domain.features import FeatureValues, TxView
 from service.ml.specs import score_one, union_categories
+from service.scoring.models import LoadedVersion
+from service.scoring.registry import ModelRegistry
 from service.store.predictions import PredictionRecord
-from service.store.registry import LoadedVersion, ModelRegistry
 
 # One prediction as the log says it must be: exactly the fields stored, so the two compare field by field.
 Recomputed = PredictionRecord

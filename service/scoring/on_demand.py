@@ -10,9 +10,10 @@ from service.domain.assignment import CHALLENGER
 from service.domain.events import PredictIn, canonical_transaction
 from service.domain.features import FeatureValues, TxView, batch_features, history_query
 from service.ml.specs import score_one, union_categories
+from service.scoring.registry import ModelRegistry
 from service.store.event_log import EventLog
 from service.store.history import fetch_history
-from service.store.registry import ModelRegistry, UnknownVersion
+from service.store.versions import UnknownVersion
 
 
 @dataclass(frozen=True)

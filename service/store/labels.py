@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, NamedTuple
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import EVENT_LABEL, NewEvent, parse_time
+from service.domain.records import LabelRow
 from service.store.backend import backend_for
 from service.store.tables import events, labels
 
@@ -88,8 +90,8 @@ def project_labels(conn: Connection, appended: Sequence[tuple[NewEvent, int]]) -
     conn.execute(stmt, rows)
 
 
-def label_for(engine: Engine, transaction_id: str) -> dict[str, Any] | None:
+def label_for(engine: Engine, transaction_id: str) -> LabelRow | None:
     """The projected label of one transaction (its `labels` row), or None when it has none."""
     with engine.connect() as conn:
-        row = conn.execute(sa.select(labels).where(labels.c.transaction_id == transaction_id)).mappings().first()
-    return None if row is None else dict(row)
+        row = conn.execute(sa.select(labels).where(labels.c.transaction_id == transaction_id)).first()
+    return None if row is None else msgspec.convert(row, LabelRow, from_attributes=True)

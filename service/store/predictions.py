@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import EVENT_TRANSACTION
+from service.domain.records import PredictionRow
 from service.store.backend import backend_for
 from service.store.tables import decode_json, events, json_text, predictions
 
@@ -126,9 +128,12 @@ def last_position_recorded_before(engine: Engine, cutoff: datetime, *, after: in
     return None if value is None else int(value)
 
 
-def predictions_for(engine: Engine, transaction_id: str) -> list[dict[str, Any]]:
+def predictions_for(engine: Engine, transaction_id: str) -> list[PredictionRow]:
     """Every stored prediction of one transaction, by model version: the transaction view's one read."""
     stmt = sa.select(predictions).where(predictions.c.transaction_id == transaction_id).order_by(
         predictions.c.model_version)
     with engine.connect() as conn:
-        return [{**row, "features": features_as_stored(row["features"])} for row in conn.execute(stmt).mappings()]
+        rows = conn.execute(stmt).all()
+    # By attribute: the mapping's keys are SQLAlchemy's `quoted_name`, which msgspec refuses as `str`.
+    return [msgspec.structs.replace(msgspec.convert(row, PredictionRow, from_attributes=True),
+                                    features=features_as_stored(row.features)) for row in rows]

@@ -8,33 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-import msgspec
-
+from service.domain.records import LineageSummary
 from service.replay.audit import lineage_summary, reproduce
+from service.scoring.registry import ModelRegistry
 from service.store.event_log import EventRecord
 from service.store.predictions import PredictionRecord
-from service.store.registry import ModelRegistry, UnknownVersion
-
-
-class TrainingRange(msgspec.Struct, kw_only=True):
-    """Which part of the log (or which file) a version learned from."""
-
-    source: str | None
-    first_position: int | None
-    last_position: int | None
-
-
-class LineageSummary(msgspec.Struct, kw_only=True):
-    """Enough of a version's lineage to say what produced a score; `GET /v1/models/{v}` has the rest."""
-
-    version: int
-    parent_version: int | None
-    model_spec: str | None
-    training_range: TrainingRange
-    artifact_sha256: str
-    created_at: str
+from service.store.versions import UnknownVersion
 
 
 @dataclass(frozen=True)
@@ -56,7 +36,6 @@ def audit_predictions(registry: ModelRegistry, event: EventRecord, stored: Seque
 
 def _lineage(registry: ModelRegistry, version: int) -> LineageSummary | None:
     try:
-        summary: dict[str, Any] = lineage_summary(registry, version)
+        return lineage_summary(registry, version)
     except UnknownVersion:  # a prediction naming a version that was never registered: nothing to show
         return None
-    return msgspec.convert(summary, LineageSummary)

@@ -7,15 +7,15 @@ is a challenger.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, cast
 
 import msgspec
 
 from service.domain.assignment import CHALLENGER, AssignmentTable
 from service.domain.events import format_time
-from service.store.registry import ModelRegistry, VersionRecord
+from service.domain.records import Decision, Evidence, TrainingCode, TrainingDataLineage, VersionRecord
+from service.scoring.registry import ModelRegistry
 from service.store.stats import model_quality
 from service.views.statuses import ModelStatus
 
@@ -44,7 +44,7 @@ class DecisionView(msgspec.Struct, kw_only=True):
     kind: str | None
     action: str | None
     reason: str | None
-    evidence: dict[str, Any] | None
+    evidence: Evidence | None
 
 
 class ModelSummary(msgspec.Struct, kw_only=True):
@@ -79,9 +79,9 @@ class ModelDetail(msgspec.Struct, kw_only=True):
     created_at: str
     status: ModelStatus
     model_spec: dict[str, Any]
-    training_code: dict[str, Any]
-    training_data: dict[str, Any]
-    environment: dict[str, Any]
+    training_code: TrainingCode
+    training_data: TrainingDataLineage
+    environment: dict[str, str | None]
     artifact: Artifact
     threshold: float
     metrics: dict[str, Any]
@@ -138,23 +138,6 @@ def _target_alert_rate(record: VersionRecord) -> float | None:
     return None if target is None else float(target)
 
 
-class HasRegistry(Protocol):
-    """Anything that holds the registry: the CLI's store."""
-
-    @property
-    def registry(self) -> ModelRegistry: ...
-
-
-def version_summaries(store: HasRegistry) -> list[dict[str, Any]]:
-    """`model_summaries` as JSON-ready documents: what `fraudlog models list --json` prints."""
-    return cast(list[dict[str, Any]], msgspec.to_builtins(model_summaries(store.registry)))
-
-
-def version_detail(store: HasRegistry, version: int) -> dict[str, Any]:
-    """`model_detail` as a JSON-ready document: what `fraudlog models show` prints."""
-    return cast(dict[str, Any], msgspec.to_builtins(model_detail(store.registry, version)))
-
-
 def _summary(record: VersionRecord, status: ModelStatus, live: LiveMetrics, last: list[DecisionView],
              ) -> ModelSummary:
     target = record.metrics.get("target_alert_rate")
@@ -168,10 +151,11 @@ def _summary(record: VersionRecord, status: ModelStatus, live: LiveMetrics, last
 def _decisions(table: AssignmentTable, version: int) -> list[DecisionView]:
     out = []
     for change in table.changes_of(version):
-        decision = dict(change.decision or {})
-        out.append(DecisionView(position=change.position, role=change.role, kind=decision.get("kind"),
-                                action=decision.get("action"), reason=decision.get("reason"),
-                                evidence=decision.get("evidence")))
+        decision = change.decision
+        out.append(DecisionView(position=change.position, role=change.role,
+                                kind=decision.kind if decision else None, action=decision.action if decision else None,
+                                reason=decision.reason if decision else None,
+                                evidence=decision.evidence if decision else None))
     return out
 
 
@@ -179,12 +163,13 @@ def _status(named: str | None) -> ModelStatus:
     return cast(ModelStatus, named or CHALLENGER)
 
 
-def describe_decision(decision: Mapping[str, Any] | None) -> str:
+def describe_decision(decision: Decision | DecisionView | None) -> str:
     """One line for a recorded decision: who, what, and the evidence when a test ran."""
-    decision = decision or {}
-    evidence = decision.get("evidence") or {}
-    text = f"{decision.get('kind') or ''} {decision.get('action') or '-'}".strip()
-    if "p_value" in evidence:
-        text += (f": {evidence['challenger_auc']:.4f} vs v{evidence['champion']} {evidence['champion_auc']:.4f}, "
-                 f"{evidence['frauds']} frauds, p={evidence['p_value']:.3g}")
+    if decision is None:
+        return "-"
+    evidence = decision.evidence
+    text = f"{decision.kind or ''} {decision.action or '-'}".strip()
+    if evidence is not None and evidence.p_value is not None:
+        text += (f": {evidence.challenger_auc:.4f} vs v{evidence.champion} {evidence.champion_auc:.4f}, "
+                 f"{evidence.frauds} frauds, p={evidence.p_value:.3g}")
     return text

@@ -8,17 +8,18 @@ assignment and the history as of the event's position.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import cast
 
 import msgspec
 from sqlalchemy.engine import Engine
 
 from service.domain.events import format_time
+from service.domain.records import LabelRow, PredictionRow
+from service.scoring.registry import ModelRegistry
 from service.store.event_log import EventLog, EventRecord
 from service.store.labels import label_for
 from service.store.outbox import AlertRecord, alert_for_transaction
 from service.store.predictions import PredictionRecord, predictions_for
-from service.store.registry import ModelRegistry
 from service.views.audit import LineageSummary, PredictionAudit, audit_predictions
 from service.views.statuses import AlertStatus
 
@@ -106,16 +107,15 @@ def _transaction(event: EventRecord) -> TransactionRecord:
     return msgspec.convert(document, TransactionRecord)
 
 
-def _prediction(row: dict[str, Any]) -> PredictionView:
-    return PredictionView(model_version=row["model_version"], champion=row["champion"], score=row["score"],
-                          threshold=row["threshold"], features=row["features"],
-                          scored_at=format_time(row["scored_at"]))
+def _prediction(row: PredictionRow) -> PredictionView:
+    return PredictionView(model_version=row.model_version, champion=row.champion, score=row.score,
+                          threshold=row.threshold, features=row.features, scored_at=format_time(row.scored_at))
 
 
-def _stored(row: dict[str, Any]) -> PredictionRecord:
+def _stored(row: PredictionRow) -> PredictionRecord:
     """A predictions row as replay compares it, so the audit need not read the predictions again."""
-    return PredictionRecord(row["transaction_id"], row["model_version"], row["position"], row["champion"],
-                            row["score"], row["threshold"], row["features"])
+    return PredictionRecord(row.transaction_id, row.model_version, row.position, row.champion, row.score,
+                            row.threshold, row.features)
 
 
 def _with_audit(view: PredictionView, audit: PredictionAudit) -> PredictionView:
@@ -123,9 +123,9 @@ def _with_audit(view: PredictionView, audit: PredictionAudit) -> PredictionView:
                                    replay_differences=audit.differences)
 
 
-def _label(row: dict[str, Any]) -> LabelView:
-    return LabelView(is_fraud=row["is_fraud"], labeled_at=format_time(row["labeled_at"]), position=row["position"],
-                     corrections=row["corrections"])
+def _label(row: LabelRow) -> LabelView:
+    return LabelView(is_fraud=row.is_fraud, labeled_at=format_time(row.labeled_at), position=row.position,
+                     corrections=row.corrections)
 
 
 def _alert(alert: AlertRecord) -> TransactionAlert:

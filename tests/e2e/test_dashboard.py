@@ -19,8 +19,9 @@ import pytest
 from service.client import FraudlogClient, stream
 from service.config import ApiKey, Settings
 from service.domain.assignment import CHALLENGER
+from service.lifecycle.roles import assign_role
+from service.scoring.registry import ModelRegistry
 from service.store.engine import create_engine
-from service.store.registry import ModelRegistry
 from tests.support.api import served_api
 from tests.support.models import SECRET, install_version, synthetic_rows
 
@@ -34,7 +35,7 @@ def versions(sqlite_url: str) -> str:
     engine = create_engine(sqlite_url)
     install_version(engine)
     challenger = install_version(engine, model="logreg", promote=False)
-    ModelRegistry(engine, SECRET).set_role(challenger, CHALLENGER)
+    assign_role(ModelRegistry(engine, SECRET), challenger, CHALLENGER)
     engine.dispose()
     return sqlite_url
 
@@ -151,8 +152,8 @@ def test_try_a_transaction_scores_it_with_every_live_version(versions: str, brow
             [...row.querySelectorAll('td')].map((td) => td.textContent))""")
         with FraudlogClient(url) as client:
             compared = client.compare(transaction, "live")
-        assert rows == [[f"v{c['model_version']}", c["status"], f"{c['score']:.4f}", f"{c['threshold']:.4f}",
-                         "ALERT" if c["is_alert"] else "pass"] for c in compared]
+        assert rows == [[f"v{c.model_version}", c.status, f"{c.score:.4f}", f"{c.threshold:.4f}",
+                         "ALERT" if c.is_alert else "pass"] for c in compared]
         assert [r[:2] for r in rows] == [["v1", "champion"], ["v2", "challenger"]]
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard-try.png"), full_page=True)

@@ -18,7 +18,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Any
 
 import httpx
 import pytest
@@ -26,7 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from service.api.server import free_port
-from service.client import ClientError, FraudlogClient
+from service.client import ClientError, FraudlogClient, PredictionItem
 from service.sse import parse_events
 from service.store.tables import predictions
 from tests.integration.test_prediction_stream import read_to_end, stalled_consumer
@@ -84,7 +83,7 @@ class RestlessConsumer:
     def __init__(self, urls: list[str], expected: int) -> None:
         self.urls = urls
         self.expected = expected
-        self.received: list[dict[str, Any]] = []
+        self.received: list[PredictionItem] = []
         self.reconnections = 0
         self.failed_connections = 0
         self.rng = random.Random(7)
@@ -154,7 +153,7 @@ def test_a_restless_consumer_gets_every_champion_prediction_once_in_order_across
         cut_off_total = cut_offs_counted(urls[0])
         events = list(parse_events(read_to_end(stalled)))
 
-    got = [item["position"] for item in consumer.received]
+    got = [item.position for item in consumer.received]
     assert len(got) == TRANSACTIONS, f"{len(got)} of {TRANSACTIONS} after {consumer.reconnections} reconnections"
     assert got == champion_positions(pg_engine), "every champion prediction, once each, in log order"
     assert consumer.failed_connections > 0 and consumer.reconnections > 5  # it did meet the dead process

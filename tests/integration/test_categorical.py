@@ -17,16 +17,18 @@ from service.config import Settings
 from service.domain.assignment import CHALLENGER
 from service.domain.categorical import feature_names
 from service.domain.features import HistoryQuery
+from service.domain.records import Decision
 from service.lifecycle.first_version import train_first_version
+from service.lifecycle.roles import assign_role
 from service.lifecycle.versions import train_version
 from service.ml.specs import spec_for
 from service.replay import replay
 from service.replay.rebuild import rebuild
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
 from service.store.history import fetch_history
-from service.store.registry import ModelRegistry
 from service.store.tables import predictions
 from tests.support.api import api_client
 from tests.support.event_log import append_transactions
@@ -51,9 +53,9 @@ def install_versions(engine: Engine) -> ModelRegistry:
     history = with_unicode(synthetic_rows(500, seed=21, cards=20))
     train_first_version(registry, history, spec_for("logreg").with_categories(CHAMPION_CATEGORIES), id_prefix="h:")
     hst = spec_for("hst", n_trees=10, height=8, window_size=100).with_categories(CHALLENGER_CATEGORIES)
-    row = train_version(engine, SECRET, hst, cut=EventLog(engine).last_position(), parent=1)
-    registry.set_role(registry.add_version(row), CHALLENGER, decision={"kind": "manual", "action": "enter",
-                                                                        "reason": "test"})
+    trained = train_version(engine, SECRET, hst, cut=EventLog(engine).last_position(), parent=1)
+    assign_role(registry, registry.versions.add(trained), CHALLENGER,
+                Decision(kind="manual", action="enter", reason="test"))
     return registry
 
 

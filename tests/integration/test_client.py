@@ -10,17 +10,16 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
 
 from service.api.server import free_port, serve_in_thread
-from service.client import ClientError, FraudlogClient
+from service.client import ClientError, FraudlogClient, VersionPrediction
 from service.config import ApiKey, Settings
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
-from service.store.registry import ModelRegistry
 from tests.support.api import build_app
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
@@ -55,7 +54,7 @@ def test_the_stream_iterator_resumes_by_itself_across_a_server_restart(settings:
 
     def consume() -> None:
         for item in client.follow("0", retry_seconds=0.1, max_retry_seconds=0.5):
-            received.append(item["position"])
+            received.append(item.position)
 
     expected: list[int] = []
     with serve_in_thread(build_app(settings), port=port):
@@ -119,7 +118,7 @@ def test_client_errors_carry_the_problem_in_one_line(settings: Settings, engine:
     with serve_in_thread(build_app(settings)) as url, FraudlogClient(url, api_key=KEY) as client:
         with pytest.raises(ClientError, match=r"404 Unknown model version: model version 99 does not exist"):
             client.compare(synthetic_rows(1, seed=65)[0][0], [1, 99])
-        rows: list[dict[str, Any]] = client.compare(synthetic_rows(1, seed=65)[0][0])
-        assert [r["model_version"] for r in rows] == [1]
+        rows: list[VersionPrediction] = client.compare(synthetic_rows(1, seed=65)[0][0])
+        assert [r.model_version for r in rows] == [1]
         page = client.predictions(after="0", alerts=True)
-        assert page["items"] == [] and int(page["next_cursor"]) > 0
+        assert page.items == [] and int(page.next_cursor) > 0

@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import pytest
 from litestar.testing import TestClient
 
 from service.config import Settings
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.event_log import EventLog
 from service.store.predictions import predictions_for
-from service.store.registry import ModelRegistry
 from tests.support.api import api_client
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
@@ -40,7 +41,7 @@ def test_comparing_versions_matches_what_each_stores_for_the_same_transaction(cl
 
     [position] = append_transactions(engine, [(transaction, False)])
     Scorer(engine, ModelRegistry(engine, SECRET)).score_positions([position])
-    stored = {p["model_version"]: p for p in predictions_for(engine, transaction["transaction_id"])}
+    stored = {p.model_version: msgspec.to_builtins(p) for p in predictions_for(engine, transaction["transaction_id"])}
     assert set(stored) == {champion, challenger}
     for row in rows:
         kept = stored[row["model_version"]]

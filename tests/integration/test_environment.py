@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -19,12 +20,14 @@ from sqlalchemy.engine import Engine
 from service.cli import main
 from service.config import Settings
 from service.domain.assignment import CHAMPION
+from service.domain.records import Decision
+from service.lifecycle.roles import assign_role
 from service.lifecycle.versions import train_version
 from service.ml.environment import EnvironmentMismatch, current
 from service.ml.specs import spec_for
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.event_log import EventLog
-from service.store.registry import ModelRegistry
 from service.store.tables import predictions
 from tests.support.api import served_api
 from tests.support.event_log import append_transactions
@@ -40,11 +43,11 @@ def forged_champion(engine: Engine, **recorded: str) -> int:
     """A champion whose lineage says it was trained with `recorded` library versions."""
     install_version(engine)
     registry = ModelRegistry(engine, SECRET)
-    row = train_version(engine, SECRET, spec_for("hst", n_trees=10, height=8, window_size=100),
-                        cut=EventLog(engine).last_position(), parent=1)
-    row["environment"] = {**row["environment"], **recorded}
-    version = registry.add_version(row)
-    registry.set_role(version, CHAMPION, decision={"kind": "manual", "action": "promote", "reason": "test"})
+    trained = train_version(engine, SECRET, spec_for("hst", n_trees=10, height=8, window_size=100),
+                            cut=EventLog(engine).last_position(), parent=1)
+    lineage = msgspec.structs.replace(trained.lineage, environment={**trained.lineage.environment, **recorded})
+    version = registry.versions.add(msgspec.structs.replace(trained, lineage=lineage))
+    assign_role(registry, version, CHAMPION, Decision(kind="manual", action="promote", reason="test"))
     return version
 
 

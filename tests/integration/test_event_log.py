@@ -97,7 +97,7 @@ class TestEventLogContract:
         assert same.receipts[0].position == first.receipts[0].position
         assert log.count("label") == 2
         projected = label_for(engine, "tx-9")
-        assert projected is not None and projected["is_fraud"] is False and projected["corrections"] == 1
+        assert projected is not None and projected.is_fraud is False and projected.corrections == 1
 
     def test_label_for_unknown_transaction_is_accepted(self, log: EventLog) -> None:
         [outcome] = log.append_labels([[label_event("not-yet-seen", True, NOW)]], NOW)

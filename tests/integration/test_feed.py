@@ -12,9 +12,11 @@ from sqlalchemy.engine import Engine
 
 from service.config import Settings
 from service.domain.assignment import RETIRED
+from service.domain.records import Decision
 from service.feed.watermark import FeedWatermark
+from service.lifecycle.roles import assign_role
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
-from service.store.registry import ModelRegistry
 from tests.support.api import api_client
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
@@ -43,7 +45,7 @@ def test_positions_no_champion_serves_are_final(engine: Engine, registry: ModelR
     version = install_version(engine)  # the imported history precedes the first promotion
     watermark = FeedWatermark(engine, registry)
     assert watermark.advance() == registry.assignments().first_champion_position
-    registry.set_role(version, RETIRED, decision={"kind": "manual", "action": "retire", "reason": "test"})
+    assign_role(registry, version, RETIRED, Decision(kind="manual", action="retire", reason="test"))
     unserved = append_transactions(engine, synthetic_rows(3, seed=22))
     assert Scorer(engine, registry).score_positions(unserved).predictions == 0
     assert watermark.advance() == unserved[-1]

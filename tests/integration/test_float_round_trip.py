@@ -26,10 +26,10 @@ from service.config import Settings
 from service.domain.events import TransactionIn, canonical_transaction
 from service.domain.features import TxView
 from service.replay import replay
+from service.scoring.registry import ModelRegistry
 from service.store.engine import write_transaction
 from service.store.event_log import EventLog
 from service.store.predictions import insert_predictions, predictions_for, stored_predictions
-from service.store.registry import ModelRegistry
 from service.store.snapshot import read_only_snapshot
 from service.store.tables import predictions
 from tests.support.api import api_client
@@ -132,7 +132,7 @@ def test_any_float_but_negative_zero_reads_back_from_the_features_column_as_writ
     with read_only_snapshot(engine) as conn:
         [stored] = stored_predictions(conn, position, position + 1)
     [viewed] = predictions_for(engine, transaction_id)
-    for read in (stored.features, viewed["features"]):
+    for read in (stored.features, viewed.features):
         assert read["label"] == "a string"
         assert {name: bits(read[name]) for name in features if name != "label"} == {
             name: struct.pack(">d", value) for name, value in features.items() if name != "label"}

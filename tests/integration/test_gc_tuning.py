@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from service.config import Settings
-from service.store.registry import ModelRegistry
+from service.scoring.registry import ModelRegistry
 from tests.support.api import api_client
 from tests.support.models import SECRET, install_version
 from workers.process import start_broker

@@ -26,10 +26,10 @@ from service.lifecycle.promotion import PromotionPolicy
 from service.lifecycle.retraining import RetrainResult, retrain, retrain_due
 from service.lifecycle.window import read_window
 from service.ml.specs import spec_for
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.event_log import EventLog
 from service.store.lifecycle import LockBusy
-from service.store.registry import ModelRegistry
 from service.store.tables import events, model_versions, predictions
 from tests.support.data import SAMPLE_CSV
 from tests.support.event_log import append_labels, append_transactions
@@ -143,9 +143,9 @@ def test_a_challenger_short_of_the_minimum_evidence_is_never_promoted(engine: En
     [decision] = evaluate_challengers(registry, POLICY)
 
     assert decision.action == "keep" and "not enough evidence" in decision.reason
-    assert decision.evidence["frauds"] == POLICY.min_frauds - 1
+    assert decision.evidence.frauds == POLICY.min_frauds - 1
     assert ModelRegistry(engine, SECRET).assignments().current().champion == 1
-    assert ModelRegistry(engine, SECRET).assignments().last_decision(challenger)["action"] == "enter"
+    assert ModelRegistry(engine, SECRET).assignments().last_decision(challenger).action == "enter"
 
 
 def test_a_clearly_better_challenger_is_promoted_with_its_evidence_in_the_log(engine: Engine) -> None:
@@ -160,11 +160,11 @@ def test_a_clearly_better_challenger_is_promoted_with_its_evidence_in_the_log(en
     from_the_log = ModelRegistry(engine, SECRET).assignments()  # a fresh read of the role events
     assert from_the_log.current().champion == challenger
     recorded = from_the_log.last_decision(challenger)
-    assert recorded is not None and recorded["kind"] == "automatic" and recorded["action"] == "promote"
-    evidence = recorded["evidence"]
-    assert evidence["transactions"] == len(rows) and evidence["frauds"] == sum(y for _, y in rows)
-    assert evidence["challenger_auc"] > 0.9 > 0.5 > evidence["champion_auc"]
-    assert evidence["p_value"] < 1 - POLICY.confidence and evidence["champion"] == 1
+    assert recorded is not None and recorded.kind == "automatic" and recorded.action == "promote"
+    evidence = recorded.evidence
+    assert evidence.transactions == len(rows) and evidence.frauds == sum(y for _, y in rows)
+    assert evidence.challenger_auc > 0.9 > 0.5 > evidence.champion_auc
+    assert evidence.p_value < 1 - POLICY.confidence and evidence.champion == 1
 
 
 def test_a_clearly_worse_challenger_is_never_promoted(engine: Engine) -> None:
@@ -175,7 +175,7 @@ def test_a_clearly_worse_challenger_is_never_promoted(engine: Engine) -> None:
     [decision] = evaluate_challengers(registry, POLICY)
 
     assert decision.version == challenger and decision.action == "retire"
-    assert decision.evidence["challenger_auc"] < 0.5 < decision.evidence["champion_auc"]
+    assert decision.evidence.challenger_auc < 0.5 < decision.evidence.champion_auc
     table = ModelRegistry(engine, SECRET).assignments()
     assert table.current().champion == 1 and table.status_of(challenger) == RETIRED
     assert CHAMPION not in {change.role for change in table.changes_of(challenger)}
@@ -187,8 +187,8 @@ def test_a_clearly_worse_challenger_is_never_promoted(engine: Engine) -> None:
 def assert_learns_every_label_in_its_window(engine: Engine, registry: ModelRegistry, version: int) -> int:
     record = registry.get(version)
     data = record.training_data
-    expected = labelled_in_window(engine, data["first_position"], data["label_cut"])
-    assert data["label_count"] == record.metrics["n_labels"] == expected
+    expected = labelled_in_window(engine, data.first_position, data.label_cut)
+    assert data.label_count == record.metrics["n_labels"] == expected
     return expected
 
 
@@ -229,7 +229,7 @@ def test_train_csv_twice_imports_once(engine: Engine, capsys: pytest.CaptureFixt
     assert (log.count(EVENT_TRANSACTION), log.count(EVENT_LABEL)) == counts
     assert "imported 0 new of 3,000 rows (0 new labels)" in capsys.readouterr().out
     first, second = ModelRegistry(engine, SECRET).list()
-    assert first.training_data["sha256"] == second.training_data["sha256"]  # the same history, learned again
+    assert first.training_data.sha256 == second.training_data.sha256  # the same history, learned again
 
 
 # -- train/serve skew -----------------------------------------------------------------------------------------
@@ -271,8 +271,8 @@ def test_the_retrain_trigger_fires_once_per_new_range(engine: Engine) -> None:
     append_labels(engine, unlabelled)
     again = retrain(registry)
     assert again is not None and again.version == fired.version + 1
-    assert registry.get(again.version).training_data["first_position"] <= registry.get(
-        fired.version).training_data["label_cut"] < registry.get(again.version).training_data["label_cut"]
+    assert registry.get(again.version).training_data.first_position <= registry.get(
+        fired.version).training_data.label_cut < registry.get(again.version).training_data.label_cut
     assert retrain(registry) is None
     assert version_count(engine) == 3
 
@@ -287,4 +287,4 @@ def test_a_retrain_enters_a_challenger_and_records_why(engine: Engine) -> None:
     [change] = table.changes_of(result.version)
     assert change.role == CHALLENGER
     assert change.decision is not None
-    assert (change.decision["kind"], change.decision["action"]) == ("automatic", "enter")
+    assert (change.decision.kind, change.decision.action) == ("automatic", "enter")

@@ -21,9 +21,9 @@ from service.lifecycle.promotion import PromotionPolicy
 from service.lifecycle.retraining import retrain
 from service.lifecycle.versions import train_version
 from service.ml.specs import ModelSpec
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.event_log import EventLog
-from service.store.registry import ModelRegistry
 from service.store.tables import model_versions, predictions
 from tests.support.api import api_client, served_api
 from tests.support.event_log import append_labels, append_transactions
@@ -40,9 +40,9 @@ def test_retraining_is_deterministic(engine: Engine) -> None:
     cut = EventLog(engine).last_position()
     spec = ModelSpec.from_dict(ModelRegistry(engine, SECRET).get(parent).model_spec)
     first, second = (train_version(engine, SECRET, spec, cut=cut, parent=parent) for _ in range(2))
-    assert first["artifact_sha256"] == second["artifact_sha256"]
-    assert first["training_data"] == second["training_data"]
-    assert first["training_data"]["event_count"] == 400 + 400 and first["training_data"]["label_count"] == 400 + 300
+    assert first.artifact_sha256 == second.artifact_sha256
+    assert first.lineage.training_data == second.lineage.training_data
+    assert first.lineage.training_data.event_count == 400 + 400 and first.lineage.training_data.label_count == 400 + 300
 
 
 def test_supervised_retraining_never_sees_a_label_recorded_after_the_cut(engine: Engine) -> None:
@@ -56,10 +56,10 @@ def test_supervised_retraining_never_sees_a_label_recorded_after_the_cut(engine:
     append_labels(engine, rows[150:])  # the truth about the rest arrives after the cut
     append_labels(engine, [(body, not y) for body, y in rows[:50]])  # and corrections of earlier labels
     after = train_version(engine, SECRET, spec, cut=cut, parent=parent)
-    assert before["training_data"]["label_count"] == 400 + 150
-    assert after["artifact_sha256"] == before["artifact_sha256"]
-    assert after["metrics"]["n_labels"] == 400 + 150  # a supervised spec learns only the labelled ones
-    assert after["metrics"]["learned"] == after["metrics"]["passes"] * (400 + 150)
+    assert before.lineage.training_data.label_count == 400 + 150
+    assert after.artifact_sha256 == before.artifact_sha256
+    assert after.metrics["n_labels"] == 400 + 150  # a supervised spec learns only the labelled ones
+    assert after.metrics["learned"] == after.metrics["passes"] * (400 + 150)
 
 
 def test_version_rows_refuse_update_and_delete(engine: Engine) -> None:
@@ -82,9 +82,9 @@ def test_retrain_writes_a_child_that_enters_as_a_challenger(engine: Engine) -> N
     assert child is not None and child.status == CHALLENGER and child.parent_version == 1
     lineage = registry.get(child.version)
     assert lineage.parent_version == 1
-    assert lineage.training_data["last_position"] == EventLog(engine).last_position() - 1  # before its role event
+    assert lineage.training_data.last_position == EventLog(engine).last_position() - 1  # before its role event
     assert registry.assignments().current() == Assignment(1, (child.version,))
-    assert registry.assignments().last_decision(child.version)["action"] == "enter"
+    assert registry.assignments().last_decision(child.version).action == "enter"
     promoted = retrain(registry, promote=True)  # nothing new since the child's cut: nothing to do
     assert promoted is None
     # "nothing to do" must mean nothing was done: no new version, no role change

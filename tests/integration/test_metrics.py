@@ -20,11 +20,12 @@ from prometheus_client.samples import Sample
 
 from service.config import ObservabilitySettings, Settings
 from service.domain.assignment import CHALLENGER
+from service.lifecycle.roles import assign_role
 from service.metrics.database import DatabaseFigures, database_families
 from service.metrics.latency import LatencyHistograms
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
-from service.store.registry import ModelRegistry
 from service.store.stats import LATENCY_BUCKETS
 from service.views.models import ModelDescription
 from tests.support.api import api_client
@@ -72,7 +73,7 @@ def figures(database_url: str) -> Iterator[tuple[str, dict[str, Any]]]:
     engine = create_engine(database_url)
     champion = install_version(engine)
     challenger = install_version(engine, model="logreg", promote=False)
-    ModelRegistry(engine, SECRET).set_role(challenger, CHALLENGER)
+    assign_role(ModelRegistry(engine, SECRET), challenger, CHALLENGER)
     assert champion == 1 and challenger == 2
     rows = synthetic_rows(LABELLED + UNSCORED, seed=3)  # a seed with frauds among the first rows
     settings = Settings(database_url=database_url, secret_key=SECRET, alert_sink="memory://",

@@ -18,12 +18,12 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.engine import Engine
 
-from service.client import FraudlogClient
+from service.client import FraudlogClient, PredictionItem
 from service.config import FeedSettings, Settings
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.sse import parse_events
 from service.store.engine import create_engine
-from service.store.registry import ModelRegistry
 from tests.support.api import served_api
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
@@ -36,7 +36,7 @@ class Consumer:
 
     url: str
     filters: dict[str, Any] = field(default_factory=lambda: {"after": "0"})
-    received: list[dict[str, Any]] = field(default_factory=list)
+    received: list[PredictionItem] = field(default_factory=list)
 
     def start(self) -> Consumer:
         self.client = FraudlogClient(self.url)
@@ -48,7 +48,7 @@ class Consumer:
             self.received.append(item)
 
     def positions(self) -> list[int]:
-        return [item["position"] for item in self.received]
+        return [item.position for item in self.received]
 
 
 @pytest.fixture

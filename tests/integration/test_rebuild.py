@@ -15,10 +15,10 @@ from service.cli import main
 from service.lifecycle.verification import verify_version
 from service.replay import replay
 from service.replay.rebuild import COPIED_TABLES, DERIVED_TABLES, REBUILT_MARKER, RebuildRefused, rebuild
+from service.scoring.registry import ModelRegistry
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
 from service.store.outbox import SENT, claim_pending_alerts, mark_sent
-from service.store.registry import ModelRegistry
 from service.store.stats import model_quality, row_counts
 from service.store.tables import alerts, events, labels, metadata, model_versions, predictions
 from tests.support.event_log import append_transactions

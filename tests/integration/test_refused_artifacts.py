@@ -21,11 +21,11 @@ from sqlalchemy.engine import Engine
 from service.config import Settings
 from service.ml.artifact import ArtifactRejected
 from service.replay.rebuild import rebuild
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.scoring.sweeper import Sweeper
 from service.store.engine import create_engine
 from service.store.refusals import clear_refusal, record_refusal, refusals
-from service.store.registry import ModelRegistry
 from service.store.tables import predictions
 from tests.support.api import api_client, served_api
 from tests.support.event_log import append_transactions

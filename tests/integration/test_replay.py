@@ -18,10 +18,10 @@ from service.cli import main
 from service.config import Settings
 from service.ml.metrics import roc_auc
 from service.replay import backtest, replay
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.errors import StoreError
 from service.store.event_log import EventLog
-from service.store.registry import ModelRegistry
 from service.store.snapshot import read_only_snapshot
 from service.store.tables import alerts, events, labels, metadata, predictions
 from tests.support.api import api_client
@@ -150,7 +150,7 @@ def test_backtest_sets_a_version_beside_what_the_champions_did(engine: Engine) -
     trained = registry.get(work.challenger_retrain).training_data
     assert report.in_training_range == sum(
         1 for p in _transaction_positions(engine)
-        if max(trained["first_position"], work.first_position) <= p <= trained["last_position"])
+        if max(trained.first_position, work.first_position) <= p <= trained.last_position)
 
 
 def _transaction_positions(engine: Engine) -> list[int]:
@@ -186,8 +186,8 @@ def test_transaction_view_shows_lineage_and_whether_replay_reproduces_each_predi
     version = ModelRegistry(engine, SECRET).get(work.challenger_retrain)
     assert lineage == {
         "version": version.version, "parent_version": work.champion_retrain, "model_spec": "hst",
-        "training_range": {"source": "log", "first_position": version.training_data["first_position"],
-                           "last_position": version.training_data["last_position"]},
+        "training_range": {"source": "log", "first_position": version.training_data.first_position,
+                           "last_position": version.training_data.last_position},
         "artifact_sha256": version.artifact_sha256, "created_at": lineage["created_at"]}
     alter_one_score(engine, tx)
     changed = {p["model_version"]: p for p in client.get(f"/v1/transactions/{tx}").json()["predictions"]}

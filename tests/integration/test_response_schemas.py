@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from litestar.testing import TestClient
 
 from service.config import Settings
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
-from service.store.registry import ModelRegistry
 from tests.support.api import api_client
 from tests.support.models import SECRET, install_version, synthetic_rows
 

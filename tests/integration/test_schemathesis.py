@@ -38,9 +38,9 @@ from schemathesis import GenerationMode
 from service.config import ApiKey, Settings
 from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_TRANSACTION
 from service.replay import replay
+from service.scoring.registry import ModelRegistry
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
-from service.store.registry import ModelRegistry
 from service.store.tables import predictions
 from tests.support.api import build_app, served_api
 from tests.support.data import transaction_body

@@ -14,11 +14,12 @@ from sqlalchemy.engine import Engine
 
 from service.domain.assignment import CHALLENGER, CHAMPION
 from service.domain.features import TxView, compute_features
+from service.lifecycle.roles import assign_role
 from service.ml.artifact import ArtifactRejected
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.scoring.sweeper import Sweeper
 from service.store.event_log import EventLog
-from service.store.registry import ModelRegistry
 from service.store.tables import alerts, predictions
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
@@ -79,7 +80,7 @@ def test_the_champion_is_the_version_whose_promotion_precedes_the_event(engine: 
     v1 = install_version(engine, seed=1)
     under_v1 = append_transactions(engine, rows[30:60])
     v2 = install_version(engine, seed=2, promote=False)
-    ModelRegistry(engine, SECRET).set_role(v2, CHAMPION)
+    assign_role(ModelRegistry(engine, SECRET), v2, CHAMPION)
     under_v2 = append_transactions(engine, rows[60:])
     # Score out of order and in one batch: the assignment comes from positions, not from timing.
     report = scorer.score_positions(list(reversed(before_any + under_v1 + under_v2)))
@@ -93,7 +94,7 @@ def test_the_champion_is_the_version_whose_promotion_precedes_the_event(engine: 
 def test_challengers_score_in_shadow_without_alerts(engine: Engine, scorer: Scorer) -> None:
     install_version(engine, seed=1, alert_rate=0.5)
     challenger = install_version(engine, seed=2, promote=False, alert_rate=1.0)
-    ModelRegistry(engine, SECRET).set_role(challenger, CHALLENGER)
+    assign_role(ModelRegistry(engine, SECRET), challenger, CHALLENGER)
     positions = append_transactions(engine, synthetic_rows(100, seed=14))
     scorer.score_positions(positions)
     rows = prediction_rows(engine)
@@ -130,7 +131,7 @@ def test_tampered_artifact_is_refused_naming_the_version(engine: Engine) -> None
     with pytest.raises(ArtifactRejected, match=f"version {version}"):
         registry.load(version)
     with pytest.raises(ArtifactRejected):
-        registry.set_role(version, CHAMPION)
+        assign_role(registry, version, CHAMPION)
     assert registry.verify_artifact(version) is False
 
 

@@ -13,13 +13,13 @@ from sqlalchemy.engine import Engine
 
 from service.domain.assignment import CHALLENGER, CHAMPION, RoleChange
 from service.domain.events import TransactionIn, transaction_event
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from service.store.errors import StoreError
 from service.store.event_log import EventLog, last_position, read_transactions
 from service.store.postgres import SCORED_AT
 from service.store.predictions import existing_predictions, insert_predictions
-from service.store.registry import ModelRegistry
 from service.store.roles import role_changes
 from service.store.scoring_batch import read_batch, write_batch
 from service.store.tables import predictions

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -12,8 +13,8 @@ from sqlalchemy.engine import Engine
 from service.cli import main
 from service.lifecycle.retraining import retrain
 from service.lifecycle.verification import verify_version
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
-from service.store.registry import ModelRegistry
 from service.store.tables import model_versions
 from tests.support.event_log import append_labels, append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
@@ -66,8 +67,8 @@ def test_a_tampered_training_range_fails_with_a_clear_report(engine: Engine, cli
                                                              capsys: pytest.CaptureFixture[str]) -> None:
     version = retrained_version(engine)
     data = ModelRegistry(engine, SECRET).get(version).training_data
-    moved = {"last_position": data["last_position"] - 700, "label_cut": data["label_cut"] - 700}  # 200 fewer
-    superuser_update(engine, version, training_data={**data, **moved})
+    moved = {"last_position": data.last_position - 700, "label_cut": data.label_cut - 700}  # 200 fewer
+    superuser_update(engine, version, training_data={**msgspec.to_builtins(data), **moved})
     report = verify_version(ModelRegistry(engine, SECRET), version)
     assert not report.reproduced
     assert checks(report) == {"stored artifact matches its SHA-256 and HMAC": True,
@@ -83,7 +84,8 @@ def test_a_tampered_window_start_is_caught_though_the_cut_is_intact(engine: Engi
     # The cut decides what is retrained; a lineage that claims another window start must still fail.
     version = retrained_version(engine)
     data = ModelRegistry(engine, SECRET).get(version).training_data
-    superuser_update(engine, version, training_data={**data, "first_position": data["first_position"] + 50})
+    superuser_update(engine, version,
+                     training_data={**msgspec.to_builtins(data), "first_position": data.first_position + 50})
     report = verify_version(ModelRegistry(engine, SECRET), version)
     assert not report.reproduced
     assert checks(report)["training window (log positions)"] is False
@@ -130,7 +132,8 @@ def test_a_first_version_is_reproduced_from_its_imported_history(
 def test_a_version_trained_outside_the_log_is_reported_as_not_retrainable(engine: Engine) -> None:
     install_version(engine)
     data = ModelRegistry(engine, SECRET).get(1).training_data
-    superuser_update(engine, 1, training_data={**data, "source": "csv:creditcard.csv", "label_cut": None})
+    superuser_update(engine, 1, training_data={**msgspec.to_builtins(data), "source": "csv:creditcard.csv",
+                                               "label_cut": None})
     report = verify_version(ModelRegistry(engine, SECRET), 1)
     assert not report.reproduced and report.method == "none"
     assert "an earlier training method from 'csv:creditcard.csv'" in report.notes[-1]

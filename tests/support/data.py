@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from service.domain.events import (
-    EVENT_LABEL,
-    EVENT_TRANSACTION,
     LabelIn,
     NewEvent,
     TransactionIn,
-    canonical_label,
-    canonical_transaction,
-    digest,
+    TransactionRecorded,
+    recorded_label,
+    recorded_transaction,
+    to_row,
 )
 
 # The credit-card sample lives beside the repository (shared by every checkout), not inside it.
@@ -53,10 +52,9 @@ def transaction_event_from_body(body: dict[str, Any]) -> NewEvent:
 
 def label_event(transaction_id: str, is_fraud: bool, labeled_at: datetime) -> NewEvent:
     """The log event the API would append for a label posted at `labeled_at`."""
-    canonical = canonical_label(LabelIn(transaction_id=transaction_id, is_fraud=is_fraud), labeled_at)
-    return NewEvent(EVENT_LABEL, transaction_id, None, labeled_at, digest(canonical), canonical)
+    return to_row(recorded_label(LabelIn(transaction_id=transaction_id, is_fraud=is_fraud), labeled_at), labeled_at)
 
 
 def _transaction_event(tx: TransactionIn) -> NewEvent:
-    canonical = canonical_transaction(tx)
-    return NewEvent(EVENT_TRANSACTION, tx.transaction_id, tx.card_id, tx.event_time, digest(canonical), canonical)
+    recorded: TransactionRecorded = recorded_transaction(tx)
+    return to_row(recorded, tx.event_time)

@@ -10,12 +10,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from service.domain.assignment import CHALLENGER, CHAMPION
+from service.domain.records import Decision
 from service.lifecycle.first_version import train_first_version
+from service.lifecycle.roles import assign_role
 from service.lifecycle.versions import train_version
 from service.ml.datasets import synthetic_stream
 from service.ml.specs import spec_for
+from service.scoring.registry import ModelRegistry
 from service.store.event_log import EventLog
-from service.store.registry import ModelRegistry
 from service.store.tables import model_versions
 
 SECRET = b"test-secret"
@@ -43,11 +45,11 @@ def install_version(engine: Engine, *, model: str = "hst", rows: int = 400, seed
         result = train_first_version(registry, synthetic_rows(rows, seed=seed), spec, id_prefix=f"{HISTORY}{seed}:",
                                      target_alert_rate=alert_rate, promote=promote)
         return result.version
-    row = train_version(engine, SECRET, spec, cut=EventLog(engine).last_position(), parent=champion,
-                        target_alert_rate=alert_rate)
-    version = registry.add_version(row)
-    registry.set_role(version, CHAMPION if promote else CHALLENGER,
-                      decision={"kind": "manual", "action": "promote" if promote else "enter", "reason": "test"})
+    trained = train_version(engine, SECRET, spec, cut=EventLog(engine).last_position(), parent=champion,
+                            target_alert_rate=alert_rate)
+    version = registry.versions.add(trained)
+    assign_role(registry, version, CHAMPION if promote else CHALLENGER,
+                Decision(kind="manual", action="promote" if promote else "enter", reason="test"))
     return version
 
 

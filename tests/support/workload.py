@@ -15,10 +15,10 @@ from sqlalchemy.engine import Engine
 
 from service.domain.assignment import CHALLENGER, CHAMPION
 from service.lifecycle.retraining import retrain
+from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.scoring.sweeper import Sweeper
 from service.store.event_log import EventLog
-from service.store.registry import ModelRegistry
 from service.store.tables import predictions
 from tests.support.event_log import append_labels, append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows

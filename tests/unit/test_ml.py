@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -412,11 +413,11 @@ def test_environment_names_the_versions_that_build_artifacts() -> None:
 
 
 def test_training_code_names_module_function_version_and_commit() -> None:
-    assert training_code(fit, "0123abc") == {
+    assert msgspec.to_builtins(training_code(fit, "0123abc")) == {
         "module": "service.ml.training",
         "function": "fit",
         "package_version": service.__version__,
         "git_commit": "0123abc",
     }
-    commit = training_code(fit)["git_commit"]
+    commit = training_code(fit).git_commit
     assert commit is None or len(commit) in (40, 64)

@@ -31,8 +31,8 @@ def test_a_clearly_better_challenger_is_promoted_with_its_evidence() -> None:
     [decision] = decide(PromotionPolicy(), 1, [shadow(2, n=4_000, frauds=60, champion_skill=1.0, challenger_skill=3.0)])
     assert decision.action == "promote" and decision.version == 2
     evidence = decision.evidence
-    assert evidence["champion"] == 1 and evidence["frauds"] == 60 and evidence["transactions"] == 4_000
-    assert evidence["challenger_auc"] > evidence["champion_auc"] and evidence["p_value"] < 0.05
+    assert evidence.champion == 1 and evidence.frauds == 60 and evidence.transactions == 4_000
+    assert evidence.challenger_auc > evidence.champion_auc and evidence.p_value < 0.05
 
 
 def test_a_challenger_with_less_than_the_minimum_evidence_is_never_promoted() -> None:
@@ -40,7 +40,7 @@ def test_a_challenger_with_less_than_the_minimum_evidence_is_never_promoted() ->
     [decision] = decide(PromotionPolicy(min_frauds=30), 1,
                         [shadow(2, n=4_000, frauds=29, champion_skill=0.0, challenger_skill=5.0)])
     assert decision.action == "keep" and "29 of 30" in decision.reason
-    assert "p_value" not in decision.evidence
+    assert decision.evidence.p_value is None
 
 
 def test_a_worse_challenger_is_never_promoted_and_is_retired_once_shown_worse() -> None:
@@ -103,21 +103,21 @@ def test_enough_evidence_but_no_significant_difference_keeps_the_challenger_with
     [decision] = decide(PromotionPolicy(), 1, [shadow(2, n=4_000, frauds=60, champion_skill=2.0,
                                                       challenger_skill=2.0, seed=5)])
     assert (decision.action, decision.reason) == ("keep", "no significant difference yet")
-    assert 0.05 <= decision.evidence["p_value"] <= 0.95
+    assert 0.05 <= decision.evidence.p_value <= 0.95
 
 
 def test_too_few_legitimate_transactions_is_not_enough_evidence_either() -> None:
     # Frauds aplenty and a far better challenger, but only 99 legitimate transactions against a minimum of 100.
     [decision] = decide(PromotionPolicy(min_frauds=30, min_legitimate=100), 1,
                         [shadow(2, n=199, frauds=100, champion_skill=0.0, challenger_skill=5.0)])
-    assert decision.action == "keep" and "p_value" not in decision.evidence
+    assert decision.action == "keep" and decision.evidence.p_value is None
 
 
 def test_a_worse_challenger_is_retired_with_the_evidence_that_shows_it() -> None:
     [decision] = decide(PromotionPolicy(), 1, [shadow(2, n=4_000, frauds=80, champion_skill=3.0, challenger_skill=1.0)])
     assert decision.reason == "ROC AUC lower than the champion's on the same transactions"
-    assert decision.evidence["p_value"] > 0.95
-    assert decision.evidence["challenger_auc"] < decision.evidence["champion_auc"]
+    assert decision.evidence.p_value > 0.95
+    assert decision.evidence.challenger_auc < decision.evidence.champion_auc
 
 
 def test_too_many_challengers_without_any_labels_retires_the_oldest() -> None:

@@ -109,4 +109,4 @@ def test_lineage_records_the_release_and_the_digest_of_the_lock_it_was_installed
     recorded = environment()
     lock = hashlib.sha256((ROOT / "requirements.lock").read_bytes()).hexdigest()
     assert recorded["fraudlog"] == version("fraudlog") and recorded["lock_sha256"] == lock
-    assert training_code(environment)["package_version"] == version("fraudlog")
+    assert training_code(environment).package_version == version("fraudlog")

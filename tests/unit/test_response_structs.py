@@ -11,9 +11,9 @@ import msgspec
 
 from service.api.schemas import Health, IngestReceipt, OnDemandPrediction, Readiness, RoleChanged
 from service.domain.events import Receipt
+from service.domain.records import LineageSummary, TrainingCode, TrainingDataLineage, TrainingRange
 from service.store.outbox import AlertPage, AlertRecord
 from service.views.alerts import alert_json, alerts_page
-from service.views.audit import LineageSummary, TrainingRange
 from service.views.models import Artifact, LiveMetrics, ModelDetail, ModelSummary
 from service.views.stats import stats_view
 from service.views.transaction import LabelView, PredictionView, TransactionAlert, TransactionRecord, TransactionView
@@ -105,12 +105,16 @@ def test_model_summaries_and_details_keep_their_fields_and_nulls() -> None:
         "live_metrics": {"predictions": 0, "alert_rate": None, "labels": 0, "frauds": 0, "roc_auc": None},
         "target_alert_rate": None, "last_decision": None}
     detail = ModelDetail(version=2, parent_version=1, created_at="t", status="champion", model_spec={"name": "hst"},
-                         training_code={"module": "m"}, training_data={"source": "log"}, environment={"python": "3"},
+                         training_code=TrainingCode(module="m"),
+                         training_data=TrainingDataLineage(source="log"), environment={"python": "3"},
                          artifact=Artifact(size=10, sha256="ab", hmac_verified=True), threshold=0.5, metrics={},
                          watermark=40)
     assert as_json(detail) == {
         "version": 2, "parent_version": 1, "created_at": "t", "status": "champion", "model_spec": {"name": "hst"},
-        "training_code": {"module": "m"}, "training_data": {"source": "log"}, "environment": {"python": "3"},
+        "training_code": {"module": "m", "function": None, "package_version": None, "git_commit": None},
+        "training_data": {"source": "log", "first_position": None, "last_position": None, "label_cut": None,
+                          "event_count": None, "label_count": None, "fraud_count": None, "sha256": None,
+                          "window": None}, "environment": {"python": "3"},
         "artifact": {"size": 10, "sha256": "ab", "hmac_verified": True}, "threshold": 0.5, "metrics": {},
         "watermark": 40, "decisions": []}
 

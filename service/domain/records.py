@@ -1,0 +1,173 @@
+"""The shapes of the records fraudlog keeps besides its events: decisions, lineage, model versions.
+
+Pure data (msgspec Structs), shared by every layer: the log's role events carry a `Decision`; the registry
+stores a `NewVersion` and reads back a `VersionRecord`; the API answers with them and the Python client
+decodes into them, so the three never disagree on a field.
+
+Field order is the order the stored JSON has always had (SQLite keeps a JSON column's text as written), and
+optional parts of a record are omitted when absent, as the dictionaries they replace omitted them, so the
+stored bytes do not change. `dict[str, Any]` remains only where the data is open by nature: a spec's
+parameters and a version's metrics, which each model family names for itself.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+
+class PredictionRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A stored prediction: what one model version said of one transaction, when, on which features, and
+    the library drift an operator allowed it to score under (None: none)."""
+
+    transaction_id: str
+    model_version: int
+    position: int
+    champion: bool
+    score: float
+    threshold: float
+    features: dict[str, float | str]  # the version's own features, by name
+    event_time: datetime
+    recorded_at: datetime
+    scored_at: datetime
+    environment_drift: dict[str, dict[str, str | None]] | None = None
+
+
+class AlertRow(msgspec.Struct, frozen=True, kw_only=True):
+    """An alert as the champion's scoring raises it: the transaction, its card, the score above the
+    threshold, and the version and moment that raised it."""
+
+    transaction_id: str
+    card_id: str | None
+    score: float
+    threshold: float
+    model_version: int
+    position: int
+    created_at: datetime
+
+
+class LabelRow(msgspec.Struct, frozen=True, kw_only=True):
+    """A transaction's current label as the log's label events project it: the newest, and how many
+    labels before it said otherwise."""
+
+    transaction_id: str
+    is_fraud: bool
+    labeled_at: datetime
+    position: int
+    corrections: int
+
+
+class Evidence(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What the promotion policy saw: the transactions and frauds both versions scored, and, once a test
+    could run, both ROC AUCs, DeLong's one-sided p-value and the 95% interval of their difference."""
+
+    champion: int
+    transactions: int
+    frauds: int
+    policy: dict[str, int | float]  # PromotionPolicy's thresholds, by name
+    champion_auc: float | None = None
+    challenger_auc: float | None = None
+    p_value: float | None = None
+    difference_interval_95: list[float] | None = None
+    test: str | None = None
+
+
+class Decision(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Why a version took a role: who decided (`automatic`: the promotion policy; `manual`: an operator or a
+    command), what (`enter`, `promote`, `keep`, `retire`), why, and the policy's evidence when it decided."""
+
+    kind: str
+    action: str
+    reason: str
+    evidence: Evidence | None = None
+
+
+class TrainingCode(msgspec.Struct, frozen=True, kw_only=True):
+    """Which code trained a version."""
+
+    module: str | None = None
+    function: str | None = None
+    package_version: str | None = None
+    git_commit: str | None = None
+
+
+class TrainingDataLineage(msgspec.Struct, frozen=True, kw_only=True):
+    """What a version learned from: the log's positions (or a file, for versions imported before the log
+    held their history), the label cut, the counts and the SHA-256 of the window, and the window's size.
+    Every field may be missing from versions recorded by older releases."""
+
+    source: str | None = None
+    first_position: int | None = None
+    last_position: int | None = None
+    label_cut: int | None = None
+    event_count: int | None = None
+    label_count: int | None = None
+    fraud_count: int | None = None
+    sha256: str | None = None
+    window: int | None = None
+
+
+class Lineage(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything needed to retrain a version and compare: the spec, the code, the data and the libraries."""
+
+    model_spec: dict[str, Any]  # open: a spec names its own parameters (a custom spec, any)
+    training_code: TrainingCode
+    training_data: TrainingDataLineage
+    environment: dict[str, str | None]  # library -> version, as `service.ml.environment` records them
+
+
+class TrainingRange(msgspec.Struct, kw_only=True):
+    """Which part of the log (or which file) a version learned from."""
+
+    source: str | None
+    first_position: int | None
+    last_position: int | None
+
+
+class LineageSummary(msgspec.Struct, kw_only=True):
+    """Enough of a version's lineage to say what produced a score; `GET /v1/models/{v}` has the rest."""
+
+    version: int
+    parent_version: int | None
+    model_spec: str | None
+    training_range: TrainingRange
+    artifact_sha256: str
+    created_at: str
+
+
+class NewVersion(msgspec.Struct, frozen=True, kw_only=True):
+    """A trained version, ready to register: what `train_version` returns and the version store takes."""
+
+    parent_version: int | None
+    lineage: Lineage
+    artifact: bytes
+    artifact_sha256: str
+    artifact_hmac: str
+    threshold: float
+    metrics: dict[str, Any]  # open: each model family reports its own
+    watermark: int
+
+
+class VersionRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A registered version as stored, without its artifact's bytes (their size instead)."""
+
+    version: int
+    parent_version: int | None
+    created_at: datetime
+    model_spec: dict[str, Any]  # open: a spec names its own parameters
+    training_code: TrainingCode
+    training_data: TrainingDataLineage
+    environment: dict[str, str | None]
+    artifact_sha256: str
+    artifact_hmac: str
+    artifact_size: int
+    threshold: float
+    metrics: dict[str, Any]  # open: each model family reports its own
+    watermark: int
+
+    @property
+    def lineage(self) -> Lineage:
+        return Lineage(model_spec=self.model_spec, training_code=self.training_code,
+                       training_data=self.training_data, environment=self.environment)
