@@ -30,7 +30,7 @@ from service.composition import build_committer, open_store
 from service.config import Settings
 from service.gc_tuning import freeze_long_lived_objects
 from service.logs import litestar_logging_config
-from service.metrics.http import request_duration_middleware
+from service.api.request_metrics import request_duration_middleware
 from service.metrics.latency import LatencyHistograms
 from service.store.group_commit import AppendedHook
 from service.tracing import configure_tracing
