@@ -6,8 +6,6 @@ from service.composition import StoreServices
 from service.composition import open_store as open_store_for
 from service.config import SECRET_KEY, Settings
 
-StoreContext = StoreServices
-
 
 def open_store(settings: Settings | None = None) -> StoreServices:
     """The store for a command, from the environment unless `settings` are given. The secret key is required:

@@ -5,11 +5,12 @@
 - `labels`: the latest label per transaction (`latest_labels`) and its projection; `history`: the card history
   features need; `roles`: promotion and retirement events as role changes; `predictions`, `outbox`, `registry`
   (immutable model versions), `stats`: one module per table or question.
-- `snapshot`: the read-only, consistent connection replay and rebuild read on; `group_commit`: many requests'
-  appends in one commit; `engine`: engines and write transactions; `migrate`: alembic from code.
+- `snapshot`: the read-only, consistent connection replay and rebuild read on; `engine`: engines and write
+  transactions; `migrate`: alembic from code. (Group commit, many requests' appends in one commit, is the
+  ingest use case's: `service.ingest.group_commit`.)
 - `dialect`: the one place where Postgres and SQLite differ; no other module branches on the backend.
 - `errors`: the store's own errors, and the one mapping from driver errors to them (`driver_errors`).
 
-Nothing here imports from above the store (replay, scoring, API, workers): the event vocabulary and the
-parsing of control events come from `service.domain`.
+Nothing here imports from above the store (replay, scoring, ingest, API, workers; `lint-imports` checks it):
+the event vocabulary and the parsing of control events come from `service.domain`.
 """
