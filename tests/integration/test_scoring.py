@@ -20,7 +20,7 @@ from service.scoring.sweeper import Sweeper
 from service.store.event_log import EventLog
 from service.store.registry import ModelRegistry
 from service.store.tables import alerts, predictions
-from tests.support.event_log import append_transactions
+from tests.support.event_log import append_transactions, read_range
 from tests.support.models import SECRET, install_version, synthetic_rows
 
 
@@ -156,7 +156,7 @@ def test_features_do_not_depend_on_batching_or_order(engine: Engine, seed: int, 
         scorer.score_positions(batch)
     stored = {r["position"]: r["features"] for r in prediction_rows(engine) if r["position"] in set(positions)}
     history = [TxView.from_payload(e.position, e.payload)
-               for e in EventLog(engine).read_range(event_types=["transaction"])]
+               for e in read_range(engine, event_types=["transaction"])]
     for position in positions:
         [target] = [h for h in history if h.position == position]
         assert stored[position] == compute_features(target, history)
