@@ -11,6 +11,7 @@ is no global lookup of services: a process's broker runs the jobs it was given.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -247,9 +248,10 @@ def run_jobs(broker: dramatiq.Broker, jobs: WorkerJobs | None) -> WorkerJobs | N
     for handle in ACTORS:
         if jobs is None:
             broker.declare_actor(handle)
-        else:
-            dramatiq.Actor(getattr(jobs, handle.actor_name), broker=broker, actor_name=handle.actor_name,
-                           queue_name=handle.queue_name, priority=handle.priority, options=handle.options)
+        else:  # the handle's name, queue and options, with the jobs' body (Dramatiq refuses a second Actor())
+            running = copy.copy(handle)
+            running.fn = getattr(jobs, handle.actor_name)
+            broker.declare_actor(running)
     return previous
 
 
