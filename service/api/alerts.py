@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from sqlalchemy.engine import Engine
 
@@ -29,7 +30,7 @@ class AlertController(Controller):
          responses=problem_responses(400, *AUTH_PROBLEMS, 422))
     def list_alerts(
         self,
-        engine: Engine,
+        engine: NamedDependency[Engine],
         status: Annotated[AlertStatus | None, QueryParameter()] = None,
         since: Annotated[str | None, QueryParameter(description="RFC 3339 with an offset", format="date-time")] = None,
         card_id: Annotated[str | None, QueryParameter(pattern=ID_PATTERN, schema_extra=ID_SCHEMA)] = None,

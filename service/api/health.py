@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Response, get
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 import service
@@ -23,7 +24,8 @@ async def health() -> Health:
          Readiness, generate_examples=False,
          description="The database or the broker is unreachable, or the champion's artifact is refused; "
                      "`checks` names which")})
-def ready(settings: Settings, registry: ModelRegistry, champion_check: ChampionCheck) -> Response[Readiness]:
+def ready(settings: NamedDependency[Settings], registry: NamedDependency[ModelRegistry],
+          champion_check: NamedDependency[ChampionCheck]) -> Response[Readiness]:
     checks = {"database": database_check(registry)}
     broker = broker_check(settings.broker_url)
     if broker is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 from service.api.auth import API_KEY_SECURITY, INGEST, require
@@ -34,7 +35,8 @@ class LabelController(Controller):
                                      description="Every label repeats the latest verdict: the original positions"),
                    **problem_responses(400, *AUTH_PROBLEMS, 413, 415, 422, 503)},
     )
-    async def post_labels(self, request: Request[Any, Any, Any], settings: Settings, ingest: Ingest) -> Response[
+    async def post_labels(self, request: Request[Any, Any, Any], settings: NamedDependency[Settings],
+                          ingest: NamedDependency[Ingest]) -> Response[
             IngestReceipt | list[IngestReceipt]]:
         body = await read_json_body(request)
         items, as_array = decode_one_or_many(body, LabelIn, settings.max_batch_items, settings.limits)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get, post
+from litestar.di import NamedDependency
 from litestar.params import PathParameter
 
 from service.api.auth import ADMIN, ANALYST, API_KEY_SECURITY, require
@@ -26,13 +27,13 @@ class ModelController(Controller):
 
     @get("/", operation_id="listModels", summary="Every version with its status, parent and metrics",
          sync_to_thread=True, guards=[require(ANALYST)], responses=problem_responses(*AUTH_PROBLEMS))
-    def list_models(self, registry: ModelRegistry) -> list[ModelSummary]:
+    def list_models(self, registry: NamedDependency[ModelRegistry]) -> list[ModelSummary]:
         return model_summaries(registry)
 
     @get("/{version:int}", operation_id="getModel", summary="A version's full lineage", sync_to_thread=True,
          guards=[require(ANALYST)],
          responses=problem_responses(400, *AUTH_PROBLEMS, 404))
-    def get_model(self, registry: ModelRegistry, version: Version) -> ModelDetail:
+    def get_model(self, registry: NamedDependency[ModelRegistry], version: Version) -> ModelDetail:
         try:
             return model_detail(registry, version)
         except UnknownVersion as exc:
@@ -41,13 +42,13 @@ class ModelController(Controller):
     @post("/{version:int}/promote", operation_id="promoteModel", summary="Make a version the champion",
           status_code=200, sync_to_thread=True, guards=[require(ADMIN)], security=API_KEY_SECURITY,
           responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409))
-    def promote(self, registry: ModelRegistry, version: Version) -> RoleChanged:
+    def promote(self, registry: NamedDependency[ModelRegistry], version: Version) -> RoleChanged:
         return _set_role(registry, version, "champion")
 
     @post("/{version:int}/retire", operation_id="retireModel", summary="Retire a version", status_code=200,
           sync_to_thread=True, guards=[require(ADMIN)], security=API_KEY_SECURITY,
           responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409))
-    def retire(self, registry: ModelRegistry, version: Version) -> RoleChanged:
+    def retire(self, registry: NamedDependency[ModelRegistry], version: Version) -> RoleChanged:
         return _set_role(registry, version, "retired")
 
 

@@ -6,6 +6,7 @@ from typing import Any, cast
 
 import anyio.to_thread
 from litestar import Request, post
+from litestar.di import NamedDependency
 
 from service.api.auth import ANALYST, API_KEY_SECURITY, require
 from service.api.bodies import read_json_body
@@ -25,7 +26,8 @@ from service.views.statuses import ModelStatus
       operation_class=operation_with_body(RawSchema(raw=inline_schema(PredictIn))), guards=[require(ANALYST)],
       security=API_KEY_SECURITY,
       responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409, 413, 415, 422))
-async def predict_transaction(request: Request[Any, Any, Any], settings: Settings, registry: ModelRegistry,
+async def predict_transaction(request: Request[Any, Any, Any], settings: NamedDependency[Settings],
+                              registry: NamedDependency[ModelRegistry],
                               ) -> OnDemandPrediction | VersionComparison:
     body = decode_object(await read_json_body(request), PredictIn, settings.limits)
     if body.model_version is not None and body.model_versions is not None:

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import anyio
 import msgspec
 from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response.base import ASGIResponse
 from litestar.types import Receive, Scope, Send
@@ -52,7 +53,7 @@ class PredictionController(Controller):
     @get("/", operation_id="listPredictions", summary="Predictions in log order, after a cursor",
          responses=problem_responses(400, *AUTH_PROBLEMS, 422))
     async def list_predictions(
-        self, prediction_hub: PredictionHub,
+        self, prediction_hub: NamedDependency[PredictionHub],
         after: Annotated[str, QueryParameter(description="a cursor (`next_cursor`, or an event's `id`)",
                                              pattern=CURSOR_PATTERN)] = "0",
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
@@ -74,7 +75,8 @@ class PredictionController(Controller):
          summary="Server-Sent Events: each prediction once it is final; resume with Last-Event-ID",
          responses=problem_responses(400, *AUTH_PROBLEMS, 422))
     async def stream_predictions(
-        self, request: Request[Any, Any, Any], prediction_hub: PredictionHub, authenticator: Authenticator,
+        self, request: Request[Any, Any, Any], prediction_hub: NamedDependency[PredictionHub],
+        authenticator: NamedDependency[Authenticator],
         after: Annotated[str | None, QueryParameter(
             description="a cursor (0: from the beginning); Last-Event-ID wins when sent; neither: from now",
             pattern=CURSOR_PATTERN)] = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter
 from sqlalchemy.engine import Engine
@@ -38,7 +39,8 @@ class TransactionController(Controller):
                                      description="Everything was recorded before: the original positions"),
                    **problem_responses(400, *AUTH_PROBLEMS, 409, 413, 415, 422, 503)},
     )
-    async def post_transactions(self, request: Request[Any, Any, Any], settings: Settings, ingest: Ingest,
+    async def post_transactions(self, request: Request[Any, Any, Any], settings: NamedDependency[Settings],
+                                ingest: NamedDependency[Ingest],
                                 ) -> Response[IngestReceipt | list[IngestReceipt]]:
         body = await read_json_body(request)
         items, as_array = decode_one_or_many(body, TransactionIn, settings.max_batch_items, settings.limits)
@@ -52,7 +54,7 @@ class TransactionController(Controller):
          guards=[require(ANALYST)], security=API_KEY_SECURITY, responses=problem_responses(400, *AUTH_PROBLEMS, 404),
          sync_to_thread=True)
     def get_transaction(self, transaction_id: Annotated[str, PathParameter(pattern=ID_PATTERN, schema_extra=ID_SCHEMA)],
-                        engine: Engine, registry: ModelRegistry) -> TransactionView:
+                        engine: NamedDependency[Engine], registry: NamedDependency[ModelRegistry]) -> TransactionView:
         view = load_transaction_view(engine, transaction_id, registry)
         if view is None:
             raise Problem(UNKNOWN_TRANSACTION, f"no transaction {transaction_id!r} in the log")

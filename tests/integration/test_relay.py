@@ -470,10 +470,10 @@ def test_relay_settings_come_from_the_environment() -> None:
 def test_the_webhook_secret_is_used_by_the_sink_the_settings_build(receiver: WebhookReceiver,
                                                                    engine: Engine) -> None:
     settings = Settings(secret_key=b"artifact-key", alert_sink=receiver.url)
-    receiver.secret = webhook_secret(settings, {})  # what the operator pastes into the receiver
+    receiver.secret = webhook_secret(settings)  # what the operator pastes into the receiver
     seed_alerts(engine, 1)
 
-    sink = sink_from_settings(settings, RelaySettings(), {})
+    sink = sink_from_settings(settings, RelaySettings())
     assert deliver_pending(engine, sink).sent == 1
     sink.close()
     assert len(receiver.delivered) == 1

@@ -35,6 +35,19 @@ def test_only_the_settings_module_reads_the_environment() -> None:
     assert readers <= ENVIRONMENT_READERS | ENVIRONMENT_WRITERS
 
 
+# Where settings are read: the settings module itself, the entry points (the commands; the API's uvicorn
+# factory; a worker process; the worker metrics exporter Dramatiq forks), and logging, which uvicorn's
+# worker processes configure on their own from the dict config, before any entry point of ours runs.
+FROM_ENV_CALLERS = {"service/config.py", "service/logs.py", "workers/wiring.py", "workers/process.py",
+                    "workers/middleware.py"}
+
+
+def test_settings_are_read_from_the_environment_only_at_entry_points() -> None:
+    callers = {str(path.relative_to(REPO)) for path in _modules("service", "workers")
+               if ".from_env(" in path.read_text().replace("`Settings.from_env()`", "")}
+    assert {caller for caller in callers if not caller.startswith("service/cli/")} <= FROM_ENV_CALLERS
+
+
 def test_the_import_contracts_hold() -> None:
     """The layers, the forbidden imports and the absence of cycles (`[tool.importlinter]` in pyproject.toml,
     drawn in docs/architecture.md): among them, the API imports nothing from the workers."""
