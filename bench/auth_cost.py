@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.auth_cost [--repeats 3] [--seconds 10] [--keys 16]
 
 On SQLite, for each configuration and repeat, a fresh copy of a migrated database and a fresh API process
-(uvicorn, one process, the app from `create_app`) that differs only in its settings:
+(uvicorn, one process, the app from `build_app`) that differs only in its settings:
 
   auth off          no API keys (as in embedded mode): the guard lets every request through
   auth on           `--keys` ingest keys (hashed at start-up; each request's key is HMAC'ed and compared in
@@ -58,10 +58,10 @@ def serve(port: int) -> None:
     """The API process: the app from the environment's settings, without doorbell or workers."""
     import uvicorn
 
-    from service.api.app import create_app
+    from service.composition import build_app
     from service.config import Settings
 
-    app = create_app(Settings.from_env())
+    app = build_app(Settings.from_env())
     uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
 
 

@@ -21,7 +21,7 @@ from bench.load.databases import fresh_database
 from service.lifecycle.first_version import train_first_version
 from service.ml.datasets import synthetic_stream
 from service.ml.specs import ModelSpec, spec_for
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from service.store.event_log import EventLog

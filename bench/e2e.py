@@ -32,7 +32,7 @@ from bench.load.results import write_results
 from bench.load.tables import console, milliseconds, print_table
 from service.domain.features import TxView, batch_features, history_query
 from service.ml.specs import score_one
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.store.engine import create_engine, write_transaction
 from service.store.event_log import EventLog
 from service.store.history import fetch_history

@@ -32,10 +32,9 @@ from rich.table import Table
 from service.domain.events import parse_time
 from service.domain.features import TxView, batch_features
 from service.lifecycle.promotion import PromotionPolicy, Shadow, decide
-from service.ml.custom import custom_spec
 from service.ml.datasets import creditcard_transactions, synthetic_stream
 from service.ml.metrics import roc_auc
-from service.ml.specs import ModelSpec, score_one, spec_for
+from service.ml.specs import ModelSpec, custom_spec, score_one, spec_for
 from service.ml.training import TrainingData, calibrate, fit
 
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "creditcard_sample.csv.gz"

@@ -111,9 +111,9 @@ def hot_path_reads(n: int) -> dict[str, Callable[[sa.Engine], Any]]:
 
     return {
         "append: look up 1,000 ids (idempotency)": duplicate_lookup,
-        "score: read 1,000 positions": lambda e: EventLog(e).read_positions(list(range(n - 999, n + 1))),
+        "score: read 1,000 positions": lambda e: EventLog(e).read_transactions(list(range(n - 999, n + 1))),
         "score: history of 1,000 cards (one query)": card_history,
-        "replay: read 1,000 events by range": lambda e: list(EventLog(e).read_range(n // 2, n // 2 + 999)),
+        "replay: read 1,000 events by range": lambda e: list(EventLog(e).walk(n // 2, n // 2 + 999)),
         "sweep: unscored after a watermark": lambda e: unscored_positions(
             e, after=n - 5_000, first_scorable=1, recorded_before=now, limit=100_000),
         "sweep: unscored, whole log (first sweep)": lambda e: unscored_positions(

@@ -43,8 +43,8 @@ from service.lifecycle.retraining import retrain
 from service.ml.datasets import creditcard_transactions
 from service.ml.metrics import roc_auc
 from service.ml.specs import spec_for
+from service.models.registry import ModelRegistry
 from service.replay.backtest import backtest
-from service.scoring.registry import ModelRegistry
 from service.store import migrate
 from service.store.engine import create_engine
 from service.store.lifecycle import LockBusy

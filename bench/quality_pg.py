@@ -38,7 +38,7 @@ from service.client import FraudlogClient, stream
 from service.lifecycle.first_version import train_first_version
 from service.ml.datasets import creditcard_transactions, synthetic_stream
 from service.ml.specs import spec_for
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.store.engine import create_engine
 from service.store.stats import model_quality, served_quality
 from service.views.models import describe_decision

@@ -37,11 +37,11 @@ from service.domain.features import batch_features
 from service.lifecycle.first_version import train_first_version
 from service.ml.datasets import synthetic_stream
 from service.ml.specs import score_one, spec_for
+from service.models.registry import ModelRegistry
 from service.replay import backtest, replay
 from service.replay.chunks import transaction_chunks
 from service.replay.rebuild import rebuild
 from service.replay.recompute import scoring_versions
-from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from service.store.event_log import EventLog

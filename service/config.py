@@ -15,10 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from service.lifecycle.promotion import PromotionPolicy
 
 from service.domain.validation import Limits
 
@@ -294,13 +290,6 @@ class Settings:
     def limits(self) -> Limits:
         """What a posted transaction may carry, for `service.domain.validation`."""
         return Limits(self.max_attributes, self.max_attribute_name)
-
-    @property
-    def promotion_policy(self) -> PromotionPolicy:
-        from service.lifecycle.promotion import PromotionPolicy
-
-        return PromotionPolicy(min_frauds=self.promotion_min_frauds, confidence=self.promotion_confidence,
-                               max_challengers=self.max_challengers)
 
     def require(self, *needs: str) -> Settings:
         """Refuse to go on without what this process kind needs (`SECRET_KEY`, `API_KEYS`); returns self.

@@ -36,10 +36,6 @@ def configure_tracing(enabled: bool) -> None:
     _enabled = enabled
 
 
-def tracing_enabled() -> bool:
-    return _enabled
-
-
 def _tracer() -> Any:
     from opentelemetry import trace
 

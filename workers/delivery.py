@@ -1,11 +1,12 @@
 """Alert delivery on its own thread, so a slow or hanging webhook receiver never holds a scoring thread.
 
-Dramatiq's worker threads are shared by every queue a process consumes: when `deliver_alerts` sent webhooks
-on them, a receiver that hung for its whole timeout took one thread per claimed batch for the whole lease,
-and with a few such batches no thread was left for `score` (recorded-to-scored latency went from 10 ms to
-tens of seconds). Here the actor only rings a bell; one delivery thread per process does the sending, and
-scoring threads never wait on the network. A relay process (`fraudlog relay`) may run beside it: claims are
-leased, so both share the outbox without sending an alert twice.
+Dramatiq's worker threads are shared by every queue a process consumes: when `deliver_alerts` sent webhooks on
+them, a receiver that hung for its whole timeout took one thread per claimed batch for the whole lease, and
+with a few such batches no thread was left for `score` (recorded-to-scored latency went from 10 ms to tens of
+seconds). Here the actor only rings a bell; one delivery thread per process does the sending, and scoring
+threads never wait on the network. Each process's `WorkerJobs` owns its thread (`workers.tasks`). A relay
+process (`fraudlog relay`) may run beside it: claims are leased, so both share the outbox without sending an
+alert twice.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable
 from service.alerts.relay import DeliveryReport
 
 log = logging.getLogger("fraudlog.delivery")
+
 
 class DeliveryThread:
     """Runs `deliver` whenever rung, one run at a time, on a daemon thread.
@@ -56,25 +58,3 @@ class DeliveryThread:
             if report.sent or report.gave_up:
                 log.info("delivered %d alerts, %d gave up", report.sent, report.gave_up)
 
-
-_thread: DeliveryThread | None = None
-_lock = threading.Lock()
-
-
-def ring_delivery(deliver: Callable[[], DeliveryReport]) -> None:
-    """Wake this process's delivery thread, starting it on first use (after Dramatiq forked the process)."""
-    global _thread
-    with _lock:
-        if _thread is None:
-            _thread = DeliveryThread(deliver)
-        thread = _thread
-    thread.ring()
-
-
-def stop_delivery() -> None:
-    """Stop this process's delivery thread, if it runs (the embedded mode's shutdown, tests)."""
-    global _thread
-    with _lock:
-        thread, _thread = _thread, None
-    if thread is not None:
-        thread.stop()

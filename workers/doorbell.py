@@ -18,7 +18,7 @@ import threading
 import time
 
 from service.config import DEFAULT_DOORBELL_INTERVAL
-from service.store.group_commit import TRANSACTIONS
+from service.ingest.group_commit import TRANSACTIONS
 from service.tracing import current_span_context, producer_span
 from workers.tasks import ring_score
 

@@ -1,7 +1,8 @@
 """Run the workers inside another process: the embedded mode's worker threads, and the API's doorbell.
 
 With `memory://` the API process is the whole deployment: Dramatiq's StubBroker, a Dramatiq Worker on
-threads, and a small periodic loop that sweeps. Same actors, same code paths as separate processes.
+threads, and the deployment's schedule on small periodic loops. Same actors, same jobs, same code paths as
+separate processes.
 """
 
 from __future__ import annotations
@@ -10,22 +11,17 @@ import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 import dramatiq
 
-from service.composition import build_worker_services
+from service.composition import EMBEDDED_PERIODS, SchedulePeriods, job_schedule, worker_services
 from service.config import Settings
 from workers import tasks
-from workers.delivery import stop_delivery
 from workers.process import start_broker
-from workers.runtime import install_runtime
 
 log = logging.getLogger("fraudlog.embedded")
-
-SWEEP_EVERY_SECONDS = 5.0
-RETRAIN_CHECK_SECONDS = 2.0
-EVALUATE_EVERY_SECONDS = 2.0
 
 
 class PeriodicSweep:
@@ -55,19 +51,16 @@ class PeriodicSweep:
 
 @asynccontextmanager
 async def embedded_workers(settings: Settings, threads: int = 2,
-                           sweep_every: float = SWEEP_EVERY_SECONDS) -> AsyncIterator[dramatiq.Worker]:
-    """Worker threads, a runtime and a periodic sweep inside this process, for as long as the block runs."""
+                           periods: SchedulePeriods = EMBEDDED_PERIODS) -> AsyncIterator[dramatiq.Worker]:
+    """Worker threads running the actors' jobs, and the deployment's schedule (`job_schedule`, the one
+    `fraudlog scheduler` runs), inside this process for as long as the block runs."""
     broker = start_broker(settings)
-    previous = install_runtime(build_worker_services(settings))
+    jobs = tasks.WorkerJobs(lambda: worker_services(settings), eager=True)
+    previous = tasks.run_jobs(broker, jobs)
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
     worker.start()
-    schedule = settings.retrain_every
-    periodics = [PeriodicSweep(sweep_every, [tasks.sweep.send]),
-                 PeriodicSweep(EVALUATE_EVERY_SECONDS, [tasks.evaluate.send])]
-    if schedule.seconds is not None:
-        periodics.append(PeriodicSweep(schedule.seconds, [tasks.retrain.send]))
-    else:
-        periodics.append(PeriodicSweep(RETRAIN_CHECK_SECONDS, [lambda: tasks.retrain.send(schedule.events or 1)]))
+    periodics = [PeriodicSweep(job.seconds, [partial(tasks.actor_named(job.actor).send, *job.args)])
+                 for job in job_schedule(settings.retrain_every, periods)]
     for periodic in periodics:
         periodic.start()
     try:
@@ -76,5 +69,5 @@ async def embedded_workers(settings: Settings, threads: int = 2,
         for periodic in periodics:
             periodic.stop()
         worker.stop()
-        stop_delivery()  # before the runtime goes: its next run would deliver with the wrong services
-        install_runtime(previous)
+        tasks.run_jobs(broker, previous)
+        jobs.close()  # its delivery thread, then its engine

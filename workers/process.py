@@ -10,9 +10,10 @@ from __future__ import annotations
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
+from service.composition import worker_services
 from service.config import SECRET_KEY, Settings
 from service.tracing import configure_tracing
-from workers import runtime, tasks
+from workers import tasks
 from workers.broker import broker_from_url
 from workers.middleware import sending_process_middleware, worker_process_middleware
 from workers.tracing import TracingMiddleware
@@ -40,10 +41,11 @@ def start_broker(settings: Settings) -> dramatiq.Broker:
 
 def start_worker_process(settings: Settings | None = None) -> dramatiq.Broker:
     """A Dramatiq worker process: settings from the environment (the secret key is required, to verify model
-    artifacts), the broker with fraudlog's logging and start-up sweep, and the services its actors will use."""
+    artifacts), the broker with fraudlog's logging and start-up sweep, and the jobs its actors run (their
+    services are built on the first message, after Dramatiq forked the process)."""
     settings = (settings or Settings.from_env()).require(SECRET_KEY)
     configure_tracing(settings.observability.tracing)
     broker = broker_from_url(settings.broker_url, worker_process_middleware(settings, tasks.StructuredLogging()))
     tasks.bind(broker, settings.queue_prefix)
-    runtime.configure(settings)
+    tasks.run_jobs(broker, tasks.WorkerJobs(lambda: worker_services(settings)))
     return broker

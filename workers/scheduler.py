@@ -1,6 +1,7 @@
 """`fraudlog scheduler`: the deployment's one clock, on APScheduler.
 
-It enqueues `sweep` and `deliver_alerts` on a period, and `retrain` on FRAUDLOG_RETRAIN_EVERY: a period,
+It runs the one schedule of `service.composition.job_schedule` (the embedded mode runs the same): `sweep`,
+`deliver_alerts` and `evaluate` on a period, and `retrain` on FRAUDLOG_RETRAIN_EVERY: a period,
 or a count of transactions appended since the champion's watermark (checked every few seconds).
 
 APScheduler rather than periodiq: the schedule is per deployment (one process, guarded by a lock), not
@@ -27,7 +28,6 @@ from service.store.locks import hold_deployment_lock
 log = logging.getLogger("fraudlog.scheduler")
 
 ADVISORY_LOCK_KEY = 0x6672617564  # "fraud"
-EVENT_COUNT_CHECK_SECONDS = 5.0
 
 
 class SchedulerAlreadyRunning(RuntimeError):

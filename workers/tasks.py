@@ -1,24 +1,30 @@
 """The actors. Messages carry log positions, never payloads: the database is the source of truth.
 
-Importing this module has no side effect: the actors are declared on a placeholder that refuses to send,
-and `bind` points them at the process's broker, under the deployment's queue names, when the process
+Importing this module has no side effect: the actors' handles are declared on a placeholder that refuses to
+send, and `bind` points them at the process's broker, under the deployment's queue names, when the process
 starts (`workers.process.start_broker`). So the API, the scheduler and the tests import them freely.
+
+The bodies are `WorkerJobs` methods over the process's `WorkerServices` (built by `service.composition`);
+`run_jobs` hands them to the broker in the processes that run actors (a worker, the embedded mode). There
+is no global lookup of services: a process's broker runs the jobs it was given.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from service.alerts.relay import DeliveryReport, deliver_pending
+from service.composition import WorkerServices
 from service.gc_tuning import freeze_long_lived_objects
 from service.logs import configure_logging, position_ranges
 from service.ml.environment import EnvironmentMismatch
-from workers.delivery import ring_delivery
-from workers.runtime import runtime
+from workers.delivery import DeliveryThread
 
 log = logging.getLogger("fraudlog.worker")
 
@@ -70,82 +76,142 @@ class StructuredLogging(dramatiq.Middleware):
         configure_logging()
 
 
+class NotRunHere(RuntimeError):
+    """An actor's handle was called in a process that sends it and does not run it."""
+
+
+class WorkerJobs:
+    """The actors' bodies over one process's worker services, given to the broker with `run_jobs`.
+
+    The services are built on the first message, so after Dramatiq forks its worker processes (an engine's
+    connections must not cross a fork). Alert delivery runs on this object's own thread (`DeliveryThread`).
+    """
+
+    def __init__(self, build: Callable[[], WorkerServices], *, eager: bool = False) -> None:
+        """`eager` builds the services now (the embedded mode: a broken setting fails the start, not the first
+        message); otherwise on the first message."""
+        self._build = build
+        self._services: WorkerServices | None = build() if eager else None
+        self._delivery: DeliveryThread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def services(self) -> WorkerServices:
+        if self._services is None:
+            with self._lock:
+                if self._services is None:
+                    self._services = self._build()
+        return self._services
+
+    def score(self, positions: list[int]) -> None:
+        try:
+            report = self.services.scorer.score_positions(positions)
+        except EnvironmentMismatch as exc:
+            # Permanent for this process, so no retries: the events stay unscored (the backlog shows them) and
+            # the sweeper rings them again for a worker that may score them, or this one once the operator
+            # allows it.
+            log.error(str(exc), extra={"model_version": exc.version})
+            return
+        log.info("scored %d events", report.events, extra={
+            "positions": position_ranges(positions), "predictions": report.predictions, "alerts": report.alerts})
+        if report.alerts:
+            # This process's own delivery thread, woken directly: through the broker (`deliver_alerts`), every
+            # batch with an alert cost a publish and its confirm on the scoring thread, and landed in this
+            # process or another's thread doing the same thing.
+            self.deliver_alerts()
+
+    def deliver_alerts(self) -> None:
+        with self._lock:
+            if self._delivery is None:  # started on first use: after Dramatiq forked the process
+                self._delivery = DeliveryThread(self.deliver_due_alerts)
+            delivery = self._delivery
+        delivery.ring()
+
+    def deliver_due_alerts(self) -> DeliveryReport:
+        """One relay run: claim due outbox rows, send them to the sink, mark them sent."""
+        services = self.services
+        relay = services.relay
+        return deliver_pending(services.engine, services.sink, batch_size=relay.batch_size,
+                               visibility_timeout=relay.visibility_timeout, max_attempts=relay.max_attempts,
+                               base_delay=relay.base_delay, max_delay=relay.max_delay)
+
+    def sweep(self) -> None:
+        ring_score(self.services.sweeper.find_unscored())
+        deliver_alerts.send()
+
+    def retrain(self, min_new_events: int = 1) -> None:
+        # Imported here because training pulls in river, which the API process (it rings `score`) never needs.
+        from service.lifecycle.retraining import retrain as retrain_next
+        from service.store.lifecycle import LockBusy
+
+        services = self.services
+        try:
+            result = retrain_next(services.registry, min_new_transactions=max(1, min_new_events),
+                                  git_commit=services.settings.git_commit)
+        except LockBusy:
+            log.info("a retrain or evaluation is running elsewhere; this one is skipped")
+            return
+        if result is not None:
+            log.info("new model version %d (%s): %s", result.version, result.status, result.reason,
+                     extra={"model_version": result.version})
+            evaluate.send()
+
+    def evaluate(self) -> None:
+        from service.lifecycle.evaluation import evaluate_challengers
+        from service.store.lifecycle import LockBusy
+
+        services = self.services
+        try:
+            evaluate_challengers(services.registry, services.policy)
+        except LockBusy:
+            log.debug("a retrain or evaluation is running elsewhere; this evaluation is skipped")
+
+    def close(self) -> None:
+        """Stop the delivery thread (an alert in flight is resent after its lease) and close the services."""
+        with self._lock:
+            delivery, self._delivery = self._delivery, None
+            services, self._services = self._services, None
+        if delivery is not None:
+            delivery.stop()
+        if services is not None:
+            services.close()
+
+
+# The actors' handles: what every process sends. Their bodies run only where `run_jobs` gave the broker a
+# `WorkerJobs` (worker processes, the embedded mode); anywhere else, calling one is a bug, said loudly.
 _unstarted = UnstartedBroker()
 
 
 @dramatiq.actor(broker=_unstarted, queue_name=SCORE_QUEUE, max_retries=20, min_backoff=200, max_backoff=30_000)
 def score(positions: list[int]) -> None:
     """Score these log positions with their champion and challengers; idempotent."""
-    try:
-        report = runtime().scorer.score_positions(positions)
-    except EnvironmentMismatch as exc:
-        # Permanent for this process, so no retries: the events stay unscored (the backlog shows them) and the
-        # sweeper rings them again for a worker that may score them, or this one once the operator allows it.
-        log.error(str(exc), extra={"model_version": exc.version})
-        return
-    log.info("scored %d events", report.events, extra={"positions": position_ranges(positions),
-                                                       "predictions": report.predictions, "alerts": report.alerts})
-    if report.alerts:
-        # This process's own delivery thread, woken directly: through the broker (`deliver_alerts`), every
-        # batch with an alert cost a publish and its confirm on the scoring thread, and landed in this
-        # process or another's thread doing the same thing.
-        ring_delivery(deliver_due_alerts)
+    raise NotRunHere("score")
 
 
 @dramatiq.actor(broker=_unstarted, queue_name=ALERTS_QUEUE, max_retries=3)
 def deliver_alerts() -> None:
-    """Wake this process's delivery thread, which relays due outbox rows to the sink (claim, send, mark
-    sent). Returns at once: sending on a worker thread let a hanging receiver starve `score` of threads."""
-    ring_delivery(deliver_due_alerts)
-
-
-def deliver_due_alerts() -> DeliveryReport:
-    """One relay run with this process's services (they are looked up per run: tests swap them)."""
-    rt = runtime()
-    return deliver_pending(rt.engine, rt.sink, batch_size=rt.relay.batch_size,
-                           visibility_timeout=rt.relay.visibility_timeout, max_attempts=rt.relay.max_attempts,
-                           base_delay=rt.relay.base_delay, max_delay=rt.relay.max_delay)
+    """Wake the delivery thread, which relays due outbox rows to the sink (claim, send, mark sent). Returns at
+    once: sending on a worker thread let a hanging receiver starve `score` of threads."""
+    raise NotRunHere("deliver_alerts")
 
 
 @dramatiq.actor(broker=_unstarted, queue_name=MAINTENANCE_QUEUE, max_retries=3)
 def sweep() -> None:
     """Re-ring the doorbell for every event past the grace period without a champion prediction."""
-    ring_score(runtime().sweeper.find_unscored())
-    deliver_alerts.send()
+    raise NotRunHere("sweep")
 
 
 @dramatiq.actor(broker=_unstarted, queue_name=MAINTENANCE_QUEUE, max_retries=0, time_limit=30 * 60_000)
 def retrain(min_new_events: int = 1) -> None:
     """Train the next version if at least `min_new_events` transactions (and, for a supervised champion, a
     label) arrived since the newest version's cut; it enters as a challenger. Then evaluate the challengers."""
-    # Imported here because training pulls in river, which the API process (it rings `score`) never needs.
-    from service.lifecycle.retraining import retrain as retrain_next
-    from service.store.lifecycle import LockBusy
-
-    rt = runtime()
-    try:
-        result = retrain_next(rt.registry, min_new_transactions=max(1, min_new_events),
-                              git_commit=rt.settings.git_commit)
-    except LockBusy:
-        log.info("a retrain or evaluation is running elsewhere; this one is skipped")
-        return
-    if result is not None:
-        log.info("new model version %d (%s): %s", result.version, result.status, result.reason,
-                 extra={"model_version": result.version})
-        evaluate.send()
+    raise NotRunHere("retrain")
 
 
 @dramatiq.actor(broker=_unstarted, queue_name=MAINTENANCE_QUEUE, max_retries=0)
 def evaluate() -> None:
     """Compare every challenger with the champion on shadow evidence; promote or retire on the policy."""
-    from service.lifecycle.evaluation import evaluate_challengers
-    from service.store.lifecycle import LockBusy
-
-    rt = runtime()
-    try:
-        evaluate_challengers(rt.registry, rt.settings.promotion_policy)
-    except LockBusy:
-        log.debug("a retrain or evaluation is running elsewhere; this evaluation is skipped")
+    raise NotRunHere("evaluate")
 
 
 def ring_score(positions: Sequence[int]) -> None:
@@ -159,15 +225,45 @@ _QUEUES = {score: SCORE_QUEUE, deliver_alerts: ALERTS_QUEUE, sweep: MAINTENANCE_
 
 
 def bind(broker: dramatiq.Broker, queue_prefix: str) -> None:
-    """Point every actor at `broker` under `<queue_prefix>.<queue>` and make it the global broker."""
+    """Point every actor's handle at `broker` under `<queue_prefix>.<queue>` and make it the global broker.
+
+    Jobs the broker already runs keep running (a second embedded API in one process joins the first)."""
     for middleware in (SweepOnBoot, FreezeAfterBoot):
         if not any(isinstance(m, middleware) for m in broker.middleware):
             broker.add_middleware(middleware())
+    running = _running_jobs(broker)
     for actor in ACTORS:
         actor.broker = broker
         actor.queue_name = f"{queue_prefix}.{_QUEUES[actor]}"
         broker.declare_actor(actor)
+    if running is not None:
+        run_jobs(broker, running)
     dramatiq.set_broker(broker)
+
+
+def run_jobs(broker: dramatiq.Broker, jobs: WorkerJobs | None) -> WorkerJobs | None:
+    """Have `broker`'s workers run the actors with `jobs` (None: no bodies here, the handles only); returns
+    the jobs it ran before. Call after `bind`: the running actors take the handles' queue names and options."""
+    previous = _running_jobs(broker)
+    for handle in ACTORS:
+        if jobs is None:
+            broker.declare_actor(handle)
+        else:  # the handle's name, queue and options, with the jobs' body (Dramatiq refuses a second Actor())
+            running = copy.copy(handle)
+            running.fn = getattr(jobs, handle.actor_name)
+            broker.declare_actor(running)
+    return previous
+
+
+def _running_jobs(broker: dramatiq.Broker) -> WorkerJobs | None:
+    jobs = getattr(getattr(broker.actors.get(score.actor_name), "fn", None), "__self__", None)
+    return jobs if isinstance(jobs, WorkerJobs) else None
+
+
+def actor_named(name: str) -> dramatiq.Actor[..., None]:
+    """The handle of the actor called `name` (what a `ScheduledJob` names)."""
+    [handle] = [actor for actor in ACTORS if actor.actor_name == name]
+    return handle
 
 
 def bound_broker() -> dramatiq.Broker:

@@ -1,7 +1,7 @@
 """What an API process plugs into the app: the broker, the doorbell, and in embedded mode the workers.
 
-`service.api` knows nothing of Dramatiq: `create_app(settings, wiring=broker_wiring)` hands it this
-context, which the app enters at startup (after the embedded mode's migrations) and leaves at shutdown.
+`service.api` knows nothing of Dramatiq: `build_app(settings, wiring=broker_wiring)` (the composition) hands
+it this context, which the app enters at startup (after the embedded mode's migrations) and leaves at shutdown.
 `served_app` is the factory `fraudlog serve` gives uvicorn, so each of its processes builds the same.
 """
 
@@ -12,9 +12,9 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from litestar import Litestar
 
-from service.api.app import create_app
+from service.composition import build_app
 from service.config import Settings
-from service.store.group_commit import AppendedHook
+from service.ingest.group_commit import AppendedHook
 from workers.doorbell import Doorbell
 from workers.embedded import embedded_workers
 from workers.process import start_broker
@@ -39,4 +39,4 @@ def served_app() -> Litestar:
     """The app from the environment's settings, wired to the broker: `uvicorn --factory` calls this in each
     API process. Refuses to run open outside embedded mode (`Settings.require_for_api`)."""
     settings = Settings.from_env().require_for_api()
-    return create_app(settings, wiring=broker_wiring)
+    return build_app(settings, wiring=broker_wiring)

@@ -30,8 +30,8 @@ def verify_acknowledged(engine: sa.Engine, run: LoadRun, after_position: int) ->
     """
     stored: dict[str, int] = {}
     commits: set[Any] = set()
-    for record in EventLog(engine).read_range(start=after_position + 1, event_types=[EVENT_TRANSACTION],
-                                              batch_size=5_000):
+    walk = EventLog(engine).walk(after_position + 1, event_types=[EVENT_TRANSACTION], chunk=5_000)
+    for record in (record for chunk in walk for record in chunk):
         stored[record.transaction_id or ""] = record.position
         commits.add(record.recorded_at)
     acked = run.acked

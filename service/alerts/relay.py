@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -46,17 +46,16 @@ class DeliveryReport:
                               self.gave_up + other.gave_up, self.outlived_lease + other.outlived_lease)
 
 
-def webhook_secret(settings: Settings, env: Mapping[str, str] | None = None) -> bytes:
-    """The key that signs webhooks: FRAUDLOG_WEBHOOK_SECRET, else one derived from the secret key.
-
-    FRAUDLOG_WEBHOOK_SECRET comes from `settings`, or from `env` when one is given (tests).
+def webhook_secret(settings: Settings) -> bytes:
+    """The key that signs webhooks: FRAUDLOG_WEBHOOK_SECRET (`settings.webhook_secret`), else one derived from
+    the secret key.
 
     Deriving it leaves operators one key to manage, and since HMAC is one-way, the webhook secret that is
     shared with the receiver never reveals the key that signs model artifacts and hashes API keys. It is
     the hex text of HMAC-SHA256(secret_key, "fraudlog-webhook"), so it can be pasted into a receiver's
     configuration as is.
     """
-    explicit = settings.webhook_secret if env is None else env.get("FRAUDLOG_WEBHOOK_SECRET", "").encode()
+    explicit = settings.webhook_secret
     if explicit:
         try:
             signing_key(explicit)
@@ -68,10 +67,9 @@ def webhook_secret(settings: Settings, env: Mapping[str, str] | None = None) -> 
     return hmac.new(settings.secret_key, WEBHOOK_KEY_LABEL, hashlib.sha256).hexdigest().encode()
 
 
-def sink_from_settings(settings: Settings, relay: RelaySettings, env: Mapping[str, str] | None = None,
-                       ) -> AlertSink:
+def sink_from_settings(settings: Settings, relay: RelaySettings) -> AlertSink:
     """The sink FRAUDLOG_ALERT_SINK names, with the webhook secret and timeout filled in."""
-    return sink_from_url(settings.alert_sink, webhook_secret(settings, env),
+    return sink_from_url(settings.alert_sink, webhook_secret(settings),
                          timeout=relay.webhook_timeout.total_seconds())
 
 

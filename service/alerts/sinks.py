@@ -111,7 +111,7 @@ class WebhookSink:
 
 
 class InMemorySink:
-    """Records what it is sent; told to, fails the next N sends. For tests and experiments."""
+    """Records what it is sent; fails its first `fail_times` sends. For tests and experiments."""
 
     def __init__(self, fail_times: int = 0, reason: str = "in-memory sink told to fail") -> None:
         self.sent: list[dict[str, Any]] = []
@@ -119,12 +119,6 @@ class InMemorySink:
         self._failures_left = fail_times
         self._reason = reason
         self._lock = threading.Lock()
-
-    def fail_next(self, times: int, reason: str | None = None) -> None:
-        with self._lock:
-            self._failures_left = times
-            if reason is not None:
-                self._reason = reason
 
     def send(self, alert: dict[str, Any]) -> None:
         with self._lock:

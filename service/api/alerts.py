@@ -6,8 +6,9 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
+from sqlalchemy.engine import Engine
 
 from service.api.auth import ANALYST, API_KEY_SECURITY, require
 from service.api.openapi import ID_SCHEMA
@@ -29,7 +30,7 @@ class AlertController(Controller):
          responses=problem_responses(400, *AUTH_PROBLEMS, 422))
     def list_alerts(
         self,
-        state: State,
+        engine: NamedDependency[Engine],
         status: Annotated[AlertStatus | None, QueryParameter()] = None,
         since: Annotated[str | None, QueryParameter(description="RFC 3339 with an offset", format="date-time")] = None,
         card_id: Annotated[str | None, QueryParameter(pattern=ID_PATTERN, schema_extra=ID_SCHEMA)] = None,
@@ -42,7 +43,7 @@ class AlertController(Controller):
             raise Problem(INVALID_QUERY,
                           errors=[FieldError("since", f"an RFC 3339 time with an offset: {exc}")]) from exc
         try:
-            page = list_alerts(state.engine, status=status, since=since_time, card_id=card_id, limit=limit,
+            page = list_alerts(engine, status=status, since=since_time, card_id=card_id, limit=limit,
                                cursor=cursor)
         except InvalidCursor as exc:
             raise Problem(INVALID_QUERY, errors=[FieldError("cursor", str(exc))]) from exc

@@ -121,7 +121,7 @@ def require(role: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRout
 
     # async: Litestar runs a sync guard in a thread pool, ~50 us of CPU per request for nothing.
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        authenticator: Authenticator = connection.app.state.authenticator
+        authenticator: Authenticator = connection.app.state.services.authenticator  # see service.api.dependencies
         principal = authenticator.authenticate(connection.headers.get("authorization"))
         if principal is not None and role not in GRANTS[principal.role]:
             raise Problem(FORBIDDEN, f"key {principal.name!r} has role {principal.role!r}; "

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from litestar import Response, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 import service
 from service.api.readiness import OK, ChampionCheck, broker_check, database_check
 from service.api.schemas import Health, Readiness
+from service.config import Settings
+from service.models.registry import ModelRegistry
 
 
 @get("/health", operation_id="health", tags=["operations"], summary="The process is up")
@@ -22,22 +24,16 @@ async def health() -> Health:
          Readiness, generate_examples=False,
          description="The database or the broker is unreachable, or the champion's artifact is refused; "
                      "`checks` names which")})
-def ready(state: State) -> Response[Readiness]:
-    checks = {"database": database_check(state.registry)}
-    broker = broker_check(state.settings.broker_url)
+def ready(settings: NamedDependency[Settings], registry: NamedDependency[ModelRegistry],
+          champion_check: NamedDependency[ChampionCheck]) -> Response[Readiness]:
+    checks = {"database": database_check(registry)}
+    broker = broker_check(settings.broker_url)
     if broker is not None:
         checks["broker"] = broker
     if checks["database"] == OK:
-        champion = _champion_check(state)(state.registry)
+        champion = champion_check(registry)
         if champion is not None:
             checks["champion"] = champion
     ok = all(value == OK for value in checks.values())
     return Response(Readiness(status="ok" if ok else "unavailable", checks=checks), status_code=200 if ok else 503)
 
-
-def _champion_check(state: State) -> ChampionCheck:
-    # One per app, kept in its state: it remembers which versions it has verified.
-    check: ChampionCheck | None = getattr(state, "champion_check", None)
-    if check is None:
-        check = state.champion_check = ChampionCheck()
-    return check

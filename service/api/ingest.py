@@ -1,44 +1,18 @@
-"""Turning validated request items into log events and answering with receipts."""
+"""Answering an ingest request: receipts, or the problem the batch is."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import msgspec
 from litestar import Response
 
 from service.api.problems import INVALID_BODY, TRANSACTION_CONFLICT, Problem
 from service.api.schemas import IngestReceipt
-from service.domain.events import LabelIn, NewEvent, TransactionIn, label_event, transaction_event
 from service.domain.validation import FieldError
-from service.store.event_log import UnitOutcome
-from service.store.group_commit import GroupCommitter
+from service.ingest.appending import RepeatedWithDifferentBody, UnitOutcome
 
 
-def transaction_events(items: Sequence[TransactionIn]) -> list[NewEvent]:
-    """Events for a batch; an id repeated inside it with a different body is the client's error (422)."""
-    events: list[NewEvent] = []
-    seen: dict[str, str] = {}
-    errors: list[FieldError] = []
-    for index, tx in enumerate(items):
-        event = transaction_event(tx)
-        if seen.setdefault(tx.transaction_id, event.digest) != event.digest:
-            errors.append(FieldError(f"/{index}/transaction_id",
-                                     f"{tx.transaction_id!r} appears earlier in this batch with a different body"))
-        events.append(event)
-    if errors:
-        raise Problem(INVALID_BODY, "a batch repeats an id with different bodies", errors=errors)
-    return events
-
-
-def label_events(items: Sequence[LabelIn]) -> list[NewEvent]:
-    received_at = datetime.now(UTC)
-    return [label_event(label, received_at) for label in items]
-
-
-async def append(committer: GroupCommitter, kind: str, events: list[NewEvent]) -> UnitOutcome:
-    return await committer.append(kind, events)
+def repeated_problem(exc: RepeatedWithDifferentBody) -> Problem:
+    return Problem(INVALID_BODY, str(exc), errors=exc.errors)
 
 
 def receipts_response(outcome: UnitOutcome, as_array: bool, ids: list[str],

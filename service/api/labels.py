@@ -5,19 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 from service.api.auth import API_KEY_SECURITY, INGEST, require
 from service.api.bodies import read_json_body
-from service.api.ingest import append, label_events, receipts_response
+from service.api.ingest import receipts_response
 from service.api.openapi import one_or_many, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, problem_responses
 from service.api.schemas import IngestReceipt
-from service.config import MAX_BATCH_ITEMS
+from service.config import MAX_BATCH_ITEMS, Settings
 from service.domain.events import LabelIn
 from service.domain.validation import decode_one_or_many
-from service.store.group_commit import LABELS
+from service.ingest.appending import Ingest
 
 
 class LabelController(Controller):
@@ -35,9 +35,10 @@ class LabelController(Controller):
                                      description="Every label repeats the latest verdict: the original positions"),
                    **problem_responses(400, *AUTH_PROBLEMS, 413, 415, 422, 503)},
     )
-    async def post_labels(self, request: Request[Any, Any, Any], state: State) -> Response[
+    async def post_labels(self, request: Request[Any, Any, Any], settings: NamedDependency[Settings],
+                          ingest: NamedDependency[Ingest]) -> Response[
             IngestReceipt | list[IngestReceipt]]:
         body = await read_json_body(request)
-        items, as_array = decode_one_or_many(body, LabelIn, state.settings.max_batch_items, state.settings.limits)
-        outcome = await append(state.committer, LABELS, label_events(items))
+        items, as_array = decode_one_or_many(body, LabelIn, settings.max_batch_items, settings.limits)
+        outcome = await ingest.append_labels(items)
         return receipts_response(outcome, as_array, [label.transaction_id for label in items])

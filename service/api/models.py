@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, get, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.params import PathParameter
 
 from service.api.auth import ADMIN, ANALYST, API_KEY_SECURITY, require
@@ -15,7 +15,7 @@ from service.domain.events import MAX_VERSION
 from service.domain.records import Decision
 from service.lifecycle.roles import assign_role
 from service.ml.artifact import ArtifactRejected
-from service.store.versions import UnknownVersion
+from service.models.registry import ModelRegistry, UnknownVersion
 from service.views.models import ModelDetail, ModelSummary, model_detail, model_summaries
 from service.views.statuses import RoleChange
 
@@ -29,35 +29,35 @@ class ModelController(Controller):
 
     @get("/", operation_id="listModels", summary="Every version with its status, parent and metrics",
          sync_to_thread=True, guards=[require(ANALYST)], responses=problem_responses(*AUTH_PROBLEMS))
-    def list_models(self, state: State) -> list[ModelSummary]:
-        return model_summaries(state.registry)
+    def list_models(self, registry: NamedDependency[ModelRegistry]) -> list[ModelSummary]:
+        return model_summaries(registry)
 
     @get("/{version:int}", operation_id="getModel", summary="A version's full lineage", sync_to_thread=True,
          guards=[require(ANALYST)],
          responses=problem_responses(400, *AUTH_PROBLEMS, 404))
-    def get_model(self, state: State, version: Version) -> ModelDetail:
+    def get_model(self, registry: NamedDependency[ModelRegistry], version: Version) -> ModelDetail:
         try:
-            return model_detail(state.registry, version)
+            return model_detail(registry, version)
         except UnknownVersion as exc:
             raise Problem(UNKNOWN_MODEL_VERSION, str(exc)) from exc
 
     @post("/{version:int}/promote", operation_id="promoteModel", summary="Make a version the champion",
           status_code=200, sync_to_thread=True, guards=[require(ADMIN)], security=API_KEY_SECURITY,
           responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409))
-    def promote(self, state: State, version: Version) -> RoleChanged:
-        return _set_role(state, version, "champion")
+    def promote(self, registry: NamedDependency[ModelRegistry], version: Version) -> RoleChanged:
+        return _set_role(registry, version, "champion")
 
     @post("/{version:int}/retire", operation_id="retireModel", summary="Retire a version", status_code=200,
           sync_to_thread=True, guards=[require(ADMIN)], security=API_KEY_SECURITY,
           responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409))
-    def retire(self, state: State, version: Version) -> RoleChanged:
-        return _set_role(state, version, "retired")
+    def retire(self, registry: NamedDependency[ModelRegistry], version: Version) -> RoleChanged:
+        return _set_role(registry, version, "retired")
 
 
-def _set_role(state: State, version: int, role: RoleChange) -> RoleChanged:
+def _set_role(registry: ModelRegistry, version: int, role: RoleChange) -> RoleChanged:
     try:
         action = "promote" if role == "champion" else "retire"
-        position = assign_role(state.registry, version, role, Decision(
+        position = assign_role(registry, version, role, Decision(
             kind="manual", action=action, reason=f"{action}d by an operator (POST /v1/models/{version}/{action})"))
     except UnknownVersion as exc:
         raise Problem(UNKNOWN_MODEL_VERSION, str(exc)) from exc

@@ -6,15 +6,17 @@ from typing import Any, cast
 
 import anyio.to_thread
 from litestar import Request, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 from service.api.auth import ANALYST, API_KEY_SECURITY, require
 from service.api.bodies import read_json_body
 from service.api.openapi import RawSchema, inline_schema, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, NO_CHAMPION, UNKNOWN_MODEL_VERSION, Problem, problem_responses
 from service.api.schemas import OnDemandPrediction, VersionComparison, VersionPrediction
+from service.config import Settings
 from service.domain.events import PredictIn
 from service.domain.validation import FieldError, InvalidBody, decode_object
+from service.models.registry import ModelRegistry
 from service.scoring.on_demand import NoChampion, UnknownVersion, compare, predict
 from service.views.statuses import ModelStatus
 
@@ -24,18 +26,19 @@ from service.views.statuses import ModelStatus
       operation_class=operation_with_body(RawSchema(raw=inline_schema(PredictIn))), guards=[require(ANALYST)],
       security=API_KEY_SECURITY,
       responses=problem_responses(400, *AUTH_PROBLEMS, 404, 409, 413, 415, 422))
-async def predict_transaction(request: Request[Any, Any, Any], state: State,
+async def predict_transaction(request: Request[Any, Any, Any], settings: NamedDependency[Settings],
+                              registry: NamedDependency[ModelRegistry],
                               ) -> OnDemandPrediction | VersionComparison:
-    body = decode_object(await read_json_body(request), PredictIn, state.settings.limits)
+    body = decode_object(await read_json_body(request), PredictIn, settings.limits)
     if body.model_version is not None and body.model_versions is not None:
         raise InvalidBody([FieldError("/model_versions", "give model_version or model_versions, not both")])
     try:
         if body.model_versions is not None:
-            compared = await anyio.to_thread.run_sync(compare, state.registry, body, body.model_versions)
+            compared = await anyio.to_thread.run_sync(compare, registry, body, body.model_versions)
             return VersionComparison(features=compared.features, predictions=[
                 VersionPrediction(model_version=s.model_version, status=cast(ModelStatus, s.status), score=s.score,
                                   threshold=s.threshold, is_alert=s.is_alert) for s in compared.scores])
-        result = await anyio.to_thread.run_sync(predict, state.registry, body)
+        result = await anyio.to_thread.run_sync(predict, registry, body)
     except UnknownVersion as exc:
         raise Problem(UNKNOWN_MODEL_VERSION, str(exc)) from exc
     except NoChampion as exc:

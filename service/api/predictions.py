@@ -9,19 +9,19 @@ where it stopped, on any API process.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import aclosing, asynccontextmanager
+from collections.abc import Callable
+from contextlib import aclosing
 from typing import Annotated, Any, Literal
 
 import anyio
 import msgspec
-from litestar import Controller, Litestar, Request, Response, get
-from litestar.datastructures import State
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from litestar.response.base import ASGIResponse
 from litestar.types import Receive, Scope, Send
 
-from service.api.auth import ANALYST, API_KEY_SECURITY, require
+from service.api.auth import ANALYST, API_KEY_SECURITY, Authenticator, require
 from service.api.problems import AUTH_PROBLEMS, INVALID_CURSOR, TOO_MANY_STREAMS, Problem, problem_responses
 from service.domain.events import MAX_VERSION
 from service.domain.validation import FieldError
@@ -53,7 +53,7 @@ class PredictionController(Controller):
     @get("/", operation_id="listPredictions", summary="Predictions in log order, after a cursor",
          responses=problem_responses(400, *AUTH_PROBLEMS, 422))
     async def list_predictions(
-        self, state: State,
+        self, prediction_hub: NamedDependency[PredictionHub],
         after: Annotated[str, QueryParameter(description="a cursor (`next_cursor`, or an event's `id`)",
                                              pattern=CURSOR_PATTERN)] = "0",
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
@@ -63,7 +63,7 @@ class PredictionController(Controller):
         cursor = _cursor("after", after)
         feed = FeedFilter(all_versions=versions == "all", model_version=model_version, min_score=min_score,
                           alerts_only=alerts, with_features=features)
-        hub: PredictionHub = state.prediction_hub
+        hub = prediction_hub
         through = await hub.final_position()
         read = await hub.read(cursor.complete_through, through, feed, limit)
         shown = prediction_items([i for i in read if not cursor.already_delivered(i.position, i.model_version)])
@@ -75,7 +75,8 @@ class PredictionController(Controller):
          summary="Server-Sent Events: each prediction once it is final; resume with Last-Event-ID",
          responses=problem_responses(400, *AUTH_PROBLEMS, 422))
     async def stream_predictions(
-        self, request: Request[Any, Any, Any], state: State,
+        self, request: Request[Any, Any, Any], prediction_hub: NamedDependency[PredictionHub],
+        authenticator: NamedDependency[Authenticator],
         after: Annotated[str | None, QueryParameter(
             description="a cursor (0: from the beginning); Last-Event-ID wins when sent; neither: from now",
             pattern=CURSOR_PATTERN)] = None,
@@ -86,10 +87,10 @@ class PredictionController(Controller):
         cursor = _cursor("Last-Event-ID", resume) if resume else _cursor("after", after) if after else None
         feed = FeedFilter(all_versions=versions == "all", model_version=model_version, min_score=min_score,
                           alerts_only=alerts, with_features=features)
-        hub: PredictionHub = state.prediction_hub
+        hub = prediction_hub
         if cursor is None:  # a new consumer without a cursor starts from now, as `tail -f` does
             cursor = Cursor(await hub.final_position())
-        principal = state.authenticator.authenticate(request.headers.get("authorization"))
+        principal = authenticator.authenticate(request.headers.get("authorization"))
         key = principal.name if principal is not None else "anonymous"
         try:
             hub.open_stream(key)  # closed by the stream when it ends, however it ends
@@ -175,15 +176,3 @@ async def _cancel_on_disconnect(receive: Receive, scope: anyio.CancelScope) -> N
         pass
     scope.cancel()
 
-
-@asynccontextmanager
-async def prediction_feed(app: Litestar) -> AsyncIterator[None]:
-    """The process's one shared feed reader, for as long as the app runs (after the store's lifespan)."""
-    hub = PredictionHub(app.state.engine, app.state.registry, app.state.settings.feed)
-    app.state.prediction_hub = hub
-    async with anyio.create_task_group() as group:
-        group.start_soon(hub.run)
-        try:
-            yield
-        finally:
-            group.cancel_scope.cancel()

@@ -10,7 +10,7 @@ import threading
 from urllib.parse import urlsplit
 
 from service.ml.artifact import ArtifactRejected
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.store.engine import check_reachable
 from service.store.refusals import refusals
 

@@ -5,20 +5,22 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter
+from sqlalchemy.engine import Engine
 
 from service.api.auth import ANALYST, API_KEY_SECURITY, INGEST, require
 from service.api.bodies import read_json_body
-from service.api.ingest import append, receipts_response, transaction_events
+from service.api.ingest import receipts_response, repeated_problem
 from service.api.openapi import ID_SCHEMA, one_or_many, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, UNKNOWN_TRANSACTION, Problem, problem_responses
 from service.api.schemas import IngestReceipt
-from service.config import MAX_BATCH_ITEMS
+from service.config import MAX_BATCH_ITEMS, Settings
 from service.domain.events import ID_PATTERN, TransactionIn
 from service.domain.validation import decode_one_or_many
-from service.store.group_commit import TRANSACTIONS
+from service.ingest.appending import Ingest, RepeatedWithDifferentBody
+from service.models.registry import ModelRegistry
 from service.views.transaction import TransactionView, load_transaction_view
 
 
@@ -37,21 +39,23 @@ class TransactionController(Controller):
                                      description="Everything was recorded before: the original positions"),
                    **problem_responses(400, *AUTH_PROBLEMS, 409, 413, 415, 422, 503)},
     )
-    async def post_transactions(self, request: Request[Any, Any, Any], state: State) -> Response[
-            IngestReceipt | list[IngestReceipt]]:
+    async def post_transactions(self, request: Request[Any, Any, Any], settings: NamedDependency[Settings],
+                                ingest: NamedDependency[Ingest],
+                                ) -> Response[IngestReceipt | list[IngestReceipt]]:
         body = await read_json_body(request)
-        items, as_array = decode_one_or_many(body, TransactionIn, state.settings.max_batch_items,
-                                             state.settings.limits)
-        events = transaction_events(items)
-        outcome = await append(state.committer, TRANSACTIONS, events)
+        items, as_array = decode_one_or_many(body, TransactionIn, settings.max_batch_items, settings.limits)
+        try:
+            outcome = await ingest.append_transactions(items)
+        except RepeatedWithDifferentBody as exc:
+            raise repeated_problem(exc) from exc
         return receipts_response(outcome, as_array, [tx.transaction_id for tx in items])
 
     @get("/{transaction_id:str}", operation_id="getTransaction", summary="A transaction and what was derived from it",
          guards=[require(ANALYST)], security=API_KEY_SECURITY, responses=problem_responses(400, *AUTH_PROBLEMS, 404),
          sync_to_thread=True)
     def get_transaction(self, transaction_id: Annotated[str, PathParameter(pattern=ID_PATTERN, schema_extra=ID_SCHEMA)],
-                        state: State) -> TransactionView:
-        view = load_transaction_view(state.engine, transaction_id, state.registry)
+                        engine: NamedDependency[Engine], registry: NamedDependency[ModelRegistry]) -> TransactionView:
+        view = load_transaction_view(engine, transaction_id, registry)
         if view is None:
             raise Problem(UNKNOWN_TRANSACTION, f"no transaction {transaction_id!r} in the log")
         return view

@@ -20,11 +20,10 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from service.api.app import create_app
 from service.api.server import serve_in_thread
 from service.cli.context import open_store
 from service.client import FraudlogClient, StreamReport, stream
-from service.composition import StoreServices
+from service.composition import StoreServices, build_app
 from service.config import Settings
 from service.domain.assignment import CHALLENGER
 from service.domain.events import format_time
@@ -86,7 +85,7 @@ def _demo(args: argparse.Namespace) -> int:
     if twin is not None:
         console.print(f"version {twin}: the same model without the per-card categorical features "
                       f"({', '.join(spec.categories)}), a challenger scoring the same stream in shadow")
-    with serve_in_thread(create_app(settings, wiring=broker_wiring), args.port) as url:
+    with serve_in_thread(build_app(settings, wiring=broker_wiring), args.port) as url:
         client = FraudlogClient(url)
         # Event times near now, on the stream's own clock: a batch is sent once its last event time has passed.
         streaming = _on_clock(rows[args.train_rows :], datetime.now(UTC) - timedelta(seconds=BATCH * gap), gap)

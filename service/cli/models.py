@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from service.cli.context import open_store
+from service.composition import promotion_policy
 from service.domain.assignment import CHAMPION, RETIRED
 from service.domain.records import Decision
 from service.lifecycle.evaluation import evaluate_challengers
@@ -98,7 +99,7 @@ def _retrain(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     store = open_store()
-    decisions = evaluate_challengers(store.registry, store.settings.promotion_policy)
+    decisions = evaluate_challengers(store.registry, promotion_policy(store.settings))
     if not decisions:
         print("no challengers to evaluate")
     for d in decisions:

@@ -6,13 +6,15 @@ import argparse
 import contextlib
 import logging
 import threading
+from functools import partial
 from typing import Any
 
 from service.cli.context import open_store
 from service.cli.errors import CommandFailed
+from service.composition import SCHEDULER_PERIODS, SchedulePeriods, describe_schedule, job_schedule
 from workers import tasks
 from workers.process import start_broker
-from workers.scheduler import EVENT_COUNT_CHECK_SECONDS, build_scheduler, single_scheduler
+from workers.scheduler import build_scheduler, single_scheduler
 
 log = logging.getLogger("fraudlog.scheduler")
 LOCK_CHECK_SECONDS = 5.0
@@ -20,9 +22,10 @@ LOCK_CHECK_SECONDS = 5.0
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("scheduler", help="run the sweeping and retraining schedule; one per deployment")
-    parser.add_argument("--sweep-every", type=float, default=10.0, help="seconds between sweeps")
-    parser.add_argument("--alerts-every", type=float, default=5.0, help="seconds between alert relay runs")
-    parser.add_argument("--evaluate-every", type=float, default=10.0,
+    parser.add_argument("--sweep-every", type=float, default=SCHEDULER_PERIODS.sweep, help="seconds between sweeps")
+    parser.add_argument("--alerts-every", type=float, default=SCHEDULER_PERIODS.deliver_alerts,
+                        help="seconds between alert relay runs")
+    parser.add_argument("--evaluate-every", type=float, default=SCHEDULER_PERIODS.evaluate,
                         help="seconds between evaluations of the challengers (promotion on evidence)")
     parser.set_defaults(run=_scheduler)
 
@@ -30,18 +33,12 @@ def register(subparsers: Any) -> None:
 def _scheduler(args: argparse.Namespace) -> int:
     store = open_store()
     start_broker(store.settings)
-    schedule = store.settings.retrain_every
-    jobs = [("sweep", args.sweep_every, tasks.sweep.send),
-            ("deliver_alerts", args.alerts_every, tasks.deliver_alerts.send),
-            ("evaluate", args.evaluate_every, tasks.evaluate.send)]
-    if schedule.seconds is not None:
-        jobs.append(("retrain", schedule.seconds, tasks.retrain.send))
-        retrain_text = f"every {schedule.seconds:g} s"
-    else:
-        jobs.append(("retrain", EVENT_COUNT_CHECK_SECONDS, lambda: tasks.retrain.send(schedule.events or 1)))
-        retrain_text = f"every {schedule.events} new transactions"
+    periods = SchedulePeriods(sweep=args.sweep_every, deliver_alerts=args.alerts_every,
+                              evaluate=args.evaluate_every, retrain_check=SCHEDULER_PERIODS.retrain_check)
+    jobs = job_schedule(store.settings.retrain_every, periods)
     with single_scheduler(store.engine, store.settings) as still_held:
-        scheduler = build_scheduler(jobs)
+        scheduler = build_scheduler([(job.actor, job.seconds, partial(tasks.actor_named(job.actor).send, *job.args))
+                                     for job in jobs])
 
         def check_lock() -> None:
             if not still_held():
@@ -51,8 +48,7 @@ def _scheduler(args: argparse.Namespace) -> int:
 
         lost = threading.Event()
         scheduler.add_job(check_lock, "interval", seconds=LOCK_CHECK_SECONDS, id="lock", max_instances=1)
-        print(f"scheduler running: sweep every {args.sweep_every:g} s, alerts every {args.alerts_every:g} s, "
-              f"evaluate every {args.evaluate_every:g} s, retrain {retrain_text}", flush=True)
+        print(f"scheduler running: {describe_schedule(jobs)}", flush=True)
         with contextlib.suppress(KeyboardInterrupt, SystemExit):  # Ctrl-C or SIGTERM: a clean stop
             scheduler.start()
     if lost.is_set():

@@ -17,9 +17,8 @@ from rich.progress import Progress
 from service.cli.context import open_store
 from service.lifecycle.first_version import HISTORY_PREFIX, train_first_version
 from service.lifecycle.versions import DEFAULT_ALERT_RATE
-from service.ml.custom import custom_spec
 from service.ml.datasets import creditcard_transactions
-from service.ml.specs import BUILT_IN, DEFAULT_MODEL, ModelSpec, spec_for
+from service.ml.specs import BUILT_IN, DEFAULT_MODEL, ModelSpec, custom_spec, spec_for
 
 CSV_START = datetime(2013, 9, 1, tzinfo=UTC)  # the data set's two days of September 2013
 

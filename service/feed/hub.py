@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from service.config import FeedSettings
 from service.feed.cursor import Cursor
 from service.feed.watermark import FeedWatermark
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.store.feed import FeedFilter, FeedItem, feed_page
 
 log = logging.getLogger("fraudlog.feed")

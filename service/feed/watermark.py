@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.store.feed import log_frontier
 
 

@@ -16,7 +16,7 @@ from service.domain.assignment import CHALLENGER, CHAMPION, RETIRED
 from service.domain.records import Decision
 from service.lifecycle.promotion import PromotionPolicy, Shadow, Verdict, decide
 from service.lifecycle.roles import assign_role
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.store.lifecycle import lifecycle_lock, paired_scores
 
 log = logging.getLogger("fraudlog.promotion")

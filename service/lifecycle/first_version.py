@@ -26,7 +26,7 @@ from service.domain.records import Decision, TrainingDataLineage
 from service.lifecycle.roles import assign_role
 from service.lifecycle.versions import DEFAULT_ALERT_RATE, train_version
 from service.ml.specs import ModelSpec
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.store.bulk_load import refresh_statistics
 from service.store.event_log import EventLog
 

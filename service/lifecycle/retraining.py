@@ -20,7 +20,7 @@ from service.domain.records import Decision
 from service.lifecycle.roles import assign_role
 from service.lifecycle.versions import NothingToLearn, train_version
 from service.ml.specs import ModelSpec
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.store.event_log import count_after, last_position
 from service.store.lifecycle import lifecycle_lock, newest_cut
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from service.domain.assignment import CHAMPION
 from service.domain.events import role_event
 from service.domain.records import Decision
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.store.event_log import EventLog
 
 

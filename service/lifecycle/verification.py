@@ -19,7 +19,7 @@ from service.ml.artifact import ArtifactRejected
 from service.ml.environment import Drift, describe, differences
 from service.ml.specs import ModelSpec
 from service.ml.training import training_code
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.store.versions import UnknownVersion
 
 

@@ -4,7 +4,9 @@
   quality). Every process that asks gets the same answer.
 - `latency`: the event-to-prediction and recorded-to-prediction histograms, counted by the database a slice
   at a time, whichever process on whichever host scored.
-- `http`: the API's request duration histogram, observed where requests are answered.
-- `exposition`: `/metrics`, the two put together (plus the process metrics and anything other modules
-  registered in prometheus_client's default registry).
+- `stats_cache`: the figures read at most once a second per process, for `/v1/stats` and `/metrics`.
+- `multiprocess`: prometheus_client's multiprocess directory for API processes started together.
+
+The API renders `/metrics` (`service.api.prometheus`: these collectors, the process metrics and the request
+duration histogram of `service.api.request_metrics`).
 """

@@ -3,7 +3,7 @@
 A custom `prometheus_client` collector, not metric objects updated as things happen: the events, the
 predictions and the outbox are in the database, written by whichever process on whichever host, so the
 database is the one place that knows the totals. Each scrape asks it (at most once a second per process,
-see `service.api.stats.cached_stats`), and every API process reports the same numbers: combine instances
+see `service.metrics.stats_cache`), and every API process reports the same numbers: combine instances
 with `max`, never `sum`.
 
 The event-to-prediction and recorded-to-prediction latencies are histograms counted by the database

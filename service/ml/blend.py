@@ -12,17 +12,26 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from service.ml.specs import Features, ModelSpec, build_model, score_one
+Features = Mapping[str, Any]
+
+
+class MemberSpec(Protocol):
+    """What a blend needs of its members' specs (`service.ml.specs.ModelSpec` is one): the blend builds on
+    the specs it is given, so this module imports no spec code and `specs` can build blends."""
+
+    def build_model(self) -> Any: ...
+
+    def score_one(self, model: Any, features: Features) -> float: ...
 
 
 class RankBlend:
     """Members (name -> spec and model) and, once fitted, each member's sorted reference scores."""
 
-    def __init__(self, specs: Mapping[str, ModelSpec]) -> None:
+    def __init__(self, specs: Mapping[str, MemberSpec]) -> None:
         self.specs = dict(specs)
-        self.models: dict[str, Any] = {name: build_model(spec) for name, spec in self.specs.items()}
+        self.models: dict[str, Any] = {name: spec.build_model() for name, spec in self.specs.items()}
         self.references: dict[str, list[float]] = {}
 
     def set_references(self, scores: Mapping[str, Sequence[float]]) -> None:
@@ -30,7 +39,7 @@ class RankBlend:
         self.references = {name: sorted(values) for name, values in scores.items()}
 
     def member_scores(self, features: Features) -> dict[str, float]:
-        return {name: score_one(model, self.specs[name], features) for name, model in self.models.items()}
+        return {name: self.specs[name].score_one(model, features) for name, model in self.models.items()}
 
     def score_one(self, features: Features) -> float:
         scores = self.member_scores(features)

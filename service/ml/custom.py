@@ -2,8 +2,9 @@
 
 The factory is any importable callable that returns an untrained River pipeline: a classifier (it has
 `predict_proba_one`, and learns from labels) or an anomaly detector (`score_one`, learns from every
-transaction). Lineage records the factory's import path and the SHA-256 of the source file of its module,
-so a retrain or `models verify` can tell when the code that built a version has changed since.
+transaction). `service.ml.specs.custom_spec` makes its spec; lineage records the factory's import path and
+the SHA-256 of the source file of its module, so a retrain or `models verify` can tell when the code that
+built a version has changed since.
 """
 
 from __future__ import annotations
@@ -66,11 +67,3 @@ def build_from_factory(path: str, expected_sha256: str) -> Any:
                            "predict_proba_one nor score_one")
     return model
 
-
-def custom_spec(path: str) -> Any:
-    """The spec for a user's factory: its path, its source's SHA-256, and whether it learns from labels."""
-    from service.ml.specs import spec_for
-
-    digest = source_sha256(path)
-    model = build_from_factory(path, digest)
-    return spec_for("custom", factory=path, source_sha256=digest, supervised=is_classifier(model))

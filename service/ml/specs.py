@@ -45,6 +45,8 @@ from river import anomaly, compose, linear_model, optim, preprocessing
 
 from service.domain.categorical import without_categories
 from service.domain.features import FeatureValues
+from service.ml.blend import RankBlend
+from service.ml.custom import build_from_factory, is_classifier, source_sha256
 from service.ml.encoders import (
     HASH_FEATURES_DEFAULT,
     ONE_HOT_DEFAULT,
@@ -123,6 +125,14 @@ class ModelSpec:
         """Whether training needs labels (a spec that learns from none can start before any arrive)."""
         return _family(self.name).supervised(self.params)
 
+    def build_model(self) -> Model:
+        """A fresh, untrained model (`build_model`): what a blend calls on its members' specs."""
+        return build_model(self)
+
+    def score_one(self, model: Model, features: Features) -> float:
+        """The model's fraud score for one event (`score_one`)."""
+        return score_one(model, self, features)
+
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "params": dict(self.params), "supervised": self.supervised,
                 "features": self.features.to_dict(), "categories": list(self.categories)}
@@ -191,14 +201,10 @@ def _logreg_takes_text(params: Mapping[str, Any]) -> bool:
 
 
 def _build_blend(params: Mapping[str, Any]) -> Model:
-    from service.ml.blend import RankBlend
-
     return RankBlend({"logreg": spec_for("logreg", **params["logreg"]), "hst": spec_for("hst", **params["hst"])})
 
 
 def _build_custom(params: Mapping[str, Any]) -> Model:
-    from service.ml.custom import build_from_factory
-
     return build_from_factory(params["factory"], params["source_sha256"])
 
 
@@ -351,3 +357,11 @@ def _checked(name: str, key: str, value: Any, default: Any) -> Any:
 
 # Every built-in family with its default hyperparameters, by name.
 SPECS: Mapping[str, ModelSpec] = {name: spec_for(name) for name in BUILT_IN}
+
+
+def custom_spec(path: str) -> ModelSpec:
+    """The spec for a user's factory (`service.ml.custom`): its path, its source's SHA-256, and whether it
+    learns from labels."""
+    digest = source_sha256(path)
+    model = build_from_factory(path, digest)
+    return spec_for("custom", factory=path, source_sha256=digest, supervised=is_classifier(model))

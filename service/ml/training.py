@@ -19,6 +19,7 @@ from typing import Any
 
 import service
 from service.domain.records import TrainingCode
+from service.ml.blend import RankBlend
 from service.ml.environment import current as environment_now
 from service.ml.metrics import RunningRocAuc
 from service.ml.specs import Features, Model, ModelSpec, build_model, learn_one, score_one, spec_for
@@ -108,15 +109,14 @@ def fit(spec: ModelSpec, data: TrainingData) -> tuple[Model, TrainingReport]:
 
 
 def _fit_blend(spec: ModelSpec, data: TrainingData) -> tuple[Model, TrainingReport]:
-    from service.ml.blend import RankBlend
-
-    blend = RankBlend({name: spec_for(name, **spec.params[name]) for name in ("logreg", "hst")})
+    members = {name: spec_for(name, **spec.params[name]) for name in ("logreg", "hst")}
+    blend = RankBlend(members)
     reports = {}
-    for name, member_spec in blend.specs.items():
+    for name, member_spec in members.items():
         blend.models[name], reports[name] = fit(member_spec, data)
     recent = [features for features, _ in data.examples(int(spec.params["reference_size"]))]
-    blend.set_references({name: [score_one(blend.models[name], blend.specs[name], f) for f in recent]
-                          for name in blend.specs})
+    blend.set_references({name: [score_one(blend.models[name], members[name], f) for f in recent]
+                          for name in members})
     # The blend's own prequential AUC is not defined (its references come last); report the supervised
     # member's, which is what its labels taught.
     main = reports["logreg"]

@@ -9,10 +9,10 @@ from service.domain.features import TxView
 from service.domain.records import LineageSummary, TrainingRange
 from service.ml.artifact import ArtifactRejected
 from service.ml.specs import ModelSpec, union_categories
+from service.models.registry import ModelRegistry
 from service.replay.compare import field_differences
 from service.replay.history import features_of
 from service.replay.recompute import score_with, scoring_versions
-from service.scoring.registry import ModelRegistry
 from service.store.event_log import EventRecord
 from service.store.predictions import PredictionRecord
 from service.store.roles import assignment_table

@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from service.ml.metrics import roc_auc
+from service.models.registry import ModelRegistry
 from service.replay.check import Progress, Range, resolve_range
 from service.replay.chunks import CHUNK, transaction_chunks
 from service.replay.collect import collected_per_chunk
 from service.replay.history import FeatureWalk
 from service.replay.recompute import score_with
-from service.scoring.registry import ModelRegistry
 from service.store.event_log import last_position
 from service.store.labels import latest_labels
 from service.store.outbox import alerts_by_version

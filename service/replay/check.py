@@ -11,12 +11,12 @@ from sqlalchemy.engine import Engine
 
 from service.domain.events import EVENT_TRANSACTION
 from service.ml.environment import Drift, differences
+from service.models.registry import ModelRegistry
 from service.replay.chunks import CHUNK, transaction_chunks
 from service.replay.collect import collected_per_chunk
 from service.replay.compare import DEFAULT_SHOWN, Difference, Tally, compare_chunk
 from service.replay.history import FeatureWalk
 from service.replay.recompute import categories_scoring, recompute
-from service.scoring.registry import ModelRegistry
 from service.store.event_log import count_by_type, last_position
 from service.store.predictions import stored_predictions
 from service.store.roles import assignment_table

@@ -43,10 +43,10 @@ from service.domain.assignment import AssignmentTable, role_change
 from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_TRANSACTION, NewEvent
 from service.domain.features import TxView
 from service.ml.artifact import verify
+from service.models.registry import ModelRegistry
 from service.replay.collect import collected_per_chunk
 from service.replay.history import FeatureWalk
 from service.replay.recompute import Recomputed, categories_scoring, recompute
-from service.scoring.registry import ModelRegistry
 from service.store import migrate
 from service.store.bulk_load import continue_positions_after_copy, insert_copied
 from service.store.engine import create_engine, write_transaction

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Sequence
 from service.domain.assignment import Assignment, AssignmentTable
 from service.domain.features import FeatureValues, TxView
 from service.ml.specs import score_one, union_categories
-from service.scoring.models import LoadedVersion
-from service.scoring.registry import ModelRegistry
+from service.models.cache import LoadedVersion
+from service.models.registry import ModelRegistry
 from service.store.predictions import PredictionRecord
 
 # One prediction as the log says it must be: exactly the fields stored, so the two compare field by field.

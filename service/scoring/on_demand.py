@@ -10,7 +10,7 @@ from service.domain.assignment import CHALLENGER
 from service.domain.events import PredictIn, canonical_transaction
 from service.domain.features import FeatureValues, TxView, batch_features, history_query
 from service.ml.specs import score_one, union_categories
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.store.event_log import EventLog
 from service.store.history import fetch_history
 from service.store.versions import UnknownVersion

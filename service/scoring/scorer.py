@@ -29,8 +29,8 @@ from service.domain.features import FeatureValues, TxView, batch_features, histo
 from service.ml.artifact import ArtifactRejected
 from service.ml.environment import EnvironmentGuard
 from service.ml.specs import score_one, union_categories
-from service.scoring.models import LoadedVersion
-from service.scoring.registry import ModelRegistry
+from service.models.cache import LoadedVersion
+from service.models.registry import ModelRegistry
 from service.store.engine import PinglessConnections
 from service.store.history import fetch_history
 from service.store.refusals import clear_refusal, record_refusal

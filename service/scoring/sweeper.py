@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.store.predictions import last_position_recorded_before, unscored_positions
 from service.store.refusals import refusals
 

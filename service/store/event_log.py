@@ -297,28 +297,6 @@ class EventLog:
         with self.engine.connect() as conn:
             yield from walk(conn, first, through, event_types, chunk)
 
-    def read_range(self, start: int = 1, stop: int | None = None, event_types: Iterable[str] | None = None,
-                   batch_size: int = WALK_CHUNK) -> Iterator[EventRecord]:
-        """Events with start <= position <= stop in position order, one by one: `walk`, flattened."""
-        for chunk in self.walk(start, stop, event_types, batch_size):
-            yield from chunk
-
-    def read_after(self, position: int, limit: int = 1_000) -> list[EventRecord]:
-        """Up to `limit` events after `position`: how a tailing reader follows the log."""
-        stmt = sa.select(*_COLUMNS).where(events.c.position > position).order_by(events.c.position).limit(limit)
-        with self.engine.connect() as conn:
-            return [_record(row) for row in conn.execute(stmt)]
-
-    def read_positions(self, positions: Sequence[int]) -> list[EventRecord]:
-        """The events at these positions, in position order."""
-        with self.engine.connect() as conn:
-            at_positions = backend_for(conn).one_of(events.c.position, positions, sa.BigInteger())
-            stmt = sa.select(*_WALK_COLUMNS).where(at_positions)
-            rows = conn.execute(stmt.order_by(events.c.position)).all()
-        return [EventRecord(position, event_type, transaction_id, card_id, event_time, recorded_at,
-                            decode_json(payload), digest)
-                for position, event_type, transaction_id, card_id, event_time, recorded_at, payload, digest in rows]
-
     def read_transactions(self, positions: Sequence[int]) -> list[TransactionRead]:
         """`read_transactions` (the module function) on a connection of its own."""
         with self.engine.connect() as conn:

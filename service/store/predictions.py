@@ -87,17 +87,6 @@ def features_as_stored(features: dict[str, Any]) -> dict[str, Any]:
     return {name: float(value) if type(value) is int else value for name, value in features.items()}
 
 
-def scores_of(conn: Connection, version: int, transaction_ids: Sequence[str]) -> dict[str, float]:
-    """The scores `version` served for these transactions (those it scored)."""
-    ids = list(dict.fromkeys(transaction_ids))
-    found: dict[str, float] = {}
-    for begin in range(0, len(ids), LOOKUP_CHUNK):
-        stmt = sa.select(predictions.c.transaction_id, predictions.c.score).where(
-            predictions.c.model_version == version, predictions.c.transaction_id.in_(ids[begin:begin + LOOKUP_CHUNK]))
-        found.update({tx: float(score) for tx, score in conn.execute(stmt)})
-    return found
-
-
 def unscored_positions(engine: Engine, *, after: int, first_scorable: int, recorded_before: datetime,
                        limit: int) -> list[int]:
     """Transaction events with no champion prediction yet, recorded before a grace cutoff.

@@ -112,7 +112,8 @@ model_versions = sa.Table(
     sa.Column("artifact_hmac", sa.String(64), nullable=False),
     sa.Column("threshold", sa.Float, nullable=False),
     sa.Column("metrics", json_type(), nullable=False),
-    # Last log position the version learned from; retraining continues after it.
+    # The cut: the last log position of the training window. The next retrain waits for transactions past the
+    # highest cut, then trains a fresh model on its own window (nothing continues from this version).
     sa.Column("watermark", BigInt, nullable=False),
 )
 

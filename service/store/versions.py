@@ -2,7 +2,7 @@
 
 A version row is written once and never changed (the database refuses UPDATE), so anything read from it may
 be cached for the life of a process. Loading a version's model for scoring is not this module's job
-(`service.scoring.models`), nor is giving it a role (`service.lifecycle.roles`).
+(`service.models.cache`), nor is giving it a role (`service.lifecycle.roles`).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from service.domain.records import LineageSummary
+from service.models.registry import ModelRegistry
 from service.replay.audit import lineage_summary, reproduce
-from service.scoring.registry import ModelRegistry
 from service.store.event_log import EventRecord
 from service.store.predictions import PredictionRecord
 from service.store.versions import UnknownVersion

@@ -15,7 +15,7 @@ import msgspec
 from service.domain.assignment import CHALLENGER, AssignmentTable
 from service.domain.events import format_time
 from service.domain.records import Decision, Evidence, TrainingCode, TrainingDataLineage, VersionRecord
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.store.stats import model_quality
 from service.views.statuses import ModelStatus
 

@@ -1,6 +1,6 @@
 """`GET /v1/stats` as a typed body: the figures `service.store.stats.collect_stats` reads.
 
-The store hands the figures back as a plain mapping (the Prometheus exposition in `service.api.stats` walks
+The store hands the figures back as a plain mapping (the collector in `service.metrics.database` walks
 it); `stats_view` gives it the declared shape, which is what OpenAPI documents.
 """
 

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from service.domain.events import format_time
 from service.domain.records import LabelRow, PredictionRow
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.store.event_log import EventLog, EventRecord
 from service.store.labels import label_for
 from service.store.outbox import AlertRecord, alert_for_transaction

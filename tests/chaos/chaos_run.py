@@ -597,7 +597,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"chaos run: {args.seconds:g} s, seed {args.seed}, queues {prefix}.*, logs in {run_dir}", flush=True)
     ok = False
     try:
-        secret = webhook_secret(Settings(secret_key=SECRET), env={})
+        secret = webhook_secret(Settings(secret_key=SECRET))
         with throwaway_database() as url, ChaosReceiver(secret) as receiver:
             ok = _run_against(url, receiver, prefix, run_dir, timeline, services, rng, args)
     except Exception as exc:

@@ -20,7 +20,7 @@ from service.client import FraudlogClient, stream
 from service.config import ApiKey, Settings
 from service.domain.assignment import CHALLENGER
 from service.lifecycle.roles import assign_role
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.store.engine import create_engine
 from tests.support.api import served_api
 from tests.support.models import SECRET, install_version, synthetic_rows

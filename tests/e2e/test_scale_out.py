@@ -88,7 +88,7 @@ def post_all(url: str, rows: list[tuple[dict[str, Any], bool]]) -> list[int]:
 
 def test_many_processes_one_truth(pg_url: str, pg_engine: Engine, rabbitmq_url: str) -> None:
     install_version(pg_engine, model="logreg", alert_rate=0.02)
-    secret = webhook_secret(Settings(secret_key=SECRET), env={})
+    secret = webhook_secret(Settings(secret_key=SECRET))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     rows = synthetic_rows(TRANSACTIONS, seed=41, cards=2_000)

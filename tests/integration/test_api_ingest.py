@@ -11,6 +11,7 @@ import pytest
 from litestar.testing import TestClient
 
 import service
+from service.api.dependencies import services_of
 from service.config import Settings
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
@@ -27,7 +28,7 @@ def client(database_url: str) -> Iterator[TestClient[Any]]:
 
 
 def stored(client: TestClient[Any]) -> int:
-    engine = create_engine(str(client.app.state.engine.url.render_as_string(hide_password=False)))
+    engine = create_engine(str(services_of(client.app).engine.url.render_as_string(hide_password=False)))
     try:
         return EventLog(engine).count()
     finally:

@@ -22,9 +22,9 @@ from service.lifecycle.first_version import train_first_version
 from service.lifecycle.roles import assign_role
 from service.lifecycle.versions import train_version
 from service.ml.specs import spec_for
+from service.models.registry import ModelRegistry
 from service.replay import replay
 from service.replay.rebuild import rebuild
-from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from service.store.event_log import EventLog

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from service.api.server import free_port, serve_in_thread
 from service.client import ClientError, FraudlogClient, VersionPrediction
 from service.config import ApiKey, Settings
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from tests.support.api import build_app

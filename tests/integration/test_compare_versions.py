@@ -10,8 +10,9 @@ import msgspec
 import pytest
 from litestar.testing import TestClient
 
+from service.api.dependencies import services_of
 from service.config import Settings
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.event_log import EventLog
 from service.store.predictions import predictions_for
@@ -27,7 +28,7 @@ def client(database_url: str) -> Iterator[TestClient[Any]]:
 
 
 def test_comparing_versions_matches_what_each_stores_for_the_same_transaction(client: TestClient[Any]) -> None:
-    engine = client.app.state.engine
+    engine = services_of(client.app).engine
     champion = install_version(engine, alert_rate=0.2)
     challenger = install_version(engine, promote=False, model="logreg")
     append_transactions(engine, synthetic_rows(30, seed=41))  # history for the card's windowed features
@@ -61,7 +62,7 @@ def test_comparing_versions_matches_what_each_stores_for_the_same_transaction(cl
 ])
 def test_a_bad_comparison_is_a_problem_and_stores_nothing(client: TestClient[Any], extra: dict[str, Any],
                                                           status: int, pointer: str | None) -> None:
-    engine = client.app.state.engine
+    engine = services_of(client.app).engine
     install_version(engine)
     before = EventLog(engine).count()
     transaction = synthetic_rows(1, seed=42)[0][0]

@@ -14,6 +14,7 @@ from service.config import Settings
 from service.store.event_log import EventLog
 from tests.support.api import served_api
 from tests.support.data import transaction_body, transaction_event
+from tests.support.event_log import read_after
 
 WRITERS = 8
 EVENTS_PER_WRITER = 1_000
@@ -37,7 +38,7 @@ def test_tailing_reader_never_skips_an_event_that_commits_late(pg_engine: Engine
         last = 0
         while True:
             finished = done.is_set()  # read before the query, so the final pass sees every commit
-            for record in log.read_after(last, limit=500):
+            for record in read_after(log.engine, last, limit=500):
                 seen.append(record.position)
                 last = record.position
             if finished and last == log.last_position():

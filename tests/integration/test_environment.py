@@ -25,7 +25,7 @@ from service.lifecycle.roles import assign_role
 from service.lifecycle.versions import train_version
 from service.ml.environment import EnvironmentMismatch, current
 from service.ml.specs import spec_for
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.event_log import EventLog
 from service.store.tables import predictions

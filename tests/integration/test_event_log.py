@@ -12,6 +12,7 @@ from service.store.event_log import EventLog
 from service.store.labels import label_for
 from service.store.postgres import COPY_FROM_ROWS, POSITION_SEQUENCE
 from tests.support.data import label_event, transaction_event
+from tests.support.event_log import read_after, read_range
 
 NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
 
@@ -28,7 +29,7 @@ class TestEventLogContract:
         [outcome] = log.append_transactions([[transaction_event(n) for n in range(1, 6)]], NOW)
         positions = [r.position for r in outcome.receipts]
         assert positions == sorted(positions) and len(set(positions)) == 5
-        records = list(log.read_range())
+        records = list(read_range(log.engine))
         assert [r.transaction_id for r in records] == [f"tx-{n:06d}" for n in range(1, 6)]
         assert [r.position for r in records] == positions
         assert records[0].recorded_at == NOW and records[0].payload["amount"] == 11.0
@@ -44,20 +45,20 @@ class TestEventLogContract:
             log.append_transactions([[transaction_event(n) for n in range(first, first + size)]], NOW)
             first += size
         log.append_labels([[label_event("tx-000001", True, NOW)]], NOW)
-        assert [r.position for r in log.read_range()] == list(range(1, first + 1))
+        assert [r.position for r in read_range(log.engine)] == list(range(1, first + 1))
         if log.engine.dialect.name == "postgresql":  # the sequence stands where the log ends, for any other inserter
             with log.engine.connect() as conn:
                 assert conn.exec_driver_sql(f"SELECT last_value FROM {POSITION_SEQUENCE}").scalar_one() == first
                 assert conn.exec_driver_sql("SELECT pg_get_serial_sequence('events', 'position')").scalar_one() \
                     == f"public.{POSITION_SEQUENCE}"
 
-    def test_read_range_honours_bounds_and_types(self, log: EventLog) -> None:
+    def test_walk_honours_bounds_and_types(self, log: EventLog) -> None:
         log.append_transactions([[transaction_event(n) for n in range(1, 11)]], NOW)
         log.append_labels([[label_event("tx-000003", True, NOW)]], NOW)
-        assert [r.position for r in log.read_range(3, 5)] == [3, 4, 5]
-        assert [r.event_type for r in log.read_range(event_types=["label"])] == ["label"]
-        assert [r.position for r in log.read_range(9, batch_size=2)] == [9, 10, 11]
-        assert [r.position for r in log.read_after(8, limit=2)] == [9, 10]
+        assert [r.position for r in read_range(log.engine, 3, 5)] == [3, 4, 5]
+        assert [r.event_type for r in read_range(log.engine, event_types=["label"])] == ["label"]
+        assert [r.position for r in read_range(log.engine, 9, batch_size=2)] == [9, 10, 11]
+        assert [r.position for r in read_after(log.engine, 8, limit=2)] == [9, 10]
 
     def test_duplicate_transaction_returns_original_position(self, log: EventLog) -> None:
         [first] = log.append_transactions([[transaction_event(1)]], NOW)
@@ -80,7 +81,7 @@ class TestEventLogContract:
             NOW)
         assert good.receipts[0].status == "accepted" and bad.conflicts == ["tx-000001"]
         assert repeat.receipts[0].status == "duplicate" and repeat.receipts[0].position == good.receipts[0].position
-        assert sorted(r.transaction_id or "" for r in log.read_range()) == ["tx-000001", "tx-000002"]
+        assert sorted(r.transaction_id or "" for r in read_range(log.engine)) == ["tx-000001", "tx-000002"]
 
     def test_get_transaction_by_id(self, log: EventLog) -> None:
         log.append_transactions([[transaction_event(1), transaction_event(2)]], NOW)

@@ -10,12 +10,13 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
+from service.api.dependencies import services_of
 from service.config import Settings
 from service.domain.assignment import RETIRED
 from service.domain.records import Decision
 from service.feed.watermark import FeedWatermark
 from service.lifecycle.roles import assign_role
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from tests.support.api import api_client
 from tests.support.event_log import append_transactions
@@ -65,7 +66,7 @@ def page(client: TestClient[Any], **params: Any) -> dict[str, Any]:
 
 
 def test_pages_deliver_each_prediction_once_in_log_order_and_wait_for_late_commits(client: TestClient[Any]) -> None:
-    engine: Engine = client.app.state.engine
+    engine: Engine = services_of(client.app).engine
     registry = ModelRegistry(engine, SECRET)
     install_version(engine)
     p = append_transactions(engine, synthetic_rows(6, seed=23))
@@ -83,7 +84,7 @@ def test_pages_deliver_each_prediction_once_in_log_order_and_wait_for_late_commi
 
 
 def test_filters_choose_versions_scores_and_alerts(client: TestClient[Any]) -> None:
-    engine: Engine = client.app.state.engine
+    engine: Engine = services_of(client.app).engine
     registry = ModelRegistry(engine, SECRET)
     install_version(engine, alert_rate=0.3)
     challenger = install_version(engine, promote=False, model="logreg")
@@ -105,7 +106,7 @@ def test_filters_choose_versions_scores_and_alerts(client: TestClient[Any]) -> N
 
 
 def test_a_cursor_inside_a_position_resumes_with_its_next_version(client: TestClient[Any]) -> None:
-    engine: Engine = client.app.state.engine
+    engine: Engine = services_of(client.app).engine
     install_version(engine)
     challenger = install_version(engine, promote=False, model="logreg")
     p = append_transactions(engine, synthetic_rows(3, seed=25))

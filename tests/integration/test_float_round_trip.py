@@ -22,11 +22,12 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
+from service.api.dependencies import services_of
 from service.config import Settings
 from service.domain.events import TransactionIn, canonical_transaction
 from service.domain.features import TxView
+from service.models.registry import ModelRegistry
 from service.replay import replay
-from service.scoring.registry import ModelRegistry
 from service.store.engine import write_transaction
 from service.store.event_log import EventLog
 from service.store.predictions import insert_predictions, predictions_for, stored_predictions
@@ -72,7 +73,7 @@ def post_extremes(client: TestClient[Any]) -> dict[str, float]:
 
 
 def test_extreme_floats_round_trip_bit_for_bit_through_post_score_and_replay(client: TestClient[Any]) -> None:
-    engine: Engine = client.app.state.engine
+    engine: Engine = services_of(client.app).engine
     install_version(engine, model="logreg")
     sent = post_extremes(client)
     log = EventLog(engine)

@@ -13,8 +13,9 @@ import dramatiq
 import pytest
 from sqlalchemy.engine import Engine
 
+from service.api.dependencies import services_of
 from service.config import Settings
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from tests.support.api import api_client
 from tests.support.models import SECRET, install_version
 from workers.process import start_broker
@@ -43,7 +44,7 @@ def test_a_loaded_model_version_is_frozen(engine: Engine) -> None:
 def test_the_api_freezes_what_it_holds_once_started(database_url: str) -> None:
     with api_client(Settings(database_url=database_url, secret_key=b"k")) as client:
         assert client.get("/health").status_code == 200
-        assert not _tracked(client.app.state.registry)
+        assert not _tracked(services_of(client.app).registry)
 
 
 def test_a_worker_freezes_what_it_holds_once_booted(sqlite_url: str) -> None:

@@ -26,7 +26,7 @@ from service.lifecycle.promotion import PromotionPolicy
 from service.lifecycle.retraining import RetrainResult, retrain, retrain_due
 from service.lifecycle.window import read_window
 from service.ml.specs import spec_for
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.event_log import EventLog
 from service.store.lifecycle import LockBusy

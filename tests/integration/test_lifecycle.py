@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
+from service.api.dependencies import services_of
 from service.config import RetrainSchedule, Settings
 from service.domain.assignment import CHALLENGER, CHAMPION, Assignment
 from service.lifecycle.evaluation import evaluate_challengers
@@ -21,7 +22,7 @@ from service.lifecycle.promotion import PromotionPolicy
 from service.lifecycle.retraining import retrain
 from service.lifecycle.versions import train_version
 from service.ml.specs import ModelSpec
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.event_log import EventLog
 from service.store.tables import model_versions, predictions
@@ -111,7 +112,7 @@ def client(sqlite_url: str) -> Iterator[TestClient[Any]]:
 
 
 def test_predict_honours_a_pinned_version(client: TestClient[Any]) -> None:
-    engine = client.app.state.engine
+    engine = services_of(client.app).engine
     install_version(engine, model="hst", seed=1)
     install_version(engine, model="logreg", seed=2, promote=False)
     transaction = synthetic_rows(1, seed=34)[0][0]
@@ -129,7 +130,7 @@ def test_predict_honours_a_pinned_version(client: TestClient[Any]) -> None:
 
 
 def test_label_that_arrives_before_its_transaction_is_joined(client: TestClient[Any]) -> None:
-    install_version(client.app.state.engine)
+    install_version(services_of(client.app).engine)
     body, _ = synthetic_rows(1, seed=35)[0]
     label = {"transaction_id": body["transaction_id"], "is_fraud": True}
     assert client.post("/v1/labels", json=label).status_code == 202
@@ -140,7 +141,7 @@ def test_label_that_arrives_before_its_transaction_is_joined(client: TestClient[
 
 
 def test_models_api_promotes_and_retires(client: TestClient[Any]) -> None:
-    engine = client.app.state.engine
+    engine = services_of(client.app).engine
     install_version(engine)
     install_version(engine, seed=2, promote=False)
     assert [m["status"] for m in client.get("/v1/models").json()] == ["champion", "challenger"]

@@ -23,7 +23,7 @@ from service.domain.assignment import CHALLENGER
 from service.lifecycle.roles import assign_role
 from service.metrics.database import DatabaseFigures, database_families
 from service.metrics.latency import LatencyHistograms
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from service.store.stats import LATENCY_BUCKETS

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Engine
 
 from service.client import FraudlogClient, PredictionItem
 from service.config import FeedSettings, Settings
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.sse import parse_events
 from service.store.engine import create_engine

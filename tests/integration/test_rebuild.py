@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 
 from service.cli import main
 from service.lifecycle.verification import verify_version
+from service.models.registry import ModelRegistry
 from service.replay import replay
 from service.replay.rebuild import COPIED_TABLES, DERIVED_TABLES, REBUILT_MARKER, RebuildRefused, rebuild
-from service.scoring.registry import ModelRegistry
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
 from service.store.outbox import SENT, claim_pending_alerts, mark_sent

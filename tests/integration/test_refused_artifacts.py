@@ -18,10 +18,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from service.api.dependencies import services_of
 from service.config import Settings
 from service.ml.artifact import ArtifactRejected
+from service.models.registry import ModelRegistry
 from service.replay.rebuild import rebuild
-from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.scoring.sweeper import Sweeper
 from service.store.engine import create_engine
@@ -104,8 +105,8 @@ def test_the_sweeper_looks_again_at_passed_events_once_their_refusal_is_cleared(
 def test_predict_and_ready_refuse_a_tampered_champion_with_a_problem(sqlite_url: str) -> None:
     settings = Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://")
     with api_client(settings) as client:
-        version = install_version(client.app.state.engine)
-        tamper_artifact(client.app.state.engine, version, with_digest=True)
+        version = install_version(services_of(client.app).engine)
+        tamper_artifact(services_of(client.app).engine, version, with_digest=True)
         body = {"transaction": synthetic_rows(1, seed=34)[0][0]}
         answer = client.post("/v1/predict", json=body)
         assert answer.status_code == 503, answer.text
@@ -121,7 +122,7 @@ def test_ready_reports_a_refusal_recorded_by_a_worker(sqlite_url: str) -> None:
     """The API verified the champion before it was tampered with; a worker's refusal still reaches /ready."""
     settings = Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://")
     with api_client(settings) as client:
-        engine = client.app.state.engine
+        engine = services_of(client.app).engine
         version = install_version(engine)
         assert client.get("/ready").json()["checks"] == {"database": "ok", "champion": "ok"}
         record_refusal(engine, ArtifactRejected(version, "HMAC", "recorded by a worker"))

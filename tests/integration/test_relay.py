@@ -33,7 +33,7 @@ from service.alerts.sinks import (
     WebhookSink,
     sink_from_url,
 )
-from service.composition import build_worker_services
+from service.composition import worker_services
 from service.config import ConfigError, Settings
 from service.store.engine import write_transaction
 from service.store.outbox import (
@@ -51,8 +51,6 @@ from service.store.tables import alerts
 from tests.support.processes import wait_until
 from tests.support.receiver import WebhookReceiver
 from workers import tasks
-from workers.delivery import stop_delivery
-from workers.runtime import install_runtime
 
 SECRET = b"whsec-test-0123456789"
 SHORT_LEASE = timedelta(seconds=0.5)
@@ -366,7 +364,8 @@ def test_the_deliver_alerts_actor_returns_at_once_and_its_process_delivery_threa
     broker = StubBroker()
     broker.emit_after("process_boot")
     tasks.bind(broker, "fraudlog-delivery-test")
-    previous = install_runtime(build_worker_services(settings, sink=sink))
+    jobs = tasks.WorkerJobs(lambda: worker_services(settings, sink=sink))
+    tasks.run_jobs(broker, jobs)
     worker = dramatiq.Worker(broker, worker_threads=1)
     worker.start()
     try:
@@ -379,8 +378,7 @@ def test_the_deliver_alerts_actor_returns_at_once_and_its_process_delivery_threa
     finally:
         sink.release.set()
         worker.stop()
-        stop_delivery()
-        install_runtime(previous)
+        jobs.close()
     assert len(sink.sent) == 3
 
 
@@ -472,10 +470,10 @@ def test_relay_settings_come_from_the_environment() -> None:
 def test_the_webhook_secret_is_used_by_the_sink_the_settings_build(receiver: WebhookReceiver,
                                                                    engine: Engine) -> None:
     settings = Settings(secret_key=b"artifact-key", alert_sink=receiver.url)
-    receiver.secret = webhook_secret(settings, {})  # what the operator pastes into the receiver
+    receiver.secret = webhook_secret(settings)  # what the operator pastes into the receiver
     seed_alerts(engine, 1)
 
-    sink = sink_from_settings(settings, RelaySettings(), {})
+    sink = sink_from_settings(settings, RelaySettings())
     assert deliver_pending(engine, sink).sent == 1
     sink.close()
     assert len(receiver.delivered) == 1

@@ -14,11 +14,12 @@ from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
 from service.alerts import sinks
+from service.api.dependencies import services_of
 from service.cli import main
 from service.config import Settings
 from service.ml.metrics import roc_auc
+from service.models.registry import ModelRegistry
 from service.replay import backtest, replay
-from service.scoring.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.errors import StoreError
 from service.store.event_log import EventLog
@@ -175,7 +176,7 @@ def client(sqlite_url: str) -> Iterator[TestClient[Any]]:
 
 def test_transaction_view_shows_lineage_and_whether_replay_reproduces_each_prediction(
         client: TestClient[Any]) -> None:
-    engine = client.app.state.engine
+    engine = services_of(client.app).engine
     work = build_workload(engine)
     tx = work.rows[1_000][0]["transaction_id"]
     view = client.get(f"/v1/transactions/{tx}").json()

@@ -11,8 +11,9 @@ import pytest
 import sqlalchemy as sa
 from litestar.testing import TestClient
 
+from service.api.dependencies import services_of
 from service.config import Settings
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from tests.support.api import api_client
 from tests.support.models import SECRET, install_version, synthetic_rows
@@ -69,7 +70,7 @@ def test_statuses_are_documented_as_their_values(client: TestClient[Any]) -> Non
 
 
 def test_transaction_view_reads_the_event_and_its_predictions_once(client: TestClient[Any]) -> None:
-    engine = client.app.state.engine
+    engine = services_of(client.app).engine
     install_version(engine)
     install_version(engine, model="logreg", seed=5, promote=False)
     rows = synthetic_rows(30, seed=12, cards=3)

@@ -37,13 +37,14 @@ from schemathesis import GenerationMode
 
 from service.config import ApiKey, Settings
 from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_TRANSACTION
+from service.models.registry import ModelRegistry
 from service.replay import replay
-from service.scoring.registry import ModelRegistry
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
 from service.store.tables import predictions
 from tests.support.api import build_app, served_api
 from tests.support.data import transaction_body
+from tests.support.event_log import read_range
 from tests.support.models import SECRET, install_version
 from tests.support.processes import wait_until
 from tests.support.services import throwaway_pg_database
@@ -214,7 +215,7 @@ def test_the_log_holds_exactly_the_events_that_2xx_answers_acknowledged(
     append_known_events(served)
     engine = create_engine(served.database_url)
     try:
-        records = list(EventLog(engine).read_range(start=served.first_position))
+        records = list(read_range(engine, start=served.first_position))
     finally:
         engine.dispose()
     stored = {(record.position, record.event_type, record.transaction_id) for record in records}

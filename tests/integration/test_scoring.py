@@ -16,12 +16,12 @@ from service.domain.assignment import CHALLENGER, CHAMPION
 from service.domain.features import TxView, compute_features
 from service.lifecycle.roles import assign_role
 from service.ml.artifact import ArtifactRejected
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.scoring.sweeper import Sweeper
 from service.store.event_log import EventLog
 from service.store.tables import alerts, predictions
-from tests.support.event_log import append_transactions
+from tests.support.event_log import append_transactions, read_range
 from tests.support.models import SECRET, install_version, synthetic_rows
 
 
@@ -157,7 +157,7 @@ def test_features_do_not_depend_on_batching_or_order(engine: Engine, seed: int, 
         scorer.score_positions(batch)
     stored = {r["position"]: r["features"] for r in prediction_rows(engine) if r["position"] in set(positions)}
     history = [TxView.from_payload(e.position, e.payload)
-               for e in EventLog(engine).read_range(event_types=["transaction"])]
+               for e in read_range(engine, event_types=["transaction"])]
     for position in positions:
         [target] = [h for h in history if h.position == position]
         assert stored[position] == compute_features(target, history)

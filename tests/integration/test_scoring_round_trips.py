@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from service.domain.assignment import CHALLENGER, CHAMPION, RoleChange
 from service.domain.events import TransactionIn, transaction_event
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from service.store.errors import StoreError

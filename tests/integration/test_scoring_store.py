@@ -22,6 +22,7 @@ from service.store.history import fetch_history
 from service.store.predictions import existing_predictions, insert_predictions
 from service.store.tables import predictions
 from tests.support.data import label_event
+from tests.support.event_log import read_positions
 
 # No zero among them: a zero takes `TxView.from_stored`'s slow path, which would convert any integer anyway.
 EXTREMES = {"big": 1e23, "quadrillion": 1e15, "largest": 1.7976931348623157e308, "tiny": 5e-324, "sum": 0.1 + 0.2,
@@ -62,7 +63,7 @@ def test_read_transactions_gives_the_view_of_the_payload_with_every_number_a_flo
         name: bits(value) for name, value in EXTREMES.items() if name != "text"}
     assert bits(view.amount) == bits(1e23) and view.attributes["text"] == "FR"
     assert read.recorded_at.tzinfo is UTC and view.event_time == MOMENT
-    [record, label] = log.read_positions(positions)
+    [record, label] = read_positions(log.engine, positions)
     assert TxView.from_payload(record.position, record.payload) == view and label.event_type == "label"
     assert log.read_transactions([]) == []
 

@@ -13,16 +13,15 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-import service.api.stats
-from service.composition import build_worker_services
+from service.composition import worker_services
 from service.config import Settings
 from service.logs import JsonFormatter, RequestIdFilter, logging_config
+from service.metrics.stats_cache import StatsCache
 from service.store.engine import create_engine
 from tests.support.api import api_client
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 from workers import tasks
-from workers.runtime import install_runtime
 
 
 @contextmanager
@@ -53,7 +52,7 @@ def client(sqlite_url: str) -> Iterator[TestClient[Any]]:
         yield c
 
 
-def failing_stats(state: Any) -> Any:
+def failing_stats(cache: Any) -> Any:
     """Logs on the handler's worker thread, then fails: the exception handler logs on the event loop."""
     logging.getLogger("fraudlog.test").info("computing stats")
     raise RuntimeError("boom")
@@ -61,7 +60,7 @@ def failing_stats(state: Any) -> Any:
 
 def test_every_log_line_of_a_request_carries_its_id_and_the_answer_echoes_it(
         client: TestClient[Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(service.api.stats, "cached_stats", failing_stats)
+    monkeypatch.setattr(StatsCache, "read", failing_stats)
     with captured_lines() as lines:
         response = client.get("/v1/stats", headers={"X-Request-ID": "req-42.a:b"})
         client.get("/v1/stats", headers={"X-Request-ID": "req-43"})
@@ -97,12 +96,12 @@ def test_the_worker_log_line_names_the_positions_it_scored(sqlite_url: str, capl
     install_version(engine)
     positions = append_transactions(engine, synthetic_rows(5, seed=3))
     settings = Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://")
-    previous = install_runtime(build_worker_services(settings))
+    jobs = tasks.WorkerJobs(lambda: worker_services(settings))
     try:
         with caplog.at_level(logging.INFO, logger="fraudlog.worker"):
-            tasks.score.fn([positions[4], *positions[:3]])
+            jobs.score([positions[4], *positions[:3]])
     finally:
-        install_runtime(previous)
+        jobs.close()
         engine.dispose()
     [record] = [r for r in caplog.records if r.name == "fraudlog.worker" and r.getMessage().startswith("scored")]
     first = positions[0]

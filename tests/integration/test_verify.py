@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from service.cli import main
 from service.lifecycle.retraining import retrain
 from service.lifecycle.verification import verify_version
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.tables import model_versions
 from tests.support.event_log import append_labels, append_transactions

@@ -20,6 +20,7 @@ from service.store.engine import WriterConnection, create_engine
 from service.store.errors import CommitInDoubt, StoreError
 from service.store.event_log import EventLog
 from tests.support.data import transaction_event
+from tests.support.event_log import read_range
 from tests.support.round_trips import counted_url
 
 NOW = datetime(2026, 11, 28, 4, 0, tzinfo=UTC)
@@ -43,8 +44,8 @@ def test_an_append_after_the_database_dropped_the_writers_connection_is_stored_o
         assert _terminate_other_backends(pg_engine) >= 1  # the writer's connection among them
         [outcome] = log.append_transactions([[transaction_event(2), transaction_event(3)]], NOW)
         assert [r.status for r in outcome.receipts] == ["accepted", "accepted"]
-        assert [r.transaction_id for r in log.read_range()] == ["tx-000001", "tx-000002", "tx-000003"]
-        assert [r.position for r in log.read_range()][1:] == [r.position for r in outcome.receipts]
+        assert [r.transaction_id for r in read_range(log.engine)] == ["tx-000001", "tx-000002", "tx-000003"]
+        assert [r.position for r in read_range(log.engine)][1:] == [r.position for r in outcome.receipts]
     finally:
         log.close()
 
@@ -58,7 +59,7 @@ def test_a_refused_append_leaves_nothing_and_the_writer_goes_on(engine: Engine) 
             log.append_control(refused, NOW)
         [outcome] = log.append_transactions([[transaction_event(2)]], NOW)
         assert outcome.receipts[0].status == "accepted"
-        assert [r.transaction_id for r in log.read_range()] == ["tx-000001", "tx-000002"]
+        assert [r.transaction_id for r in read_range(log.engine)] == ["tx-000001", "tx-000002"]
     finally:
         log.close()
 
@@ -99,7 +100,7 @@ def test_a_group_of_new_transactions_takes_one_round_trip_and_a_known_id_the_gen
             mixed = log.append_transactions([[transaction_event(5)], [transaction_event(2)]])
             general = counter.count - before
             [last] = log.append_transactions([[transaction_event(6)]])
-            records = log.read_range()
+            records = read_range(log.engine)
         finally:
             log.close()
             engine.dispose()

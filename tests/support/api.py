@@ -15,15 +15,15 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from service.api.app import create_app
 from service.api.server import serve_in_thread
+from service.composition import build_app as compose_app
 from service.config import Settings
 from workers.wiring import broker_wiring
 
 
 def build_app(settings: Settings, *, background: bool = False) -> Litestar:
     """The app for `settings`; with `background` it also rings the doorbell and runs the embedded workers."""
-    return create_app(settings, wiring=broker_wiring if background else None)
+    return compose_app(settings, wiring=broker_wiring if background else None)
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from service.lifecycle.roles import assign_role
 from service.lifecycle.versions import train_version
 from service.ml.datasets import synthetic_stream
 from service.ml.specs import spec_for
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.store.event_log import EventLog
 from service.store.tables import model_versions
 

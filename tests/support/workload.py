@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from service.domain.assignment import CHALLENGER, CHAMPION
 from service.lifecycle.retraining import retrain
-from service.scoring.registry import ModelRegistry
+from service.models.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.scoring.sweeper import Sweeper
 from service.store.event_log import EventLog

@@ -11,9 +11,8 @@ from typing import Any
 from river import base
 
 from service.domain.features import TxView, batch_features
-from service.ml.custom import custom_spec
 from service.ml.metrics import roc_auc
-from service.ml.specs import ModelSpec, build_model, learn_one, score_one, spec_for
+from service.ml.specs import ModelSpec, build_model, custom_spec, learn_one, score_one, spec_for
 from service.ml.training import TrainingData, fit
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

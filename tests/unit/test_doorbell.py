@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from service.config import Settings
-from service.store.group_commit import LABELS, TRANSACTIONS
+from service.ingest.group_commit import LABELS, TRANSACTIONS
 from workers import doorbell as doorbell_module
 from workers.doorbell import Doorbell
 

@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from service.domain.events import Receipt
+from service.ingest.group_commit import TRANSACTIONS, GroupCommitter
 from service.store.errors import StoreUnavailable
 from service.store.event_log import UnitOutcome
-from service.store.group_commit import TRANSACTIONS, GroupCommitter
 from tests.support.data import transaction_event
 
 

@@ -133,20 +133,20 @@ def test_signatures_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatc
 
 
 def test_the_webhook_secret_is_the_explicit_one_when_set() -> None:
-    settings = Settings(secret_key=b"artifact-key")
-    assert webhook_secret(settings, {"FRAUDLOG_WEBHOOK_SECRET": "whsec-explicit"}) == b"whsec-explicit"
+    settings = Settings(secret_key=b"artifact-key", webhook_secret=b"whsec-explicit")
+    assert webhook_secret(settings) == b"whsec-explicit"
 
 
 def test_the_derived_webhook_secret_does_not_reveal_the_secret_key() -> None:
     settings = Settings(secret_key=b"artifact-key")
 
-    derived = webhook_secret(settings, {})
+    derived = webhook_secret(settings)
 
     assert derived == hmac.new(b"artifact-key", b"fraudlog-webhook", hashlib.sha256).hexdigest().encode()
     assert b"artifact-key" not in derived
-    assert webhook_secret(Settings(secret_key=b"another-key"), {}) != derived
+    assert webhook_secret(Settings(secret_key=b"another-key")) != derived
     with pytest.raises(ConfigError):
-        webhook_secret(Settings(secret_key=b""), {})
+        webhook_secret(Settings(secret_key=b""))
 
 
 def test_fraudlog_alerts_webhook_secret_prints_what_a_standard_webhooks_receiver_needs(
@@ -156,7 +156,7 @@ def test_fraudlog_alerts_webhook_secret_prints_what_a_standard_webhooks_receiver
     assert main(["alerts", "webhook-secret"]) == 0
     printed = capsys.readouterr().out.strip()
 
-    derived = webhook_secret(Settings(secret_key=b"artifact-key"), {})
+    derived = webhook_secret(Settings(secret_key=b"artifact-key"))
     assert printed == standard_secret(derived)
     body = b'{"alert_id":"a1"}'
     standardwebhooks.Webhook(printed).verify(body, signature_headers(derived, "a1", body))

@@ -14,9 +14,11 @@ from sqlalchemy.engine import Connection, Engine
 
 from service.domain.assignment import AssignmentTable, RoleChange
 from service.domain.records import VersionRecord
-from service.scoring.models import LoadedVersion, ModelCache
+from service.models.cache import LoadedVersion, ModelCache
 from service.store.role_table import RoleTable
-from service.store.versions import VersionStore
+from service.store.versions import UnknownVersion, VersionStore
+
+__all__ = ["ModelRegistry", "UnknownVersion"]
 
 
 class ModelRegistry:
