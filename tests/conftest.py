@@ -29,7 +29,11 @@ from tests.support.services import (
 )
 
 # Test runs share the machine's broker with anything else on it: give this run's queues their own names.
-os.environ.setdefault("FRAUDLOG_QUEUE_PREFIX", f"fraudlog-test-{uuid.uuid4().hex[:8]}")
+_prefix = os.environ.setdefault("FRAUDLOG_QUEUE_PREFIX", f"fraudlog-test-{uuid.uuid4().hex[:8]}")
+# Under pytest-xdist every worker inherits the prefix the controller chose; tests running at the same time in
+# two workers would then consume each other's messages. Each worker gets queues of its own.
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["FRAUDLOG_QUEUE_PREFIX"] = f"{_prefix}-{worker}"
 
 
 @pytest.fixture(scope="session")
