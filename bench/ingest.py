@@ -16,7 +16,7 @@ runs `fraudlog db upgrade`, starts `fraudlog serve` as a subprocess and measures
 
 Within a repeat the phases are interleaved (baselines, singles, batches) and the database is settled between
 them (VACUUM ANALYZE + CHECKPOINT, or a WAL checkpoint), so one phase's background work does not land on the
-next. Bodies are real rows of shared/data/creditcard_sample.csv.gz (V1..V28 and Amount) with unique
+next. Bodies are real rows of the credit-card sample (V1..V28 and Amount) with unique
 transaction ids, so every answer is a 202 "accepted". After each run every acknowledged id is looked up in the
 log (and its position compared with the receipt's); at the end the log's row count must equal the
 acknowledged rows plus the baseline rows. Any loss is printed in red and the exit code is 1. The baselines

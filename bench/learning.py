@@ -1,6 +1,6 @@
 """The learning loop offline: model specs and promotion policies under the quality protocol, in seconds.
 
-    python -m bench.learning [--csv ../shared/data/creditcard_sample.csv.gz] [--specs logreg hst blend]
+    python -m bench.learning [--csv PATH (default: the credit-card sample)] [--specs logreg hst blend]
                              [--policies evidence always frozen] [--cards N]
                              [--card-categories country,merchant_id,device_id,mcc,channel]
 

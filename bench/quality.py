@@ -1,6 +1,6 @@
 """Model quality through the running system, on the real credit-card sample.
 
-    python -m bench.quality [--csv ../shared/data/creditcard_sample.csv.gz] [--models logreg hst blend]
+    python -m bench.quality [--csv PATH (default: the credit-card sample)] [--models logreg hst blend]
 
 For each model: `fraudlog train`'s path for version 1 (the first 10,000 rows imported into the log as
 history, then trained on the log), then the remaining 20,000 streamed through the API (embedded mode:

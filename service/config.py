@@ -102,7 +102,7 @@ DEFAULT_DOORBELL_INTERVAL = timedelta(milliseconds=20)
 DEFAULT_QUEUE_PREFIX = "fraudlog"
 DEFAULT_MAX_ATTRIBUTES = Limits.max_attributes
 DEFAULT_MAX_ATTRIBUTE_NAME = Limits.max_attribute_name
-# The conventional categorical attributes (README "Transactions"); a client that sends none of them gets
+# The conventional categorical attributes (docs/api.md, "Transactions"); a client that sends none of them gets
 # exactly the features it got before categories existed.
 DEFAULT_CARD_CATEGORIES = ("mcc", "merchant_id", "country", "channel", "device_id")
 

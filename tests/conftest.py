@@ -23,13 +23,15 @@ from tests.support.data import SAMPLE_CSV
 from tests.support.services import (
     RABBITMQ_URL,
     REDIS_URL,
+    queue_prefix,
     require_postgres,
     require_service,
     throwaway_pg_database,
 )
 
-# Test runs share the machine's broker with anything else on it: give this run's queues their own names.
-os.environ.setdefault("FRAUDLOG_QUEUE_PREFIX", f"fraudlog-test-{uuid.uuid4().hex[:8]}")
+# Test runs share the machine's broker with anything else on it: this run's queues (and, under pytest-xdist,
+# each worker's) get names of their own.
+os.environ["FRAUDLOG_QUEUE_PREFIX"] = queue_prefix(os.environ)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 These machines change speed from day to day (the same call took 15.9 us on one day and 32.3 us on another),
 so issue 17's targets are stated for a machine where this call takes 16 us. The pipeline is the reference's
-(docs/DESIGN-NUMBERS in shared, River's own hst.py example): `MinMaxScaler | HalfSpaceTrees(seed=42)` with
+(the design's reference figures, River's own hst.py example): `MinMaxScaler | HalfSpaceTrees(seed=42)` with
 River's defaults, learned on the first 2,500 rows of the credit-card sample (Time, V1..V28, Amount).
 Every benchmark that checks a target measures it in the same run and scales the target by
 `REFERENCE_MICROS / measured` (`scaled_target`).

@@ -8,7 +8,7 @@ Each kind of problem is a `ProblemKind` declared once below, with its own `type`
 of `title` or `detail`. The title belongs to the kind (RFC 9457: it does not change from occurrence to
 occurrence); what is particular to one occurrence goes in `detail` and `errors`. An error no kind describes
 (a route that does not exist, a method it does not allow) is `about:blank`, whose title is the status phrase
-and nothing else, as the RFC requires. A new kind is one `problem_kind(...)` line and a row in the README.
+and nothing else, as the RFC requires. A new kind is one `problem_kind(...)` line and a row in docs/api.md.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class ProblemDocument(_ProblemFields, total=False):
 
 @dataclass(frozen=True)
 class ProblemKind:
-    """One kind of problem: its `type` URI is `PROBLEM_TYPE_BASE + name`; `meaning` is what the README says."""
+    """One kind of problem: its `type` URI is `PROBLEM_TYPE_BASE + name`; `meaning` is what docs/api.md says."""
 
     name: str
     status: int

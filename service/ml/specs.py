@@ -27,7 +27,7 @@ Families, one score each; a higher score always means "more likely fraud":
 patterns such as `attr_*`); every other feature is dropped before the model sees it. The built-in specs
 leave out the time-of-day features (`hour_of_day`, `hour_sin`, `hour_cos`): a model trained on less than
 a few weeks of history has seen each hour on a handful of days only and extrapolates badly on the rest
-(measured in README "Model quality"). Stored predictions keep every computed feature, so a later spec
+(measured in docs/lifecycle.md, "Model quality"). Stored predictions keep every computed feature, so a later spec
 can use what an earlier one ignored.
 
 Serving code calls `score_one` only; learning belongs to training (invariant 4, docs/INVARIANTS.md).

@@ -18,7 +18,7 @@ import pytest
 from tests.support.processes import REPO
 from tests.support.services import require_service
 
-pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.exclusive]
 
 SECONDS = os.environ.get("FRAUDLOG_CHAOS_SECONDS", "20")
 

@@ -221,5 +221,7 @@ def test_scheduler_notices_when_a_database_restart_drops_its_lock(pg_engine: Eng
         with pg_engine.connect() as conn:
             conn.exec_driver_sql(
                 "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
-                f"AND objid = {ADVISORY_LOCK_KEY & 0xFFFFFFFF}")
+                f"AND objid = {ADVISORY_LOCK_KEY & 0xFFFFFFFF} "
+                # only this database's scheduler: other tests' schedulers hold the same key in theirs
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())")
         assert not still_held()

@@ -1,4 +1,4 @@
-"""Every kind of problem answers with its own `type` URI, documented in the README; `about:blank` only with
+"""Every kind of problem answers with its own `type` URI, documented in docs/api.md; `about:blank` only with
 the plain status phrase as its title (RFC 9457)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tests.support.api import api_client
 from tests.support.data import transaction_body
 from tests.support.models import SECRET
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+API_DOCS = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 ADMIN, INGEST = "k-admin-0123456789", "k-ingest-0123456789"
 Call = Callable[[TestClient[Any]], Any]
 
@@ -85,9 +85,8 @@ def test_each_problem_kind_answers_with_its_own_type_status_and_title(client: Te
         assert (problem["type"], problem["title"], response.status_code) == (kind.type, kind.title, kind.status)
 
 
-def test_every_kind_has_a_distinct_type_documented_in_the_readme() -> None:
-    readme = README.read_text()
-    documented = set(re.findall(r"`(https://fraudlog\.dev/problems/[a-z-]+)`", readme))
+def test_every_kind_has_a_distinct_type_documented_in_the_api_docs() -> None:
+    documented = set(re.findall(r"`(https://fraudlog\.dev/problems/[a-z-]+)`", API_DOCS.read_text()))
     types = [kind.type for kind in PROBLEM_KINDS.values()]
     assert len(set(types)) == len(types)
     assert set(types) == documented

@@ -85,7 +85,9 @@ def test_worker_killed_mid_batch_loses_nothing(api: tuple[str, str], pg_engine: 
 
 
 @pytest.mark.rabbitmq
-@pytest.mark.parametrize("api", [f"amqp://guest:guest@127.0.0.1:{free_port()}/"], indirect=True)
+# The id is fixed: pytest-xdist workers must collect the same test names, and each picks its own free port.
+@pytest.mark.parametrize("api", [f"amqp://guest:guest@127.0.0.1:{free_port()}/"], indirect=True,
+                         ids=["unreachable-broker"])
 def test_posts_succeed_while_the_broker_is_down_and_the_sweeper_catches_up(
         api: tuple[str, str], pg_engine: Engine, pg_url: str, rabbitmq_url: str) -> None:
     """The API's broker is unreachable (nothing listens on its port): every POST still answers 202; a

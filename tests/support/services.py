@@ -10,7 +10,8 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +21,16 @@ from service.store.engine import create_engine
 PG_ADMIN_URL = os.environ.get("FRAUDLOG_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 RABBITMQ_URL = os.environ.get("FRAUDLOG_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("FRAUDLOG_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def queue_prefix(environ: Mapping[str, str]) -> str:
+    """The queue names of this test process: the run's prefix (set by whoever started the run, else a fresh
+    one), plus the pytest-xdist worker's id when there is one. Test runs share the machine's broker, and
+    xdist workers inherit the prefix their controller chose: without the id, tests running at the same time
+    in two workers would consume each other's messages."""
+    run = environ.get("FRAUDLOG_QUEUE_PREFIX") or f"fraudlog-test-{uuid.uuid4().hex[:8]}"
+    worker = environ.get("PYTEST_XDIST_WORKER")
+    return f"{run}-{worker}" if worker else run
 
 
 def require_service(name: str, host: str, port: int) -> None:

@@ -1,5 +1,5 @@
 """What a released package promises: one version everywhere, keys a deployment script can capture, a
-configuration table that names every variable the code reads."""
+configuration table (docs/operations.md) that names every variable the code reads."""
 
 from __future__ import annotations
 
@@ -73,7 +73,7 @@ class RecordingEnv(dict[str, str]):
 
 
 def documented_variables() -> set[str]:
-    text = (ROOT / "README.md").read_text()
+    text = (ROOT / "docs" / "operations.md").read_text()
     table = text.split("This table names every variable the code reads", 1)[1].split("\n\n", 2)[1]
     return {name for row in table.splitlines()[2:] for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
 
@@ -92,8 +92,8 @@ def variables_the_code_reads() -> set[str]:
 
 def test_the_configuration_table_lists_every_variable_the_code_reads_and_no_other() -> None:
     read, documented = variables_the_code_reads(), documented_variables()
-    assert read - documented == set(), "add these to the README's configuration table"
-    assert documented - read == set(), "the README documents variables nothing reads"
+    assert read - documented == set(), "add these to the configuration table in docs/operations.md"
+    assert documented - read == set(), "docs/operations.md documents variables nothing reads"
 
 
 def test_the_licence_file_is_the_one_pyproject_names() -> None:
@@ -110,3 +110,14 @@ def test_lineage_records_the_release_and_the_digest_of_the_lock_it_was_installed
     lock = hashlib.sha256((ROOT / "requirements.lock").read_bytes()).hexdigest()
     assert recorded["fraudlog"] == version("fraudlog") and recorded["lock_sha256"] == lock
     assert training_code(environment).package_version == version("fraudlog")
+
+
+def test_the_changelog_has_a_released_section_for_the_packages_version() -> None:
+    """A version is released with its notes: pyproject's version is a dated section of CHANGELOG.md, below an
+    (empty or not) Unreleased section that collects what comes next."""
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    headings = re.findall(r"^## \[([^\]]+)\](.*)$", (ROOT / "CHANGELOG.md").read_text(), flags=re.M)
+    assert headings and headings[0][0] == "Unreleased", "CHANGELOG.md starts with '## [Unreleased]'"
+    released = {name: rest for name, rest in headings[1:]}
+    assert declared in released, f"CHANGELOG.md has no '## [{declared}] - YYYY-MM-DD' section"
+    assert re.fullmatch(r" - \d{4}-\d{2}-\d{2}", released[declared]), "a released section is dated"
