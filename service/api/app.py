@@ -22,6 +22,7 @@ from service.api.models import ModelController
 from service.api.predict import predict_transaction
 from service.api.predictions import PredictionController, prediction_feed
 from service.api.problems import EXCEPTION_HANDLERS
+from service.api.quality import model_quality
 from service.api.request_ids import echo_request_id_outside_routes, request_id_middleware
 from service.api.stats import metrics, metrics_exposition, stats
 from service.api.tracing import tracing_middleware
@@ -77,7 +78,7 @@ def create_app(settings: Settings, *, wiring: AppWiring | None = None,
 
     return Litestar(
         route_handlers=[TransactionController, LabelController, ModelController, AlertController, predict_transaction,
-                        PredictionController, stats, metrics,
+                        PredictionController, stats, metrics, model_quality,
                         health, ready, dashboard_router(), swagger_assets_router()],
         lifespan=[store_lifespan, prediction_feed, *(extra_lifespans or [])],  # type: ignore[list-item]
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
