@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from service.cli import quality
 from service.cli.context import open_store
 from service.domain.assignment import CHAMPION, RETIRED
 from service.lifecycle.evaluation import evaluate_challengers
@@ -43,6 +44,7 @@ def register(subparsers: Any) -> None:
         action = actions.add_parser(name, help=f"{name} a version (appends an event to the log)")
         action.add_argument("version", type=int)
         action.set_defaults(run=_set_role, role=role)
+    quality.register(actions)
 
 
 def _list(args: argparse.Namespace) -> int:
