@@ -17,6 +17,7 @@ from service.api.problems import AUTH_PROBLEMS, problem_responses
 from service.api.prometheus import PROMETHEUS_TEXT, MetricsExposition
 from service.config import Settings
 from service.metrics.database import DatabaseFigures
+from service.metrics.quality import CurrentWindows, QualityCollector
 from service.store.stats import collect_stats
 from service.views.models import model_descriptions
 from service.views.stats import Stats, stats_view
@@ -52,7 +53,8 @@ def metrics(state: State) -> Response[bytes]:
 
 def metrics_exposition(state: State, settings: Settings) -> MetricsExposition:
     """What `/metrics` renders for the app whose state this is (built once, when the app starts)."""
-    return MetricsExposition(lambda: database_figures(state), settings.observability.prometheus_multiproc_dir)
+    return MetricsExposition(lambda: database_figures(state), settings.observability.prometheus_multiproc_dir,
+                             [QualityCollector(CurrentWindows(state.registry))])
 
 
 def database_figures(state: State) -> DatabaseFigures:

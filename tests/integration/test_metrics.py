@@ -22,6 +22,7 @@ from service.config import ObservabilitySettings, Settings
 from service.domain.assignment import CHALLENGER
 from service.metrics.database import DatabaseFigures, database_families
 from service.metrics.latency import LatencyHistograms
+from service.metrics.quality import GAUGES as QUALITY_GAUGES
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from service.store.registry import ModelRegistry
@@ -63,6 +64,7 @@ FAMILIES = {  # name as the parser reports it (counters lose `_total`), type, la
     "fraudlog_model_labelled_frauds": ("gauge", {"model_version"}),
     "fraudlog_model_roc_auc": ("gauge", {"model_version"}),
     "fraudlog_model_alert_ratio": ("gauge", {"model_version"}),
+    **{name: ("gauge", {"model_version"}) for name, _, _ in QUALITY_GAUGES},  # each live version's current window
 }
 
 

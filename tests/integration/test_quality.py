@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 from litestar.testing import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
 
 from service.cli import main
@@ -21,7 +22,7 @@ from service.store.engine import create_engine
 from service.store.event_log import EventLog
 from service.store.predictions import insert_predictions
 from service.store.registry import ModelRegistry
-from service.views.quality import quality_report
+from service.views.quality import current_window, quality_report
 from tests.support.api import api_client
 from tests.support.data import label_event
 from tests.support.event_log import append_transactions
@@ -44,8 +45,9 @@ def known_stream(engine: Engine) -> tuple[int, list[str]]:
     """A version and predictions of it with the scores of `STREAM`, served at threshold 0.9, as a scorer would
     store them; labels for hours 0 and 2 arrive one hour after their bucket. Returns the version and the ids."""
     version = install_version(engine)  # its row only: the scores below are chosen, not computed
+    rows = synthetic_rows(len(STREAM), seed=21)
     bodies = [{**body, "transaction_id": f"q-{i}", "event_time": (T + timedelta(minutes=m)).isoformat()}
-              for i, ((body, _), (m, _, _)) in enumerate(zip(synthetic_rows(len(STREAM), seed=21), STREAM, strict=True))]
+              for i, ((body, _), (m, _, _)) in enumerate(zip(rows, STREAM, strict=True))]
     positions = append_transactions(engine, [(body, False) for body in bodies])
     with engine.begin() as conn:
         insert_predictions(conn, [
@@ -189,3 +191,23 @@ def test_the_command_fails_in_one_line_on_bad_input(engine: Engine, cli_env: Non
     with pytest.raises(SystemExit) as usage:
         main(["models", "quality", "1", "--bucket", "1h", "--every", "3"])
     assert usage.value.code == 2
+
+
+def test_metrics_report_each_live_versions_current_window(client: TestClient[Any]) -> None:
+    engine = client.app.state.engine
+    version, _ = known_stream(engine)
+    families = {f.name: f.samples for f in text_string_to_metric_families(client.get("/metrics").text)}
+
+    def gauge(name: str) -> float:
+        [sample] = [s for s in families[name] if s.labels == {"model_version": str(version)}]
+        return float(sample.value)
+
+    # The window holds all nine predictions, six labelled: frauds 0.95 and 0.60 against legitimate 0.92, 0.30,
+    # 0.40 and 0.20, where 0.60 ranks below 0.92 only: 7 of 8 pairs right.
+    assert gauge("fraudlog_quality_window_predictions") == 9
+    assert gauge("fraudlog_quality_labelled_ratio") == pytest.approx(6 / 9)
+    assert gauge("fraudlog_quality_roc_auc") == pytest.approx(7 / 8)
+    assert gauge("fraudlog_quality_alert_ratio") == pytest.approx(3 / 9)
+    assert gauge("fraudlog_quality_recall") == pytest.approx(1 / 2)
+    window = current_window(ModelRegistry(engine, SECRET), version)
+    assert gauge("fraudlog_quality_brier") == pytest.approx(window.brier)
