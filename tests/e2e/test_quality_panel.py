@@ -13,6 +13,7 @@ from tests.support.models import SECRET, synthetic_rows
 
 __all__ = ["versions"]  # the fixture: version 1 (hst) champion, version 2 (logreg) challenger
 STREAMED = 600
+LABELLED = 450
 
 INKED = """(selector) => {
     const canvas = document.querySelector(selector + ' canvas');
@@ -24,8 +25,10 @@ INKED = """(selector) => {
 
 
 def bucket_starts(client: FraudlogClient, cut: str, live: list[int]) -> set[str]:
-    reports = [client.get(f"/v1/models/{v}/quality?{cut}&limit=500") for v in live]
+    name, value = cut.split("=")
+    reports = [client.get(f"/v1/models/{v}/quality", **{name: value, "limit": 500}) for v in live]
     assert any(b["roc_auc"] is not None for r in reports for b in r["buckets"]), "nothing to plot"
+    assert any(b["labelled_share"] == 0 for r in reports for b in r["buckets"]), "no bucket waits for labels"
     return {b["start"] for r in reports for b in r["buckets"]}
 
 
@@ -38,8 +41,11 @@ def test_the_quality_panel_plots_auc_and_label_completeness_per_live_version(ver
         page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
         page.goto(url + "/?refresh=500")
         client = FraudlogClient(url)
-        report = stream(client, synthetic_rows(STREAMED, seed=11), batch_size=20, rate=300, label_delay_events=100)
-        assert report.sent == STREAMED and not report.errors
+        rows = synthetic_rows(STREAMED, seed=11)
+        report = stream(client, rows[:LABELLED], batch_size=20, rate=300, label_delay_events=100)
+        assert report.sent == LABELLED and not report.errors
+        for begin in range(LABELLED, STREAMED, 50):  # the newest transactions: their labels have not come yet
+            client.submit([body for body, _ in rows[begin:begin + 50]])
         assert wait_until_settled(client, STREAMED)["scored"] == STREAMED
 
         chart = "#chart-quality"
@@ -56,7 +62,8 @@ def test_the_quality_panel_plots_auc_and_label_completeness_per_live_version(ver
         legend = page.inner_text(f"{chart} .u-legend")
         assert all(name in legend for name in ("v1 AUC", "v1 AP", "v1 labelled", "v2 AUC", "v2 AP", "v2 labelled"))
         assert page.evaluate(INKED, chart) > 5_000  # lines drawn, not an empty frame
-        assert page.locator("#quality table").count() == 0  # a plot, not a table
+        assert page.locator("#quality canvas").count() == 1  # a plot: the only table is uPlot's legend
+        assert page.locator("#quality table:not(.u-legend)").count() == 0
 
         page.select_option("#quality-bucket", "1d")
         page.wait_for_function(f"() => document.querySelector('{chart}').dataset.cut === 'bucket=1d'",

@@ -111,6 +111,8 @@
     const key = cut + "|" + reports.map((r) => r.version).join(",");
     if (!plot || key !== plotKey) build(container, reports, data);
     else plot.setData(data);
+    // While the pointer is elsewhere, the legend shows the newest bucket rather than dashes.
+    if (data[0].length && (plot.cursor.left === undefined || plot.cursor.left < 0)) plot.setLegend({ idx: data[0].length - 1 });
     plotKey = key;
     container.dataset.points = String(data[0].length);
     container.dataset.versions = reports.map((r) => r.version).join(",");
