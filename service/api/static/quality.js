@@ -10,7 +10,9 @@
   "use strict";
 
   const params = new URLSearchParams(window.location.search);
-  const REFRESH_MS = Math.max(2000, 4 * (Number(params.get("refresh")) || 2000));
+  // Slower than the live charts: a report reads every prediction of its buckets (docs/quality.md, Cost),
+  // and buckets of event time change slowly.
+  const REFRESH_MS = Math.max(2000, 5 * (Number(params.get("refresh")) || 2000));
   const KEY_STORAGE = "fraudlog.apiKey";
   const AUTO_BUCKETS = 30;      // about this many points in "auto", each with the same number of predictions
   const LIMIT = 500;            // newest buckets asked for
