@@ -26,6 +26,7 @@ from service.monitoring.quality import (
 )
 from service.store.quality import labelled_scores, log_as_of, newest_labelled_scores, version_span
 from service.store.registry import ModelRegistry
+from service.store.snapshot import read_only_snapshot
 from service.views.statuses import ModelStatus
 
 DEFAULT_BUCKET = "1h"
@@ -101,7 +102,7 @@ def quality_report(registry: ModelRegistry, version: int, *, bucket: str | None 
     width = parse_bucket(bucket or DEFAULT_BUCKET) if every is None else None
     record = registry.get(version)
     target = _target(record.metrics)
-    with registry.engine.connect() as conn:
+    with read_only_snapshot(registry.engine) as conn:  # the frontier, the span and the rows of one instant
         as_of = log_as_of(conn)
         span = version_span(conn, version)
         if width is not None:
@@ -126,7 +127,7 @@ def quality_report(registry: ModelRegistry, version: int, *, bucket: str | None 
 
 def current_window(registry: ModelRegistry, version: int, size: int = CURRENT_WINDOW) -> QualityBucket:
     """The version's newest `size` predictions as one bucket: what `/metrics` reports for a live version."""
-    with registry.engine.connect() as conn:
+    with read_only_snapshot(registry.engine) as conn:
         as_of = log_as_of(conn)
         rows = newest_labelled_scores(conn, version, size)
     start = min((r.event_time for r in rows), default=None)
