@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
 
 from service.cli import main
-from service.config import Settings
+from service.config import ApiKey, Settings
 from service.replay.rebuild import rebuild
 from service.store.engine import create_engine
 from service.store.event_log import EventLog
@@ -211,3 +211,13 @@ def test_metrics_report_each_live_versions_current_window(client: TestClient[Any
     assert gauge("fraudlog_quality_recall") == pytest.approx(1 / 2)
     window = current_window(ModelRegistry(engine, SECRET), version)
     assert gauge("fraudlog_quality_brier") == pytest.approx(window.brier)
+
+
+def test_the_endpoint_needs_the_analyst_role(sqlite_url: str) -> None:
+    keys = (ApiKey("feeder", "ingest", "k-ingest"), ApiKey("viewer", "analyst", "k-analyst"))
+    settings = Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://", api_keys=keys)
+    with api_client(settings) as client:
+        install_version(client.app.state.engine)
+        statuses = [client.get("/v1/models/1/quality", headers=headers).status_code
+                    for headers in ({}, {"Authorization": "Bearer k-ingest"}, {"Authorization": "Bearer k-analyst"})]
+    assert statuses == [401, 403, 200]
