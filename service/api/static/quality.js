@@ -10,9 +10,9 @@
   "use strict";
 
   const params = new URLSearchParams(window.location.search);
-  // Slower than the live charts: a report reads every prediction of its buckets (docs/quality.md, Cost),
-  // and buckets of event time change slowly.
-  const REFRESH_MS = Math.max(2000, 5 * (Number(params.get("refresh")) || 2000));
+  // Slower than the live charts, and not while the tab is hidden: a report reads every prediction of its
+  // buckets (docs/quality.md, Cost), and quality per bucket moves slowly.
+  const REFRESH_MS = Math.max(10000, 5 * (Number(params.get("refresh")) || 2000));
   const KEY_STORAGE = "fraudlog.apiKey";
   const AUTO_BUCKETS = 30;      // about this many points in "auto", each with the same number of predictions
   const LIMIT = 500;            // newest buckets asked for
@@ -126,7 +126,7 @@
 
   async function loop() {
     try {
-      await refresh();
+      if (!document.hidden || !plot) await refresh();
     } catch (error) {
       document.getElementById("quality-note").textContent = String(error && error.message ? error.message : error);
     }
