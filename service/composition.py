@@ -35,6 +35,7 @@ from service.ingest.group_commit import AppendedHook, GroupCommitter
 from service.lifecycle.promotion import PromotionPolicy
 from service.metrics.database import DatabaseFigures
 from service.metrics.latency import LatencyHistograms
+from service.metrics.quality import CurrentWindows, QualityCollector
 from service.metrics.stats_cache import StatsCache
 from service.models.registry import ModelRegistry
 from service.scoring.scorer import Scorer
@@ -147,7 +148,7 @@ def _api_bundle(store: StoreServices, ingest: Ingest) -> ApiServices:
     latency = LatencyHistograms(engine, settings.observability.latency_settle)
     exposition = MetricsExposition(
         lambda: DatabaseFigures(stats_cache.read(), model_descriptions(registry), latency.read()),
-        settings.observability.prometheus_multiproc_dir)
+        settings.observability.prometheus_multiproc_dir, [QualityCollector(CurrentWindows(registry))])
     return ApiServices(
         settings=settings, engine=engine, registry=registry, ingest=ingest,
         authenticator=Authenticator(settings.api_keys, settings.secret_key, required=settings.auth_required,

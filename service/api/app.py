@@ -23,6 +23,7 @@ from service.api.models import ModelController
 from service.api.predict import predict_transaction
 from service.api.predictions import PredictionController
 from service.api.problems import EXCEPTION_HANDLERS
+from service.api.quality import model_quality
 from service.api.request_ids import echo_request_id_outside_routes, request_id_middleware
 from service.api.request_metrics import request_duration_middleware
 from service.api.stats import metrics, stats
@@ -62,7 +63,7 @@ def create_app(settings: Settings, services: ServicesOpener,
 
     return Litestar(
         route_handlers=[TransactionController, LabelController, ModelController, AlertController, predict_transaction,
-                        PredictionController, stats, metrics,
+                        PredictionController, stats, metrics, model_quality,
                         health, ready, dashboard_router(), swagger_assets_router()],
         lifespan=[services_lifespan, *(extra_lifespans or [])],  # type: ignore[list-item]
         dependencies=DEPENDENCIES,

@@ -12,7 +12,7 @@ Three sources, one answer:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
@@ -22,6 +22,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 
 from service.metrics.database import DatabaseCollector, DatabaseFigures
 
@@ -35,10 +36,12 @@ disable_created_metrics()
 class MetricsExposition:
     """Renders `/metrics` for one app."""
 
-    def __init__(self, read_figures: Callable[[], DatabaseFigures], multiprocess_dir: str | None = None) -> None:
+    def __init__(self, read_figures: Callable[[], DatabaseFigures], multiprocess_dir: str | None = None,
+                 database_collectors: Sequence[Collector] = ()) -> None:
         # auto_describe off: registering must not query the database.
         self._database = CollectorRegistry(auto_describe=False)
-        self._database.register(DatabaseCollector(read_figures))
+        for collector in (DatabaseCollector(read_figures), *database_collectors):
+            self._database.register(collector)
         self._observed: CollectorRegistry = REGISTRY
         if multiprocess_dir:
             self._observed = CollectorRegistry(auto_describe=False)

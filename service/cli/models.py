@@ -10,6 +10,7 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
+from service.cli import quality
 from service.cli.context import open_store
 from service.composition import promotion_policy
 from service.domain.assignment import CHAMPION, RETIRED
@@ -47,6 +48,7 @@ def register(subparsers: Any) -> None:
         action = actions.add_parser(name, help=f"{name} a version (appends an event to the log)")
         action.add_argument("version", type=int)
         action.set_defaults(run=_set_role, role=role)
+    quality.register(actions)
 
 
 def _list(args: argparse.Namespace) -> int:

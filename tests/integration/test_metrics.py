@@ -23,6 +23,7 @@ from service.domain.assignment import CHALLENGER
 from service.lifecycle.roles import assign_role
 from service.metrics.database import DatabaseFigures, database_families
 from service.metrics.latency import LatencyHistograms
+from service.metrics.quality import GAUGES as QUALITY_GAUGES
 from service.models.registry import ModelRegistry
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
@@ -64,6 +65,7 @@ FAMILIES = {  # name as the parser reports it (counters lose `_total`), type, la
     "fraudlog_model_labelled_frauds": ("gauge", {"model_version"}),
     "fraudlog_model_roc_auc": ("gauge", {"model_version"}),
     "fraudlog_model_alert_ratio": ("gauge", {"model_version"}),
+    **{name: ("gauge", {"model_version"}) for name, _, _ in QUALITY_GAUGES},  # each live version's current window
 }
 
 

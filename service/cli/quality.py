@@ -1,0 +1,79 @@
+"""`fraudlog models quality V`: a version's quality over time, as `GET /v1/models/{v}/quality` shows it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+import msgspec
+from rich.console import Console
+from rich.table import Table
+
+from service.cli.context import open_store
+from service.views.quality import DEFAULT_BUCKET, DEFAULT_LIMIT, QualityBucket, quality_report
+
+TABLE_WIDTH = 140
+
+
+def register(actions: Any) -> None:
+    """Add `quality` to the `fraudlog models` actions."""
+    quality = actions.add_parser("quality", help="a version's quality over time, per event-time bucket or every "
+                                                 "N predictions, with how complete each bucket's labels are")
+    quality.add_argument("version", type=int)
+    cut = quality.add_mutually_exclusive_group()
+    cut.add_argument("--bucket", default=None,
+                     help=f"event time per bucket: 15m, 1h, 1d, 1w (default {DEFAULT_BUCKET})")
+    cut.add_argument("--every", type=int, default=None, help="a bucket every N predictions instead")
+    quality.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="the newest buckets to show")
+    quality.add_argument("--json", action="store_true")
+    quality.set_defaults(run=_quality)
+
+
+def _quality(args: argparse.Namespace) -> int:
+    report = quality_report(open_store().registry, args.version, bucket=args.bucket, every=args.every,
+                            limit=args.limit)
+    if args.json:
+        print(json.dumps(msgspec.to_builtins(report), indent=2))
+        return 0
+    cut = f"every {report.every:,} predictions" if report.every else f"per {report.bucket} of event time"
+    console = Console()
+    console.width = max(console.width, TABLE_WIDTH)  # piped output defaults to 80 columns, too few for the table
+    console.print(f"version {report.version} ({report.status}), threshold {report.threshold:.4g}, target alert rate "
+                  f"{_percent(report.target_alert_rate)}; {cut}; log as of position {report.as_of.position}, "
+                  f"newest event {report.as_of.event_time or '-'}, newest label {report.as_of.labeled_at or '-'}")
+    if report.earlier_buckets:
+        console.print(f"{report.earlier_buckets} earlier buckets not shown (--limit)")
+    table = Table("bucket start", "scored", "labelled", "frauds", "ROC AUC", "AP", "recall", "precision",
+                  "alerts", "Brier", "label age")
+    for bucket in report.buckets:
+        table.add_row(*_cells(bucket))
+    console.print(table)
+    if not report.buckets:
+        console.print("no predictions of this version yet")
+    return 0
+
+
+def _cells(bucket: QualityBucket) -> list[str]:
+    return [(bucket.start or "-")[:16].replace("T", " "), f"{bucket.scored:,}",
+            f"{bucket.labelled:,} ({_percent(bucket.labelled_share, 0)})", f"{bucket.frauds:,}",
+            _figure(bucket.roc_auc), _figure(bucket.average_precision), _figure(bucket.recall),
+            _figure(bucket.precision), _percent(bucket.alert_rate), _figure(bucket.brier),
+            _duration(bucket.newest_label_age_seconds)]
+
+
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _percent(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}%}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for size, unit in ((86_400, "d"), (3_600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
