@@ -8,7 +8,6 @@ starts (`workers.process.start_broker`). So the API, the scheduler and the tests
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from collections.abc import Sequence
 
@@ -20,16 +19,18 @@ from service.gc_tuning import freeze_long_lived_objects
 from service.logs import configure_logging, position_ranges
 from service.ml.environment import EnvironmentMismatch
 from workers.delivery import ring_delivery
+from workers.priority import SmallFirst
 from workers.runtime import runtime
 
 log = logging.getLogger("fraudlog.worker")
 
 DOORBELL_CHUNK = 1_000
-# The most positions a `score` message scores before yielding its thread, and how long a burst's message
-# waits when another burst's chunk runs in this process.
-SCORE_CHUNK = 250
+# A `score` message of more than SMALL_BATCH positions is a burst's: it is scored BULK_CHUNK positions at a time,
+# one chunk per process, pausing while smaller messages run; a burst's message that finds a chunk running in
+# its process waits BULK_RETRY_DELAY_MS, off the threads.
+SMALL_BATCH = 250
+BULK_CHUNK = 1_000
 BULK_RETRY_DELAY_MS = 50
-BULK_SWITCH_INTERVAL = 0.0005  # seconds
 # Queue names are `<FRAUDLOG_QUEUE_PREFIX>.<name>`: deployments (and test runs) sharing a broker keep apart.
 SCORE_QUEUE = "score"
 ALERTS_QUEUE = "alerts"
@@ -79,6 +80,8 @@ class StructuredLogging(dramatiq.Middleware):
 
 _unstarted = UnstartedBroker()
 _bulk_slot = threading.Semaphore(1)  # one burst chunk at a time per process (`score`)
+# A chunk pauses while small batches run, 100 ms at most, then runs 5 ms at least (`workers.priority`).
+_small_first = SmallFirst(max_pause=0.1, min_run=0.005, switch_interval=0.0005)
 
 
 @dramatiq.actor(broker=_unstarted, queue_name=SCORE_QUEUE, max_retries=20, min_backoff=200, max_backoff=30_000)
@@ -86,27 +89,25 @@ def score(positions: list[int]) -> None:
     """Score these log positions with their champion and challengers; idempotent.
 
     A message of more than `SCORE_CHUNK` positions (a burst, often one hot card's) is scored a chunk at a
-    time, one chunk per process at once, the rest sent to the back of the queue: so other cards' messages wait
-    behind at most one chunk per process and share its CPU with at most one (docs/features.md, "Isolation").
+    time, one chunk per process at once, pausing while smaller messages are scored in the process, the rest
+    sent to the back of the queue: other cards' messages never wait for a burst's chunk (docs/features.md,
+    "Isolation").
     """
-    if len(positions) <= SCORE_CHUNK:
-        _score_now(positions)
+    if len(positions) <= SMALL_BATCH:
+        with _small_first.small():
+            _score_now(positions)
         return
     if not _bulk_slot.acquire(blocking=False):
         # Another chunk of a burst runs in this process: this one waits its turn off the threads.
         score.send_with_options(args=(positions,), delay=BULK_RETRY_DELAY_MS)
         return
-    # While a chunk runs, the interpreter hands the GIL to a waiting thread after BULK_SWITCH_INTERVAL instead
-    # of the default 5 ms: another card's batch waits for the GIL after each of its round trips, and at 5 ms a
-    # time those waits tripled its latency behind a chunk.
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(BULK_SWITCH_INTERVAL)
     try:
-        _score_now(positions[:SCORE_CHUNK])
+        with _small_first.bulk():
+            _score_now(positions[:BULK_CHUNK])
     finally:
-        sys.setswitchinterval(interval)
         _bulk_slot.release()
-    score.send(positions[SCORE_CHUNK:])
+    if len(positions) > BULK_CHUNK:
+        score.send(positions[BULK_CHUNK:])
 
 
 def _score_now(positions: list[int]) -> None:
