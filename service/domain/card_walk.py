@@ -8,8 +8,12 @@ query by event time. Two Fenwick trees indexed by rank in event-time order answe
 one sums amounts. Amounts are summed as exact integers (every finite float is an integer multiple of
 2**-1074), so the range sum rounded once equals `math.fsum` of the same amounts bit for bit.
 
-To add a card feature, add its aggregate here (another tree, or a structure updated in `_add`) and read it
-in `window_before`; `features._summarise` is the plain definition it must agree with.
+The categorical features are walked the same way, one `service.domain.category_walk.CategoryWalk` per
+category. What precedes the walk's first query (usually the whole fetched history) is loaded in one O(n) pass.
+How and what it costs: docs/features.md.
+
+To add a card feature, add its aggregate here (another tree, or a structure updated in `_advance_to`) and read
+it in `window_before`; `features._summarise` is the plain definition it must agree with.
 """
 
 from __future__ import annotations
