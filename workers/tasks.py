@@ -25,10 +25,17 @@ from service.gc_tuning import freeze_long_lived_objects
 from service.logs import configure_logging, position_ranges
 from service.ml.environment import EnvironmentMismatch
 from workers.delivery import DeliveryThread
+from workers.priority import SmallFirst
 
 log = logging.getLogger("fraudlog.worker")
 
 DOORBELL_CHUNK = 1_000
+# A `score` message of more than SMALL_BATCH positions is a burst's: it is scored BULK_CHUNK positions at a time,
+# one chunk per process, pausing while smaller messages run; a burst's message that finds a chunk running in
+# its process waits BULK_RETRY_DELAY_MS, off the threads.
+SMALL_BATCH = 250
+BULK_CHUNK = 1_000
+BULK_RETRY_DELAY_MS = 50
 # Queue names are `<FRAUDLOG_QUEUE_PREFIX>.<name>`: deployments (and test runs) sharing a broker keep apart.
 SCORE_QUEUE = "score"
 ALERTS_QUEUE = "alerts"
@@ -104,6 +111,27 @@ class WorkerJobs:
         return self._services
 
     def score(self, positions: list[int]) -> None:
+        """A message of more than `SMALL_BATCH` positions (a burst, often one hot card's) is scored a chunk at
+        a time, one chunk per process at once, pausing while smaller messages are scored in the process, the
+        rest sent to the back of the queue: other cards' messages never wait for a burst's chunk
+        (docs/features.md, "Isolation")."""
+        if len(positions) <= SMALL_BATCH:
+            with _small_first.small():
+                self._score_now(positions)
+            return
+        if not _bulk_slot.acquire(blocking=False):
+            # Another chunk of a burst runs in this process: this one waits its turn off the threads.
+            score.send_with_options(args=(positions,), delay=BULK_RETRY_DELAY_MS)
+            return
+        try:
+            with _small_first.bulk():
+                self._score_now(positions[:BULK_CHUNK])
+        finally:
+            _bulk_slot.release()
+        if len(positions) > BULK_CHUNK:
+            score.send(positions[BULK_CHUNK:])
+
+    def _score_now(self, positions: list[int]) -> None:
         try:
             report = self.services.scorer.score_positions(positions)
         except EnvironmentMismatch as exc:
@@ -180,6 +208,9 @@ class WorkerJobs:
 # The actors' handles: what every process sends. Their bodies run only where `run_jobs` gave the broker a
 # `WorkerJobs` (worker processes, the embedded mode); anywhere else, calling one is a bug, said loudly.
 _unstarted = UnstartedBroker()
+_bulk_slot = threading.Semaphore(1)  # one burst chunk at a time per process (`score`)
+# A chunk pauses while small batches run, 100 ms at most, then runs 5 ms at least (`workers.priority`).
+_small_first = SmallFirst(max_pause=0.1, min_run=0.005, switch_interval=0.0005)
 
 
 @dramatiq.actor(broker=_unstarted, queue_name=SCORE_QUEUE, max_retries=20, min_backoff=200, max_backoff=30_000)

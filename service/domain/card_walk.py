@@ -8,25 +8,32 @@ query by event time. Two Fenwick trees indexed by rank in event-time order answe
 one sums amounts. Amounts are summed as exact integers (every finite float is an integer multiple of
 2**-1074), so the range sum rounded once equals `math.fsum` of the same amounts bit for bit.
 
-To add a card feature, add its aggregate here (another tree, or a structure updated in `_add`) and read it
-in `window_before`; `features._summarise` is the plain definition it must agree with.
+The categorical features are walked the same way, one `service.domain.category_walk.CategoryWalk` per
+category. What precedes the walk's first query (usually the whole fetched history) is loaded in one O(n) pass.
+How and what it costs: docs/features.md.
+
+To add a card feature, add its aggregate here (another tree, or a structure updated in `_advance_to`) and read
+it in `window_before`; `features._summarise` is the plain definition it must agree with.
 """
 
 from __future__ import annotations
 
 import bisect
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from service.domain.features import TxView
+from service.domain.categorical import category_value
+from service.domain.category_walk import CategoryWalk
+from service.domain.fenwick import Fenwick
 
 # 2**-1074 is the smallest subnormal: every finite double is an integer multiple of it.
 _SCALE_BITS = 1074
 _SCALE = 1 << _SCALE_BITS
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,44 +60,27 @@ def rounded_sum(units: int) -> float:
         return sys.float_info.max
 
 
-class _Fenwick:
-    """Prefix sums over ranks 1..n with O(log n) update and query."""
+class CardEvent(Protocol):
+    """What the walk reads of an event (`service.domain.features.TxView` is one)."""
 
-    __slots__ = ("size", "tree")
+    @property
+    def position(self) -> int: ...
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.tree = [0] * (size + 1)
+    @property
+    def event_time(self) -> datetime: ...
 
-    def add(self, rank: int, value: int) -> None:
-        while rank <= self.size:
-            self.tree[rank] += value
-            rank += rank & -rank
+    @property
+    def amount(self) -> float: ...
 
-    def prefix(self, rank: int) -> int:
-        """The sum over ranks 1..rank."""
-        total = 0
-        while rank > 0:
-            total += self.tree[rank]
-            rank -= rank & -rank
-        return total
-
-    def rank_of_kth(self, k: int) -> int:
-        """The smallest rank whose prefix reaches k (values must be non-negative counts, k >= 1)."""
-        rank = 0
-        step = 1 << self.size.bit_length()
-        while step:
-            if rank + step <= self.size and self.tree[rank + step] < k:
-                rank += step
-                k -= self.tree[rank]
-            step >>= 1
-        return rank + 1
+    @property
+    def attributes(self) -> Mapping[str, float | str]: ...
 
 
 class CardWalk:
     """The events of one card (distinct positions), summarised for each in increasing position order."""
 
-    def __init__(self, events: Iterable[TxView], *, window: timedelta, short_window: timedelta) -> None:
+    def __init__(self, events: Iterable[CardEvent], *, window: timedelta, short_window: timedelta,
+                 categories: Sequence[str] = ()) -> None:
         by_time = sorted(events, key=lambda e: (e.event_time, e.position))
         self._by_time = by_time
         self._window = window
@@ -99,37 +89,74 @@ class CardWalk:
         self._rank = {e.position: rank for rank, e in enumerate(by_time, start=1)}
         self._to_add = sorted(by_time, key=lambda e: e.position)
         self._added = 0
-        self._counts = _Fenwick(len(by_time))
-        self._amounts = _Fenwick(len(by_time))
+        self._counts: Fenwick | None = None  # built by the first query, from what precedes it
+        self._amounts = Fenwick(())
+        micros = [micros_of(moment) for moment in self._times] if categories else []
+        self._categories = tuple(
+            CategoryWalk(category, by_time, micros, window=window // _MICROSECOND,
+                         short_window=short_window // _MICROSECOND)
+            for category in categories)
 
-    def window_before(self, tx: TxView) -> CardWindow:
+    def window_before(self, tx: CardEvent) -> CardWindow:
         """The summary of `tx`'s history. Calls must come in non-decreasing position order."""
-        while self._added < len(self._to_add) and self._to_add[self._added].position < tx.position:
-            self._add(self._to_add[self._added])
-            self._added += 1
+        counts = self._advance_to(tx)
         start = bisect.bisect_right(self._times, tx.event_time - self._window)
         short_start = bisect.bisect_right(self._times, tx.event_time - self._short_window)
         end = bisect.bisect_right(self._times, tx.event_time)
-        through_end = self._counts.prefix(end)
-        count = through_end - self._counts.prefix(start)
+        through_end = counts.prefix(end)
+        count = through_end - counts.prefix(start)
         if count == 0:
             return CardWindow(0, 0, 0.0, None)
         return CardWindow(
             count_24h=count,
-            count_1h=through_end - self._counts.prefix(short_start),
+            count_1h=through_end - counts.prefix(short_start),
             amount_sum=rounded_sum(self._amounts.prefix(end) - self._amounts.prefix(start)),
-            latest=self._times[self._counts.rank_of_kth(through_end) - 1],
+            latest=self._times[counts.rank_of_kth(through_end) - 1],
         )
 
-    def events_before(self, tx: TxView) -> list[TxView]:
-        """`tx`'s history as a list, for the categorical features (`service.domain.categorical`), which need the
-        values themselves. O(events in the card's window), so it is called only for a transaction that has a
-        value in some configured category."""
-        start = bisect.bisect_right(self._times, tx.event_time - self._window)
-        end = bisect.bisect_right(self._times, tx.event_time)
-        return [e for e in self._by_time[start:end] if e.position < tx.position]
+    def category_features(self, tx: CardEvent) -> dict[str, float]:
+        """`service.domain.categorical.categorical_card_features` of `tx` over its history, for the walk's
+        categories, in their order. Calls must come in non-decreasing position order."""
+        self._advance_to(tx)
+        features: dict[str, float] = {}
+        moment = micros_of(tx.event_time)
+        for walk in self._categories:
+            value = category_value(tx, walk.category)
+            if value is not None:
+                features |= walk.features(value, moment)
+        return features
 
-    def _add(self, event: TxView) -> None:
-        rank = self._rank[event.position]
-        self._counts.add(rank, 1)
-        self._amounts.add(rank, exact_units(event.amount))
+    def _advance_to(self, tx: CardEvent) -> Fenwick:
+        """Add every event before `tx`'s position that is not added yet."""
+        to_add = self._to_add
+        if self._counts is None:
+            # What precedes the first query (usually the whole fetched history) is loaded in one O(n) pass.
+            loaded = 0
+            while loaded < len(to_add) and to_add[loaded].position < tx.position:
+                loaded += 1
+            flags = [0] * len(to_add)
+            units = [0] * len(to_add)
+            for event in to_add[:loaded]:
+                rank = self._rank[event.position]
+                flags[rank - 1] = 1
+                units[rank - 1] = exact_units(event.amount)
+            self._counts, self._amounts = Fenwick(flags), Fenwick(units)
+            for walk in self._categories:
+                walk.load(event.position for event in to_add[:loaded])
+            self._added = loaded
+        counts = self._counts
+        while self._added < len(to_add) and to_add[self._added].position < tx.position:
+            event = to_add[self._added]
+            rank = self._rank[event.position]
+            counts.add(rank, 1)
+            self._amounts.add(rank, exact_units(event.amount))
+            for walk in self._categories:
+                walk.add(event.position)
+            self._added += 1
+        return counts
+
+
+def micros_of(moment: datetime) -> int:
+    """An aware instant as whole microseconds since the Unix epoch: exact, and free of datetime's range limits
+    when a window is added to it."""
+    return (moment - _EPOCH) // _MICROSECOND

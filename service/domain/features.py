@@ -190,9 +190,10 @@ def batch_features(targets: Sequence[TxView], candidates: Iterable[TxView], cate
 
     The targets are log events too, so each also counts as history of the later targets in the batch
     even when `candidates` omits it. Each card's events are walked once in position order (`CardWalk`), so
-    a batch costs O(n log n) in its card's events, not the O(n²) of summing every target's window afresh.
+    a batch costs O(n + targets · log n) in its card's n events, numeric and categorical features alike, not
+    the O(n²) of summing every target's window afresh (docs/features.md).
     """
-    walks = _walks_by_card(targets, candidates)
+    walks = _walks_by_card(targets, candidates, categories)
     result: dict[int, FeatureValues] = {}
     for tx in sorted(targets, key=lambda t: t.position):
         if tx.card_id is None:
@@ -201,18 +202,20 @@ def batch_features(targets: Sequence[TxView], candidates: Iterable[TxView], cate
         walk = walks[tx.card_id]
         features = {**_own_features(tx), **_card_features(tx, walk.window_before(tx))}
         if any(category_value(tx, category) is not None for category in categories):
-            features |= categorical_card_features(tx, walk.events_before(tx), categories)
+            features |= walk.category_features(tx)
         result[tx.position] = features
     return result
 
 
-def _walks_by_card(targets: Sequence[TxView], candidates: Iterable[TxView]) -> dict[str, CardWalk]:
+def _walks_by_card(targets: Sequence[TxView], candidates: Iterable[TxView], categories: Sequence[str],
+                   ) -> dict[str, CardWalk]:
     cards = {tx.card_id for tx in targets if tx.card_id is not None}
     grouped: dict[str, dict[int, TxView]] = defaultdict(dict)
     for event in (*candidates, *targets):
         if event.card_id is not None and event.card_id in cards:
             grouped[event.card_id].setdefault(event.position, event)
-    return {card: CardWalk(grouped[card].values(), window=WINDOW, short_window=SHORT_WINDOW) for card in cards}
+    return {card: CardWalk(grouped[card].values(), window=WINDOW, short_window=SHORT_WINDOW, categories=categories)
+            for card in cards}
 
 
 def _in_window(tx: TxView, past: TxView) -> bool:

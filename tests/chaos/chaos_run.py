@@ -5,11 +5,12 @@
 Real processes on Postgres and RabbitMQ: two `fraudlog serve --workers 2` APIs on two ports, three Dramatiq
 workers, the scheduler, two relays and a webhook receiver that deduplicates on Idempotency-Key. Client
 threads post batches of transactions (and, a little later, their labels) to the two APIs in turn,
-re-posting the same batch until it is answered 2xx; only then is it acknowledged. Meanwhile workers, relays,
-whole APIs, single API child processes and the scheduler are killed with SIGKILL at random and restarted, a
-relay is killed while its request is in flight (mid-batch, after the receiver took the alert), the receiver
-now and then takes alerts without answering (a lost acknowledgement), RabbitMQ is restarted (stop_app /
-start_app) and Postgres is restarted once.
+re-posting the same batch until it is answered 2xx; only then is it acknowledged. A third of the way in, one
+POST brings a burst of 2,000 transactions on one card, each with a new merchant, device and mcc (a hot
+card). Meanwhile workers, relays, whole APIs, single API child processes and the scheduler are killed with
+SIGKILL at random and restarted, a relay is killed while its request is in flight (mid-batch, after the
+receiver took the alert), the receiver now and then takes alerts without answering (a lost
+acknowledgement), RabbitMQ is restarted (stop_app / start_app) and Postgres is restarted once.
 
 After the system drains, the run checks that every acknowledged transaction and label is in the log (and
 nothing else), every transaction has exactly one champion prediction, the receiver handed each alert to the
@@ -61,6 +62,7 @@ from service.store.tables import alerts, events, predictions
 from tests.chaos.checks import API_CHILDREN, Check, Ledger, Observed, judge, replay_check
 from tests.chaos.processes import child_pids, command_line, pid_of_local_port
 from tests.chaos.receiver import ChaosReceiver
+from tests.support.hot_card import hot_rows
 from tests.support.models import HISTORY, SECRET, install_version
 from tests.support.processes import REPO, service_env
 from tests.support.services import RABBITMQ_URL, throwaway_pg_database
@@ -72,6 +74,7 @@ START = datetime(2026, 11, 1, tzinfo=UTC)
 RANDOM_ACTIONS = ("kill worker", "kill worker", "kill relay", "kill api", "kill api child", "kill scheduler",
                   "lose acks")
 SERVICE_RESTARTS = ("restart rabbitmq", "restart postgres")
+HOT_BURST = 2_000  # transactions of one card in one POST, a third of the way in (issue 27)
 
 
 class Timeline:
@@ -355,6 +358,16 @@ class Client(threading.Thread):
                 return False
             time.sleep(delay * (0.5 + self.rng.random()))
             delay = min(delay * 2, 2.0)
+
+    def post_hot_card(self, count: int) -> None:
+        """One POST of `count` transactions of one card, each with its own merchant, device and mcc: the
+        checks then hold for a hot card too (every one scored once, replay identical)."""
+        bodies = [body for body, _ in hot_rows(count)]
+        ids = [body["transaction_id"] for body in bodies]
+        with httpx.Client(timeout=120, headers={"Authorization": f"Bearer {KEY}"}) as http:
+            if self._deliver(http, "/v1/transactions", bodies, ids):
+                with self.ledger.lock:
+                    self.ledger.transactions.update(ids)
 
     def _receipts_match(self, path: str, body: Any, ids: list[str]) -> bool:
         receipts = body if isinstance(body, list) else [body]
@@ -646,6 +659,10 @@ def _run_against(url: str, receiver: ChaosReceiver, prefix: str, run_dir: Path, 
             client.start()
         monkey.start()
         end = time.monotonic() + args.seconds
+        hot_card = threading.Timer(args.seconds / 3, clients[0].post_hot_card, args=(HOT_BURST,))
+        hot_card.daemon = True
+        hot_card.start()
+        timeline.note(f"a burst of {HOT_BURST} transactions on one card is posted in {args.seconds / 3:.0f} s")
         last_report = time.monotonic()
         while time.monotonic() < end and monkey.error is None:
             cluster.supervise()
@@ -662,6 +679,7 @@ def _run_against(url: str, receiver: ChaosReceiver, prefix: str, run_dir: Path, 
         stop_clients.set()
         timeline.note(f"chaos over; clients finishing ({len(ledger.transactions)} transactions acknowledged)")
         _join_clients(clients, cluster, give_up, timeout=120)
+        hot_card.join()  # it gives up with the clients
         timeline.note(f"clients done: {len(ledger.transactions)} transactions, {len(ledger.labels)} labels "
                       "acknowledged")
         drain(engine, ledger, receiver, cluster, timeline, timeout=max(180.0, 3 * args.seconds))
