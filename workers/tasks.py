@@ -103,8 +103,7 @@ def deliver_due_alerts() -> DeliveryReport:
     """One relay run with this process's services (they are looked up per run: tests swap them)."""
     rt = runtime()
     return deliver_pending(rt.engine, rt.sink, batch_size=rt.relay.batch_size,
-                           visibility_timeout=rt.relay.visibility_timeout, max_attempts=rt.relay.max_attempts,
-                           base_delay=rt.relay.base_delay, max_delay=rt.relay.max_delay)
+                           visibility_timeout=rt.relay.visibility_timeout, schedule=rt.relay.retry_schedule)
 
 
 @dramatiq.actor(broker=_unstarted, queue_name=MAINTENANCE_QUEUE, max_retries=3)

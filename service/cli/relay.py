@@ -39,8 +39,7 @@ def _relay(args: argparse.Namespace) -> int:
     while not stop.is_set():
         try:
             report = deliver_pending(store.engine, sink, batch_size=relay.batch_size,
-                                     visibility_timeout=relay.visibility_timeout, max_attempts=relay.max_attempts,
-                                     base_delay=relay.base_delay, max_delay=relay.max_delay)
+                                     visibility_timeout=relay.visibility_timeout, schedule=relay.retry_schedule)
         except (StoreError, sa.exc.OperationalError) as exc:
             # The database restarting is not the relay's end: leased alerts come back after their timeout.
             log.warning("database unavailable (%s); retrying in %.0f s", str(exc).splitlines()[0], DB_RETRY_SECONDS)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_TRANSACTION
 from service.ml.metrics import roc_auc
 from service.store import dialect as store_dialect
-from service.store.outbox import count_by_status
+from service.store.outbox import count_by_status, oldest_pending_created_at
 from service.store.tables import alerts, events, labels, model_versions, predictions
 
 LATENCY_SAMPLE = 10_000
@@ -48,6 +48,7 @@ def collect_stats(engine: Engine, now: datetime | None = None) -> dict[str, Any]
         latency = _latency(conn)
         throughput = _throughput(conn, now)
         models = model_quality(conn)
+        oldest_alert = oldest_pending_created_at(conn)
     return {
         "events": counts["transactions"],
         "labels": counts["labels"],
@@ -56,9 +57,18 @@ def collect_stats(engine: Engine, now: datetime | None = None) -> dict[str, Any]
         "latency_seconds": latency,
         "throughput_per_second": throughput,
         "alerts": count_by_status(engine),
+        # Not in `GET /v1/stats` (its body is fixed); `/metrics` exports it for the delivery alerting rule.
+        "alerts_oldest_pending_age_seconds": _age(oldest_alert, now),
         "models": models,
         "generated_at": now.isoformat().replace("+00:00", "Z"),
     }
+
+
+def _age(moment: datetime | None, now: datetime) -> float:
+    """Seconds from `moment` to `now`, 0 without a moment (SQLite hands back naive UTC)."""
+    if moment is None:
+        return 0.0
+    return max(0.0, (now - (moment if moment.tzinfo else moment.replace(tzinfo=UTC))).total_seconds())
 
 
 def _counts(conn: Connection) -> dict[str, int]:
