@@ -25,7 +25,9 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from service.metrics.database import DatabaseCollector, DatabaseFigures
 
-PROMETHEUS_TEXT = CONTENT_TYPE_PLAIN_0_0_4
+# Litestar appends `; charset=utf-8` to every text/* media type it is given, so the parameter is left out
+# here: sent twice, Prometheus 2 warns on each scrape and Prometheus 3 refuses it (issue 27 #5).
+PROMETHEUS_TEXT = CONTENT_TYPE_PLAIN_0_0_4.removesuffix("; charset=utf-8")
 
 # The 0.0.4 text format has no place for a counter's creation time: prometheus_client would add a
 # `<name>_created` gauge beside every counter and histogram, doubling the series for nothing.
