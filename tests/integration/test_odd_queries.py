@@ -4,12 +4,15 @@ cursors beyond the log refused as problems, never a 500 or a silent 200. On SQLi
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 
 from service.config import Settings
+from service.store.engine import create_engine, write_transaction
+from service.store.outbox import insert_alert
 from tests.support.api import api_client
 
 PROBLEM = "application/problem+json"
@@ -38,3 +41,27 @@ def test_text_responses_name_their_charset_exactly_once(client: TestClient[Any],
     response = client.get(path)
     assert response.status_code == 200
     assert response.headers.get_list("content-type") == [media_type]
+
+
+# -- #10: a valid time whose UTC instant falls outside year 1..9999 -------------------------------------
+
+def seed_alert(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        with write_transaction(engine) as conn:
+            insert_alert(conn, transaction_id="tx-1", card_id="card-1", score=0.9, threshold=0.5, model_version=1,
+                         position=1, created_at=datetime.now(UTC))
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("since, expected", [
+    ("0001-01-01T00:00:00+01:00", ["tx-1"]),  # 0000-12-31T23:00Z: before every alert (the reproduction)
+    ("9999-12-31T23:30:00-01:00", []),  # 10000-01-01T00:30Z: after every alert
+])
+def test_a_since_beyond_the_calendars_range_in_utc_is_clamped_not_a_500(
+        client: TestClient[Any], database_url: str, since: str, expected: list[str]) -> None:
+    seed_alert(database_url)
+    response = client.get(f"/v1/alerts?since={since.replace('+', '%2B')}")
+    assert response.status_code == 200, response.text
+    assert [item["transaction_id"] for item in response.json()["items"]] == expected
