@@ -27,6 +27,7 @@ from service.domain.events import MAX_VERSION
 from service.domain.validation import FieldError
 from service.feed.cursor import Cursor, InvalidCursor
 from service.feed.hub import PredictionHub, TooManyStreams
+from service.store.event_log import EventLog
 from service.store.feed import FeedFilter
 from service.views.feed import PredictionsPage, prediction_items
 
@@ -61,10 +62,11 @@ class PredictionController(Controller):
         alerts: AlertsOnly = False, features: WithFeatures = False,
     ) -> PredictionsPage:
         cursor = _cursor("after", after)
-        feed = FeedFilter(all_versions=versions == "all", model_version=model_version, min_score=min_score,
-                          alerts_only=alerts, with_features=features)
         hub: PredictionHub = state.prediction_hub
         through = await hub.final_position()
+        await _refuse_beyond_log(hub, "after", cursor, through)
+        feed = FeedFilter(all_versions=versions == "all", model_version=model_version, min_score=min_score,
+                          alerts_only=alerts, with_features=features)
         read = await hub.read(cursor.complete_through, through, feed, limit)
         shown = prediction_items([i for i in read if not cursor.already_delivered(i.position, i.model_version)])
         # A full page ends on a position boundary (pages never split one); a short one read up to `through`.
@@ -84,6 +86,9 @@ class PredictionController(Controller):
     ) -> Response[None]:
         resume = request.headers.get("last-event-id")
         cursor = _cursor("Last-Event-ID", resume) if resume else _cursor("after", after) if after else None
+        if cursor is not None:
+            await _refuse_beyond_log(state.prediction_hub, "Last-Event-ID" if resume else "after", cursor,
+                                     await state.prediction_hub.final_position())
         feed = FeedFilter(all_versions=versions == "all", model_version=model_version, min_score=min_score,
                           alerts_only=alerts, with_features=features)
         hub: PredictionHub = state.prediction_hub
@@ -103,6 +108,19 @@ def _cursor(name: str, text: str) -> Cursor:
         return Cursor.parse(text)
     except InvalidCursor as exc:
         raise Problem(INVALID_CURSOR, errors=[FieldError(name, str(exc))]) from exc
+
+
+async def _refuse_beyond_log(hub: PredictionHub, name: str, cursor: Cursor, final: int) -> None:
+    """A cursor past the newest event was not handed out by this log: the database was restored from a backup,
+    or the consumer read another deployment. Answering it with an empty page would let the consumer skip, for
+    good, the predictions of the positions it claims to have seen (issue 27 #11)."""
+    if cursor.position <= final:  # at or below the watermark: within the log, no query needed
+        return
+    last = await anyio.to_thread.run_sync(EventLog(hub.engine).last_position)
+    if cursor.position > last:
+        raise Problem(INVALID_CURSOR, errors=[FieldError(name, (
+            f"position {cursor.position} is beyond the end of the log (position {last}): was the database "
+            f"restored? Resume from a cursor at or before {last}, or from 0 to read everything again"))])
 
 
 class EventStreamResponse(Response[None]):

@@ -14,6 +14,7 @@ from service.config import Settings
 from service.store.engine import create_engine, write_transaction
 from service.store.outbox import insert_alert
 from tests.support.api import api_client
+from tests.support.data import transaction_body
 
 PROBLEM = "application/problem+json"
 
@@ -65,3 +66,31 @@ def test_a_since_beyond_the_calendars_range_in_utc_is_clamped_not_a_500(
     response = client.get(f"/v1/alerts?since={since.replace('+', '%2B')}")
     assert response.status_code == 200, response.text
     assert [item["transaction_id"] for item in response.json()["items"]] == expected
+
+
+# -- #11: a cursor beyond the end of the log ------------------------------------------------------------
+
+def post_transactions(client: TestClient[Any], count: int) -> None:
+    response = client.post("/v1/transactions", json=[transaction_body(i) for i in range(count)])
+    assert response.status_code == 202, response.text
+
+
+@pytest.mark.parametrize("after", ["999999999999999999", "4", "4:1"])
+def test_a_cursor_beyond_the_log_is_refused_with_a_problem_that_says_so(client: TestClient[Any], after: str,
+                                                                        ) -> None:
+    """A consumer ahead of the log (the database was restored from a backup) must learn it, not skip
+    silently the predictions of the positions it claims to have seen."""
+    post_transactions(client, 3)
+    body = problem(client.get(f"/v1/predictions?after={after}"), 400)
+    assert body["type"].endswith("/invalid-cursor")
+    (error,) = body["errors"]
+    assert "after" in error["pointer"] and "beyond the end of the log (position 3)" in error["detail"]
+    stream = client.get(f"/v1/predictions/stream?after={after}")
+    assert problem(stream, 400)["type"].endswith("/invalid-cursor")
+
+
+@pytest.mark.parametrize("after", ["0", "2", "3", "3:7"])
+def test_a_cursor_within_the_log_is_accepted(client: TestClient[Any], after: str) -> None:
+    post_transactions(client, 3)
+    response = client.get(f"/v1/predictions?after={after}")
+    assert response.status_code == 200, response.text
