@@ -78,10 +78,16 @@ def parse_api_keys(text: str) -> tuple[ApiKey, ...]:
 
 
 def normalise_database_url(url: str) -> str:
-    """Accept plain ``postgresql://`` and point it at psycopg 3, the only Postgres driver we ship."""
+    """Accept plain ``postgresql://`` and point it at psycopg 3, the only Postgres driver we ship; refuse
+    what is neither SQLite nor Postgres in one line (not SQLAlchemy's traceback, issue 27 #13)."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
+    if not re.match(r"(sqlite(\+\w+)?|postgresql\+psycopg)://", url):
+        from service.redaction import redact_url
+
+        raise ConfigError(f"FRAUDLOG_DATABASE_URL={redact_url(url)!r}: expected sqlite:///PATH or "
+                          "postgresql://USER@HOST/DATABASE")
     return url
 
 
