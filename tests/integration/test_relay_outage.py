@@ -64,6 +64,8 @@ def test_a_receiver_down_for_ten_minutes_loses_no_alert_and_needs_no_manual_retr
 
     assert count_by_status(engine) == {PENDING: 0, SENT: 40, FAILED: 0}
     assert gave_up == 0
+    # The schedule's wait at the outage's end is at most ~640 s (docs/hardening.md: "about eleven minutes").
+    assert clock.now - outage_ends <= timedelta(minutes=11) + POLL
     assert sorted(receiver.delivered_keys) == sorted(alert_id_for(tx) for tx in ids)
     assert all(count == 1 for count in receiver.requests_by_key.values())  # each reached the customer once
 
