@@ -24,6 +24,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from service.metrics.database import DatabaseCollector, DatabaseFigures
+from service.metrics.multiprocess import forget_dead_processes
 
 # Litestar appends `; charset=utf-8` to every text/* media type it is given, so the parameter is left out
 # here: sent twice, Prometheus 2 warns on each scrape and Prometheus 3 refuses it (issue 27 #5).
@@ -42,10 +43,13 @@ class MetricsExposition:
         self._database = CollectorRegistry(auto_describe=False)
         self._database.register(DatabaseCollector(read_figures))
         self._observed: CollectorRegistry = REGISTRY
+        self._multiprocess_dir = multiprocess_dir
         if multiprocess_dir:
             self._observed = CollectorRegistry(auto_describe=False)
             MultiProcessCollector(self._observed, path=multiprocess_dir)
 
     def render(self) -> bytes:
         """The exposition text: families of both registries, whose names never overlap."""
+        if self._multiprocess_dir:
+            forget_dead_processes(self._multiprocess_dir)
         return generate_latest(self._observed) + generate_latest(self._database)

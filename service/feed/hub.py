@@ -29,7 +29,10 @@ from service.store.registry import ModelRegistry
 
 log = logging.getLogger("fraudlog.feed")
 
-STREAM_CONSUMERS = Gauge("fraudlog_stream_consumers", "Prediction streams open in this API process")
+# "livesum": one series, the streams open in the live API processes (a dead one's files are forgotten by
+# `service.metrics.multiprocess.forget_dead_processes`, issue 27 #8).
+STREAM_CONSUMERS = Gauge("fraudlog_stream_consumers", "Prediction streams open in the live API processes",
+                         multiprocess_mode="livesum")
 STREAM_CUT_OFF = Counter("fraudlog_stream_consumers_cut_off",
                          "Prediction streams ended because their consumer fell too far behind")
 READ_CHUNK = 2_000
