@@ -81,12 +81,12 @@ def test_a_cursor_beyond_the_log_is_refused_with_a_problem_that_says_so(client: 
     """A consumer ahead of the log (the database was restored from a backup) must learn it, not skip
     silently the predictions of the positions it claims to have seen."""
     post_transactions(client, 3)
-    body = problem(client.get(f"/v1/predictions?after={after}"), 400)
-    assert body["type"].endswith("/invalid-cursor")
+    body = problem(client.get(f"/v1/predictions?after={after}"), 422)
+    assert body["type"].endswith("/invalid-query")
     (error,) = body["errors"]
     assert "after" in error["pointer"] and "beyond the end of the log (position 3)" in error["detail"]
     stream = client.get(f"/v1/predictions/stream?after={after}")
-    assert problem(stream, 400)["type"].endswith("/invalid-cursor")
+    assert problem(stream, 422)["type"].endswith("/invalid-query")
 
 
 @pytest.mark.parametrize("after", ["0", "2", "3", "3:7"])
