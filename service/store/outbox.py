@@ -298,11 +298,6 @@ def count_by_status(engine: Engine) -> dict[str, int]:
     return {status: counts.get(status, 0) for status in STATUSES}
 
 
-def oldest_pending_created_at(conn: Connection) -> datetime | None:
-    """When the oldest alert not yet delivered (nor given up) was made; None when there is none."""
-    return conn.execute(sa.select(sa.func.min(alerts.c.created_at)).where(alerts.c.status == PENDING)).scalar()
-
-
 def alerts_by_version(conn: Connection, first: int, through: int) -> dict[int, int]:
     """The alerts the outbox holds for events at positions in [first, through], per model version."""
     stmt = (sa.select(alerts.c.model_version, sa.func.count())

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_TRANSACTION
 from service.ml.metrics import roc_auc
 from service.store import dialect as store_dialect
-from service.store.outbox import count_by_status, oldest_pending_created_at
+from service.store.outbox import count_by_status
 from service.store.tables import alerts, events, labels, model_versions, predictions
 
 LATENCY_SAMPLE = 10_000
@@ -48,7 +48,7 @@ def collect_stats(engine: Engine, now: datetime | None = None) -> dict[str, Any]
         latency = _latency(conn)
         throughput = _throughput(conn, now)
         models = model_quality(conn)
-        oldest_alert = oldest_pending_created_at(conn)
+        oldest_alert = conn.execute(_oldest_undelivered_alert).scalar()
     return {
         "events": counts["transactions"],
         "labels": counts["labels"],
@@ -62,6 +62,10 @@ def collect_stats(engine: Engine, now: datetime | None = None) -> dict[str, Any]
         "models": models,
         "generated_at": now.isoformat().replace("+00:00", "Z"),
     }
+
+
+# When the oldest alert not yet delivered (nor given up) was made: NULL when there is none.
+_oldest_undelivered_alert = sa.select(sa.func.min(alerts.c.created_at)).where(alerts.c.status == "pending")
 
 
 def _age(moment: datetime | None, now: datetime) -> float:
