@@ -73,10 +73,16 @@ def parse_api_keys(text: str) -> tuple[ApiKey, ...]:
 
 
 def normalise_database_url(url: str) -> str:
-    """Accept plain ``postgresql://`` and point it at psycopg 3, the only Postgres driver we ship."""
+    """Accept plain ``postgresql://`` and point it at psycopg 3, the only Postgres driver we ship; refuse
+    what is neither SQLite nor Postgres in one line (not SQLAlchemy's traceback, issue 27 #13)."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
+    if not re.match(r"(sqlite(\+\w+)?|postgresql\+psycopg)://", url):
+        from service.redaction import redact_url
+
+        raise ConfigError(f"FRAUDLOG_DATABASE_URL={redact_url(url)!r}: expected sqlite:///PATH or "
+                          "postgresql://USER@HOST/DATABASE")
     return url
 
 
@@ -113,11 +119,15 @@ API_KEYS = "FRAUDLOG_API_KEYS"
 
 @dataclass(frozen=True)
 class RelaySettings:
-    """Delivery tuning, from FRAUDLOG_ALERT_* variables (durations in seconds, `1.5` or `1.5s`)."""
+    """Delivery tuning, from FRAUDLOG_ALERT_* variables (durations in seconds, `1.5` or `1.5s`).
 
-    max_attempts: int = 8
-    base_delay: timedelta = timedelta(seconds=1)
-    max_delay: timedelta = timedelta(seconds=300)
+    The retry schedule (docs/hardening.md): `base_delay` doubling up to `max_delay`, jittered, until
+    `retry_period` after the alert was made (or `max_attempts`, when set); then the alert is `failed`."""
+
+    max_attempts: int | None = None
+    base_delay: timedelta = timedelta(seconds=5)
+    max_delay: timedelta = timedelta(hours=1)
+    retry_period: timedelta = timedelta(days=3)
     visibility_timeout: timedelta = timedelta(seconds=30)
     batch_size: int = 100
     webhook_timeout: timedelta = timedelta(seconds=10)
@@ -127,9 +137,10 @@ class RelaySettings:
         env = os.environ if env is None else env
         default = cls()
         settings = cls(
-            max_attempts=_positive_int(env, "FRAUDLOG_ALERT_MAX_ATTEMPTS", default.max_attempts),
+            max_attempts=_positive_int(env, "FRAUDLOG_ALERT_MAX_ATTEMPTS", 0) or None,
             base_delay=_duration(env, "FRAUDLOG_ALERT_BASE_DELAY", default.base_delay),
             max_delay=_duration(env, "FRAUDLOG_ALERT_MAX_DELAY", default.max_delay),
+            retry_period=_duration(env, "FRAUDLOG_ALERT_RETRY_PERIOD", default.retry_period),
             visibility_timeout=_duration(env, "FRAUDLOG_ALERT_VISIBILITY_TIMEOUT",
                                          default.visibility_timeout),
             batch_size=_positive_int(env, "FRAUDLOG_ALERT_BATCH_SIZE", default.batch_size),
@@ -138,7 +149,10 @@ class RelaySettings:
         if settings.webhook_timeout >= settings.visibility_timeout:
             # A send that outlives its lease lets a second relay claim and send the same alert.
             raise ConfigError("FRAUDLOG_ALERT_TIMEOUT must be shorter than FRAUDLOG_ALERT_VISIBILITY_TIMEOUT")
+        if settings.base_delay > settings.max_delay:
+            raise ConfigError("FRAUDLOG_ALERT_BASE_DELAY must not exceed FRAUDLOG_ALERT_MAX_DELAY")
         return settings
+
 
 
 DEFAULT_WORKER_METRICS_HOST = "127.0.0.1"

@@ -28,6 +28,8 @@ def redact_url(url: str) -> str:
         parts = urlsplit(url)
     except ValueError:
         return REDACTED  # unparseable: show nothing rather than guess which part is secret
+    if has_ambiguous_authority(url):
+        return f"{parts.scheme}://{REDACTED}"
     netloc = parts.netloc
     if "@" in netloc:
         netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
@@ -40,3 +42,14 @@ def redact_url(url: str) -> str:
 def redact_urls(text: str) -> str:
     """Every URL inside `text` (an exception message, an error reason) passed through `redact_url`."""
     return _URL_IN_TEXT.sub(lambda match: redact_url(match.group(0)), text)
+
+
+def has_ambiguous_authority(url: str) -> bool:
+    """True when an `@` follows the URL's authority: a user name or password holding an unencoded `/`, `?` or
+    `#` ended the authority early, so what reads as host, path, query or fragment holds the secret (issue 27
+    #12). Such a URL is shown as its scheme alone; a legitimate `@` after the host must be written `%40`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return "@" not in parts.netloc and "@" in url.partition("://")[2]

@@ -20,6 +20,7 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from service.alerts.relay import DeliveryReport, deliver_pending
+from service.alerts.schedule import RetrySchedule
 from service.composition import WorkerServices
 from service.gc_tuning import freeze_long_lived_objects
 from service.logs import configure_logging, position_ranges
@@ -160,8 +161,7 @@ class WorkerJobs:
         services = self.services
         relay = services.relay
         return deliver_pending(services.engine, services.sink, batch_size=relay.batch_size,
-                               visibility_timeout=relay.visibility_timeout, max_attempts=relay.max_attempts,
-                               base_delay=relay.base_delay, max_delay=relay.max_delay)
+                               visibility_timeout=relay.visibility_timeout, schedule=RetrySchedule.of(relay))
 
     def sweep(self) -> None:
         ring_score(self.services.sweeper.find_unscored())

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Connection, Engine
 
+from service.alerts.schedule import RetrySchedule
 from service.alerts.signing import signing_key
 from service.alerts.sinks import AlertSink, DeliveryFailed, sink_from_url
 from service.config import ConfigError, RelaySettings, Settings
@@ -73,45 +73,46 @@ def sink_from_settings(settings: Settings, relay: RelaySettings) -> AlertSink:
                          timeout=relay.webhook_timeout.total_seconds())
 
 
-@dataclass(frozen=True)
-class _RetryPolicy:
-    max_attempts: int
-    base_delay: timedelta
-    max_delay: timedelta
-    rng: random.Random
-
-
 def deliver_pending(engine: Engine, sink: AlertSink, *, batch_size: int = RelaySettings.batch_size,
                     visibility_timeout: timedelta = RelaySettings.visibility_timeout,
-                    max_attempts: int = RelaySettings.max_attempts,
-                    base_delay: timedelta = RelaySettings.base_delay,
-                    max_delay: timedelta = RelaySettings.max_delay,
-                    rng: random.Random | None = None, max_batches: int = MAX_BATCHES_PER_RUN,
+                    schedule: RetrySchedule | None = None, max_batches: int = MAX_BATCHES_PER_RUN,
+                    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                     ) -> DeliveryReport:
-    """Deliver due alerts batch by batch until none is claimable, a batch delivers nothing, or max_batches."""
-    policy = _RetryPolicy(max_attempts, base_delay, max_delay, rng or random.Random())
+    """Deliver due alerts batch by batch until none is claimable, a batch delivers nothing, or max_batches.
+
+    A failed send is retried as `schedule` says (default: `RetrySchedule.of(RelaySettings())`). `clock` gives the
+    wall-clock time the outbox's timestamps are compared with (due, leased, sent): tests drive it to live
+    through hours of backoff in seconds. Leases are also timed on the monotonic clock."""
+    run = _Run(schedule or RetrySchedule.of(RelaySettings()), clock)
     report = DeliveryReport()
     for _ in range(max_batches):
         # Taken before claiming, so this relay's idea of its lease ends no later than the database's.
         lease_deadline = time.monotonic() + visibility_timeout.total_seconds()
-        batch = claim_pending_alerts(engine, limit=batch_size, visibility_timeout=visibility_timeout)
+        batch = claim_pending_alerts(engine, limit=batch_size, visibility_timeout=visibility_timeout,
+                                     now=run.clock())
         if not batch:
             break
-        outcome = _deliver_batch(engine, sink, batch, policy, lease_deadline)
+        outcome = _deliver_batch(engine, sink, batch, run, lease_deadline)
         report += outcome
         if outcome.sent == 0:
             break  # the sink looks down: the backoff, not this loop, decides when to try again
     return report
 
 
-def _deliver_batch(engine: Engine, sink: AlertSink, batch: Sequence[ClaimedAlert], policy: _RetryPolicy,
+@dataclass(frozen=True)
+class _Run:
+    schedule: RetrySchedule
+    clock: Callable[[], datetime]
+
+
+def _deliver_batch(engine: Engine, sink: AlertSink, batch: Sequence[ClaimedAlert], run: _Run,
                    lease_deadline: float) -> DeliveryReport:
     with write_connection(engine) as marks:
-        return _deliver_each(engine, marks, sink, batch, policy, lease_deadline)
+        return _deliver_each(engine, marks, sink, batch, run, lease_deadline)
 
 
 def _deliver_each(engine: Engine, marks: Connection, sink: AlertSink, batch: Sequence[ClaimedAlert],
-                  policy: _RetryPolicy, lease_deadline: float) -> DeliveryReport:
+                  run: _Run, lease_deadline: float) -> DeliveryReport:
     sent = failed = gave_up = 0
     for alert in batch:
         if time.monotonic() >= lease_deadline:
@@ -120,22 +121,21 @@ def _deliver_each(engine: Engine, marks: Connection, sink: AlertSink, batch: Seq
         try:
             sink.send(alert.payload)
         except DeliveryFailed as exc:
-            status = record_failure(engine, alert.alert_id, str(exc), max_attempts=policy.max_attempts,
-                                    base_delay=policy.base_delay, max_delay=policy.max_delay, rng=policy.rng)
+            status = record_failure(engine, alert.alert_id, str(exc), policy=run.schedule, now=run.clock())
             failed += 1
             gave_up += status == FAILED
             continue
         # Recorded before the next send, one commit per alert: a relay that dies (SIGKILL, power cut) or
         # outlives its lease mid-batch leaves only the alert in flight to be sent again, not the whole batch.
-        _record_sent(engine, marks, alert.alert_id)
+        _record_sent(engine, marks, alert.alert_id, run.clock())
         sent += 1
     return DeliveryReport(sent, failed, gave_up, outlived_lease=int(time.monotonic() >= lease_deadline))
 
 
-def _record_sent(engine: Engine, marks: Connection, alert_id: str) -> None:
+def _record_sent(engine: Engine, marks: Connection, alert_id: str, sent_at: datetime) -> None:
     """`mark_sent` on the batch's connection; if the database dropped it (a restart while the receiver had the
     alert), once more on a fresh one from the pool, which pings first. Marking twice is harmless."""
     try:
-        mark_sent(marks, [alert_id], datetime.now(UTC))
+        mark_sent(marks, [alert_id], sent_at)
     except StoreUnavailable:
-        mark_sent(engine, [alert_id], datetime.now(UTC))
+        mark_sent(engine, [alert_id], sent_at)

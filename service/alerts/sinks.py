@@ -18,7 +18,7 @@ import httpx
 
 from service.alerts.signing import signature_headers
 from service.config import ConfigError
-from service.redaction import redact_url, redact_urls
+from service.redaction import has_ambiguous_authority, redact_url, redact_urls
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 USER_AGENT = "fraudlog-alerts/1"
@@ -140,7 +140,22 @@ def sink_from_url(url: str, secret: bytes, *, timeout: float = DEFAULT_TIMEOUT_S
             raise ConfigError("FRAUDLOG_ALERT_SINK=jsonl:// needs a path, e.g. jsonl://./alerts.jsonl")
         return JsonLinesSink(path)
     if url.startswith(("http://", "https://")):
+        _refuse_malformed_webhook_url(url)
         return WebhookSink(url, secret, timeout)
     if url == "memory://":
         return InMemorySink()
     raise ConfigError(f"FRAUDLOG_ALERT_SINK={url!r}: expected jsonl://PATH, https://..., http://... or memory://")
+
+
+def _refuse_malformed_webhook_url(url: str) -> None:
+    """A webhook URL httpx cannot parse, or whose credentials would be misread, fails at startup in one line,
+    not at the first send with a traceback (issue 27 #12). The parser's own message is left out: it may quote
+    the part of the password it took for a port."""
+    hint = "percent-encode reserved characters in the user name and password (# as %23, ? as %3F, / as %2F, " \
+           "@ as %40)"
+    if has_ambiguous_authority(url):
+        raise ConfigError(f"FRAUDLOG_ALERT_SINK={redact_url(url)}: an '@' follows the host; {hint}")
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL:
+        raise ConfigError(f"FRAUDLOG_ALERT_SINK={redact_url(url)}: not a valid URL; {hint}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
@@ -38,7 +39,7 @@ class AlertController(Controller):
         cursor: Annotated[str | None, QueryParameter(max_length=512)] = None,
     ) -> AlertsPage:
         try:  # parsed strictly: Litestar would read `since=4` as a Unix time
-            since_time = None if since is None else msgspec.convert(since, AwareDateTime)
+            since_time = None if since is None else _within_utc_range(msgspec.convert(since, AwareDateTime))
         except msgspec.ValidationError as exc:
             raise Problem(INVALID_QUERY,
                           errors=[FieldError("since", f"an RFC 3339 time with an offset: {exc}")]) from exc
@@ -48,3 +49,14 @@ class AlertController(Controller):
         except InvalidCursor as exc:
             raise Problem(INVALID_QUERY, errors=[FieldError("cursor", str(exc))]) from exc
         return alerts_page(page)
+
+
+def _within_utc_range(moment: datetime) -> datetime:
+    """`moment` in UTC, clamped to the years 1-9999 that Python's datetime holds.
+
+    A valid time near either end (0001-01-01T00:00:00+01:00) has no UTC datetime, and comparing it raised a
+    500 (issue 27 #10). Clamping keeps its meaning for a lower bound: before, or after, every alert."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC) if moment.year == 1 else datetime.max.replace(tzinfo=UTC)

@@ -31,7 +31,7 @@ def _index_html() -> str:
 
 @get("/", include_in_schema=False, sync_to_thread=False)
 def dashboard_page() -> Response[str]:
-    return Response(_index_html(), media_type="text/html; charset=utf-8", headers={
+    return Response(_index_html(), media_type="text/html", headers={  # Litestar adds "; charset=utf-8"
         "Content-Security-Policy": CONTENT_SECURITY_POLICY,
         "Cache-Control": "no-cache",
         "X-Content-Type-Options": "nosniff",

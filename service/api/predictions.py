@@ -22,11 +22,18 @@ from litestar.response.base import ASGIResponse
 from litestar.types import Receive, Scope, Send
 
 from service.api.auth import ANALYST, API_KEY_SECURITY, Authenticator, require
-from service.api.problems import AUTH_PROBLEMS, INVALID_CURSOR, TOO_MANY_STREAMS, Problem, problem_responses
+from service.api.problems import (
+    AUTH_PROBLEMS,
+    INVALID_CURSOR,
+    INVALID_QUERY,
+    TOO_MANY_STREAMS,
+    Problem,
+    problem_responses,
+)
 from service.domain.events import MAX_VERSION
 from service.domain.validation import FieldError
 from service.feed.cursor import Cursor, InvalidCursor
-from service.feed.hub import PredictionHub, TooManyStreams
+from service.feed.hub import STREAM_CUT_OFF, PredictionHub, TooManyStreams
 from service.store.feed import FeedFilter
 from service.views.feed import PredictionsPage, prediction_items
 
@@ -61,10 +68,11 @@ class PredictionController(Controller):
         alerts: AlertsOnly = False, features: WithFeatures = False,
     ) -> PredictionsPage:
         cursor = _cursor("after", after)
-        feed = FeedFilter(all_versions=versions == "all", model_version=model_version, min_score=min_score,
-                          alerts_only=alerts, with_features=features)
         hub = prediction_hub
         through = await hub.final_position()
+        await _refuse_beyond_log(hub, "after", cursor, through)
+        feed = FeedFilter(all_versions=versions == "all", model_version=model_version, min_score=min_score,
+                          alerts_only=alerts, with_features=features)
         read = await hub.read(cursor.complete_through, through, feed, limit)
         shown = prediction_items([i for i in read if not cursor.already_delivered(i.position, i.model_version)])
         # A full page ends on a position boundary (pages never split one); a short one read up to `through`.
@@ -85,6 +93,9 @@ class PredictionController(Controller):
     ) -> Response[None]:
         resume = request.headers.get("last-event-id")
         cursor = _cursor("Last-Event-ID", resume) if resume else _cursor("after", after) if after else None
+        if cursor is not None:
+            await _refuse_beyond_log(prediction_hub, "Last-Event-ID" if resume else "after", cursor,
+                                     await prediction_hub.final_position())
         feed = FeedFilter(all_versions=versions == "all", model_version=model_version, min_score=min_score,
                           alerts_only=alerts, with_features=features)
         hub = prediction_hub
@@ -104,6 +115,20 @@ def _cursor(name: str, text: str) -> Cursor:
         return Cursor.parse(text)
     except InvalidCursor as exc:
         raise Problem(INVALID_CURSOR, errors=[FieldError(name, str(exc))]) from exc
+
+
+async def _refuse_beyond_log(hub: PredictionHub, name: str, cursor: Cursor, final: int) -> None:
+    """A cursor past the newest event was not handed out by this log: the database was restored from a backup,
+    or the consumer read another deployment. Answering it with an empty page would let the consumer skip, for
+    good, the predictions of the positions it claims to have seen (issue 27 #11). Well-formed, so not
+    `invalid-cursor` (400) but `invalid-query` (422), as `/v1/alerts` answers a cursor it never handed out."""
+    if cursor.position <= final:  # at or below the watermark: within the log, no query needed
+        return
+    last = await hub.last_position()
+    if cursor.position > last:
+        raise Problem(INVALID_QUERY, errors=[FieldError(name, (
+            f"position {cursor.position} is beyond the end of the log (position {last}): was the database "
+            f"restored? Resume from a cursor at or before {last}, or from 0 to read everything again"))])
 
 
 class EventStreamResponse(Response[None]):
@@ -161,13 +186,29 @@ class _EventStream:
             async with aclosing(self.hub.follow(self.feed, self.cursor, on_cut_off=scope.cancel)) as batches:
                 async for batch in batches:
                     if not batch:
-                        await send({"type": "http.response.body", "body": b": heartbeat\n\n", "more_body": True})
+                        if not await self._sent(send, b": heartbeat\n\n"):
+                            return True
                         continue
                     items = prediction_items(batch)
                     body = b"".join(b"id: " + item.cursor.encode() + b"\ndata: " + _encode(item) + b"\n\n"
                                     for item in items)
-                    await send({"type": "http.response.body", "body": body, "more_body": True})
+                    if not await self._sent(send, body):
+                        return True
                     self.cursor = Cursor.parse(items[-1].cursor)
+        return True
+
+    async def _sent(self, send: Send, body: bytes) -> bool:
+        """Write `body`; False, and the consumer counted as cut off, when it took nothing for two heartbeats.
+
+        A stream far behind catches up by writing straight to its consumer, with no buffer to overflow: one
+        that never reads blocked that write for ever, holding its slot and the API's memory (issue 27 #6)."""
+        patience = 2 * self.hub.settings.heartbeat.total_seconds()
+        with anyio.move_on_after(patience) as waited:
+            await send({"type": "http.response.body", "body": body, "more_body": True})
+        if waited.cancelled_caught:
+            STREAM_CUT_OFF.inc()
+            log.warning("a prediction stream's consumer took nothing for %.0f s and was cut off", patience)
+            return False
         return True
 
 

@@ -25,8 +25,11 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from service.metrics.database import DatabaseCollector, DatabaseFigures
+from service.metrics.multiprocess import forget_dead_processes
 
-PROMETHEUS_TEXT = CONTENT_TYPE_PLAIN_0_0_4
+# Litestar appends `; charset=utf-8` to every text/* media type it is given, so the parameter is left out
+# here: sent twice, Prometheus 2 warns on each scrape and Prometheus 3 refuses it (issue 27 #5).
+PROMETHEUS_TEXT = CONTENT_TYPE_PLAIN_0_0_4.removesuffix("; charset=utf-8")
 
 # The 0.0.4 text format has no place for a counter's creation time: prometheus_client would add a
 # `<name>_created` gauge beside every counter and histogram, doubling the series for nothing.
@@ -43,10 +46,13 @@ class MetricsExposition:
         for collector in (DatabaseCollector(read_figures), *database_collectors):
             self._database.register(collector)
         self._observed: CollectorRegistry = REGISTRY
+        self._multiprocess_dir = multiprocess_dir
         if multiprocess_dir:
             self._observed = CollectorRegistry(auto_describe=False)
             MultiProcessCollector(self._observed, path=multiprocess_dir)
 
     def render(self) -> bytes:
         """The exposition text: families of both registries, whose names never overlap."""
+        if self._multiprocess_dir:
+            forget_dead_processes(self._multiprocess_dir)
         return generate_latest(self._observed) + generate_latest(self._database)

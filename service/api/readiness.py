@@ -7,15 +7,21 @@ without opening a log. Every check is bounded by a short timeout: a load balance
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from service.ml.artifact import ArtifactRejected
 from service.models.registry import ModelRegistry
 from service.store.engine import check_reachable
-from service.store.refusals import refusals
+from service.store.refusals import record_refusal, refusals
 
 OK = "ok"
 BROKER_TIMEOUT_SECONDS = 2.0
+# How long a champion that verified is trusted before its artifact is read and checked again: an artifact
+# changed behind fraudlog's back is noticed within this, at one artifact read per minute per API process.
+VERDICT_TTL = timedelta(seconds=60)
 
 
 def database_check(registry: ModelRegistry) -> str:
@@ -66,13 +72,16 @@ def _ping_redis(url: str) -> None:
 
 
 class ChampionCheck:
-    """Whether the current champion can score: its artifact verifies with this process's key, and no worker
-    has recorded it as refused. A verification is kept per version (rows are immutable), so only a new
-    champion costs a read of its artifact; the refusals table is read on every call."""
+    """Whether the current champion can score: its artifact verifies with this process's key, and no process
+    has recorded it as refused. The refusals table is read on every call; a verification that passed is kept
+    for `VERDICT_TTL`, one that failed for good, and a failure is recorded as a refusal, so every API process
+    answers alike: before, one that had verified the champion before it was tampered with kept answering 200
+    while others answered 503, and `/ready` flapped behind a load balancer (issue 27 #7)."""
 
-    def __init__(self) -> None:
-        self._verdicts: dict[int, str] = {}
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._verdicts: dict[int, tuple[str, float]] = {}
         self._lock = threading.Lock()
+        self._clock = clock
 
     def __call__(self, registry: ModelRegistry) -> str | None:
         """None before any version was promoted: there is nothing to serve yet, which is not a fault."""
@@ -87,14 +96,22 @@ class ChampionCheck:
 
     def _verified(self, registry: ModelRegistry, version: int) -> str:
         with self._lock:
-            if version not in self._verdicts:
-                self._verdicts[version] = _verify(registry, version)
-            return self._verdicts[version]
+            verdict, at = self._verdicts.get(version, ("", 0.0))
+            if not verdict or (verdict == OK and self._clock() - at > VERDICT_TTL.total_seconds()):
+                verdict = _verify(registry, version, again=bool(verdict))
+                self._verdicts[version] = (verdict, self._clock())
+            return verdict
 
 
-def _verify(registry: ModelRegistry, version: int) -> str:
+def _verify(registry: ModelRegistry, version: int, *, again: bool) -> str:
+    """Load the version the first time (what `/v1/predict` will serve), then check the stored artifact's
+    digest and HMAC afresh (the loaded model is cached for the process's life)."""
     try:
-        registry.load(version)
+        if not again:
+            registry.load(version)
+        elif not registry.verify_artifact(version):
+            raise ArtifactRejected(version, "HMAC", "the stored artifact changed since it was first verified")
     except ArtifactRejected as rejected:
+        record_refusal(registry.engine, rejected)
         return f"model version {version} unusable: {rejected}"
     return OK

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from alembic.util import CommandError
+
+from service.cli.errors import CommandFailed
 from service.config import Settings
 from service.store import migrate
 from service.store.engine import create_engine
@@ -30,14 +33,20 @@ def _engine() -> Any:
 
 def _upgrade(args: argparse.Namespace) -> int:
     engine = _engine()
-    migrate.upgrade(engine, args.revision)
+    try:
+        migrate.upgrade(engine, args.revision)
+    except CommandError as exc:
+        raise CommandFailed(str(exc)) from None
     print(f"database at revision {migrate.current_revision(engine)}")
     return 0
 
 
 def _downgrade(args: argparse.Namespace) -> int:
     engine = _engine()
-    migrate.downgrade(engine, args.revision)
+    try:
+        migrate.downgrade(engine, args.revision)
+    except CommandError as exc:  # alembic's own message is one line: "Can't locate revision ..."
+        raise CommandFailed(str(exc)) from None
     print(f"database at revision {migrate.current_revision(engine) or 'base'}")
     return 0
 

@@ -134,8 +134,13 @@ def _fresh_settings(db: Path, retrain_every: int) -> Settings:
 
 def _logs_to_file(path: Path) -> Path:
     """Keep the terminal for progress and the summary: every log line (one per alert, among others) goes to
-    `path` as JSON lines."""
-    handler = logging.FileHandler(path, mode="w")
+    `path` as JSON lines, from a fresh file each run.
+
+    Truncated here and appended to by the handler: building the Litestar app applies its logging config,
+    which closes every handler, and a closed "w" FileHandler drops records silently where an "a" one reopens
+    its file (the demo's log stayed empty, issue 27 #15)."""
+    path.write_bytes(b"")
+    handler = logging.FileHandler(path, mode="a")
     handler.setFormatter(JsonFormatter())
     for name in ("", "litestar", "uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)

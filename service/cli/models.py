@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -12,6 +14,7 @@ from rich.table import Table
 
 from service.cli import quality
 from service.cli.context import open_store
+from service.cli.errors import CommandFailed
 from service.composition import promotion_policy
 from service.domain.assignment import CHAMPION, RETIRED
 from service.domain.records import Decision
@@ -20,6 +23,7 @@ from service.lifecycle.retraining import retrain
 from service.lifecycle.roles import assign_role
 from service.lifecycle.verification import verify_version
 from service.ml.specs import ModelSpec
+from service.store.lifecycle import LockBusy
 from service.views.models import model_detail, model_summaries
 
 
@@ -87,8 +91,9 @@ def _retrain(args: argparse.Namespace) -> int:
     store = open_store()
     spec: ModelSpec | None = (None if args.model is None
                               else spec_for(args.model).with_categories(store.settings.card_categories))
-    result = retrain(store.registry, through=args.through, promote=args.promote, spec=spec,
-                     git_commit=store.settings.git_commit)
+    with _lock_busy_is_one_line():
+        result = retrain(store.registry, through=args.through, promote=args.promote, spec=spec,
+                         git_commit=store.settings.git_commit)
     if result is None:
         print("nothing new to learn since the newest version's cut")
         return 0
@@ -101,7 +106,8 @@ def _retrain(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     store = open_store()
-    decisions = evaluate_challengers(store.registry, promotion_policy(store.settings))
+    with _lock_busy_is_one_line():
+        decisions = evaluate_challengers(store.registry, promotion_policy(store.settings))
     if not decisions:
         print("no challengers to evaluate")
     for d in decisions:
@@ -117,6 +123,15 @@ def _verify(args: argparse.Namespace) -> int:
     report = verify_version(open_store().registry, args.version)
     print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.lines()))
     return 0 if report.reproduced else 1
+
+
+@contextlib.contextmanager
+def _lock_busy_is_one_line() -> Iterator[None]:
+    """Losing the lifecycle lock to a concurrent retrain or evaluation is an expected outcome: say so in one line."""
+    try:
+        yield
+    except LockBusy as exc:
+        raise CommandFailed(f"{exc}; try again once it has finished") from None
 
 
 def _fmt(value: float | None) -> str:

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from service.alerts.relay import deliver_pending
+from service.alerts.schedule import RetrySchedule
 from service.cli.context import open_store
 from service.composition import build_sink
 from service.redaction import redact_url
@@ -39,8 +40,7 @@ def _relay(args: argparse.Namespace) -> int:
     while not stop.is_set():
         try:
             report = deliver_pending(store.engine, sink, batch_size=relay.batch_size,
-                                     visibility_timeout=relay.visibility_timeout, max_attempts=relay.max_attempts,
-                                     base_delay=relay.base_delay, max_delay=relay.max_delay)
+                                     visibility_timeout=relay.visibility_timeout, schedule=RetrySchedule.of(relay))
         except (StoreError, sa.exc.OperationalError) as exc:
             # The database restarting is not the relay's end: leased alerts come back after their timeout.
             log.warning("database unavailable (%s); retrying in %.0f s", str(exc).splitlines()[0], DB_RETRY_SECONDS)

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from service.cli.context import open_store
+from service.cli.errors import CommandFailed
 from service.ml.artifact import ArtifactRejected
 from service.ml.environment import describe
 from service.replay import BacktestReport, Difference, Range, ReplayReport, backtest, replay
@@ -40,6 +41,9 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.start is not None and args.stop is not None and args.start > args.stop:
+        # An empty range reproduces trivially: "reproduced" would be a wrong answer (issue 27 #13).
+        raise CommandFailed(f"--from {args.start} is after --to {args.stop}: nothing to replay")
     store = open_store()
     try:
         with _progress() as (on_range, advance):

@@ -25,11 +25,15 @@ from service.config import FeedSettings
 from service.feed.cursor import Cursor
 from service.feed.watermark import FeedWatermark
 from service.models.registry import ModelRegistry
+from service.store.event_log import EventLog
 from service.store.feed import FeedFilter, FeedItem, feed_page
 
 log = logging.getLogger("fraudlog.feed")
 
-STREAM_CONSUMERS = Gauge("fraudlog_stream_consumers", "Prediction streams open in this API process")
+# "livesum": one series, the streams open in the live API processes (a dead one's files are forgotten by
+# `service.metrics.multiprocess.forget_dead_processes`, issue 27 #8).
+STREAM_CONSUMERS = Gauge("fraudlog_stream_consumers", "Prediction streams open in the live API processes",
+                         multiprocess_mode="livesum")
 STREAM_CUT_OFF = Counter("fraudlog_stream_consumers_cut_off",
                          "Prediction streams ended because their consumer fell too far behind")
 READ_CHUNK = 2_000
@@ -96,6 +100,10 @@ class PredictionHub:
         """Advance the watermark now (one query) and return it: the highest position the feed may show."""
         async with self._advancing:
             return await anyio.to_thread.run_sync(self.watermark.advance)
+
+    async def last_position(self) -> int:
+        """The log's newest position, final or not (a cursor beyond it was never handed out by this log)."""
+        return await anyio.to_thread.run_sync(EventLog(self.engine).last_position)
 
     async def tick(self) -> None:
         final = await self.final_position()

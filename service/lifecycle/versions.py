@@ -27,6 +27,15 @@ class NothingToLearn(ValueError):
     """The window holds nothing the spec can learn from (no transactions, or no labels of both classes)."""
 
 
+class ScoresCannotRank(ValueError):
+    """The trained model's scores do not tell transactions apart: any threshold alerts on (nearly) all."""
+
+
+# A threshold that alerts on more than this share of the calibration transactions is not a fraud threshold:
+# a model scoring every transaction alike ({False: 1.0}) got threshold 0 and alerted on 100 % (issue 27 #13).
+MAX_CALIBRATED_ALERT_RATE = 0.5
+
+
 def train_version(engine: Any, secret_key: bytes, spec: ModelSpec, *, cut: int, parent: int | None,
                   target_alert_rate: float = DEFAULT_ALERT_RATE, git_commit: str | None = None) -> NewVersion:
     """Train `spec` on the log up to `cut`; returns the version, ready for `VersionStore.add`."""
@@ -39,6 +48,11 @@ def train_version(engine: Any, secret_key: bytes, spec: ModelSpec, *, cut: int, 
                              "both classes are needed")
     model, report = fit(spec, window.data)
     calibration = calibrate(model, spec, window.data, target_alert_rate, CALIBRATION_TRANSACTIONS)
+    if calibration.alert_rate > max(MAX_CALIBRATED_ALERT_RATE, target_alert_rate):
+        raise ScoresCannotRank(
+            f"{spec.name}'s scores cannot rank transactions: its best threshold ({calibration.threshold:.6g}) "
+            f"would alert on {calibration.alert_rate:.2%} of the newest {calibration.transactions:,} "
+            f"transactions (target {target_alert_rate:.2%}); not registered")
     artifact = pack(model, secret_key)
     lineage = Lineage(model_spec=spec.to_dict(),
                       training_code=training_code(train_version, git_commit),

@@ -82,7 +82,10 @@ def database_families(figures: DatabaseFigures) -> list[Metric]:
         alerts.add_metric([status], count)
     families += [throughput, alerts,
                  _counter("fraudlog_alerts_created", "Alerts ever created (at most one per transaction).",
-                          sum(stats["alerts"].values()))]
+                          sum(stats["alerts"].values())),
+                 _gauge("fraudlog_alerts_oldest_pending_age_seconds",
+                        "Seconds since the oldest alert still awaiting delivery was made (0 when none waits).",
+                        stats.get("alerts_oldest_pending_age_seconds", 0.0))]
     families.extend(_models(stats["models"], figures.descriptions))
     return families
 

@@ -9,10 +9,12 @@ built a version has changed since.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import inspect
 import re
+import sys
 from typing import Any
 
 _FACTORY = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
@@ -27,10 +29,7 @@ def resolve(path: str) -> Any:
     if not _FACTORY.fullmatch(path):
         raise FactoryError(f"--spec {path!r}: expected package.module:factory")
     module_name, attribute = path.split(":", 1)
-    try:
-        target: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise FactoryError(f"--spec {path!r}: cannot import {module_name} ({exc})") from None
+    target: Any = resolve_module(path)
     for part in attribute.split("."):
         target = getattr(target, part, None)
         if target is None:
@@ -40,9 +39,18 @@ def resolve(path: str) -> Any:
     return target
 
 
+def resolve_module(path: str) -> Any:
+    """The module of `package.module:attribute`; importing it runs the user's code, so any error is theirs."""
+    module_name = path.split(":", 1)[0]
+    try:
+        return importlib.import_module(module_name)
+    except Exception as exc:  # an ImportError, or whatever the module's own code raised
+        raise FactoryError(f"--spec {path!r}: cannot import {module_name} ({type(exc).__name__}: {exc})") from None
+
+
 def source_sha256(path: str) -> str:
     """SHA-256 of the source file of the factory's module (the code that decides what the model is)."""
-    module = importlib.import_module(path.split(":", 1)[0])
+    module = resolve_module(path)
     try:
         source = inspect.getsource(module)
     except (OSError, TypeError) as exc:
@@ -61,7 +69,12 @@ def build_from_factory(path: str, expected_sha256: str) -> Any:
     if expected_sha256 and actual != expected_sha256:
         raise FactoryError(f"--spec {path!r}: the factory's source changed since it was recorded "
                            f"(SHA-256 {expected_sha256[:12]} then, {actual[:12]} now)")
-    model = factory()
+    # The factory's prints go to stderr: stdout may be a report that must stay valid JSON (`verify --json`).
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            model = factory()
+    except Exception as exc:  # the user's code: one line for the CLI, not a traceback (issue 27 #13)
+        raise FactoryError(f"--spec {path!r}: the factory raised {type(exc).__name__}: {exc}") from None
     if not (is_classifier(model) or hasattr(model, "score_one")):
         raise FactoryError(f"--spec {path!r}: the factory returned {type(model).__name__}, which has neither "
                            "predict_proba_one nor score_one")

@@ -14,12 +14,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import random
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -201,37 +200,33 @@ def mark_sent(bind: Engine | Connection, alert_ids: Collection[str], sent_at: da
             return conn.execute(stmt).rowcount
 
 
-def backoff_delay(attempts: int, *, base_delay: timedelta, max_delay: timedelta, rng: random.Random,
-                  ) -> timedelta:
-    """Exponential backoff with full jitter: uniform in [0, min(max_delay, base_delay * 2**(attempts-1))].
+class RetryPolicy(Protocol):
+    """When a failed alert is tried again (`service.alerts.schedule.RetrySchedule` is the one shipped)."""
 
-    Full jitter spreads the retries of alerts that failed together (a receiver outage) over the whole
-    window, so they do not all come back at the same instant when the receiver does.
-    """
-    exponent = min(max(attempts - 1, 0), 62)  # bounded so a huge attempt count cannot overflow
-    cap = min(max_delay.total_seconds(), base_delay.total_seconds() * 2.0**exponent)
-    return timedelta(seconds=rng.uniform(0.0, cap))
+    def next_attempt(self, alert_id: str, attempts: int, created_at: datetime, now: datetime) -> datetime | None:
+        """The time of the next attempt after `attempts` failures, the last at `now`; None: give up."""
+        ...
 
 
-def record_failure(engine: Engine, alert_id: str, error: str, *, max_attempts: int, base_delay: timedelta,
-                   max_delay: timedelta, rng: random.Random, now: datetime | None = None) -> str | None:
-    """Count a failed send: back off, or give up as `failed` after `max_attempts`. Returns the new status.
+def record_failure(engine: Engine, alert_id: str, error: str, *, policy: RetryPolicy,
+                   now: datetime | None = None) -> str | None:
+    """Count a failed send: back off as `policy` says, or give up as `failed`. Returns the new status.
 
     None when the alert is not pending any more (another relay delivered it after this one's lease expired).
     """
     now = _now(now)
-    current = (sa.select(alerts.c.attempts)
+    current = (sa.select(alerts.c.attempts, alerts.c.created_at)
                .where(alerts.c.id == alert_id, alerts.c.status == PENDING).with_for_update())
     with driver_errors(), write_transaction(engine) as conn:
-        attempts = conn.execute(current).scalar_one_or_none()
-        if attempts is None:
+        row = conn.execute(current).first()
+        if row is None:
             return None
-        attempts += 1
-        status = FAILED if attempts >= max_attempts else PENDING
-        delay = backoff_delay(attempts, base_delay=base_delay, max_delay=max_delay, rng=rng)
+        attempts = row.attempts + 1
+        retry_at = policy.next_attempt(alert_id, attempts, row.created_at, now)
+        status = FAILED if retry_at is None else PENDING
         conn.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(
             attempts=attempts, status=status, last_error=_stored_error(error),
-            available_at=now + delay, locked_until=None))
+            available_at=now if retry_at is None else retry_at, locked_until=None))
     return status
 
 

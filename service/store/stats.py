@@ -48,6 +48,7 @@ def collect_stats(engine: Engine, now: datetime | None = None) -> dict[str, Any]
         latency = _latency(conn)
         throughput = _throughput(conn, now)
         models = model_quality(conn)
+        oldest_alert = conn.execute(_oldest_undelivered_alert).scalar()
     return {
         "events": counts["transactions"],
         "labels": counts["labels"],
@@ -56,9 +57,22 @@ def collect_stats(engine: Engine, now: datetime | None = None) -> dict[str, Any]
         "latency_seconds": latency,
         "throughput_per_second": throughput,
         "alerts": count_by_status(engine),
+        # Not in `GET /v1/stats` (its body is fixed); `/metrics` exports it for the delivery alerting rule.
+        "alerts_oldest_pending_age_seconds": _age(oldest_alert, now),
         "models": models,
         "generated_at": now.isoformat().replace("+00:00", "Z"),
     }
+
+
+# When the oldest alert not yet delivered (nor given up) was made: NULL when there is none.
+_oldest_undelivered_alert = sa.select(sa.func.min(alerts.c.created_at)).where(alerts.c.status == "pending")
+
+
+def _age(moment: datetime | None, now: datetime) -> float:
+    """Seconds from `moment` to `now`, 0 without a moment (SQLite hands back naive UTC)."""
+    if moment is None:
+        return 0.0
+    return max(0.0, (now - (moment if moment.tzinfo else moment.replace(tzinfo=UTC))).total_seconds())
 
 
 def _counts(conn: Connection) -> dict[str, int]:

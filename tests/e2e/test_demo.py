@@ -19,6 +19,7 @@ def test_demo_scores_every_transaction(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=300, cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"},
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "demo.log").read_text().count('"logger":') > 0  # the log went to its file (issue 27 #15)
     out = result.stdout
     assert re.search(r"transactions streamed\s+│\s+1,500", out), out
     assert re.search(r"transactions scored\s+│\s+1,500", out), out

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import random
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from service.alerts.schedule import RetrySchedule
 from service.store import outbox
 from service.store.engine import write_transaction
 from service.store.outbox import (
@@ -21,7 +21,6 @@ from service.store.outbox import (
     InvalidCursor,
     alert_for_transaction,
     alert_id_for,
-    backoff_delay,
     claim_pending_alerts,
     count_by_status,
     insert_alert,
@@ -36,13 +35,6 @@ T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
 CONTRACT_FIELDS = ["alert_id", "transaction_id", "card_id", "score", "threshold", "model_version", "created_at",
                    "status", "attempts", "sent_at", "last_error"]
-
-
-class TopOfRange(random.Random):
-    """Jitter that always takes the longest delay, so the exponential envelope itself is visible."""
-
-    def uniform(self, a: float, b: float) -> float:
-        return b
 
 
 def add_alert(engine: Engine, transaction_id: str, *, card_id: str | None = "card-1", score: float = 0.93,
@@ -61,10 +53,12 @@ def stored(engine: Engine, transaction_id: str) -> Any:
 FAILURE = "HTTP 503 from https://fraudlog:hunter2@example.test/hook?token=tok-9f8e7d: down"
 
 
+def schedule(max_attempts: int = 5) -> RetrySchedule:
+    return RetrySchedule(base_delay=timedelta(seconds=1), max_delay=timedelta(seconds=5), max_attempts=max_attempts)
+
+
 def fail(engine: Engine, alert_id: str, now: datetime, *, max_attempts: int = 5) -> str | None:
-    return record_failure(engine, alert_id, FAILURE, max_attempts=max_attempts,
-                          base_delay=timedelta(seconds=1), max_delay=timedelta(seconds=5), rng=TopOfRange(),
-                          now=now)
+    return record_failure(engine, alert_id, FAILURE, policy=schedule(max_attempts), now=now)
 
 
 # -- one alert per transaction ----------------------------------------------------------------------------
@@ -194,13 +188,14 @@ def test_failures_back_off_exponentially_and_end_as_failed_after_max_attempts(en
     add_alert(engine, "tx-1")
     alert_id = alert_id_for("tx-1")
     now = T0
-    # base 1 s doubling, capped at 5 s; the fifth failure gives up.
-    for attempt, expected_delay in enumerate([1, 2, 4, 5], start=1):
+    # base 1 s doubling, capped at 5 s, each jittered into [half, all] of itself; the fifth failure gives up.
+    for attempt, envelope in enumerate([1, 2, 4, 5], start=1):
         assert claim_pending_alerts(engine, limit=1, visibility_timeout=LEASE, now=now)
         assert fail(engine, alert_id, now) == PENDING
         row = stored(engine, "tx-1")
         assert (row.attempts, row.locked_until) == (attempt, None)
-        assert row.available_at - now == timedelta(seconds=expected_delay)
+        assert row.available_at - now == schedule().delay(alert_id, attempt)
+        assert envelope / 2 <= (row.available_at - now).total_seconds() <= envelope
         assert row.last_error == "HTTP 503 from https://***@example.test/hook?token=***: down"
         assert "hunter2" not in row.last_error and "tok-9f8e7d" not in row.last_error
         early = row.available_at - timedelta(microseconds=1)
@@ -213,15 +208,17 @@ def test_failures_back_off_exponentially_and_end_as_failed_after_max_attempts(en
     assert claim_pending_alerts(engine, limit=1, visibility_timeout=LEASE, now=now + timedelta(days=1)) == []
 
 
-def test_backoff_jitter_is_spread_over_the_whole_window() -> None:
-    rng = random.Random(7)
-    delays = [backoff_delay(3, base_delay=timedelta(seconds=1), max_delay=timedelta(seconds=300), rng=rng)
-              for _ in range(1_000)]
+def test_an_alert_is_failed_once_its_next_attempt_would_fall_after_the_retry_period(engine: Engine) -> None:
+    add_alert(engine, "tx-1", created_at=T0)
+    alert_id = alert_id_for("tx-1")
+    within_a_day = RetrySchedule(base_delay=timedelta(minutes=30), max_delay=timedelta(hours=1),
+                                 retry_period=timedelta(days=1))
 
-    assert all(timedelta(0) <= d <= timedelta(seconds=4) for d in delays)
-    assert min(delays) < timedelta(seconds=0.5) and max(delays) > timedelta(seconds=3.5)
-    huge = backoff_delay(10_000, base_delay=timedelta(seconds=1), max_delay=timedelta(seconds=300), rng=TopOfRange())
-    assert huge == timedelta(seconds=300)
+    assert record_failure(engine, alert_id, FAILURE, policy=within_a_day, now=T0 + timedelta(hours=20)) == PENDING
+    assert stored(engine, "tx-1").available_at <= T0 + timedelta(days=1)
+    assert record_failure(engine, alert_id, FAILURE, policy=within_a_day, now=T0 + timedelta(hours=23, minutes=59),
+                          ) == FAILED
+    assert (stored(engine, "tx-1").status, stored(engine, "tx-1").attempts) == (FAILED, 2)
 
 
 def test_a_late_failure_does_not_undo_a_delivery(engine: Engine) -> None:

@@ -160,3 +160,22 @@ def test_streams_per_key_are_limited_and_idle_streams_send_heartbeats(sqlite_url
                    message="the closed stream to give its place back")
         with http.stream("GET", "/v1/predictions/stream") as again:  # the first one's place was given back
             assert again.status_code == 200
+
+
+def test_a_consumer_far_behind_that_never_reads_is_cut_off_and_gives_its_place_back(sqlite_url: str) -> None:
+    """Issue 27 #6: a stream starting far behind catches up alone, writing straight to the consumer; one that
+    never reads held its slot (and the API's memory) for good, uncounted."""
+    settings = Settings(database_url=sqlite_url, secret_key=SECRET, feed=FeedSettings(heartbeat=timedelta(seconds=0.5)))
+    engine = create_engine(sqlite_url)
+    install_version(engine)
+    scorer = Scorer(engine, ModelRegistry(engine, SECRET))
+    for batch in range(10):  # far more than a catch-up read and than the socket buffers hold, with features
+        scorer.score_positions(append_transactions(engine, synthetic_rows(500, seed=300 + batch)))
+    before = cut_offs()
+    with served_api(settings) as url:
+        stalled = stalled_consumer(url)
+        wait_until(lambda: cut_offs() >= before + 1, timeout=60, message="the stalled consumer to be cut off")
+        wait_until(lambda: REGISTRY.get_sample_value("fraudlog_stream_consumers") == 0, timeout=10,
+                   message="its place to be given back")
+        stalled.close()
+    engine.dispose()

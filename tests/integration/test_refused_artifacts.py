@@ -172,3 +172,38 @@ def test_a_worker_process_logs_one_refusal_and_does_not_retry(
     assert text.count("HMAC check failed") == 1, text[-4000:]
     assert "Retrying message" not in text and "Traceback" not in text, text[-4000:]
     assert prediction_count(pg_engine) == 0
+
+
+def test_every_api_process_answers_ready_alike_after_the_champion_is_tampered(sqlite_url: str) -> None:
+    """Issue 27 #7: an API process that verified the champion before the tamper kept answering 200 while one
+    that verified it after answered 503, so `/ready` behind a load balancer flapped until a worker restarted."""
+    settings = Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://")
+    with api_client(settings) as first, api_client(settings) as second:
+        engine = first.app.state.engine
+        version = install_version(engine)
+        assert first.get("/ready").status_code == 200  # verified, before the tamper
+        tamper_artifact(engine, version, with_digest=True)
+        assert second.get("/ready").status_code == 503  # verifies it now: refused
+        ready = first.get("/ready")
+        assert ready.status_code == 503, ready.text
+        assert ready.json()["checks"]["champion"].startswith(f"model version {version} unusable")
+
+
+def test_ready_verifies_the_champion_again_after_a_while(sqlite_url: str) -> None:
+    """Even a lone API process notices a tampered champion within `VERDICT_TTL`, without a worker's help."""
+    from service.api.readiness import VERDICT_TTL, ChampionCheck
+
+    engine = create_engine(sqlite_url)
+    try:
+        version = install_version(engine)
+        registry = ModelRegistry(engine, SECRET)
+        now = [0.0]
+        check = ChampionCheck(clock=lambda: now[0])
+        assert check(registry) == "ok"
+        tamper_artifact(engine, version, with_digest=True)
+        assert check(registry) == "ok"  # the verdict is kept a while: /ready is polled often
+        now[0] += VERDICT_TTL.total_seconds() + 1
+        assert (check(registry) or "").startswith(f"model version {version} unusable")
+        assert version in recorded_refusals(engine)  # and every other process now says so too
+    finally:
+        engine.dispose()

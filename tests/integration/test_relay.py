@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from dramatiq.brokers.stub import StubBroker
 from sqlalchemy.engine import Engine
 
 from service.alerts.relay import RelaySettings, deliver_pending, sink_from_settings, webhook_secret
+from service.alerts.schedule import RetrySchedule
 from service.alerts.sinks import (
     DeliveryFailed,
     InMemorySink,
@@ -54,7 +54,8 @@ from workers import tasks
 
 SECRET = b"whsec-test-0123456789"
 SHORT_LEASE = timedelta(seconds=0.5)
-FAST_RETRY: dict[str, Any] = {"base_delay": timedelta(seconds=0.05), "max_delay": timedelta(seconds=0.2)}
+FAST_RETRY: dict[str, Any] = {"schedule": RetrySchedule(base_delay=timedelta(seconds=0.05),
+                                                       max_delay=timedelta(seconds=0.2))}
 
 
 @pytest.fixture
@@ -247,8 +248,7 @@ def test_alerts_back_off_while_the_receiver_is_down_and_all_arrive_once_it_is_ba
 
     # A lease no busy machine outlives: ten failed sends must all fit in this one pass (on a loaded machine,
     # under pytest-xdist, half a second did not, and the relay rightly stopped at its lease's end).
-    report = deliver_pending(engine, webhook, visibility_timeout=timedelta(seconds=60), max_attempts=50,
-                             rng=random.Random(3), **FAST_RETRY)
+    report = deliver_pending(engine, webhook, visibility_timeout=timedelta(seconds=60), **FAST_RETRY)
 
     assert (report.sent, report.failed_attempts) == (0, 10)
     waiting = list_alerts(engine, status=PENDING).items
@@ -258,8 +258,7 @@ def test_alerts_back_off_while_the_receiver_is_down_and_all_arrive_once_it_is_ba
 
     receiver.come_up()
     wait_until(lambda: count_by_status(engine)[SENT] == 10, timeout=10, interval=0.02, message="the relay",
-               step=lambda: deliver_pending(engine, webhook, visibility_timeout=SHORT_LEASE, max_attempts=50,
-                                            **FAST_RETRY))
+               step=lambda: deliver_pending(engine, webhook, visibility_timeout=SHORT_LEASE, **FAST_RETRY))
 
     assert sorted(receiver.delivered_keys) == sorted(alert_id_for(tx) for tx in ids)
     assert all(count == 1 for count in receiver.requests_by_key.values())
@@ -273,8 +272,9 @@ def test_an_alert_that_keeps_failing_ends_as_failed_and_can_be_retried(
 
     def relay_run() -> None:
         nonlocal gave_up
-        gave_up += deliver_pending(engine, webhook, visibility_timeout=SHORT_LEASE, max_attempts=3,
-                                   base_delay=timedelta(seconds=0.01), max_delay=timedelta(seconds=0.02)).gave_up
+        schedule = RetrySchedule(base_delay=timedelta(seconds=0.01), max_delay=timedelta(seconds=0.02),
+                                 max_attempts=3)
+        gave_up += deliver_pending(engine, webhook, visibility_timeout=SHORT_LEASE, schedule=schedule).gave_up
 
     wait_until(lambda: count_by_status(engine)[FAILED] == 3, timeout=10, interval=0.02, message="the relay",
                step=relay_run)

@@ -71,7 +71,7 @@ ACCEPTED_FOR_VALID_DATA: dict[Operation, list[str]] = {
     ("POST", "/v1/predict"): ["200", "404", "422"],
     ("GET", "/v1/transactions/{transaction_id}"): ["200", "404"],
     ("GET", "/v1/alerts"): ["200", "422"],  # 422: a cursor this API never handed out
-    ("GET", "/v1/predictions"): ["200"],  # any well-formed cursor is a place in the log, any filter a filter
+    ("GET", "/v1/predictions"): ["200", "422"],  # 422: a cursor beyond the end of the log; any filter a filter
     ("GET", "/v1/stats"): ["200"],
     ("GET", "/metrics"): ["200"],
     ("GET", "/health"): ["200"],

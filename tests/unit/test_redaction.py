@@ -32,3 +32,13 @@ def test_urls_inside_an_error_message_are_redacted_and_the_sentence_kept() -> No
     text = "ConnectError posting to https://user:pw@hooks.example/a?token=t: refused (see https://a:b@c.example/d)."
     assert redact_urls(text) == ("ConnectError posting to https://***@hooks.example/a?token=***: refused "
                                  "(see https://***@c.example/d).")
+
+
+@pytest.mark.parametrize("url", ["http://u:pa#SECRET@host/hook", "http://u:pa?SECRET@host/hook",
+                                 "http://u:pa/SECRET@host/hook", "http://u#SECRET@host/hook"])
+def test_a_password_with_an_unencoded_delimiter_is_hidden_whole(url: str) -> None:
+    """`#`, `?` or `/` in a password end the URL's authority early: what precedes the real `@` would be shown
+    as the host, and the rest as path or query (issue 27 #12). Nothing after the scheme is shown."""
+    shown = redact_url(url)
+    assert shown == "http://***"
+    assert redact_urls(f"posting to {url}: refused") == "posting to http://***: refused"
