@@ -32,7 +32,8 @@ EVENT_TRANSACTION = "transaction"
 EVENT_LABEL = "label"
 EVENT_PROMOTION = "promotion"
 EVENT_RETIREMENT = "retirement"
-EVENT_TYPES = (EVENT_TRANSACTION, EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT)
+EVENT_DRIFT_DETECTION = "drift_detection"  # a detector fired (service.monitoring.drift_job); see DriftDetected
+EVENT_TYPES = (EVENT_TRANSACTION, EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_DRIFT_DETECTION)
 
 Identifier = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="1-128 characters of [A-Za-z0-9._:-]")]
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset")]
@@ -178,3 +179,26 @@ def format_time(moment: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     return msgspec.convert(text, AwareDateTime).astimezone(UTC)
+
+
+class DriftDetected(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The payload of a `drift_detection` event: a detector fired while watching a version (docs/drift.md).
+
+    `id` is a function of (model_version, signal, position) alone, so every process that replays the same
+    log to the same point finds the same detection and the log holds it once. `window` gives the log
+    positions of the evidence; `action` is `retrain` (with `retrained_version`) or `none` (with `why`).
+    """
+
+    id: str
+    position: int
+    model_version: int
+    signal: str
+    detector: str
+    parameters: dict[str, Any]
+    window: list[int]
+    statistic: float
+    threshold: float
+    details: dict[str, Any]
+    action: str
+    why: str
+    retrained_version: int | None = None

@@ -16,6 +16,7 @@ from typing import Any
 
 from service.domain.assignment import CHALLENGER, CHAMPION
 from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION
+from service.lifecycle.triggers import inherited_window
 from service.lifecycle.versions import NothingToLearn, train_version
 from service.ml.specs import ModelSpec
 from service.store.event_log import count_after, last_position
@@ -67,8 +68,9 @@ def retrain_due(registry: ModelRegistry, min_new_transactions: int = 1) -> Due:
 
 def retrain(registry: ModelRegistry, *, min_new_transactions: int = 1, through: int | None = None,
             spec: ModelSpec | None = None, promote: bool = False, git_commit: str | None = None,
-            ) -> RetrainResult | None:
+            trigger: dict[str, Any] | None = None) -> RetrainResult | None:
     """Train the next version if one is due; None when not (nothing new, or the range was trained already).
+    `trigger` goes into lineage (`{"kind": "schedule"}` unless given; see `service.lifecycle.triggers`).
 
     Raises `LockBusy` when another retrain or evaluation holds the lifecycle lock.
     """
@@ -86,7 +88,8 @@ def retrain(registry: ModelRegistry, *, min_new_transactions: int = 1, through: 
         cut = through
         if cut <= due.newest_cut:
             return None  # that range was trained already
-        spec = spec or ModelSpec.from_dict(parent.model_spec)
+        spec, trigger = inherited_window(registry.engine, spec or ModelSpec.from_dict(parent.model_spec),
+                                         parent.trigger, trigger or {"kind": "schedule"}, cut)
         rate = float(parent.metrics.get("target_alert_rate", 0.02))
         try:
             row = train_version(registry.engine, registry.secret_key, spec, cut=cut, parent=champion,
@@ -94,7 +97,7 @@ def retrain(registry: ModelRegistry, *, min_new_transactions: int = 1, through: 
         except NothingToLearn as exc:
             log.info("no retrain: %s", exc)
             return None
-        version = registry.add_version(row)
+        version = registry.add_version({**row, "trigger": trigger})
         if promote:
             status, reason = CHAMPION, "promoted by hand when trained (--promote)"
             registry.set_role(version, CHAMPION, decision={"kind": "manual", "action": "promote", "reason": reason})

@@ -46,6 +46,7 @@ class VersionRecord:
     threshold: float
     metrics: dict[str, Any]
     watermark: int
+    trigger: dict[str, Any] | None = None  # why it was trained (service.lifecycle.triggers); None before 0006
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,8 @@ model_versions = sa.Table(
     sa.Column("metrics", json_type(), nullable=False),
     # Last log position the version learned from; retraining continues after it.
     sa.Column("watermark", BigInt, nullable=False),
+    # Why it was trained: {"kind": "first" | "schedule" | "manual" | "drift", ...} (migration 0006; NULL before).
+    sa.Column("trigger", json_type(), nullable=True),
 )
 
 predictions = sa.Table(

@@ -1,0 +1,1 @@
+"""Watching the served model: drift detection on the log (`drift`, `drift_job`)."""
