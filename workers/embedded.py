@@ -68,6 +68,8 @@ async def embedded_workers(settings: Settings, threads: int = 2,
         periodics.append(PeriodicSweep(schedule.seconds, [tasks.retrain.send]))
     else:
         periodics.append(PeriodicSweep(RETRAIN_CHECK_SECONDS, [lambda: tasks.retrain.send(schedule.events or 1)]))
+    if settings.drift.enabled:
+        periodics.append(PeriodicSweep(settings.drift.every_seconds, [tasks.watch_drift.send]))
     for periodic in periodics:
         periodic.start()
     try:

@@ -148,14 +148,29 @@ def evaluate() -> None:
         log.debug("a retrain or evaluation is running elsewhere; this evaluation is skipped")
 
 
+@dramatiq.actor(broker=_unstarted, queue_name=MAINTENANCE_QUEUE, max_retries=0, time_limit=30 * 60_000)
+def watch_drift() -> None:
+    """Run the drift detectors over what the log gained; record detections once, retrain on them
+    (service.monitoring.drift_job). The detectors' state is this process's checkpoint."""
+    from service.monitoring.drift_job import watch_for
+    from service.store.lifecycle import LockBusy
+
+    rt = runtime()
+    try:
+        if watch_for(rt.registry, rt.settings.drift, rt.settings.git_commit).run():
+            evaluate.send()
+    except LockBusy:
+        log.debug("a retrain or evaluation is running elsewhere; this drift check is skipped")
+
+
 def ring_score(positions: Sequence[int]) -> None:
     for start in range(0, len(positions), DOORBELL_CHUNK):
         score.send(list(positions[start : start + DOORBELL_CHUNK]))
 
 
-ACTORS = (score, deliver_alerts, sweep, retrain, evaluate)
+ACTORS = (score, deliver_alerts, sweep, retrain, evaluate, watch_drift)
 _QUEUES = {score: SCORE_QUEUE, deliver_alerts: ALERTS_QUEUE, sweep: MAINTENANCE_QUEUE, retrain: MAINTENANCE_QUEUE,
-           evaluate: MAINTENANCE_QUEUE}
+           evaluate: MAINTENANCE_QUEUE, watch_drift: MAINTENANCE_QUEUE}
 
 
 def bind(broker: dramatiq.Broker, queue_prefix: str) -> None:

@@ -16,6 +16,7 @@ from service.api.auth import Authenticator, TokenBucket
 from service.api.dashboard import dashboard_router
 from service.api.docs import swagger_assets_router, swagger_render_plugin
 from service.api.draining import DrainUnreadBody
+from service.api.drift import DriftController
 from service.api.health import health, ready
 from service.api.labels import LabelController
 from service.api.models import ModelController
@@ -76,7 +77,8 @@ def create_app(settings: Settings, *, wiring: AppWiring | None = None,
             store.close()
 
     return Litestar(
-        route_handlers=[TransactionController, LabelController, ModelController, AlertController, predict_transaction,
+        route_handlers=[TransactionController, LabelController, ModelController, AlertController, DriftController,
+                        predict_transaction,
                         PredictionController, stats, metrics,
                         health, ready, dashboard_router(), swagger_assets_router()],
         lifespan=[store_lifespan, prediction_feed, *(extra_lifespans or [])],  # type: ignore[list-item]

@@ -115,7 +115,7 @@ def _twin_without_card_categories(store: StoreServices, spec: ModelSpec, champio
     with store.engine.connect() as conn:
         cut = last_position(conn)
     row = train_version(store.engine, store.registry.secret_key, spec.with_categories(()), cut=cut, parent=champion)
-    version = store.registry.add_version(row)
+    version = store.registry.add_version({**row, "trigger": {"kind": "manual"}})
     store.registry.set_role(version, CHALLENGER, decision={
         "kind": "manual", "action": "enter", "reason": "the demo's twin without card categorical features"})
     return version

@@ -40,6 +40,8 @@ def _scheduler(args: argparse.Namespace) -> int:
     else:
         jobs.append(("retrain", EVENT_COUNT_CHECK_SECONDS, lambda: tasks.retrain.send(schedule.events or 1)))
         retrain_text = f"every {schedule.events} new transactions"
+    if store.settings.drift.enabled:
+        jobs.append(("drift", store.settings.drift.every_seconds, tasks.watch_drift.send))
     with single_scheduler(store.engine, store.settings) as still_held:
         scheduler = build_scheduler(jobs)
 

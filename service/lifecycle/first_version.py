@@ -98,7 +98,7 @@ def train_first_version(registry: ModelRegistry, rows: Iterable[tuple[dict[str, 
     champion = registry.assignments().current().champion
     row = train_version(registry.engine, registry.secret_key, spec, cut=cut, parent=champion,
                         target_alert_rate=target_alert_rate, git_commit=git_commit)
-    version = registry.add_version(row)
+    version = registry.add_version({**row, "trigger": {"kind": "first"} if champion is None else {"kind": "manual"}})
     registry.set_role(version, CHAMPION if promote else CHALLENGER, decision={
         "kind": "manual", "action": "promote" if promote else "enter",
         "reason": "trained by `fraudlog train`" + (" and promoted" if promote else "")})

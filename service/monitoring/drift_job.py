@@ -223,3 +223,14 @@ class DriftWatch:
 
 def _with(event: DriftDetected, **changes: Any) -> DriftDetected:
     return msgspec.structs.replace(event, **changes)
+
+
+_watches: dict[int, DriftWatch] = {}
+
+
+def watch_for(registry: ModelRegistry, settings: DriftSettings, git_commit: str | None = None) -> DriftWatch:
+    """This process's watch over `registry` (its detectors' state is the checkpoint between runs)."""
+    watch = _watches.get(id(registry))
+    if watch is None or watch.registry is not registry:
+        watch = _watches[id(registry)] = DriftWatch(registry, settings, git_commit)
+    return watch
