@@ -1,6 +1,6 @@
 """Drift detection and drift-triggered retraining on generated streams with known change points.
 
-    PYTHONPATH=. python -m bench.drift [--length 140000] [--change 60000] [--svg docs/drift.svg]
+    PYTHONPATH=. python -m bench.drift [--length 80000] [--change 40000] [--svg docs/drift.svg]
 
 Each stream (`bench.drift_streams`) has 20,000 transactions to train version 1 on, then is served in order
 by the champion, frozen, with every label arriving 1,000 transactions after its transaction. In-process and
@@ -46,7 +46,7 @@ from service.monitoring.drift import (
 TRAIN = 20_000  # transactions version 1 learns
 LABEL_DELAY = 1_000
 CHECK_EVERY = 1_000  # the drift job's period, in transactions
-BASE_WINDOW = 20_000  # the window of every scheduled retrain (the harness's stand-in for the spec's)
+BASE_WINDOW = 10_000  # the window of every scheduled retrain (the harness's stand-in for the spec's)
 SCHEDULE_EVERY = 10_000
 COOLDOWN = 5_000  # no drift-triggered retrain within this many transactions of the last one
 REFERENCE = 10_000  # calibration window: the newest transactions of the training window
@@ -342,8 +342,8 @@ POLICIES = [
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--length", type=int, default=140_000)
-    parser.add_argument("--change", type=int, default=60_000)
+    parser.add_argument("--length", type=int, default=80_000)
+    parser.add_argument("--change", type=int, default=40_000)
     parser.add_argument("--stationary-length", type=int, default=TRAIN + 100_000)
     parser.add_argument("--kinds", default=",".join(KINDS))
     parser.add_argument("--svg", default="", help="write the abrupt stream's served-AUC plot here")

@@ -115,22 +115,39 @@ class DriftWatch:
         with lifecycle_lock(self.registry.engine):
             return self._run(act)
 
-    def _run(self, act: bool) -> list[DriftDetected]:
+    def detect(self) -> list[DriftDetected]:
+        """Feed everything ready in the log and return the detections, recording nothing (replay)."""
+        found: list[DriftDetected] = []
+        while True:
+            block = self._feed_block()
+            if block is None:
+                return found
+            found += block
+
+    def _feed_block(self) -> list[DriftDetected] | None:
+        """The detections in the next block of the log that is ready; None when nothing is ready."""
         table = self.registry.assignments()
         champion = table.current().champion
         if champion is None:
-            return []
+            return None
         watch = self._watch_of(champion, table)
-        recorded: list[DriftDetected] = []
         with self.registry.engine.connect() as conn:
             head = min(last_position(conn), watch.through + BLOCK)
             ready = _ready_through(conn, champion, watch.through, head)
             if ready <= watch.through:
-                return []
-            detections = watch.feed(conn, watch.through + 1, ready)
+                return None
+            return [self._event(champion, d) for d in watch.feed(conn, watch.through + 1, ready)]
+
+    def _run(self, act: bool) -> list[DriftDetected]:
+        recorded: list[DriftDetected] = []
+        while (block := self._feed_block()) is not None:
+            recorded += self._record(block, act)
+        return recorded
+
+    def _record(self, detections: list[DriftDetected], act: bool) -> list[DriftDetected]:
+        recorded: list[DriftDetected] = []
         known = detection_ids(self.registry.engine)
-        for detection in detections:
-            event = self._event(champion, detection)
+        for event in detections:
             if event.id in known:
                 continue
             if act:
@@ -138,7 +155,8 @@ class DriftWatch:
             if record_detection(self.registry.engine, event) is not None:
                 recorded.append(event)
                 log.warning("drift detected on %s at position %d (version %d): %s", event.signal, event.position,
-                            champion, event.why or event.action, extra={"model_version": champion})
+                            event.model_version, event.why or event.action,
+                            extra={"model_version": event.model_version})
         return recorded
 
     def _watch_of(self, champion: int, table: Any) -> _Watch:
