@@ -17,8 +17,8 @@ class DriftParameters:
     """What the detectors of `service.monitoring.drift` are built with."""
 
     # Performance: Page-Hinkley (mode "down") on the ranks of labelled frauds.
-    ph_delta: float = 0.05  # a fall in ROC AUC smaller than this is tolerated
-    ph_threshold: float = 2.0  # accumulated fall (in rank units) needed to fire
+    ph_delta: float = 0.1  # tolerance per fraud: a fall in ROC AUC well below it goes unnoticed
+    ph_threshold: float = 3.0  # accumulated fall (in rank units) needed to fire
     ph_alpha: float = 0.999  # forgetting factor of the running mean and sums
     min_frauds: int = 30  # labelled frauds seen since (re)arming before it may fire
     rank_reference: int = 2_000  # newest labelled legitimate scores a fraud is ranked among
