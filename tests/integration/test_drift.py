@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from service.config import Settings
 from service.domain.events import EVENT_DRIFT_DETECTION
 from service.lifecycle.first_version import train_first_version
 from service.ml.specs import spec_for
@@ -31,6 +32,7 @@ from service.store.lifecycle import LockBusy
 from service.store.registry import ModelRegistry
 from service.store.tables import events, model_versions
 from service.views.models import model_detail
+from tests.support.api import api_client
 from tests.support.event_log import append_labels, append_transactions
 from tests.support.models import SECRET, START
 
@@ -147,6 +149,21 @@ def test_a_stationary_stream_records_no_performance_detection(engine: Engine) ->
     DriftWatch(registry, SETTINGS).run()
     assert [d for d in drift_events(engine) if d["signal"] == SIGNAL_PERFORMANCE] == []
     assert versions(engine) == 1
+
+
+def test_drift_endpoint_lists_the_detections_newest_first(engine: Engine, database_url: str) -> None:
+    registry = champion_then(engine, inverted=True)
+    DriftWatch(registry, SETTINGS).run()
+    recorded = drift_events(engine)
+    with api_client(Settings(database_url=database_url, secret_key=SECRET)) as client:
+        page = client.get("/v1/drift").json()
+        assert [d["id"] for d in page["items"]] == [d["id"] for d in reversed(recorded)]
+        retrained = next(d for d in page["items"] if d["action"] == "retrain")
+        assert client.get(f"/v1/models/{retrained['retrained_version']}").json()["trigger"]["detection"] == \
+            retrained["id"]
+        assert client.get("/v1/drift", params={"model_version": 99}).json() == {"items": []}
+        bad = client.get("/v1/drift", params={"limit": 0})
+        assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/problem+json")
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
