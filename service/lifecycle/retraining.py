@@ -88,8 +88,9 @@ def retrain(registry: ModelRegistry, *, min_new_transactions: int = 1, through: 
         cut = through
         if cut <= due.newest_cut:
             return None  # that range was trained already
+        newest = registry.list()[-1]
         spec, trigger = inherited_window(registry.engine, spec or ModelSpec.from_dict(parent.model_spec),
-                                         parent.trigger, trigger or {"kind": "schedule"}, cut)
+                                         newest.trigger, trigger or {"kind": "schedule"}, cut)
         rate = float(parent.metrics.get("target_alert_rate", 0.02))
         try:
             row = train_version(registry.engine, registry.secret_key, spec, cut=cut, parent=champion,

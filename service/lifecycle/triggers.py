@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from service.domain.events import EVENT_TRANSACTION
-from service.lifecycle.window import window_size
 from service.ml.specs import ModelSpec
 from service.store.event_log import count_after
 
@@ -47,8 +46,9 @@ def with_window(spec: ModelSpec, transactions: int) -> ModelSpec:
 
 def inherited_window(engine: Engine, spec: ModelSpec, parent_trigger: dict[str, Any] | None,
                      trigger: dict[str, Any], cut: int) -> tuple[ModelSpec, dict[str, Any]]:
-    """The spec and trigger of a retrain after `parent_trigger`: within a line started by a drift detection,
-    the window covers the transactions since `window_from` until it is as wide as `base_window`."""
+    """The spec and trigger of a retrain after the newest version (whose trigger is `parent_trigger`): after
+    a drift detection, the window covers the transactions since `window_from` until it is as wide as
+    `base_window`, whether or not the drift-triggered version has been promoted yet."""
     parent_trigger = parent_trigger or {}
     if trigger.get("kind") == "drift" or "window_from" not in parent_trigger:
         return spec, trigger
@@ -57,5 +57,4 @@ def inherited_window(engine: Engine, spec: ModelSpec, parent_trigger: dict[str, 
         since = count_after(conn, start - 1, EVENT_TRANSACTION) - count_after(conn, cut, EVENT_TRANSACTION)
     if since >= base:
         return with_window(spec, base), trigger
-    return (with_window(spec, max(since, window_size(spec))),
-            {**trigger, "window_from": start, "base_window": base})
+    return with_window(spec, max(1, since)), {**trigger, "window_from": start, "base_window": base}

@@ -6,7 +6,6 @@ measurement behind each default (bench/drift.py).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -46,11 +45,10 @@ class DriftSettings:
     parameters: DriftParameters = field(default_factory=DriftParameters)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> DriftSettings:
+    def from_env(cls, env: Mapping[str, str]) -> DriftSettings:
         """FRAUDLOG_DRIFT (on/off), FRAUDLOG_DRIFT_EVERY, FRAUDLOG_DRIFT_RETRAIN_ON (comma-separated signals),
         FRAUDLOG_DRIFT_COOLDOWN, FRAUDLOG_DRIFT_WINDOW, and FRAUDLOG_DRIFT_<PARAMETER> for each detector
-        parameter (e.g. FRAUDLOG_DRIFT_PH_THRESHOLD)."""
-        env = os.environ if env is None else env
+        parameter (e.g. FRAUDLOG_DRIFT_PH_THRESHOLD); `env` is what `Settings.from_env` read."""
         overrides: dict[str, Any] = {}
         for f in fields(DriftParameters):
             raw = env.get(f"FRAUDLOG_DRIFT_{f.name.upper()}")

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Engine
 from service.config import Settings
 from service.domain.events import EVENT_DRIFT_DETECTION
 from service.lifecycle.first_version import train_first_version
+from service.lifecycle.retraining import retrain
 from service.ml.specs import spec_for
 from service.monitoring.drift import SIGNAL_PERFORMANCE
 from service.monitoring.drift_job import DriftWatch
@@ -131,6 +132,14 @@ def test_the_triggered_version_names_its_detection(engine: Engine) -> None:
     later = [d for d in drift_events(engine) if d["position"] > retrained["position"]
              and d["signal"] == SIGNAL_PERFORMANCE]
     assert all(d["action"] == "none" and d["why"] for d in later)
+    # The next scheduled retrain keeps to the transactions since the drift-triggered window began.
+    serve(engine, registry, rows(300, seed=4, first=30_000, inverted=True))
+    scheduled = retrain(registry)
+    assert scheduled is not None
+    record = registry.get(scheduled.version)
+    assert record.trigger == {"kind": "schedule", "window_from": trigger["window_from"],
+                              "base_window": trigger["base_window"]}
+    assert record.training_data["first_position"] >= trigger["window_from"]
 
 
 def test_replay_reproduces_the_detections_bit_for_bit(engine: Engine) -> None:
