@@ -29,6 +29,7 @@ from service.api.dependencies import ApiServices
 from service.api.prometheus import MetricsExposition
 from service.api.readiness import ChampionCheck
 from service.config import RelaySettings, RetrainSchedule, Settings
+from service.domain.drift_settings import DriftSettings
 from service.feed.hub import PredictionHub
 from service.ingest.appending import Ingest
 from service.ingest.group_commit import AppendedHook, GroupCommitter
@@ -189,16 +190,20 @@ class ScheduledJob:
     args: tuple[int, ...] = ()
 
 
-def job_schedule(retrain_every: RetrainSchedule, periods: SchedulePeriods) -> list[ScheduledJob]:
+def job_schedule(retrain_every: RetrainSchedule, periods: SchedulePeriods,
+                 drift: DriftSettings | None = None) -> list[ScheduledJob]:
     """The deployment's periodic jobs, the same for `fraudlog scheduler` and the embedded mode: sweep (which
-    re-rings unscored events), alert delivery, evaluation of the challengers, and retraining on
-    FRAUDLOG_RETRAIN_EVERY (a period, or a count of new transactions checked every `retrain_check`)."""
+    re-rings unscored events), alert delivery, evaluation of the challengers, retraining on
+    FRAUDLOG_RETRAIN_EVERY (a period, or a count of new transactions checked every `retrain_check`), and the
+    drift watch every FRAUDLOG_DRIFT_EVERY when FRAUDLOG_DRIFT is on (docs/drift.md)."""
     jobs = [ScheduledJob("sweep", periods.sweep), ScheduledJob("deliver_alerts", periods.deliver_alerts),
             ScheduledJob("evaluate", periods.evaluate)]
     if retrain_every.seconds is not None:
         jobs.append(ScheduledJob("retrain", retrain_every.seconds))
     else:
         jobs.append(ScheduledJob("retrain", periods.retrain_check, (retrain_every.events or 1,)))
+    if drift is not None and drift.enabled:
+        jobs.append(ScheduledJob("watch_drift", drift.every_seconds))
     return jobs
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from service.domain.drift_settings import DriftSettings
 from service.domain.validation import Limits
 
 DEFAULT_DATABASE_URL = "sqlite:///./fraudlog.db"
@@ -288,6 +289,7 @@ class Settings:
     # FRAUDLOG_CARD_CATEGORIES: the attributes a newly chosen spec computes per-card categorical features of.
     # A version records them in its spec, so retraining, scoring and replay never read this again.
     card_categories: tuple[str, ...] = DEFAULT_CARD_CATEGORIES
+    drift: DriftSettings = field(default_factory=DriftSettings)  # FRAUDLOG_DRIFT_* (service.monitoring)
 
     @property
     def auth_required(self) -> bool:
@@ -361,6 +363,7 @@ class Settings:
             webhook_secret=env.get("FRAUDLOG_WEBHOOK_SECRET", "").encode(),
             git_commit=env.get("FRAUDLOG_GIT_COMMIT") or None,
             secret_key_generated=generated,
+            drift=_drift_settings(env),
             card_categories=_category_names(env, "FRAUDLOG_CARD_CATEGORIES", DEFAULT_CARD_CATEGORIES),
         )
 
@@ -439,3 +442,10 @@ def _probability(env: Mapping[str, str], name: str, default: float) -> float:
     if not 0.5 <= value < 1.0:
         raise ConfigError(f"{name}={text!r}: expected a confidence in [0.5, 1)")
     return value
+
+
+def _drift_settings(env: Mapping[str, str]) -> DriftSettings:
+    try:
+        return DriftSettings.from_env(env)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

@@ -60,7 +60,7 @@ async def embedded_workers(settings: Settings, threads: int = 2,
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
     worker.start()
     periodics = [PeriodicSweep(job.seconds, [partial(tasks.actor_named(job.actor).send, *job.args)])
-                 for job in job_schedule(settings.retrain_every, periods)]
+                 for job in job_schedule(settings.retrain_every, periods, settings.drift)]
     for periodic in periodics:
         periodic.start()
     try:

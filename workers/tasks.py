@@ -194,6 +194,18 @@ class WorkerJobs:
         except LockBusy:
             log.debug("a retrain or evaluation is running elsewhere; this evaluation is skipped")
 
+    def watch_drift(self) -> None:
+        # The detectors' state is this process's checkpoint (`watch_for` keeps one watch per registry).
+        from service.monitoring.drift_job import watch_for
+        from service.store.lifecycle import LockBusy
+
+        services = self.services
+        try:
+            if watch_for(services.registry, services.settings.drift, services.settings.git_commit).run():
+                evaluate.send()
+        except LockBusy:
+            log.debug("a retrain or evaluation is running elsewhere; this drift check is skipped")
+
     def close(self) -> None:
         """Stop the delivery thread (an alert in flight is resent after its lease) and close the services."""
         with self._lock:
@@ -245,14 +257,21 @@ def evaluate() -> None:
     raise NotRunHere("evaluate")
 
 
+@dramatiq.actor(broker=_unstarted, queue_name=MAINTENANCE_QUEUE, max_retries=0, time_limit=30 * 60_000)
+def watch_drift() -> None:
+    """Run the drift detectors over what the log gained; record detections once, retrain on them
+    (service.monitoring.drift_job)."""
+    raise NotRunHere("watch_drift")
+
+
 def ring_score(positions: Sequence[int]) -> None:
     for start in range(0, len(positions), DOORBELL_CHUNK):
         score.send(list(positions[start : start + DOORBELL_CHUNK]))
 
 
-ACTORS = (score, deliver_alerts, sweep, retrain, evaluate)
+ACTORS = (score, deliver_alerts, sweep, retrain, evaluate, watch_drift)
 _QUEUES = {score: SCORE_QUEUE, deliver_alerts: ALERTS_QUEUE, sweep: MAINTENANCE_QUEUE, retrain: MAINTENANCE_QUEUE,
-           evaluate: MAINTENANCE_QUEUE}
+           evaluate: MAINTENANCE_QUEUE, watch_drift: MAINTENANCE_QUEUE}
 
 
 def bind(broker: dramatiq.Broker, queue_prefix: str) -> None:

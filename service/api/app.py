@@ -17,6 +17,7 @@ from service.api.dashboard import dashboard_router
 from service.api.dependencies import DEPENDENCIES, ApiServices
 from service.api.docs import swagger_assets_router, swagger_render_plugin
 from service.api.draining import DrainUnreadBody
+from service.api.drift import DriftController
 from service.api.health import health, ready
 from service.api.labels import LabelController
 from service.api.models import ModelController
@@ -62,7 +63,8 @@ def create_app(settings: Settings, services: ServicesOpener,
                     group.cancel_scope.cancel()
 
     return Litestar(
-        route_handlers=[TransactionController, LabelController, ModelController, AlertController, predict_transaction,
+        route_handlers=[TransactionController, LabelController, ModelController, AlertController, DriftController,
+                        predict_transaction,
                         PredictionController, stats, metrics, model_quality,
                         health, ready, dashboard_router(), swagger_assets_router()],
         lifespan=[services_lifespan, *(extra_lifespans or [])],  # type: ignore[list-item]

@@ -13,8 +13,8 @@ from service.api.openapi import json_schema_pattern
 from service.api.problems import AUTH_PROBLEMS, INVALID_QUERY, UNKNOWN_MODEL_VERSION, Problem, problem_responses
 from service.domain.events import MAX_VERSION
 from service.domain.validation import FieldError
+from service.ml.quality import BUCKET_PATTERN, InvalidBucketing
 from service.models.registry import ModelRegistry, UnknownVersion
-from service.monitoring.quality import BUCKET_PATTERN, InvalidBucketing
 from service.views.quality import DEFAULT_BUCKET, DEFAULT_LIMIT, MAX_LIMIT, QualityReport, quality_report
 
 Version = Annotated[int, PathParameter(ge=1, le=MAX_VERSION, description="a model version number")]

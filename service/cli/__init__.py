@@ -16,6 +16,7 @@ from service.cli import (
     alerts,
     db,
     demo,
+    drift,
     keys,
     models,
     rebuild,
@@ -36,8 +37,8 @@ from service.ml.artifact import ArtifactRejected
 from service.store.errors import StoreError
 from workers.scheduler import SchedulerAlreadyRunning
 
-COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, stats, simulate, tail, keys, replay,
-            rebuild)
+COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, drift, stats, simulate, tail, keys,
+            replay, rebuild)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -118,6 +118,7 @@ def _twin_without_card_categories(store: StoreServices, spec: ModelSpec, champio
         cut = last_position(conn)
     trained = train_version(store.engine, store.registry.secret_key, spec.with_categories(()), cut=cut,
                             parent=champion)
+    trained = msgspec.structs.replace(trained, trigger={"kind": "manual"})
     version = store.registry.versions.add(trained)
     assign_role(store.registry, version, CHALLENGER, Decision(
         kind="manual", action="enter", reason="the demo's twin without card categorical features"))

@@ -60,11 +60,14 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(msgspec.to_builtins(summaries), indent=2))
         return 0
-    table = Table("version", "status", "parent", "model", "threshold", "predictions", "labels", "ROC AUC",
-                  "training AUC", "created")
+    table = Table("version", "status", "parent", "trigger", "model", "threshold", "predictions", "labels",
+                  "ROC AUC", "training AUC", "created")
     for s in summaries:
         live = s.live_metrics
-        table.add_row(str(s.version), s.status, str(s.parent_version or "-"), s.model_spec["name"],
+        trigger = s.trigger or {}
+        table.add_row(str(s.version), s.status, str(s.parent_version or "-"),
+                      trigger.get("kind", "-") + (f" {trigger['detection'][:8]}" if "detection" in trigger else ""),
+                      s.model_spec["name"],
                       f"{s.threshold:.4g}", str(live.predictions), str(live.labels),
                       _fmt(live.roc_auc), _fmt(s.metrics.get("prequential_roc_auc")), s.created_at[:19])
     Console().print(table)
@@ -93,7 +96,7 @@ def _retrain(args: argparse.Namespace) -> int:
                               else spec_for(args.model).with_categories(store.settings.card_categories))
     with _lock_busy_is_one_line():
         result = retrain(store.registry, through=args.through, promote=args.promote, spec=spec,
-                         git_commit=store.settings.git_commit)
+                         git_commit=store.settings.git_commit, trigger={"kind": "manual"})
     if result is None:
         print("nothing new to learn since the newest version's cut")
         return 0

@@ -35,7 +35,7 @@ def _scheduler(args: argparse.Namespace) -> int:
     start_broker(store.settings)
     periods = SchedulePeriods(sweep=args.sweep_every, deliver_alerts=args.alerts_every,
                               evaluate=args.evaluate_every, retrain_check=SCHEDULER_PERIODS.retrain_check)
-    jobs = job_schedule(store.settings.retrain_every, periods)
+    jobs = job_schedule(store.settings.retrain_every, periods, store.settings.drift)
     with single_scheduler(store.engine, store.settings) as still_held:
         scheduler = build_scheduler([(job.actor, job.seconds, partial(tasks.actor_named(job.actor).send, *job.args))
                                      for job in jobs])

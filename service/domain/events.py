@@ -2,11 +2,11 @@
 
 The Structs are the contract: msgspec enforces every constraint while decoding, and
 `service.domain.validation` reuses the same annotations to name every bad field when decoding fails.
-The log knows four event types (`EVENT_TYPES`), one Struct each: `TransactionRecorded`, `LabelRecorded`,
-`ModelPromoted` and `ModelRetired`, each a payload exactly as the log stores it. One mapper turns them into
-the log's rows and back: `to_row(event, event_time)` gives the `NewEvent` the store appends (canonical JSON
-and its digest), and `from_row(event_type, payload)` decodes a stored payload into its Struct, refusing an
-unknown type (`UnknownEventType`). The store names the types in its schema but does not define them.
+The log knows five event types (`EVENT_TYPES`), one Struct each: `TransactionRecorded`, `LabelRecorded`,
+`ModelPromoted`, `ModelRetired` and `DriftDetected`, each a payload exactly as the log stores it. One mapper
+turns them into the log's rows and back: `to_row(event, event_time)` gives the `NewEvent` the store appends
+(canonical JSON and its digest), and `from_row(event_type, payload)` decodes a stored payload into its
+Struct, refusing an unknown type (`UnknownEventType`). The store names the types in its schema but does not define them.
 
 Adding an event type (a drift detection, an alert outcome, a suppression) is one Struct here, subclassing
 `LogEvent` with its `event_type` (a `ClassVar`), plus its class in `EVENT_STRUCTS`; the events table's check
@@ -43,7 +43,8 @@ EVENT_TRANSACTION = "transaction"
 EVENT_LABEL = "label"
 EVENT_PROMOTION = "promotion"
 EVENT_RETIREMENT = "retirement"
-EVENT_TYPES = (EVENT_TRANSACTION, EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT)
+EVENT_DRIFT_DETECTION = "drift_detection"  # a detector fired (service.monitoring.drift_job); see DriftDetected
+EVENT_TYPES = (EVENT_TRANSACTION, EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_DRIFT_DETECTION)
 
 Identifier = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="1-128 characters of [A-Za-z0-9._:-]")]
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset")]
@@ -146,9 +147,33 @@ class ModelRetired(LogEvent, frozen=True, kw_only=True, omit_defaults=True):
     decision: Decision | None = None
 
 
+class DriftDetected(LogEvent, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The payload of a `drift_detection` event: a detector fired while watching a version (docs/drift.md).
+
+    `id` is a function of (model_version, signal, position) alone, so every process that replays the same
+    log to the same point finds the same detection and the log holds it once. `window` gives the log
+    positions of the evidence; `action` is `retrain` (with `retrained_version`) or `none` (with `why`).
+    """
+
+    event_type: ClassVar[str] = EVENT_DRIFT_DETECTION
+    id: str
+    position: int
+    model_version: int
+    signal: str
+    detector: str
+    parameters: dict[str, Any]
+    window: list[int]
+    statistic: float
+    threshold: float
+    details: dict[str, Any]
+    action: str
+    why: str
+    retrained_version: int | None = None
+
+
 # The registry of event types: the mapper decodes a stored payload with the Struct its type names here.
 EVENT_STRUCTS: dict[str, type[LogEvent]] = {cls.event_type: cls for cls in (
-    TransactionRecorded, LabelRecorded, ModelPromoted, ModelRetired)}
+    TransactionRecorded, LabelRecorded, ModelPromoted, ModelRetired, DriftDetected)}
 
 
 class UnknownEventType(ValueError):
@@ -264,3 +289,5 @@ def format_time(moment: datetime) -> str:
 
 def parse_time(text: str) -> datetime:
     return msgspec.convert(text, AwareDateTime).astimezone(UTC)
+
+

@@ -148,6 +148,8 @@ class NewVersion(msgspec.Struct, frozen=True, kw_only=True):
     threshold: float
     metrics: dict[str, Any]  # open: each model family reports its own
     watermark: int
+    # Why it was trained: {"kind": "first" | "schedule" | "manual" | "drift", ...} (service.lifecycle.triggers)
+    trigger: dict[str, Any] | None = None
 
 
 class VersionRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -166,6 +168,7 @@ class VersionRecord(msgspec.Struct, frozen=True, kw_only=True):
     threshold: float
     metrics: dict[str, Any]  # open: each model family reports its own
     watermark: int
+    trigger: dict[str, Any] | None = None  # why it was trained (service.lifecycle.triggers); None before 0006
 
     @property
     def lineage(self) -> Lineage:

@@ -100,6 +100,7 @@ def train_first_version(registry: ModelRegistry, rows: Iterable[tuple[dict[str, 
     champion = registry.assignments().current().champion
     trained = train_version(registry.engine, registry.secret_key, spec, cut=cut, parent=champion,
                             target_alert_rate=target_alert_rate, git_commit=git_commit)
+    trained = msgspec.structs.replace(trained, trigger={"kind": "first"} if champion is None else {"kind": "manual"})
     version = registry.versions.add(trained)
     assign_role(registry, version, CHAMPION if promote else CHALLENGER, Decision(
         kind="manual", action="promote" if promote else "enter",

@@ -14,10 +14,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from service.domain.assignment import CHALLENGER, CHAMPION
 from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION
 from service.domain.records import Decision
 from service.lifecycle.roles import assign_role
+from service.lifecycle.triggers import inherited_window
 from service.lifecycle.versions import NothingToLearn, train_version
 from service.ml.specs import ModelSpec
 from service.models.registry import ModelRegistry
@@ -69,8 +72,9 @@ def retrain_due(registry: ModelRegistry, min_new_transactions: int = 1) -> Due:
 
 def retrain(registry: ModelRegistry, *, min_new_transactions: int = 1, through: int | None = None,
             spec: ModelSpec | None = None, promote: bool = False, git_commit: str | None = None,
-            ) -> RetrainResult | None:
+            trigger: dict[str, Any] | None = None) -> RetrainResult | None:
     """Train the next version if one is due; None when not (nothing new, or the range was trained already).
+    `trigger` goes into lineage (`{"kind": "schedule"}` unless given; see `service.lifecycle.triggers`).
 
     Raises `LockBusy` when another retrain or evaluation holds the lifecycle lock.
     """
@@ -88,7 +92,9 @@ def retrain(registry: ModelRegistry, *, min_new_transactions: int = 1, through: 
         cut = through
         if cut <= due.newest_cut:
             return None  # that range was trained already
-        spec = spec or ModelSpec.from_dict(parent.model_spec)
+        newest = registry.list()[-1]
+        spec, trigger = inherited_window(registry.engine, spec or ModelSpec.from_dict(parent.model_spec),
+                                         newest.trigger, trigger or {"kind": "schedule"}, cut)
         rate = float(parent.metrics.get("target_alert_rate", 0.02))
         try:
             trained = train_version(registry.engine, registry.secret_key, spec, cut=cut, parent=champion,
@@ -96,7 +102,7 @@ def retrain(registry: ModelRegistry, *, min_new_transactions: int = 1, through: 
         except NothingToLearn as exc:
             log.info("no retrain: %s", exc)
             return None
-        version = registry.versions.add(trained)
+        version = registry.versions.add(msgspec.structs.replace(trained, trigger=trigger))
         if promote:
             status, reason = CHAMPION, "promoted by hand when trained (--promote)"
             assign_role(registry, version, CHAMPION, Decision(kind="manual", action="promote", reason=reason))

@@ -49,6 +49,7 @@ from service.replay.history import FeatureWalk
 from service.replay.recompute import Recomputed, categories_scoring, recompute
 from service.store import migrate
 from service.store.bulk_load import continue_positions_after_copy, insert_copied
+from service.store.drift import project_detections
 from service.store.engine import create_engine, write_transaction
 from service.store.errors import StoreError, driver_errors
 from service.store.event_log import EventRecord, count_by_type, walk
@@ -66,7 +67,7 @@ REBUILT_MARKER = "rebuilt: delivery state not carried over"
 MAX_ID_LENGTH = int(cast(sa.String, events.c.transaction_id.type).length or 0)
 COPIED_TABLES = ("events", "model_versions")  # the source of truth, and immutable artifacts
 # Recomputed from the copied log. A rebuild verifies every artifact first, so the refusals it derives are none.
-DERIVED_TABLES = ("labels", "predictions", "alerts", "model_version_refusals")
+DERIVED_TABLES = ("labels", "predictions", "alerts", "model_version_refusals", "drift_detections")
 
 
 class RebuildRefused(StoreError):
@@ -193,6 +194,7 @@ def _append_chunk(conn: Connection, registry: ModelRegistry, table: AssignmentTa
                   records: list[EventRecord], counts: _Counts) -> None:
     """Insert one chunk of events and everything derived from them, in the caller's transaction."""
     insert_copied(conn, records)
+    project_detections(conn, records)
     label_records = [r for r in records if r.event_type == EVENT_LABEL]
     for _, group in itertools.groupby(label_records, key=lambda r: r.recorded_at):
         project_labels(conn, [(_new_event(r), r.position) for r in group])

@@ -1,8 +1,8 @@
 """The rows a version's quality over time is computed from: its predictions and their labels so far.
 
 Read from the `predictions` and `labels` projections, which `fraudlog rebuild` derives from the log alone, and
-the log's own frontier (`as_of`), so the report is a function of the log (invariant 12, docs/INVARIANTS.md).
-The same statements on both backends; the figures are computed in Python (`service.monitoring.quality`),
+the log's own frontier (`as_of`), so the report is a function of the log (invariant 14, docs/INVARIANTS.md).
+The same statements on both backends; the figures are computed in Python (`service.ml.quality`),
 where they are exact and identical whichever database answered.
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from service.domain.events import EVENT_TRANSACTION
-from service.monitoring.quality import AsOf, LabelledScore
+from service.ml.quality import AsOf, LabelledScore
 from service.store.tables import events, labels, predictions
 
 _with_labels = predictions.outerjoin(labels, labels.c.transaction_id == predictions.c.transaction_id)

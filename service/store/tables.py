@@ -115,6 +115,8 @@ model_versions = sa.Table(
     # The cut: the last log position of the training window. The next retrain waits for transactions past the
     # highest cut, then trains a fresh model on its own window (nothing continues from this version).
     sa.Column("watermark", BigInt, nullable=False),
+    # Why it was trained: {"kind": "first" | "schedule" | "manual" | "drift", ...} (migration 0006; NULL before).
+    sa.Column("trigger", json_type(), nullable=True),
 )
 
 predictions = sa.Table(

@@ -66,7 +66,8 @@ def stored_row(new: NewVersion) -> dict[str, Any]:
             "training_code": msgspec.to_builtins(lineage.training_code),
             "training_data": msgspec.to_builtins(lineage.training_data), "environment": lineage.environment,
             "artifact": new.artifact, "artifact_sha256": new.artifact_sha256, "artifact_hmac": new.artifact_hmac,
-            "threshold": new.threshold, "metrics": new.metrics, "watermark": new.watermark}
+            "threshold": new.threshold, "metrics": new.metrics, "watermark": new.watermark,
+            "trigger": new.trigger}
 
 
 def _record(row: object) -> VersionRecord:

@@ -61,6 +61,7 @@ class ModelSummary(msgspec.Struct, kw_only=True):
     live_metrics: LiveMetrics
     target_alert_rate: float | None = None
     last_decision: DecisionView | None = None
+    trigger: dict[str, Any] | None = None  # why it was trained (service.lifecycle.triggers)
 
 
 class Artifact(msgspec.Struct, kw_only=True):
@@ -87,6 +88,7 @@ class ModelDetail(msgspec.Struct, kw_only=True):
     metrics: dict[str, Any]
     watermark: int
     decisions: list[DecisionView] = msgspec.field(default_factory=list)
+    trigger: dict[str, Any] | None = None  # why it was trained (service.lifecycle.triggers)
 
 
 def model_summaries(registry: ModelRegistry) -> list[ModelSummary]:
@@ -112,7 +114,7 @@ def model_detail(registry: ModelRegistry, version: int) -> ModelDetail:
         training_data=record.training_data, environment=record.environment,
         artifact=Artifact(size=record.artifact_size, sha256=record.artifact_sha256, hmac_verified=verified),
         threshold=record.threshold, metrics=record.metrics, watermark=record.watermark,
-        decisions=_decisions(table, version))
+        decisions=_decisions(table, version), trigger=trigger_of(record))
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ def _summary(record: VersionRecord, status: ModelStatus, live: LiveMetrics, last
                         created_at=format_time(record.created_at), model_spec=record.model_spec,
                         threshold=record.threshold, metrics=record.metrics, live_metrics=live,
                         target_alert_rate=None if target is None else float(target),
-                        last_decision=last[0] if last else None)
+                        last_decision=last[0] if last else None, trigger=trigger_of(record))
 
 
 def _decisions(table: AssignmentTable, version: int) -> list[DecisionView]:
@@ -173,3 +175,11 @@ def describe_decision(decision: Decision | DecisionView | None) -> str:
         text += (f": {evidence.challenger_auc:.4f} vs v{evidence.champion} {evidence.champion_auc:.4f}, "
                  f"{evidence.frauds} frauds, p={evidence.p_value:.3g}")
     return text
+
+
+def trigger_of(record: VersionRecord) -> dict[str, Any] | None:
+    """The recorded trigger; a version from before triggers were recorded reads as `first` when it has no
+    parent, and as unknown (None) otherwise."""
+    if record.trigger is not None:
+        return record.trigger
+    return {"kind": "first"} if record.parent_version is None else None

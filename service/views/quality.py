@@ -1,6 +1,6 @@
 """`GET /v1/models/{v}/quality` and `fraudlog models quality V`: a version's quality over time.
 
-The API and the CLI show the same `QualityReport`. The figures are `service.monitoring.quality`'s, computed
+The API and the CLI show the same `QualityReport`. The figures are `service.ml.quality`'s, computed
 from rows the store reads (`service.store.quality`); this module picks the buckets, reads the rows they need
 and gives the answer its typed shape. See docs/quality.md for how to read it.
 """
@@ -14,8 +14,7 @@ import msgspec
 
 from service.domain.assignment import CHALLENGER
 from service.domain.events import format_time
-from service.models.registry import ModelRegistry
-from service.monitoring.quality import (
+from service.ml.quality import (
     BucketQuality,
     CountBuckets,
     InvalidBucketing,
@@ -25,6 +24,7 @@ from service.monitoring.quality import (
     summarise,
     time_quality,
 )
+from service.models.registry import ModelRegistry
 from service.store.quality import labelled_scores, log_as_of, newest_labelled_scores, version_span
 from service.store.snapshot import read_only_snapshot
 from service.views.statuses import ModelStatus

@@ -27,6 +27,7 @@ ENDPOINTS: list[tuple[str, str, str, Any]] = [
     ("POST", "/v1/models/1/promote", "admin", None),
     ("POST", "/v1/models/1/retire", "admin", None),
     ("GET", "/v1/alerts", "analyst", None),
+    ("GET", "/v1/drift", "analyst", None),
     ("GET", "/v1/stats", "analyst", None),
     ("GET", "/metrics", "analyst", None),
 ]

@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 
 from service.store import migrate
 
-TABLES = {"events", "model_versions", "predictions", "labels", "alerts", "model_version_refusals"}
+TABLES = {"events", "model_versions", "predictions", "labels", "alerts", "model_version_refusals", "drift_detections"}
 
 
 def tables(engine: Engine) -> set[str]:
@@ -15,9 +15,12 @@ def tables(engine: Engine) -> set[str]:
 
 
 def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
-    assert migrate.current_revision(engine) == "0005" and tables(engine) >= TABLES
+    assert migrate.current_revision(engine) == "0006" and tables(engine) >= TABLES
+    migrate.downgrade(engine, "0005")  # 0006 takes away the detections and the trigger column
+    assert tables(engine) == TABLES - {"drift_detections"}
+    assert "trigger" not in {c["name"] for c in sa.inspect(engine).get_columns("model_versions")}
     migrate.downgrade(engine, "0004_environment_drift")  # 0005 takes away only the refusals table
-    assert tables(engine) == TABLES - {"model_version_refusals"}
+    assert tables(engine) == TABLES - {"model_version_refusals", "drift_detections"}
     migrate.upgrade(engine)
     assert "model_version_refusals" in tables(engine)
     migrate.downgrade(engine, "0001")
@@ -25,9 +28,25 @@ def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
     migrate.downgrade(engine, "base")
     assert tables(engine) == set() and migrate.current_revision(engine) is None
     migrate.upgrade(engine)
-    assert migrate.current_revision(engine) == "0005" and tables(engine) >= TABLES
+    assert migrate.current_revision(engine) == "0006" and tables(engine) >= TABLES
     with engine.connect() as conn:  # the guard triggers came back with the table
         triggers = conn.exec_driver_sql(
             "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal" if engine.dialect.name == "postgresql"
             else "SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars().all()
     assert any("events" in name for name in triggers)
+
+
+def test_the_log_admits_drift_detections_from_0006_only(engine: Engine) -> None:
+    insert = sa.text("INSERT INTO events (event_type, recorded_at, digest, payload) "
+                     "VALUES ('drift_detection', CURRENT_TIMESTAMP, 'd', '{}')")
+    migrate.downgrade(engine, "0005")
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert)
+    except sa.exc.IntegrityError:
+        pass
+    else:
+        raise AssertionError("0005's log accepted a drift_detection event")
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        conn.execute(insert)

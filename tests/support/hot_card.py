@@ -17,12 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from service.store.registry import ModelRegistry
 from sqlalchemy.engine import Engine
 
 from service.config import Settings
 from service.lifecycle.first_version import train_first_version
 from service.ml.specs import spec_for
+from service.models.registry import ModelRegistry
 from service.store.tables import predictions
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, synthetic_rows

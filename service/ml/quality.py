@@ -15,7 +15,7 @@ never the wall clock, so the same log gives the same report today, tomorrow and 
   its labels have had to arrive.
 
 Everything here is a pure function of `LabelledScore` rows (a prediction and its label as the projections
-hold them, both rebuilt from the log), so replay reproduces every figure (invariant 12, docs/INVARIANTS.md).
+hold them, both rebuilt from the log), so replay reproduces every figure (invariant 14, docs/INVARIANTS.md).
 
 A label `source` dimension (issue 29: customer, analyst, chargeback, ...) fits without changing `summarise`:
 it knows nothing of how its rows were grouped, so a per-source view groups rows by (bucket, source) and

@@ -1,0 +1,39 @@
+"""What `GET /v1/drift` and `fraudlog drift` show: the recorded drift detections, newest first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from sqlalchemy.engine import Engine
+
+from service.store.drift import list_detections
+
+
+class DriftDetectionView(msgspec.Struct, kw_only=True):
+    """One detection as the log holds it, with the position of its own event (`event_position`)."""
+
+    id: str
+    event_position: int
+    position: int  # where the detector fired
+    model_version: int
+    signal: str  # performance | score | features
+    detector: str
+    parameters: dict[str, Any]
+    window: list[int]  # first and last log position of the evidence
+    statistic: float
+    threshold: float
+    details: dict[str, Any]
+    action: str  # retrain | none
+    why: str
+    retrained_version: int | None = None
+
+
+class DriftPage(msgspec.Struct, kw_only=True):
+    items: list[DriftDetectionView]
+
+
+def drift_page(engine: Engine, *, limit: int = 100, model_version: int | None = None) -> DriftPage:
+    return DriftPage(items=[
+        DriftDetectionView(event_position=position, **msgspec.structs.asdict(detection))
+        for position, detection in list_detections(engine, limit=limit, model_version=model_version)])
