@@ -10,7 +10,9 @@ from sqlalchemy.engine import Engine
 
 from tests.support.hot_card import run_isolation
 
-pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
+# Exclusive: a latency ratio means something only when no other test shares the two cores (it runs alone,
+# after the parallel run, as the chaos run does).
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.exclusive]
 
 
 def test_a_burst_on_one_card_keeps_other_cards_p99_within_twice_the_control(
