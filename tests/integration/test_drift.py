@@ -139,7 +139,7 @@ def test_the_triggered_version_names_its_detection(engine: Engine) -> None:
     record = registry.get(scheduled.version)
     assert record.trigger == {"kind": "schedule", "window_from": trigger["window_from"],
                               "base_window": trigger["base_window"]}
-    assert record.training_data["first_position"] >= trigger["window_from"]
+    assert record.training_data.first_position >= trigger["window_from"]
 
 
 def test_replay_reproduces_the_detections_bit_for_bit(engine: Engine) -> None:
