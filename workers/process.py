@@ -7,16 +7,20 @@ what `fraudlog worker` runs).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
-from service.composition import worker_services
 from service.config import SECRET_KEY, Settings
 from service.tracing import configure_tracing
 from workers import tasks
 from workers.broker import broker_from_url
 from workers.middleware import sending_process_middleware, worker_process_middleware
 from workers.tracing import TracingMiddleware
+
+if TYPE_CHECKING:
+    from service.composition import WorkerServices
 
 
 def start_broker(settings: Settings) -> dramatiq.Broker:
@@ -47,5 +51,14 @@ def start_worker_process(settings: Settings | None = None) -> dramatiq.Broker:
     configure_tracing(settings.observability.tracing)
     broker = broker_from_url(settings.broker_url, worker_process_middleware(settings, tasks.StructuredLogging()))
     tasks.bind(broker, settings.queue_prefix)
-    tasks.run_jobs(broker, tasks.WorkerJobs(lambda: worker_services(settings)))
+    tasks.run_jobs(broker, tasks.WorkerJobs(lambda: _worker_services(settings)))
     return broker
+
+
+def _worker_services(settings: Settings) -> WorkerServices:
+    # Imported on the first message, after Dramatiq's Prometheus middleware set up the worker's metrics
+    # directory: the composition imports prometheus_client, which picks its value store when first imported
+    # (a worker that imported it at start-up exported nothing: tests/integration/test_worker_metrics.py).
+    from service.composition import worker_services
+
+    return worker_services(settings)

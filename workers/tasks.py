@@ -15,18 +15,23 @@ import copy
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from service.alerts.relay import DeliveryReport, deliver_pending
 from service.alerts.schedule import RetrySchedule
-from service.composition import WorkerServices
 from service.gc_tuning import freeze_long_lived_objects
 from service.logs import configure_logging, position_ranges
 from service.ml.environment import EnvironmentMismatch
 from workers.delivery import DeliveryThread
 from workers.priority import SmallFirst
+
+if TYPE_CHECKING:
+    # Not at run time: the composition imports prometheus_client, and a worker process must import it only
+    # after Dramatiq's Prometheus middleware has chosen its multiprocess directory (workers.middleware).
+    from service.composition import WorkerServices
 
 log = logging.getLogger("fraudlog.worker")
 

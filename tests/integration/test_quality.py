@@ -15,6 +15,7 @@ from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
 
+from service.api.dependencies import services_of
 from service.cli import main
 from service.config import ApiKey, Settings
 from service.models.registry import ModelRegistry
@@ -133,7 +134,7 @@ def client(database_url: str) -> Iterator[TestClient[Any]]:
 
 
 def test_the_endpoint_answers_the_report_and_problems_for_bad_input(client: TestClient[Any]) -> None:
-    engine = client.app.state.engine
+    engine = services_of(client.app).engine
     version, _ = known_stream(engine)
     answer = client.get(f"/v1/models/{version}/quality", params={"bucket": "1h", "limit": 2})
     assert answer.status_code == 200
@@ -194,7 +195,7 @@ def test_the_command_fails_in_one_line_on_bad_input(engine: Engine, cli_env: Non
 
 
 def test_metrics_report_each_live_versions_current_window(client: TestClient[Any]) -> None:
-    engine = client.app.state.engine
+    engine = services_of(client.app).engine
     version, _ = known_stream(engine)
     families = {f.name: f.samples for f in text_string_to_metric_families(client.get("/metrics").text)}
 
@@ -217,7 +218,7 @@ def test_the_endpoint_needs_the_analyst_role(sqlite_url: str) -> None:
     keys = (ApiKey("feeder", "ingest", "k-ingest"), ApiKey("viewer", "analyst", "k-analyst"))
     settings = Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://", api_keys=keys)
     with api_client(settings) as client:
-        install_version(client.app.state.engine)
+        install_version(services_of(client.app).engine)
         statuses = [client.get("/v1/models/1/quality", headers=headers).status_code
                     for headers in ({}, {"Authorization": "Bearer k-ingest"}, {"Authorization": "Bearer k-analyst"})]
     assert statuses == [401, 403, 200]

@@ -179,7 +179,7 @@ def test_every_api_process_answers_ready_alike_after_the_champion_is_tampered(sq
     that verified it after answered 503, so `/ready` behind a load balancer flapped until a worker restarted."""
     settings = Settings(database_url=sqlite_url, secret_key=SECRET, alert_sink="memory://")
     with api_client(settings) as first, api_client(settings) as second:
-        engine = first.app.state.engine
+        engine = services_of(first.app).engine
         version = install_version(engine)
         assert first.get("/ready").status_code == 200  # verified, before the tamper
         tamper_artifact(engine, version, with_digest=True)
