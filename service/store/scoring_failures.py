@@ -82,7 +82,7 @@ def clear_failures(engine: Engine, transaction_ids: Sequence[str] | None = None)
     """Delete the failures of `transaction_ids` (None: every one); returns their positions, each once, in order."""
     where = [] if transaction_ids is None else [scoring_failures.c.transaction_id.in_(list(transaction_ids))]
     with write_transaction(engine) as conn:
-        positions = conn.execute(sa.select(sa.distinct(scoring_failures.c.position)).where(*where)).scalars().all()
+        positions = conn.execute(sa.select(scoring_failures.c.position).where(*where).distinct()).scalars().all()
         conn.execute(sa.delete(scoring_failures).where(*where))
     return sorted(int(p) for p in positions)
 
