@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,8 +19,11 @@ from service.cli import main
 from service.feed.watermark import FeedWatermark
 from service.ml.specs import custom_spec
 from service.models.registry import ModelRegistry
+from service.replay import replay
+from service.replay.rebuild import rebuild
 from service.scoring.scorer import Scorer
 from service.scoring.sweeper import Sweeper
+from service.store.engine import create_engine
 from service.store.scoring_failures import ATTEMPTS, failures_for
 from service.store.tables import predictions, scoring_failures
 from tests.support.event_log import append_transactions
@@ -123,3 +127,21 @@ def test_the_transaction_view_and_metrics_show_the_failure(database_url: str, en
         assert failure["champion"] is True and failure["error"].startswith("ValueError")
         assert client.get(f"/v1/transactions/{rows[8][0]['transaction_id']}").json()["scoring_failures"] == []
         assert "fraudlog_scoring_failures 1.0" in client.get("/metrics").text
+
+
+def test_replay_reproduces_and_rebuild_recreates_the_failures(database_url: str, engine: Engine,
+                                                              tmp_path: Path) -> None:
+    install_poisoned_champion(engine)
+    rows = poisoned_batch(seed=44)
+    Scorer(engine, ModelRegistry(engine, SECRET)).score_positions(append_transactions(engine, rows))
+    assert replay(engine, ModelRegistry(engine, SECRET)).reproduced
+
+    target_url = f"sqlite:///{tmp_path / 'rebuilt.db'}"
+    rebuild(engine, target_url, SECRET)
+    target = create_engine(target_url)
+    try:
+        assert recorded_failures(target) == recorded_failures(engine) != []
+        assert champion_predictions(target) == champion_predictions(engine) == 19
+        assert replay(target, ModelRegistry(target, SECRET)).reproduced
+    finally:
+        target.dispose()
