@@ -145,3 +145,34 @@ def test_replay_reproduces_and_rebuild_recreates_the_failures(database_url: str,
         assert replay(target, ModelRegistry(target, SECRET)).reproduced
     finally:
         target.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.rabbitmq
+@pytest.mark.slow
+def test_on_postgres_and_rabbitmq_a_raising_model_leaves_one_failure_and_nineteen_scored(
+        pg_engine: Engine, pg_url: str, rabbitmq_url: str) -> None:
+    """Issue 27 item 3's reproduction: POST 20 transactions, one of them the amount the champion raises on, to an
+    API on Postgres and RabbitMQ with a real worker process."""
+    from service.config import Settings
+    from tests.support.api import served_api
+    from tests.support.processes import wait_until, worker
+
+    install_poisoned_champion(pg_engine)
+    rows = poisoned_batch(seed=45)
+    settings = Settings(database_url=pg_url, broker_url=rabbitmq_url, secret_key=SECRET, alert_sink="memory://",
+                        queue_prefix=os.environ["FRAUDLOG_QUEUE_PREFIX"])
+    with served_api(settings, background=True) as url, httpx.Client(base_url=url, timeout=60) as client, \
+            worker(pg_url, rabbitmq_url):
+        assert client.post("/v1/transactions", json=[body for body, _ in rows]).status_code == 202
+        wait_until(lambda: champion_predictions(pg_engine) == 19 and len(recorded_failures(pg_engine)) == 1,
+                   timeout=120, message="19 scored and one failure recorded")
+        [(poison_id, _, champion, attempts)] = recorded_failures(pg_engine)
+        assert (poison_id, champion, attempts) == (rows[7][0]["transaction_id"], True, ATTEMPTS)
+        # The failure is final: the feed's cursor moves past it to the last of the 20.
+        last = max(p["position"] for p in [client.get(f"/v1/transactions/{body['transaction_id']}").json()
+                                           ["transaction"] for body, _ in rows])
+        wait_until(lambda: int(client.get("/v1/predictions", params={"after": 0}).json()["next_cursor"]) >= last,
+                   message="the feed's cursor to pass the failed transaction")
+        items = client.get("/v1/predictions", params={"after": 0, "limit": 100}).json()["items"]
+        assert len(items) == 19 and poison_id not in {i["transaction_id"] for i in items}
