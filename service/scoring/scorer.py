@@ -9,7 +9,8 @@ a version trained under other minor versions of river, numpy or scipy, unless al
 A version whose artifact fails verification is a permanent failure, not a transient one: it is recorded as
 refused (`service.store.refusals`) and logged once per process, the batch is scored with the versions that do
 verify, and events whose champion is refused are left unscored (they wait for an operator: /ready says so)
-rather than failing the whole message into twenty retries.
+rather than failing the whole message into twenty retries, until a champion that verifies serves: that one then
+scores them, as their champion (`_serve_refused_backlog`).
 
 A model that raises on one transaction is the same kind of failure for that transaction alone: its score is
 tried a bounded number of times, then recorded as a scoring failure (`service.store.scoring_failures`) while
@@ -87,6 +88,7 @@ class Scorer:
         records = batch.records
         assigned = {r.view.position: table.assignment_at(r.view.position) for r in records}
         usable = self._usable({version for a in assigned.values() for version in a.versions})
+        assigned, usable = self._serve_refused_backlog(assigned, usable, table)
         targets = [r.view for r in records if assigned[r.view.position].champion in usable]
         unassigned = sum(1 for a in assigned.values() if a.champion is None)
         refused = len(records) - len(targets) - unassigned
@@ -111,6 +113,25 @@ class Scorer:
             log.info("alert created", extra={k: alert[k] for k in ("transaction_id", "model_version", "score",
                                                                    "threshold")})
         return ScoreReport(len(records), len(rows), len(created), unassigned, refused, len(failures))
+
+    def _serve_refused_backlog(self, assigned: dict[int, Assignment], usable: dict[int, LoadedVersion],
+                               table: AssignmentTable) -> tuple[dict[int, Assignment], dict[int, LoadedVersion]]:
+        """Events whose champion's artifact is refused are scored by the champion serving now, when it is servable:
+        the backlog a refused champion left is not stranded once a good version is promoted (issue 27, item 2).
+        Their challengers still score as challengers."""
+        stranded = [p for p, a in assigned.items() if a.champion is not None and a.champion not in usable]
+        serving = table.current().champion
+        if not stranded or serving is None or serving in self._refused:
+            return assigned, usable
+        usable = {**usable, **self._usable({serving})}
+        if serving not in usable:
+            return assigned, usable
+        served = dict(assigned)
+        for position in stranded:
+            served[position] = Assignment(serving, tuple(v for v in assigned[position].challengers if v != serving))
+        log.warning("%d events whose champion's artifact is refused are scored by model version %d, the champion "
+                    "serving now", len(stranded), serving, extra={"model_version": serving})
+        return served, usable
 
     def _usable(self, versions: set[int]) -> dict[int, LoadedVersion]:
         """The verified versions among `versions`; each refused one is recorded and logged once."""
