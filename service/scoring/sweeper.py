@@ -6,9 +6,9 @@ and on a schedule, and asks for every transaction recorded more than a grace per
 prediction from its champion.
 
 Events whose champion's artifact is refused (`service.store.refusals`) are not re-rung while the champion serving
-now is refused too: scoring them fails until an operator acts, so ringing them every sweep would only spin. Once a
-champion that verifies serves, they are rung again and it scores them (`Scorer._serve_refused_backlog`). They are reported once and passed;
-should the refusal be cleared, the sweeper starts again from the beginning of the log.
+now is refused too: scoring them fails until an operator acts, so ringing them every sweep would only spin. They
+are reported once and passed. Should the refusal be cleared, or a champion that verifies be promoted (it then
+scores them: `Scorer._serve_refused_backlog`), the sweeper starts again from the beginning of the log.
 """
 
 from __future__ import annotations
