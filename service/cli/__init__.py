@@ -22,6 +22,7 @@ from service.cli import (
     rebuild,
     relay,
     replay,
+    rescore,
     scheduler,
     serve,
     simulate,
@@ -38,7 +39,7 @@ from service.store.errors import StoreError
 from workers.scheduler import SchedulerAlreadyRunning
 
 COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, drift, stats, simulate, tail, keys,
-            replay, rebuild)
+            replay, rebuild, rescore)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -69,6 +69,9 @@ def database_families(figures: DatabaseFigures) -> list[Metric]:
                backlog["oldest_age_seconds"] or 0.0),
         _gauge("fraudlog_unassigned_transactions",
                "Transactions recorded before any champion was promoted (never scored).", backlog.get("unassigned", 0)),
+        _gauge("fraudlog_scoring_failures",
+               "Transactions their champion could not score after bounded attempts (recorded scoring failures, "
+               "out of the backlog until `fraudlog rescore`).", backlog.get("failed", 0)),
     ]
     families.extend(_latency(kind, histogram) for kind, histogram in figures.histograms.items())
     throughput = GaugeMetricFamily(

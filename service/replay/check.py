@@ -91,7 +91,8 @@ def replay(engine: Engine, registry: ModelRegistry, *, start: int | None = None,
         lower = span.start - 1
         for targets in transaction_chunks(conn, span.start, span.stop, chunk):
             categories = categories_scoring(registry, table, targets)
-            replayed = recompute(registry, table, targets, walk.features(conn, targets, categories), categories)
+            # A score that raises is the scorer's recorded failure, not a prediction: replay expects none there.
+            replayed = recompute(registry, table, targets, walk.features(conn, targets, categories), categories, [])
             versions.update(p.model_version for p in replayed)
             upper = targets[-1].position
             compare_chunk(stored_predictions(conn, lower, upper), replayed, tally)

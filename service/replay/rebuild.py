@@ -12,6 +12,8 @@ log can re-derive. Every other table is then recomputed from the copied log alon
   (features from the log, scores from the verified artifacts). `scored_at` is the rebuild's wall clock: when
   each row was really computed. The original scoring times are not in the log, so latency statistics of a
   rebuilt database describe the rebuild, not the original service.
+- `scoring_failures`: a (transaction, version) whose score raises on every attempt is recorded as the scorer
+  records it (`service.store.scoring_failures`), with the rebuild's wall clock as `failed_at`.
 - `alerts`: one per champion prediction at or above its threshold, with the same deterministic id
   (`alert_id_for`). Delivery state is not in the log, and a rebuilt alert must never reach a customer a
   second time, so each is written `sent` with `last_error` set to `REBUILT_MARKER`, `sent_at` NULL (when
@@ -46,7 +48,7 @@ from service.ml.artifact import verify
 from service.models.registry import ModelRegistry
 from service.replay.collect import collected_per_chunk
 from service.replay.history import FeatureWalk
-from service.replay.recompute import Recomputed, categories_scoring, recompute
+from service.replay.recompute import Failed, Recomputed, categories_scoring, recompute
 from service.store import migrate
 from service.store.bulk_load import continue_positions_after_copy, insert_copied
 from service.store.drift import project_detections
@@ -56,6 +58,7 @@ from service.store.event_log import EventRecord, count_by_type, walk
 from service.store.labels import project_labels
 from service.store.outbox import SENT, alert_row, insert_alert_rows
 from service.store.predictions import insert_predictions
+from service.store.scoring_failures import ATTEMPTS, failure_row, insert_failures
 from service.store.snapshot import read_only_snapshot
 from service.store.stats import row_counts
 from service.store.tables import events
@@ -67,7 +70,8 @@ REBUILT_MARKER = "rebuilt: delivery state not carried over"
 MAX_ID_LENGTH = int(cast(sa.String, events.c.transaction_id.type).length or 0)
 COPIED_TABLES = ("events", "model_versions")  # the source of truth, and immutable artifacts
 # Recomputed from the copied log. A rebuild verifies every artifact first, so the refusals it derives are none.
-DERIVED_TABLES = ("labels", "predictions", "alerts", "model_version_refusals", "drift_detections")
+DERIVED_TABLES = ("labels", "predictions", "alerts", "model_version_refusals", "drift_detections",
+                  "scoring_failures")
 
 
 class RebuildRefused(StoreError):
@@ -204,7 +208,12 @@ def _append_chunk(conn: Connection, registry: ModelRegistry, table: AssignmentTa
     if transactions:
         views = [TxView.from_payload(r.position, r.payload) for r in transactions]
         categories = categories_scoring(registry, table, views)
-        scored = recompute(registry, table, views, walk_features.features(conn, views, categories), categories)
+        failed: list[Failed] = []
+        scored = recompute(registry, table, views, walk_features.features(conn, views, categories), categories,
+                           failed)
+        insert_failures(conn, [failure_row(transaction_id=f.transaction_id, model_version=f.model_version,
+                                           position=f.position, champion=f.champion, error=f.error,
+                                           attempts=ATTEMPTS, failed_at=datetime.now(UTC)) for f in failed])
         counts.predictions += len(scored)
         counts.alerts += _insert_scores(conn, scored, {tx.position: tx for tx in views},
                                         {r.position: r.recorded_at for r in transactions})

@@ -9,6 +9,7 @@ which is why a replay can expect bit-for-bit equality (invariants 3 and 4, docs/
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from service.domain.assignment import Assignment, AssignmentTable
 from service.domain.features import FeatureValues, TxView
@@ -16,6 +17,7 @@ from service.ml.specs import score_one, union_categories
 from service.models.cache import LoadedVersion
 from service.models.registry import ModelRegistry
 from service.store.predictions import PredictionRecord
+from service.store.scoring_failures import ATTEMPTS
 
 # One prediction as the log says it must be: exactly the fields stored, so the two compare field by field.
 Recomputed = PredictionRecord
@@ -33,10 +35,24 @@ def categories_scoring(registry: ModelRegistry, table: AssignmentTable, targets:
     return union_categories(registry.load(version).spec for version in versions)
 
 
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A (transaction, version) whose score raised on every attempt: what the scorer records as a scoring
+    failure (`service.store.scoring_failures`) instead of a prediction."""
+
+    transaction_id: str
+    model_version: int
+    position: int
+    champion: bool
+    error: Exception
+
+
 def recompute(registry: ModelRegistry, table: AssignmentTable, targets: Sequence[TxView],
-              features: dict[int, FeatureValues], categories: Sequence[str] = ()) -> list[Recomputed]:
+              features: dict[int, FeatureValues], categories: Sequence[str] = (),
+              failures: list[Failed] | None = None) -> list[Recomputed]:
     """Every prediction the scorer must have written for `targets`, in target order, from `features`
-    computed with `categories` (at least `categories_scoring`'s)."""
+    computed with `categories` (at least `categories_scoring`'s). Given `failures`, a score that raises on every
+    one of the scorer's `ATTEMPTS` is appended there, as the scorer records it, rather than raised."""
     result: list[Recomputed] = []
     loaded: dict[int, LoadedVersion] = {}
     for tx in targets:
@@ -44,9 +60,28 @@ def recompute(registry: ModelRegistry, table: AssignmentTable, targets: Sequence
         for version in scoring_versions(assignment):
             model = loaded.get(version) or loaded.setdefault(version, registry.load(version))
             own = model.spec.own_features(features[tx.position], categories)
-            result.append(Recomputed(tx.transaction_id, version, tx.position, version == assignment.champion,
-                                     float(score_one(model.model, model.spec, own)), model.threshold, own))
+            champion = version == assignment.champion
+            try:
+                score = _score_with_attempts(model, own, ATTEMPTS if failures is not None else 1)
+            except Exception as exc:
+                if failures is None:
+                    raise
+                failures.append(Failed(tx.transaction_id, version, tx.position, champion, exc))
+                continue
+            result.append(Recomputed(tx.transaction_id, version, tx.position, champion, score, model.threshold,
+                                     own))
     return result
+
+
+def _score_with_attempts(model: LoadedVersion, own: FeatureValues, attempts: int) -> float:
+    """As the scorer tries a score (`Scorer._predict`): the last attempt's error is raised."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return float(score_one(model.model, model.spec, own))
+        except Exception:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
 
 
 def score_with(registry: ModelRegistry, version: int, tx: TxView, features: FeatureValues, *,

@@ -9,7 +9,12 @@ a version trained under other minor versions of river, numpy or scipy, unless al
 A version whose artifact fails verification is a permanent failure, not a transient one: it is recorded as
 refused (`service.store.refusals`) and logged once per process, the batch is scored with the versions that do
 verify, and events whose champion is refused are left unscored (they wait for an operator: /ready says so)
-rather than failing the whole message into twenty retries.
+rather than failing the whole message into twenty retries, until a champion that verifies serves: that one then
+scores them, as their champion (`_serve_refused_backlog`).
+
+A model that raises on one transaction is the same kind of failure for that transaction alone: its score is
+tried a bounded number of times, then recorded as a scoring failure (`service.store.scoring_failures`) while
+the rest of the batch is scored; `fraudlog rescore` scores it again once the model is fixed.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from service.store.engine import PinglessConnections
 from service.store.history import fetch_history
 from service.store.refusals import clear_refusal, record_refusal
 from service.store.scoring_batch import BatchRead, read_batch, write_batch
+from service.store.scoring_failures import ATTEMPTS, commit_failures, failure_row
 
 log = logging.getLogger("fraudlog.scoring")
 
@@ -46,6 +52,7 @@ class ScoreReport:
     alerts: int
     unassigned: int  # events with no champion: before the first promotion
     refused: int = 0  # events left unscored because their champion's artifact does not verify
+    failed: int = 0  # (transaction, version) pairs whose score raised on every attempt: recorded as failures
 
 
 class Scorer:
@@ -81,6 +88,7 @@ class Scorer:
         records = batch.records
         assigned = {r.view.position: table.assignment_at(r.view.position) for r in records}
         usable = self._usable({version for a in assigned.values() for version in a.versions})
+        assigned, usable = self._serve_refused_backlog(assigned, usable, table)
         targets = [r.view for r in records if assigned[r.view.position].champion in usable]
         unassigned = sum(1 for a in assigned.values() if a.champion is None)
         refused = len(records) - len(targets) - unassigned
@@ -97,13 +105,33 @@ class Scorer:
         history = fetch_history(conn, query, categories=categories) if query else []
         features = batch_features(todo, history, categories)
         recorded_at = {r.view.position: r.recorded_at for r in records}
-        rows, alerts = self._predict(recorded_at, todo, assigned, usable, features, categories, done)
+        rows, alerts, failures = self._predict(recorded_at, todo, assigned, usable, features, categories, done)
+        commit_failures(conn, failures)
         new_ids = write_batch(conn, rows, alerts)
         created = [alert for alert in alerts if alert["transaction_id"] in new_ids]
         for alert in created:  # after the commit: these alerts exist
             log.info("alert created", extra={k: alert[k] for k in ("transaction_id", "model_version", "score",
                                                                    "threshold")})
-        return ScoreReport(len(records), len(rows), len(created), unassigned, refused)
+        return ScoreReport(len(records), len(rows), len(created), unassigned, refused, len(failures))
+
+    def _serve_refused_backlog(self, assigned: dict[int, Assignment], usable: dict[int, LoadedVersion],
+                               table: AssignmentTable) -> tuple[dict[int, Assignment], dict[int, LoadedVersion]]:
+        """Events whose champion's artifact is refused are scored by the champion serving now, when it is servable:
+        the backlog a refused champion left is not stranded once a good version is promoted (issue 27, item 2).
+        Their challengers still score as challengers."""
+        stranded = [p for p, a in assigned.items() if a.champion is not None and a.champion not in usable]
+        serving = table.current().champion
+        if not stranded or serving is None or serving in self._refused:
+            return assigned, usable
+        usable = {**usable, **self._usable({serving})}
+        if serving not in usable:
+            return assigned, usable
+        served = dict(assigned)
+        for position in stranded:
+            served[position] = Assignment(serving, tuple(v for v in assigned[position].challengers if v != serving))
+        log.warning("%d events whose champion's artifact is refused are scored by model version %d, the champion "
+                    "serving now", len(stranded), serving, extra={"model_version": serving})
+        return served, usable
 
     def _usable(self, versions: set[int]) -> dict[int, LoadedVersion]:
         """The verified versions among `versions`; each refused one is recorded and logged once."""
@@ -134,9 +162,10 @@ class Scorer:
     def _predict(self, recorded_at: dict[int, datetime], todo: Sequence[TxView], assigned: dict[int, Assignment],
                  usable: dict[int, LoadedVersion], features: dict[int, FeatureValues], categories: Sequence[str],
                  done: set[tuple[str, int]],
-                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
         rows: list[dict[str, Any]] = []
         alerts: list[dict[str, Any]] = []
+        failures: list[dict[str, Any]] = []
         debug = log.isEnabledFor(logging.DEBUG)  # else the per-prediction timing and its record cost nothing
         for tx in todo:
             assignment = assigned[tx.position]
@@ -147,9 +176,19 @@ class Scorer:
                 loaded = usable[version]
                 started = time.perf_counter() if debug else 0.0
                 own = loaded.spec.own_features(features[tx.position], categories)
-                score = float(score_one(loaded.model, loaded.spec, own))
-                scored_at = datetime.now(UTC)
                 champion = version == assignment.champion
+                try:
+                    score = _score_with_retries(loaded, own)
+                except Exception as exc:  # the model's code raised on this input: the rest of the batch goes on
+                    failures.append(failure_row(transaction_id=tx.transaction_id, model_version=version,
+                                                position=tx.position, champion=champion, error=exc,
+                                                attempts=ATTEMPTS, failed_at=datetime.now(UTC)))
+                    log.error("model version %d could not score transaction %s after %d attempts; recorded as a "
+                              "scoring failure (fraudlog rescore re-scores it)", version, tx.transaction_id,
+                              ATTEMPTS, exc_info=True, extra={"transaction_id": tx.transaction_id,
+                                                              "model_version": version, "position": tx.position})
+                    continue
+                scored_at = datetime.now(UTC)
                 rows.append({"transaction_id": tx.transaction_id, "model_version": version,
                              "position": tx.position, "champion": champion, "score": score,
                              "threshold": loaded.threshold, "features": own,
@@ -162,4 +201,15 @@ class Scorer:
                     alerts.append({"transaction_id": tx.transaction_id, "card_id": tx.card_id, "score": score,
                                    "threshold": loaded.threshold, "model_version": version, "position": tx.position,
                                    "created_at": scored_at})
-        return rows, alerts
+        return rows, alerts, failures
+
+
+def _score_with_retries(loaded: LoadedVersion, own: FeatureValues) -> float:
+    """The score, tried `ATTEMPTS` times: a model that raises on this input raises the last attempt's error."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return float(score_one(loaded.model, loaded.spec, own))
+        except Exception:
+            if attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")

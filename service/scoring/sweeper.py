@@ -5,9 +5,10 @@ broker forgot). The sweeper turns that loss into latency instead of data: it run
 and on a schedule, and asks for every transaction recorded more than a grace period ago that still has no
 prediction from its champion.
 
-Events whose champion's artifact is refused (`service.store.refusals`) are not re-rung: scoring them fails
-until an operator acts, so ringing them every sweep would only spin. They are reported once and passed;
-should the refusal be cleared, the sweeper starts again from the beginning of the log.
+Events whose champion's artifact is refused (`service.store.refusals`) are not re-rung while the champion serving
+now is refused too: scoring them fails until an operator acts, so ringing them every sweep would only spin. They
+are reported once and passed. Should the refusal be cleared, or a champion that verifies be promoted (it then
+scores them: `Scorer._serve_refused_backlog`), the sweeper starts again from the beginning of the log.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Sweeper:
         self.grace = grace
         self.watermark = 0
         self._refused: set[int] = set()
+        self._stranded: set[int] = set()  # refused champions whose events are passed: no servable champion serves
 
     def find_unscored(self, *, limit: int = 100_000, now: datetime | None = None,
                       grace: timedelta | None = None) -> list[int]:
@@ -52,11 +54,16 @@ class Sweeper:
         if first is None:
             return []
         refused = self._refused_versions()
+        # A refused champion's events are scored by the champion serving now, unless it is refused too (`Scorer`).
+        stranded = refused if table.current().champion in refused or table.current().champion is None else set()
+        if self._stranded and not stranded:  # a servable champion now serves: the events passed are scorable
+            self.watermark = 0
+        self._stranded = stranded
         cutoff = (now or datetime.now(UTC)) - (self.grace if grace is None else grace)
         scanned_through = last_position_recorded_before(self.engine, cutoff, after=self.watermark)
         found = unscored_positions(self.engine, after=self.watermark, first_scorable=first + 1,
                                    recorded_before=cutoff, limit=limit)
-        positions = [p for p in found if table.assignment_at(p).champion not in refused]
+        positions = [p for p in found if table.assignment_at(p).champion not in stranded]
         if len(positions) < len(found):
             waiting = sorted(v for v in refused if any(table.assignment_at(p).champion == v for p in found))
             log.warning("sweep passed %d unscored events whose champion (model version %s) has a refused artifact; "

@@ -1,7 +1,8 @@
 """The prediction feed's two questions of the database: how far is the log final, and what lies below that.
 
 A position is *final* for the feed when nothing more will ever be written for it there: a control or
-label event, a transaction whose champion prediction is committed, or a transaction that no champion
+label event, a transaction whose champion prediction is committed, a transaction its champion failed to
+score (a recorded scoring failure, `service.store.scoring_failures`), or a transaction that no champion
 was serving (the service decides which; see `service/feed/watermark.py`). The feed delivers only below
 the highest position under which every position is final (invariant 11, docs/INVARIANTS.md), because
 predictions commit out of log order: workers score batches in parallel and the sweeper re-rings old
@@ -18,10 +19,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from service.domain.events import EVENT_TRANSACTION
+from service.store.scoring_failures import champion_failed
 from service.store.tables import decode_json, events, json_text, predictions
 
 _champion_prediction = sa.exists().where(predictions.c.transaction_id == events.c.transaction_id,
                                          predictions.c.champion)
+_champion_final = sa.or_(_champion_prediction, champion_failed(events.c.transaction_id))
 # Uncorrelated on purpose: the log's last position, not the row's own.
 _last = sa.select(sa.func.max(events.c.position)).correlate(None).scalar_subquery()
 
@@ -29,7 +32,7 @@ _last = sa.select(sa.func.max(events.c.position)).correlate(None).scalar_subquer
 @dataclass(frozen=True, slots=True)
 class LogFrontier:
     """`last`: the log's highest position; `first_open`: the lowest transaction above the scan's start
-    that has no champion prediction yet (None when every one has)."""
+    that has neither a champion prediction nor a champion's scoring failure yet (None when every one has)."""
 
     last: int
     first_open: int | None
@@ -44,7 +47,7 @@ def log_frontier(conn: Connection, after: int) -> LogFrontier:
     """
     first_open = (sa.select(events.c.position)
                   .where(events.c.position > after, events.c.position <= _last,
-                         events.c.event_type == EVENT_TRANSACTION, ~_champion_prediction)
+                         events.c.event_type == EVENT_TRANSACTION, ~_champion_final)
                   .order_by(events.c.position).limit(1).scalar_subquery())
     last, first = conn.execute(sa.select(_last, first_open)).one()
     return LogFrontier(int(last or 0), None if first is None else int(first))

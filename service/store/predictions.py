@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection, Engine
 from service.domain.events import EVENT_TRANSACTION
 from service.domain.records import PredictionRow
 from service.store.backend import backend_for
+from service.store.scoring_failures import champion_failed
 from service.store.tables import decode_json, events, json_text, predictions
 
 LOOKUP_CHUNK = 5_000
@@ -91,9 +92,11 @@ def unscored_positions(engine: Engine, *, after: int, first_scorable: int, recor
                        limit: int) -> list[int]:
     """Transaction events with no champion prediction yet, recorded before a grace cutoff.
 
-    Events before the first champion promotion have no champion by definition and are never unscored.
+    Events before the first champion promotion have no champion by definition and are never unscored; nor is an
+    event its champion failed to score (`service.store.scoring_failures`): ringing it again would only fail again.
     """
-    scored = sa.exists().where(predictions.c.transaction_id == events.c.transaction_id, predictions.c.champion)
+    scored = sa.or_(sa.exists().where(predictions.c.transaction_id == events.c.transaction_id, predictions.c.champion),
+                    champion_failed(events.c.transaction_id))
     stmt = (sa.select(events.c.position)
             .where(events.c.event_type == EVENT_TRANSACTION,
                    events.c.position > max(after, first_scorable - 1),

@@ -18,7 +18,8 @@ from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_TRANSACTIO
 from service.ml.metrics import roc_auc
 from service.store.backend import backend_for
 from service.store.outbox import count_by_status
-from service.store.tables import alerts, events, labels, model_versions, predictions
+from service.store.scoring_failures import champion_failed
+from service.store.tables import alerts, events, labels, model_versions, predictions, scoring_failures
 
 LATENCY_SAMPLE = 10_000
 OLDEST_SEARCH_WINDOW = 200_000
@@ -87,10 +88,14 @@ def _backlog(conn: Connection, counts: dict[str, int], now: datetime) -> dict[st
     first = conn.execute(sa.select(sa.func.min(events.c.position)).where(
         events.c.event_type == EVENT_PROMOTION)).scalar()
     if first is None:
-        return {"count": 0, "oldest_age_seconds": None, "unassigned": counts["transactions"]}
+        return {"count": 0, "oldest_age_seconds": None, "unassigned": counts["transactions"], "failed": 0}
     scorable = conn.execute(sa.select(sa.func.count()).select_from(events).where(
         events.c.event_type == EVENT_TRANSACTION, events.c.position > first)).scalar() or 0
-    scored = sa.exists().where(predictions.c.transaction_id == events.c.transaction_id, predictions.c.champion)
+    scored = sa.or_(sa.exists().where(predictions.c.transaction_id == events.c.transaction_id, predictions.c.champion),
+                    champion_failed(events.c.transaction_id))
+    # A transaction its champion failed to score is final (`service.store.scoring_failures`): not backlog.
+    failed = conn.execute(sa.select(sa.func.count()).select_from(scoring_failures).where(
+        scoring_failures.c.champion)).scalar() or 0
     # Look for the oldest unscored event among the newest positions only: a scan from the start of a
     # million-event log on every dashboard refresh would cost more than the answer is worth.
     last = conn.execute(sa.select(sa.func.max(events.c.position))).scalar() or 0
@@ -99,9 +104,10 @@ def _backlog(conn: Connection, counts: dict[str, int], now: datetime) -> dict[st
         ~scored).order_by(events.c.position).limit(1)).scalar()
     oldest_at = None if oldest is None else (oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC))
     return {
-        "count": max(0, int(scorable) - counts["scored"]),
+        "count": max(0, int(scorable) - counts["scored"] - int(failed)),
         "oldest_age_seconds": None if oldest_at is None else max(0.0, (now - oldest_at).total_seconds()),
         "unassigned": counts["transactions"] - int(scorable),
+        "failed": int(failed),
     }
 
 

@@ -187,3 +187,18 @@ model_version_refusals = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),
     sa.Column("refused_at", UTCDateTime(), nullable=False),
 )
+
+# A transaction a model version could not score after bounded attempts (service/store/scoring_failures.py):
+# final for the feed and the sweeper, like a prediction, until `fraudlog rescore` deletes it.
+scoring_failures = sa.Table(
+    "scoring_failures",
+    metadata,
+    sa.Column("transaction_id", sa.String(128), primary_key=True),
+    sa.Column("model_version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("position", BigInt, nullable=False),
+    sa.Column("champion", sa.Boolean, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("failed_at", UTCDateTime(), nullable=False),
+)
+sa.Index("ix_scoring_failures_position", scoring_failures.c.position)

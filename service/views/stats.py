@@ -16,11 +16,13 @@ from service.views.models import LiveMetrics
 
 class Backlog(msgspec.Struct, kw_only=True):
     """Transactions a champion should score and has not yet; `oldest_age_seconds` is null without any.
-    `unassigned` counts the transactions recorded before the first promotion (never scored)."""
+    `unassigned` counts the transactions recorded before the first promotion (never scored); `failed` those
+    their champion could not score (recorded scoring failures, out of the backlog until `fraudlog rescore`)."""
 
     count: int
     oldest_age_seconds: float | None
     unassigned: int
+    failed: int = 0
 
 
 class Percentiles(msgspec.Struct, kw_only=True):

@@ -20,6 +20,7 @@ from service.store.event_log import EventLog, EventRecord
 from service.store.labels import label_for
 from service.store.outbox import AlertRecord, alert_for_transaction
 from service.store.predictions import PredictionRecord, predictions_for
+from service.store.scoring_failures import failures_for
 from service.views.audit import LineageSummary, PredictionAudit, audit_predictions
 from service.views.statuses import AlertStatus
 
@@ -74,6 +75,17 @@ class TransactionAlert(msgspec.Struct, kw_only=True):
     last_error: str | None
 
 
+class ScoringFailureView(msgspec.Struct, kw_only=True):
+    """A model version that could not score the transaction (its score raised on every attempt); `fraudlog
+    rescore` scores it again once the model is fixed."""
+
+    model_version: int
+    champion: bool
+    error: str
+    attempts: int
+    failed_at: str
+
+
 class TransactionView(msgspec.Struct, kw_only=True):
     """The body of `GET /v1/transactions/{transaction_id}`."""
 
@@ -81,6 +93,7 @@ class TransactionView(msgspec.Struct, kw_only=True):
     predictions: list[PredictionView]
     label: LabelView | None
     alert: TransactionAlert | None
+    scoring_failures: list[ScoringFailureView] = msgspec.field(default_factory=list)
 
 
 def load_transaction_view(engine: Engine, transaction_id: str, registry: ModelRegistry | None = None,
@@ -97,9 +110,12 @@ def load_transaction_view(engine: Engine, transaction_id: str, registry: ModelRe
     if registry is not None and rows:
         audits = audit_predictions(registry, event, [_stored(row) for row in rows])
         shown = [_with_audit(view, audits[view.model_version]) for view in shown]
+    failures = [ScoringFailureView(model_version=f.model_version, champion=f.champion, error=f.error,
+                                   attempts=f.attempts, failed_at=format_time(f.failed_at))
+                for f in failures_for(engine, transaction_id)]
     return TransactionView(transaction=_transaction(event), predictions=shown,
                            label=None if label is None else _label(label),
-                           alert=None if alert is None else _alert(alert))
+                           alert=None if alert is None else _alert(alert), scoring_failures=failures)
 
 
 def _transaction(event: EventRecord) -> TransactionRecord:

@@ -84,7 +84,8 @@ def test_the_dashboard_draws_live_charts_and_shows_the_figures_of_v1_stats(versi
 
         page.wait_for_selector('body[data-ready="true"]', timeout=30_000)
         expected = {"events": stats["events"], "scored": stats["scored"], "backlog": stats["backlog"]["count"],
-                    "labels": stats["labels"], "alerts-total": sum(stats["alerts"].values())}
+                    "labels": stats["labels"], "alerts-total": sum(stats["alerts"].values()),
+                    "scoring-failures": stats["backlog"]["failed"]}
         page.wait_for_function(
             """(expected) => Object.entries(expected).every(([name, value]) =>
                 document.querySelector(`[data-stat="${name}"]`).dataset.value === String(value))""",

@@ -48,6 +48,7 @@ FAMILIES = {  # name as the parser reports it (counters lose `_total`), type, la
     "fraudlog_backlog_transactions": ("gauge", set()),
     "fraudlog_backlog_oldest_age_seconds": ("gauge", set()),
     "fraudlog_unassigned_transactions": ("gauge", set()),
+    "fraudlog_scoring_failures": ("gauge", set()),
     "fraudlog_event_to_prediction_latency_seconds": ("histogram", {"le"}),
     "fraudlog_recorded_to_prediction_latency_seconds": ("histogram", {"le"}),
     "fraudlog_http_request_duration_seconds": ("histogram", {"method", "route", "status_code", "le"}),

@@ -7,7 +7,9 @@ from sqlalchemy.engine import Engine
 
 from service.store import migrate
 
-TABLES = {"events", "model_versions", "predictions", "labels", "alerts", "model_version_refusals", "drift_detections"}
+TABLES = {"events", "model_versions", "predictions", "labels", "alerts", "model_version_refusals", "drift_detections",
+          "scoring_failures"}
+HEAD = "0007_poison"
 
 
 def tables(engine: Engine) -> set[str]:
@@ -15,12 +17,14 @@ def tables(engine: Engine) -> set[str]:
 
 
 def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
-    assert migrate.current_revision(engine) == "0006" and tables(engine) >= TABLES
+    assert migrate.current_revision(engine) == HEAD and tables(engine) >= TABLES
+    migrate.downgrade(engine, "0006")  # 0007 takes away only the scoring failures
+    assert tables(engine) == TABLES - {"scoring_failures"}
     migrate.downgrade(engine, "0005")  # 0006 takes away the detections and the trigger column
-    assert tables(engine) == TABLES - {"drift_detections"}
+    assert tables(engine) == TABLES - {"scoring_failures", "drift_detections"}
     assert "trigger" not in {c["name"] for c in sa.inspect(engine).get_columns("model_versions")}
     migrate.downgrade(engine, "0004_environment_drift")  # 0005 takes away only the refusals table
-    assert tables(engine) == TABLES - {"model_version_refusals", "drift_detections"}
+    assert tables(engine) == TABLES - {"model_version_refusals", "drift_detections", "scoring_failures"}
     migrate.upgrade(engine)
     assert "model_version_refusals" in tables(engine)
     migrate.downgrade(engine, "0001")
@@ -28,7 +32,7 @@ def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
     migrate.downgrade(engine, "base")
     assert tables(engine) == set() and migrate.current_revision(engine) is None
     migrate.upgrade(engine)
-    assert migrate.current_revision(engine) == "0006" and tables(engine) >= TABLES
+    assert migrate.current_revision(engine) == HEAD and tables(engine) >= TABLES
     with engine.connect() as conn:  # the guard triggers came back with the table
         triggers = conn.exec_driver_sql(
             "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal" if engine.dialect.name == "postgresql"

@@ -67,7 +67,7 @@ def test_a_transaction_view_without_audit_has_no_audit_keys() -> None:
                         "recorded_at": "2026-11-28T03:00:01.000000Z"},
         "predictions": [{"model_version": 1, "champion": True, "score": 0.25, "threshold": 0.5,
                          "features": {"f": 1.0}, "scored_at": "2026-11-28T03:00:02.000000Z"}],
-        "label": None, "alert": None}
+        "label": None, "alert": None, "scoring_failures": []}
 
 
 def test_an_audited_prediction_of_an_unregistered_version_shows_a_null_lineage() -> None:
@@ -122,7 +122,7 @@ def test_model_summaries_and_details_keep_their_fields_and_nulls() -> None:
 def test_stats_encode_to_the_figures_the_store_collected() -> None:
     figures = {
         "events": 10, "labels": 4, "scored": 8,
-        "backlog": {"count": 2, "oldest_age_seconds": None, "unassigned": 0},
+        "backlog": {"count": 2, "oldest_age_seconds": None, "unassigned": 0, "failed": 1},
         "latency_seconds": {"event_to_prediction": {"p50": 0.5, "p95": 1.5, "p99": None},
                             "recorded_to_prediction": {"p50": None, "p95": None, "p99": None}},
         "throughput_per_second": {"ingest": 0.25, "scoring": 0.0},

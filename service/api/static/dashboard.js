@@ -333,6 +333,7 @@
       scorable > 0 ? fmtPercent(stats.scored / scorable) : "—");
     setStat("backlog", backlog.count, fmtInt(backlog.count));
     setStat("backlog-age", backlog.oldest_age_seconds, backlog.count ? fmtDuration(backlog.oldest_age_seconds) : "none");
+    setStat("scoring-failures", backlog.failed || 0, fmtInt(backlog.failed || 0));
     setStat("ingest-rate", stats.throughput_per_second.ingest, fmtRate(stats.throughput_per_second.ingest));
     setStat("scoring-rate", stats.throughput_per_second.scoring, fmtRate(stats.throughput_per_second.scoring));
     setStat("latency-p50", e2p.p50, fmtDuration(e2p.p50));
@@ -341,7 +342,7 @@
     setStat("alerts-total", alertsTotal, fmtInt(alertsTotal));
     for (const status of ["pending", "sent", "failed"]) setStat("alerts-" + status, alerts[status] || 0, fmtInt(alerts[status] || 0));
     const age = backlog.oldest_age_seconds || 0;
-    document.getElementById("kpi-backlog").dataset.level = !backlog.count ? "ok" : age > 60 ? "bad" : age > 10 ? "warn" : "ok";
+    document.getElementById("kpi-backlog").dataset.level = backlog.failed ? "bad" : !backlog.count ? "ok" : age > 60 ? "bad" : age > 10 ? "warn" : "ok";
     document.getElementById("kpi-alerts").dataset.level = alerts.failed ? "bad" : "ok";
   }
 
