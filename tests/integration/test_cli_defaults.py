@@ -120,7 +120,10 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path, argv: list[str])
     assert done.stderr == "" and done.returncode == 0, done.stderr
 
 
-def every_parser(parser: argparse.ArgumentParser, path: str = "fraudlog") -> Iterator[tuple[str, argparse.ArgumentParser]]:
+Parsers = Iterator[tuple[str, argparse.ArgumentParser]]
+
+
+def every_parser(parser: argparse.ArgumentParser, path: str = "fraudlog") -> Parsers:
     yield path, parser
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
