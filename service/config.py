@@ -101,6 +101,14 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path.split("?", 1)[0])
 
 
+def missing_sqlite_database(env: Mapping[str, str] | None = None) -> Path | None:
+    """The SQLite file FRAUDLOG_DATABASE_URL (or its default) names, when it does not exist yet. Commands that
+    only read refuse it: opening it would make an empty database, and a secret file beside it."""
+    env = os.environ if env is None else env
+    path = sqlite_path(normalise_database_url(env.get("FRAUDLOG_DATABASE_URL", DEFAULT_DATABASE_URL)))
+    return path if path is not None and not path.exists() else None
+
+
 DEFAULT_SWEEP_GRACE_SECONDS = 5.0
 # uvicorn's own default (5 s) let a busy 2-core host's health pings time out, and uvicorn killed healthy
 # API processes five times in a row; a hung process is still replaced, only later.
@@ -213,14 +221,16 @@ class FeedSettings:
 @dataclass(frozen=True)
 class ClientSettings:
     """What the commands that talk HTTP to a running fraudlog (`simulate`, `tail`) read from the
-    environment: FRAUDLOG_API_KEY, used when `--api-key` is not given."""
+    environment: FRAUDLOG_API_KEY and FRAUDLOG_URL, used when `--api-key` and `--url` are not given."""
 
     api_key: str | None = field(default=None, repr=False)
+    url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ClientSettings:
         env = os.environ if env is None else env
-        return cls(api_key=env.get("FRAUDLOG_API_KEY", "").strip() or None)
+        return cls(api_key=env.get("FRAUDLOG_API_KEY", "").strip() or None,
+                   url=env.get("FRAUDLOG_URL", "").strip() or None)
 
 
 @dataclass(frozen=True)

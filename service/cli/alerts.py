@@ -6,12 +6,12 @@ import argparse
 import json
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from service.alerts.relay import webhook_secret
 from service.alerts.signing import standard_secret
-from service.cli.context import open_store
+from service.cli.context import open_store_to_read
+from service.cli.output import prints_to_a_pipe, table_console
 from service.config import Settings
 from service.store.outbox import STATUSES, list_alerts, retry_alert
 from service.views.alerts import alert_json
@@ -19,14 +19,14 @@ from service.views.alerts import alert_json
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("alerts", help="print the alerts outbox, or retry a failed alert")
-    parser.add_argument("--status", choices=STATUSES)
-    parser.add_argument("--card-id")
-    parser.add_argument("--limit", type=int, default=50)
-    parser.add_argument("--json", action="store_true")
-    parser.set_defaults(run=_list)
+    parser.add_argument("--status", choices=STATUSES, help="only alerts in this delivery state")
+    parser.add_argument("--card-id", help="only this card's alerts")
+    parser.add_argument("--limit", type=int, default=50, help="the newest N alerts (default 50)")
+    parser.add_argument("--json", action="store_true", help="print the alerts as JSON")
+    parser.set_defaults(run=prints_to_a_pipe(_list))
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     retry = actions.add_parser("retry", help="put a failed alert back to pending")
-    retry.add_argument("alert_id")
+    retry.add_argument("alert_id", help="the alert's id, as `fraudlog alerts` prints it")
     retry.set_defaults(run=_retry)
     secret = actions.add_parser("webhook-secret", help="print the webhook secret in the Standard Webhooks "
                                                        "form (whsec_...) for the receiver's configuration")
@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    page = list_alerts(open_store().engine, status=args.status, card_id=args.card_id, limit=args.limit)
+    page = list_alerts(open_store_to_read().engine, status=args.status, card_id=args.card_id, limit=args.limit)
     items = [alert_json(a) for a in page.items]
     if args.json:
         print(json.dumps(items, indent=2))
@@ -46,7 +46,7 @@ def _list(args: argparse.Namespace) -> int:
         table.add_row(a["alert_id"], a["transaction_id"], a["card_id"] or "-", f"{a['score']:.4f}",
                       f"{a['threshold']:.4f}", str(a["model_version"]), a["created_at"][:19], a["status"],
                       str(a["attempts"]), (a["last_error"] or "")[:40])
-    Console(width=max(Console().width, 200)).print(table)
+    table_console().print(table)
     if page.next_cursor:
         print(f"(more: newest {len(items)} shown; use --limit)")
     return 0
@@ -60,7 +60,7 @@ def _webhook_secret(args: argparse.Namespace) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    if not retry_alert(open_store().engine, args.alert_id):
+    if not retry_alert(open_store_to_read().engine, args.alert_id):
         raise ValueError(f"no failed alert {args.alert_id!r}")
     print(f"alert {args.alert_id} is pending again")
     return 0

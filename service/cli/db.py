@@ -7,7 +7,9 @@ from typing import Any
 
 from alembic.util import CommandError
 
+from service.cli.context import refuse_missing_database
 from service.cli.errors import CommandFailed
+from service.cli.output import prints_to_a_pipe
 from service.config import Settings
 from service.store import migrate
 from service.store.engine import create_engine
@@ -17,13 +19,13 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("db", help="apply or inspect schema migrations")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     up = actions.add_parser("upgrade", help="apply migrations up to a revision (default: head)")
-    up.add_argument("revision", nargs="?", default="head")
+    up.add_argument("revision", nargs="?", default="head", help="the revision to reach (default: head)")
     up.set_defaults(run=_upgrade)
     down = actions.add_parser("downgrade", help="revert migrations down to a revision ('base' for none)")
-    down.add_argument("revision")
+    down.add_argument("revision", help="the revision to go back to ('base': none)")
     down.set_defaults(run=_downgrade)
     current = actions.add_parser("current", help="print the applied revision")
-    current.set_defaults(run=_current)
+    current.set_defaults(run=prints_to_a_pipe(_current))
 
 
 def _engine() -> Any:
@@ -52,5 +54,6 @@ def _downgrade(args: argparse.Namespace) -> int:
 
 
 def _current(args: argparse.Namespace) -> int:
+    refuse_missing_database()  # reading the revision must not make an empty database
     print(migrate.current_revision(_engine()) or "base")
     return 0

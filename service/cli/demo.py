@@ -51,11 +51,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--rows", type=int, default=20_000, help="transactions to stream after training")
     parser.add_argument("--train-rows", type=int, default=10_000, help="transactions to train version 1 on")
     parser.add_argument("--csv", default=None, help="use a creditcard.csv file instead of the synthetic stream")
-    parser.add_argument("--model", choices=BUILT_IN, default=DEFAULT_MODEL)
+    parser.add_argument("--model", choices=BUILT_IN, default=DEFAULT_MODEL,
+                        help=f"the built-in model spec to train (default {DEFAULT_MODEL})")
     parser.add_argument("--rate", type=float, default=1_000.0,
                         help="transactions per second to stream; event times follow this clock (default 1,000)")
     parser.add_argument("--db", default="./fraudlog-demo.db", help="the SQLite file (recreated)")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=8000, help="the port the API listens on (default 8000)")
     parser.add_argument("--label-delay", type=int, default=1_000, help="labels arrive N transactions later")
     parser.add_argument("--retrain-every", type=int, default=None,
                         help="retrain after N new transactions (default: a quarter of --rows, at least 1,000)")

@@ -8,20 +8,20 @@ import json
 from typing import Any
 
 import msgspec
-from rich.console import Console
 from rich.table import Table
 
-from service.cli.context import open_store
+from service.cli.context import open_store, open_store_to_read
 from service.cli.errors import CommandFailed
+from service.cli.output import prints_to_a_pipe, table_console
 from service.views.drift import drift_page
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("drift", help="print the drift detections, newest first")
-    parser.add_argument("--model-version", type=int)
-    parser.add_argument("--limit", type=int, default=50)
-    parser.add_argument("--json", action="store_true")
-    parser.set_defaults(run=_list)
+    parser.add_argument("--model-version", type=int, help="only this version's detections")
+    parser.add_argument("--limit", type=int, default=50, help="the newest N detections (default 50)")
+    parser.add_argument("--json", action="store_true", help="print the detections as JSON")
+    parser.set_defaults(run=prints_to_a_pipe(_list))
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     run = actions.add_parser("run", help="run the drift detectors over the log now (and act on detections)")
     run.add_argument("--watch-only", action="store_true", help="record detections, never retrain")
@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
 def _list(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise CommandFailed("--limit must be at least 1")
-    items = msgspec.to_builtins(drift_page(open_store().engine, limit=args.limit,
+    items = msgspec.to_builtins(drift_page(open_store_to_read().engine, limit=args.limit,
                                            model_version=args.model_version).items)
     if args.json:
         print(json.dumps(items, indent=2))
@@ -43,7 +43,7 @@ def _list(args: argparse.Namespace) -> int:
         table.add_row(str(d["position"]), str(d["model_version"]), d["signal"], f"{d['statistic']:.4g}",
                       f"{d['threshold']:.4g}", f"{d['window'][0]}-{d['window'][1]}", action,
                       moved or d["why"][:80])
-    Console(width=max(Console().width, 160)).print(table)
+    table_console().print(table)
     return 0
 
 

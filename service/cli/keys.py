@@ -1,8 +1,8 @@
 """`fraudlog keys create NAME ROLE`: a new API key, printed once, with the hashed entry to configure.
 
 `--shell` prints the same as two lines of POSIX shell, for `eval "$(fraudlog keys create NAME ROLE --shell)"`
-in a deployment script: the entry is appended to FRAUDLOG_API_KEYS and the key lands in FRAUDLOG_API_KEY
-(not exported: the script passes it to client commands itself), so it never appears on a terminal.
+in a deployment script: the entry is appended to FRAUDLOG_API_KEYS and the key is exported as FRAUDLOG_API_KEY,
+which the client commands (`tail`, `simulate`) read, so it never appears on a terminal.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ def register(subparsers: Any) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = actions.add_parser("create", help="print a new key once, and its FRAUDLOG_API_KEYS entry")
     create.add_argument("name", help="who the key is for (1-64 letters, digits, . _ -)")
-    create.add_argument("role", choices=ROLES)
+    create.add_argument("role", choices=ROLES, help="what the key may do: " + ", ".join(ROLES))
     create.add_argument("--shell", action="store_true",
-                        help="print shell assignments to eval: FRAUDLOG_API_KEYS gains the entry, "
-                             "FRAUDLOG_API_KEY holds the key")
+                        help="print shell exports to eval: FRAUDLOG_API_KEYS gains the entry, "
+                             "FRAUDLOG_API_KEY (what the client commands read) holds the key")
     create.set_defaults(run=_create)
 
 
@@ -38,7 +38,7 @@ def _create(args: argparse.Namespace) -> int:
     entry = configured_entry(args.name, args.role, settings.secret_key, key)
     if args.shell:
         print(f'export FRAUDLOG_API_KEYS="${{FRAUDLOG_API_KEYS:+$FRAUDLOG_API_KEYS,}}{entry}"')
-        print(f"FRAUDLOG_API_KEY={key}")
+        print(f"export FRAUDLOG_API_KEY={key}")
         return 0
     print(f"API key for {args.name} ({args.role}), shown once; keep it secret:\n  {key}\n")
     print("Add this entry to FRAUDLOG_API_KEYS (it holds only the key's HMAC under FRAUDLOG_SECRET_KEY):")

@@ -9,12 +9,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import msgspec
-from rich.console import Console
 from rich.table import Table
 
 from service.cli import quality
-from service.cli.context import open_store
+from service.cli.context import open_store, open_store_to_read
 from service.cli.errors import CommandFailed
+from service.cli.output import prints_to_a_pipe, table_console
 from service.composition import promotion_policy
 from service.domain.assignment import CHAMPION, RETIRED
 from service.domain.records import Decision
@@ -31,11 +31,11 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("models", help="list, show, promote and retire model versions")
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="every version with its status and metrics")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(run=_list)
+    listing.add_argument("--json", action="store_true", help="print the versions as JSON")
+    listing.set_defaults(run=prints_to_a_pipe(_list))
     show = actions.add_parser("show", help="a version's full lineage")
-    show.add_argument("version", type=int)
-    show.set_defaults(run=_show)
+    show.add_argument("version", type=int, help="the version number")
+    show.set_defaults(run=prints_to_a_pipe(_show))
     retrain = actions.add_parser("retrain", help="train the next version on the log now; it enters as a challenger")
     retrain.add_argument("--promote", action="store_true", help="make it the champion at once (recorded as manual)")
     retrain.add_argument("--through", type=int, default=None, help="last log position to learn (default: all)")
@@ -45,18 +45,18 @@ def register(subparsers: Any) -> None:
                                                    "keep or retire, each recorded in the log)")
     evaluate.set_defaults(run=_evaluate)
     verify = actions.add_parser("verify", help="retrain a version from its lineage and compare the artifact SHA-256")
-    verify.add_argument("version", type=int)
-    verify.add_argument("--json", action="store_true")
-    verify.set_defaults(run=_verify)
+    verify.add_argument("version", type=int, help="the version number")
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(run=prints_to_a_pipe(_verify))
     for name, role in (("promote", CHAMPION), ("retire", RETIRED)):
         action = actions.add_parser(name, help=f"{name} a version (appends an event to the log)")
-        action.add_argument("version", type=int)
+        action.add_argument("version", type=int, help="the version number")
         action.set_defaults(run=_set_role, role=role)
     quality.register(actions)
 
 
 def _list(args: argparse.Namespace) -> int:
-    summaries = model_summaries(open_store().registry)
+    summaries = model_summaries(open_store_to_read().registry)
     if args.json:
         print(json.dumps(msgspec.to_builtins(summaries), indent=2))
         return 0
@@ -70,12 +70,12 @@ def _list(args: argparse.Namespace) -> int:
                       s.model_spec["name"],
                       f"{s.threshold:.4g}", str(live.predictions), str(live.labels),
                       _fmt(live.roc_auc), _fmt(s.metrics.get("prequential_roc_auc")), s.created_at[:19])
-    Console().print(table)
+    table_console().print(table)
     return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-    print(json.dumps(msgspec.to_builtins(model_detail(open_store().registry, args.version)), indent=2))
+    print(json.dumps(msgspec.to_builtins(model_detail(open_store_to_read().registry, args.version)), indent=2))
     return 0
 
 
@@ -123,7 +123,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    report = verify_version(open_store().registry, args.version)
+    report = verify_version(open_store_to_read().registry, args.version)
     print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.lines()))
     return 0 if report.reproduced else 1
 

@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 import msgspec
-from rich.console import Console
 from rich.table import Table
 
-from service.cli.context import open_store
+from service.cli.context import open_store_to_read
+from service.cli.output import prints_to_a_pipe, table_console
 from service.views.quality import DEFAULT_BUCKET, DEFAULT_LIMIT, QualityBucket, quality_report
 
 TABLE_WIDTH = 140
@@ -20,24 +20,24 @@ def register(actions: Any) -> None:
     """Add `quality` to the `fraudlog models` actions."""
     quality = actions.add_parser("quality", help="a version's quality over time, per event-time bucket or every "
                                                  "N predictions, with how complete each bucket's labels are")
-    quality.add_argument("version", type=int)
+    quality.add_argument("version", type=int, help="the version number")
     cut = quality.add_mutually_exclusive_group()
     cut.add_argument("--bucket", default=None,
                      help=f"event time per bucket: 15m, 1h, 1d, 1w (default {DEFAULT_BUCKET})")
     cut.add_argument("--every", type=int, default=None, help="a bucket every N predictions instead")
     quality.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="the newest buckets to show")
-    quality.add_argument("--json", action="store_true")
-    quality.set_defaults(run=_quality)
+    quality.add_argument("--json", action="store_true", help="print the report as JSON")
+    quality.set_defaults(run=prints_to_a_pipe(_quality))
 
 
 def _quality(args: argparse.Namespace) -> int:
-    report = quality_report(open_store().registry, args.version, bucket=args.bucket, every=args.every,
+    report = quality_report(open_store_to_read().registry, args.version, bucket=args.bucket, every=args.every,
                             limit=args.limit)
     if args.json:
         print(json.dumps(msgspec.to_builtins(report), indent=2))
         return 0
     cut = f"every {report.every:,} predictions" if report.every else f"per {report.bucket} of event time"
-    console = Console()
+    console = table_console()
     console.width = max(console.width, TABLE_WIDTH)  # piped output defaults to 80 columns, too few for the table
     console.print(f"version {report.version} ({report.status}), threshold {report.threshold:.4g}, target alert rate "
                   f"{_percent(report.target_alert_rate)}; {cut}; log as of position {report.as_of.position}, "

@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from service.cli.context import open_store
+from service.cli.context import open_store_to_read
 from service.cli.errors import CommandFailed
+from service.cli.output import prints_to_a_pipe, table_console
 from service.ml.artifact import ArtifactRejected
 from service.ml.environment import describe
 from service.replay import BacktestReport, Difference, Range, ReplayReport, backtest, replay
@@ -37,14 +38,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--show", type=int, default=DEFAULT_SHOWN, metavar="N",
                         help=f"print the first N differences in full (default {DEFAULT_SHOWN})")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.set_defaults(run=_run)
+    parser.set_defaults(run=prints_to_a_pipe(_run))
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.start is not None and args.stop is not None and args.start > args.stop:
         # An empty range reproduces trivially: "reproduced" would be a wrong answer (issue 27 #13).
         raise CommandFailed(f"--from {args.start} is after --to {args.stop}: nothing to replay")
-    store = open_store()
+    store = open_store_to_read()
     try:
         with _progress() as (on_range, advance):
             if args.model_version is not None:
@@ -59,9 +60,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     elif isinstance(result, BacktestReport):
-        _print_backtest(Console(), result)
+        _print_backtest(table_console(), result)
     else:
-        _print_replay(Console(), result)
+        _print_replay(table_console(), result)
     return 0 if isinstance(result, BacktestReport) or result.reproduced else 1
 
 

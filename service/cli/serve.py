@@ -30,8 +30,9 @@ class TcpConfig(uvicorn.Config):
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("serve", help="run the HTTP API")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="the address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
+    parser.add_argument("--port", type=int, default=8000, help="the port to listen on (default 8000)")
     parser.add_argument("--workers", type=int, default=1, help="API processes (each with its own writer)")
     parser.add_argument("--log-level", default=None,
                         help="DEBUG, INFO, WARNING or ERROR (default: FRAUDLOG_LOG_LEVEL or INFO)")

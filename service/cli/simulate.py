@@ -16,14 +16,14 @@ from service.ml.datasets import creditcard_transactions
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("simulate", help="stream a creditcard.csv file to a running API")
-    parser.add_argument("--csv", required=True)
+    parser.add_argument("--csv", required=True, help="a creditcard.csv-format file (.csv or .csv.gz)")
     add_client_options(parser, url_required=True)
     parser.add_argument("--rate", type=float, default=None, help="transactions per second (default: full)")
     parser.add_argument("--label-delay", type=float, default=60.0, help="seconds before a label is posted")
     parser.add_argument("--cards", type=int, default=1_000, help="how many card ids to assign")
     parser.add_argument("--skip", type=int, default=0, help="skip the first N rows (e.g. the training part)")
     parser.add_argument("--rows", type=int, default=None, help="send at most N rows")
-    parser.add_argument("--batch-size", type=int, default=500)
+    parser.add_argument("--batch-size", type=int, default=500, help="transactions per POST (default 500)")
     parser.set_defaults(run=_simulate)
 
 

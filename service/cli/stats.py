@@ -11,8 +11,9 @@ import json
 import time
 from typing import Any
 
-from service.cli.context import open_store
+from service.cli.context import open_store_to_read
 from service.cli.errors import CommandFailed
+from service.cli.output import prints_to_a_pipe
 from service.store.stats import collect_stats
 
 POLL_SECONDS = 0.5
@@ -23,11 +24,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--wait", type=float, default=None, metavar="S",
                         help="wait up to S seconds for the backlog to drain; exit 1 if it does not")
     parser.add_argument("--json", action="store_true", help="print every figure as JSON")
-    parser.set_defaults(run=_run)
+    parser.set_defaults(run=prints_to_a_pipe(_run))
 
 
 def _run(args: argparse.Namespace) -> int:
-    engine = open_store().engine
+    engine = open_store_to_read().engine
     figures = collect_stats(engine)
     if args.wait is not None:
         deadline = time.monotonic() + args.wait

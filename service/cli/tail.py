@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from service.cli.client_options import add_client_options, connected_client
+from service.cli.output import prints_to_a_pipe
 from service.client import PredictionItem
 
 
@@ -24,7 +25,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object per line, with its cursor")
     parser.add_argument("--retry-for", type=float, default=10.0, metavar="SECONDS",
                         help="keep reconnecting this long without a connection before failing (default 10)")
-    parser.set_defaults(run=_tail)
+    parser.set_defaults(run=prints_to_a_pipe(_tail))
 
 
 def _tail(args: argparse.Namespace) -> int:

@@ -29,7 +29,8 @@ def register(subparsers: Any) -> None:
     model = parser.add_mutually_exclusive_group()
     model.add_argument("--model", choices=BUILT_IN, default=DEFAULT_MODEL, help="a built-in model spec")
     model.add_argument("--spec", metavar="MODULE:FACTORY", default=None,
-                       help="your own River pipeline: an importable callable that returns an untrained one")
+                       help="your own River pipeline: a callable that returns an untrained one, as "
+                            "module:factory (the working directory is importable) or path/to/file.py:factory")
     parser.add_argument("--features", default=None, metavar="PATTERNS",
                         help="comma-separated names or patterns of the features the model reads (default: all "
                              "but the time-of-day ones)")
@@ -58,8 +59,9 @@ def _patterns(text: str) -> tuple[str, ...]:
 
 
 def _train(args: argparse.Namespace) -> int:
+    spec = chosen_spec(args)  # first: a spec that cannot be imported fails before any database is opened
     store = open_store()
-    spec = chosen_spec(args).with_categories(store.settings.card_categories)
+    spec = spec.with_categories(store.settings.card_categories)
     rows = creditcard_transactions(args.csv, start=CSV_START, cards=args.cards)
     if args.rows is not None:
         rows = islice(rows, args.rows)

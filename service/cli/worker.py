@@ -16,8 +16,9 @@ from workers.supervisor import WorkerSupervisor, dramatiq_command
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("worker", help="run Dramatiq worker processes (score, deliver_alerts, sweep), "
                                                   "restarting any that dies")
-    parser.add_argument("--processes", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--processes", type=int, default=1,
+                        help="Dramatiq worker processes, each restarted if it dies (default 1)")
+    parser.add_argument("--threads", type=int, default=4, help="worker threads per process (default 4)")
     parser.add_argument("--queues", nargs="*", default=None, help="only these queues (default: all)")
     parser.set_defaults(run=_worker)
 

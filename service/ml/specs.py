@@ -46,7 +46,7 @@ from river import anomaly, compose, linear_model, optim, preprocessing
 from service.domain.categorical import without_categories
 from service.domain.features import FeatureValues
 from service.ml.blend import RankBlend
-from service.ml.custom import build_from_factory, is_classifier, source_sha256
+from service.ml.custom import build_from_factory, is_classifier, normalised, source_sha256
 from service.ml.encoders import (
     HASH_FEATURES_DEFAULT,
     ONE_HOT_DEFAULT,
@@ -362,6 +362,7 @@ SPECS: Mapping[str, ModelSpec] = {name: spec_for(name) for name in BUILT_IN}
 def custom_spec(path: str) -> ModelSpec:
     """The spec for a user's factory (`service.ml.custom`): its path, its source's SHA-256, and whether it
     learns from labels."""
+    path = normalised(path)
     digest = source_sha256(path)
     model = build_from_factory(path, digest)
     return spec_for("custom", factory=path, source_sha256=digest, supervised=is_classifier(model))
