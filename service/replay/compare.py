@@ -77,6 +77,8 @@ def field_differences(stored: StoredPrediction, replayed: Recomputed) -> dict[st
         fields["features"] = {
             name: {"stored": stored.features.get(name), "replayed": replayed.features.get(name)}
             for name in names if stored.features.get(name) != replayed.features.get(name)}
+    if stored.reasons != replayed.reasons:
+        fields["reasons"] = {"stored": stored.reasons, "replayed": replayed.reasons}
     return fields
 
 
@@ -90,7 +92,7 @@ def compare_chunk(stored: Iterable[StoredPrediction], replayed: Iterable[Recompu
                                  {"score": {"stored": None, "replayed": new.score}}))
             continue
         if (old.score == new.score and old.threshold == new.threshold and old.champion == new.champion
-                and old.features == new.features):
+                and old.features == new.features and old.reasons == new.reasons):
             tally.identical += 1  # the common case, checked inline: it runs for every prediction
             continue
         fields = field_differences(old, new)

@@ -14,6 +14,7 @@ from service.domain.assignment import Assignment, AssignmentTable
 from service.domain.features import FeatureValues, TxView
 from service.ml.specs import score_one, union_categories
 from service.models.cache import LoadedVersion
+from service.models.explanations import stored_reasons
 from service.models.registry import ModelRegistry
 from service.store.predictions import PredictionRecord
 
@@ -44,8 +45,10 @@ def recompute(registry: ModelRegistry, table: AssignmentTable, targets: Sequence
         for version in scoring_versions(assignment):
             model = loaded.get(version) or loaded.setdefault(version, registry.load(version))
             own = model.spec.own_features(features[tx.position], categories)
-            result.append(Recomputed(tx.transaction_id, version, tx.position, version == assignment.champion,
-                                     float(score_one(model.model, model.spec, own)), model.threshold, own))
+            champion = version == assignment.champion
+            score = float(score_one(model.model, model.spec, own))
+            result.append(Recomputed(tx.transaction_id, version, tx.position, champion, score, model.threshold, own,
+                                     stored_reasons(model, own, score, champion=champion)))
     return result
 
 
@@ -54,4 +57,5 @@ def score_with(registry: ModelRegistry, version: int, tx: TxView, features: Feat
     loaded = registry.load(version)  # loaded once per registry, and only if its SHA-256 and HMAC verify
     own = loaded.spec.own_features(features, categories)
     score = float(score_one(loaded.model, loaded.spec, own))
-    return Recomputed(tx.transaction_id, version, tx.position, champion, score, loaded.threshold, own)
+    return Recomputed(tx.transaction_id, version, tx.position, champion, score, loaded.threshold, own,
+                      stored_reasons(loaded, own, score, champion=champion))

@@ -114,8 +114,9 @@ def _prediction(row: PredictionRow) -> PredictionView:
 
 def _stored(row: PredictionRow) -> PredictionRecord:
     """A predictions row as replay compares it, so the audit need not read the predictions again."""
+    reasons = None if row.reasons is None else msgspec.to_builtins(row.reasons)
     return PredictionRecord(row.transaction_id, row.model_version, row.position, row.champion, row.score,
-                            row.threshold, row.features)
+                            row.threshold, row.features, reasons)
 
 
 def _with_audit(view: PredictionView, audit: PredictionAudit) -> PredictionView:
