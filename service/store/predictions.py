@@ -61,8 +61,8 @@ def stored_predictions(conn: Connection, after: int, through: int, *, champions_
     """Every stored prediction of an event at a position in (after, through]."""
     stmt = sa.select(predictions.c.transaction_id, predictions.c.model_version, predictions.c.position,
                      predictions.c.champion, predictions.c.score, predictions.c.threshold,
-                     json_text(predictions.c.features), json_text(predictions.c.reasons)).where(predictions.c.position > after,
-                                                          predictions.c.position <= through)
+                     json_text(predictions.c.features), json_text(predictions.c.reasons)).where(
+        predictions.c.position > after, predictions.c.position <= through)
     if champions_only:
         stmt = stmt.where(predictions.c.champion)
     decoded: dict[str, dict[str, float | str]] = {}  # rows that store the same features decode them once
