@@ -16,7 +16,7 @@ import binascii
 import json
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -71,6 +71,7 @@ class AlertRecord:
     attempts: int
     sent_at: datetime | None
     last_error: str | None
+    payload: dict[str, Any] = field(default_factory=dict)  # what the sink receives: its `reasons` are shown
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ claim_statement = (
 
 _VIEW_COLUMNS = (alerts.c.id, alerts.c.transaction_id, alerts.c.card_id, alerts.c.score, alerts.c.threshold,
                  alerts.c.model_version, alerts.c.created_at, alerts.c.status, alerts.c.attempts,
-                 alerts.c.sent_at, alerts.c.last_error)
+                 alerts.c.sent_at, alerts.c.last_error, alerts.c.payload)
 
 
 # -- writing ------------------------------------------------------------------------------------------

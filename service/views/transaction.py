@@ -14,7 +14,8 @@ import msgspec
 from sqlalchemy.engine import Engine
 
 from service.domain.events import format_time
-from service.domain.records import LabelRow, PredictionRow
+from service.domain.records import Explanation, LabelRow, PredictionRow
+from service.models.explanations import explanation_for
 from service.models.registry import ModelRegistry
 from service.store.event_log import EventLog, EventRecord
 from service.store.labels import label_for
@@ -46,6 +47,8 @@ class PredictionView(msgspec.Struct, kw_only=True):
     threshold: float
     features: dict[str, float | str]
     scored_at: str
+    # Its top reasons: stored with an alert, else computed on demand from the stored features (with a registry).
+    reasons: Explanation | None = None
     lineage: LineageSummary | msgspec.UnsetType | None = msgspec.UNSET
     reproduced: bool | msgspec.UnsetType = msgspec.UNSET
     replay_differences: list[str] | msgspec.UnsetType = msgspec.UNSET
@@ -97,6 +100,7 @@ def load_transaction_view(engine: Engine, transaction_id: str, registry: ModelRe
     if registry is not None and rows:
         audits = audit_predictions(registry, event, [_stored(row) for row in rows])
         shown = [_with_audit(view, audits[view.model_version]) for view in shown]
+        shown = [_with_reasons(registry, view) for view in shown]
     return TransactionView(transaction=_transaction(event), predictions=shown,
                            label=None if label is None else _label(label),
                            alert=None if alert is None else _alert(alert))
@@ -109,7 +113,8 @@ def _transaction(event: EventRecord) -> TransactionRecord:
 
 def _prediction(row: PredictionRow) -> PredictionView:
     return PredictionView(model_version=row.model_version, champion=row.champion, score=row.score,
-                          threshold=row.threshold, features=row.features, scored_at=format_time(row.scored_at))
+                          threshold=row.threshold, features=row.features, scored_at=format_time(row.scored_at),
+                          reasons=row.reasons)
 
 
 def _stored(row: PredictionRow) -> PredictionRecord:
@@ -117,6 +122,13 @@ def _stored(row: PredictionRow) -> PredictionRecord:
     reasons = None if row.reasons is None else msgspec.to_builtins(row.reasons)
     return PredictionRecord(row.transaction_id, row.model_version, row.position, row.champion, row.score,
                             row.threshold, row.features, reasons)
+
+
+def _with_reasons(registry: ModelRegistry, view: PredictionView) -> PredictionView:
+    if view.reasons is not None:
+        return view
+    explanation = explanation_for(registry.load(view.model_version), view.features)
+    return msgspec.structs.replace(view, reasons=msgspec.convert(explanation, Explanation))
 
 
 def _with_audit(view: PredictionView, audit: PredictionAudit) -> PredictionView:

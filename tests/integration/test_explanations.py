@@ -3,15 +3,19 @@ webhook payload and rebuild carry them."""
 
 from __future__ import annotations
 
+import msgspec
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from service.api.schemas import AlertPayload
+from service.config import Settings
 from service.ml.explain import EXACT, REPLACE_BY_BASELINE
 from service.models.registry import ModelRegistry
 from service.replay import replay
 from service.scoring.scorer import Scorer
 from service.store.tables import alerts, predictions
+from tests.support.api import api_client
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.workload import score_in_batches
@@ -62,3 +66,23 @@ def test_replay_reproduces_stored_reasons_then_names_a_changed_one(engine: Engin
     assert (report.different, report.missing, report.unexpected) == (1, 0, 0)
     [difference] = report.differences
     assert difference.transaction_id == row.transaction_id and set(difference.fields) == {"reasons"}
+
+
+def test_the_webhook_payload_schema_is_in_the_openapi_document_and_the_api_shows_reasons(
+        engine: Engine, database_url: str) -> None:
+    scored_workload(engine, "logreg")
+    with engine.connect() as conn:
+        payloads = [payload for (payload,) in conn.execute(sa.select(alerts.c.payload))]
+    assert payloads and all(msgspec.convert(p, AlertPayload).reasons for p in payloads)
+    with api_client(Settings(database_url=database_url, secret_key=SECRET, alert_sink="memory://")) as client:
+        document = client.get("/schema/openapi.json").json()
+        schema = document["webhooks"]["alert"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert {"reasons", "explanation", "alert_id"} <= set(schema["properties"])
+        alert = client.get("/v1/alerts").json()["items"][0]
+        assert alert["reasons"] and alert["reasons"][0]["sentence"]
+        view = client.get(f"/v1/transactions/{alert['transaction_id']}").json()
+        assert all(p["reasons"]["reasons"] for p in view["predictions"])
+        predicted = client.post("/v1/predict", json={"transaction": {
+            "transaction_id": "what-if", "card_id": alert["card_id"], "amount": 950.0,
+            "event_time": "2026-12-01T00:00:00Z"}}).json()
+        assert predicted["reasons"]["method"] == EXACT and predicted["reasons"]["reasons"]
