@@ -48,7 +48,7 @@ class PredictionView(msgspec.Struct, kw_only=True):
     features: dict[str, float | str]
     scored_at: str
     # Its top reasons: stored with an alert, else computed on demand from the stored features (with a registry).
-    reasons: Explanation | None = None
+    reasons: Explanation | msgspec.UnsetType = msgspec.UNSET
     lineage: LineageSummary | msgspec.UnsetType | None = msgspec.UNSET
     reproduced: bool | msgspec.UnsetType = msgspec.UNSET
     replay_differences: list[str] | msgspec.UnsetType = msgspec.UNSET
@@ -114,7 +114,7 @@ def _transaction(event: EventRecord) -> TransactionRecord:
 def _prediction(row: PredictionRow) -> PredictionView:
     return PredictionView(model_version=row.model_version, champion=row.champion, score=row.score,
                           threshold=row.threshold, features=row.features, scored_at=format_time(row.scored_at),
-                          reasons=row.reasons)
+                          reasons=msgspec.UNSET if row.reasons is None else row.reasons)
 
 
 def _stored(row: PredictionRow) -> PredictionRecord:
@@ -125,7 +125,7 @@ def _stored(row: PredictionRow) -> PredictionRecord:
 
 
 def _with_reasons(registry: ModelRegistry, view: PredictionView) -> PredictionView:
-    if view.reasons is not None:
+    if isinstance(view.reasons, Explanation):
         return view
     explanation = explanation_for(registry.load(view.model_version), view.features)
     return msgspec.structs.replace(view, reasons=msgspec.convert(explanation, Explanation))
