@@ -17,6 +17,7 @@ from service.cli import (
     db,
     demo,
     drift,
+    explain,
     keys,
     models,
     rebuild,
@@ -38,7 +39,7 @@ from service.store.errors import StoreError
 from workers.scheduler import SchedulerAlreadyRunning
 
 COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, drift, stats, simulate, tail, keys,
-            replay, rebuild)
+            replay, rebuild, explain)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -3,12 +3,15 @@ webhook payload and rebuild carry them."""
 
 from __future__ import annotations
 
+import json
+
 import msgspec
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from service.api.schemas import AlertPayload
+from service.cli import main
 from service.config import Settings
 from service.ml.explain import EXACT, REPLACE_BY_BASELINE
 from service.models.registry import ModelRegistry
@@ -86,3 +89,20 @@ def test_the_webhook_payload_schema_is_in_the_openapi_document_and_the_api_shows
             "transaction_id": "what-if", "card_id": alert["card_id"], "amount": 950.0,
             "event_time": "2026-12-01T00:00:00Z"}}).json()
         assert predicted["reasons"]["method"] == EXACT and predicted["reasons"]["reasons"]
+
+
+def test_fraudlog_explain_prints_an_alerts_reasons_and_refuses_an_unknown_transaction(
+        engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FRAUDLOG_DATABASE_URL", database_url)
+    monkeypatch.setenv("FRAUDLOG_SECRET_KEY", SECRET.decode())
+    scored_workload(engine, "logreg")
+    row = next(row for row in stored(engine) if row.reasons is not None)
+    assert main(["explain", row.transaction_id]) == 0
+    out = capsys.readouterr().out
+    assert "(champion)" in out and ", alert; reasons by logreg-exact" in out
+    assert row.reasons["reasons"][0]["sentence"] in out
+    assert main(["explain", row.transaction_id, "--json"]) == 0
+    [shown] = json.loads(capsys.readouterr().out)
+    assert shown["reasons"] == row.reasons
+    assert main(["explain", "no-such-transaction"]) == 1
+    assert capsys.readouterr().err.strip() == "fraudlog explain: no transaction 'no-such-transaction' in the log"
