@@ -21,6 +21,7 @@ from service.api.drift import DriftController
 from service.api.health import health, ready
 from service.api.labels import LabelController
 from service.api.models import ModelController
+from service.api.openapi import alert_webhook
 from service.api.predict import predict_transaction
 from service.api.predictions import PredictionController
 from service.api.problems import EXCEPTION_HANDLERS
@@ -84,6 +85,7 @@ def create_app(settings: Settings, services: ServicesOpener,
             render_plugins=[swagger_render_plugin()],
             components=Components(security_schemes={"apiKey": SecurityScheme(
                 type="http", scheme="bearer", description="an API key: Authorization: Bearer <key>")}),
+            webhooks={"alert": alert_webhook()},
         ),
     )
 

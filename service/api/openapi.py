@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, PathItem, RequestBody, Schema
 
+from service.api.schemas import AlertPayload
 from service.domain.events import ID_PATTERN
 
 
@@ -83,3 +84,13 @@ def operation_with_body(schema: RawSchema) -> type[Operation]:
                 content={"application/json": OpenAPIMediaType(schema=schema)}, required=True)
 
     return _Operation
+
+
+def alert_webhook() -> PathItem:
+    """The webhook an alert sink POSTs to: its body is `AlertPayload`, with the alert's reasons."""
+    body = RequestBody(content={"application/json": OpenAPIMediaType(schema=RawSchema(raw=inline_schema(
+        AlertPayload)))}, required=True, description="one alert, signed with the webhook-id, -timestamp and "
+                                                       "-signature headers (docs/alerts.md)")
+    return PathItem(post=Operation(operation_id="alertWebhook", summary="An alert, with its reasons",
+                                   request_body=body, responses={"2XX": OpenAPIResponse(
+                                       description="delivered: any 2xx marks the alert sent")}))

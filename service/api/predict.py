@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import anyio.to_thread
+import msgspec
 from litestar import Request, post
 from litestar.di import NamedDependency
 
@@ -15,6 +16,7 @@ from service.api.problems import AUTH_PROBLEMS, NO_CHAMPION, UNKNOWN_MODEL_VERSI
 from service.api.schemas import OnDemandPrediction, VersionComparison, VersionPrediction
 from service.config import Settings
 from service.domain.events import PredictIn
+from service.domain.records import Explanation
 from service.domain.validation import FieldError, InvalidBody, decode_object
 from service.models.registry import ModelRegistry
 from service.scoring.on_demand import NoChampion, UnknownVersion, compare, predict
@@ -37,14 +39,16 @@ async def predict_transaction(request: Request[Any, Any, Any], settings: NamedDe
             compared = await anyio.to_thread.run_sync(compare, registry, body, body.model_versions)
             return VersionComparison(features=compared.features, predictions=[
                 VersionPrediction(model_version=s.model_version, status=cast(ModelStatus, s.status), score=s.score,
-                                  threshold=s.threshold, is_alert=s.is_alert) for s in compared.scores])
+                                  threshold=s.threshold, is_alert=s.is_alert,
+                                  reasons=msgspec.convert(s.reasons, Explanation)) for s in compared.scores])
         result = await anyio.to_thread.run_sync(predict, registry, body)
     except UnknownVersion as exc:
         raise Problem(UNKNOWN_MODEL_VERSION, str(exc)) from exc
     except NoChampion as exc:
         raise Problem(NO_CHAMPION, str(exc)) from exc
     return OnDemandPrediction(score=result.score, is_alert=result.is_alert, threshold=result.threshold,
-                              model_version=result.model_version, features=result.features)
+                              model_version=result.model_version, features=result.features,
+                              reasons=msgspec.convert(result.reasons, Explanation))
 
 
 

@@ -10,6 +10,7 @@ from typing import Literal
 
 import msgspec
 
+from service.domain.records import Explanation, Reason
 from service.views.statuses import IngestStatus, ModelStatus, RoleChange
 
 
@@ -37,6 +38,7 @@ class OnDemandPrediction(msgspec.Struct, kw_only=True):
     threshold: float
     model_version: int
     features: dict[str, float | str]
+    reasons: Explanation  # the top reasons of the score (docs/explanations.md)
 
 
 class VersionPrediction(msgspec.Struct, kw_only=True):
@@ -47,6 +49,7 @@ class VersionPrediction(msgspec.Struct, kw_only=True):
     score: float
     threshold: float
     is_alert: bool
+    reasons: Explanation
 
 
 class VersionComparison(msgspec.Struct, kw_only=True):
@@ -69,3 +72,28 @@ class Readiness(msgspec.Struct, kw_only=True):
 
     status: Literal["ok", "unavailable"]
     checks: dict[str, str]
+
+
+class ExplanationSummary(msgspec.Struct, kw_only=True):
+    """How an alert's reasons were computed (docs/explanations.md)."""
+
+    method: str  # "logreg-exact" or "replace-by-baseline"
+    units: str  # "log-odds" or "score"
+    base_value: float
+    top_k: int
+
+
+class AlertPayload(msgspec.Struct, kw_only=True):
+    """What the webhook receives for one alert (`service.store.outbox.alert_payload`), signed as Standard
+    Webhooks sign it (docs/alerts.md). `reasons` and `explanation` are absent from alerts raised before
+    reasons were stored."""
+
+    alert_id: str
+    transaction_id: str
+    card_id: str | None
+    score: float
+    threshold: float
+    model_version: int
+    created_at: str
+    reasons: list[Reason] | msgspec.UnsetType = msgspec.UNSET
+    explanation: ExplanationSummary | msgspec.UnsetType = msgspec.UNSET

@@ -17,6 +17,7 @@ from service.cli import (
     db,
     demo,
     drift,
+    explain,
     keys,
     models,
     rebuild,
@@ -39,7 +40,7 @@ from service.store.errors import StoreError
 from workers.scheduler import SchedulerAlreadyRunning
 
 COMMANDS = (demo, db, serve, worker, scheduler, relay, train, models, alerts, drift, stats, simulate, tail, keys,
-            replay, rebuild, rescore)
+            replay, rebuild, rescore, explain)
 
 
 def build_parser() -> argparse.ArgumentParser:

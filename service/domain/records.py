@@ -18,6 +18,29 @@ from typing import Any
 import msgspec
 
 
+class Reason(msgspec.Struct, frozen=True, kw_only=True):
+    """One feature's part in a score (`service.ml.explain`): signed, against the card's and the population's
+    reference values, with a sentence a person reads."""
+
+    feature: str
+    value: float | str
+    contribution: float  # > 0 pushed the score towards fraud; in the explanation's units
+    card_reference: float | None  # this card's typical value over its 24 h history, when it has one
+    population_reference: float | None  # the version's training-window baseline, when its artifact holds one
+    sentence: str
+
+
+class Explanation(msgspec.Struct, frozen=True, kw_only=True):
+    """The top reasons of one prediction: `logreg-exact` (log-odds; reasons of every feature + base_value =
+    the logit) or `replace-by-baseline` (score units; base_value is the score explained)."""
+
+    method: str
+    units: str
+    base_value: float
+    top_k: int
+    reasons: list[Reason]
+
+
 class PredictionRow(msgspec.Struct, frozen=True, kw_only=True):
     """A stored prediction: what one model version said of one transaction, when, on which features, and
     the library drift an operator allowed it to score under (None: none)."""
@@ -33,6 +56,7 @@ class PredictionRow(msgspec.Struct, frozen=True, kw_only=True):
     recorded_at: datetime
     scored_at: datetime
     environment_drift: dict[str, dict[str, str | None]] | None = None
+    reasons: Explanation | None = None  # stored for an alert; None for every other prediction
 
 
 class AlertRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -301,6 +301,12 @@ def score_one(model: Model, spec: ModelSpec, features: Features) -> float:
     to a shared, frozen model. Such a feature cannot move the score (it scales to a constant that no
     weight or tree split uses), so it is left out, and the score is the same as River's own.
     """
+    return _family(spec.name).score(model, model_input(model, spec, features))
+
+
+def model_input(model: Model, spec: ModelSpec, features: Features) -> Features:
+    """The features `score_one` hands the model: this spec's, without text for a numbers-only family, and
+    without numbers its scaler never learned (see `score_one`)."""
     family = _family(spec.name)
     dropped = spec.features.dropped(tuple(features))
     text = family.takes_text(spec.params)
@@ -313,7 +319,7 @@ def score_one(model: Model, spec: ModelSpec, features: Features) -> float:
     else:
         kept = {name: value for name, value in features.items()
                 if name not in dropped and (text if isinstance(value, str) else name in known)}
-    return family.score(model, kept)
+    return kept
 
 
 def learn_one(model: Model, spec: ModelSpec, features: Features, label: bool | None) -> None:

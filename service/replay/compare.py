@@ -64,6 +64,12 @@ def same_float(stored: float, replayed: float) -> bool:
     return stored == replayed or (math.isnan(stored) and math.isnan(replayed))
 
 
+def same_reasons(stored: StoredPrediction, replayed: Recomputed) -> bool:
+    """Whether the stored reasons are the recomputed ones. A prediction written before reasons were stored
+    (migration 0007) has none: it is compared on everything else, so upgrading never fails a replay."""
+    return stored.reasons is None or stored.reasons == replayed.reasons
+
+
 def field_differences(stored: StoredPrediction, replayed: Recomputed) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if stored.champion != replayed.champion:
@@ -77,6 +83,8 @@ def field_differences(stored: StoredPrediction, replayed: Recomputed) -> dict[st
         fields["features"] = {
             name: {"stored": stored.features.get(name), "replayed": replayed.features.get(name)}
             for name in names if stored.features.get(name) != replayed.features.get(name)}
+    if not same_reasons(stored, replayed):
+        fields["reasons"] = {"stored": stored.reasons, "replayed": replayed.reasons}
     return fields
 
 
@@ -90,7 +98,7 @@ def compare_chunk(stored: Iterable[StoredPrediction], replayed: Iterable[Recompu
                                  {"score": {"stored": None, "replayed": new.score}}))
             continue
         if (old.score == new.score and old.threshold == new.threshold and old.champion == new.champion
-                and old.features == new.features):
+                and old.features == new.features and same_reasons(old, new)):
             tally.identical += 1  # the common case, checked inline: it runs for every prediction
             continue
         fields = field_differences(old, new)

@@ -229,11 +229,12 @@ def _insert_scores(conn: Connection, scored: Sequence[Recomputed], views: dict[i
     insert_predictions(conn, [
         {"transaction_id": p.transaction_id, "model_version": p.model_version, "position": p.position,
          "champion": p.champion, "score": p.score, "threshold": p.threshold, "features": p.features,
-         "event_time": views[p.position].event_time, "recorded_at": recorded[p.position], "scored_at": scored_at}
+         "event_time": views[p.position].event_time, "recorded_at": recorded[p.position], "scored_at": scored_at,
+         "reasons": p.reasons}
         for p in scored])
     raised = [alert_row(transaction_id=p.transaction_id, card_id=views[p.position].card_id, score=p.score,
                         threshold=p.threshold, model_version=p.model_version, position=p.position,
-                        created_at=scored_at, status=SENT, last_error=REBUILT_MARKER)
+                        created_at=scored_at, status=SENT, last_error=REBUILT_MARKER, reasons=p.reasons)
               for p in scored if p.champion and p.score >= p.threshold]
     return len(insert_alert_rows(conn, raised))
 

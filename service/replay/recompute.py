@@ -15,6 +15,7 @@ from service.domain.assignment import Assignment, AssignmentTable
 from service.domain.features import FeatureValues, TxView
 from service.ml.specs import score_one, union_categories
 from service.models.cache import LoadedVersion
+from service.models.explanations import stored_reasons
 from service.models.registry import ModelRegistry
 from service.store.predictions import PredictionRecord
 from service.store.scoring_failures import ATTEMPTS
@@ -69,7 +70,7 @@ def recompute(registry: ModelRegistry, table: AssignmentTable, targets: Sequence
                 failures.append(Failed(tx.transaction_id, version, tx.position, champion, exc))
                 continue
             result.append(Recomputed(tx.transaction_id, version, tx.position, champion, score, model.threshold,
-                                     own))
+                                     own, stored_reasons(model, own, score, champion=champion)))
     return result
 
 
@@ -89,4 +90,5 @@ def score_with(registry: ModelRegistry, version: int, tx: TxView, features: Feat
     loaded = registry.load(version)  # loaded once per registry, and only if its SHA-256 and HMAC verify
     own = loaded.spec.own_features(features, categories)
     score = float(score_one(loaded.model, loaded.spec, own))
-    return Recomputed(tx.transaction_id, version, tx.position, champion, score, loaded.threshold, own)
+    return Recomputed(tx.transaction_id, version, tx.position, champion, score, loaded.threshold, own,
+                      stored_reasons(loaded, own, score, champion=champion))

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from service.domain.assignment import CHALLENGER
 from service.domain.events import PredictIn, canonical_transaction
 from service.domain.features import FeatureValues, TxView, batch_features, history_query
 from service.ml.specs import score_one, union_categories
+from service.models.explanations import explanation_for
 from service.models.registry import ModelRegistry
 from service.store.event_log import EventLog
 from service.store.history import fetch_history
@@ -23,6 +24,7 @@ class OnDemandScore:
     threshold: float
     model_version: int
     features: FeatureValues
+    reasons: dict[str, Any]  # the version's explanation of the score (`service.models.explanations`)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class VersionScore:
     score: float
     threshold: float
     is_alert: bool
+    reasons: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,8 @@ def predict(registry: ModelRegistry, request: PredictIn) -> OnDemandScore:
     loaded = registry.load(version)  # raises UnknownVersion for a version that does not exist
     features = _features_at(registry, request, position, loaded.spec.categories)
     score = float(score_one(loaded.model, loaded.spec, features))
-    return OnDemandScore(score, score >= loaded.threshold, loaded.threshold, version, features)
+    return OnDemandScore(score, score >= loaded.threshold, loaded.threshold, version, features,
+                         explanation_for(loaded, features))
 
 
 def compare(registry: ModelRegistry, request: PredictIn, versions: Sequence[int] | Literal["live"]) -> Comparison:
@@ -86,7 +90,7 @@ def compare(registry: ModelRegistry, request: PredictIn, versions: Sequence[int]
         own = version.spec.own_features(features, categories)
         score = float(score_one(version.model, version.spec, own))
         scores.append(VersionScore(version.version, table.status_of(version.version) or CHALLENGER, score,
-                                   version.threshold, score >= version.threshold))
+                                   version.threshold, score >= version.threshold, explanation_for(version, own)))
     return Comparison(features, scores)
 
 

@@ -35,6 +35,7 @@ from service.ml.artifact import ArtifactRejected
 from service.ml.environment import EnvironmentGuard
 from service.ml.specs import score_one, union_categories
 from service.models.cache import LoadedVersion
+from service.models.explanations import stored_reasons
 from service.models.registry import ModelRegistry
 from service.store.engine import PinglessConnections
 from service.store.history import fetch_history
@@ -189,18 +190,19 @@ class Scorer:
                                                               "model_version": version, "position": tx.position})
                     continue
                 scored_at = datetime.now(UTC)
+                reasons = stored_reasons(loaded, own, score, champion=champion)
                 rows.append({"transaction_id": tx.transaction_id, "model_version": version,
                              "position": tx.position, "champion": champion, "score": score,
                              "threshold": loaded.threshold, "features": own,
                              "event_time": tx.event_time, "recorded_at": recorded_at[tx.position],
-                             "scored_at": scored_at, "environment_drift": drift})
+                             "scored_at": scored_at, "environment_drift": drift, "reasons": reasons})
                 if debug:
                     log.debug("scored", extra={"transaction_id": tx.transaction_id, "model_version": version,
                                                "score": score, "micros": (time.perf_counter() - started) * 1e6})
                 if champion and score >= loaded.threshold:
                     alerts.append({"transaction_id": tx.transaction_id, "card_id": tx.card_id, "score": score,
                                    "threshold": loaded.threshold, "model_version": version, "position": tx.position,
-                                   "created_at": scored_at})
+                                   "created_at": scored_at, "reasons": reasons})
         return rows, alerts, failures
 
 

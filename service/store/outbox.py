@@ -16,7 +16,7 @@ import binascii
 import json
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -71,6 +71,7 @@ class AlertRecord:
     attempts: int
     sent_at: datetime | None
     last_error: str | None
+    payload: dict[str, Any] = field(default_factory=dict)  # what the sink receives: its `reasons` are shown
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,7 @@ claim_statement = (
 
 _VIEW_COLUMNS = (alerts.c.id, alerts.c.transaction_id, alerts.c.card_id, alerts.c.score, alerts.c.threshold,
                  alerts.c.model_version, alerts.c.created_at, alerts.c.status, alerts.c.attempts,
-                 alerts.c.sent_at, alerts.c.last_error)
+                 alerts.c.sent_at, alerts.c.last_error, alerts.c.payload)
 
 
 # -- writing ------------------------------------------------------------------------------------------
@@ -115,8 +116,13 @@ def alert_id_for(transaction_id: str) -> str:
 
 
 def alert_payload(*, transaction_id: str, card_id: str | None, score: float, threshold: float,
-                  model_version: int, created_at: datetime) -> dict[str, Any]:
-    """The JSON the customer-facing sink receives for one alert."""
+                  model_version: int, created_at: datetime, reasons: dict[str, Any] | None = None,
+                  ) -> dict[str, Any]:
+    """The JSON the customer-facing sink receives for one alert; `reasons`, the prediction's stored
+    explanation, adds its top reasons and how they were computed (`service.models.explanations`)."""
+    explained = {} if reasons is None else {
+        "reasons": reasons["reasons"],
+        "explanation": {key: reasons[key] for key in ("method", "units", "base_value", "top_k")}}
     return {
         "alert_id": alert_id_for(transaction_id),
         "transaction_id": transaction_id,
@@ -125,6 +131,7 @@ def alert_payload(*, transaction_id: str, card_id: str | None, score: float, thr
         "threshold": float(threshold),
         "model_version": int(model_version),
         "created_at": format_time(created_at),
+        **explained,
     }
 
 
@@ -153,11 +160,11 @@ def insert_alert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[s
 
 def alert_row(*, transaction_id: str, card_id: str | None, score: float, threshold: float, model_version: int,
               position: int, created_at: datetime, status: str = PENDING, last_error: str | None = None,
-              ) -> dict[str, Any]:
+              reasons: dict[str, Any] | None = None) -> dict[str, Any]:
     """The outbox row of one alert, due at once. `fraudlog rebuild` writes its alerts `sent` with a
     `last_error` that says why (delivery state is not in the log); everything else writes them `pending`."""
     payload = alert_payload(transaction_id=transaction_id, card_id=card_id, score=score, threshold=threshold,
-                            model_version=model_version, created_at=created_at)
+                            model_version=model_version, created_at=created_at, reasons=reasons)
     return {
         "id": payload["alert_id"], "aggregatetype": AGGREGATE_TYPE, "aggregateid": transaction_id,
         "type": EVENT_TYPE, "payload": payload, "transaction_id": transaction_id, "card_id": card_id,

@@ -36,6 +36,7 @@ class PredictionRecord:
     score: float
     threshold: float
     features: dict[str, float | str]
+    reasons: dict[str, Any] | None = None  # an alert's explanation (`service.models.explanations`)
 
 
 def insert_predictions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -61,13 +62,14 @@ def stored_predictions(conn: Connection, after: int, through: int, *, champions_
     """Every stored prediction of an event at a position in (after, through]."""
     stmt = sa.select(predictions.c.transaction_id, predictions.c.model_version, predictions.c.position,
                      predictions.c.champion, predictions.c.score, predictions.c.threshold,
-                     json_text(predictions.c.features)).where(predictions.c.position > after,
-                                                          predictions.c.position <= through)
+                     json_text(predictions.c.features), json_text(predictions.c.reasons)).where(
+        predictions.c.position > after, predictions.c.position <= through)
     if champions_only:
         stmt = stmt.where(predictions.c.champion)
     decoded: dict[str, dict[str, float | str]] = {}  # rows that store the same features decode them once
-    return [PredictionRecord(tx, v, p, c, s, t, decoded[f] if f in decoded else decoded.setdefault(f, _features(f)))
-            for tx, v, p, c, s, t, f in conn.execute(stmt).all()]  # fetchall: far cheaper than row by row
+    return [PredictionRecord(tx, v, p, c, s, t, decoded[f] if f in decoded else decoded.setdefault(f, _features(f)),
+                             None if r is None else decode_json(r))
+            for tx, v, p, c, s, t, f, r in conn.execute(stmt).all()]  # fetchall: far cheaper than row by row
 
 
 def _features(text: str) -> dict[str, Any]:

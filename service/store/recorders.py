@@ -23,8 +23,9 @@ from sqlalchemy.engine import Connection, Engine
 # The columns of a log row as `insert_event_rows` takes them (the position is given apart).
 EVENT_COLUMNS = ("event_type", "transaction_id", "card_id", "event_time", "recorded_at", "digest", "payload")
 PREDICTION_COLUMNS = ("transaction_id", "model_version", "position", "champion", "score", "threshold", "features",
-                      "event_time", "recorded_at", "scored_at", "environment_drift")
-PREDICTION_JSON = ("features", "environment_drift")  # environment_drift: None unless scored under allowed drift
+                      "event_time", "recorded_at", "scored_at", "environment_drift", "reasons")
+# environment_drift: None unless scored under allowed drift; reasons: None unless the prediction alerted
+PREDICTION_JSON = ("features", "environment_drift", "reasons")
 
 # An INSERT that knows ON CONFLICT: each dialect has its own construct, with the same methods.
 UpsertInsert = postgresql.Insert | sqlite.Insert

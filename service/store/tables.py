@@ -134,6 +134,8 @@ predictions = sa.Table(
     sa.Column("scored_at", UTCDateTime(), nullable=False),
     # Set only when an operator allowed scoring with a version trained under other library versions.
     sa.Column("environment_drift", json_type(), nullable=True),
+    # An alert's reasons (`service.models.explanations`, migration 0007); NULL for every other prediction.
+    sa.Column("reasons", json_type(), nullable=True),
 )
 sa.Index("ix_predictions_position", predictions.c.position)
 sa.Index("ix_predictions_scored_at", predictions.c.scored_at)

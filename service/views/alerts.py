@@ -7,6 +7,7 @@ from typing import Any, cast
 import msgspec
 
 from service.domain.events import format_time
+from service.domain.records import Reason
 from service.store.outbox import AlertPage, AlertRecord
 from service.views.statuses import AlertStatus
 
@@ -25,6 +26,7 @@ class AlertItem(msgspec.Struct, kw_only=True):
     attempts: int
     sent_at: str | None
     last_error: str | None
+    reasons: list[Reason] | None = None  # the top reasons of its score (null: raised before reasons existed)
 
 
 class AlertsPage(msgspec.Struct, kw_only=True):
@@ -39,7 +41,13 @@ def alert_item(alert: AlertRecord) -> AlertItem:
         alert_id=alert.alert_id, transaction_id=alert.transaction_id, card_id=alert.card_id, score=alert.score,
         threshold=alert.threshold, model_version=alert.model_version, created_at=format_time(alert.created_at),
         status=cast(AlertStatus, alert.status), attempts=alert.attempts,
-        sent_at=None if alert.sent_at is None else format_time(alert.sent_at), last_error=alert.last_error)
+        sent_at=None if alert.sent_at is None else format_time(alert.sent_at), last_error=alert.last_error,
+        reasons=_reasons(alert.payload))
+
+
+def _reasons(payload: dict[str, Any]) -> list[Reason] | None:
+    reasons = payload.get("reasons")
+    return None if reasons is None else msgspec.convert(reasons, list[Reason])
 
 
 def alerts_page(page: AlertPage) -> AlertsPage:

@@ -14,7 +14,8 @@ import msgspec
 from sqlalchemy.engine import Engine
 
 from service.domain.events import format_time
-from service.domain.records import LabelRow, PredictionRow
+from service.domain.records import Explanation, LabelRow, PredictionRow
+from service.models.explanations import explanation_for
 from service.models.registry import ModelRegistry
 from service.store.event_log import EventLog, EventRecord
 from service.store.labels import label_for
@@ -47,6 +48,8 @@ class PredictionView(msgspec.Struct, kw_only=True):
     threshold: float
     features: dict[str, float | str]
     scored_at: str
+    # Its top reasons: stored with an alert, else computed on demand from the stored features (with a registry).
+    reasons: Explanation | msgspec.UnsetType = msgspec.UNSET
     lineage: LineageSummary | msgspec.UnsetType | None = msgspec.UNSET
     reproduced: bool | msgspec.UnsetType = msgspec.UNSET
     replay_differences: list[str] | msgspec.UnsetType = msgspec.UNSET
@@ -110,6 +113,7 @@ def load_transaction_view(engine: Engine, transaction_id: str, registry: ModelRe
     if registry is not None and rows:
         audits = audit_predictions(registry, event, [_stored(row) for row in rows])
         shown = [_with_audit(view, audits[view.model_version]) for view in shown]
+        shown = [_with_reasons(registry, view) for view in shown]
     failures = [ScoringFailureView(model_version=f.model_version, champion=f.champion, error=f.error,
                                    attempts=f.attempts, failed_at=format_time(f.failed_at))
                 for f in failures_for(engine, transaction_id)]
@@ -125,13 +129,22 @@ def _transaction(event: EventRecord) -> TransactionRecord:
 
 def _prediction(row: PredictionRow) -> PredictionView:
     return PredictionView(model_version=row.model_version, champion=row.champion, score=row.score,
-                          threshold=row.threshold, features=row.features, scored_at=format_time(row.scored_at))
+                          threshold=row.threshold, features=row.features, scored_at=format_time(row.scored_at),
+                          reasons=msgspec.UNSET if row.reasons is None else row.reasons)
 
 
 def _stored(row: PredictionRow) -> PredictionRecord:
     """A predictions row as replay compares it, so the audit need not read the predictions again."""
+    reasons = None if row.reasons is None else msgspec.to_builtins(row.reasons)
     return PredictionRecord(row.transaction_id, row.model_version, row.position, row.champion, row.score,
-                            row.threshold, row.features)
+                            row.threshold, row.features, reasons)
+
+
+def _with_reasons(registry: ModelRegistry, view: PredictionView) -> PredictionView:
+    if isinstance(view.reasons, Explanation):
+        return view
+    explanation = explanation_for(registry.load(view.model_version), view.features)
+    return msgspec.structs.replace(view, reasons=msgspec.convert(explanation, Explanation))
 
 
 def _with_audit(view: PredictionView, audit: PredictionAudit) -> PredictionView:

@@ -50,7 +50,7 @@ def test_comparing_versions_matches_what_each_stores_for_the_same_transaction(cl
         assert row["is_alert"] == (kept["score"] >= kept["threshold"])
         assert live.json()["features"] == kept["features"]
     single = client.post("/v1/predict", json={"transaction": transaction}).json()
-    assert set(single) == {"score", "is_alert", "threshold", "model_version", "features"}  # the contract's shape
+    assert set(single) == {"score", "is_alert", "threshold", "model_version", "features", "reasons"}
 
 
 @pytest.mark.parametrize(("extra", "status", "pointer"), [

@@ -9,7 +9,7 @@ from service.store import migrate
 
 TABLES = {"events", "model_versions", "predictions", "labels", "alerts", "model_version_refusals", "drift_detections",
           "scoring_failures"}
-HEAD = "0007_poison"
+HEAD = "0008_explain_reasons"
 
 
 def tables(engine: Engine) -> set[str]:
@@ -18,6 +18,8 @@ def tables(engine: Engine) -> set[str]:
 
 def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
     assert migrate.current_revision(engine) == HEAD and tables(engine) >= TABLES
+    migrate.downgrade(engine, "0007_poison")  # 0008 takes away only the predictions' reasons
+    assert "reasons" not in {c["name"] for c in sa.inspect(engine).get_columns("predictions")}
     migrate.downgrade(engine, "0006")  # 0007 takes away only the scoring failures
     assert tables(engine) == TABLES - {"scoring_failures"}
     migrate.downgrade(engine, "0005")  # 0006 takes away the detections and the trigger column

@@ -11,7 +11,7 @@ import msgspec
 
 from service.api.schemas import Health, IngestReceipt, OnDemandPrediction, Readiness, RoleChanged
 from service.domain.events import Receipt
-from service.domain.records import LineageSummary, TrainingCode, TrainingDataLineage, TrainingRange
+from service.domain.records import Explanation, LineageSummary, Reason, TrainingCode, TrainingDataLineage, TrainingRange
 from service.store.outbox import AlertPage, AlertRecord
 from service.views.alerts import alert_json, alerts_page
 from service.views.models import Artifact, LiveMetrics, ModelDetail, ModelSummary
@@ -41,10 +41,10 @@ def test_an_alert_page_keeps_every_field_and_its_nulls() -> None:
         "items": [
             {"alert_id": "a-1", "transaction_id": "tx-1", "card_id": None, "score": 0.9, "threshold": 0.5,
              "model_version": 3, "created_at": "2026-11-28T03:00:00.123000Z", "status": "pending", "attempts": 0,
-             "sent_at": None, "last_error": None},
+             "sent_at": None, "last_error": None, "reasons": None},
             {"alert_id": "a-2", "transaction_id": "tx-1", "card_id": "card-7", "score": 0.9, "threshold": 0.5,
              "model_version": 3, "created_at": "2026-11-28T03:00:00.123000Z", "status": "sent", "attempts": 2,
-             "sent_at": "2026-11-28T03:00:00.123000Z", "last_error": "timeout"}],
+             "sent_at": "2026-11-28T03:00:00.123000Z", "last_error": "timeout", "reasons": None}],
         "next_cursor": None}
 
 
@@ -138,8 +138,15 @@ def test_receipts_and_small_bodies_keep_their_fields() -> None:
     assert as_json(receipts) == [{"transaction_id": "tx-1", "position": 3, "status": "duplicate"}]
     assert as_json(RoleChanged(version=2, status="retired", position=11)) == {"version": 2, "status": "retired",
                                                                             "position": 11}
-    assert as_json(OnDemandPrediction(score=0.5, is_alert=True, threshold=0.4, model_version=1, features={"a": 1.0})) \
-        == {"score": 0.5, "is_alert": True, "threshold": 0.4, "model_version": 1, "features": {"a": 1.0}}
+    reasons = Explanation(method="logreg-exact", units="log-odds", base_value=-2.0, top_k=5, reasons=[
+        Reason(feature="a", value=1.0, contribution=0.5, card_reference=None, population_reference=0.2,
+               sentence="a 1 (typical: 0.2)")])
+    assert as_json(OnDemandPrediction(score=0.5, is_alert=True, threshold=0.4, model_version=1, features={"a": 1.0},
+                                      reasons=reasons)) \
+        == {"score": 0.5, "is_alert": True, "threshold": 0.4, "model_version": 1, "features": {"a": 1.0},
+            "reasons": {"method": "logreg-exact", "units": "log-odds", "base_value": -2.0, "top_k": 5, "reasons": [
+                {"feature": "a", "value": 1.0, "contribution": 0.5, "card_reference": None,
+                 "population_reference": 0.2, "sentence": "a 1 (typical: 0.2)"}]}}
     assert as_json(Health(status="ok", version="1.2.3")) == {"status": "ok", "version": "1.2.3"}
     assert as_json(Readiness(status="unavailable", checks={"database": "unreachable: OperationalError"})) == {
         "status": "unavailable", "checks": {"database": "unreachable: OperationalError"}}
