@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import uuid
 from collections.abc import Collection, Sequence
@@ -23,12 +24,13 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from service.domain.alert_window import AlertWindow
 from service.domain.events import format_time
 from service.redaction import redact_urls
 from service.store.backend import backend_for
 from service.store.engine import write_transaction
 from service.store.errors import StoreError, driver_errors
-from service.store.tables import UTCDateTime, alerts
+from service.store.tables import UTCDateTime, alert_members, alerts
 
 # Fixed forever: alert ids are uuid5(namespace, transaction id), so a rebuild or a resend carries the same
 # id, and the receiver's Idempotency-Key deduplication keeps working across them.
@@ -36,6 +38,9 @@ ALERT_NAMESPACE = uuid.UUID("fc290b24-7bf2-48ea-b13f-d9ee90d9a5b2")
 
 AGGREGATE_TYPE = "transaction"
 EVENT_TYPE = "fraud_alert"
+# A transaction that joins an alert after a relay took it reaches the customer as an update of that alert: its own
+# outbox row and webhook-id (`update_id`), the same `alert_id` (invariant 19).
+UPDATE_TYPE = "fraud_alert.updated"
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 STATUSES = (PENDING, SENT, FAILED)
 MAX_ERROR_CHARS = 500
@@ -99,7 +104,28 @@ claim_statement = (
     sa.update(alerts)
     .where(alerts.c.id.in_(_claimable))
     .values(locked_until=sa.bindparam("locked_until", type_=UTCDateTime()))
-    .returning(alerts.c.id, alerts.c.payload, alerts.c.attempts)
+    .returning(alerts.c.id, alerts.c.payload, alerts.c.attempts, alerts.c.type)
+)
+
+_message = sa.bindparam("message_id", type_=sa.String())
+_fixed = alert_members.alias("fixed")
+# A message's members are fixed the first time a relay takes it, never later: a resend carries the same body, and
+# a transaction that joins after that first take goes out as an update, never slipped into a body the receiver
+# may already have (and would drop as a repeat of its webhook-id).
+fix_members_statement = (
+    sa.update(alert_members)
+    .where(alert_members.c.alert_id == _message, alert_members.c.message_id.is_(None),
+           ~sa.exists().where(_fixed.c.message_id == _message))
+    .values(message_id=_message)
+)
+# Members that joined an alert already taken by a relay, and no update carries yet. SKIP LOCKED: two relays
+# never put one member in two updates (SQLite's BEGIN IMMEDIATE gives the same exclusion).
+_loose_members = (
+    sa.select(alert_members)
+    .where(alert_members.c.message_id.is_(None),
+           alert_members.c.alert_id.in_(sa.select(_fixed.c.alert_id).where(_fixed.c.message_id.is_not(None))))
+    .order_by(alert_members.c.alert_id, alert_members.c.position)
+    .with_for_update(skip_locked=True)
 )
 
 _VIEW_COLUMNS = (alerts.c.id, alerts.c.transaction_id, alerts.c.card_id, alerts.c.score, alerts.c.threshold,
@@ -109,16 +135,47 @@ _VIEW_COLUMNS = (alerts.c.id, alerts.c.transaction_id, alerts.c.card_id, alerts.
 
 # -- writing ------------------------------------------------------------------------------------------
 
-def alert_id_for(transaction_id: str) -> str:
-    """The alert id of a transaction: the same on every worker, every retry and every rebuild."""
-    return str(uuid.uuid5(ALERT_NAMESPACE, transaction_id))
+def alert_id_for(key: str) -> str:
+    """The alert id of a key (`AlertWindow.alert_key`: a card's window, or a transaction): the same on every
+    worker, every retry and every rebuild."""
+    return str(uuid.uuid5(ALERT_NAMESPACE, key))
+
+
+def coalesced_rows(alerts_to_add: Sequence[dict[str, Any]], event_times: dict[str, datetime | None],
+                   window: AlertWindow, *, status: str = PENDING, last_error: str | None = None,
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The outbox rows (one per alert, however many of its members the batch holds) and member rows (one per
+    transaction) for alerting champion predictions, as `window` groups them. Inserted ignoring what exists, the
+    first transaction of an alert to commit opens it; the others only add their member row (invariant 19)."""
+    rows: dict[str, dict[str, Any]] = {}
+    members: list[dict[str, Any]] = []
+    for alert in sorted(alerts_to_add, key=lambda a: a["position"]):
+        event_time = event_times.get(alert["transaction_id"])
+        alert_id = alert_id_for(window.alert_key(transaction_id=alert["transaction_id"], card_id=alert["card_id"],
+                                                 event_time=event_time))
+        members.append(member_row(alert_id, alert, event_time,
+                                  message_id=alert_id if status != PENDING else None))
+        if alert_id not in rows:
+            rows[alert_id] = alert_row(**alert, alert_id=alert_id, status=status, last_error=last_error)
+    return list(rows.values()), members
+
+
+def member_row(alert_id: str, alert: dict[str, Any], event_time: datetime | None, *,
+               message_id: str | None = None) -> dict[str, Any]:
+    """The `alert_members` row of one alerting transaction."""
+    return {"transaction_id": alert["transaction_id"], "alert_id": alert_id, "card_id": alert["card_id"],
+            "position": alert["position"], "event_time": event_time, "score": float(alert["score"]),
+            "threshold": float(alert["threshold"]), "model_version": int(alert["model_version"]),
+            "created_at": alert["created_at"], "message_id": message_id}
 
 
 def alert_payload(*, transaction_id: str, card_id: str | None, score: float, threshold: float,
-                  model_version: int, created_at: datetime) -> dict[str, Any]:
-    """The JSON the customer-facing sink receives for one alert."""
+                  model_version: int, created_at: datetime, alert_id: str | None = None) -> dict[str, Any]:
+    """The JSON the customer-facing sink receives for one alert; a relay adds `transactions`, the transactions
+    the message covers, when it first takes the message."""
     return {
-        "alert_id": alert_id_for(transaction_id),
+        "type": EVENT_TYPE,
+        "alert_id": alert_id_for(transaction_id) if alert_id is None else alert_id,
         "transaction_id": transaction_id,
         "card_id": card_id,
         "score": float(score),
@@ -151,13 +208,22 @@ def insert_alert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[s
     return {row["transaction_id"] for row in rows if row["id"] in inserted}
 
 
+def insert_alert_members(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert `alert_members` rows, skipping transactions that joined an alert already; returns the transaction
+    ids inserted."""
+    if not rows:
+        return set()
+    with driver_errors():
+        return backend_for(conn).insert_member_rows(conn, rows)
+
+
 def alert_row(*, transaction_id: str, card_id: str | None, score: float, threshold: float, model_version: int,
               position: int, created_at: datetime, status: str = PENDING, last_error: str | None = None,
-              ) -> dict[str, Any]:
+              alert_id: str | None = None) -> dict[str, Any]:
     """The outbox row of one alert, due at once. `fraudlog rebuild` writes its alerts `sent` with a
     `last_error` that says why (delivery state is not in the log); everything else writes them `pending`."""
     payload = alert_payload(transaction_id=transaction_id, card_id=card_id, score=score, threshold=threshold,
-                            model_version=model_version, created_at=created_at)
+                            model_version=model_version, created_at=created_at, alert_id=alert_id)
     return {
         "id": payload["alert_id"], "aggregatetype": AGGREGATE_TYPE, "aggregateid": transaction_id,
         "type": EVENT_TYPE, "payload": payload, "transaction_id": transaction_id, "card_id": card_id,
@@ -174,10 +240,52 @@ def claim_pending_alerts(engine: Engine, *, limit: int, visibility_timeout: time
     locked_until = now + visibility_timeout
     params = {"now": now, "limit": limit, "locked_until": locked_until}
     with driver_errors(), write_transaction(engine) as conn:
+        _open_updates(conn, now)
         rows = conn.execute(claim_statement, params).all()
-    claimed = [ClaimedAlert(row.id, dict(row.payload), row.attempts, locked_until) for row in rows]
+        for row in rows:
+            if row.type == EVENT_TYPE:
+                conn.execute(fix_members_statement, {"message_id": row.id})
+        payloads = _with_members(conn, {row.id: dict(row.payload) for row in rows})
+    claimed = [ClaimedAlert(row.id, payloads[row.id], row.attempts, locked_until) for row in rows]
     # RETURNING order is unspecified; oldest first keeps delivery roughly in creation order.
     return sorted(claimed, key=lambda alert: (alert.payload["created_at"], alert.alert_id))
+
+
+def _open_updates(conn: Connection, now: datetime) -> None:
+    """One update message per alert for the members that joined it after a relay first took it."""
+    loose = conn.execute(_loose_members).all()
+    for alert_id, group in itertools.groupby(loose, key=lambda member: member.alert_id):
+        joined = list(group)
+        first = joined[0]
+        update_id = alert_id_for(f"{alert_id}:update:{first.transaction_id}")
+        row = alert_row(transaction_id=first.transaction_id, card_id=first.card_id, score=first.score,
+                        threshold=first.threshold, model_version=first.model_version, position=first.position,
+                        created_at=now, alert_id=update_id)
+        row["payload"].update(type=UPDATE_TYPE, alert_id=alert_id, update_id=update_id)
+        row.update(type=UPDATE_TYPE, aggregateid=alert_id)
+        if backend_for(conn).insert_alert_rows(conn, [row]):
+            conn.execute(sa.update(alert_members)
+                         .where(alert_members.c.transaction_id.in_([m.transaction_id for m in joined]))
+                         .values(message_id=update_id))
+
+
+def _with_members(conn: Connection, payloads: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each message's payload with the transactions it covers, stored back so that `payload` stays exactly what
+    the customer receives. Messages of alerts made before coalescing have no members and keep their payload."""
+    if not payloads:
+        return payloads
+    stmt = (sa.select(alert_members).where(alert_members.c.message_id.in_(list(payloads)))
+            .order_by(alert_members.c.position))
+    covered: dict[str, list[dict[str, Any]]] = {}
+    for member in conn.execute(stmt):
+        covered.setdefault(member.message_id, []).append({
+            "transaction_id": member.transaction_id, "score": float(member.score),
+            "threshold": float(member.threshold), "model_version": int(member.model_version),
+            "event_time": None if member.event_time is None else format_time(member.event_time)})
+    for message_id, transactions in covered.items():
+        payloads[message_id]["transactions"] = transactions
+        conn.execute(sa.update(alerts).where(alerts.c.id == message_id).values(payload=payloads[message_id]))
+    return payloads
 
 
 def mark_sent(bind: Engine | Connection, alert_ids: Collection[str], sent_at: datetime) -> int:
