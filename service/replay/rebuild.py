@@ -68,7 +68,7 @@ REBUILT_MARKER = "rebuilt: delivery state not carried over"
 MAX_ID_LENGTH = int(cast(sa.String, events.c.transaction_id.type).length or 0)
 COPIED_TABLES = ("events", "model_versions")  # the source of truth, and immutable artifacts
 # Recomputed from the copied log. A rebuild verifies every artifact first, so the refusals it derives are none.
-DERIVED_TABLES = ("labels", "predictions", "alerts", "model_version_refusals", "drift_detections")
+DERIVED_TABLES = ("labels", "predictions", "alerts", "alert_members", "model_version_refusals", "drift_detections")
 
 
 class RebuildRefused(StoreError):
