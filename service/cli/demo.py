@@ -224,6 +224,10 @@ def _summary(console: Console, stats: dict[str, Any], models: list[dict[str, Any
         table.add_row(f"latency {label} -> scored p50 / p95 / p99",
                       " / ".join("-" if v is None else f"{v * 1000:.0f} ms" for v in latency[name].values()))
     table.add_row("alerts", ", ".join(f"{k} {v}" for k, v in stats["alerts"].items()))
+    coverage = stats["alert_coverage"]
+    table.add_row("transactions alerted", f"{coverage['covered_transactions']} (covered by "
+                                          f"{coverage['alerts']} alerts, one per card per window; "
+                                          f"{coverage['updates']} updates)")
     table.add_row("served ROC AUC (the champions' scores)",
                   f"{_fmt(served['roc_auc'])} on {served['labels']:,} labels, {served['frauds']:,} frauds")
     table.add_row("served alert rate", f"{served['alert_rate'] or 0:.2%} (target "

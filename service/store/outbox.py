@@ -377,25 +377,49 @@ def list_alerts(engine: Engine, *, status: str | None = None, since: datetime | 
 
 
 def alert_for_transaction(engine: Engine, transaction_id: str) -> AlertRecord | None:
-    """The alert raised for a transaction, if any (at most one exists)."""
-    stmt = sa.select(*_VIEW_COLUMNS).where(alerts.c.transaction_id == transaction_id)
+    """The alert that covers a transaction, if any (at most one does): the one it joined, or, made before
+    coalescing, its own."""
+    joined = sa.select(alert_members.c.alert_id).where(alert_members.c.transaction_id == transaction_id)
+    stmt = sa.select(*_VIEW_COLUMNS).where(alerts.c.type == EVENT_TYPE, sa.or_(
+        alerts.c.id.in_(joined), alerts.c.transaction_id == transaction_id)).limit(1)
     with driver_errors(), engine.connect() as conn:
         row = conn.execute(stmt).first()
     return None if row is None else AlertRecord(*row)
 
 
 def count_by_status(engine: Engine) -> dict[str, int]:
-    """How many alerts are pending, sent and failed; every status is present, zero when none."""
-    stmt = sa.select(alerts.c.status, sa.func.count()).group_by(alerts.c.status)
+    """How many alerts are pending, sent and failed (updates of alerts not counted); every status is present,
+    zero when none."""
+    stmt = sa.select(alerts.c.status, sa.func.count()).where(alerts.c.type == EVENT_TYPE).group_by(alerts.c.status)
     with driver_errors(), engine.connect() as conn:
         counts = {status: int(count) for status, count in conn.execute(stmt)}
     return {status: counts.get(status, 0) for status in STATUSES}
 
 
+def alert_coverage(engine: Engine) -> dict[str, int]:
+    """Alerts, the updates sent of them, and the transactions they cover: apart, since one alert covers a card's
+    whole burst (invariant 19). Alerts made before coalescing cover their own transaction."""
+    counts = sa.select(alerts.c.type, sa.func.count()).group_by(alerts.c.type)
+    legacy = (sa.select(sa.func.count()).select_from(alerts)
+              .where(alerts.c.type == EVENT_TYPE, ~sa.exists().where(alert_members.c.alert_id == alerts.c.id)))
+    with driver_errors(), engine.connect() as conn:
+        by_type = {kind: int(n) for kind, n in conn.execute(counts)}
+        members = int(conn.execute(sa.select(sa.func.count()).select_from(alert_members)).scalar_one())
+        uncovered = int(conn.execute(legacy).scalar_one())
+    return {"alerts": by_type.get(EVENT_TYPE, 0), "updates": by_type.get(UPDATE_TYPE, 0),
+            "covered_transactions": members + uncovered}
+
+
 def alerts_by_version(conn: Connection, first: int, through: int) -> dict[int, int]:
-    """The alerts the outbox holds for events at positions in [first, through], per model version."""
-    stmt = (sa.select(alerts.c.model_version, sa.func.count())
-            .where(alerts.c.position.between(first, through)).group_by(alerts.c.model_version))
+    """The transactions at positions in [first, through] that alerted (each covered by one alert, invariant 19),
+    per model version: what the outbox holds, comparable with a version's own scores over its threshold."""
+    members = (sa.select(alert_members.c.model_version.label("version"))
+               .where(alert_members.c.position.between(first, through)))
+    legacy = (sa.select(alerts.c.model_version.label("version"))
+              .where(alerts.c.position.between(first, through), alerts.c.type == EVENT_TYPE,
+                     ~sa.exists().where(alert_members.c.alert_id == alerts.c.id)))
+    alerted = sa.union_all(members, legacy).subquery()
+    stmt = sa.select(alerted.c.version, sa.func.count()).group_by(alerted.c.version)
     return {int(version): int(n) for version, n in conn.execute(stmt)}
 
 
