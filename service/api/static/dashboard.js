@@ -370,7 +370,7 @@
           el("span", { class: "swatch", style: { background: versionColor(m.version) } }), "v" + m.version])),
         el("td", { "data-field": "status" }, el("span", { class: "badge " + m.status, text: m.status })),
         el("td", { text: m.parent_version === null || m.parent_version === undefined ? "—" : "v" + m.parent_version }),
-        el("td", {}, specSummary(m.model_spec)),
+        el("td", { title: m.traits || "" }, [specSummary(m.model_spec), m.traits ? el("div", { class: "spec-params", "data-field": "traits", text: m.traits }) : null]),
         el("td", { class: "num", text: fmtNumber(m.threshold) }),
         aucCell(live.roc_auc),
         el("td", { class: "num", text: fmtAuc(training) }),
