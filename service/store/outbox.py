@@ -123,7 +123,9 @@ fix_members_statement = (
 _loose_members = (
     sa.select(alert_members)
     .where(alert_members.c.message_id.is_(None),
-           alert_members.c.alert_id.in_(sa.select(_fixed.c.alert_id).where(_fixed.c.message_id.is_not(None))))
+           # Correlated, so that each of the few loose members is checked by the alert's index, never a scan of
+           # every member ever delivered.
+           sa.exists().where(_fixed.c.alert_id == alert_members.c.alert_id, _fixed.c.message_id.is_not(None)))
     .order_by(alert_members.c.alert_id, alert_members.c.position)
     .with_for_update(skip_locked=True)
 )
