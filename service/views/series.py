@@ -42,7 +42,10 @@ def parse_duration(text: str) -> timedelta:
     match = _DURATION.match(text.strip())
     if match is None or float(match.group(1)) <= 0:
         raise ValueError(f"{text!r}: expected a positive duration such as 10s, 5m, 1h or 1d")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    try:
+        return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    except OverflowError as exc:
+        raise ValueError(f"{text!r}: too long") from exc
 
 
 def stats_series(engine: Engine, *, span: timedelta, step: timedelta, now: datetime | None = None) -> StatsSeries:
