@@ -29,6 +29,7 @@ from service.api.dependencies import ApiServices
 from service.api.prometheus import MetricsExposition
 from service.api.readiness import ChampionCheck
 from service.config import RelaySettings, RetrainSchedule, Settings
+from service.domain.alert_window import AlertWindow
 from service.domain.drift_settings import DriftSettings
 from service.feed.hub import PredictionHub
 from service.ingest.appending import Ingest
@@ -99,7 +100,8 @@ def worker_services(settings: Settings, sink: AlertSink | None = None) -> Worker
     elsewhere `fraudlog db upgrade` is the deploy step. `sink` replaces the configured one (tests)."""
     engine = create_engine(settings.database_url)
     registry = _registry(engine, settings)
-    scorer = Scorer(engine, registry, allow_environment_drift=settings.allow_environment_drift)
+    scorer = Scorer(engine, registry, allow_environment_drift=settings.allow_environment_drift,
+                    alert_window=AlertWindow(settings.alert_coalesce_window))
     return WorkerServices(settings, engine, registry, scorer=scorer,
                           sweeper=Sweeper(engine, registry, grace=settings.sweep_grace), relay=settings.relay,
                           sink=sink or build_sink(settings), policy=promotion_policy(settings))

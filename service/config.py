@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from service.domain.alert_window import DEFAULT_COALESCE_WINDOW
 from service.domain.drift_settings import DriftSettings
 from service.domain.validation import Limits
 
@@ -282,6 +283,8 @@ class Settings:
     sweep_grace: timedelta = timedelta(seconds=DEFAULT_SWEEP_GRACE_SECONDS)  # before the sweeper re-rings
     # The API's doorbell rings `score` at most once per this interval (workers.doorbell says why 20 ms).
     doorbell_interval: timedelta = DEFAULT_DOORBELL_INTERVAL
+    # One customer alert per card per this much event time; zero: one alert per transaction (invariant 22).
+    alert_coalesce_window: timedelta = DEFAULT_COALESCE_WINDOW
     queue_prefix: str = DEFAULT_QUEUE_PREFIX  # deployments sharing a broker keep apart by queue name
     relay: RelaySettings = field(default_factory=RelaySettings)
     api_healthcheck_timeout: timedelta = DEFAULT_API_HEALTHCHECK_TIMEOUT  # `serve --workers N`: uvicorn's ping
@@ -360,6 +363,7 @@ class Settings:
             max_attribute_name=int(env.get("FRAUDLOG_MAX_ATTRIBUTE_NAME", DEFAULT_MAX_ATTRIBUTE_NAME)),
             sweep_grace=timedelta(seconds=float(env.get("FRAUDLOG_SWEEP_GRACE", DEFAULT_SWEEP_GRACE_SECONDS))),
             doorbell_interval=_duration(env, "FRAUDLOG_DOORBELL_INTERVAL", DEFAULT_DOORBELL_INTERVAL),
+            alert_coalesce_window=_window(env, "FRAUDLOG_ALERT_COALESCE_WINDOW", DEFAULT_COALESCE_WINDOW),
             queue_prefix=env.get("FRAUDLOG_QUEUE_PREFIX", DEFAULT_QUEUE_PREFIX),
             promotion_min_frauds=_positive_int(env, "FRAUDLOG_PROMOTION_MIN_FRAUDS", 30),
             promotion_confidence=_probability(env, "FRAUDLOG_PROMOTION_CONFIDENCE", 0.95),
@@ -417,6 +421,13 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not text.isdigit() or int(text) < 1:
         raise ConfigError(f"{name}={text!r}: expected a whole number >= 1")
     return int(text)
+
+
+def _window(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    """Like `_duration`, but zero is allowed (it turns the window off)."""
+    if env.get(name, "").strip() in ("0", "0s", "0.0"):
+        return timedelta(0)
+    return _duration(env, name, default)
 
 
 def _duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:

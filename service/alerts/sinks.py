@@ -91,7 +91,9 @@ class WebhookSink:
 
     def send(self, alert: dict[str, Any]) -> None:
         body = encode_alert(alert)
-        alert_id = str(alert["alert_id"])
+        # An update of an alert carries the alert's id and its own `update_id`: the message's id, so that the
+        # receiver, deduplicating on webhook-id, takes the update once and does not drop it as a repeat.
+        alert_id = str(alert.get("update_id", alert["alert_id"]))
         headers = {
             "Content-Type": "application/json",
             IDEMPOTENCY_HEADER: alert_id,

@@ -37,6 +37,7 @@ from service.ml.specs import BUILT_IN, DEFAULT_MODEL, ModelSpec, spec_for
 from service.replay.backtest import backtest
 from service.store.event_log import last_position
 from service.store.lifecycle import window_start
+from service.store.outbox import alert_coverage
 from service.store.stats import served_quality
 from service.views.models import DecisionView, describe_decision
 from workers.wiring import broker_wiring
@@ -95,9 +96,10 @@ def _demo(args: argparse.Namespace) -> int:
         _wait_for_evidence(client)
         with store.engine.connect() as conn:
             served = served_quality(conn)
+        coverage = alert_coverage(store.engine)  # not in /v1/stats, whose body is fixed
         same = _on_the_same_transactions(store, len(streaming) // 4)
-        _summary(console, client.get("/v1/stats"), client.get("/v1/models"), served, same, report, waited,
-                 args.csv is None)
+        _summary(console, {**client.get("/v1/stats"), "alert_coverage": coverage}, client.get("/v1/models"), served,
+                 same, report, waited, args.csv is None)
         if twin is not None:
             console.print(f"per-card categorical features on the same transactions (the stream's last quarter): "
                           f"ROC AUC {_fmt(same[result.version][0])} with them (v{result.version}), "
@@ -225,6 +227,10 @@ def _summary(console: Console, stats: dict[str, Any], models: list[dict[str, Any
         table.add_row(f"latency {label} -> scored p50 / p95 / p99",
                       " / ".join("-" if v is None else f"{v * 1000:.0f} ms" for v in latency[name].values()))
     table.add_row("alerts", ", ".join(f"{k} {v}" for k, v in stats["alerts"].items()))
+    coverage = stats["alert_coverage"]
+    table.add_row("transactions alerted", f"{coverage['covered_transactions']} (covered by "
+                                          f"{coverage['alerts']} alerts, one per card per window; "
+                                          f"{coverage['updates']} updates)")
     table.add_row("served ROC AUC (the champions' scores)",
                   f"{_fmt(served['roc_auc'])} on {served['labels']:,} labels, {served['frauds']:,} frauds")
     table.add_row("served alert rate", f"{served['alert_rate'] or 0:.2%} (target "

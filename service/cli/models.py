@@ -60,14 +60,11 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(msgspec.to_builtins(summaries), indent=2))
         return 0
-    table = Table("version", "status", "parent", "trigger", "model", "threshold", "predictions", "labels",
+    table = Table("version", "status", "parent", "what distinguishes it", "threshold", "predictions", "labels",
                   "ROC AUC", "training AUC", "created")
     for s in summaries:
         live = s.live_metrics
-        trigger = s.trigger or {}
-        table.add_row(str(s.version), s.status, str(s.parent_version or "-"),
-                      trigger.get("kind", "-") + (f" {trigger['detection'][:8]}" if "detection" in trigger else ""),
-                      s.model_spec["name"],
+        table.add_row(str(s.version), s.status, str(s.parent_version or "-"), s.traits,
                       f"{s.threshold:.4g}", str(live.predictions), str(live.labels),
                       _fmt(live.roc_auc), _fmt(s.metrics.get("prequential_roc_auc")), s.created_at[:19])
     table_console().print(table)

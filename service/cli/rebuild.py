@@ -13,6 +13,7 @@ from rich.table import Table
 
 from service.cli.context import open_store
 from service.config import Settings, normalise_database_url, sqlite_path
+from service.domain.alert_window import AlertWindow
 from service.ml.artifact import ArtifactRejected
 from service.replay.rebuild import REBUILT_MARKER, RebuildReport, rebuild
 
@@ -38,7 +39,8 @@ def _run(args: argparse.Namespace) -> int:
             task = progress.add_task("rebuilding: events copied and derived", total=None)
             report = rebuild(store.engine, target_url, store.settings.secret_key,
                              progress=lambda n: progress.advance(task, n),
-                             on_total=lambda n: progress.update(task, total=n))
+                             on_total=lambda n: progress.update(task, total=n),
+                             alert_window=AlertWindow(store.settings.alert_coalesce_window))
     except ArtifactRejected as exc:
         raise ValueError(str(exc)) from exc  # the CLI's one-line failure, exit 1
     _print(Console(), report, target_url)

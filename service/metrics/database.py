@@ -83,8 +83,16 @@ def database_families(figures: DatabaseFigures) -> list[Metric]:
     alerts = GaugeMetricFamily("fraudlog_alerts", "Alerts in the outbox by delivery status.", labels=["status"])
     for status, count in sorted(stats["alerts"].items()):
         alerts.add_metric([status], count)
+    coverage = stats.get("alert_coverage")
+    if coverage is not None:
+        families += [_counter("fraudlog_alert_transactions_covered",
+                              "Transactions over the threshold, each covered by one alert.",
+                              coverage["covered_transactions"]),
+                     _counter("fraudlog_alert_updates_created",
+                              "Updates of alerts (transactions that joined an alert already taken for delivery).",
+                              coverage["updates"])]
     families += [throughput, alerts,
-                 _counter("fraudlog_alerts_created", "Alerts ever created (at most one per transaction).",
+                 _counter("fraudlog_alerts_created", "Alerts ever created (at most one per card per window).",
                           sum(stats["alerts"].values())),
                  _gauge("fraudlog_alerts_oldest_pending_age_seconds",
                         "Seconds since the oldest alert still awaiting delivery was made (0 when none waits).",

@@ -66,7 +66,7 @@ def same_float(stored: float, replayed: float) -> bool:
 
 def same_reasons(stored: StoredPrediction, replayed: Recomputed) -> bool:
     """Whether the stored reasons are the recomputed ones. A prediction written before reasons were stored
-    (migration 0007) has none: it is compared on everything else, so upgrading never fails a replay."""
+    (migration 0008) has none: it is compared on everything else, so upgrading never fails a replay."""
     return stored.reasons is None or stored.reasons == replayed.reasons
 
 

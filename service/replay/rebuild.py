@@ -41,6 +41,7 @@ from typing import cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from service.domain.alert_window import DEFAULT_ALERT_WINDOW, AlertWindow
 from service.domain.assignment import AssignmentTable, role_change
 from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_TRANSACTION, NewEvent
 from service.domain.features import TxView
@@ -56,7 +57,7 @@ from service.store.engine import create_engine, write_transaction
 from service.store.errors import StoreError, driver_errors
 from service.store.event_log import EventRecord, count_by_type, walk
 from service.store.labels import project_labels
-from service.store.outbox import SENT, alert_row, insert_alert_rows
+from service.store.outbox import SENT, coalesced_rows, insert_alert_members, insert_alert_rows
 from service.store.predictions import insert_predictions
 from service.store.scoring_failures import ATTEMPTS, failure_row, insert_failures
 from service.store.snapshot import read_only_snapshot
@@ -70,8 +71,8 @@ REBUILT_MARKER = "rebuilt: delivery state not carried over"
 MAX_ID_LENGTH = int(cast(sa.String, events.c.transaction_id.type).length or 0)
 COPIED_TABLES = ("events", "model_versions")  # the source of truth, and immutable artifacts
 # Recomputed from the copied log. A rebuild verifies every artifact first, so the refusals it derives are none.
-DERIVED_TABLES = ("labels", "predictions", "alerts", "model_version_refusals", "drift_detections",
-                  "scoring_failures")
+DERIVED_TABLES = ("labels", "predictions", "alerts", "alert_members", "model_version_refusals",
+                  "drift_detections", "scoring_failures")
 
 
 class RebuildRefused(StoreError):
@@ -100,9 +101,11 @@ class _Counts:
 
 def rebuild(source: Engine, target_url: str, secret_key: bytes, *, chunk: int = CHUNK,
             progress: Callable[[int], None] | None = None,
-            on_total: Callable[[int], None] | None = None) -> RebuildReport:
+            on_total: Callable[[int], None] | None = None,
+            alert_window: AlertWindow = DEFAULT_ALERT_WINDOW) -> RebuildReport:
     """Copy the log and the version rows of `source` into the empty database at `target_url` and recompute
-    every derived table there. `secret_key` must be the one the artifacts were signed with."""
+    every derived table there. `secret_key` must be the one the artifacts were signed with; `alert_window` the
+    coalescing window the service runs with, for the same alerts and members (invariant 22)."""
     began = time.perf_counter()
     _verify_artifacts(source, secret_key)
     target = create_engine(target_url)
@@ -113,7 +116,7 @@ def rebuild(source: Engine, target_url: str, secret_key: bytes, *, chunk: int = 
             with write_transaction(target) as conn:
                 versions = _copy_versions(source, conn)
                 counts = _copy_and_derive(source, conn, ModelRegistry(source, secret_key), chunk, progress,
-                                          on_total)
+                                          on_total, alert_window)
                 continue_positions_after_copy(conn)
     finally:
         target.dispose()
@@ -149,7 +152,8 @@ def _copy_versions(source: Engine, target: Connection) -> int:
 
 
 def _copy_and_derive(source: Engine, target: Connection, registry: ModelRegistry, chunk: int,
-                     progress: Callable[[int], None] | None, on_total: Callable[[int], None] | None) -> _Counts:
+                     progress: Callable[[int], None] | None, on_total: Callable[[int], None] | None,
+                     alert_window: AlertWindow) -> _Counts:
     counts = _Counts()
     table = AssignmentTable()
     with read_only_snapshot(source) as reader, collected_per_chunk() as after_chunk:
@@ -158,7 +162,7 @@ def _copy_and_derive(source: Engine, target: Connection, registry: ModelRegistry
         walk_features = FeatureWalk(target, 1)
         for records in _appends_whole(walk(reader, chunk=chunk), chunk):
             _refuse_unstorable(records)
-            _append_chunk(target, registry, table, walk_features, records, counts)
+            _append_chunk(target, registry, table, walk_features, records, counts, alert_window)
             after_chunk()
             if progress is not None:
                 progress(len(records))
@@ -195,7 +199,7 @@ def _same_label_append(previous: EventRecord, record: EventRecord) -> bool:
 
 
 def _append_chunk(conn: Connection, registry: ModelRegistry, table: AssignmentTable, walk_features: FeatureWalk,
-                  records: list[EventRecord], counts: _Counts) -> None:
+                  records: list[EventRecord], counts: _Counts, alert_window: AlertWindow) -> None:
     """Insert one chunk of events and everything derived from them, in the caller's transaction."""
     insert_copied(conn, records)
     project_detections(conn, records)
@@ -216,15 +220,15 @@ def _append_chunk(conn: Connection, registry: ModelRegistry, table: AssignmentTa
                                            attempts=ATTEMPTS, failed_at=datetime.now(UTC)) for f in failed])
         counts.predictions += len(scored)
         counts.alerts += _insert_scores(conn, scored, {tx.position: tx for tx in views},
-                                        {r.position: r.recorded_at for r in transactions})
+                                        {r.position: r.recorded_at for r in transactions}, alert_window)
     counts.events += len(records)
     counts.transactions += len(transactions)
     counts.labels += len(label_records)
 
 
 def _insert_scores(conn: Connection, scored: Sequence[Recomputed], views: dict[int, TxView],
-                   recorded: dict[int, datetime]) -> int:
-    """Insert the predictions and the alerts the champions raise; returns the number of alerts."""
+                   recorded: dict[int, datetime], alert_window: AlertWindow) -> int:
+    """Insert the predictions, the alerts the champions raise and their members; returns the number of alerts."""
     scored_at = datetime.now(UTC)
     insert_predictions(conn, [
         {"transaction_id": p.transaction_id, "model_version": p.model_version, "position": p.position,
@@ -232,11 +236,14 @@ def _insert_scores(conn: Connection, scored: Sequence[Recomputed], views: dict[i
          "event_time": views[p.position].event_time, "recorded_at": recorded[p.position], "scored_at": scored_at,
          "reasons": p.reasons}
         for p in scored])
-    raised = [alert_row(transaction_id=p.transaction_id, card_id=views[p.position].card_id, score=p.score,
-                        threshold=p.threshold, model_version=p.model_version, position=p.position,
-                        created_at=scored_at, status=SENT, last_error=REBUILT_MARKER, reasons=p.reasons)
-              for p in scored if p.champion and p.score >= p.threshold]
-    return len(insert_alert_rows(conn, raised))
+    raised = [{"transaction_id": p.transaction_id, "card_id": views[p.position].card_id, "score": p.score,
+               "threshold": p.threshold, "model_version": p.model_version, "position": p.position,
+               "created_at": scored_at, "reasons": p.reasons} for p in scored if p.champion and p.score >= p.threshold]
+    rows, members = coalesced_rows(raised, {p.transaction_id: views[p.position].event_time for p in scored},
+                                   alert_window, status=SENT, last_error=REBUILT_MARKER)
+    added = insert_alert_rows(conn, rows)
+    insert_alert_members(conn, members)
+    return len(added)
 
 
 def _new_event(record: EventRecord) -> NewEvent:

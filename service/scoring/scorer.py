@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
+from service.domain.alert_window import DEFAULT_ALERT_WINDOW, AlertWindow
 from service.domain.assignment import Assignment, AssignmentTable
 from service.domain.features import FeatureValues, TxView, batch_features, history_query
 from service.ml.artifact import ArtifactRejected
@@ -57,8 +58,10 @@ class ScoreReport:
 
 
 class Scorer:
-    def __init__(self, engine: Engine, registry: ModelRegistry, *, allow_environment_drift: bool = False) -> None:
+    def __init__(self, engine: Engine, registry: ModelRegistry, *, allow_environment_drift: bool = False,
+                 alert_window: AlertWindow = DEFAULT_ALERT_WINDOW) -> None:
         self.engine = engine
+        self.alert_window = alert_window  # one customer alert per card per window (invariant 22)
         self.registry = registry
         self.environment = EnvironmentGuard(lambda version: registry.get(version).environment,
                                             allow_drift=allow_environment_drift)
@@ -108,7 +111,7 @@ class Scorer:
         recorded_at = {r.view.position: r.recorded_at for r in records}
         rows, alerts, failures = self._predict(recorded_at, todo, assigned, usable, features, categories, done)
         commit_failures(conn, failures)
-        new_ids = write_batch(conn, rows, alerts)
+        new_ids = write_batch(conn, rows, alerts, self.alert_window)
         created = [alert for alert in alerts if alert["transaction_id"] in new_ids]
         for alert in created:  # after the commit: these alerts exist
             log.info("alert created", extra={k: alert[k] for k in ("transaction_id", "model_version", "score",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import uuid
 from collections.abc import Collection, Sequence
@@ -23,12 +24,13 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from service.domain.alert_window import AlertWindow
 from service.domain.events import format_time
 from service.redaction import redact_urls
 from service.store.backend import backend_for
 from service.store.engine import write_transaction
 from service.store.errors import StoreError, driver_errors
-from service.store.tables import UTCDateTime, alerts
+from service.store.tables import UTCDateTime, alert_members, alerts, decode_json, predictions
 
 # Fixed forever: alert ids are uuid5(namespace, transaction id), so a rebuild or a resend carries the same
 # id, and the receiver's Idempotency-Key deduplication keeps working across them.
@@ -36,6 +38,9 @@ ALERT_NAMESPACE = uuid.UUID("fc290b24-7bf2-48ea-b13f-d9ee90d9a5b2")
 
 AGGREGATE_TYPE = "transaction"
 EVENT_TYPE = "fraud_alert"
+# A transaction that joins an alert after a relay took it reaches the customer as an update of that alert: its own
+# outbox row and webhook-id (`update_id`), the same `alert_id` (invariant 22).
+UPDATE_TYPE = "fraud_alert.updated"
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 STATUSES = (PENDING, SENT, FAILED)
 MAX_ERROR_CHARS = 500
@@ -100,7 +105,30 @@ claim_statement = (
     sa.update(alerts)
     .where(alerts.c.id.in_(_claimable))
     .values(locked_until=sa.bindparam("locked_until", type_=UTCDateTime()))
-    .returning(alerts.c.id, alerts.c.payload, alerts.c.attempts)
+    .returning(alerts.c.id, alerts.c.payload, alerts.c.attempts, alerts.c.type)
+)
+
+_message = sa.bindparam("message_id", type_=sa.String())
+_fixed = alert_members.alias("fixed")
+# A message's members are fixed the first time a relay takes it, never later: a resend carries the same body, and
+# a transaction that joins after that first take goes out as an update, never slipped into a body the receiver
+# may already have (and would drop as a repeat of its webhook-id).
+fix_members_statement = (
+    sa.update(alert_members)
+    .where(alert_members.c.alert_id == _message, alert_members.c.message_id.is_(None),
+           ~sa.exists().where(_fixed.c.message_id == _message))
+    .values(message_id=_message)
+)
+# Members that joined an alert already taken by a relay, and no update carries yet. SKIP LOCKED: two relays
+# never put one member in two updates (SQLite's BEGIN IMMEDIATE gives the same exclusion).
+_loose_members = (
+    sa.select(alert_members)
+    .where(alert_members.c.message_id.is_(None),
+           # Correlated, so that each of the few loose members is checked by the alert's index, never a scan of
+           # every member ever delivered.
+           sa.exists().where(_fixed.c.alert_id == alert_members.c.alert_id, _fixed.c.message_id.is_not(None)))
+    .order_by(alert_members.c.alert_id, alert_members.c.position)
+    .with_for_update(skip_locked=True)
 )
 
 _VIEW_COLUMNS = (alerts.c.id, alerts.c.transaction_id, alerts.c.card_id, alerts.c.score, alerts.c.threshold,
@@ -110,21 +138,52 @@ _VIEW_COLUMNS = (alerts.c.id, alerts.c.transaction_id, alerts.c.card_id, alerts.
 
 # -- writing ------------------------------------------------------------------------------------------
 
-def alert_id_for(transaction_id: str) -> str:
-    """The alert id of a transaction: the same on every worker, every retry and every rebuild."""
-    return str(uuid.uuid5(ALERT_NAMESPACE, transaction_id))
+def alert_id_for(key: str) -> str:
+    """The alert id of a key (`AlertWindow.alert_key`: a card's window, or a transaction): the same on every
+    worker, every retry and every rebuild."""
+    return str(uuid.uuid5(ALERT_NAMESPACE, key))
+
+
+def coalesced_rows(alerts_to_add: Sequence[dict[str, Any]], event_times: dict[str, datetime | None],
+                   window: AlertWindow, *, status: str = PENDING, last_error: str | None = None,
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The outbox rows (one per alert, however many of its members the batch holds) and member rows (one per
+    transaction) for alerting champion predictions, as `window` groups them. Inserted ignoring what exists, the
+    first transaction of an alert to commit opens it; the others only add their member row (invariant 22)."""
+    rows: dict[str, dict[str, Any]] = {}
+    members: list[dict[str, Any]] = []
+    for alert in sorted(alerts_to_add, key=lambda a: a["position"]):
+        event_time = event_times.get(alert["transaction_id"])
+        alert_id = alert_id_for(window.alert_key(transaction_id=alert["transaction_id"], card_id=alert["card_id"],
+                                                 event_time=event_time))
+        members.append(member_row(alert_id, alert, event_time,
+                                  message_id=alert_id if status != PENDING else None))
+        if alert_id not in rows:
+            rows[alert_id] = alert_row(**alert, alert_id=alert_id, status=status, last_error=last_error)
+    return list(rows.values()), members
+
+
+def member_row(alert_id: str, alert: dict[str, Any], event_time: datetime | None, *,
+               message_id: str | None = None) -> dict[str, Any]:
+    """The `alert_members` row of one alerting transaction."""
+    return {"transaction_id": alert["transaction_id"], "alert_id": alert_id, "card_id": alert["card_id"],
+            "position": alert["position"], "event_time": event_time, "score": float(alert["score"]),
+            "threshold": float(alert["threshold"]), "model_version": int(alert["model_version"]),
+            "created_at": alert["created_at"], "message_id": message_id}
 
 
 def alert_payload(*, transaction_id: str, card_id: str | None, score: float, threshold: float,
-                  model_version: int, created_at: datetime, reasons: dict[str, Any] | None = None,
-                  ) -> dict[str, Any]:
-    """The JSON the customer-facing sink receives for one alert; `reasons`, the prediction's stored
+                  model_version: int, created_at: datetime, alert_id: str | None = None,
+                  reasons: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON the customer-facing sink receives for one alert; a relay adds `transactions`, the transactions
+    the message covers, when it first takes the message. `reasons`, the opening prediction's stored
     explanation, adds its top reasons and how they were computed (`service.models.explanations`)."""
     explained = {} if reasons is None else {
         "reasons": reasons["reasons"],
         "explanation": {key: reasons[key] for key in ("method", "units", "base_value", "top_k")}}
     return {
-        "alert_id": alert_id_for(transaction_id),
+        "type": EVENT_TYPE,
+        "alert_id": alert_id_for(transaction_id) if alert_id is None else alert_id,
         "transaction_id": transaction_id,
         "card_id": card_id,
         "score": float(score),
@@ -158,13 +217,22 @@ def insert_alert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[s
     return {row["transaction_id"] for row in rows if row["id"] in inserted}
 
 
+def insert_alert_members(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Insert `alert_members` rows, skipping transactions that joined an alert already; returns the transaction
+    ids inserted."""
+    if not rows:
+        return set()
+    with driver_errors():
+        return backend_for(conn).insert_member_rows(conn, rows)
+
+
 def alert_row(*, transaction_id: str, card_id: str | None, score: float, threshold: float, model_version: int,
               position: int, created_at: datetime, status: str = PENDING, last_error: str | None = None,
-              reasons: dict[str, Any] | None = None) -> dict[str, Any]:
+              alert_id: str | None = None, reasons: dict[str, Any] | None = None) -> dict[str, Any]:
     """The outbox row of one alert, due at once. `fraudlog rebuild` writes its alerts `sent` with a
     `last_error` that says why (delivery state is not in the log); everything else writes them `pending`."""
     payload = alert_payload(transaction_id=transaction_id, card_id=card_id, score=score, threshold=threshold,
-                            model_version=model_version, created_at=created_at, reasons=reasons)
+                            model_version=model_version, created_at=created_at, alert_id=alert_id, reasons=reasons)
     return {
         "id": payload["alert_id"], "aggregatetype": AGGREGATE_TYPE, "aggregateid": transaction_id,
         "type": EVENT_TYPE, "payload": payload, "transaction_id": transaction_id, "card_id": card_id,
@@ -181,10 +249,59 @@ def claim_pending_alerts(engine: Engine, *, limit: int, visibility_timeout: time
     locked_until = now + visibility_timeout
     params = {"now": now, "limit": limit, "locked_until": locked_until}
     with driver_errors(), write_transaction(engine) as conn:
+        _open_updates(conn, now)
         rows = conn.execute(claim_statement, params).all()
-    claimed = [ClaimedAlert(row.id, dict(row.payload), row.attempts, locked_until) for row in rows]
+        for row in rows:
+            if row.type == EVENT_TYPE:
+                conn.execute(fix_members_statement, {"message_id": row.id})
+        payloads = _with_members(conn, {row.id: dict(row.payload) for row in rows})
+    claimed = [ClaimedAlert(row.id, payloads[row.id], row.attempts, locked_until) for row in rows]
     # RETURNING order is unspecified; oldest first keeps delivery roughly in creation order.
     return sorted(claimed, key=lambda alert: (alert.payload["created_at"], alert.alert_id))
+
+
+def _open_updates(conn: Connection, now: datetime) -> None:
+    """One update message per alert for the members that joined it after a relay first took it."""
+    loose = conn.execute(_loose_members).all()
+    for alert_id, group in itertools.groupby(loose, key=lambda member: member.alert_id):
+        joined = list(group)
+        first = joined[0]
+        update_id = alert_id_for(f"{alert_id}:update:{first.transaction_id}")
+        row = alert_row(transaction_id=first.transaction_id, card_id=first.card_id, score=first.score,
+                        threshold=first.threshold, model_version=first.model_version, position=first.position,
+                        created_at=now, alert_id=update_id)
+        row["payload"].update(type=UPDATE_TYPE, alert_id=alert_id, update_id=update_id)
+        row.update(type=UPDATE_TYPE, aggregateid=alert_id)
+        if backend_for(conn).insert_alert_rows(conn, [row]):
+            conn.execute(sa.update(alert_members)
+                         .where(alert_members.c.transaction_id.in_([m.transaction_id for m in joined]))
+                         .values(message_id=update_id))
+
+
+def _with_members(conn: Connection, payloads: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Each message's payload with the transactions it covers, stored back so that `payload` stays exactly what
+    the customer receives. Messages of alerts made before coalescing have no members and keep their payload."""
+    if not payloads:
+        return payloads
+    # Each covered transaction with its own reasons: the explanation its alerting prediction stored.
+    stmt = (sa.select(alert_members, predictions.c.reasons)
+            .join(predictions, sa.and_(predictions.c.transaction_id == alert_members.c.transaction_id,
+                                       predictions.c.model_version == alert_members.c.model_version),
+                  isouter=True)
+            .where(alert_members.c.message_id.in_(list(payloads)))
+            .order_by(alert_members.c.position))
+    covered: dict[str, list[dict[str, Any]]] = {}
+    for member in conn.execute(stmt):
+        reasons = decode_json(member.reasons) if isinstance(member.reasons, str) else member.reasons
+        covered.setdefault(member.message_id, []).append({
+            "transaction_id": member.transaction_id, "score": float(member.score),
+            "threshold": float(member.threshold), "model_version": int(member.model_version),
+            "event_time": None if member.event_time is None else format_time(member.event_time),
+            **({} if reasons is None else {"reasons": reasons["reasons"]})})
+    for message_id, transactions in covered.items():
+        payloads[message_id]["transactions"] = transactions
+        conn.execute(sa.update(alerts).where(alerts.c.id == message_id).values(payload=payloads[message_id]))
+    return payloads
 
 
 def mark_sent(bind: Engine | Connection, alert_ids: Collection[str], sent_at: datetime) -> int:
@@ -276,25 +393,49 @@ def list_alerts(engine: Engine, *, status: str | None = None, since: datetime | 
 
 
 def alert_for_transaction(engine: Engine, transaction_id: str) -> AlertRecord | None:
-    """The alert raised for a transaction, if any (at most one exists)."""
-    stmt = sa.select(*_VIEW_COLUMNS).where(alerts.c.transaction_id == transaction_id)
+    """The alert that covers a transaction, if any (at most one does): the one it joined, or, made before
+    coalescing, its own."""
+    joined = sa.select(alert_members.c.alert_id).where(alert_members.c.transaction_id == transaction_id)
+    stmt = sa.select(*_VIEW_COLUMNS).where(alerts.c.type == EVENT_TYPE, sa.or_(
+        alerts.c.id.in_(joined), alerts.c.transaction_id == transaction_id)).limit(1)
     with driver_errors(), engine.connect() as conn:
         row = conn.execute(stmt).first()
     return None if row is None else AlertRecord(*row)
 
 
 def count_by_status(engine: Engine) -> dict[str, int]:
-    """How many alerts are pending, sent and failed; every status is present, zero when none."""
-    stmt = sa.select(alerts.c.status, sa.func.count()).group_by(alerts.c.status)
+    """How many alerts are pending, sent and failed (updates of alerts not counted); every status is present,
+    zero when none."""
+    stmt = sa.select(alerts.c.status, sa.func.count()).where(alerts.c.type == EVENT_TYPE).group_by(alerts.c.status)
     with driver_errors(), engine.connect() as conn:
         counts = {status: int(count) for status, count in conn.execute(stmt)}
     return {status: counts.get(status, 0) for status in STATUSES}
 
 
+def alert_coverage(engine: Engine) -> dict[str, int]:
+    """Alerts, the updates sent of them, and the transactions they cover: apart, since one alert covers a card's
+    whole burst (invariant 22). Alerts made before coalescing cover their own transaction."""
+    counts = sa.select(alerts.c.type, sa.func.count()).group_by(alerts.c.type)
+    legacy = (sa.select(sa.func.count()).select_from(alerts)
+              .where(alerts.c.type == EVENT_TYPE, ~sa.exists().where(alert_members.c.alert_id == alerts.c.id)))
+    with driver_errors(), engine.connect() as conn:
+        by_type = {kind: int(n) for kind, n in conn.execute(counts)}
+        members = int(conn.execute(sa.select(sa.func.count()).select_from(alert_members)).scalar_one())
+        uncovered = int(conn.execute(legacy).scalar_one())
+    return {"alerts": by_type.get(EVENT_TYPE, 0), "updates": by_type.get(UPDATE_TYPE, 0),
+            "covered_transactions": members + uncovered}
+
+
 def alerts_by_version(conn: Connection, first: int, through: int) -> dict[int, int]:
-    """The alerts the outbox holds for events at positions in [first, through], per model version."""
-    stmt = (sa.select(alerts.c.model_version, sa.func.count())
-            .where(alerts.c.position.between(first, through)).group_by(alerts.c.model_version))
+    """The transactions at positions in [first, through] that alerted (each covered by one alert, invariant 22),
+    per model version: what the outbox holds, comparable with a version's own scores over its threshold."""
+    members = (sa.select(alert_members.c.model_version.label("version"))
+               .where(alert_members.c.position.between(first, through)))
+    legacy = (sa.select(alerts.c.model_version.label("version"))
+              .where(alerts.c.position.between(first, through), alerts.c.type == EVENT_TYPE,
+                     ~sa.exists().where(alert_members.c.alert_id == alerts.c.id)))
+    alerted = sa.union_all(members, legacy).subquery()
+    stmt = sa.select(alerted.c.version, sa.func.count()).group_by(alerted.c.version)
     return {int(version): int(n) for version, n in conn.execute(stmt)}
 
 

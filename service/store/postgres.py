@@ -148,10 +148,16 @@ ALERT_COLUMNS = tuple(_ALERT_ARRAY_TYPES)
 _INSERT_EVENT_ARRAYS = _unnest_insert("events", _EVENT_ARRAY_TYPES, ("payload",), "")
 _INSERT_PREDICTION_ARRAYS = _unnest_insert("predictions", _PREDICTION_ARRAY_TYPES, PREDICTION_JSON,
                                            "ON CONFLICT (transaction_id, model_version) DO NOTHING")
+_MEMBER_ARRAY_TYPES = {"transaction_id": "text", "alert_id": "text", "card_id": "text", "position": "int8",
+                       "event_time": "timestamptz", "score": "float8", "threshold": "float8", "model_version": "int4",
+                       "created_at": "timestamptz", "message_id": "text"}
+MEMBER_COLUMNS = tuple(_MEMBER_ARRAY_TYPES)
 # UNIQUE (transaction_id) is what makes "at most one alert per transaction" hold under retries, redelivered
-# doorbells and concurrent workers; DO NOTHING turns the loser into a no-op, not an error.
-_INSERT_ALERT_ARRAYS = _unnest_insert("alerts", _ALERT_ARRAY_TYPES, ("payload",),
-                                      "ON CONFLICT (transaction_id) DO NOTHING RETURNING id")
+# doorbells and concurrent workers, and the primary key on the alert id "one alert per card per window" (a second
+# worker's insert waits for the first's commit, then does nothing); DO NOTHING turns the loser into a no-op.
+_INSERT_ALERT_ARRAYS = _unnest_insert("alerts", _ALERT_ARRAY_TYPES, ("payload",), "ON CONFLICT DO NOTHING RETURNING id")
+_INSERT_MEMBER_ARRAYS = _unnest_insert("alert_members", _MEMBER_ARRAY_TYPES, (),
+                                       "ON CONFLICT (transaction_id) DO NOTHING RETURNING transaction_id")
 
 # A scoring batch's reads. The stored predictions are keyed by transaction id as `predictions.existing_predictions`
 # is, through the log's own id of each position: one primary-key lookup per transaction, whatever the planner
@@ -325,6 +331,11 @@ class PostgresBackend:
             cursor.execute(_INSERT_ALERT_ARRAYS, _column_arrays(rows, ALERT_COLUMNS, ("payload",)))
             return {str(alert_id) for (alert_id,) in cursor.fetchall()}
 
+    def insert_member_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+        with _driver(conn).cursor() as cursor:
+            cursor.execute(_INSERT_MEMBER_ARRAYS, _column_arrays(rows, MEMBER_COLUMNS, ()))
+            return {str(transaction_id) for (transaction_id,) in cursor.fetchall()}
+
     # -- a scoring batch ------------------------------------------------------------------------------
 
     def read_scoring_batch(self, conn: Connection, positions: Sequence[int], roles_after: int) -> ScoringRows:
@@ -343,11 +354,12 @@ class PostgresBackend:
         return ScoringRows(transactions.fetchall(), role_changes.fetchall(), scored.fetchall())
 
     def write_scoring_batch(self, conn: Connection, prediction_rows: Sequence[dict[str, Any]],
-                            alert_rows: Sequence[dict[str, Any]]) -> set[str]:
-        # BEGIN, both inserts and COMMIT in one pipeline. A failed insert makes the server skip the rest of the
+                            alert_rows: Sequence[dict[str, Any]], member_rows: Sequence[dict[str, Any]] = (),
+                            ) -> set[str]:
+        # BEGIN, the inserts and COMMIT in one pipeline. A failed insert makes the server skip the rest of the
         # pipeline, COMMIT included, and the transaction is rolled back: nothing of the batch is stored.
         driver = _driver(conn)
-        predictions, alerts = driver.cursor(), driver.cursor()
+        predictions, alerts, members = driver.cursor(), driver.cursor(), driver.cursor()
         try:
             with driver.pipeline():
                 driver.execute("BEGIN")
@@ -356,8 +368,12 @@ class PostgresBackend:
                                         _column_arrays(prediction_rows, PREDICTION_COLUMNS, PREDICTION_JSON))
                 if alert_rows:
                     alerts.execute(_INSERT_ALERT_ARRAYS, _column_arrays(alert_rows, ALERT_COLUMNS, ("payload",)))
+                if member_rows:
+                    members.execute(_INSERT_MEMBER_ARRAYS, _column_arrays(member_rows, MEMBER_COLUMNS, ()))
                 driver.execute("COMMIT")
             inserted = {str(alert_id) for (alert_id,) in alerts.fetchall()} if alert_rows else set()
+            if member_rows:
+                inserted = {str(transaction_id) for (transaction_id,) in members.fetchall()}
         except BaseException:
             with contextlib.suppress(Exception):
                 driver.rollback()  # ends the transaction the pipeline left failed
@@ -365,6 +381,7 @@ class PostgresBackend:
         finally:
             predictions.close()
             alerts.close()
+            members.close()
         conn.commit()  # SQLAlchemy's own record of a transaction (reads since the batch's); sends nothing
         return inserted
 

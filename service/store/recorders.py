@@ -119,7 +119,12 @@ class ProjectionWriter(Protocol):
         """Insert prediction rows, skipping any (transaction, version) already stored (invariant 5)."""
 
     def insert_alert_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
-        """Insert outbox rows, skipping transactions that have an alert (invariant 6); the ids inserted."""
+        """Insert outbox rows, skipping transactions that have an alert (invariant 6) and alert ids that exist
+        (invariant 22); the ids inserted."""
+
+    def insert_member_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+        """Insert `alert_members` rows, skipping transactions that joined an alert already; the transaction ids
+        inserted."""
 
 
 class ScoringRecorder(Protocol):
@@ -130,9 +135,11 @@ class ScoringRecorder(Protocol):
         leaves `conn` with no transaction open and set up for `write_scoring_batch`."""
 
     def write_scoring_batch(self, conn: Connection, prediction_rows: Sequence[dict[str, Any]],
-                            alert_rows: Sequence[dict[str, Any]]) -> set[str]:
-        """Insert predictions and alerts in one transaction (with any reads made since the batch's read), and
-        commit; the ids of the alerts inserted. Nothing is stored if it fails."""
+                            alert_rows: Sequence[dict[str, Any]], member_rows: Sequence[dict[str, Any]] = (),
+                            ) -> set[str]:
+        """Insert predictions, alerts and alert members in one transaction (with any reads made since the batch's
+        read), and commit; the ids of the alerts inserted, or, given members, the transaction ids of the members
+        inserted. Nothing is stored if it fails."""
 
 
 class Snapshots(Protocol):

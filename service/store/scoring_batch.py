@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.engine import Connection
 
+from service.domain.alert_window import DEFAULT_ALERT_WINDOW, AlertWindow
 from service.domain.assignment import RoleChange
 from service.domain.features import StoredTransaction, TxView
 from service.store import outbox
@@ -50,11 +51,12 @@ def read_batch(conn: Connection, positions: Sequence[int], *, roles_after: int) 
 
 
 def write_batch(conn: Connection, prediction_rows: Sequence[dict[str, Any]], alerts: Sequence[dict[str, Any]],
-                ) -> set[str]:
-    """Insert the predictions (`predictions.insert_predictions`) and alerts (`outbox.insert_alerts`), each
-    ignoring what exists (invariants 5 and 6), in one transaction with whatever was read since `read_batch`, and
-    commit it. Returns the transaction ids that got a new alert."""
-    rows = [outbox.alert_row(**alert) for alert in alerts]
+                alert_window: AlertWindow = DEFAULT_ALERT_WINDOW) -> set[str]:
+    """Insert the predictions (`predictions.insert_predictions`), the alerts and their members
+    (`outbox.coalesced_rows`: one alert per card per `alert_window`), each ignoring what exists (invariants 5, 6
+    and 19), in one transaction with whatever was read since `read_batch`, and commit it. Returns the
+    transaction ids that joined an alert (a new one or an open one)."""
+    event_times = {row["transaction_id"]: row["event_time"] for row in prediction_rows}
+    rows, members = outbox.coalesced_rows(alerts, event_times, alert_window)
     with driver_errors():
-        inserted = backend_for(conn).write_scoring_batch(conn, prediction_rows, rows)
-    return {row["transaction_id"] for row in rows if row["id"] in inserted}
+        return backend_for(conn).write_scoring_batch(conn, prediction_rows, rows, members)

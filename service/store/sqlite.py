@@ -53,7 +53,7 @@ from service.store.recorders import (
 )
 from service.store.roles import ROLE_CHANGES_THROUGH_NEWEST
 from service.store.statements import known_transactions, transactions_at
-from service.store.tables import alerts, events, predictions
+from service.store.tables import alert_members, alerts, events, predictions
 
 _encode = msgspec.json.Encoder().encode
 _INSERT_EVENTS = (f"INSERT INTO events (position, {', '.join(EVENT_COLUMNS)}) "
@@ -62,9 +62,11 @@ _INSERT_PREDICTIONS = (f"INSERT INTO predictions ({', '.join(PREDICTION_COLUMNS)
                        f"VALUES ({', '.join(['?'] * len(PREDICTION_COLUMNS))}) "
                        "ON CONFLICT (transaction_id, model_version) DO NOTHING")
 # UNIQUE (transaction_id) is what makes "at most one alert per transaction" hold under retries, redelivered
-# doorbells and concurrent workers; DO NOTHING turns the loser into a no-op, not an error.
-_INSERT_ALERTS = (sqlite.insert(alerts).on_conflict_do_nothing(index_elements=[alerts.c.transaction_id])
-                  .returning(alerts.c.id))
+# doorbells and concurrent workers, and the primary key on the alert id "one alert per card per window"; DO
+# NOTHING (on any of the two) turns the loser into a no-op, not an error.
+_INSERT_ALERTS = sqlite.insert(alerts).on_conflict_do_nothing().returning(alerts.c.id)
+_INSERT_MEMBERS = (sqlite.insert(alert_members).on_conflict_do_nothing(index_elements=[alert_members.c.transaction_id])
+                   .returning(alert_members.c.transaction_id))
 
 
 def _dumps(value: Any) -> str:
@@ -175,6 +177,9 @@ class SQLiteBackend:
     def insert_alert_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
         return set(conn.execute(_INSERT_ALERTS, list(rows)).scalars()) if rows else set()
 
+    def insert_member_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+        return set(conn.execute(_INSERT_MEMBERS, list(rows)).scalars()) if rows else set()
+
     # -- a scoring batch ------------------------------------------------------------------------------
 
     def read_scoring_batch(self, conn: Connection, positions: Sequence[int], roles_after: int) -> ScoringRows:
@@ -192,12 +197,15 @@ class SQLiteBackend:
         return rows
 
     def write_scoring_batch(self, conn: Connection, prediction_rows: Sequence[dict[str, Any]],
-                            alert_rows: Sequence[dict[str, Any]]) -> set[str]:
+                            alert_rows: Sequence[dict[str, Any]], member_rows: Sequence[dict[str, Any]] = (),
+                            ) -> set[str]:
         if not conn.in_transaction():
             conn.begin()  # BEGIN IMMEDIATE, before the driver's inserts, which SQLAlchemy does not see
         if prediction_rows:
             self.insert_prediction_rows(conn, prediction_rows)
         inserted = self.insert_alert_rows(conn, alert_rows) if alert_rows else set()
+        if member_rows:
+            inserted = self.insert_member_rows(conn, member_rows)
         conn.commit()
         return inserted
 

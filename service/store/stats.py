@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_TRANSACTION
 from service.ml.metrics import roc_auc
 from service.store.backend import backend_for
-from service.store.outbox import count_by_status
+from service.store.outbox import alert_coverage, count_by_status
 from service.store.scoring_failures import champion_failed
 from service.store.tables import alerts, events, labels, model_versions, predictions, scoring_failures
 
@@ -58,6 +58,7 @@ def collect_stats(engine: Engine, now: datetime | None = None) -> dict[str, Any]
         "latency_seconds": latency,
         "throughput_per_second": throughput,
         "alerts": count_by_status(engine),
+        "alert_coverage": alert_coverage(engine),
         # Not in `GET /v1/stats` (its body is fixed); `/metrics` exports it for the delivery alerting rule.
         "alerts_oldest_pending_age_seconds": _age(oldest_alert, now),
         "models": models,

@@ -134,7 +134,7 @@ predictions = sa.Table(
     sa.Column("scored_at", UTCDateTime(), nullable=False),
     # Set only when an operator allowed scoring with a version trained under other library versions.
     sa.Column("environment_drift", json_type(), nullable=True),
-    # An alert's reasons (`service.models.explanations`, migration 0007); NULL for every other prediction.
+    # An alert's reasons (`service.models.explanations`, migration 0008); NULL for every other prediction.
     sa.Column("reasons", json_type(), nullable=True),
 )
 sa.Index("ix_predictions_position", predictions.c.position)
@@ -177,6 +177,26 @@ alerts = sa.Table(
 )
 sa.Index("ix_alerts_status_available", alerts.c.status, alerts.c.available_at)
 sa.Index("ix_alerts_created", alerts.c.created_at, alerts.c.id)
+
+# The transactions a coalesced alert covers (service.domain.alert_window): one row per alerting transaction,
+# keyed by it, so a transaction joins one alert once (invariant 22). `message_id` is the outbox row that carries it
+# to the customer: the alert itself, or an update of it; set once, when a relay first takes that message.
+alert_members = sa.Table(
+    "alert_members",
+    metadata,
+    sa.Column("transaction_id", sa.String(128), primary_key=True),
+    sa.Column("alert_id", sa.String(36), nullable=False),
+    sa.Column("card_id", sa.String(128)),
+    sa.Column("position", BigInt, nullable=False),
+    sa.Column("event_time", UTCDateTime()),
+    sa.Column("score", sa.Float, nullable=False),
+    sa.Column("threshold", sa.Float, nullable=False),
+    sa.Column("model_version", sa.Integer, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("message_id", sa.String(36)),
+)
+sa.Index("ix_alert_members_alert", alert_members.c.alert_id, alert_members.c.position)
+sa.Index("ix_alert_members_message", alert_members.c.message_id)
 
 # Version rows are immutable, so whether a version's artifact is usable lives beside them: one row per
 # version whose artifact failed verification (service/store/refusals.py).

@@ -18,6 +18,7 @@ from service.domain.records import Decision, Evidence, TrainingCode, TrainingDat
 from service.models.registry import ModelRegistry
 from service.store.stats import model_quality
 from service.views.statuses import ModelStatus
+from service.views.version_traits import version_traits
 
 
 class LiveMetrics(msgspec.Struct, kw_only=True):
@@ -62,6 +63,7 @@ class ModelSummary(msgspec.Struct, kw_only=True):
     target_alert_rate: float | None = None
     last_decision: DecisionView | None = None
     trigger: dict[str, Any] | None = None  # why it was trained (service.lifecycle.triggers)
+    traits: str = ""  # what tells it from the other versions: family, features, categories, trigger
 
 
 class Artifact(msgspec.Struct, kw_only=True):
@@ -147,7 +149,8 @@ def _summary(record: VersionRecord, status: ModelStatus, live: LiveMetrics, last
                         created_at=format_time(record.created_at), model_spec=record.model_spec,
                         threshold=record.threshold, metrics=record.metrics, live_metrics=live,
                         target_alert_rate=None if target is None else float(target),
-                        last_decision=last[0] if last else None, trigger=trigger_of(record))
+                        last_decision=last[0] if last else None, trigger=trigger_of(record),
+                        traits=version_traits(record.model_spec, trigger_of(record)))
 
 
 def _decisions(table: AssignmentTable, version: int) -> list[DecisionView]:

@@ -163,3 +163,40 @@ def test_try_a_transaction_scores_it_with_every_live_version(versions: str, brow
         page.wait_for_selector("#try-results tr.empty", timeout=15_000)
         assert "not JSON" in page.inner_text("#try-results")
     assert not errors, errors
+
+
+def test_a_page_opened_after_a_run_and_reloaded_draws_the_runs_curves(versions: str, browser: Any) -> None:
+    """The charts load their history from `/v1/stats/series`: a page that saw none of the run draws it."""
+    errors: list[str] = []
+    settings = Settings(database_url=versions, secret_key=SECRET, alert_sink="memory://")
+    with served_api(settings, background=True) as url:
+        client = FraudlogClient(url)
+        report = stream(client, synthetic_rows(STREAMED, seed=12), batch_size=20, rate=200, label_delay_events=100)
+        assert report.sent == STREAMED and not report.errors
+        assert wait_until_settled(client, STREAMED)["scored"] == STREAMED
+        series = client.get("/v1/stats/series?range=1h&step=10s")
+        assert sum(p["scored_per_second"] for p in series["points"]) * series["step_seconds"] == STREAMED
+        page = browser.new_page(viewport={"width": 1600, "height": 1000})
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.goto(url + "/?refresh=60000")  # one live poll: what is drawn is the history
+        try:
+            page.wait_for_selector('body[data-ready="true"]', state="attached", timeout=30_000)
+        except Exception:
+            raise AssertionError((errors, page.evaluate("() => document.body.dataset"))) from None
+        page.reload()
+        page.wait_for_selector('body[data-ready="true"]', state="attached", timeout=30_000)
+        charts = page.evaluate("""() => [...document.querySelectorAll('[data-chart]')].map((chart) => {
+            const canvas = chart.querySelector('canvas');
+            const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+            let inked = 0;
+            for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) inked += 1;
+            return {name: chart.dataset.chart, points: Number(chart.dataset.points), inked};
+        })""")
+        drawn = {c["name"]: c for c in charts}
+        for name in ("throughput", "latency", "alerts"):
+            assert drawn[name]["points"] >= 3 and drawn[name]["inked"] > 2_000, drawn[name]
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-after-reload.png"), full_page=True)
+        client.close()
+    assert not errors, errors

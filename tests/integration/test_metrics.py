@@ -55,6 +55,8 @@ FAMILIES = {  # name as the parser reports it (counters lose `_total`), type, la
     "fraudlog_throughput_transactions_per_second": ("gauge", {"stage"}),
     "fraudlog_alerts": ("gauge", {"status"}),
     "fraudlog_alerts_created": ("counter", set()),
+    "fraudlog_alert_transactions_covered": ("counter", set()),
+    "fraudlog_alert_updates_created": ("counter", set()),
     "fraudlog_alerts_oldest_pending_age_seconds": ("gauge", set()),
     "fraudlog_stream_consumers": ("gauge", set()),  # the prediction feed's, in the default registry
     "fraudlog_stream_consumers_cut_off": ("counter", set()),

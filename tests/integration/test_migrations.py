@@ -8,8 +8,8 @@ from sqlalchemy.engine import Engine
 from service.store import migrate
 
 TABLES = {"events", "model_versions", "predictions", "labels", "alerts", "model_version_refusals", "drift_detections",
-          "scoring_failures"}
-HEAD = "0008_explain_reasons"
+          "scoring_failures", "alert_members"}
+HEAD = "0009_coalesce"
 
 
 def tables(engine: Engine) -> set[str]:
@@ -18,15 +18,18 @@ def tables(engine: Engine) -> set[str]:
 
 def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
     assert migrate.current_revision(engine) == HEAD and tables(engine) >= TABLES
+    migrate.downgrade(engine, "0008_explain_reasons")  # 0009 takes away only the alerts' members
+    assert tables(engine) == TABLES - {"alert_members"}
     migrate.downgrade(engine, "0007_poison")  # 0008 takes away only the predictions' reasons
     assert "reasons" not in {c["name"] for c in sa.inspect(engine).get_columns("predictions")}
     migrate.downgrade(engine, "0006")  # 0007 takes away only the scoring failures
-    assert tables(engine) == TABLES - {"scoring_failures"}
+    assert tables(engine) == TABLES - {"scoring_failures", "alert_members"}
     migrate.downgrade(engine, "0005")  # 0006 takes away the detections and the trigger column
-    assert tables(engine) == TABLES - {"scoring_failures", "drift_detections"}
+    assert tables(engine) == TABLES - {"scoring_failures", "drift_detections", "alert_members"}
     assert "trigger" not in {c["name"] for c in sa.inspect(engine).get_columns("model_versions")}
     migrate.downgrade(engine, "0004_environment_drift")  # 0005 takes away only the refusals table
-    assert tables(engine) == TABLES - {"model_version_refusals", "drift_detections", "scoring_failures"}
+    assert tables(engine) == TABLES - {"model_version_refusals", "drift_detections", "scoring_failures",
+                                                        "alert_members"}
     migrate.upgrade(engine)
     assert "model_version_refusals" in tables(engine)
     migrate.downgrade(engine, "0001")

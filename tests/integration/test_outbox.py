@@ -85,8 +85,8 @@ def test_outbox_row_has_debezium_columns_and_the_payload_the_customer_receives(e
     assert (row.id, row.aggregatetype, row.aggregateid, row.type) == (
         alert_id_for("tx-1"), "transaction", "tx-1", "fraud_alert")
     assert row.payload == {
-        "alert_id": alert_id_for("tx-1"), "transaction_id": "tx-1", "card_id": "card-42", "score": 0.93,
-        "threshold": 0.8, "model_version": 3, "created_at": "2026-11-28T03:00:00.000123Z",
+        "type": "fraud_alert", "alert_id": alert_id_for("tx-1"), "transaction_id": "tx-1", "card_id": "card-42",
+        "score": 0.93, "threshold": 0.8, "model_version": 3, "created_at": "2026-11-28T03:00:00.000123Z",
     }
     assert (row.status, row.attempts, row.position, row.available_at) == (PENDING, 0, 17, row.created_at)
 

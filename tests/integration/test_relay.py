@@ -413,8 +413,9 @@ def test_the_json_lines_sink_gets_one_line_per_alert_with_the_outbox_payload(eng
 
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [line["transaction_id"] for line in lines] == ids
-    assert lines[0] == {"alert_id": alert_id_for(ids[0]), "transaction_id": ids[0], "card_id": "card-0",
-                        "score": 0.97, "threshold": 0.8, "model_version": 1, "created_at": lines[0]["created_at"]}
+    assert lines[0] == {"type": "fraud_alert", "alert_id": alert_id_for(ids[0]), "transaction_id": ids[0],
+                        "card_id": "card-0", "score": 0.97, "threshold": 0.8, "model_version": 1,
+                        "created_at": lines[0]["created_at"]}
 
 
 def test_the_in_memory_sink_can_be_told_to_fail(engine: Engine) -> None:

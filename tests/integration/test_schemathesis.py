@@ -73,6 +73,7 @@ ACCEPTED_FOR_VALID_DATA: dict[Operation, list[str]] = {
     ("GET", "/v1/alerts"): ["200", "422"],  # 422: a cursor this API never handed out
     ("GET", "/v1/predictions"): ["200", "422"],  # 422: a cursor beyond the end of the log; any filter a filter
     ("GET", "/v1/stats"): ["200"],
+    ("GET", "/v1/stats/series"): ["200", "422"],  # 422: a range or step not like 10s, 5m, 1h, 1d, or too many points
     ("GET", "/metrics"): ["200"],
     ("GET", "/health"): ["200"],
     ("GET", "/ready"): ["200"],

@@ -103,7 +103,7 @@ def test_model_summaries_and_details_keep_their_fields_and_nulls() -> None:
         "version": 1, "status": "challenger", "parent_version": None, "created_at": "t",
         "model_spec": {"name": "hst", "n_trees": 5}, "threshold": 0.5, "metrics": {"n_events": 3},
         "live_metrics": {"predictions": 0, "alert_rate": None, "labels": 0, "frauds": 0, "roc_auc": None},
-        "target_alert_rate": None, "last_decision": None, "trigger": None}
+        "target_alert_rate": None, "last_decision": None, "trigger": None, "traits": ""}
     detail = ModelDetail(version=2, parent_version=1, created_at="t", status="champion", model_spec={"name": "hst"},
                          training_code=TrainingCode(module="m"),
                          training_data=TrainingDataLineage(source="log"), environment={"python": "3"},

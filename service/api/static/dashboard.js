@@ -1,8 +1,9 @@
 /* fraudlog dashboard.
  *
- * Polls /v1/stats, /v1/models and /v1/alerts, and keeps the time series in this tab: the API reads the
- * database on every request, so the page shows the same figures whichever API process answers, and the
- * server keeps no history for it. Every figure on the page carries `data-stat` (and its raw number in
+ * Loads the charts' last hour from /v1/stats/series (bucketed from the stored predictions, events and alerts,
+ * so a reload or a page opened after a run draws the same curves), then polls /v1/stats, /v1/models and
+ * /v1/alerts and appends to them: the API reads the database on every request, so the page shows the same
+ * figures whichever API process answers. Every figure on the page carries `data-stat` (and its raw number in
  * `data-value`), so tests and scrapers need not parse formatted text.
  */
 (function () {
@@ -13,6 +14,7 @@
   const HISTORY_SECONDS = 3600;
   const KEY_STORAGE = "fraudlog.apiKey";
   const ALERT_ROWS = 10;
+  const HISTORY_STEP = "10s";
 
   const C = {
     blue: "#5b9cff", green: "#34d399", amber: "#fbbf24", red: "#f87171", violet: "#a78bfa",
@@ -261,6 +263,7 @@
       hooks: { draw: [() => {
         container.dataset.points = String(points.length);
         if (points.length >= 2) drawn.add(spec.id);
+        markReady();  // uPlot may draw after renderCharts returns: the last chart drawn decides
       }] },
     }, chartData(spec), container);
     charts.set(spec.id, { plot, spec, key: spec.series.map((s) => s.label).join("|") });
@@ -301,6 +304,10 @@
       chart.plot.setData(chartData(spec));
       showLatestInLegend(chart.plot);
     }
+    markReady();
+  }
+
+  function markReady() {
     if (points.length >= 2 && CHARTS.every((spec) => drawn.has(spec.id))) document.body.dataset.ready = "true";
   }
 
@@ -371,7 +378,7 @@
           el("span", { class: "swatch", style: { background: versionColor(m.version) } }), "v" + m.version])),
         el("td", { "data-field": "status" }, el("span", { class: "badge " + m.status, text: m.status })),
         el("td", { text: m.parent_version === null || m.parent_version === undefined ? "—" : "v" + m.parent_version }),
-        el("td", {}, specSummary(m.model_spec)),
+        el("td", { title: m.traits || "" }, [specSummary(m.model_spec), m.traits ? el("div", { class: "spec-params", "data-field": "traits", text: m.traits }) : null]),
         el("td", { class: "num", text: fmtNumber(m.threshold) }),
         aucCell(live.roc_auc),
         el("td", { class: "num", text: fmtAuc(training) }),
@@ -439,6 +446,26 @@
     }
   }
 
+  async function loadHistory() {
+    let series;
+    try {
+      series = await getJson(`/v1/stats/series?range=1h&step=${HISTORY_STEP}`);
+    } catch (error) {
+      return;  // the live polls still draw what follows
+    }
+    // Leading buckets before any activity would squeeze a short run against the right edge: start at the first.
+    const all = series.points || [];
+    const first = all.findIndex((p) => p.ingested_per_second > 0 || p.scored_per_second > 0);
+    for (const p of first < 0 ? [] : all.slice(Math.max(0, first - 1))) {
+      points.push({
+        t: p.t, ingest: p.ingested_per_second, scoring: p.scored_per_second, ingest1m: null, scoring1m: null,
+        e2p50: p.event_to_prediction_p50, e2p99: p.event_to_prediction_p99,
+        r2p50: p.recorded_to_prediction_p50, r2p99: p.recorded_to_prediction_p99,
+        backlog: null, backlogAge: null, sent: p.alerts, pending: null, failed: null, auc: {}, history: true,
+      });
+    }
+  }
+
   async function loop() {
     try {
       await refresh();
@@ -472,7 +499,7 @@
     if (window.ResizeObserver) new window.ResizeObserver(resizeCharts).observe(document.querySelector(".charts"));
     else window.addEventListener("resize", resizeCharts);
     for (const spec of CHARTS) buildChart(spec);
-    loop();
+    loadHistory().then(loop);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
