@@ -15,7 +15,7 @@ def tables(engine: Engine) -> set[str]:
 
 
 def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
-    assert migrate.current_revision(engine) == "0006" and tables(engine) >= TABLES
+    assert migrate.current_revision(engine) == "0007" and tables(engine) >= TABLES
     migrate.downgrade(engine, "0005")  # 0006 takes away the detections and the trigger column
     assert tables(engine) == TABLES - {"drift_detections"}
     assert "trigger" not in {c["name"] for c in sa.inspect(engine).get_columns("model_versions")}
@@ -28,7 +28,7 @@ def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
     migrate.downgrade(engine, "base")
     assert tables(engine) == set() and migrate.current_revision(engine) is None
     migrate.upgrade(engine)
-    assert migrate.current_revision(engine) == "0006" and tables(engine) >= TABLES
+    assert migrate.current_revision(engine) == "0007" and tables(engine) >= TABLES
     with engine.connect() as conn:  # the guard triggers came back with the table
         triggers = conn.exec_driver_sql(
             "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal" if engine.dialect.name == "postgresql"
