@@ -91,6 +91,19 @@ class LabelIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     source: LabelSource | None = None  # who knew it (docs/outcomes.md); absent: `api`
 
 
+OutcomeName = Literal["confirmed_fraud", "not_fraud"]
+MAX_NOTE = 2_000
+
+
+class OutcomeIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """An answer to an alert: the customer's ("it was me": `not_fraud`) or an analyst's after review."""
+
+    outcome: OutcomeName
+    answered_by: Literal["customer", "analyst"]
+    note: Annotated[str, msgspec.Meta(max_length=MAX_NOTE)] | None = None
+    answered_at: AwareDateTime | None = None  # when the answer was given; default: on receipt
+
+
 class PredictIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Score a transaction on demand, with the champion, a pinned version, or several versions to compare
     (`model_versions`: a list, or "live" for the champion and its challengers); nothing is stored."""
@@ -148,7 +161,7 @@ class AlertOutcomeRecorded(LogEvent, frozen=True, kw_only=True, omit_defaults=Tr
     """
 
     event_type: ClassVar[str] = EVENT_ALERT_OUTCOME
-    alert_id: int
+    alert_id: str
     transaction_id: str
     outcome: str
     is_fraud: bool
@@ -291,6 +304,23 @@ def transaction_event(tx: TransactionIn) -> NewEvent:
 def label_event(label: LabelIn, received_at: datetime) -> NewEvent:
     """The log row for a label; without `labeled_at` it is labelled when it was received."""
     return to_row(recorded_label(label, received_at), label.labeled_at or received_at)
+
+
+def outcome_event(answer: OutcomeIn, *, alert_id: str, transaction_id: str, actor: str, received_at: datetime,
+                  ) -> NewEvent:
+    """The log row for an answer to alert `alert_id` (on `transaction_id`) sent by the key named `actor`."""
+    answered_at = answer.answered_at or received_at
+    return to_row(AlertOutcomeRecorded(
+        alert_id=alert_id, transaction_id=transaction_id, outcome=answer.outcome,
+        is_fraud=answer.outcome == "confirmed_fraud", source=answer.answered_by, actor=actor,
+        labeled_at=format_time(answered_at), note=answer.note), answered_at)
+
+
+def same_answer(stored: Mapping[str, Any], event: NewEvent) -> bool:
+    """Whether a stored outcome and a new one are the same answer (a retry): same alert, outcome, source, actor
+    and note; the time differs between retries that let the server stamp it."""
+    return all(stored.get(name) == event.payload.get(name) for name in ("alert_id", "outcome", "source", "actor",
+                                                                         "note"))
 
 
 def role_event(version: int, role: str, decision: Decision | None, at: datetime) -> NewEvent:

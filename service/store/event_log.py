@@ -28,6 +28,7 @@ from service.store.backend import backend_for
 from service.store.engine import WriterConnection, write_transaction
 from service.store.errors import CommitInDoubt, driver_errors
 from service.store.labels import Verdict, effective_verdicts, project_labels
+from service.store.outcomes import stored_answer
 from service.store.recorders import LogHead, LogRecorder
 from service.store.statements import known_transactions, transactions_at
 from service.store.tables import decode_json, events, json_text
@@ -209,6 +210,13 @@ class EventLog:
         correction; any other is accepted (stored, kept, and effective only if the precedence rule says so)."""
         return self._append(units, recorded_at, _lock_and_find_labels, _label_status, project_labels)
 
+    def append_outcome(self, event: NewEvent, recorded_at: datetime | None = None) -> Receipt:
+        """Append an answer to an alert (an `alert_outcome` event, a label too). A retry of an answer the log holds
+        (`same_answer`) is a duplicate pointing at it; any other answer is kept, whatever it says, and the label
+        rule decides whether it is effective (its status as `append_labels` gives it)."""
+        lookup = _lock_and_find_answer(event)
+        return self._append([[event]], recorded_at, lookup, _answer_status, project_labels)[0].receipts[0]
+
     def append_control(self, event: NewEvent, recorded_at: datetime | None = None) -> int:
         """Append a promotion or retirement; returns its position."""
         return self._append([[event]], recorded_at, _lock_only, _transaction_status)[0].receipts[0].position
@@ -350,6 +358,25 @@ def _after_label(event: NewEvent, known: tuple[str, int | None] | None) -> tuple
     if known is not None and RANK[known[0].split(" ")[0]] > RANK[label.source]:
         return known
     return _known_label(label), None
+
+
+_ANSWERED = "answered "
+
+
+def _lock_and_find_answer(event: NewEvent) -> LockAndLookup:
+    def lookup(recorder: LogRecorder, conn: Connection, ids: set[str]) -> tuple[Known, LogHead]:
+        known, head = _lock_and_find_labels(recorder, conn, ids)
+        position = stored_answer(conn, event)
+        if position is not None:
+            known[event.transaction_id or ""] = (_ANSWERED + event.digest, position)
+        return known, head
+    return lookup
+
+
+def _answer_status(event: NewEvent, known: tuple[str, int | None] | None) -> str:
+    if known is not None and known[0] == _ANSWERED + event.digest:
+        return "duplicate"
+    return _label_status(event, known)
 
 
 def _lock_only(recorder: LogRecorder, conn: Connection, _ids: set[str]) -> tuple[Known, LogHead]:
