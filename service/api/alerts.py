@@ -1,21 +1,34 @@
-"""`/v1/alerts`: the alerts outbox, newest first, cursor-paginated."""
+"""`/v1/alerts`: the alerts outbox, newest first, cursor-paginated; `/v1/alerts/{id}/outcome`: answers to them."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
+import anyio
 import msgspec
-from litestar import Controller, get
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import QueryParameter
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import PathParameter, QueryParameter
 from sqlalchemy.engine import Engine
 
-from service.api.auth import ANALYST, API_KEY_SECURITY, require
-from service.api.openapi import ID_SCHEMA
-from service.api.problems import AUTH_PROBLEMS, INVALID_QUERY, Problem, problem_responses
-from service.domain.events import ID_PATTERN, AwareDateTime
-from service.domain.validation import FieldError
+from service.alerts.outcomes import AlertNotDelivered, UnknownAlert, record_outcome
+from service.api.auth import ANALYST, API_KEY_SECURITY, Authenticator, require
+from service.api.bodies import read_json_body
+from service.api.openapi import ID_SCHEMA, RawSchema, inline_schema, operation_with_body
+from service.api.problems import (
+    ALERT_NOT_DELIVERED,
+    AUTH_PROBLEMS,
+    INVALID_QUERY,
+    UNKNOWN_ALERT,
+    Problem,
+    problem_responses,
+)
+from service.api.schemas import IngestReceipt
+from service.config import Settings
+from service.domain.events import ID_PATTERN, AwareDateTime, OutcomeIn
+from service.domain.validation import FieldError, decode_object
 from service.store.outbox import MAX_PAGE, InvalidCursor, list_alerts
 from service.views.alerts import AlertsPage, alerts_page
 from service.views.statuses import AlertStatus
@@ -49,6 +62,29 @@ class AlertController(Controller):
         except InvalidCursor as exc:
             raise Problem(INVALID_QUERY, errors=[FieldError("cursor", str(exc))]) from exc
         return alerts_page(page)
+
+
+    @post("/{alert_id:str}/outcome", status_code=202, operation_id="postAlertOutcome",
+          summary="Answer an alert (customer or analyst): the label of its transaction; a retry is a duplicate",
+          operation_class=operation_with_body(RawSchema(raw=inline_schema(OutcomeIn))),
+          responses={200: ResponseSpec(IngestReceipt, generate_examples=False,
+                                       description="The same answer was recorded before: its position"),
+                     **problem_responses(400, *AUTH_PROBLEMS, 404, 409, 413, 415, 422, 503)})
+    async def post_outcome(self, alert_id: Annotated[str, PathParameter(max_length=36)],
+                           request: Request[Any, Any, Any], engine: NamedDependency[Engine],
+                           settings: NamedDependency[Settings], authenticator: NamedDependency[Authenticator],
+                           ) -> Response[IngestReceipt]:
+        answer = decode_object(await read_json_body(request), OutcomeIn, settings.limits)
+        principal = authenticator.authenticate(request.headers.get("authorization"))
+        actor = principal.name if principal is not None else "anonymous"
+        try:
+            receipt = await anyio.to_thread.run_sync(record_outcome, engine, alert_id, answer, actor)
+        except UnknownAlert as exc:
+            raise Problem(UNKNOWN_ALERT, str(exc)) from exc
+        except AlertNotDelivered as exc:
+            raise Problem(ALERT_NOT_DELIVERED, str(exc)) from exc
+        content = msgspec.convert(receipt, IngestReceipt, from_attributes=True)
+        return Response(content, status_code=200 if receipt.status == "duplicate" else 202)
 
 
 def _within_utc_range(moment: datetime) -> datetime:

@@ -2,8 +2,9 @@
 
 The Structs are the contract: msgspec enforces every constraint while decoding, and
 `service.domain.validation` reuses the same annotations to name every bad field when decoding fails.
-The log knows five event types (`EVENT_TYPES`), one Struct each: `TransactionRecorded`, `LabelRecorded`,
-`ModelPromoted`, `ModelRetired` and `DriftDetected`, each a payload exactly as the log stores it. One mapper
+The log knows six event types (`EVENT_TYPES`), one Struct each: `TransactionRecorded`, `LabelRecorded`,
+`ModelPromoted`, `ModelRetired`, `DriftDetected` and `AlertOutcomeRecorded`, each a payload exactly as the
+log stores it. One mapper
 turns them into the log's rows and back: `to_row(event, event_time)` gives the `NewEvent` the store appends
 (canonical JSON and its digest), and `from_row(event_type, payload)` decodes a stored payload into its
 Struct, refusing an unknown type (`UnknownEventType`). The store names the types in its schema but does not define them.
@@ -24,6 +25,7 @@ from typing import Annotated, Any, ClassVar, Literal
 import msgspec
 
 from service.domain.assignment import RETIRED
+from service.domain.label_sources import LabelSource
 from service.domain.records import Decision
 
 MAX_VERSION = 2**31 - 1  # model_versions.version is a 32-bit integer
@@ -44,7 +46,11 @@ EVENT_LABEL = "label"
 EVENT_PROMOTION = "promotion"
 EVENT_RETIREMENT = "retirement"
 EVENT_DRIFT_DETECTION = "drift_detection"  # a detector fired (service.monitoring.drift_job); see DriftDetected
-EVENT_TYPES = (EVENT_TRANSACTION, EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_DRIFT_DETECTION)
+EVENT_ALERT_OUTCOME = "alert_outcome"  # a customer or an analyst answered an alert: a label too (docs/outcomes.md)
+EVENT_TYPES = (EVENT_TRANSACTION, EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_DRIFT_DETECTION,
+               EVENT_ALERT_OUTCOME)
+# The events that give a transaction a label: each payload holds `is_fraud`, `labeled_at` and `source`.
+LABEL_EVENT_TYPES = (EVENT_LABEL, EVENT_ALERT_OUTCOME)
 
 Identifier = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="1-128 characters of [A-Za-z0-9._:-]")]
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset")]
@@ -81,7 +87,21 @@ class LabelIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     transaction_id: Identifier
     is_fraud: bool
-    labeled_at: AwareDateTime | None = None
+    labeled_at: AwareDateTime | None = None  # when the truth became known to the sender; default: on receipt
+    source: LabelSource | None = None  # who knew it (docs/outcomes.md); absent: `api`
+
+
+OutcomeName = Literal["confirmed_fraud", "not_fraud"]
+MAX_NOTE = 2_000
+
+
+class OutcomeIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """An answer to an alert: the customer's ("it was me": `not_fraud`) or an analyst's after review."""
+
+    outcome: OutcomeName
+    answered_by: Literal["customer", "analyst"]
+    note: Annotated[str, msgspec.Meta(max_length=MAX_NOTE)] | None = None
+    answered_at: AwareDateTime | None = None  # when the answer was given; default: on receipt
 
 
 class PredictIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -120,14 +140,35 @@ class TransactionRecorded(LogEvent, frozen=True, kw_only=True):
     attributes: dict[str, float | str]  # open: whatever a client's transactions carry
 
 
-class LabelRecorded(LogEvent, frozen=True, kw_only=True):
-    """The truth about a transaction, labelled at `labeled_at` (`format_time`)."""
+class LabelRecorded(LogEvent, frozen=True, kw_only=True, omit_defaults=True):
+    """The truth about a transaction, labelled at `labeled_at` (`format_time`) by `source`. A label posted
+    without a source stores none (its bytes are those of every label stored before sources existed) and
+    reads as `api` (`service.domain.label_sources.source_of`)."""
 
     event_type: ClassVar[str] = EVENT_LABEL
     transaction_id: str
     is_fraud: bool
     labeled_at: str
+    source: str | None = None
 
+
+class AlertOutcomeRecorded(LogEvent, frozen=True, kw_only=True, omit_defaults=True):
+    """A customer's or an analyst's answer to an alert (docs/outcomes.md): the label of the alert's transaction,
+    with `source` who answered (`customer` | `analyst`) and `actor` the API key's name that sent it.
+
+    `is_fraud` follows from `outcome` (`confirmed_fraud` is fraud, `not_fraud` is not); it is stored so that
+    every label-giving event holds the same three fields the label rule reads (`is_fraud`, `labeled_at`, `source`).
+    """
+
+    event_type: ClassVar[str] = EVENT_ALERT_OUTCOME
+    alert_id: str
+    transaction_id: str
+    outcome: str
+    is_fraud: bool
+    source: str
+    actor: str
+    labeled_at: str
+    note: str | None = None
 
 class ModelPromoted(LogEvent, frozen=True, kw_only=True, omit_defaults=True):
     """A version made champion or challenger, with the decision that made it (absent in older logs)."""
@@ -173,7 +214,7 @@ class DriftDetected(LogEvent, frozen=True, kw_only=True, forbid_unknown_fields=T
 
 # The registry of event types: the mapper decodes a stored payload with the Struct its type names here.
 EVENT_STRUCTS: dict[str, type[LogEvent]] = {cls.event_type: cls for cls in (
-    TransactionRecorded, LabelRecorded, ModelPromoted, ModelRetired, DriftDetected)}
+    TransactionRecorded, LabelRecorded, ModelPromoted, ModelRetired, DriftDetected, AlertOutcomeRecorded)}
 
 
 class UnknownEventType(ValueError):
@@ -252,7 +293,7 @@ def _stored_number(value: float) -> float:
 def recorded_label(label: LabelIn, received_at: datetime) -> LabelRecorded:
     """The stored form of a posted label; without `labeled_at` it is labelled when it was received."""
     return LabelRecorded(transaction_id=label.transaction_id, is_fraud=label.is_fraud,
-                         labeled_at=format_time(label.labeled_at or received_at))
+                         labeled_at=format_time(label.labeled_at or received_at), source=label.source)
 
 
 def transaction_event(tx: TransactionIn) -> NewEvent:
@@ -263,6 +304,23 @@ def transaction_event(tx: TransactionIn) -> NewEvent:
 def label_event(label: LabelIn, received_at: datetime) -> NewEvent:
     """The log row for a label; without `labeled_at` it is labelled when it was received."""
     return to_row(recorded_label(label, received_at), label.labeled_at or received_at)
+
+
+def outcome_event(answer: OutcomeIn, *, alert_id: str, transaction_id: str, actor: str, received_at: datetime,
+                  ) -> NewEvent:
+    """The log row for an answer to alert `alert_id` (on `transaction_id`) sent by the key named `actor`."""
+    answered_at = answer.answered_at or received_at
+    return to_row(AlertOutcomeRecorded(
+        alert_id=alert_id, transaction_id=transaction_id, outcome=answer.outcome,
+        is_fraud=answer.outcome == "confirmed_fraud", source=answer.answered_by, actor=actor,
+        labeled_at=format_time(answered_at), note=answer.note), answered_at)
+
+
+def same_answer(stored: Mapping[str, Any], event: NewEvent) -> bool:
+    """Whether a stored outcome and a new one are the same answer (a retry): same alert, outcome, source, actor
+    and note; the time differs between retries that let the server stamp it."""
+    return all(stored.get(name) == event.payload.get(name) for name in ("alert_id", "outcome", "source", "actor",
+                                                                         "note"))
 
 
 def role_event(version: int, role: str, decision: Decision | None, at: datetime) -> NewEvent:

@@ -73,14 +73,15 @@ class AlertRow(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class LabelRow(msgspec.Struct, frozen=True, kw_only=True):
-    """A transaction's current label as the log's label events project it: the newest, and how many
-    labels before it said otherwise."""
+    """A transaction's effective label as the log's label events project it (the precedence rule of
+    `service.domain.label_sources`), its source, and how many changes of verdict it went through."""
 
     transaction_id: str
     is_fraud: bool
     labeled_at: datetime
     position: int
     corrections: int
+    source: str = "api"
 
 
 class Evidence(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

@@ -17,7 +17,7 @@ from typing import Any
 import msgspec
 
 from service.domain.assignment import CHALLENGER, CHAMPION
-from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION
+from service.domain.events import EVENT_TRANSACTION, LABEL_EVENT_TYPES
 from service.domain.records import Decision
 from service.lifecycle.roles import assign_role
 from service.lifecycle.triggers import inherited_window
@@ -57,7 +57,7 @@ def retrain_due(registry: ModelRegistry, min_new_transactions: int = 1) -> Due:
     with registry.engine.connect() as conn:
         cut = newest_cut(conn)
         transactions = count_after(conn, cut, EVENT_TRANSACTION)
-        labels = count_after(conn, cut, EVENT_LABEL)
+        labels = sum(count_after(conn, cut, event_type) for event_type in LABEL_EVENT_TYPES)
     champion = registry.assignments().current().champion
     if champion is None:
         return Due(False, "there is no champion yet", cut, transactions, labels)

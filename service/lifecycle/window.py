@@ -24,7 +24,7 @@ from service.ml.specs import ModelSpec
 from service.ml.training import TrainingData
 from service.store.event_log import EventRecord, walk
 from service.store.history import fetch_history
-from service.store.labels import latest_labels
+from service.store.labels import effective_labels
 from service.store.lifecycle import window_start
 from service.store.snapshot import read_only_snapshot
 
@@ -73,7 +73,7 @@ def _add_chunk(conn: Connection, window: TrainingWindow, chunk: list[EventRecord
     views = [TxView.from_payload(r.position, r.payload) for r in chunk]
     query = history_query(views)
     history = fetch_history(conn, query, categories=categories) if query else []
-    known = latest_labels(conn, through=window.cut, transaction_ids=[v.transaction_id for v in views])
+    known = effective_labels(conn, through=window.cut, transaction_ids=[v.transaction_id for v in views])
     features = batch_features(views, history, categories)
     for record, view in zip(chunk, views, strict=True):
         label = known.get(view.transaction_id)

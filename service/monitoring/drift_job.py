@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from service.domain.assignment import CHALLENGER, CHAMPION
 from service.domain.drift_settings import DriftSettings
-from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION, DriftDetected
+from service.domain.events import EVENT_TRANSACTION, LABEL_EVENT_TYPES, DriftDetected
 from service.domain.records import Decision
 from service.lifecycle.roles import assign_role
 from service.lifecycle.triggers import drift_trigger, with_window
@@ -60,7 +60,7 @@ class _Watch:
 
     def feed(self, conn: Connection, first: int, last: int) -> list[Detection]:
         found: list[Detection] = []
-        for chunk in walk(conn, first, last, [EVENT_TRANSACTION, EVENT_LABEL], 1_000):
+        for chunk in walk(conn, first, last, [EVENT_TRANSACTION, *LABEL_EVENT_TYPES], 1_000):
             served = _served(conn, self.version, {r.transaction_id for r in chunk if r.transaction_id})
             for record in chunk:
                 scored = served.get(record.transaction_id or "")

@@ -24,7 +24,7 @@ from service.replay.collect import collected_per_chunk
 from service.replay.history import FeatureWalk
 from service.replay.recompute import score_with
 from service.store.event_log import last_position
-from service.store.labels import latest_labels
+from service.store.labels import effective_labels
 from service.store.outbox import alerts_by_version
 from service.store.predictions import stored_predictions
 from service.store.roles import assignment_table
@@ -93,7 +93,7 @@ def backtest(engine: Engine, registry: ModelRegistry, version: int, *, start: in
         lower = span.start - 1
         for targets in transaction_chunks(conn, span.start, span.stop, chunk):
             features = walk.features(conn, targets, loaded.spec.categories)
-            labels = latest_labels(conn, transaction_ids=[t.transaction_id for t in targets])
+            labels = effective_labels(conn, transaction_ids=[t.transaction_id for t in targets])
             for tx in targets:
                 scored = score_with(registry, version, tx, features[tx.position], champion=False,
                                     categories=loaded.spec.categories)

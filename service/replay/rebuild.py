@@ -43,7 +43,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from service.domain.alert_window import DEFAULT_ALERT_WINDOW, AlertWindow
 from service.domain.assignment import AssignmentTable, role_change
-from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_TRANSACTION, NewEvent
+from service.domain.events import (
+    EVENT_PROMOTION,
+    EVENT_RETIREMENT,
+    EVENT_TRANSACTION,
+    LABEL_EVENT_TYPES,
+    NewEvent,
+)
 from service.domain.features import TxView
 from service.ml.artifact import verify
 from service.models.registry import ModelRegistry
@@ -194,7 +200,7 @@ def _appends_whole(chunks: Iterator[list[EventRecord]], size: int) -> Iterator[l
 def _same_label_append(previous: EventRecord, record: EventRecord) -> bool:
     """Whether two label events were appended together (an append gives its events one recorded_at): the
     labels projection must see each append whole, so a chunk never ends inside one."""
-    return (previous.event_type == record.event_type == EVENT_LABEL
+    return (previous.event_type in LABEL_EVENT_TYPES and record.event_type in LABEL_EVENT_TYPES
             and previous.recorded_at == record.recorded_at)
 
 
@@ -203,7 +209,7 @@ def _append_chunk(conn: Connection, registry: ModelRegistry, table: AssignmentTa
     """Insert one chunk of events and everything derived from them, in the caller's transaction."""
     insert_copied(conn, records)
     project_detections(conn, records)
-    label_records = [r for r in records if r.event_type == EVENT_LABEL]
+    label_records = [r for r in records if r.event_type in LABEL_EVENT_TYPES]
     for _, group in itertools.groupby(label_records, key=lambda r: r.recorded_at):
         project_labels(conn, [(_new_event(r), r.position) for r in group])
     table.extend((role_change(r.position, r.payload) for r in records

@@ -21,12 +21,14 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION, NewEvent, Receipt
+from service.domain.events import EVENT_TRANSACTION, LABEL_EVENT_TYPES, NewEvent, Receipt
 from service.domain.features import StoredTransaction, TxView
+from service.domain.label_sources import RANK, source_of
 from service.store.backend import backend_for
 from service.store.engine import WriterConnection, write_transaction
 from service.store.errors import CommitInDoubt, driver_errors
-from service.store.labels import latest_verdicts, project_labels
+from service.store.labels import Verdict, effective_verdicts, project_labels
+from service.store.outcomes import stored_answer
 from service.store.recorders import LogHead, LogRecorder
 from service.store.statements import known_transactions, transactions_at
 from service.store.tables import decode_json, events, json_text
@@ -203,8 +205,17 @@ class EventLog:
 
     def append_labels(self, units: Sequence[Sequence[NewEvent]], recorded_at: datetime | None = None,
                       ) -> list[UnitOutcome]:
-        """Append label events; the same verdict as the latest label is a duplicate, another is a correction."""
+        """Append label-giving events (labels, alert outcomes). The effective label's verdict again from its own
+        source is a duplicate (nothing stored); a label that becomes effective with another verdict is a
+        correction; any other is accepted (stored, kept, and effective only if the precedence rule says so)."""
         return self._append(units, recorded_at, _lock_and_find_labels, _label_status, project_labels)
+
+    def append_outcome(self, event: NewEvent, recorded_at: datetime | None = None) -> Receipt:
+        """Append an answer to an alert (an `alert_outcome` event, a label too). A retry of an answer the log holds
+        (`same_answer`) is a duplicate pointing at it; any other answer is kept, whatever it says, and the label
+        rule decides whether it is effective (its status as `append_labels` gives it)."""
+        lookup = _lock_and_find_answer(event)
+        return self._append([[event]], recorded_at, lookup, _answer_status, project_labels)[0].receipts[0]
 
     def append_control(self, event: NewEvent, recorded_at: datetime | None = None) -> int:
         """Append a promotion or retirement; returns its position."""
@@ -263,8 +274,8 @@ class EventLog:
                 unit_rows.append((event, receipt))
                 if event.event_type == EVENT_TRANSACTION:
                     unit_known[tx_id] = (event.digest, None)
-                elif event.event_type == EVENT_LABEL:
-                    unit_known[tx_id] = (_verdict(event), None)
+                elif event.event_type in LABEL_EVENT_TYPES:
+                    unit_known[tx_id] = _after_label(event, unit_known.get(tx_id))
             plan.outcomes.append(outcome)
             if outcome.conflicts:
                 outcome.receipts.clear()
@@ -328,16 +339,48 @@ def _lock_and_find_transactions(recorder: LogRecorder, conn: Connection, ids: se
 
 def _lock_and_find_labels(recorder: LogRecorder, conn: Connection, ids: set[str]) -> tuple[Known, LogHead]:
     head = recorder.lock_event_log(conn)
-    return {tx: (str(verdict.is_fraud), verdict.position)
-            for tx, verdict in latest_verdicts(conn, transaction_ids=ids).items()}, head
+    return {tx: (_known_label(verdict), verdict.position)
+            for tx, verdict in effective_verdicts(conn, transaction_ids=ids).items()}, head
+
+
+# A known label is spelt "<source> <is_fraud>": `Known` holds one string per transaction.
+def _known_label(verdict: Verdict) -> str:
+    return f"{verdict.source} {verdict.is_fraud}"
+
+
+def _label_of(event: NewEvent) -> Verdict:
+    return Verdict(bool(event.payload["is_fraud"]), 0, source_of(event.payload.get("source")))
+
+
+def _after_label(event: NewEvent, known: tuple[str, int | None] | None) -> tuple[str, int | None]:
+    """What the unit knows of a transaction's effective label once `event` is appended."""
+    label = _label_of(event)
+    if known is not None and RANK[known[0].split(" ")[0]] > RANK[label.source]:
+        return known
+    return _known_label(label), None
+
+
+_ANSWERED = "answered "
+
+
+def _lock_and_find_answer(event: NewEvent) -> LockAndLookup:
+    def lookup(recorder: LogRecorder, conn: Connection, ids: set[str]) -> tuple[Known, LogHead]:
+        known, head = _lock_and_find_labels(recorder, conn, ids)
+        position = stored_answer(conn, event)
+        if position is not None:
+            known[event.transaction_id or ""] = (_ANSWERED + event.digest, position)
+        return known, head
+    return lookup
+
+
+def _answer_status(event: NewEvent, known: tuple[str, int | None] | None) -> str:
+    if known is not None and known[0] == _ANSWERED + event.digest:
+        return "duplicate"
+    return _label_status(event, known)
 
 
 def _lock_only(recorder: LogRecorder, conn: Connection, _ids: set[str]) -> tuple[Known, LogHead]:
     return {}, recorder.lock_event_log(conn)
-
-
-def _verdict(event: NewEvent) -> str:
-    return str(bool(event.payload["is_fraud"]))
 
 
 def _all_distinct_and_few(units: Sequence[Sequence[NewEvent]], most: int) -> bool:
@@ -359,5 +402,11 @@ def _transaction_status(event: NewEvent, known: tuple[str, int | None] | None) -
 def _label_status(event: NewEvent, known: tuple[str, int | None] | None) -> str:
     if known is None:
         return "accepted"
-    return "duplicate" if known[0] == _verdict(event) else "correction"
+    label = _label_of(event)
+    if known[0] == _known_label(label):
+        return "duplicate"
+    held_source, held_verdict = known[0].split(" ")
+    if RANK[label.source] >= RANK[held_source] and held_verdict != str(label.is_fraud):
+        return "correction"
+    return "accepted"
 

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION, EVENT_TYPES
+from service.domain.events import EVENT_ALERT_OUTCOME, EVENT_LABEL, EVENT_TRANSACTION, EVENT_TYPES
 
 metadata = sa.MetaData()
 
@@ -93,6 +93,9 @@ sa.Index(
 )
 sa.Index("ix_events_label_transaction", events.c.transaction_id, events.c.position,
          postgresql_where=events.c.event_type == EVENT_LABEL, sqlite_where=events.c.event_type == EVENT_LABEL)
+sa.Index("ix_events_outcome_transaction", events.c.transaction_id, events.c.position,
+         postgresql_where=events.c.event_type == EVENT_ALERT_OUTCOME,
+         sqlite_where=events.c.event_type == EVENT_ALERT_OUTCOME)
 _transactions_only = events.c.event_type == EVENT_TRANSACTION
 sa.Index("ix_events_card_time", events.c.card_id, events.c.event_time,
          postgresql_where=_transactions_only, sqlite_where=_transactions_only)
@@ -148,6 +151,8 @@ labels = sa.Table(
     sa.Column("labeled_at", UTCDateTime(), nullable=False),
     sa.Column("position", BigInt, nullable=False),
     sa.Column("corrections", sa.Integer, nullable=False, server_default="0"),
+    # The effective label's source (service.domain.label_sources); rows projected before sources read `api`.
+    sa.Column("source", sa.String(16), nullable=False, server_default="api"),
 )
 
 # Debezium's outbox column names (id, aggregatetype, aggregateid, type, payload) so a CDC relay can

@@ -56,12 +56,14 @@ class PredictionView(msgspec.Struct, kw_only=True):
 
 
 class LabelView(msgspec.Struct, kw_only=True):
-    """The latest verdict on the transaction; `corrections` counts the verdicts that changed it."""
+    """The effective verdict on the transaction (docs/outcomes.md: the highest-ranked source, then the latest),
+    its `source`; `corrections` counts the verdicts that changed it."""
 
     is_fraud: bool
     labeled_at: str
     position: int
     corrections: int
+    source: str = "api"
 
 
 class TransactionAlert(msgspec.Struct, kw_only=True):
@@ -154,7 +156,7 @@ def _with_audit(view: PredictionView, audit: PredictionAudit) -> PredictionView:
 
 def _label(row: LabelRow) -> LabelView:
     return LabelView(is_fraud=row.is_fraud, labeled_at=format_time(row.labeled_at), position=row.position,
-                     corrections=row.corrections)
+                     corrections=row.corrections, source=row.source)
 
 
 def _alert(alert: AlertRecord) -> TransactionAlert:

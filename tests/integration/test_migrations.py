@@ -9,7 +9,7 @@ from service.store import migrate
 
 TABLES = {"events", "model_versions", "predictions", "labels", "alerts", "model_version_refusals", "drift_detections",
           "scoring_failures", "alert_members"}
-HEAD = "0009_coalesce"
+HEAD = "0010_outcomes"
 
 
 def tables(engine: Engine) -> set[str]:
@@ -18,6 +18,8 @@ def tables(engine: Engine) -> set[str]:
 
 def test_downgrade_to_base_and_upgrade_again(engine: Engine) -> None:
     assert migrate.current_revision(engine) == HEAD and tables(engine) >= TABLES
+    migrate.downgrade(engine, "0009_coalesce")  # 0010 takes away the labels' source
+    assert "source" not in {c["name"] for c in sa.inspect(engine).get_columns("labels")}
     migrate.downgrade(engine, "0008_explain_reasons")  # 0009 takes away only the alerts' members
     assert tables(engine) == TABLES - {"alert_members"}
     migrate.downgrade(engine, "0007_poison")  # 0008 takes away only the predictions' reasons

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from service.api.dependencies import services_of
 from service.api.problems import BLANK, PROBLEM_KINDS
 from service.config import ApiKey, Settings
+from tests.support.alerts import alerted_transaction
 from tests.support.api import api_client
 from tests.support.data import transaction_body
 from tests.support.models import SECRET
@@ -56,9 +58,18 @@ CASES: dict[str, tuple[Call, str]] = {
     "body-too-large": (lambda c: c.post("/v1/transactions", content=b"[" + b" " * 2048 + b"]",
                                                headers=_json(INGEST)),
                        "body-too-large"),
+    "unknown-alert": (lambda c: c.post("/v1/alerts/no-such-alert/outcome", headers=_as(ADMIN),
+                                       json={"outcome": "not_fraud", "answered_by": "analyst"}), "unknown-alert"),
+    "alert-not-delivered": (lambda c: _answer_undelivered_alert(c), "alert-not-delivered"),
     "route that does not exist": (lambda c: c.get("/v1/nothing-here", headers=_as(ADMIN)), BLANK),
     "method the route does not allow": (lambda c: c.delete("/v1/models", headers=_as(ADMIN)), BLANK),
 }
+
+
+def _answer_undelivered_alert(client: TestClient[Any]) -> Any:
+    alert_id, _ = alerted_transaction(services_of(client.app).engine, delivered=False)
+    return client.post(f"/v1/alerts/{alert_id}/outcome", headers=_as(ADMIN),
+                       json={"outcome": "not_fraud", "answered_by": "customer"})
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from service.domain.events import (
     recorded_transaction,
     to_row,
 )
+from service.domain.label_sources import LabelSource
 
 # The credit-card sample lives beside the repository (shared by every checkout), not inside it.
 SAMPLE_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "creditcard_sample.csv.gz"
@@ -50,9 +51,11 @@ def transaction_event_from_body(body: dict[str, Any]) -> NewEvent:
     return _transaction_event(TransactionIn(**{**body, "event_time": when}))
 
 
-def label_event(transaction_id: str, is_fraud: bool, labeled_at: datetime) -> NewEvent:
-    """The log event the API would append for a label posted at `labeled_at`."""
-    return to_row(recorded_label(LabelIn(transaction_id=transaction_id, is_fraud=is_fraud), labeled_at), labeled_at)
+def label_event(transaction_id: str, is_fraud: bool, labeled_at: datetime, source: LabelSource | None = None,
+                ) -> NewEvent:
+    """The log event the API would append for a label posted at `labeled_at` (from `source`: None, `api`)."""
+    label = LabelIn(transaction_id=transaction_id, is_fraud=is_fraud, source=source)
+    return to_row(recorded_label(label, labeled_at), labeled_at)
 
 
 def _transaction_event(tx: TransactionIn) -> NewEvent:

@@ -26,6 +26,7 @@ from service.domain.events import (
     to_row,
     transaction_event,
 )
+from service.domain.label_sources import source_of
 from service.domain.records import Decision, Evidence
 
 MOMENT = datetime(2026, 11, 28, 3, 0, 0, 120, tzinfo=UTC)
@@ -88,3 +89,11 @@ def test_a_payload_of_the_wrong_shape_is_refused() -> None:
 def test_the_registry_of_types_names_every_type_the_log_holds() -> None:
     assert set(EVENT_STRUCTS) == set(EVENT_TYPES)
     assert all(cls.event_type == name for name, cls in EVENT_STRUCTS.items())
+
+
+def test_a_label_without_a_source_keeps_the_bytes_labels_always_had_and_reads_as_api() -> None:
+    label = label_event(LabelIn(transaction_id="tx-9", is_fraud=True), MOMENT)
+    assert label.payload_json == '{"is_fraud":true,"labeled_at":"2026-11-28T03:00:00.000120Z","transaction_id":"tx-9"}'
+    assert source_of(label.payload.get("source")) == "api"
+    sourced = label_event(LabelIn(transaction_id="tx-9", is_fraud=True, source="chargeback"), MOMENT)
+    assert sourced.payload["source"] == "chargeback" and sourced.digest != label.digest

@@ -86,7 +86,7 @@ def test_a_lineage_summary_label_and_alert_of_a_transaction_keep_their_fields() 
                                 "training_range": {"source": "log", "first_position": 1, "last_position": 9},
                                 "artifact_sha256": "ab", "created_at": "t"}
     label = LabelView(is_fraud=True, labeled_at="t", position=7, corrections=1)
-    assert as_json(label) == {"is_fraud": True, "labeled_at": "t", "position": 7, "corrections": 1}
+    assert as_json(label) == {"is_fraud": True, "labeled_at": "t", "position": 7, "corrections": 1, "source": "api"}
     alert = TransactionAlert(alert_id="a", status="failed", score=0.9, threshold=0.5, model_version=1,
                              created_at="t", attempts=5, sent_at=None, last_error="refused")
     assert as_json(alert) == {"alert_id": "a", "status": "failed", "score": 0.9, "threshold": 0.5,

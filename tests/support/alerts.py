@@ -1,0 +1,25 @@
+"""An alert in the outbox for a transaction in the log, as the scorer leaves it: for tests of what answers it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.engine import Engine
+
+from service.store.outbox import alert_id_for, insert_alert, mark_sent
+from tests.support.event_log import append_transactions
+from tests.support.models import synthetic_rows
+
+
+def alerted_transaction(engine: Engine, *, delivered: bool, seed: int = 1) -> tuple[str, str]:
+    """A transaction appended to the log and its alert, `sent` when `delivered`; returns (alert id, transaction)."""
+    [(body, _)] = synthetic_rows(1, seed=seed, cards=1)
+    [position] = append_transactions(engine, [(body, True)])
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        insert_alert(conn, transaction_id=body["transaction_id"], card_id=body.get("card_id"), score=0.9,
+                     threshold=0.5, model_version=1, position=position, created_at=now)
+    alert_id = alert_id_for(body["transaction_id"])
+    if delivered:
+        mark_sent(engine, [alert_id], now)
+    return alert_id, body["transaction_id"]
