@@ -43,9 +43,12 @@ def exact(features: FeatureValues) -> list[tuple[str, str]]:
 _offsets = st.one_of(st.integers(-60, 60).map(lambda k: k * _HALF_HOUR_US),
                      st.integers(-60, 60).map(lambda k: k * _HALF_HOUR_US + 1),
                      st.integers(-60, 60).map(lambda k: k * _HALF_HOUR_US - 1))
-# Amounts whose sum depends on the order it is taken in (1e16 + 1.0 + 1.0), or rounds (0.1 + 0.2), or saturates.
-_amounts = st.one_of(st.sampled_from([0.1, 0.2, 0.3, 1.0, 1e16, -1e16, 0.0, -0.0, 5e-324, sys.float_info.max]),
-                     st.floats(allow_nan=False, allow_infinity=False))
+# Amounts whose sum depends on the order it is taken in (1e16 + 1.0 + 1.0), or rounds (0.1 + 0.2), or saturates;
+# every one an amount the contract admits (finite, >= 0: `service.domain.events.Amount`). With negative
+# amounts, which the API refuses, `math.fsum` can overflow in an intermediate partial of a finite sum and the
+# old definition saturates where the exact sum does not (hypothesis found such a case).
+_amounts = st.one_of(st.sampled_from([0.1, 0.2, 0.3, 1.0, 1e16, 0.0, -0.0, 5e-324, sys.float_info.max]),
+                     st.floats(min_value=0.0, allow_nan=False, allow_infinity=False))
 _texts = st.one_of(st.none(), st.just(3.0), st.sampled_from(["a", "b", "c", "d"]))
 _rows = st.lists(st.tuples(st.sampled_from(["hot", "hot", "hot", "other", None]), _offsets, _amounts,
                            _texts, _texts, _texts), min_size=1, max_size=60)
