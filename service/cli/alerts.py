@@ -1,25 +1,22 @@
-"""`fraudlog alerts [--status S]` and `fraudlog alerts retry ID`: the alerts outbox."""
+"""`fraudlog alerts [--status S]` and `fraudlog alerts retry ID`: the alerts outbox.
+
+The store, the relay and rich are imported by the action that uses them, so `--help` starts at once.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import Any, get_args
 
-from rich.console import Console
-from rich.table import Table
-
-from service.alerts.relay import webhook_secret
-from service.alerts.signing import standard_secret
-from service.cli.context import open_store
+from service.cli.context import open_engine
 from service.config import Settings
-from service.store.outbox import STATUSES, list_alerts, retry_alert
-from service.views.alerts import alert_json
+from service.views.statuses import AlertStatus
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("alerts", help="print the alerts outbox, or retry a failed alert")
-    parser.add_argument("--status", choices=STATUSES)
+    parser.add_argument("--status", choices=get_args(AlertStatus))
     parser.add_argument("--card-id")
     parser.add_argument("--limit", type=int, default=50)
     parser.add_argument("--json", action="store_true")
@@ -34,7 +31,13 @@ def register(subparsers: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    page = list_alerts(open_store().engine, status=args.status, card_id=args.card_id, limit=args.limit)
+    from rich.console import Console
+    from rich.table import Table
+
+    from service.store.outbox import list_alerts
+    from service.views.alerts import alert_json
+
+    page = list_alerts(open_engine(), status=args.status, card_id=args.card_id, limit=args.limit)
     items = [alert_json(a) for a in page.items]
     if args.json:
         print(json.dumps(items, indent=2))
@@ -53,6 +56,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _webhook_secret(args: argparse.Namespace) -> int:
+    from service.alerts.relay import webhook_secret
+    from service.alerts.signing import standard_secret
+
     # The secret a receiver's Standard Webhooks library takes: base64 of the key we sign with, behind whsec_.
     settings = Settings.from_env()
     print(standard_secret(webhook_secret(settings)))
@@ -60,7 +66,9 @@ def _webhook_secret(args: argparse.Namespace) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    if not retry_alert(open_store().engine, args.alert_id):
+    from service.store.outbox import retry_alert
+
+    if not retry_alert(open_engine(), args.alert_id):
         raise ValueError(f"no failed alert {args.alert_id!r}")
     print(f"alert {args.alert_id} is pending again")
     return 0

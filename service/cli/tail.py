@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from service.cli.client_options import add_client_options, connected_client
-from service.client import PredictionItem
+
+if TYPE_CHECKING:
+    from service.client import PredictionItem
 
 
 def register(subparsers: Any) -> None:
