@@ -103,3 +103,17 @@ def test_malformed_msgpack_is_a_client_error(client: TestClient[Any]) -> None:
 def test_predict_still_takes_json_only(client: TestClient[Any]) -> None:
     response = post_msgpack(client, "/v1/predict", {"transaction": transaction_body(1)})
     assert response.status_code == 415
+
+
+def test_the_python_client_sends_msgpack_and_its_json_retry_is_a_duplicate(database_url: str) -> None:
+    from service.api.server import serve_in_thread
+    from service.client import FraudlogClient
+    from tests.support.api import build_app
+
+    app = build_app(Settings(database_url=database_url, secret_key=b"k"))
+    with serve_in_thread(app) as url, FraudlogClient(url, encoding="msgpack") as binary, FraudlogClient(url) as text:
+        sent = binary.submit([transaction_body(1), transaction_body(2)])
+        assert [r.status for r in sent] == ["accepted", "accepted"]
+        again = text.submit(transaction_body(2))
+        assert again[0].status == "duplicate" and again[0].position == sent[1].position
+        assert binary.label({"transaction_id": "tx-000001", "is_fraud": False})[0].status == "accepted"
