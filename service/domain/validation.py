@@ -149,7 +149,10 @@ def _all_finite(value: Any) -> bool:
     if isinstance(value, msgspec.Struct):
         return all(_all_finite(getattr(value, name)) for name in value.__struct_fields__)
     if isinstance(value, dict):
-        return all(_all_finite(v) for v in value.values())
+        try:  # numbers only, the usual attributes: checked in C
+            return all(map(math.isfinite, value.values()))
+        except TypeError:  # text among them
+            return all(_all_finite(v) for v in value.values())
     return True
 
 
