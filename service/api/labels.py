@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
 from service.api.auth import API_KEY_SECURITY, INGEST, require
-from service.api.bodies import read_json_body
+from service.api.bodies import INGEST_MEDIA_TYPES, read_ingest_body
 from service.api.ingest import receipts_response
 from service.api.openapi import one_or_many, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, problem_responses
@@ -29,7 +29,7 @@ class LabelController(Controller):
         status_code=202,
         operation_id="postLabels",
         summary="Append one label or a batch of up to 10,000; a different verdict is recorded as a correction",
-        operation_class=operation_with_body(one_or_many(LabelIn, MAX_BATCH_ITEMS)),
+        operation_class=operation_with_body(one_or_many(LabelIn, MAX_BATCH_ITEMS), INGEST_MEDIA_TYPES),
         guards=[require(INGEST)], security=API_KEY_SECURITY,
         responses={200: ResponseSpec(IngestReceipt | list[IngestReceipt], generate_examples=False,
                                      description="Every label repeats the latest verdict: the original positions"),
@@ -38,7 +38,7 @@ class LabelController(Controller):
     async def post_labels(self, request: Request[Any, Any, Any], settings: NamedDependency[Settings],
                           ingest: NamedDependency[Ingest]) -> Response[
             IngestReceipt | list[IngestReceipt]]:
-        body = await read_json_body(request)
-        items, as_array = decode_one_or_many(body, LabelIn, settings.max_batch_items, settings.limits)
+        body, body_format = await read_ingest_body(request)
+        items, as_array = decode_one_or_many(body, LabelIn, settings.max_batch_items, settings.limits, body_format)
         outcome = await ingest.append_labels(items)
         return receipts_response(outcome, as_array, [label.transaction_id for label in items])

@@ -74,14 +74,15 @@ def json_schema_pattern(python_pattern: str) -> str:
 ID_SCHEMA: dict[str, Any] = {"pattern": json_schema_pattern(ID_PATTERN)}
 
 
-def operation_with_body(schema: RawSchema) -> type[Operation]:
-    """An Operation class that documents `schema` as the JSON request body."""
+def operation_with_body(schema: RawSchema, media_types: tuple[str, ...] = ("application/json",)) -> type[Operation]:
+    """An Operation class that documents `schema` as the request body, in each of `media_types` (the same
+    schema: MessagePack decodes into the same Structs as JSON)."""
 
     @dataclass
     class _Operation(Operation):
         def __post_init__(self) -> None:
             self.request_body = RequestBody(
-                content={"application/json": OpenAPIMediaType(schema=schema)}, required=True)
+                content={media_type: OpenAPIMediaType(schema=schema) for media_type in media_types}, required=True)
 
     return _Operation
 

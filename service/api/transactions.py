@@ -11,7 +11,7 @@ from litestar.params import PathParameter
 from sqlalchemy.engine import Engine
 
 from service.api.auth import ANALYST, API_KEY_SECURITY, INGEST, require
-from service.api.bodies import read_json_body
+from service.api.bodies import INGEST_MEDIA_TYPES, read_ingest_body
 from service.api.ingest import receipts_response, repeated_problem
 from service.api.openapi import ID_SCHEMA, one_or_many, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, UNKNOWN_TRANSACTION, Problem, problem_responses
@@ -33,7 +33,7 @@ class TransactionController(Controller):
         status_code=202,
         operation_id="postTransactions",
         summary="Append one transaction or a batch of up to 10,000 (all-or-nothing)",
-        operation_class=operation_with_body(one_or_many(TransactionIn, MAX_BATCH_ITEMS)),
+        operation_class=operation_with_body(one_or_many(TransactionIn, MAX_BATCH_ITEMS), INGEST_MEDIA_TYPES),
         guards=[require(INGEST)], security=API_KEY_SECURITY,
         responses={200: ResponseSpec(IngestReceipt | list[IngestReceipt], generate_examples=False,
                                      description="Everything was recorded before: the original positions"),
@@ -42,8 +42,9 @@ class TransactionController(Controller):
     async def post_transactions(self, request: Request[Any, Any, Any], settings: NamedDependency[Settings],
                                 ingest: NamedDependency[Ingest],
                                 ) -> Response[IngestReceipt | list[IngestReceipt]]:
-        body = await read_json_body(request)
-        items, as_array = decode_one_or_many(body, TransactionIn, settings.max_batch_items, settings.limits)
+        body, body_format = await read_ingest_body(request)
+        items, as_array = decode_one_or_many(body, TransactionIn, settings.max_batch_items, settings.limits,
+                                             body_format)
         try:
             outcome = await ingest.append_transactions(items)
         except RepeatedWithDifferentBody as exc:

@@ -1,25 +1,23 @@
-"""`fraudlog alerts [--status S]` and `fraudlog alerts retry ID`: the alerts outbox."""
+"""`fraudlog alerts [--status S]` and `fraudlog alerts retry ID`: the alerts outbox.
+
+The store, the relay and rich are imported by the action that uses them, so `--help` starts at once.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import Any, get_args
 
-from rich.table import Table
-
-from service.alerts.relay import webhook_secret
-from service.alerts.signing import standard_secret
-from service.cli.context import open_store_to_read
+from service.cli.context import open_engine_to_read
 from service.cli.output import prints_to_a_pipe, table_console
 from service.config import Settings
-from service.store.outbox import STATUSES, list_alerts, retry_alert
-from service.views.alerts import alert_json
+from service.views.statuses import AlertStatus
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("alerts", help="print the alerts outbox, or retry a failed alert")
-    parser.add_argument("--status", choices=STATUSES, help="only alerts in this delivery state")
+    parser.add_argument("--status", choices=get_args(AlertStatus), help="only alerts in this delivery state")
     parser.add_argument("--card-id", help="only this card's alerts")
     parser.add_argument("--limit", type=int, default=50, help="the newest N alerts (default 50)")
     parser.add_argument("--json", action="store_true", help="print the alerts as JSON")
@@ -34,7 +32,12 @@ def register(subparsers: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    page = list_alerts(open_store_to_read().engine, status=args.status, card_id=args.card_id, limit=args.limit)
+    from rich.table import Table
+
+    from service.store.outbox import list_alerts
+    from service.views.alerts import alert_json
+
+    page = list_alerts(open_engine_to_read(), status=args.status, card_id=args.card_id, limit=args.limit)
     items = [alert_json(a) for a in page.items]
     if args.json:
         print(json.dumps(items, indent=2))
@@ -53,6 +56,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _webhook_secret(args: argparse.Namespace) -> int:
+    from service.alerts.relay import webhook_secret
+    from service.alerts.signing import standard_secret
+
     # The secret a receiver's Standard Webhooks library takes: base64 of the key we sign with, behind whsec_.
     settings = Settings.from_env()
     print(standard_secret(webhook_secret(settings)))
@@ -60,7 +66,9 @@ def _webhook_secret(args: argparse.Namespace) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    if not retry_alert(open_store_to_read().engine, args.alert_id):
+    from service.store.outbox import retry_alert
+
+    if not retry_alert(open_engine_to_read(), args.alert_id):
         raise ValueError(f"no failed alert {args.alert_id!r}")
     print(f"alert {args.alert_id} is pending again")
     return 0

@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.cli.errors import CommandFailed
-from service.client import ClientError, FraudlogClient
 from service.config import ClientSettings
+
+if TYPE_CHECKING:
+    from service.client import FraudlogClient
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -34,6 +36,8 @@ def chosen_url(args: argparse.Namespace) -> str:
 @contextmanager
 def connected_client(args: argparse.Namespace) -> Iterator[FraudlogClient]:
     """A client for `args`; a `ClientError` inside the block becomes the command's one-line failure."""
+    from service.client import ClientError, FraudlogClient  # not for `--help`: it imports the response Structs
+
     client = FraudlogClient(chosen_url(args), api_key=args.api_key or ClientSettings.from_env().api_key)
     try:
         yield client

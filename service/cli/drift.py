@@ -8,12 +8,10 @@ import json
 from typing import Any
 
 import msgspec
-from rich.table import Table
 
-from service.cli.context import open_store, open_store_to_read
+from service.cli.context import open_engine_to_read, open_store
 from service.cli.errors import CommandFailed
 from service.cli.output import prints_to_a_pipe, table_console
-from service.views.drift import drift_page
 
 
 def register(subparsers: Any) -> None:
@@ -29,9 +27,14 @@ def register(subparsers: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
+    # Imported here, not with the module: `fraudlog drift --help` needs none of them.
+    from rich.table import Table
+
+    from service.views.drift import drift_page
+
     if args.limit < 1:
         raise CommandFailed("--limit must be at least 1")
-    items = msgspec.to_builtins(drift_page(open_store_to_read().engine, limit=args.limit,
+    items = msgspec.to_builtins(drift_page(open_engine_to_read(), limit=args.limit,
                                            model_version=args.model_version).items)
     if args.json:
         print(json.dumps(items, indent=2))

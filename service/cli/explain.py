@@ -21,7 +21,7 @@ from service.views.transaction import PredictionView, load_transaction_view
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("explain", help="the reasons behind a transaction's scores")
-    parser.add_argument("transaction_id", metavar="TRANSACTION_ID")
+    parser.add_argument("transaction_id", metavar="TRANSACTION_ID", help="the transaction whose scores to explain")
     parser.add_argument("--json", action="store_true", help="print every prediction's reasons as JSON")
     parser.set_defaults(run=_run)
 

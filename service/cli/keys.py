@@ -11,7 +11,6 @@ import argparse
 import re
 from typing import Any
 
-from service.api.auth import configured_entry, new_key
 from service.config import ROLES, SECRET_KEY, Settings
 
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -30,6 +29,8 @@ def register(subparsers: Any) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
+    from service.api.auth import configured_entry, new_key  # the API package: not for `fraudlog keys --help`
+
     if not _NAME.fullmatch(args.name):
         # The name is also a shell word in --shell output: the alphabet keeps it one without quoting.
         raise ValueError(f"a key name is 1-64 letters, digits, '.', '_' or '-': {args.name!r}")

@@ -1,4 +1,7 @@
-"""`fraudlog models list|show|promote|retire`: the model registry."""
+"""`fraudlog models list|show|promote|retire`: the model registry.
+
+Each action imports the use case it runs (River, the composition), so `fraudlog models --help` starts at once.
+"""
 
 from __future__ import annotations
 
@@ -6,25 +9,18 @@ import argparse
 import contextlib
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from rich.table import Table
 
 from service.cli import quality
 from service.cli.context import open_store, open_store_to_read
 from service.cli.errors import CommandFailed
 from service.cli.output import prints_to_a_pipe, table_console
-from service.composition import promotion_policy
 from service.domain.assignment import CHAMPION, RETIRED
-from service.domain.records import Decision
-from service.lifecycle.evaluation import evaluate_challengers
-from service.lifecycle.retraining import retrain
-from service.lifecycle.roles import assign_role
-from service.lifecycle.verification import verify_version
-from service.ml.specs import ModelSpec
-from service.store.lifecycle import LockBusy
-from service.views.models import model_detail, model_summaries
+
+if TYPE_CHECKING:
+    from service.ml.specs import ModelSpec
 
 
 def register(subparsers: Any) -> None:
@@ -56,6 +52,10 @@ def register(subparsers: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from service.views.models import model_summaries
+
     summaries = model_summaries(open_store_to_read().registry)
     if args.json:
         print(json.dumps(msgspec.to_builtins(summaries), indent=2))
@@ -72,11 +72,16 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from service.views.models import model_detail
+
     print(json.dumps(msgspec.to_builtins(model_detail(open_store_to_read().registry, args.version)), indent=2))
     return 0
 
 
 def _set_role(args: argparse.Namespace) -> int:
+    from service.domain.records import Decision
+    from service.lifecycle.roles import assign_role
+
     store = open_store()
     action = "promote" if args.role == CHAMPION else "retire"
     position = assign_role(store.registry, args.version, args.role, Decision(
@@ -86,6 +91,7 @@ def _set_role(args: argparse.Namespace) -> int:
 
 
 def _retrain(args: argparse.Namespace) -> int:
+    from service.lifecycle.retraining import retrain
     from service.ml.specs import spec_for
 
     store = open_store()
@@ -105,6 +111,9 @@ def _retrain(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    from service.composition import promotion_policy
+    from service.lifecycle.evaluation import evaluate_challengers
+
     store = open_store()
     with _lock_busy_is_one_line():
         decisions = evaluate_challengers(store.registry, promotion_policy(store.settings))
@@ -120,6 +129,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from service.lifecycle.verification import verify_version
+
     report = verify_version(open_store_to_read().registry, args.version)
     print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.lines()))
     return 0 if report.reproduced else 1
@@ -128,6 +139,8 @@ def _verify(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _lock_busy_is_one_line() -> Iterator[None]:
     """Losing the lifecycle lock to a concurrent retrain or evaluation is an expected outcome: say so in one line."""
+    from service.store.lifecycle import LockBusy
+
     try:
         yield
     except LockBusy as exc:

@@ -10,8 +10,10 @@ import functools
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # Off a terminal nothing is cut: a pipe or a file has no width, and "cham..." helps no grep.
 UNBOUNDED_WIDTH = 100_000
@@ -19,14 +21,16 @@ UNBOUNDED_WIDTH = 100_000
 Run = Callable[[argparse.Namespace], int]
 
 
-class _Console(Console):
-    def on_broken_pipe(self) -> None:
-        # rich's own answer is exit 1; `prints_to_a_pipe` makes every command end alike, with 0.
-        raise BrokenPipeError
-
-
 def table_console() -> Console:
-    """A console that fits the terminal, or prints every table at its whole width when stdout is not one."""
+    """A console that fits the terminal, or prints every table at its whole width when stdout is not one.
+    rich is imported here, not with the module: `fraudlog <command> --help` never needs it."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich's own answer is exit 1; `prints_to_a_pipe` makes every command end alike, with 0.
+            raise BrokenPipeError
+
     if sys.stdout.isatty():
         return _Console()
     return _Console(width=UNBOUNDED_WIDTH)

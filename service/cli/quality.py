@@ -1,17 +1,21 @@
-"""`fraudlog models quality V`: a version's quality over time, as `GET /v1/models/{v}/quality` shows it."""
+"""`fraudlog models quality V`: a version's quality over time, as `GET /v1/models/{v}/quality` shows it.
+
+The report's module (and the registry, River, behind it) is imported when the action runs, not for `--help`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
-from rich.table import Table
 
 from service.cli.context import open_store_to_read
 from service.cli.output import prints_to_a_pipe, table_console
-from service.views.quality import DEFAULT_BUCKET, DEFAULT_LIMIT, QualityBucket, quality_report
+
+if TYPE_CHECKING:
+    from service.views.quality import QualityBucket
 
 TABLE_WIDTH = 140
 
@@ -23,16 +27,20 @@ def register(actions: Any) -> None:
     quality.add_argument("version", type=int, help="the version number")
     cut = quality.add_mutually_exclusive_group()
     cut.add_argument("--bucket", default=None,
-                     help=f"event time per bucket: 15m, 1h, 1d, 1w (default {DEFAULT_BUCKET})")
+                     help="event time per bucket: 15m, 1h, 1d, 1w (default 1h)")
     cut.add_argument("--every", type=int, default=None, help="a bucket every N predictions instead")
-    quality.add_argument("--limit", type=int, default=DEFAULT_LIMIT, help="the newest buckets to show")
+    quality.add_argument("--limit", type=int, default=None, help="the newest buckets to show (default 200)")
     quality.add_argument("--json", action="store_true", help="print the report as JSON")
     quality.set_defaults(run=prints_to_a_pipe(_quality))
 
 
 def _quality(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from service.views.quality import DEFAULT_LIMIT, quality_report
+
     report = quality_report(open_store_to_read().registry, args.version, bucket=args.bucket, every=args.every,
-                            limit=args.limit)
+                            limit=DEFAULT_LIMIT if args.limit is None else args.limit)
     if args.json:
         print(json.dumps(msgspec.to_builtins(report), indent=2))
         return 0

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from service.cli.client_options import add_client_options, connected_client
 from service.cli.output import prints_to_a_pipe
-from service.client import PredictionItem
+
+if TYPE_CHECKING:
+    from service.client import PredictionItem
 
 
 def register(subparsers: Any) -> None:

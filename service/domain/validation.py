@@ -7,6 +7,10 @@ generically and checked field by field against the same Struct annotations, coll
 The limits a deployment may change (attributes per transaction, characters per attribute name) cannot live
 in the annotations, which are fixed at import; they come in as a `Limits` value built from the settings
 and are checked after msgspec, with the same messages msgspec would give.
+
+A body comes as JSON or as MessagePack (`BodyFormat`): both decode into the same Structs, so the canonical
+form and the digest of a transaction do not depend on how it was sent. MessagePack can carry NaN and
+Infinity, which JSON cannot; they are refused after decoding, with the message JSON's explanation gives.
 """
 
 from __future__ import annotations
@@ -14,18 +18,21 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
 from service.domain.events import ATTRIBUTE_NAME_PATTERN, MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTES, TransactionIn
 
 S = TypeVar("S", bound=msgspec.Struct)
+BodyFormat = Literal["json", "msgpack"]
+_DECODE: dict[str, Callable[..., Any]] = {"json": msgspec.json.decode, "msgpack": msgspec.msgpack.decode}
+NON_FINITE = "must be a finite number (NaN and Infinity are not allowed)"
 
 
 @dataclass(frozen=True)
@@ -80,24 +87,26 @@ class InvalidBody(ValueError):
         self.errors = errors
 
 
-def decode_one_or_many(body: bytes, struct: type[S], max_items: int, limits: Limits) -> tuple[list[S], bool]:
+def decode_one_or_many(body: bytes, struct: type[S], max_items: int, limits: Limits,
+                       body_format: BodyFormat = "json") -> tuple[list[S], bool]:
     """Decode an object or an array of objects. Returns the items and whether the body was an array."""
     with _refusing_deep_nesting():
         try:
-            decoded = msgspec.json.decode(body, type=struct | list[struct])  # type: ignore[valid-type]
+            decoded = _DECODE[body_format](body, type=struct | list[struct])  # type: ignore[valid-type]
         except (msgspec.ValidationError, msgspec.DecodeError):
-            raise InvalidBody(_explain(body, struct, max_items, limits)) from None
-    if isinstance(decoded, list):
-        if not decoded:
+            raise InvalidBody(_explain(body, struct, max_items, limits, body_format=body_format)) from None
+    as_array = isinstance(decoded, list)
+    items = decoded if as_array else [decoded]
+    if as_array:
+        if not items:
             raise InvalidBody([FieldError("", "an array must hold at least one item")])
-        if len(decoded) > max_items:
-            raise InvalidBody([FieldError("", f"an array may hold at most {max_items} items, got {len(decoded)}")])
-        _refuse_beyond_limits(decoded, limits, as_array=True)
-        _refuse_times_outside_utc(decoded, as_array=True)
-        return decoded, True
-    _refuse_beyond_limits([decoded], limits, as_array=False)
-    _refuse_times_outside_utc([decoded], as_array=False)
-    return [decoded], False
+        if len(items) > max_items:
+            raise InvalidBody([FieldError("", f"an array may hold at most {max_items} items, got {len(items)}")])
+    if body_format == "msgpack":
+        _refuse_non_finite(items, as_array=as_array)
+    _refuse_beyond_limits(items, limits, as_array=as_array)
+    _refuse_times_outside_utc(items, as_array=as_array)
+    return items, as_array
 
 
 def decode_object(body: bytes, struct: type[S], limits: Limits) -> S:
@@ -123,6 +132,40 @@ def _refusing_deep_nesting() -> Iterator[None]:
         yield
     except RecursionError:
         raise InvalidBody([FieldError("", TOO_DEEP)]) from None
+
+
+def _refuse_non_finite(items: Sequence[msgspec.Struct], *, as_array: bool) -> None:
+    if all(_all_finite(item) for item in items):  # the usual case, without naming a single field
+        return
+    errors = [FieldError(f"/{index}{pointer}" if as_array else pointer, NON_FINITE)
+              for index, item in enumerate(items) for pointer in _non_finite_fields(item)]
+    if errors:
+        raise InvalidBody(errors)
+
+
+def _all_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, msgspec.Struct):
+        return all(_all_finite(getattr(value, name)) for name in value.__struct_fields__)
+    if isinstance(value, dict):
+        try:  # numbers only, the usual attributes: checked in C
+            return all(map(math.isfinite, value.values()))
+        except TypeError:  # text among them
+            return all(_all_finite(v) for v in value.values())
+    return True
+
+
+def _non_finite_fields(item: msgspec.Struct, pointer: str = "") -> list[str]:
+    """Pointers of the NaN and infinite numbers in `item`'s fields, nested Structs and dicts included."""
+    found: list[str] = []
+    for field in msgspec.structs.fields(item):
+        value = getattr(item, field.name)
+        if isinstance(value, msgspec.Struct):
+            found.extend(_non_finite_fields(value, f"{pointer}/{field.encode_name}"))
+        else:
+            found.extend(_non_finite(value, f"{pointer}/{field.encode_name}"))
+    return found
 
 
 def _refuse_beyond_limits(items: Sequence[msgspec.Struct], limits: Limits, *, as_array: bool) -> None:
@@ -193,12 +236,23 @@ def _time_fields(struct: type[msgspec.Struct]) -> tuple[tuple[str, str, bool], .
 
 
 def _explain(body: bytes, struct: type[msgspec.Struct], max_items: int, limits: Limits,
-             allow_array: bool = True) -> list[FieldError]:
+             allow_array: bool = True, body_format: BodyFormat = "json") -> list[FieldError]:
+    if body_format == "msgpack":
+        try:
+            document = msgspec.msgpack.decode(body)
+        except msgspec.DecodeError as exc:
+            return [FieldError("", f"malformed MessagePack: {exc}")]
+        return _explain_document(document, struct, max_items, limits, allow_array)
     try:
         # Python's json accepts NaN and Infinity and turns 1e400 into inf, so we can name the field.
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         return [FieldError("", f"malformed JSON: {exc}")]
+    return _explain_document(document, struct, max_items, limits, allow_array)
+
+
+def _explain_document(document: Any, struct: type[msgspec.Struct], max_items: int, limits: Limits,
+                      allow_array: bool) -> list[FieldError]:
     if isinstance(document, list) and allow_array:
         if len(document) > max_items:
             return [FieldError("", f"an array may hold at most {max_items} items, got {len(document)}")]
@@ -212,7 +266,7 @@ def check_object(item: Any, struct: type[msgspec.Struct], pointer: str, limits: 
     if not isinstance(item, dict):
         return [FieldError(pointer, f"expected an object, got {_json_kind(item)}")]
     fields = {f.encode_name: f for f in msgspec.structs.fields(struct)}
-    errors = [FieldError(f"{pointer}/{_escape(key)}", "unknown field") for key in item if key not in fields]
+    errors = [FieldError(f"{pointer}/{_escape(str(key))}", "unknown field") for key in item if key not in fields]
     for name, field in fields.items():
         if name not in item:
             if field.required:
@@ -241,7 +295,7 @@ def _struct_type(annotation: Any) -> type[msgspec.Struct] | None:
 def _check_value(value: Any, annotation: Any, pointer: str) -> list[FieldError]:
     bad_numbers = [p for p in _non_finite(value, pointer)]
     if bad_numbers:
-        return [FieldError(p, "must be a finite number (NaN and Infinity are not allowed)") for p in bad_numbers]
+        return [FieldError(p, NON_FINITE) for p in bad_numbers]
     try:
         msgspec.convert(value, annotation, strict=True)
     except msgspec.ValidationError as exc:

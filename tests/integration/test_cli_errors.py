@@ -153,8 +153,8 @@ def test_a_database_url_that_is_not_a_url_fails_in_one_line(cli_env: pytest.Monk
 @SQLITE_ONLY
 def test_downgrading_to_an_unknown_revision_fails_in_one_line(cli_env: pytest.MonkeyPatch,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["db", "downgrade", "0009"]) == 1
-    assert "0009" in failed_in_one_line(capsys, "db")
+    assert main(["db", "downgrade", "0099"]) == 1
+    assert "0099" in failed_in_one_line(capsys, "db")
 
 
 @SQLITE_ONLY
