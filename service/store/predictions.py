@@ -68,7 +68,7 @@ def stored_predictions(conn: Connection, after: int, through: int, *, champions_
         stmt = stmt.where(predictions.c.champion)
     decoded: dict[str, dict[str, float | str]] = {}  # rows that store the same features decode them once
     return [PredictionRecord(tx, v, p, c, s, t, decoded[f] if f in decoded else decoded.setdefault(f, _features(f)),
-                             None if r is None else decode_json(r))
+                             None if r is None else reasons_as_stored(decode_json(r)))
             for tx, v, p, c, s, t, f, r in conn.execute(stmt).all()]  # fetchall: far cheaper than row by row
 
 
@@ -88,6 +88,23 @@ def features_as_stored(features: dict[str, Any]) -> dict[str, Any]:
     is a count, a sum, a mean or a ratio of non-negative amounts, a time difference, or a sine or cosine.
     """
     return {name: float(value) if type(value) is int else value for name, value in features.items()}
+
+
+# The numbers of an explanation that are floats when written (`service.ml.explain`); `top_k` is a count.
+_REASON_FLOATS = ("value", "contribution", "card_reference", "population_reference")
+
+
+def reasons_as_stored(reasons: dict[str, Any]) -> dict[str, Any]:
+    """Stored reasons with every float the float it was when written, on either backend: JSONB hands 1e23
+    back as an integer, as `features_as_stored` explains."""
+    def as_float(value: Any) -> Any:
+        return float(value) if type(value) is int else value
+
+    restored = {**reasons, "reasons": [{**reason, **{k: as_float(reason[k]) for k in _REASON_FLOATS if k in reason}}
+                                       for reason in reasons.get("reasons", [])]}
+    if "base_value" in reasons:
+        restored["base_value"] = as_float(reasons["base_value"])
+    return restored
 
 
 def unscored_positions(engine: Engine, *, after: int, first_scorable: int, recorded_before: datetime,

@@ -17,7 +17,7 @@ from service.ml.explain import EXACT, REPLACE_BY_BASELINE
 from service.models.registry import ModelRegistry
 from service.replay import replay
 from service.scoring.scorer import Scorer
-from service.store.tables import alerts, predictions
+from service.store.tables import alert_members, alerts, predictions
 from tests.support.api import api_client
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
@@ -47,10 +47,13 @@ def test_every_alert_and_only_an_alert_stores_its_reasons(engine: Engine, model:
         assert all(reason["sentence"] for reason in row.reasons["reasons"])
     with engine.connect() as conn:
         payloads = {tx: payload for tx, payload in conn.execute(sa.select(alerts.c.transaction_id, alerts.c.payload))}
-    assert set(payloads) == {row.transaction_id for row in alerted}
-    for row in alerted:
-        assert payloads[row.transaction_id]["reasons"] == row.reasons["reasons"]
-        assert payloads[row.transaction_id]["explanation"]["method"] == method
+        members = {tx for (tx,) in conn.execute(sa.select(alert_members.c.transaction_id))}
+    assert members == {row.transaction_id for row in alerted}  # every alerting transaction is covered by an alert
+    by_transaction = {row.transaction_id: row for row in alerted}
+    assert payloads and set(payloads) <= set(by_transaction)
+    for transaction_id, payload in payloads.items():  # an alert shows the reasons of the transaction that opened it
+        assert payload["reasons"] == by_transaction[transaction_id].reasons["reasons"]
+        assert payload["explanation"]["method"] == method
 
 
 def test_replay_reproduces_stored_reasons_then_names_a_changed_one(engine: Engine) -> None:

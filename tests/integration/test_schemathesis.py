@@ -66,6 +66,8 @@ ACCEPTED_FOR_VALID_DATA: dict[Operation, list[str]] = {
     # a time outside 1970-01-02 .. 9999-12-30 (a format: date-time allows year 1).
     ("POST", "/v1/transactions"): ["200", "202", "409", "422"],
     ("POST", "/v1/labels"): ["200", "202", "422"],  # 422: a labeled_at outside the time bounds
+    # 404: no such alert; 409: a customer's answer to an alert not delivered yet; 422: an answered_at out of bounds
+    ("POST", "/v1/alerts/{alert_id}/outcome"): ["200", "202", "404", "409", "422"],
     # 404: a model_version that does not exist; 422: a time outside the bounds. A champion serves (the
     # lifecycle operations that could retire it are fuzzed last), so never 409.
     ("POST", "/v1/predict"): ["200", "404", "422"],
