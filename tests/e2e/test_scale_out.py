@@ -32,7 +32,9 @@ from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.processes import REPO, kill, service_env, wait_until
 from tests.support.receiver import WebhookReceiver
 
-pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
+# Exclusive: ten processes and a delivery deadline, which a loaded machine (the parallel run) stretches
+# beyond it; it runs alone, after the parallel run.
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.exclusive]
 
 TRANSACTIONS = int(os.environ.get("FRAUDLOG_SCALE_TEST_TRANSACTIONS", "50000"))
 CLIENTS = 8
