@@ -94,9 +94,13 @@ def features_as_stored(features: dict[str, Any]) -> dict[str, Any]:
 _REASON_FLOATS = ("value", "contribution", "card_reference", "population_reference")
 
 
-def reasons_as_stored(reasons: dict[str, Any]) -> dict[str, Any]:
+def reasons_as_stored(reasons: dict[str, Any] | None) -> dict[str, Any] | None:
     """Stored reasons with every float the float it was when written, on either backend: JSONB hands 1e23
-    back as an integer, as `features_as_stored` explains."""
+    back as an integer, as `features_as_stored` explains. A JSON `null` (a row written without reasons through
+    the JSON type rather than as SQL NULL) is no reasons."""
+    if reasons is None:
+        return None
+
     def as_float(value: Any) -> Any:
         return float(value) if type(value) is int else value
 
