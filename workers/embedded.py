@@ -69,5 +69,16 @@ async def embedded_workers(settings: Settings, threads: int = 2,
         for periodic in periodics:
             periodic.stop()
         worker.stop()
+        _detach(broker, worker)
         tasks.run_jobs(broker, previous)
         jobs.close()  # its delivery thread, then its engine
+
+
+def _detach(broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+    """Take a stopped worker's hook off the in-process broker, which outlives it.
+
+    Dramatiq leaves it there: a queue declared later (another API in the process with its own queue prefix)
+    got a consumer of the stopped worker, which took that queue's messages into a work queue no thread reads,
+    and they waited for the sweeper (tests/integration/test_embedded_restart.py)."""
+    broker.middleware[:] = [middleware for middleware in broker.middleware
+                            if getattr(middleware, "worker", None) is not worker]

@@ -1,0 +1,56 @@
+"""The embedded mode's in-process broker outlives its workers: a second embedded deployment in the same
+process (another queue prefix) scores every message rung on its queues, none taken by the stopped one."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import sqlalchemy as sa
+
+from service.composition import SchedulePeriods
+from service.config import Settings
+from service.store.engine import create_engine
+from service.store.tables import predictions
+from tests.support.event_log import append_transactions
+from tests.support.models import SECRET, install_version, synthetic_rows
+from workers import tasks
+from workers.embedded import embedded_workers
+
+# No periodic sweep within the test: only the messages rung below can score the events.
+NO_SWEEPS = SchedulePeriods(sweep=3600.0, deliver_alerts=3600.0, evaluate=3600.0, retrain_check=3600.0)
+MESSAGES = 8
+
+
+def settings_for(url: str, prefix: str) -> Settings:
+    return Settings(database_url=url, secret_key=SECRET, alert_sink="memory://", queue_prefix=prefix)
+
+
+async def run_deployments(url: str) -> int:
+    async with embedded_workers(settings_for(url, "first"), periods=NO_SWEEPS):
+        pass
+    engine = create_engine(url)
+    try:
+        async with embedded_workers(settings_for(url, "second"), periods=NO_SWEEPS):
+            await asyncio.sleep(0.5)  # the start-up sweep, with nothing to find yet
+            positions = append_transactions(engine, synthetic_rows(MESSAGES, seed=17))
+            for position in positions:  # one message each: a stolen one is enough to fail
+                tasks.ring_score([position])
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and scored(engine) < MESSAGES:
+                await asyncio.sleep(0.05)
+            return scored(engine)
+    finally:
+        engine.dispose()
+
+
+def scored(engine: sa.Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(predictions)).scalar_one())
+
+
+def test_a_second_embedded_deployment_scores_every_message_on_its_new_queues(sqlite_url: str) -> None:
+    engine = create_engine(sqlite_url)
+    install_version(engine)
+    engine.dispose()
+    assert asyncio.run(run_deployments(sqlite_url)) == MESSAGES
