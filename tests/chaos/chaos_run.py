@@ -551,6 +551,21 @@ def drain(engine: Engine, ledger: Ledger, receiver: ChaosReceiver, cluster: Clus
                           f"{now['alerts_sent']}/{now['alerts']} alerts sent, {delivered} delivered")
         time.sleep(0.5)
     timeline.note(f"gave up draining after {timeout:.0f} s")
+    for row in undelivered(engine):
+        timeline.note(f"  not sent: {row}")
+
+
+def undelivered(engine: Engine, limit: int = 10) -> list[str]:
+    """The outbox rows still not sent, with what the relay recorded about them (why a drain gave up)."""
+    columns = (alerts.c.id, alerts.c.type, alerts.c.status, alerts.c.attempts, alerts.c.created_at,
+               alerts.c.available_at, alerts.c.locked_until, alerts.c.last_error)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.select(*columns).where(alerts.c.status != "sent")
+                                .order_by(alerts.c.created_at).limit(limit)).all()
+    except sa.exc.OperationalError as exc:
+        return [f"(could not read the outbox: {exc})"]
+    return [", ".join(f"{column.name}={value}" for column, value in zip(columns, row, strict=True)) for row in rows]
 
 
 def observe(engine: Engine, receiver: ChaosReceiver, cluster: Cluster) -> Observed:

@@ -34,10 +34,7 @@ from tests.support.receiver import WebhookReceiver
 
 # Exclusive: ten processes and a delivery deadline, which a loaded machine (the parallel run) stretches
 # beyond it; it runs alone, after the parallel run.
-SCALE_XFAIL = ("misses its alert-delivery deadline in the exclusive session since alerts are coalesced: "
-               "not yet diagnosed (passed alone in 50 s)")
-pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.exclusive,
-              pytest.mark.xfail(reason=SCALE_XFAIL, strict=False)]
+pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow, pytest.mark.exclusive]
 
 TRANSACTIONS = int(os.environ.get("FRAUDLOG_SCALE_TEST_TRANSACTIONS", "50000"))
 CLIENTS = 8

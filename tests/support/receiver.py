@@ -137,8 +137,10 @@ class WebhookReceiver:
                 self.rejected_signatures += 1
             return 401, {"error": str(exc)}
         alert = json.loads(body)
-        if headers.get(IDEMPOTENCY_HEADER) != webhook_id or alert.get("alert_id") != webhook_id:
-            return 400, {"error": "Idempotency-Key and alert_id must equal the signed webhook-id"}
+        # An alert's id is its webhook-id; an update of it (docs/alerts.md) keeps the alert's id and has its own.
+        message_id = alert.get("update_id") if alert.get("type") == "fraud_alert.updated" else alert.get("alert_id")
+        if headers.get(IDEMPOTENCY_HEADER) != webhook_id or message_id != webhook_id:
+            return 400, {"error": "Idempotency-Key and the message's id must equal the signed webhook-id"}
         return self._deliver_once(webhook_id, alert)
 
     def _deliver_once(self, key: str, alert: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
