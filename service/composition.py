@@ -100,11 +100,20 @@ def worker_services(settings: Settings, sink: AlertSink | None = None) -> Worker
     elsewhere `fraudlog db upgrade` is the deploy step. `sink` replaces the configured one (tests)."""
     engine = create_engine(settings.database_url)
     registry = _registry(engine, settings)
-    scorer = Scorer(engine, registry, allow_environment_drift=settings.allow_environment_drift,
-                    alert_window=AlertWindow(settings.alert_coalesce_window))
-    return WorkerServices(settings, engine, registry, scorer=scorer,
+    return WorkerServices(settings, engine, registry, scorer=_scorer(engine, registry, settings),
                           sweeper=Sweeper(engine, registry, grace=settings.sweep_grace), relay=settings.relay,
                           sink=sink or build_sink(settings), policy=promotion_policy(settings))
+
+
+def scorer_for(settings: Settings) -> Scorer:
+    """A scorer on an engine and a registry of its own: a worker's burst process (`workers.burst`)."""
+    engine = create_engine(settings.database_url)
+    return _scorer(engine, _registry(engine, settings), settings)
+
+
+def _scorer(engine: Engine, registry: ModelRegistry, settings: Settings) -> Scorer:
+    return Scorer(engine, registry, allow_environment_drift=settings.allow_environment_drift,
+                  alert_window=AlertWindow(settings.alert_coalesce_window))
 
 
 def promotion_policy(settings: Settings) -> PromotionPolicy:

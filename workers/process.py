@@ -16,6 +16,7 @@ from service.config import SECRET_KEY, Settings
 from service.tracing import configure_tracing
 from workers import tasks
 from workers.broker import broker_from_url
+from workers.burst import BurstProcess
 from workers.middleware import sending_process_middleware, worker_process_middleware
 from workers.tracing import TracingMiddleware
 
@@ -51,8 +52,21 @@ def start_worker_process(settings: Settings | None = None) -> dramatiq.Broker:
     configure_tracing(settings.observability.tracing)
     broker = broker_from_url(settings.broker_url, worker_process_middleware(settings, tasks.StructuredLogging()))
     tasks.bind(broker, settings.queue_prefix)
-    tasks.run_jobs(broker, tasks.WorkerJobs(lambda: _worker_services(settings)))
+    jobs = tasks.WorkerJobs(lambda: _worker_services(settings), bursts=BurstProcess(settings))
+    broker.add_middleware(CloseJobsAtShutdown(jobs))
+    tasks.run_jobs(broker, jobs)
     return broker
+
+
+class CloseJobsAtShutdown(dramatiq.Middleware):
+    """A worker process that stops closes its jobs: above all its burst process, which would otherwise keep
+    the process from exiting (multiprocessing joins its children at exit)."""
+
+    def __init__(self, jobs: tasks.WorkerJobs) -> None:
+        self._jobs = jobs
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        self._jobs.close()
 
 
 def _worker_services(settings: Settings) -> WorkerServices:

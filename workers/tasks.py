@@ -26,19 +26,19 @@ from service.gc_tuning import freeze_long_lived_objects
 from service.logs import configure_logging, position_ranges
 from service.ml.environment import EnvironmentMismatch
 from workers.delivery import DeliveryThread
-from workers.priority import SmallFirst
 
 if TYPE_CHECKING:
     # Not at run time: the composition imports prometheus_client, and a worker process must import it only
     # after Dramatiq's Prometheus middleware has chosen its multiprocess directory (workers.middleware).
     from service.composition import WorkerServices
+    from workers.burst import BurstProcess
 
 log = logging.getLogger("fraudlog.worker")
 
 DOORBELL_CHUNK = 1_000
 # A `score` message of more than SMALL_BATCH positions is a burst's: it is scored BULK_CHUNK positions at a time,
-# one chunk per process, pausing while smaller messages run; a burst's message that finds a chunk running in
-# its process waits BULK_RETRY_DELAY_MS, off the threads.
+# one chunk per process (in the process's burst process, when it has one); a burst's message that finds a chunk
+# running in its process waits BULK_RETRY_DELAY_MS, off the threads.
 SMALL_BATCH = 250
 BULK_CHUNK = 1_000
 BULK_RETRY_DELAY_MS = 50
@@ -100,10 +100,16 @@ class WorkerJobs:
     connections must not cross a fork). Alert delivery runs on this object's own thread (`DeliveryThread`).
     """
 
-    def __init__(self, build: Callable[[], WorkerServices], *, eager: bool = False) -> None:
+    def __init__(self, build: Callable[[], WorkerServices], *, eager: bool = False,
+                 bursts: BurstProcess | None = None) -> None:
         """`eager` builds the services now (the embedded mode: a broken setting fails the start, not the first
-        message); otherwise on the first message."""
+        message); otherwise on the first message. `bursts` scores a burst's chunks in a child process (worker
+        processes); without it they are scored on the thread that took the message (the embedded mode)."""
         self._build = build
+        self._bursts = bursts
+        # Burst chunks at once in this process: on the thread, one; with a burst process, the one it scores
+        # and the next, waiting in its queue, so that it never idles while a bounced message comes back.
+        self._bulk_slots = threading.Semaphore(1 if bursts is None else 2)
         self._services: WorkerServices | None = build() if eager else None
         self._delivery: DeliveryThread | None = None
         self._lock = threading.Lock()
@@ -114,32 +120,32 @@ class WorkerJobs:
             with self._lock:
                 if self._services is None:
                     self._services = self._build()
+                    if self._bursts is not None:
+                        self._bursts.start()
         return self._services
 
     def score(self, positions: list[int]) -> None:
         """A message of more than `SMALL_BATCH` positions (a burst, often one hot card's) is scored a chunk at
-        a time, one chunk per process at once, pausing while smaller messages are scored in the process, the
-        rest sent to the back of the queue: other cards' messages never wait for a burst's chunk
+        a time, one chunk per process at once, in the process's burst process, the rest sent to the back of the
+        queue: other cards' messages never wait for a burst's chunk, for a thread or for the interpreter
         (docs/features.md, "Isolation")."""
         if len(positions) <= SMALL_BATCH:
-            with _small_first.small():
-                self._score_now(positions)
+            self._score_now(positions)
             return
-        if not _bulk_slot.acquire(blocking=False):
+        if not self._bulk_slots.acquire(blocking=False):
             # Another chunk of a burst runs in this process: this one waits its turn off the threads.
             score.send_with_options(args=(positions,), delay=BULK_RETRY_DELAY_MS)
             return
         try:
-            with _small_first.bulk():
-                self._score_now(positions[:BULK_CHUNK])
+            self._score_now(positions[:BULK_CHUNK], self._bursts)
         finally:
-            _bulk_slot.release()
+            self._bulk_slots.release()
         if len(positions) > BULK_CHUNK:
             score.send(positions[BULK_CHUNK:])
 
-    def _score_now(self, positions: list[int]) -> None:
+    def _score_now(self, positions: list[int], bursts: BurstProcess | None = None) -> None:
         try:
-            report = self.services.scorer.score_positions(positions)
+            report = (bursts or self.services.scorer).score_positions(positions)
         except EnvironmentMismatch as exc:
             # Permanent for this process, so no retries: the events stay unscored (the backlog shows them) and
             # the sweeper rings them again for a worker that may score them, or this one once the operator
@@ -218,6 +224,8 @@ class WorkerJobs:
             services, self._services = self._services, None
         if delivery is not None:
             delivery.stop()
+        if self._bursts is not None:
+            self._bursts.close()
         if services is not None:
             services.close()
 
@@ -225,9 +233,6 @@ class WorkerJobs:
 # The actors' handles: what every process sends. Their bodies run only where `run_jobs` gave the broker a
 # `WorkerJobs` (worker processes, the embedded mode); anywhere else, calling one is a bug, said loudly.
 _unstarted = UnstartedBroker()
-_bulk_slot = threading.Semaphore(1)  # one burst chunk at a time per process (`score`)
-# A chunk pauses while small batches run, 100 ms at most, then runs 5 ms at least (`workers.priority`).
-_small_first = SmallFirst(max_pause=0.1, min_run=0.005, switch_interval=0.0005)
 
 
 @dramatiq.actor(broker=_unstarted, queue_name=SCORE_QUEUE, max_retries=20, min_backoff=200, max_backoff=30_000)

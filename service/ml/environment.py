@@ -105,6 +105,10 @@ class EnvironmentMismatch(RuntimeError):
         self.version = version
         self.drift = drift
 
+    def __reduce__(self) -> tuple[type[EnvironmentMismatch], tuple[int, Drift]]:
+        # Raised in a worker's burst process and handed to the worker (`workers.burst`): rebuilt from its fields.
+        return type(self), (self.version, self.drift)
+
 
 class EnvironmentGuard:
     """Decides once per version whether this process scores with it; what a prediction records about it.

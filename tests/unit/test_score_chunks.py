@@ -51,7 +51,7 @@ def test_a_burst_is_scored_a_chunk_at_a_time_and_its_rest_goes_to_the_back_of_th
 ) -> None:
     jobs = unbuilt_jobs()
     scored: list[list[int]] = []
-    monkeypatch.setattr(jobs, "_score_now", scored.append)
+    monkeypatch.setattr(jobs, "_score_now", lambda positions, bursts=None: scored.append(positions))
     burst = list(range(1, 2_501))
     jobs.score(burst)
     assert scored == [burst[: tasks.BULK_CHUNK]]
@@ -67,7 +67,7 @@ def test_a_second_burst_waits_off_the_threads_while_a_chunk_runs_in_the_process(
     running, release = threading.Event(), threading.Event()
     scored: list[list[int]] = []
 
-    def slow(positions: list[int]) -> None:
+    def slow(positions: list[int], bursts: object = None) -> None:
         scored.append(positions)
         running.set()
         release.wait(10)
@@ -79,9 +79,44 @@ def test_a_second_burst_waits_off_the_threads_while_a_chunk_runs_in_the_process(
     second = list(range(3_001, 3_501))
     jobs.score(second)  # returns at once: the slot is taken
     small = [2_001, 2_002]
-    monkeypatch.setattr(jobs, "_score_now", scored.append)
+    monkeypatch.setattr(jobs, "_score_now", lambda positions, bursts=None: scored.append(positions))
     jobs.score(small)  # another card's message is not held up by the running chunk
     release.set()
     first.join(10)
     assert scored == [list(range(1, 1_001)), small]
     assert (second, True) in [(positions, eta is not None) for positions, eta in queued(broker)]
+
+
+def test_with_a_burst_process_the_next_chunk_waits_in_its_queue_and_a_third_goes_back(
+    broker: StubBroker, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The burst process scores one chunk and has the next queued, so it never idles between them; a third
+    burst's message waits off the threads as before."""
+
+    class Bursts:
+        def start(self) -> None: ...
+        def close(self) -> None: ...
+
+    jobs = tasks.WorkerJobs(unbuilt_jobs()._build, bursts=Bursts())  # type: ignore[arg-type]
+    entered, release = threading.Semaphore(0), threading.Event()
+    chunks: list[list[int]] = []
+
+    def held(positions: list[int], bursts: object = None) -> None:
+        assert bursts is not None, "a burst's chunk goes to the burst process"
+        chunks.append(positions)
+        entered.release()
+        release.wait(10)
+
+    monkeypatch.setattr(jobs, "_score_now", held)
+    threads = [threading.Thread(target=jobs.score, args=(list(range(start, start + 500)),))
+               for start in (1, 1_001)]
+    for thread in threads:
+        thread.start()
+    assert entered.acquire(timeout=10) and entered.acquire(timeout=10)
+    third = list(range(5_001, 5_501))
+    jobs.score(third)  # returns at once: both slots are taken
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(chunk[0] for chunk in chunks) == [1, 1_001]
+    assert (third, True) in [(positions, eta is not None) for positions, eta in queued(broker)]
