@@ -54,19 +54,25 @@ LABEL_EVENT_TYPES = (EVENT_LABEL, EVENT_ALERT_OUTCOME)
 
 Identifier = Annotated[str, msgspec.Meta(pattern=ID_PATTERN, description="1-128 characters of [A-Za-z0-9._:-]")]
 AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 with an offset")]
-# Printable names only: a NUL, for one, cannot be stored in Postgres JSONB. Checked after decoding, once per
-# distinct name (`service.domain.validation.Limits.attribute_errors`), not by a pattern in the type: msgspec
-# would run it for every attribute of every transaction, which made decoding a batch five times slower.
-ATTRIBUTE_NAME_PATTERN = r"\A[^\x00-\x1f\x7f]+\Z"
+# What no attribute name or text value may hold (docs/api.md, "Text"): C0 and C1 control characters and DEL (a
+# NUL cannot be stored in Postgres JSONB; the others hide in logs and dashboards); lone surrogates, which no
+# UTF-8 encoder, hence no database or client, can carry; bidirectional marks, embeddings, overrides and
+# isolates (U+202E shows "gro.knab" as "bank.org" on a dashboard); the line and paragraph separators, which
+# break log lines; and the invisible U+200B, U+2060-U+2064 and U+FEFF, which make two values look alike. The
+# zero-width joiners U+200C and U+200D are allowed: scripts and emoji sequences need them.
+UNPRINTABLE = (r"\x00-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2064"
+               r"\u2066-\u2069\ufeff")
+# Checked after decoding, once per distinct name (`service.domain.validation.Limits.attribute_errors`), not by a
+# pattern in the type: msgspec would run it for every attribute of every transaction, which made decoding a
+# batch five times slower.
+ATTRIBUTE_NAME_PATTERN = rf"\A[^{UNPRINTABLE}]+\Z"
 AttributeName = Annotated[str, msgspec.Meta(min_length=1, extra_json_schema={"maxLength": MAX_ATTRIBUTE_NAME,
                                                                              "pattern": ATTRIBUTE_NAME_PATTERN})]
 Amount = Annotated[float, msgspec.Meta(ge=0, description="finite, >= 0")]
-# A categorical attribute value (a country, a merchant id, a channel): printable text only. C0 and C1 control
-# characters are refused (a NUL cannot be stored in Postgres JSONB, the others hide in logs and dashboards),
-# and so are lone surrogates, which no UTF-8 encoder, hence no database or client, can carry.
+# A categorical attribute value (a country, a merchant id, a channel): printable text only (`UNPRINTABLE`).
 MAX_ATTRIBUTE_TEXT = 128
 AttributeText = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ATTRIBUTE_TEXT,
-                                            pattern=r"\A[^\x00-\x1f\x7f-\x9f\ud800-\udfff]+\Z",
+                                            pattern=rf"\A[^{UNPRINTABLE}]+\Z",
                                             description="printable text, 1-128 characters")]
 AttributeValue = float | AttributeText
 
