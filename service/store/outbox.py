@@ -77,6 +77,7 @@ class AlertRecord:
     sent_at: datetime | None
     last_error: str | None
     payload: dict[str, Any] = field(default_factory=dict)  # what the sink receives: its `reasons` are shown
+    type: str = EVENT_TYPE  # or UPDATE_TYPE: transactions that joined the alert after it was taken
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ _loose_members = (
 
 _VIEW_COLUMNS = (alerts.c.id, alerts.c.transaction_id, alerts.c.card_id, alerts.c.score, alerts.c.threshold,
                  alerts.c.model_version, alerts.c.created_at, alerts.c.status, alerts.c.attempts,
-                 alerts.c.sent_at, alerts.c.last_error, alerts.c.payload)
+                 alerts.c.sent_at, alerts.c.last_error, alerts.c.payload, alerts.c.type)
 
 
 # -- writing ------------------------------------------------------------------------------------------

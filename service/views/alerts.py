@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 import msgspec
 
 from service.domain.events import format_time
 from service.domain.records import Reason
-from service.store.outbox import AlertPage, AlertRecord
+from service.store.outbox import UPDATE_TYPE, AlertPage, AlertRecord
 from service.views.statuses import AlertStatus
 
 
 class AlertItem(msgspec.Struct, kw_only=True):
-    """One alert and the state of its delivery; `sent_at` and `last_error` are null until known."""
+    """One delivery of the outbox and its state: an alert, or an update of one (`type`; the update's
+    `alert_id` is its own id, which is its webhook-id, and `update_of` the alert's). `sent_at` and `last_error`
+    are null until known; `transactions` counts those the message covers, null until a relay first takes it."""
 
     alert_id: str
     transaction_id: str
@@ -27,6 +29,9 @@ class AlertItem(msgspec.Struct, kw_only=True):
     sent_at: str | None
     last_error: str | None
     reasons: list[Reason] | None = None  # the top reasons of its score (null: raised before reasons existed)
+    type: Literal["fraud_alert", "fraud_alert.updated"] = "fraud_alert"
+    update_of: str | None = None
+    transactions: int | None = None
 
 
 class AlertsPage(msgspec.Struct, kw_only=True):
@@ -42,7 +47,14 @@ def alert_item(alert: AlertRecord) -> AlertItem:
         threshold=alert.threshold, model_version=alert.model_version, created_at=format_time(alert.created_at),
         status=cast(AlertStatus, alert.status), attempts=alert.attempts,
         sent_at=None if alert.sent_at is None else format_time(alert.sent_at), last_error=alert.last_error,
-        reasons=_reasons(alert.payload))
+        reasons=_reasons(alert.payload), type=cast(Any, alert.type),
+        update_of=alert.payload.get("alert_id") if alert.type == UPDATE_TYPE else None,
+        transactions=_covered(alert.payload))
+
+
+def _covered(payload: dict[str, Any]) -> int | None:
+    covered = payload.get("transactions")
+    return len(covered) if isinstance(covered, list) else None
 
 
 def _reasons(payload: dict[str, Any]) -> list[Reason] | None:

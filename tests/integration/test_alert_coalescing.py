@@ -27,9 +27,11 @@ from service.store.outbox import (
     coalesced_rows,
     insert_alert_members,
     insert_alert_rows,
+    list_alerts,
     mark_sent,
 )
 from service.store.tables import alert_members, alerts, predictions
+from service.views.alerts import alerts_page
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 
@@ -155,6 +157,12 @@ def test_a_transaction_that_joins_after_the_alert_was_taken_is_delivered_once_as
     mark_sent(engine, [update.alert_id], T0)
     assert claim_pending_alerts(engine, limit=10, visibility_timeout=LEASE) == []
     assert len(opened_alerts(engine)) == 1
+    # The outbox as GET /v1/alerts lists it: the alert and its update, told apart, each with what it covers.
+    listed = {item.alert_id: item for item in alerts_page(list_alerts(engine)).items}
+    assert (listed[alert.alert_id].type, listed[alert.alert_id].update_of,
+            listed[alert.alert_id].transactions) == (EVENT_TYPE, None, 2)
+    assert (listed[update.alert_id].type, listed[update.alert_id].update_of,
+            listed[update.alert_id].transactions) == (UPDATE_TYPE, alert.alert_id, 2)
 
 
 def test_a_resent_alert_keeps_its_body_and_a_later_joiner_becomes_an_update(engine: Engine) -> None:

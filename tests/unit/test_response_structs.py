@@ -41,10 +41,12 @@ def test_an_alert_page_keeps_every_field_and_its_nulls() -> None:
         "items": [
             {"alert_id": "a-1", "transaction_id": "tx-1", "card_id": None, "score": 0.9, "threshold": 0.5,
              "model_version": 3, "created_at": "2026-11-28T03:00:00.123000Z", "status": "pending", "attempts": 0,
-             "sent_at": None, "last_error": None, "reasons": None},
+             "sent_at": None, "last_error": None, "reasons": None, "type": "fraud_alert", "update_of": None,
+             "transactions": None},
             {"alert_id": "a-2", "transaction_id": "tx-1", "card_id": "card-7", "score": 0.9, "threshold": 0.5,
              "model_version": 3, "created_at": "2026-11-28T03:00:00.123000Z", "status": "sent", "attempts": 2,
-             "sent_at": "2026-11-28T03:00:00.123000Z", "last_error": "timeout", "reasons": None}],
+             "sent_at": "2026-11-28T03:00:00.123000Z", "last_error": "timeout", "reasons": None,
+             "type": "fraud_alert", "update_of": None, "transactions": None}],
         "next_cursor": None}
 
 

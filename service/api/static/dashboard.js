@@ -397,8 +397,10 @@
     const rows = (page.items || []).map((a) => el("tr", { "data-alert": a.alert_id }, [
       el("td", { title: a.created_at, text: fmtClock(a.created_at) }),
       el("td", { class: "mono", text: a.transaction_id }),
-      el("td", { class: "mono", text: a.card_id || "—" }),
-      el("td", { class: "num score-hot", text: fmtNumber(a.score) }),
+      el("td", { class: "mono", text: a.card_id || "—" }, a.type === "fraud_alert.updated"
+        ? el("span", { class: "chip", title: "an update of alert " + a.update_of, text: "update" }) : null),
+      el("td", { class: "num score-hot", title: a.transactions ? a.transactions + " transactions covered" : "",
+                 text: fmtNumber(a.score) }),
       el("td", { class: "num", text: fmtNumber(a.threshold) }),
       el("td", {}, el("span", { class: "version" }, [
         el("span", { class: "swatch", style: { background: versionColor(a.model_version) } }), "v" + a.model_version])),
