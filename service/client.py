@@ -117,7 +117,7 @@ class FraudlogClient:
     # -- the prediction feed --------------------------------------------------------------------------------
     def predictions(self, after: str = "0", limit: int = 100, **filters: Any) -> PredictionsPage:
         """One page of the feed: its items and `next_cursor`; filters: versions="all", model_version=N,
-        min_score=x, alerts=True, features=True."""
+        min_score=x, alerts=True, features=True, explain=True (alerts' stored reasons)."""
         return self._decoded(PredictionsPage, "GET", "/v1/predictions",
                              params={"after": after, "limit": limit, **_query(filters)})
 

@@ -49,6 +49,8 @@ ModelVersion = Annotated[int | None, QueryParameter(ge=1, le=MAX_VERSION,
 MinScore = Annotated[float | None, QueryParameter(description="only predictions scoring at least this")]
 AlertsOnly = Annotated[bool, QueryParameter(description="only champion predictions at or above their threshold")]
 WithFeatures = Annotated[bool, QueryParameter(description="include each prediction's features")]
+WithReasons = Annotated[bool, QueryParameter(
+    description="include each alert's stored reasons (null for a prediction that did not alert)")]
 
 
 class PredictionController(Controller):
@@ -65,16 +67,17 @@ class PredictionController(Controller):
                                              pattern=CURSOR_PATTERN)] = "0",
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 100,
         versions: Versions = "champion", model_version: ModelVersion = None, min_score: MinScore = None,
-        alerts: AlertsOnly = False, features: WithFeatures = False,
+        alerts: AlertsOnly = False, features: WithFeatures = False, explain: WithReasons = False,
     ) -> PredictionsPage:
         cursor = _cursor("after", after)
         hub = prediction_hub
         through = await hub.final_position()
         await _refuse_beyond_log(hub, "after", cursor, through)
         feed = FeedFilter(all_versions=versions == "all", model_version=model_version, min_score=min_score,
-                          alerts_only=alerts, with_features=features)
+                          alerts_only=alerts, with_features=features, with_reasons=explain)
         read = await hub.read(cursor.complete_through, through, feed, limit)
-        shown = prediction_items([i for i in read if not cursor.already_delivered(i.position, i.model_version)])
+        shown = prediction_items([i for i in read if not cursor.already_delivered(i.position, i.model_version)],
+                                 explain=explain)
         # A full page ends on a position boundary (pages never split one); a short one read up to `through`.
         next_cursor = str(read[-1].position) if len(read) >= limit else str(max(through, cursor.complete_through))
         return PredictionsPage(items=shown, next_cursor=next_cursor)
@@ -89,7 +92,7 @@ class PredictionController(Controller):
             description="a cursor (0: from the beginning); Last-Event-ID wins when sent; neither: from now",
             pattern=CURSOR_PATTERN)] = None,
         versions: Versions = "champion", model_version: ModelVersion = None, min_score: MinScore = None,
-        alerts: AlertsOnly = False, features: WithFeatures = False,
+        alerts: AlertsOnly = False, features: WithFeatures = False, explain: WithReasons = False,
     ) -> Response[None]:
         resume = request.headers.get("last-event-id")
         cursor = _cursor("Last-Event-ID", resume) if resume else _cursor("after", after) if after else None
@@ -97,7 +100,7 @@ class PredictionController(Controller):
             await _refuse_beyond_log(prediction_hub, "Last-Event-ID" if resume else "after", cursor,
                                      await prediction_hub.final_position())
         feed = FeedFilter(all_versions=versions == "all", model_version=model_version, min_score=min_score,
-                          alerts_only=alerts, with_features=features)
+                          alerts_only=alerts, with_features=features, with_reasons=explain)
         hub = prediction_hub
         if cursor is None:  # a new consumer without a cursor starts from now, as `tail -f` does
             cursor = Cursor(await hub.final_position())
@@ -189,7 +192,7 @@ class _EventStream:
                         if not await self._sent(send, b": heartbeat\n\n"):
                             return True
                         continue
-                    items = prediction_items(batch)
+                    items = prediction_items(batch, explain=self.feed.with_reasons)
                     body = b"".join(b"id: " + item.cursor.encode() + b"\ndata: " + _encode(item) + b"\n\n"
                                     for item in items)
                     if not await self._sent(send, body):

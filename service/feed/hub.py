@@ -60,7 +60,7 @@ class Subscription:
         """Called by the hub; never blocks. Overflow cuts the consumer off instead of waiting for it."""
         if self.cut_off:
             return
-        wanted = [item for item in items if self.feed.matches(item)]
+        wanted = [self.feed.shown(item) for item in items if self.feed.matches(item)]
         if len(self.buffer) + len(wanted) > self.capacity:
             self.cut_off = True
             self.buffer.clear()
@@ -108,9 +108,10 @@ class PredictionHub:
     async def tick(self) -> None:
         final = await self.final_position()
         while self.through < final and self._subscriptions:
-            with_features = any(s.feed.with_features for s in self._subscriptions)
-            items = await self.read(self.through, final, FeedFilter(all_versions=True, with_features=with_features),
-                                    READ_CHUNK)
+            wanted = FeedFilter(all_versions=True,
+                                with_features=any(s.feed.with_features for s in self._subscriptions),
+                                with_reasons=any(s.feed.with_reasons for s in self._subscriptions))
+            items = await self.read(self.through, final, wanted, READ_CHUNK)
             for subscription in list(self._subscriptions):
                 subscription.offer(items)
             self.through = max(self.through, items[-1].position if len(items) >= READ_CHUNK else final)

@@ -11,7 +11,7 @@ positions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -63,6 +63,7 @@ class FeedFilter:
     min_score: float | None = None
     alerts_only: bool = False
     with_features: bool = False
+    with_reasons: bool = False  # an alert's stored reasons (`?explain=true`)
 
     def matches(self, item: FeedItem) -> bool:
         """The same choice as `_where`, for predictions already read (the shared reader's fan-out)."""
@@ -74,6 +75,16 @@ class FeedFilter:
         if self.min_score is not None and item.score < self.min_score:
             return False
         return not self.alerts_only or (item.champion and item.score >= item.threshold)
+
+    def shown(self, item: FeedItem) -> FeedItem:
+        """`item` with only what this consumer asked for: the shared reader reads features and reasons when
+        any consumer wants them."""
+        extra_features = item.features is not None and not self.with_features
+        extra_reasons = item.reasons is not None and not self.with_reasons
+        if not extra_features and not extra_reasons:
+            return item
+        return replace(item, features=None if extra_features else item.features,
+                       reasons=None if extra_reasons else item.reasons)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +101,7 @@ class FeedItem:
     recorded_at: datetime
     scored_at: datetime
     features: dict[str, Any] | None = None
+    reasons: list[dict[str, Any]] | None = None  # stored for alerts only (invariant 21)
 
 
 _FEED_COLUMNS = (predictions.c.position, predictions.c.transaction_id, predictions.c.model_version,
@@ -115,7 +127,8 @@ def feed_page(conn: Connection, *, after: int, through: int, feed: FeedFilter, l
     A page never splits one position's predictions (the cursor is a position), so it may hold a few more
     than `limit`: the rest of the last position's versions.
     """
-    columns = (*_FEED_COLUMNS, json_text(predictions.c.features)) if feed.with_features else _FEED_COLUMNS
+    columns = (*_FEED_COLUMNS, *([json_text(predictions.c.features)] if feed.with_features else []),
+               *([json_text(predictions.c.reasons)] if feed.with_reasons else []))
     base = _where(sa.select(*columns), feed).order_by(predictions.c.position, predictions.c.model_version)
     rows = conn.execute(base.where(predictions.c.position > after, predictions.c.position <= through)
                         .limit(limit)).all()
@@ -123,10 +136,13 @@ def feed_page(conn: Connection, *, after: int, through: int, feed: FeedFilter, l
         tail = rows[-1][0]
         rows = [r for r in rows if r[0] != tail]
         rows += conn.execute(base.where(predictions.c.position == tail)).all()
-    return [_item(row, feed.with_features) for row in rows]
+    return [_item(row, feed) for row in rows]
 
 
-def _item(row: Any, with_features: bool) -> FeedItem:
-    features = decode_json(row[9]) if with_features else None
+def _item(row: Any, feed: FeedFilter) -> FeedItem:
+    extra = list(row[len(_FEED_COLUMNS):])
+    features = decode_json(extra.pop(0)) if feed.with_features else None
+    stored = extra.pop(0) if feed.with_reasons else None
+    stored = None if stored is None else decode_json(stored)
     return FeedItem(int(row[0]), row[1], int(row[2]), bool(row[3]), float(row[4]), float(row[5]), row[6], row[7],
-                    row[8], features)
+                    row[8], features, None if stored is None else stored["reasons"])

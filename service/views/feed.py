@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from service.domain.events import format_time
+from service.domain.records import Reason
 from service.feed.cursor import Cursor
 from service.store.feed import FeedItem
 
@@ -24,6 +25,9 @@ class PredictionItem(msgspec.Struct, kw_only=True, omit_defaults=True):
     recorded_at: str
     scored_at: str
     features: dict[str, float | str] | None = None
+    # With `?explain=true`: an alert's stored reasons, null for a prediction that did not alert (its reasons are
+    # computed on demand by GET /v1/transactions/{id} and `fraudlog explain`).
+    reasons: list[Reason] | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class PredictionsPage(msgspec.Struct, kw_only=True):
@@ -34,7 +38,7 @@ class PredictionsPage(msgspec.Struct, kw_only=True):
     next_cursor: str
 
 
-def prediction_items(items: list[FeedItem]) -> list[PredictionItem]:
+def prediction_items(items: list[FeedItem], *, explain: bool = False) -> list[PredictionItem]:
     """Items with their cursors: a position's last prediction carries the plain position, the ones before
     it `position:version`, so resuming never repeats nor skips a version (a page never splits a position)."""
     shown = []
@@ -46,5 +50,10 @@ def prediction_items(items: list[FeedItem]) -> list[PredictionItem]:
             model_version=item.model_version, champion=item.champion, score=item.score,
             threshold=item.threshold, is_alert=item.champion and item.score >= item.threshold,
             event_time=format_time(item.event_time), recorded_at=format_time(item.recorded_at),
-            scored_at=format_time(item.scored_at), features=item.features))
+            scored_at=format_time(item.scored_at), features=item.features,
+            reasons=_reasons(item.reasons) if explain else msgspec.UNSET))
     return shown
+
+
+def _reasons(stored: list[dict[str, object]] | None) -> list[Reason] | None:
+    return None if stored is None else msgspec.convert(stored, list[Reason])
