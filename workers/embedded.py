@@ -19,7 +19,7 @@ import dramatiq
 from service.composition import EMBEDDED_PERIODS, SchedulePeriods, job_schedule, worker_services
 from service.config import Settings
 from workers import tasks
-from workers.process import start_broker
+from workers.process import forget_stopped_workers, start_broker
 
 log = logging.getLogger("fraudlog.embedded")
 
@@ -69,16 +69,7 @@ async def embedded_workers(settings: Settings, threads: int = 2,
         for periodic in periodics:
             periodic.stop()
         worker.stop()
-        _detach(broker, worker)
+        forget_stopped_workers(broker)
         tasks.run_jobs(broker, previous)
         jobs.close()  # its delivery thread, then its engine
 
-
-def _detach(broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-    """Take a stopped worker's hook off the in-process broker, which outlives it.
-
-    Dramatiq leaves it there: a queue declared later (another API in the process with its own queue prefix)
-    got a consumer of the stopped worker, which took that queue's messages into a work queue no thread reads,
-    and they waited for the sweeper (tests/integration/test_embedded_restart.py)."""
-    broker.middleware[:] = [middleware for middleware in broker.middleware
-                            if getattr(middleware, "worker", None) is not worker]

@@ -36,12 +36,27 @@ def start_broker(settings: Settings) -> dramatiq.Broker:
     if settings.broker_url == "memory://" and isinstance(current, StubBroker) and \
             not isinstance(current, tasks.UnstartedBroker):
         broker = current
+        forget_stopped_workers(broker)
         if settings.observability.tracing and not any(isinstance(m, TracingMiddleware) for m in broker.middleware):
             broker.add_middleware(TracingMiddleware())
     else:
         broker = broker_from_url(settings.broker_url, sending_process_middleware(settings.observability.tracing))
     tasks.bind(broker, settings.queue_prefix)
     return broker
+
+
+def forget_stopped_workers(broker: dramatiq.Broker) -> None:
+    """Take the hooks of workers no longer running off an in-process broker, which outlives them.
+
+    Dramatiq leaves a stopped worker's hook on its broker: a queue declared later (another API in the process
+    with its own queue prefix) got a consumer of the stopped worker, which took that queue's messages into a
+    work queue no thread reads, and they waited for the sweeper (tests/integration/test_embedded_restart.py)."""
+    broker.middleware[:] = [middleware for middleware in broker.middleware
+                            if not _stopped(getattr(middleware, "worker", None))]
+
+
+def _stopped(worker: object) -> bool:
+    return isinstance(worker, dramatiq.Worker) and not any(thread.is_alive() for thread in worker.workers)
 
 
 def start_worker_process(settings: Settings | None = None) -> dramatiq.Broker:

@@ -101,12 +101,13 @@ def test_the_dashboard_draws_live_charts_and_shows_the_figures_of_v1_stats(versi
             const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
             let inked = 0;
             for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) inked += 1;
-            return {name: chart.dataset.chart, points: Number(chart.dataset.points), inked};
+            return {name: chart.dataset.chart, points: Number(chart.dataset.points), inked, width: canvas.width};
         })""")
         assert {c["name"] for c in charts} == {"throughput", "latency", "platform-latency", "backlog", "alerts",
                                                "auc"}
         for chart in charts:
-            assert chart["points"] >= 3 and chart["inked"] > 2_000, chart
+            # Drawn: at least a line across the plot (a flat backlog at zero is one line, a few px thick).
+            assert chart["points"] >= 3 and chart["inked"] > chart["width"], chart
 
         assert page.get_attribute('#models tr[data-version="1"]', "data-status") == "champion"
         assert page.get_attribute('#models tr[data-version="2"]', "data-status") == "challenger"
@@ -191,11 +192,11 @@ def test_a_page_opened_after_a_run_and_reloaded_draws_the_runs_curves(versions: 
             const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
             let inked = 0;
             for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) inked += 1;
-            return {name: chart.dataset.chart, points: Number(chart.dataset.points), inked};
+            return {name: chart.dataset.chart, points: Number(chart.dataset.points), inked, width: canvas.width};
         })""")
         drawn = {c["name"]: c for c in charts}
         for name in ("throughput", "latency", "alerts"):
-            assert drawn[name]["points"] >= 3 and drawn[name]["inked"] > 2_000, drawn[name]
+            assert drawn[name]["points"] >= 3 and drawn[name]["inked"] > drawn[name]["width"], drawn[name]
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard-after-reload.png"), full_page=True)
         client.close()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import dramatiq
+import pytest
 import sqlalchemy as sa
 
 from service.composition import SchedulePeriods
@@ -16,6 +18,7 @@ from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 from workers import tasks
 from workers.embedded import embedded_workers
+from workers.process import start_broker
 
 # No periodic sweep within the test: only the messages rung below can score the events.
 NO_SWEEPS = SchedulePeriods(sweep=3600.0, deliver_alerts=3600.0, evaluate=3600.0, retrain_check=3600.0)
@@ -26,9 +29,14 @@ def settings_for(url: str, prefix: str) -> Settings:
     return Settings(database_url=url, secret_key=SECRET, alert_sink="memory://", queue_prefix=prefix)
 
 
-async def run_deployments(url: str) -> int:
-    async with embedded_workers(settings_for(url, "first"), periods=NO_SWEEPS):
-        pass
+async def run_deployments(url: str, first: str = "embedded") -> int:
+    if first == "embedded":
+        async with embedded_workers(settings_for(url, "first"), periods=NO_SWEEPS):
+            pass
+    else:  # a worker started on the process's broker by hand, as a test of the worker's boot does
+        worker = dramatiq.Worker(start_broker(settings_for(url, "first")), worker_timeout=100)
+        worker.start()
+        worker.stop()
     engine = create_engine(url)
     try:
         async with embedded_workers(settings_for(url, "second"), periods=NO_SWEEPS):
@@ -49,8 +57,9 @@ def scored(engine: sa.Engine) -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(predictions)).scalar_one())
 
 
-def test_a_second_embedded_deployment_scores_every_message_on_its_new_queues(sqlite_url: str) -> None:
+@pytest.mark.parametrize("first", ["embedded", "bare worker"])
+def test_a_second_embedded_deployment_scores_every_message_on_its_new_queues(sqlite_url: str, first: str) -> None:
     engine = create_engine(sqlite_url)
     install_version(engine)
     engine.dispose()
-    assert asyncio.run(run_deployments(sqlite_url)) == MESSAGES
+    assert asyncio.run(run_deployments(sqlite_url, first)) == MESSAGES

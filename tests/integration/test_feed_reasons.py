@@ -8,8 +8,8 @@ import threading
 from typing import Any
 
 import msgspec
-from prometheus_client import REGISTRY
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 from sqlalchemy.engine import Engine
 
 from service.client import FraudlogClient, PredictionItem

@@ -51,7 +51,7 @@ def test_an_attribute_name_with_an_unprintable_character_is_refused(client: Test
     bad = {**transaction_body(2), "attributes": {name: "x"}}
     response = post(client, [good, bad])
     assert response.status_code == 422 and response.headers["content-type"].startswith(PROBLEM)
-    assert [error["pointer"] for error in response.json()["errors"]][0].startswith("/1/attributes/")
+    assert response.json()["errors"][0]["pointer"].startswith("/1/attributes/")
     assert stored_attributes(sqlite_url) == []  # the good one is not stored either
 
 
