@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from migrations.event_types import set_event_type_check
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
@@ -28,25 +30,8 @@ _OLD = "event_type IN ('transaction', 'label', 'promotion', 'retirement')"
 _NEW = "event_type IN ('transaction', 'label', 'promotion', 'retirement', 'drift_detection')"
 
 
-def _set_check(old: str, new: str) -> None:
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
-        op.drop_constraint("ck_events_event_type", "events", type_="check")
-        op.create_check_constraint("ck_events_event_type", "events", new)
-        return
-    sql = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").scalar_one()
-    if old not in sql:
-        raise RuntimeError(f"the events table's CHECK on event_type is not the one expected: {sql}")
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    bind.exec_driver_sql("PRAGMA writable_schema = ON")
-    bind.exec_driver_sql("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'events'",
-                         (sql.replace(old, new),))
-    bind.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")  # other connections re-read the schema
-    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
-
-
 def upgrade() -> None:
-    _set_check(_OLD, _NEW)
+    set_event_type_check(_OLD, _NEW)
     op.create_table(
         "drift_detections",
         sa.Column("id", sa.String(64), primary_key=True),
@@ -64,4 +49,4 @@ def downgrade() -> None:
     op.drop_column("model_versions", "trigger")
     op.drop_index("ix_drift_detections_version", "drift_detections")
     op.drop_table("drift_detections")
-    _set_check(_NEW, _OLD)
+    set_event_type_check(_NEW, _OLD)

@@ -14,6 +14,8 @@ Revises: 0009_coalesce
 import sqlalchemy as sa
 from alembic import op
 
+from migrations.event_types import set_event_type_check
+
 revision = "0010_outcomes"
 down_revision = "0009_coalesce"
 branch_labels = None
@@ -24,25 +26,8 @@ _NEW = "event_type IN ('transaction', 'label', 'promotion', 'retirement', 'drift
 _OUTCOMES = "event_type = 'alert_outcome'"
 
 
-def _set_check(old: str, new: str) -> None:
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
-        op.drop_constraint("ck_events_event_type", "events", type_="check")
-        op.create_check_constraint("ck_events_event_type", "events", new)
-        return
-    sql = bind.exec_driver_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").scalar_one()
-    if old not in sql:
-        raise RuntimeError(f"the events table's CHECK on event_type is not the one expected: {sql}")
-    version = bind.exec_driver_sql("PRAGMA schema_version").scalar_one()
-    bind.exec_driver_sql("PRAGMA writable_schema = ON")
-    bind.exec_driver_sql("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'events'",
-                         (sql.replace(old, new),))
-    bind.exec_driver_sql(f"PRAGMA schema_version = {int(version) + 1}")  # other connections re-read the schema
-    bind.exec_driver_sql("PRAGMA writable_schema = OFF")
-
-
 def upgrade() -> None:
-    _set_check(_OLD, _NEW)
+    set_event_type_check(_OLD, _NEW)
     op.add_column("labels", sa.Column("source", sa.String(16), nullable=False, server_default="api"))
     op.create_index("ix_events_outcome_transaction", "events", ["transaction_id", "position"],
                     postgresql_where=sa.text(_OUTCOMES), sqlite_where=sa.text(_OUTCOMES))
@@ -52,4 +37,4 @@ def downgrade() -> None:
     op.drop_index("ix_events_outcome_transaction", "events")
     with op.batch_alter_table("labels") as batch:
         batch.drop_column("source")
-    _set_check(_NEW, _OLD)
+    set_event_type_check(_NEW, _OLD)

@@ -29,6 +29,7 @@ from service.api.quality import model_quality
 from service.api.request_ids import echo_request_id_outside_routes, request_id_middleware
 from service.api.request_metrics import request_duration_middleware
 from service.api.stats import metrics, stats, stats_series_handler
+from service.api.suppressions import SuppressionController
 from service.api.tracing import tracing_middleware
 from service.api.transactions import TransactionController
 from service.config import Settings
@@ -65,6 +66,7 @@ def create_app(settings: Settings, services: ServicesOpener,
 
     return Litestar(
         route_handlers=[TransactionController, LabelController, ModelController, AlertController, DriftController,
+                        SuppressionController,
                         predict_transaction,
                         PredictionController, stats, stats_series_handler, metrics, model_quality,
                         health, ready, dashboard_router(), swagger_assets_router()],

@@ -88,6 +88,8 @@ FORBIDDEN = problem_kind("forbidden", 403, "The key's role does not allow this",
 UNKNOWN_TRANSACTION = problem_kind("unknown-transaction", 404, "Unknown transaction",
                                    "no transaction with that id in the log")
 UNKNOWN_ALERT = problem_kind("unknown-alert", 404, "Unknown alert", "no alert has this id")
+UNKNOWN_SUPPRESSION = problem_kind("unknown-suppression", 404, "Unknown suppression",
+                                   "the card has no suppression with this id")
 ALERT_NOT_DELIVERED = problem_kind("alert-not-delivered", 409, "The alert was never delivered",
                                    "a customer's answer to an alert that has not reached the customer")
 UNKNOWN_MODEL_VERSION = problem_kind("unknown-model-version", 404, "Unknown model version",

@@ -2,8 +2,9 @@
 
 The Structs are the contract: msgspec enforces every constraint while decoding, and
 `service.domain.validation` reuses the same annotations to name every bad field when decoding fails.
-The log knows six event types (`EVENT_TYPES`), one Struct each: `TransactionRecorded`, `LabelRecorded`,
-`ModelPromoted`, `ModelRetired`, `DriftDetected` and `AlertOutcomeRecorded`, each a payload exactly as the
+The log knows eight event types (`EVENT_TYPES`), one Struct each: `TransactionRecorded`, `LabelRecorded`,
+`ModelPromoted`, `ModelRetired`, `DriftDetected`, `AlertOutcomeRecorded`, `SuppressionAdded` and
+`SuppressionEnded`, each a payload exactly as the
 log stores it. One mapper
 turns them into the log's rows and back: `to_row(event, event_time)` gives the `NewEvent` the store appends
 (canonical JSON and its digest), and `from_row(event_type, payload)` decodes a stored payload into its
@@ -47,8 +48,11 @@ EVENT_PROMOTION = "promotion"
 EVENT_RETIREMENT = "retirement"
 EVENT_DRIFT_DETECTION = "drift_detection"  # a detector fired (service.monitoring.drift_job); see DriftDetected
 EVENT_ALERT_OUTCOME = "alert_outcome"  # a customer or an analyst answered an alert: a label too (docs/outcomes.md)
+EVENT_SUPPRESSION = "suppression"  # a card's alerts held back until a time (docs/outcomes.md, "Suppression")
+EVENT_SUPPRESSION_END = "suppression_end"  # a suppression ended before its time
 EVENT_TYPES = (EVENT_TRANSACTION, EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_DRIFT_DETECTION,
-               EVENT_ALERT_OUTCOME)
+               EVENT_ALERT_OUTCOME, EVENT_SUPPRESSION, EVENT_SUPPRESSION_END)
+SUPPRESSION_EVENT_TYPES = (EVENT_SUPPRESSION, EVENT_SUPPRESSION_END)
 # The events that give a transaction a label: each payload holds `is_fraud`, `labeled_at` and `source`.
 LABEL_EVENT_TYPES = (EVENT_LABEL, EVENT_ALERT_OUTCOME)
 
@@ -108,6 +112,16 @@ class OutcomeIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     answered_by: Literal["customer", "analyst"]
     note: Annotated[str, msgspec.Meta(max_length=MAX_NOTE)] | None = None
     answered_at: AwareDateTime | None = None  # when the answer was given; default: on receipt
+
+
+MAX_REASON = 500
+
+
+class SuppressionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Hold back a card's customer alerts until an event time, for a reason a person gave."""
+
+    until: AwareDateTime
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_REASON)]
 
 
 class PredictIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -176,6 +190,28 @@ class AlertOutcomeRecorded(LogEvent, frozen=True, kw_only=True, omit_defaults=Tr
     labeled_at: str
     note: str | None = None
 
+class SuppressionAdded(LogEvent, frozen=True, kw_only=True):
+    """A card's customer alerts held back for its transactions after this event whose event time is before
+    `until` (`format_time`), for `reason`, by the API key named `actor` (docs/outcomes.md, "Suppression").
+    `suppression_id` is a function of the other fields, so a retried request is the same suppression."""
+
+    event_type: ClassVar[str] = EVENT_SUPPRESSION
+    suppression_id: str
+    card_id: str
+    until: str
+    reason: str
+    actor: str
+
+
+class SuppressionEnded(LogEvent, frozen=True, kw_only=True):
+    """A suppression ended before its time: transactions after this event alert again."""
+
+    event_type: ClassVar[str] = EVENT_SUPPRESSION_END
+    suppression_id: str
+    card_id: str
+    actor: str
+
+
 class ModelPromoted(LogEvent, frozen=True, kw_only=True, omit_defaults=True):
     """A version made champion or challenger, with the decision that made it (absent in older logs)."""
 
@@ -220,7 +256,8 @@ class DriftDetected(LogEvent, frozen=True, kw_only=True, forbid_unknown_fields=T
 
 # The registry of event types: the mapper decodes a stored payload with the Struct its type names here.
 EVENT_STRUCTS: dict[str, type[LogEvent]] = {cls.event_type: cls for cls in (
-    TransactionRecorded, LabelRecorded, ModelPromoted, ModelRetired, DriftDetected, AlertOutcomeRecorded)}
+    TransactionRecorded, LabelRecorded, ModelPromoted, ModelRetired, DriftDetected, AlertOutcomeRecorded,
+    SuppressionAdded, SuppressionEnded)}
 
 
 class UnknownEventType(ValueError):

@@ -57,6 +57,7 @@ class PredictionRow(msgspec.Struct, frozen=True, kw_only=True):
     scored_at: datetime
     environment_drift: dict[str, dict[str, str | None]] | None = None
     reasons: Explanation | None = None  # stored for an alert; None for every other prediction
+    suppressed_by: str | None = None  # the suppression that held back the alert it would have raised
 
 
 class AlertRow(msgspec.Struct, frozen=True, kw_only=True):

@@ -68,6 +68,7 @@ from service.store.predictions import insert_predictions
 from service.store.scoring_failures import ATTEMPTS, failure_row, insert_failures
 from service.store.snapshot import read_only_snapshot
 from service.store.stats import row_counts
+from service.store.suppressions import held_back
 from service.store.tables import events
 from service.store.versions import insert_version_rows, version_rows
 
@@ -236,15 +237,17 @@ def _insert_scores(conn: Connection, scored: Sequence[Recomputed], views: dict[i
                    recorded: dict[int, datetime], alert_window: AlertWindow) -> int:
     """Insert the predictions, the alerts the champions raise and their members; returns the number of alerts."""
     scored_at = datetime.now(UTC)
+    raised = [{"transaction_id": p.transaction_id, "card_id": views[p.position].card_id, "score": p.score,
+               "threshold": p.threshold, "model_version": p.model_version, "position": p.position,
+               "created_at": scored_at, "reasons": p.reasons} for p in scored if p.champion and p.score >= p.threshold]
+    # The same suppressions as the scorer applied: those started before each transaction in the log copied so far.
+    raised, held = held_back(conn, raised, {p.transaction_id: views[p.position].event_time for p in scored})
     insert_predictions(conn, [
         {"transaction_id": p.transaction_id, "model_version": p.model_version, "position": p.position,
          "champion": p.champion, "score": p.score, "threshold": p.threshold, "features": p.features,
          "event_time": views[p.position].event_time, "recorded_at": recorded[p.position], "scored_at": scored_at,
-         "reasons": p.reasons}
+         "reasons": p.reasons, "suppressed_by": held.get(p.transaction_id) if p.champion else None}
         for p in scored])
-    raised = [{"transaction_id": p.transaction_id, "card_id": views[p.position].card_id, "score": p.score,
-               "threshold": p.threshold, "model_version": p.model_version, "position": p.position,
-               "created_at": scored_at, "reasons": p.reasons} for p in scored if p.champion and p.score >= p.threshold]
     rows, members = coalesced_rows(raised, {p.transaction_id: views[p.position].event_time for p in scored},
                                    alert_window, status=SENT, last_error=REBUILT_MARKER)
     added = insert_alert_rows(conn, rows)

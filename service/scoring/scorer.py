@@ -43,6 +43,7 @@ from service.store.history import fetch_history
 from service.store.refusals import clear_refusal, record_refusal
 from service.store.scoring_batch import BatchRead, read_batch, write_batch
 from service.store.scoring_failures import ATTEMPTS, commit_failures, failure_row
+from service.store.suppressions import held_back
 
 log = logging.getLogger("fraudlog.scoring")
 
@@ -110,6 +111,11 @@ class Scorer:
         features = batch_features(todo, history, categories)
         recorded_at = {r.view.position: r.recorded_at for r in records}
         rows, alerts, failures = self._predict(recorded_at, todo, assigned, usable, features, categories, done)
+        alerts, held = held_back(conn, alerts, {t.transaction_id: t.event_time for t in todo}) if alerts \
+            else (alerts, {})
+        for row in rows:  # the champion's prediction names the suppression that held its alert back
+            if row["champion"] and row["transaction_id"] in held:
+                row["suppressed_by"] = held[row["transaction_id"]]
         commit_failures(conn, failures)
         new_ids = write_batch(conn, rows, alerts, self.alert_window)
         created = [alert for alert in alerts if alert["transaction_id"] in new_ids]
@@ -198,7 +204,8 @@ class Scorer:
                              "position": tx.position, "champion": champion, "score": score,
                              "threshold": loaded.threshold, "features": own,
                              "event_time": tx.event_time, "recorded_at": recorded_at[tx.position],
-                             "scored_at": scored_at, "environment_drift": drift, "reasons": reasons})
+                             "scored_at": scored_at, "environment_drift": drift, "reasons": reasons,
+                             "suppressed_by": None})
                 if debug:
                     log.debug("scored", extra={"transaction_id": tx.transaction_id, "model_version": version,
                                                "score": score, "micros": (time.perf_counter() - started) * 1e6})

@@ -217,6 +217,11 @@ class EventLog:
         lookup = _lock_and_find_answer(event)
         return self._append([[event]], recorded_at, lookup, _answer_status, project_labels)[0].receipts[0]
 
+    def append_unique(self, event: NewEvent, recorded_at: datetime | None = None) -> Receipt:
+        """Append an event that the log holds at most once (a suppression, its end): the same event again, with
+        the same type, card and digest, is a duplicate pointing at the first."""
+        return self._append([[event]], recorded_at, _lock_and_find_same(event), _transaction_status)[0].receipts[0]
+
     def append_control(self, event: NewEvent, recorded_at: datetime | None = None) -> int:
         """Append a promotion or retirement; returns its position."""
         return self._append([[event]], recorded_at, _lock_only, _transaction_status)[0].receipts[0].position
@@ -370,6 +375,16 @@ def _lock_and_find_answer(event: NewEvent) -> LockAndLookup:
         if position is not None:
             known[event.transaction_id or ""] = (_ANSWERED + event.digest, position)
         return known, head
+    return lookup
+
+
+def _lock_and_find_same(event: NewEvent) -> LockAndLookup:
+    def lookup(recorder: LogRecorder, conn: Connection, ids: set[str]) -> tuple[Known, LogHead]:
+        head = recorder.lock_event_log(conn)
+        position = conn.execute(sa.select(events.c.position).where(
+            events.c.event_type == event.event_type, events.c.card_id == event.card_id,
+            events.c.digest == event.digest).limit(1)).scalar()
+        return ({} if position is None else {"": (event.digest, int(position))}), head
     return lookup
 
 

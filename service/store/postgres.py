@@ -138,7 +138,7 @@ _EVENT_ARRAY_TYPES = {"position": "int8", "event_type": "text", "transaction_id"
 _PREDICTION_ARRAY_TYPES = {"transaction_id": "text", "model_version": "int4", "position": "int8", "champion": "bool",
                            "score": "float8", "threshold": "float8", "features": "text", "event_time": "timestamptz",
                            "recorded_at": "timestamptz", "scored_at": "timestamptz", "environment_drift": "text",
-                           "reasons": "text"}
+                           "reasons": "text", "suppressed_by": "text"}
 _ALERT_ARRAY_TYPES = {"id": "text", "aggregatetype": "text", "aggregateid": "text", "type": "text",
                       "payload": "text", "transaction_id": "text", "card_id": "text", "score": "float8",
                       "threshold": "float8", "model_version": "int4", "position": "int8",

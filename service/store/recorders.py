@@ -23,8 +23,9 @@ from sqlalchemy.engine import Connection, Engine
 # The columns of a log row as `insert_event_rows` takes them (the position is given apart).
 EVENT_COLUMNS = ("event_type", "transaction_id", "card_id", "event_time", "recorded_at", "digest", "payload")
 PREDICTION_COLUMNS = ("transaction_id", "model_version", "position", "champion", "score", "threshold", "features",
-                      "event_time", "recorded_at", "scored_at", "environment_drift", "reasons")
-# environment_drift: None unless scored under allowed drift; reasons: None unless the prediction alerted
+                      "event_time", "recorded_at", "scored_at", "environment_drift", "reasons", "suppressed_by")
+# environment_drift: None unless scored under allowed drift; reasons: None unless the prediction alerted;
+# suppressed_by: None unless a suppression held back its alert
 PREDICTION_JSON = ("features", "environment_drift", "reasons")
 
 # An INSERT that knows ON CONFLICT: each dialect has its own construct, with the same methods.

@@ -17,7 +17,13 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from service.domain.events import EVENT_ALERT_OUTCOME, EVENT_LABEL, EVENT_TRANSACTION, EVENT_TYPES
+from service.domain.events import (
+    EVENT_ALERT_OUTCOME,
+    EVENT_LABEL,
+    EVENT_TRANSACTION,
+    EVENT_TYPES,
+    SUPPRESSION_EVENT_TYPES,
+)
 
 metadata = sa.MetaData()
 
@@ -96,6 +102,9 @@ sa.Index("ix_events_label_transaction", events.c.transaction_id, events.c.positi
 sa.Index("ix_events_outcome_transaction", events.c.transaction_id, events.c.position,
          postgresql_where=events.c.event_type == EVENT_ALERT_OUTCOME,
          sqlite_where=events.c.event_type == EVENT_ALERT_OUTCOME)
+sa.Index("ix_events_suppression_card", events.c.card_id, events.c.position,
+         postgresql_where=events.c.event_type.in_(SUPPRESSION_EVENT_TYPES),
+         sqlite_where=events.c.event_type.in_(SUPPRESSION_EVENT_TYPES))
 _transactions_only = events.c.event_type == EVENT_TRANSACTION
 sa.Index("ix_events_card_time", events.c.card_id, events.c.event_time,
          postgresql_where=_transactions_only, sqlite_where=_transactions_only)
@@ -139,6 +148,8 @@ predictions = sa.Table(
     sa.Column("environment_drift", json_type(), nullable=True),
     # An alert's reasons (`service.models.explanations`, migration 0008); NULL for every other prediction.
     sa.Column("reasons", json_type(), nullable=True),
+    # The suppression that held back the alert this champion prediction would have raised (invariant 27).
+    sa.Column("suppressed_by", sa.String(36), nullable=True),
 )
 sa.Index("ix_predictions_position", predictions.c.position)
 sa.Index("ix_predictions_scored_at", predictions.c.scored_at)

@@ -50,6 +50,8 @@ class PredictionView(msgspec.Struct, kw_only=True):
     scored_at: str
     # Its top reasons: stored with an alert, else computed on demand from the stored features (with a registry).
     reasons: Explanation | msgspec.UnsetType = msgspec.UNSET
+    # The suppression that held back the alert this prediction would have raised (absent: none did).
+    suppressed_by: str | msgspec.UnsetType = msgspec.UNSET
     lineage: LineageSummary | msgspec.UnsetType | None = msgspec.UNSET
     reproduced: bool | msgspec.UnsetType = msgspec.UNSET
     replay_differences: list[str] | msgspec.UnsetType = msgspec.UNSET
@@ -132,7 +134,8 @@ def _transaction(event: EventRecord) -> TransactionRecord:
 def _prediction(row: PredictionRow) -> PredictionView:
     return PredictionView(model_version=row.model_version, champion=row.champion, score=row.score,
                           threshold=row.threshold, features=row.features, scored_at=format_time(row.scored_at),
-                          reasons=msgspec.UNSET if row.reasons is None else row.reasons)
+                          reasons=msgspec.UNSET if row.reasons is None else row.reasons,
+                          suppressed_by=msgspec.UNSET if row.suppressed_by is None else row.suppressed_by)
 
 
 def _stored(row: PredictionRow) -> PredictionRecord:

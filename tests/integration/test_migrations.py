@@ -9,7 +9,7 @@ from service.store import migrate
 
 TABLES = {"events", "model_versions", "predictions", "labels", "alerts", "model_version_refusals", "drift_detections",
           "scoring_failures", "alert_members"}
-HEAD = "0010_outcomes"
+HEAD = "0011_suppressions"
 
 
 def tables(engine: Engine) -> set[str]:

@@ -58,6 +58,8 @@ CASES: dict[str, tuple[Call, str]] = {
     "body-too-large": (lambda c: c.post("/v1/transactions", content=b"[" + b" " * 2048 + b"]",
                                                headers=_json(INGEST)),
                        "body-too-large"),
+    "unknown-suppression": (lambda c: c.delete("/v1/cards/card-1/suppressions/no-such-id", headers=_as(ADMIN)),
+                            "unknown-suppression"),
     "unknown-alert": (lambda c: c.post("/v1/alerts/no-such-alert/outcome", headers=_as(ADMIN),
                                        json={"outcome": "not_fraud", "answered_by": "analyst"}), "unknown-alert"),
     "alert-not-delivered": (lambda c: _answer_undelivered_alert(c), "alert-not-delivered"),

@@ -36,7 +36,14 @@ import sqlalchemy as sa
 from schemathesis import GenerationMode
 
 from service.config import ApiKey, Settings
-from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_TRANSACTION
+from service.domain.events import (
+    EVENT_LABEL,
+    EVENT_PROMOTION,
+    EVENT_RETIREMENT,
+    EVENT_SUPPRESSION,
+    EVENT_SUPPRESSION_END,
+    EVENT_TRANSACTION,
+)
 from service.models.registry import ModelRegistry
 from service.replay import replay
 from service.store.engine import create_engine
@@ -57,7 +64,9 @@ Operation = tuple[str, str]  # (method, path template)
 # The operations that append to the log, and the kind of event a 2xx answer acknowledges.
 APPENDING = {("POST", "/v1/transactions"): EVENT_TRANSACTION, ("POST", "/v1/labels"): EVENT_LABEL,
              ("POST", "/v1/models/{version}/promote"): EVENT_PROMOTION,
-             ("POST", "/v1/models/{version}/retire"): EVENT_RETIREMENT}
+             ("POST", "/v1/models/{version}/retire"): EVENT_RETIREMENT,
+             ("POST", "/v1/cards/{card_id}/suppressions"): EVENT_SUPPRESSION,
+             ("DELETE", "/v1/cards/{card_id}/suppressions/{suppression_id}"): EVENT_SUPPRESSION_END}
 # What a schema-valid request may be answered, per operation, and why beyond 2xx: rules JSON Schema cannot
 # state. The admin key is valid and the rate limit far away, so 401, 403 and 429 are failures; so are 400
 # and every 5xx.
@@ -73,6 +82,9 @@ ACCEPTED_FOR_VALID_DATA: dict[Operation, list[str]] = {
     ("POST", "/v1/predict"): ["200", "404", "422"],
     ("GET", "/v1/transactions/{transaction_id}"): ["200", "404"],
     ("GET", "/v1/alerts"): ["200", "422"],  # 422: a cursor this API never handed out
+    ("POST", "/v1/cards/{card_id}/suppressions"): ["200", "201", "422"],  # 422: an `until` out of the time bounds
+    ("DELETE", "/v1/cards/{card_id}/suppressions/{suppression_id}"): ["200", "202", "404"],  # 404: no such one
+    ("GET", "/v1/cards/{card_id}/suppressions"): ["200"],
     ("GET", "/v1/predictions"): ["200", "422"],  # 422: a cursor beyond the end of the log; any filter a filter
     ("GET", "/v1/stats"): ["200"],
     ("GET", "/v1/stats/series"): ["200", "422"],  # 422: a range or step not like 10s, 5m, 1h, 1d, or too many points
@@ -119,8 +131,10 @@ class Served:
         kind = APPENDING.get((method, path))
         if kind is None or not 200 <= status < 300:
             return
-        if kind in (EVENT_PROMOTION, EVENT_RETIREMENT):
+        if kind in (EVENT_PROMOTION, EVENT_RETIREMENT, EVENT_SUPPRESSION):
             entries = {(int(body["position"]), kind, None)}
+        elif kind == EVENT_SUPPRESSION_END:
+            entries = {(int(body["ended_at"]), kind, None)}
         else:
             receipts = body if isinstance(body, list) else [body]
             entries = {(int(r["position"]), kind, str(r["transaction_id"])) for r in receipts}

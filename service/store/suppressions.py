@@ -1,0 +1,83 @@
+"""Suppressions in the log: appending their events, and reading them back for the scorer, rebuild and the API."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from service.domain.events import (
+    SUPPRESSION_EVENT_TYPES,
+    Receipt,
+    SuppressionAdded,
+    SuppressionEnded,
+    from_row,
+    parse_time,
+    to_row,
+)
+from service.domain.suppressions import Suppression, holding_back, with_ends
+from service.store.errors import driver_errors
+from service.store.event_log import EventLog
+from service.store.tables import decode_json, events
+
+
+class UnknownSuppression(LookupError):
+    def __init__(self, card_id: str, suppression_id: str) -> None:
+        super().__init__(f"card {card_id!r} has no suppression {suppression_id!r}")
+
+
+def suppressions_of(conn: Connection, card_ids: Collection[str]) -> list[Suppression]:
+    """Every suppression of these cards in the log, with the position of its end if it was ended."""
+    if not card_ids:
+        return []
+    rows = conn.execute(sa.select(events.c.event_type, events.c.position, events.c.payload)
+                        .where(events.c.event_type.in_(SUPPRESSION_EVENT_TYPES), events.c.card_id.in_(card_ids))
+                        .order_by(events.c.position)).all()
+    started: list[Suppression] = []
+    ends: dict[str, int] = {}
+    for event_type, position, payload in rows:
+        event = from_row(event_type, decode_json(payload) if isinstance(payload, str) else payload)
+        if isinstance(event, SuppressionAdded):
+            started.append(Suppression(event.suppression_id, event.card_id, int(position), parse_time(event.until),
+                                       event.reason, event.actor))
+        elif isinstance(event, SuppressionEnded):
+            ends.setdefault(event.suppression_id, int(position))
+    return with_ends(started, ends)
+
+
+def card_suppressions(engine: Engine, card_id: str) -> list[Suppression]:
+    with driver_errors(), engine.connect() as conn:
+        return suppressions_of(conn, [card_id])
+
+
+def append_suppression(engine: Engine, added: SuppressionAdded, now: datetime | None = None) -> Receipt:
+    """Append a suppression; the same suppression again (a retry) is a duplicate pointing at the first."""
+    return EventLog(engine).append_unique(to_row(added, now or datetime.now(UTC)))
+
+
+def end_suppression(engine: Engine, ended: SuppressionEnded, now: datetime | None = None) -> Receipt:
+    """Append the early end of a suppression of this card; ending it again is a duplicate of the first end."""
+    if ended.suppression_id not in {s.suppression_id for s in card_suppressions(engine, ended.card_id)}:
+        raise UnknownSuppression(ended.card_id, ended.suppression_id)
+    return EventLog(engine).append_unique(to_row(ended, now or datetime.now(UTC)))
+
+
+def held_back(conn: Connection, alerts: list[dict[str, Any]], event_times: Mapping[str, datetime],
+              ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The alerts a batch raises, and those its cards' suppressions hold back ({transaction id: suppression id});
+    each alert names its `card_id` and `position`. Reads the log only when some alert has a card."""
+    cards = {alert["card_id"] for alert in alerts if alert["card_id"] is not None}
+    suppressions = suppressions_of(conn, cards)
+    if not suppressions:
+        return alerts, {}
+    raised, held = [], {}
+    for alert in alerts:
+        by = holding_back(suppressions, alert["card_id"], alert["position"], event_times[alert["transaction_id"]])
+        if by is None:
+            raised.append(alert)
+        else:
+            held[alert["transaction_id"]] = by
+    return raised, held
