@@ -291,12 +291,13 @@ def test_each_listed_alert_has_exactly_the_contract_fields(engine: Engine) -> No
 
     item = list_alerts(engine).items[0]
 
-    # The record also carries the payload the sink receives, from which the view shows the reasons.
-    assert [f.name for f in dataclasses.fields(item)] == [*CONTRACT_FIELDS, "payload"]
+    # The record also carries the payload the sink receives (the view shows its reasons and what it covers)
+    # and its type (an alert, or an update of one).
+    assert [f.name for f in dataclasses.fields(item)] == [*CONTRACT_FIELDS, "payload", "type"]
     assert {k: v for k, v in dataclasses.asdict(item).items() if k != "payload"} == {
         "alert_id": alert_id_for("tx-1"), "transaction_id": "tx-1", "card_id": "card-42", "score": 0.93,
         "threshold": 0.8, "model_version": 3, "created_at": T0, "status": PENDING, "attempts": 0,
-        "sent_at": None, "last_error": None,
+        "sent_at": None, "last_error": None, "type": "fraud_alert",
     }
 
 
