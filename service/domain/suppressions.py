@@ -9,9 +9,10 @@ the clock: a replay or a rebuild of the log holds back exactly the same alerts, 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 _NAMESPACE = uuid.UUID("5a1f3e0c-7a61-4c1e-9d0b-51c0a5b7e2d4")
 
@@ -43,6 +44,22 @@ def holding_back(suppressions: Sequence[Suppression], card_id: str | None, posit
         if suppression.holds_back(card_id, position, event_time):
             return suppression.suppression_id
     return None
+
+
+def hold_back(suppressions: Sequence[Suppression], alerts: list[dict[str, Any]],
+              event_times: Mapping[str, datetime]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The alerts to raise, and those the suppressions hold back ({transaction id: suppression id}); each alert
+    names its `transaction_id`, `card_id` and `position`."""
+    if not suppressions:
+        return alerts, {}
+    raised, held = [], {}
+    for alert in alerts:
+        by = holding_back(suppressions, alert["card_id"], alert["position"], event_times[alert["transaction_id"]])
+        if by is None:
+            raised.append(alert)
+        else:
+            held[alert["transaction_id"]] = by
+    return raised, held
 
 
 def with_ends(started: Iterable[Suppression], ends: dict[str, int]) -> list[Suppression]:

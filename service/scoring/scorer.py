@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 from service.domain.alert_window import DEFAULT_ALERT_WINDOW, AlertWindow
 from service.domain.assignment import Assignment, AssignmentTable
 from service.domain.features import FeatureValues, TxView, batch_features, history_query
+from service.domain.suppressions import hold_back
 from service.ml.artifact import ArtifactRejected
 from service.ml.environment import EnvironmentGuard
 from service.ml.specs import score_one, union_categories
@@ -43,7 +44,6 @@ from service.store.history import fetch_history
 from service.store.refusals import clear_refusal, record_refusal
 from service.store.scoring_batch import BatchRead, read_batch, write_batch
 from service.store.scoring_failures import ATTEMPTS, commit_failures, failure_row
-from service.store.suppressions import held_back
 
 log = logging.getLogger("fraudlog.scoring")
 
@@ -111,8 +111,7 @@ class Scorer:
         features = batch_features(todo, history, categories)
         recorded_at = {r.view.position: r.recorded_at for r in records}
         rows, alerts, failures = self._predict(recorded_at, todo, assigned, usable, features, categories, done)
-        alerts, held = held_back(conn, alerts, {t.transaction_id: t.event_time for t in todo}) if alerts \
-            else (alerts, {})
+        alerts, held = hold_back(batch.suppressions, alerts, {t.transaction_id: t.event_time for t in todo})
         for row in rows:  # the champion's prediction names the suppression that held its alert back
             if row["champion"] and row["transaction_id"] in held:
                 row["suppressed_by"] = held[row["transaction_id"]]

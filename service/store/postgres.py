@@ -57,7 +57,7 @@ from service.store.recorders import (
     StillHeld,
 )
 from service.store.roles import ROLE_CHANGES_THROUGH_NEWEST
-from service.store.statements import known_transactions, transactions_at
+from service.store.statements import known_transactions, suppressions_at, transactions_at
 from service.store.tables import events
 
 LOCK_TIMEOUT = "5s"
@@ -167,6 +167,7 @@ _INSERT_MEMBER_ARRAYS = _unnest_insert("alert_members", _MEMBER_ARRAY_TYPES, (),
 # flattening the lookup back into that join.
 _TRANSACTIONS_AT = _compiled(transactions_at(_any_of(events.c.position, "positions", sa.BigInteger())))
 _ROLE_CHANGES_THROUGH_NEWEST = _compiled(ROLE_CHANGES_THROUGH_NEWEST)
+_SUPPRESSIONS_AT = _compiled(suppressions_at(_any_of(events.c.position, "positions", sa.BigInteger())))
 SCORED_AT = ("SELECT p.transaction_id, p.model_version FROM events AS e CROSS JOIN LATERAL ("
              "SELECT transaction_id, model_version FROM predictions WHERE transaction_id = e.transaction_id OFFSET 0) "
              f"AS p WHERE e.position = ANY(%(positions)s::int8[]) AND e.event_type = '{EVENT_TRANSACTION}'")
@@ -340,7 +341,7 @@ class PostgresBackend:
 
     def read_scoring_batch(self, conn: Connection, positions: Sequence[int], roles_after: int) -> ScoringRows:
         # From here until the connection goes back to the pool it runs outside transactions: each read is one
-        # statement and sees the log as of its start (READ COMMITTED alike), so the three need no BEGIN and
+        # statement and sees the log as of its start (READ COMMITTED alike), so the four need no BEGIN and
         # ROLLBACK of their own, and go in one pipeline, one round trip where those took one each.
         if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":  # set once per connection
             conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -351,7 +352,8 @@ class PostgresBackend:
             role_changes = driver.execute(_ROLE_CHANGES_THROUGH_NEWEST.sql,
                                           _ROLE_CHANGES_THROUGH_NEWEST.bound(after=roles_after))
             scored = driver.execute(SCORED_AT, {"positions": wanted})
-        return ScoringRows(transactions.fetchall(), role_changes.fetchall(), scored.fetchall())
+            suppressions = driver.execute(_SUPPRESSIONS_AT.sql, _SUPPRESSIONS_AT.bound(positions=wanted))
+        return ScoringRows(transactions.fetchall(), role_changes.fetchall(), scored.fetchall(), suppressions.fetchall())
 
     def write_scoring_batch(self, conn: Connection, prediction_rows: Sequence[dict[str, Any]],
                             alert_rows: Sequence[dict[str, Any]], member_rows: Sequence[dict[str, Any]] = (),

@@ -51,6 +51,7 @@ class ScoringRows(NamedTuple):
     transactions: list[tuple[int, datetime, str]]  # (position, recorded_at, payload as JSON text), by position
     role_changes: list[tuple[int, int | None, str | None]]  # (newest position, position, payload text): roles.py
     scored: list[tuple[str, int]]  # (transaction_id, model_version) of the predictions already stored
+    suppressions: list[tuple[str, int, str]]  # (event type, position, payload text): `statements.suppressions_at`
 
 
 class Connections(Protocol):

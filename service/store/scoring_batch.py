@@ -19,11 +19,13 @@ from sqlalchemy.engine import Connection
 from service.domain.alert_window import DEFAULT_ALERT_WINDOW, AlertWindow
 from service.domain.assignment import RoleChange
 from service.domain.features import StoredTransaction, TxView
+from service.domain.suppressions import Suppression
 from service.store import outbox
 from service.store.backend import backend_for
 from service.store.errors import driver_errors
 from service.store.event_log import TransactionRead
 from service.store.roles import role_changes_from_rows
+from service.store.suppressions import suppressions_from_rows
 
 _decode_stored_transaction = msgspec.json.Decoder(StoredTransaction).decode
 
@@ -36,6 +38,7 @@ class BatchRead:
     role_changes: list[RoleChange]  # the role changes after the `roles_after` asked for, up to `roles_through`
     roles_through: int  # the log's newest position as the role changes were read
     scored: set[tuple[str, int]]  # (transaction_id, model_version) of the predictions already stored
+    suppressions: list[Suppression]  # of the batch's cards (`service.domain.suppressions`)
 
 
 def read_batch(conn: Connection, positions: Sequence[int], *, roles_after: int) -> BatchRead:
@@ -47,7 +50,8 @@ def read_batch(conn: Connection, positions: Sequence[int], *, roles_after: int) 
     changes, newest = role_changes_from_rows(rows.role_changes)
     records = [TransactionRead(TxView.from_stored(position, _decode_stored_transaction(payload)), recorded_at)
                for position, recorded_at, payload in rows.transactions]
-    return BatchRead(records, changes, newest, {(tx, int(version)) for tx, version in rows.scored})
+    return BatchRead(records, changes, newest, {(tx, int(version)) for tx, version in rows.scored},
+                     suppressions_from_rows(rows.suppressions))
 
 
 def write_batch(conn: Connection, prediction_rows: Sequence[dict[str, Any]], alerts: Sequence[dict[str, Any]],

@@ -52,7 +52,7 @@ from service.store.recorders import (
     StillHeld,
 )
 from service.store.roles import ROLE_CHANGES_THROUGH_NEWEST
-from service.store.statements import known_transactions, transactions_at
+from service.store.statements import known_transactions, suppressions_at, transactions_at
 from service.store.tables import alert_members, alerts, events, predictions
 
 _encode = msgspec.json.Encoder().encode
@@ -189,7 +189,8 @@ class SQLiteBackend:
             at_positions, events.c.event_type == EVENT_TRANSACTION)
         rows = ScoringRows([tuple(row) for row in conn.execute(transactions_at(at_positions))],
                            [tuple(row) for row in conn.execute(ROLE_CHANGES_THROUGH_NEWEST, {"after": roles_after})],
-                           [tuple(row) for row in conn.execute(scored)])
+                           [tuple(row) for row in conn.execute(scored)],
+                           [tuple(row) for row in conn.execute(suppressions_at(at_positions))])
         # End the read transaction, so the writes, and whatever the batch reads before them, take the write lock
         # anew with BEGIN IMMEDIATE (after the scorer loaded its versions, which may write on another connection).
         conn.rollback()

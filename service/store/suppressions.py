@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,10 +18,10 @@ from service.domain.events import (
     parse_time,
     to_row,
 )
-from service.domain.suppressions import Suppression, holding_back, with_ends
+from service.domain.suppressions import Suppression, hold_back, with_ends
 from service.store.errors import driver_errors
 from service.store.event_log import EventLog
-from service.store.tables import decode_json, events
+from service.store.tables import events, json_text
 
 
 class UnknownSuppression(LookupError):
@@ -33,13 +33,18 @@ def suppressions_of(conn: Connection, card_ids: Collection[str]) -> list[Suppres
     """Every suppression of these cards in the log, with the position of its end if it was ended."""
     if not card_ids:
         return []
-    rows = conn.execute(sa.select(events.c.event_type, events.c.position, events.c.payload)
+    rows = conn.execute(sa.select(events.c.event_type, events.c.position, json_text(events.c.payload))
                         .where(events.c.event_type.in_(SUPPRESSION_EVENT_TYPES), events.c.card_id.in_(card_ids))
                         .order_by(events.c.position)).all()
+    return suppressions_from_rows([tuple(row) for row in rows])
+
+
+def suppressions_from_rows(rows: Sequence[tuple[str, int, str]]) -> list[Suppression]:
+    """The suppressions that (event type, position, payload text) rows of their events describe."""
     started: list[Suppression] = []
     ends: dict[str, int] = {}
     for event_type, position, payload in rows:
-        event = from_row(event_type, decode_json(payload) if isinstance(payload, str) else payload)
+        event = from_row(event_type, payload)
         if isinstance(event, SuppressionAdded):
             started.append(Suppression(event.suppression_id, event.card_id, int(position), parse_time(event.until),
                                        event.reason, event.actor))
@@ -67,17 +72,7 @@ def end_suppression(engine: Engine, ended: SuppressionEnded, now: datetime | Non
 
 def held_back(conn: Connection, alerts: list[dict[str, Any]], event_times: Mapping[str, datetime],
               ) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The alerts a batch raises, and those its cards' suppressions hold back ({transaction id: suppression id});
-    each alert names its `card_id` and `position`. Reads the log only when some alert has a card."""
+    """`hold_back` with the suppressions of the alerts' cards read from the log (rebuild's way; the scorer reads
+    them with its batch)."""
     cards = {alert["card_id"] for alert in alerts if alert["card_id"] is not None}
-    suppressions = suppressions_of(conn, cards)
-    if not suppressions:
-        return alerts, {}
-    raised, held = [], {}
-    for alert in alerts:
-        by = holding_back(suppressions, alert["card_id"], alert["position"], event_times[alert["transaction_id"]])
-        if by is None:
-            raised.append(alert)
-        else:
-            held[alert["transaction_id"]] = by
-    return raised, held
+    return hold_back(suppressions_of(conn, cards), alerts, event_times)
