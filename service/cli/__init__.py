@@ -40,6 +40,8 @@ COMMANDS = (
     Command("train", "service.cli.train", "import a labelled creditcard.csv file into the log and train on it"),
     Command("models", "service.cli.models", "list, show, promote and retire model versions"),
     Command("alerts", "service.cli.alerts", "print the alerts outbox, or retry a failed alert"),
+    Command("cards", "service.cli.cards",
+            "suppress a card's customer alerts until an event time, end that, or list its suppressions"),
     Command("drift", "service.cli.drift", "print the drift detections, newest first"),
     Command("stats", "service.cli.stats", "events, scored, backlog and alerts, read from the database"),
     Command("simulate", "service.cli.simulate", "stream a creditcard.csv file to a running API"),

@@ -5,6 +5,7 @@ an event time before `until`, until it is ended; a retried request is a duplicat
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
+from service.cli import main
 from service.config import Settings
 from service.domain.events import format_time, parse_time
 from service.models.registry import ModelRegistry
@@ -135,3 +137,26 @@ def test_a_suppression_body_is_validated_and_a_bad_one_stores_nothing(client: Te
     assert client.get(f"/v1/cards/{CARD}/suppressions").json()["items"] == []
 
 
+
+
+def test_the_cli_suppresses_lists_and_ends_and_refuses_in_one_line(
+        engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("FRAUDLOG_DATABASE_URL", database_url)
+    monkeypatch.setenv("FRAUDLOG_SECRET_KEY", SECRET.decode())
+    suppress = ["cards", "suppress", CARD, "--until", "2030-01-01T00:00:00+01:00", "--reason", "travelling",
+                "--actor", "analyst-7"]
+    assert main(suppress) == 0 and capsys.readouterr().out.startswith("suppressed: ")
+    assert main(suppress) == 0 and capsys.readouterr().out.startswith("already recorded: ")
+    assert main(["cards", "suppressions", CARD, "--json"]) == 0
+    [listed] = json.loads(capsys.readouterr().out)
+    assert (listed["until"], listed["actor"], listed["ended_at"]) == ("2029-12-31T23:00:00.000000Z", "analyst-7", None)
+    assert main(["cards", "unsuppress", CARD, listed["suppression_id"]]) == 0
+    assert capsys.readouterr().out.startswith("ended: ")
+    assert main(["cards", "unsuppress", CARD, "no-such-id"]) == 1
+    assert capsys.readouterr().out.count("\n") == 1
+    assert main(["cards", "suppress", CARD, "--until", "2030-01-01", "--reason", "x"]) == 1  # no offset
+    assert capsys.readouterr().out.count("\n") == 1
+    assert main(["cards", "suppressions", CARD, "--json"]) == 0
+    [ended] = json.loads(capsys.readouterr().out)
+    assert ended["ended_at"] is not None
