@@ -28,11 +28,13 @@ from service.views.alerts import AlertItem, AlertsPage
 from service.views.feed import PredictionItem, PredictionsPage
 from service.views.models import DecisionView, LiveMetrics, ModelDetail, ModelSummary
 from service.views.stats import Stats
+from service.views.suppressions import SuppressionList, SuppressionView
 from service.views.transaction import TransactionView
 
 __all__ = ["AlertItem", "AlertsPage", "ClientError", "Decision", "DecisionView", "Evidence", "FraudlogClient",
            "IngestReceipt", "Lineage", "LineageSummary", "LiveMetrics", "ModelDetail", "ModelSummary",
-           "OnDemandPrediction", "PredictionItem", "PredictionsPage", "Stats", "StreamReport", "TrainingCode",
+           "OnDemandPrediction", "PredictionItem", "PredictionsPage", "Stats", "StreamReport", "SuppressionView",
+           "TrainingCode",
            "TrainingDataLineage", "TransactionView", "VersionPrediction", "stream"]
 T = TypeVar("T")
 
@@ -171,6 +173,17 @@ class FraudlogClient:
     def alerts(self, **params: Any) -> AlertsPage:
         """A page of the alerts outbox: status=, since=, card_id=, limit=, cursor=."""
         return self._decoded(AlertsPage, "GET", "/v1/alerts", params=_query(params))
+
+    def suppress(self, card_id: str, until: datetime, reason: str) -> SuppressionView:
+        """Hold back the card's customer alerts until `until` (event time); the same call again is a duplicate."""
+        return self._decoded(SuppressionView, "POST", f"/v1/cards/{card_id}/suppressions",
+                             json={"until": format_time(until), "reason": reason})
+
+    def end_suppression(self, card_id: str, suppression_id: str) -> SuppressionView:
+        return self._decoded(SuppressionView, "DELETE", f"/v1/cards/{card_id}/suppressions/{suppression_id}")
+
+    def suppressions(self, card_id: str) -> list[SuppressionView]:
+        return self._decoded(SuppressionList, "GET", f"/v1/cards/{card_id}/suppressions").items
 
     def models(self) -> list[ModelSummary]:
         return self._decoded(list[ModelSummary], "GET", "/v1/models")

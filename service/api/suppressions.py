@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
-import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -23,26 +22,9 @@ from service.config import Settings
 from service.domain.events import ID_PATTERN, SuppressionIn, format_time
 from service.domain.suppressions import Suppression
 from service.domain.validation import decode_object
+from service.views.suppressions import SuppressionList, SuppressionView
 
 CardId = Annotated[str, PathParameter(pattern=ID_PATTERN, schema_extra=ID_SCHEMA)]
-
-
-class SuppressionView(msgspec.Struct, kw_only=True):
-    """A suppression: the card's transactions after `position` in the log with an event time before `until`
-    raise no customer alert, unless it was ended (`ended_at`: the position of its end)."""
-
-    suppression_id: str
-    card_id: str
-    until: str
-    reason: str
-    actor: str
-    position: int
-    ended_at: int | None
-    status: str  # "recorded" | "duplicate" (this request), or "listed"
-
-
-class SuppressionList(msgspec.Struct, kw_only=True):
-    items: list[SuppressionView]
 
 
 class SuppressionController(Controller):

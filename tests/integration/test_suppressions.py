@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
 from service.cli import main
+from service.client import ClientError, FraudlogClient
 from service.config import Settings
 from service.domain.events import format_time, parse_time
 from service.models.registry import ModelRegistry
@@ -23,7 +24,7 @@ from service.replay.rebuild import rebuild
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
 from service.store.tables import alert_members, predictions
-from tests.support.api import api_client
+from tests.support.api import api_client, served_api
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.workload import score_in_batches
@@ -160,3 +161,18 @@ def test_the_cli_suppresses_lists_and_ends_and_refuses_in_one_line(
     assert main(["cards", "suppressions", CARD, "--json"]) == 0
     [ended] = json.loads(capsys.readouterr().out)
     assert ended["ended_at"] is not None
+
+
+def test_the_python_client_suppresses_lists_and_ends(engine: Engine, database_url: str) -> None:
+    with served_api(Settings(database_url=database_url, secret_key=SECRET)) as url:
+        client = FraudlogClient(url)
+        made = client.suppress(CARD, parse_time("2030-01-01T00:00:00Z"), "customer travelling")
+        assert (made.status, made.until, made.ended_at) == ("recorded", "2030-01-01T00:00:00.000000Z", None)
+        assert client.suppress(CARD, parse_time("2030-01-01T00:00:00Z"), "customer travelling").status == "duplicate"
+        ended = client.end_suppression(CARD, made.suppression_id)
+        assert ended.ended_at is not None and ended.ended_at > made.position
+        assert [(s.suppression_id, s.ended_at) for s in client.suppressions(CARD)] == [
+            (made.suppression_id, ended.ended_at)]
+        with pytest.raises(ClientError, match=r"unknown-suppression|no suppression"):
+            client.end_suppression(CARD, "no-such-id")
+        client.close()
