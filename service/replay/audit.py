@@ -12,11 +12,12 @@ from service.ml.specs import ModelSpec, union_categories
 from service.models.registry import ModelRegistry
 from service.replay.compare import field_differences
 from service.replay.history import features_of
-from service.replay.recompute import score_with, scoring_versions
+from service.replay.recompute import score_with, scoring_versions, with_suppressions
 from service.store.event_log import EventRecord
 from service.store.predictions import PredictionRecord
 from service.store.roles import assignment_table
 from service.store.snapshot import read_only_snapshot
+from service.store.suppressions import suppressions_of
 from service.store.versions import UnknownVersion
 
 UNEXPECTED = "unexpected"  # no version the log assigns to the event should have written this prediction
@@ -44,6 +45,7 @@ def reproduce(registry: ModelRegistry, event: EventRecord, stored: Sequence[Pred
         assignment = assignment_table(conn, tx.position).assignment_at(tx.position)
         categories = _categories_read_by(registry, [p.model_version for p in stored])
         features = features_of(conn, [tx], categories)[tx.position]
+        suppressions = suppressions_of(conn, [tx.card_id] if tx.card_id is not None else [])
     verdicts: dict[int, list[str]] = {}
     for prediction in stored:
         version = prediction.model_version
@@ -56,6 +58,7 @@ def reproduce(registry: ModelRegistry, event: EventRecord, stored: Sequence[Pred
         except (ArtifactRejected, UnknownVersion):
             verdicts[version] = [ARTIFACT]
             continue
+        [replayed] = with_suppressions(suppressions, [replayed], [tx])
         verdicts[version] = sorted(field_differences(prediction, replayed))
     return verdicts
 

@@ -16,11 +16,12 @@ from service.replay.chunks import CHUNK, transaction_chunks
 from service.replay.collect import collected_per_chunk
 from service.replay.compare import DEFAULT_SHOWN, Difference, Tally, compare_chunk
 from service.replay.history import FeatureWalk
-from service.replay.recompute import categories_scoring, recompute
+from service.replay.recompute import categories_scoring, recompute, with_suppressions
 from service.store.event_log import count_by_type, last_position
 from service.store.predictions import stored_predictions
 from service.store.roles import assignment_table
 from service.store.snapshot import read_only_snapshot
+from service.store.suppressions import suppressions_of
 
 Progress = Callable[[int], None]
 
@@ -93,6 +94,8 @@ def replay(engine: Engine, registry: ModelRegistry, *, start: int | None = None,
             categories = categories_scoring(registry, table, targets)
             # A score that raises is the scorer's recorded failure, not a prediction: replay expects none there.
             replayed = recompute(registry, table, targets, walk.features(conn, targets, categories), categories, [])
+            cards = {tx.card_id for tx in targets if tx.card_id is not None}
+            replayed = with_suppressions(suppressions_of(conn, cards), replayed, targets)
             versions.update(p.model_version for p in replayed)
             upper = targets[-1].position
             compare_chunk(stored_predictions(conn, lower, upper), replayed, tally)

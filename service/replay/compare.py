@@ -85,6 +85,8 @@ def field_differences(stored: StoredPrediction, replayed: Recomputed) -> dict[st
             for name in names if stored.features.get(name) != replayed.features.get(name)}
     if not same_reasons(stored, replayed):
         fields["reasons"] = {"stored": stored.reasons, "replayed": replayed.reasons}
+    if stored.suppressed_by != replayed.suppressed_by:
+        fields["suppressed_by"] = {"stored": stored.suppressed_by, "replayed": replayed.suppressed_by}
     return fields
 
 
@@ -98,7 +100,8 @@ def compare_chunk(stored: Iterable[StoredPrediction], replayed: Iterable[Recompu
                                  {"score": {"stored": None, "replayed": new.score}}))
             continue
         if (old.score == new.score and old.threshold == new.threshold and old.champion == new.champion
-                and old.features == new.features and same_reasons(old, new)):
+                and old.features == new.features and same_reasons(old, new)
+                and old.suppressed_by == new.suppressed_by):
             tally.identical += 1  # the common case, checked inline: it runs for every prediction
             continue
         fields = field_differences(old, new)

@@ -8,11 +8,13 @@ which is why a replay can expect bit-for-bit equality (invariants 3 and 4, docs/
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from service.domain.assignment import Assignment, AssignmentTable
 from service.domain.features import FeatureValues, TxView
+from service.domain.suppressions import Suppression, holding_back
 from service.ml.specs import score_one, union_categories
 from service.models.cache import LoadedVersion
 from service.models.explanations import stored_reasons
@@ -92,3 +94,15 @@ def score_with(registry: ModelRegistry, version: int, tx: TxView, features: Feat
     score = float(score_one(loaded.model, loaded.spec, own))
     return Recomputed(tx.transaction_id, version, tx.position, champion, score, loaded.threshold, own,
                       stored_reasons(loaded, own, score, champion=champion))
+
+
+def with_suppressions(suppressions: Sequence[Suppression], replayed: Sequence[Recomputed],
+                      targets: Iterable[TxView]) -> list[Recomputed]:
+    """The recomputed predictions, each champion that would alert naming the suppression that held its alert
+    back, as the scorer stored it (invariant 27)."""
+    if not suppressions:
+        return list(replayed)
+    views = {tx.position: tx for tx in targets}
+    return [dataclasses.replace(p, suppressed_by=holding_back(suppressions, views[p.position].card_id, p.position,
+                                                             views[p.position].event_time))
+            if p.champion and p.score >= p.threshold else p for p in replayed]

@@ -37,6 +37,7 @@ class PredictionRecord:
     threshold: float
     features: dict[str, float | str]
     reasons: dict[str, Any] | None = None  # an alert's explanation (`service.models.explanations`)
+    suppressed_by: str | None = None  # the suppression that held back its alert (invariant 27)
 
 
 def insert_predictions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
@@ -62,14 +63,15 @@ def stored_predictions(conn: Connection, after: int, through: int, *, champions_
     """Every stored prediction of an event at a position in (after, through]."""
     stmt = sa.select(predictions.c.transaction_id, predictions.c.model_version, predictions.c.position,
                      predictions.c.champion, predictions.c.score, predictions.c.threshold,
-                     json_text(predictions.c.features), json_text(predictions.c.reasons)).where(
+                     json_text(predictions.c.features), json_text(predictions.c.reasons),
+                     predictions.c.suppressed_by).where(
         predictions.c.position > after, predictions.c.position <= through)
     if champions_only:
         stmt = stmt.where(predictions.c.champion)
     decoded: dict[str, dict[str, float | str]] = {}  # rows that store the same features decode them once
     return [PredictionRecord(tx, v, p, c, s, t, decoded[f] if f in decoded else decoded.setdefault(f, _features(f)),
-                             None if r is None else reasons_as_stored(decode_json(r)))
-            for tx, v, p, c, s, t, f, r in conn.execute(stmt).all()]  # fetchall: far cheaper than row by row
+                             None if r is None else reasons_as_stored(decode_json(r)), by)
+            for tx, v, p, c, s, t, f, r, by in conn.execute(stmt).all()]  # fetchall: far cheaper than row by row
 
 
 def _features(text: str) -> dict[str, Any]:

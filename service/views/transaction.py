@@ -142,7 +142,7 @@ def _stored(row: PredictionRow) -> PredictionRecord:
     """A predictions row as replay compares it, so the audit need not read the predictions again."""
     reasons = None if row.reasons is None else msgspec.to_builtins(row.reasons)
     return PredictionRecord(row.transaction_id, row.model_version, row.position, row.champion, row.score,
-                            row.threshold, row.features, reasons)
+                            row.threshold, row.features, reasons, row.suppressed_by)
 
 
 def _with_reasons(registry: ModelRegistry, view: PredictionView) -> PredictionView:

@@ -20,6 +20,7 @@ from service.client import ClientError, FraudlogClient
 from service.config import Settings
 from service.domain.events import format_time, parse_time
 from service.models.registry import ModelRegistry
+from service.replay import replay
 from service.replay.rebuild import rebuild
 from service.scoring.scorer import Scorer
 from service.store.engine import create_engine
@@ -88,7 +89,15 @@ def test_a_suppressed_card_is_scored_but_raises_no_alert_until_its_event_time_li
     assert any(by for _, by in scored.values()), "the scenario must hold back at least one alert"
     held_tx = next(tx for tx, (_, by) in scored.items() if by)
     [champion] = [p for p in client.get(f"/v1/transactions/{held_tx}").json()["predictions"] if p["champion"]]
-    assert champion["suppressed_by"] == suppression["suppression_id"]
+    assert champion["suppressed_by"] == suppression["suppression_id"] and champion["reproduced"] is True
+
+    # Replay recomputes which alerts were held back, and names a stored one that was changed.
+    assert replay(engine, ModelRegistry(engine, SECRET)).different == 0
+    with engine.begin() as conn:
+        conn.execute(sa.update(predictions).where(predictions.c.transaction_id == held_tx, predictions.c.champion)
+                     .values(suppressed_by=None))
+    report = replay(engine, ModelRegistry(engine, SECRET))
+    assert report.different == 1 and list(report.differences[0].fields) == ["suppressed_by"]
     listed = client.get(f"/v1/cards/{CARD}/suppressions").json()["items"]
     assert [(s["suppression_id"], s["ended_at"]) for s in listed] == [(suppression["suppression_id"], None)]
 
