@@ -26,11 +26,16 @@ MAX_RESTART_DELAY = 30.0
 HEALTHY_AFTER_SECONDS = 30.0  # a child that ran this long had a real run: its next restart is immediate-ish
 POLL_SECONDS = 0.2
 STOP_TIMEOUT_SECONDS = 60.0  # SIGTERM lets Dramatiq finish its messages; after this, SIGKILL
+# Dramatiq's parent starts the forks its worker asked for (our metrics exporter) once the worker has booted, or
+# after this wait; a worker that had not yet asked by then (its imports took over Dramatiq's default 30 s on a
+# busy host) got no exporter, and nothing said so (issue 27 #14). Ten minutes: longer than any boot we saw.
+WORKER_BOOT_TIMEOUT_MS = 600_000
 
 
 def dramatiq_command(threads: int, queues: Sequence[str] = ()) -> list[str]:
     """One Dramatiq worker process for fraudlog's actors (its own parent, so a death stays its own)."""
-    command = [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", str(threads)]
+    command = [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", str(threads),
+               "--worker-fork-timeout", str(WORKER_BOOT_TIMEOUT_MS)]
     return command + (["--queues", *queues] if queues else [])
 
 

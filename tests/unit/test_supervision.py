@@ -71,3 +71,18 @@ def test_the_api_health_check_timeout_comes_from_the_environment() -> None:
     assert uvicorn_config(serve_args(), settings).timeout_worker_healthcheck == 75
     with pytest.raises(ConfigError, match="FRAUDLOG_API_HEALTHCHECK_TIMEOUT"):
         Settings.from_env({**ENV, "FRAUDLOG_API_HEALTHCHECK_TIMEOUT": "0"})
+
+
+def test_each_worker_waits_ten_minutes_for_its_boot_before_dramatiq_starts_its_forks() -> None:
+    """Dramatiq starts the forks a worker asked for (the metrics exporter) once it booted or after
+    `--worker-fork-timeout`; with its default 30 s a slow boot got no exporter and no log line (issue 27 #14).
+    Parsed by Dramatiq's own parser, so a misspelt option fails here, not on a host."""
+    from dramatiq.cli import make_argument_parser
+
+    from workers.supervisor import WORKER_BOOT_TIMEOUT_MS, dramatiq_command
+
+    command = dramatiq_command(threads=2, queues=["fraudlog.score"])
+    assert command[1:3] == ["-m", "dramatiq"]
+    args = make_argument_parser().parse_args(command[3:])
+    assert args.worker_fork_timeout == WORKER_BOOT_TIMEOUT_MS >= 600_000
+    assert (args.processes, args.threads, args.queues) == (1, 2, ["fraudlog.score"])
