@@ -105,15 +105,16 @@ def worker_services(settings: Settings, sink: AlertSink | None = None) -> Worker
                           sink=sink or build_sink(settings), policy=promotion_policy(settings))
 
 
-def scorer_for(settings: Settings) -> Scorer:
-    """A scorer on an engine and a registry of its own: a worker's burst process (`workers.burst`)."""
+def burst_scorer(settings: Settings) -> Scorer:
+    """A scorer on an engine and a registry of its own, for a worker's burst process (`workers.burst`): its
+    worker process reports a refused artifact, so this one only records it."""
     engine = create_engine(settings.database_url)
-    return _scorer(engine, _registry(engine, settings), settings)
+    return _scorer(engine, _registry(engine, settings), settings, reports_refusals=False)
 
 
-def _scorer(engine: Engine, registry: ModelRegistry, settings: Settings) -> Scorer:
+def _scorer(engine: Engine, registry: ModelRegistry, settings: Settings, *, reports_refusals: bool = True) -> Scorer:
     return Scorer(engine, registry, allow_environment_drift=settings.allow_environment_drift,
-                  alert_window=AlertWindow(settings.alert_coalesce_window))
+                  alert_window=AlertWindow(settings.alert_coalesce_window), reports_refusals=reports_refusals)
 
 
 def promotion_policy(settings: Settings) -> PromotionPolicy:

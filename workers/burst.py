@@ -89,7 +89,7 @@ _child_scorer: Scorer | None = None
 
 
 def _start_child(settings: Settings) -> None:
-    from service.composition import scorer_for
+    from service.composition import burst_scorer
     from service.logs import configure_logging
 
     global _child_scorer
@@ -97,7 +97,7 @@ def _start_child(settings: Settings) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.nice(BURST_NICENESS)
     configure_logging()
-    _child_scorer = scorer_for(settings)
+    _child_scorer = burst_scorer(settings)
 
 
 def _warm_up() -> None:

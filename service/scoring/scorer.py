@@ -60,8 +60,11 @@ class ScoreReport:
 
 class Scorer:
     def __init__(self, engine: Engine, registry: ModelRegistry, *, allow_environment_drift: bool = False,
-                 alert_window: AlertWindow = DEFAULT_ALERT_WINDOW) -> None:
+                 alert_window: AlertWindow = DEFAULT_ALERT_WINDOW, reports_refusals: bool = True) -> None:
+        """`reports_refusals=False`: a refused artifact is recorded and noted at INFO, not reported as an error
+        (a worker's burst process: its worker process reports it, once, as before it had one)."""
         self.engine = engine
+        self._reports_refusals = reports_refusals
         self.alert_window = alert_window  # one customer alert per card per window (invariant 22)
         self.registry = registry
         self.environment = EnvironmentGuard(lambda version: registry.get(version).environment,
@@ -165,6 +168,10 @@ class Scorer:
                 return
             self._refused.add(rejected.version)
         record_refusal(self.engine, rejected)
+        if not self._reports_refusals:
+            log.info("model version %d is refused here too (its %s check); recorded, reported by the worker",
+                     rejected.version, rejected.check, extra={"model_version": rejected.version})
+            return
         log.error("%s; recorded as unusable, events it should score are left unscored (not retried)", rejected,
                   extra={"model_version": rejected.version, "failed_check": rejected.check})
 
