@@ -5,12 +5,13 @@ Python) on one thread and another card's small batch on the next made the small 
 interpreter after every database round trip: other cards' p99 went from 9 ms to 120 ms. Pausing the chunk
 from a trace function at each Python call still left 59 ms (6.6x): the chunk's C code (the driver, JSON)
 cannot be paused, and the pauses stretched the burst to 6 s. In a second process the chunk has its own
-interpreter, and on two cores other cards' p99 stayed within 1.34x (BENCHMARKS.md, "Hot card").
+interpreter: other cards' p99 measured a median 2.2x on two cores (docs/features.md, "Isolation").
 
-The child is started on the first burst (spawned: a fork of a threaded process may copy a held lock) and
-kept for the next. It builds its own scorer from the same settings and writes through the same idempotent
-path, so a chunk it scored twice, or half of, stores nothing twice. A child that dies takes its chunk's
-message with it: the message fails, Dramatiq retries it, and the next burst starts a new child.
+The child is spawned (a fork of a threaded process may copy a held lock) when the worker builds its services,
+so its start-up falls before the first burst, and is kept. It builds its own scorer from the same settings
+and writes through the same idempotent path, so a chunk it scored twice, or half of, stores nothing twice.
+A child that dies takes its chunk's message with it: the message fails, Dramatiq retries it, and the next
+burst starts a new child.
 """
 
 from __future__ import annotations
