@@ -27,13 +27,16 @@ from service.sse import parse_events
 from service.views.alerts import AlertItem, AlertsPage
 from service.views.feed import PredictionItem, PredictionsPage
 from service.views.models import DecisionView, LiveMetrics, ModelDetail, ModelSummary
+from service.views.reviews import AlertReview, ReviewQueue
 from service.views.stats import Stats
 from service.views.suppressions import SuppressionList, SuppressionView
 from service.views.transaction import TransactionView
 
-__all__ = ["AlertItem", "AlertsPage", "ClientError", "Decision", "DecisionView", "Evidence", "FraudlogClient",
+__all__ = ["AlertItem", "AlertReview", "AlertsPage", "ClientError", "Decision", "DecisionView", "Evidence",
+           "FraudlogClient",
            "IngestReceipt", "Lineage", "LineageSummary", "LiveMetrics", "ModelDetail", "ModelSummary",
-           "OnDemandPrediction", "PredictionItem", "PredictionsPage", "Stats", "StreamReport", "SuppressionView",
+           "OnDemandPrediction", "PredictionItem", "PredictionsPage", "ReviewQueue", "Stats", "StreamReport",
+           "SuppressionView",
            "TrainingCode",
            "TrainingDataLineage", "TransactionView", "VersionPrediction", "stream"]
 T = TypeVar("T")
@@ -173,6 +176,25 @@ class FraudlogClient:
     def alerts(self, **params: Any) -> AlertsPage:
         """A page of the alerts outbox: status=, since=, card_id=, limit=, cursor=."""
         return self._decoded(AlertsPage, "GET", "/v1/alerts", params=_query(params))
+
+    def review(self, alert_id: str, history: int = 10) -> AlertReview:
+        """One alert as a reviewer sees it: its transaction, reasons, the card's last `history` transactions,
+        the answers so far and the effective label."""
+        return self._decoded(AlertReview, "GET", f"/v1/alerts/{alert_id}", params={"history": history})
+
+    def reviews(self, order: Literal["newest", "score"] = "newest", limit: int = 20, history: int = 10,
+                ) -> ReviewQueue:
+        """The review queue: alerts whose transaction has no label yet, newest or highest score first."""
+        return self._decoded(ReviewQueue, "GET", "/v1/reviews",
+                             params={"order": order, "limit": limit, "history": history})
+
+    def answer(self, alert_id: str, outcome: Literal["confirmed_fraud", "not_fraud"],
+               answered_by: Literal["customer", "analyst"] = "analyst", note: str | None = None) -> IngestReceipt:
+        """Answer an alert: the label of its transaction, with `answered_by` as its source; a retry is a duplicate."""
+        body: dict[str, str] = {"outcome": outcome, "answered_by": answered_by}
+        if note is not None:
+            body["note"] = note
+        return self._decoded(IngestReceipt, "POST", f"/v1/alerts/{alert_id}/outcome", json=body)
 
     def suppress(self, card_id: str, until: datetime, reason: str) -> SuppressionView:
         """Hold back the card's customer alerts until `until` (event time); the same call again is a duplicate."""

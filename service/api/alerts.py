@@ -1,4 +1,5 @@
-"""`/v1/alerts`: the alerts outbox, newest first, cursor-paginated; `/v1/alerts/{id}/outcome`: answers to them."""
+"""`/v1/alerts`: the alerts outbox, newest first, cursor-paginated; `/v1/alerts/{id}`: one alert as a person
+reviews it; `/v1/alerts/{id}/outcome`: answers to them; `/v1/reviews`: the alerts waiting for an answer."""
 
 from __future__ import annotations
 
@@ -31,7 +32,20 @@ from service.domain.events import ID_PATTERN, AwareDateTime, OutcomeIn
 from service.domain.validation import FieldError, decode_object
 from service.store.outbox import MAX_PAGE, InvalidCursor, list_alerts
 from service.views.alerts import AlertsPage, alerts_page
+from service.views.reviews import (
+    DEFAULT_HISTORY,
+    MAX_HISTORY,
+    MAX_QUEUE,
+    AlertReview,
+    ReviewOrder,
+    ReviewQueue,
+    alert_review,
+    review_queue,
+)
 from service.views.statuses import AlertStatus
+
+HistoryLength = Annotated[int, QueryParameter(ge=1, le=MAX_HISTORY,
+                                              description="how many of the card's recent transactions to show")]
 
 
 class AlertController(Controller):
@@ -63,6 +77,15 @@ class AlertController(Controller):
             raise Problem(INVALID_QUERY, errors=[FieldError("cursor", str(exc))]) from exc
         return alerts_page(page)
 
+    @get("/{alert_id:str}", operation_id="getAlert", sync_to_thread=True,
+         summary="An alert as a person reviews it: its transaction, reasons, the card's history, the answers so far",
+         responses=problem_responses(400, *AUTH_PROBLEMS, 404))
+    def get_alert(self, alert_id: Annotated[str, PathParameter(max_length=36)], engine: NamedDependency[Engine],
+                  history: HistoryLength = DEFAULT_HISTORY) -> AlertReview:
+        review = alert_review(engine, alert_id, history)
+        if review is None:
+            raise Problem(UNKNOWN_ALERT, str(UnknownAlert(alert_id)))
+        return review
 
     @post("/{alert_id:str}/outcome", status_code=202, operation_id="postAlertOutcome",
           summary="Answer an alert (customer or analyst): the label of its transaction; a retry is a duplicate",
@@ -85,6 +108,17 @@ class AlertController(Controller):
             raise Problem(ALERT_NOT_DELIVERED, str(exc)) from exc
         content = msgspec.convert(receipt, IngestReceipt, from_attributes=True)
         return Response(content, status_code=200 if receipt.status == "duplicate" else 202)
+
+
+@get("/v1/reviews", operation_id="listReviews", tags=["alerts"], guards=[require(ANALYST)],
+     security=API_KEY_SECURITY, sync_to_thread=True, responses=problem_responses(400, *AUTH_PROBLEMS),
+     summary="The review queue: alerts whose transaction has no label yet, newest or highest score first")
+def list_reviews(engine: NamedDependency[Engine],
+                 order: Annotated[ReviewOrder, QueryParameter(description="newest first, or highest score first")]
+                 = "newest",
+                 limit: Annotated[int, QueryParameter(ge=1, le=MAX_QUEUE)] = 20,
+                 history: HistoryLength = DEFAULT_HISTORY) -> ReviewQueue:
+    return review_queue(engine, order=order, limit=limit, history=history)
 
 
 def _within_utc_range(moment: datetime) -> datetime:

@@ -12,7 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
 import service
-from service.api.alerts import AlertController
+from service.api.alerts import AlertController, list_reviews
 from service.api.dashboard import dashboard_router
 from service.api.dependencies import DEPENDENCIES, ApiServices
 from service.api.docs import swagger_assets_router, swagger_render_plugin
@@ -66,7 +66,7 @@ def create_app(settings: Settings, services: ServicesOpener,
 
     return Litestar(
         route_handlers=[TransactionController, LabelController, ModelController, AlertController, DriftController,
-                        SuppressionController,
+                        SuppressionController, list_reviews,
                         predict_transaction,
                         PredictionController, stats, stats_series_handler, metrics, model_quality,
                         health, ready, dashboard_router(), swagger_assets_router()],

@@ -133,21 +133,52 @@ def replacement_contributions(model: Model, spec: ModelSpec, features: Features)
 
 def population_baselines(model: Model) -> dict[str, float]:
     """feature -> its population baseline as the artifact holds it (see the module docstring)."""
+    return baseline_source(model)[1]
+
+
+def baseline_source(model: Model) -> tuple[str, dict[str, float]]:
+    """(where the population baselines come from, feature -> baseline)."""
     if isinstance(model, RankBlend):
         merged: dict[str, float] = {}
+        kinds: list[str] = []
         # The logistic member's means first: a mean is a better reference than a range's midpoint.
         for name in sorted(model.models, key=lambda member: member != "logreg"):
-            for feature, value in population_baselines(model.models[name]).items():
+            kind, values = baseline_source(model.models[name])
+            kinds.append(f"{name}: {kind}")
+            for feature, value in values.items():
                 merged.setdefault(feature, value)
-        return merged
+        return "; ".join(kinds), merged
     steps = model.steps.values() if isinstance(model, compose.Pipeline) else (model,)
     for step in steps:
         step = step.scaler if isinstance(step, TextAndNumbers) else step
         if isinstance(step, preprocessing.StandardScaler):
-            return {str(name): float(mean) for name, mean in step.means.items()}
+            return "training means (StandardScaler)", {str(name): float(mean) for name, mean in step.means.items()}
         if isinstance(step, preprocessing.MinMaxScaler):
-            return {str(name): (low.get() + step.max[name].get()) / 2 for name, low in step.min.items()}
-    return {}
+            return "training range midpoints (MinMaxScaler)", {
+                str(name): (low.get() + step.max[name].get()) / 2 for name, low in step.min.items()}
+    return "none: numbers are left out of the reasons", {}
+
+
+@dataclass(frozen=True, slots=True)
+class ExplanationMethod:
+    """How a version's predictions are explained: a function of its frozen artifact and of the code its lineage
+    names (`training_code`), so it is as fixed as the version itself."""
+
+    method: str
+    units: str
+    top_k: int
+    baseline: str  # where the population reference values come from
+    features_with_baseline: int
+    cost: str  # what one explanation costs, in model evaluations
+
+
+def explanation_method(model: Model, spec: ModelSpec, *, top_k: int = TOP_K) -> ExplanationMethod:
+    baseline, values = baseline_source(model)
+    if _is_logreg_pipeline(spec, model):
+        return ExplanationMethod(EXACT, "log-odds", top_k, baseline, len(values),
+                                 "one pass over the weights, no extra score")
+    return ExplanationMethod(REPLACE_BY_BASELINE, "score", top_k, baseline, len(values),
+                             "one score_one per feature the model reads, plus one")
 
 
 def _is_logreg_pipeline(spec: ModelSpec, model: Model) -> bool:

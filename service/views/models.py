@@ -15,6 +15,8 @@ import msgspec
 from service.domain.assignment import CHALLENGER, AssignmentTable
 from service.domain.events import format_time
 from service.domain.records import Decision, Evidence, TrainingCode, TrainingDataLineage, VersionRecord
+from service.ml.artifact import ArtifactRejected
+from service.ml.explain import explanation_method
 from service.models.registry import ModelRegistry
 from service.store.stats import model_quality
 from service.views.statuses import ModelStatus
@@ -91,6 +93,19 @@ class ModelDetail(msgspec.Struct, kw_only=True):
     watermark: int
     decisions: list[DecisionView] = msgspec.field(default_factory=list)
     trigger: dict[str, Any] | None = None  # why it was trained (service.lifecycle.triggers)
+    explanation: ExplanationView | None = None  # null: the artifact is refused, nothing it scores is explained
+
+
+class ExplanationView(msgspec.Struct, kw_only=True):
+    """How the version's reasons are computed (docs/explanations.md): a function of its frozen artifact and of
+    the code `training_code` names, so as fixed as the version."""
+
+    method: str  # logreg-exact | replace-by-baseline
+    units: str  # log-odds | score
+    top_k: int
+    baseline: str  # where the population reference values come from
+    features_with_baseline: int
+    cost: str
 
 
 def model_summaries(registry: ModelRegistry) -> list[ModelSummary]:
@@ -116,7 +131,16 @@ def model_detail(registry: ModelRegistry, version: int) -> ModelDetail:
         training_data=record.training_data, environment=record.environment,
         artifact=Artifact(size=record.artifact_size, sha256=record.artifact_sha256, hmac_verified=verified),
         threshold=record.threshold, metrics=record.metrics, watermark=record.watermark,
-        decisions=_decisions(table, version), trigger=trigger_of(record))
+        decisions=_decisions(table, version), trigger=trigger_of(record),
+        explanation=_explanation(registry, version) if verified else None)
+
+
+def _explanation(registry: ModelRegistry, version: int) -> ExplanationView | None:
+    try:
+        loaded = registry.load(version)
+    except ArtifactRejected:
+        return None
+    return msgspec.convert(explanation_method(loaded.model, loaded.spec), ExplanationView, from_attributes=True)
 
 
 @dataclass(frozen=True)

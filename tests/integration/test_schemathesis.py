@@ -82,6 +82,8 @@ ACCEPTED_FOR_VALID_DATA: dict[Operation, list[str]] = {
     ("POST", "/v1/predict"): ["200", "404", "422"],
     ("GET", "/v1/transactions/{transaction_id}"): ["200", "404"],
     ("GET", "/v1/alerts"): ["200", "422"],  # 422: a cursor this API never handed out
+    ("GET", "/v1/alerts/{alert_id}"): ["200", "404"],  # 404: no such alert
+    ("GET", "/v1/reviews"): ["200"],
     ("POST", "/v1/cards/{card_id}/suppressions"): ["200", "201", "422"],  # 422: an `until` out of the time bounds
     ("DELETE", "/v1/cards/{card_id}/suppressions/{suppression_id}"): ["200", "202", "404"],  # 404: no such one
     ("GET", "/v1/cards/{card_id}/suppressions"): ["200"],

@@ -12,7 +12,16 @@ import pytest
 from river import compose, linear_model, preprocessing
 
 from service.domain.features import TxView, batch_features
-from service.ml.explain import EXACT, REPLACE_BY_BASELINE, explain, logit, logreg_contributions, sentence
+from service.ml.explain import (
+    EXACT,
+    REPLACE_BY_BASELINE,
+    explain,
+    explanation_method,
+    logit,
+    logreg_contributions,
+    population_baselines,
+    sentence,
+)
 from service.ml.specs import ModelSpec, custom_spec, score_one, spec_for
 from service.ml.training import TrainingData, fit
 
@@ -116,3 +125,19 @@ def test_sentences_read_as_a_person_would_say_them() -> None:
     assert sentence("card_merchant_id_new_24h", 1.0, None, 0.7) == "first payment at this merchant in 24 h"
     assert sentence("card_seconds_since_last", 86_400.0, None, None) == "no earlier payment by this card in 24 h"
     assert sentence("attr_country", "FR", None, None) == "country FR"
+
+
+@pytest.mark.parametrize(("name", "method", "baseline"), [
+    ("logreg", EXACT, "training means (StandardScaler)"),
+    ("hst", REPLACE_BY_BASELINE, "training range midpoints (MinMaxScaler)"),
+    ("blend", REPLACE_BY_BASELINE, "logreg: training means (StandardScaler); hst: training range midpoints"),
+])
+def test_a_versions_explanation_method_is_named_by_its_artifact(name: str, method: str, baseline: str,
+                                                                rows: Any) -> None:
+    """What `GET /v1/models/{v}` shows as `explanation`: the method `explain` uses, and the baselines it reads."""
+    spec = spec_for(name).with_categories(("merchant_id",))
+    model = trained(spec, rows)
+    described = explanation_method(model, spec)
+    assert described.method == method == explain(model, spec, rows[-1][0]).method
+    assert described.baseline.startswith(baseline)
+    assert described.features_with_baseline == len(population_baselines(model)) > 0

@@ -118,7 +118,7 @@ def test_model_summaries_and_details_keep_their_fields_and_nulls() -> None:
                           "event_count": None, "label_count": None, "fraud_count": None, "sha256": None,
                           "window": None}, "environment": {"python": "3"},
         "artifact": {"size": 10, "sha256": "ab", "hmac_verified": True}, "threshold": 0.5, "metrics": {},
-        "watermark": 40, "decisions": [], "trigger": None}
+        "watermark": 40, "decisions": [], "trigger": None, "explanation": None}
 
 
 def test_stats_encode_to_the_figures_the_store_collected() -> None:

@@ -115,6 +115,9 @@
     return node;
   }
 
+  // The other panels' scripts (loaded after this one) build their elements with the same helper.
+  window.fraudlog = Object.assign(window.fraudlog || {}, { el });
+
   function setStat(name, value, text) {
     for (const node of document.querySelectorAll(`[data-stat="${name}"]`)) {
       node.dataset.value = isNum(value) ? String(value) : "";
@@ -394,7 +397,7 @@
 
   function renderAlerts(page) {
     const body = document.querySelector("#alerts tbody");
-    const rows = (page.items || []).map((a) => el("tr", { "data-alert": a.alert_id }, [
+    const rows = (page.items || []).map((a) => el("tr", { "data-alert": a.alert_id, "data-update-of": a.update_of }, [
       el("td", { title: a.created_at, text: fmtClock(a.created_at) }),
       el("td", { class: "mono", text: a.transaction_id }),
       el("td", { class: "mono", text: a.card_id || "—" }, a.type === "fraud_alert.updated"
