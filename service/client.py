@@ -27,18 +27,17 @@ from service.sse import parse_events
 from service.views.alerts import AlertItem, AlertsPage
 from service.views.feed import PredictionItem, PredictionsPage
 from service.views.models import DecisionView, LiveMetrics, ModelDetail, ModelSummary
+from service.views.quality import QualityBucket, QualityReport
 from service.views.reviews import AlertReview, ReviewQueue
 from service.views.stats import Stats
 from service.views.suppressions import SuppressionList, SuppressionView
 from service.views.transaction import TransactionView
 
 __all__ = ["AlertItem", "AlertReview", "AlertsPage", "ClientError", "Decision", "DecisionView", "Evidence",
-           "FraudlogClient",
-           "IngestReceipt", "Lineage", "LineageSummary", "LiveMetrics", "ModelDetail", "ModelSummary",
-           "OnDemandPrediction", "PredictionItem", "PredictionsPage", "ReviewQueue", "Stats", "StreamReport",
-           "SuppressionView",
-           "TrainingCode",
-           "TrainingDataLineage", "TransactionView", "VersionPrediction", "stream"]
+           "FraudlogClient", "IngestReceipt", "Lineage", "LineageSummary", "LiveMetrics", "ModelDetail",
+           "ModelSummary", "OnDemandPrediction", "PredictionItem", "PredictionsPage", "QualityBucket", "QualityReport",
+           "ReviewQueue", "Stats", "StreamReport", "SuppressionView", "TrainingCode", "TrainingDataLineage",
+           "TransactionView", "VersionPrediction", "stream"]
 T = TypeVar("T")
 
 Row = tuple[dict[str, Any], bool]
@@ -212,6 +211,14 @@ class FraudlogClient:
 
     def model(self, version: int) -> ModelDetail:
         return self._decoded(ModelDetail, "GET", f"/v1/models/{version}")
+
+    def quality(self, version: int, *, bucket: str | None = None, every: int | None = None,
+                limit: int | None = None) -> QualityReport:
+        """The version's quality over time, oldest bucket first: per `bucket` of event time ("1h", "1d"...) or
+        `every` N predictions (one of them; neither: the server's default), newest `limit` buckets."""
+        params = {name: value for name, value in (("bucket", bucket), ("every", every), ("limit", limit))
+                  if value is not None}
+        return self._decoded(QualityReport, "GET", f"/v1/models/{version}/quality", params=params)
 
     def transaction(self, transaction_id: str) -> TransactionView:
         return self._decoded(TransactionView, "GET", f"/v1/transactions/{transaction_id}")
