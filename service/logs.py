@@ -56,6 +56,9 @@ QUIET_LOGGERS = {
     # pika logs every failed connection attempt at ERROR, with a traceback; the doorbell already says it.
     "pika": logging.CRITICAL,
     "aiosqlite": logging.WARNING,
+    # APScheduler logs two INFO lines per job run (about 90 a minute for the scheduler's jobs) and one per job
+    # added; `fraudlog.scheduler` says what it schedules, and APScheduler's warnings (a missed run) still pass.
+    "apscheduler": logging.WARNING,
 }
 _MIN_SECRET_LENGTH = 6  # shorter literals would mask ordinary words
 

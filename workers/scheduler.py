@@ -52,6 +52,9 @@ def build_scheduler(jobs: list[tuple[str, float, Callable[[], Any]]]) -> Blockin
     scheduler = BlockingScheduler(job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
     for name, seconds, run in jobs:
         scheduler.add_job(_logged(name, run), "interval", seconds=seconds, id=name, name=name)
+    # One line for the whole schedule: APScheduler's own INFO lines (one per job added, two per run) are muted.
+    log.info("scheduling %s", ", ".join(f"{name} every {seconds:g} s" for name, seconds, _ in jobs),
+             extra={"jobs": [name for name, _, _ in jobs]})
     return scheduler
 
 

@@ -34,7 +34,8 @@ WORKER_BOOT_TIMEOUT_MS = 600_000
 
 def dramatiq_command(threads: int, queues: Sequence[str] = ()) -> list[str]:
     """One Dramatiq worker process for fraudlog's actors (its own parent, so a death stays its own)."""
-    command = [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", str(threads),
+    command = [sys.executable, "-m", "workers.dramatiq_main", "workers.actors", "--processes", "1", "--threads",
+               str(threads),
                "--worker-fork-timeout", str(WORKER_BOOT_TIMEOUT_MS)]
     return command + (["--queues", *queues] if queues else [])
 

@@ -82,7 +82,7 @@ def test_each_worker_waits_ten_minutes_for_its_boot_before_dramatiq_starts_its_f
     from workers.supervisor import WORKER_BOOT_TIMEOUT_MS, dramatiq_command
 
     command = dramatiq_command(threads=2, queues=["fraudlog.score"])
-    assert command[1:3] == ["-m", "dramatiq"]
+    assert command[1:3] == ["-m", "workers.dramatiq_main"]  # Dramatiq's CLI with fraudlog's logging
     args = make_argument_parser().parse_args(command[3:])
     assert args.worker_fork_timeout == WORKER_BOOT_TIMEOUT_MS >= 600_000
     assert (args.processes, args.threads, args.queues) == (1, 2, ["fraudlog.score"])
