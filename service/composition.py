@@ -146,7 +146,8 @@ async def api_services(settings: Settings, wiring: AppWiring | None = None) -> A
         async with (wiring or _no_wiring)(settings) as on_appended:
             committer = GroupCommitter(EventLog(store.engine, own_writer=True), on_appended=on_appended)
             try:
-                yield _api_bundle(store, Ingest(committer))
+                yield _api_bundle(store, Ingest(committer, limits=settings.limits,
+                                                 max_batch_items=settings.max_batch_items))
             finally:
                 committer.close()
     finally:

@@ -14,7 +14,7 @@ from service.api.ingest import receipts_response
 from service.api.openapi import one_or_many, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, problem_responses
 from service.api.schemas import IngestReceipt
-from service.config import MAX_BATCH_ITEMS, Settings
+from service.config import MAX_BATCH_ITEMS
 from service.domain.events import LabelIn
 from service.domain.validation import decode_one_or_many
 from service.ingest.appending import Ingest
@@ -35,10 +35,10 @@ class LabelController(Controller):
                                      description="Every label repeats the latest verdict: the original positions"),
                    **problem_responses(400, *AUTH_PROBLEMS, 413, 415, 422, 503)},
     )
-    async def post_labels(self, request: Request[Any, Any, Any], settings: NamedDependency[Settings],
+    async def post_labels(self, request: Request[Any, Any, Any],
                           ingest: NamedDependency[Ingest]) -> Response[
             IngestReceipt | list[IngestReceipt]]:
         body, body_format = await read_ingest_body(request)
-        items, as_array = decode_one_or_many(body, LabelIn, settings.max_batch_items, settings.limits, body_format)
+        items, as_array = decode_one_or_many(body, LabelIn, ingest.max_batch_items, ingest.limits, body_format)
         outcome = await ingest.append_labels(items)
         return receipts_response(outcome, as_array, [label.transaction_id for label in items])

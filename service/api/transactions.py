@@ -16,7 +16,7 @@ from service.api.ingest import receipts_response, repeated_problem
 from service.api.openapi import ID_SCHEMA, one_or_many, operation_with_body
 from service.api.problems import AUTH_PROBLEMS, UNKNOWN_TRANSACTION, Problem, problem_responses
 from service.api.schemas import IngestReceipt
-from service.config import MAX_BATCH_ITEMS, Settings
+from service.config import MAX_BATCH_ITEMS
 from service.domain.events import ID_PATTERN, TransactionIn
 from service.domain.validation import decode_one_or_many
 from service.ingest.appending import Ingest, RepeatedWithDifferentBody
@@ -39,11 +39,11 @@ class TransactionController(Controller):
                                      description="Everything was recorded before: the original positions"),
                    **problem_responses(400, *AUTH_PROBLEMS, 409, 413, 415, 422, 503)},
     )
-    async def post_transactions(self, request: Request[Any, Any, Any], settings: NamedDependency[Settings],
+    async def post_transactions(self, request: Request[Any, Any, Any],
                                 ingest: NamedDependency[Ingest],
                                 ) -> Response[IngestReceipt | list[IngestReceipt]]:
         body, body_format = await read_ingest_body(request)
-        items, as_array = decode_one_or_many(body, TransactionIn, settings.max_batch_items, settings.limits,
+        items, as_array = decode_one_or_many(body, TransactionIn, ingest.max_batch_items, ingest.limits,
                                              body_format)
         try:
             outcome = await ingest.append_transactions(items)
