@@ -155,6 +155,16 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     evidence: Evidence | None = None
 
 
+class Trigger(TypedDict):
+    """Why a version was trained (`service.lifecycle.triggers`): its `kind`, and for a drift-triggered line the
+    detection and the window it trains on. A dict: lineage stores it as JSON, in this key order."""
+
+    kind: str  # first, schedule, manual or drift
+    detection: NotRequired[str]  # the drift detection's id (kind drift)
+    window_from: NotRequired[int]  # the first position of the window a drift-triggered line trains on
+    base_window: NotRequired[int]  # the spec's own window, which the line's window grows back to
+
+
 class TrainingCode(msgspec.Struct, frozen=True, kw_only=True):
     """Which code trained a version."""
 
@@ -219,8 +229,7 @@ class NewVersion(msgspec.Struct, frozen=True, kw_only=True):
     threshold: float
     metrics: dict[str, Any]  # open: each model family reports its own
     watermark: int
-    # Why it was trained: {"kind": "first" | "schedule" | "manual" | "drift", ...} (service.lifecycle.triggers)
-    trigger: dict[str, Any] | None = None
+    trigger: Trigger | None = None  # why it was trained
 
 
 class VersionRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -239,7 +248,7 @@ class VersionRecord(msgspec.Struct, frozen=True, kw_only=True):
     threshold: float
     metrics: dict[str, Any]  # open: each model family reports its own
     watermark: int
-    trigger: dict[str, Any] | None = None  # why it was trained (service.lifecycle.triggers); None before 0006
+    trigger: Trigger | None = None  # why it was trained; None before migration 0006
 
     @property
     def lineage(self) -> Lineage:

@@ -229,8 +229,8 @@ class DriftWatch:
                     f"{','.join(self.settings.retrain_on)})")
         table = self.registry.assignments()
         for version in reversed(self.registry.list()):
-            trigger = version.trigger or {}
-            if trigger.get("kind") != "drift":
+            trigger = version.trigger
+            if trigger is None or trigger["kind"] != "drift":
                 continue
             if version.version in table.current().challengers:
                 return (f"a retrain already running: version {version.version}, trained on drift detection "
