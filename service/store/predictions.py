@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import EVENT_TRANSACTION
+from service.domain.features import FeatureValues
 from service.domain.records import NewPrediction, PredictionRow, StoredExplanation
 from service.store.backend import backend_for
 from service.store.scoring_failures import champion_failed
@@ -74,11 +75,11 @@ def stored_predictions(conn: Connection, after: int, through: int, *, champions_
             for tx, v, p, c, s, t, f, r, by in conn.execute(stmt).all()]  # fetchall: far cheaper than row by row
 
 
-def _features(text: str) -> dict[str, Any]:
+def _features(text: str) -> FeatureValues:
     return features_as_stored(decode_json(text))
 
 
-def features_as_stored(features: dict[str, Any]) -> dict[str, Any]:
+def features_as_stored(features: FeatureValues) -> FeatureValues:
     """Stored features with every number the float it was when written, on either backend.
 
     Postgres' JSONB keeps a number as an exact decimal and writes it back without an exponent, so 1e23 comes
