@@ -8,7 +8,7 @@ creation), so every API process and every reload answers alike.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -29,7 +29,20 @@ _alerts_before = sa.select(sa.func.count()).select_from(alerts).where(alerts.c.t
                                                                       alerts.c.created_at < _since)
 
 
-def activity_series(engine: Engine, *, since: datetime, until: datetime, step: timedelta) -> list[dict[str, Any]]:
+class ActivityPoint(TypedDict):
+    """One step of `activity_series`: its end (epoch seconds), rates, latency percentiles and alerts so far."""
+
+    t: float
+    ingested_per_second: float
+    scored_per_second: float
+    event_to_prediction_p50: float | None
+    event_to_prediction_p99: float | None
+    recorded_to_prediction_p50: float | None
+    recorded_to_prediction_p99: float | None
+    alerts: int
+
+
+def activity_series(engine: Engine, *, since: datetime, until: datetime, step: timedelta) -> list[ActivityPoint]:
     """One point per `step` in [since, until): transactions recorded and scored per second, the champion's
     latency percentiles (event and recording to prediction) of the predictions made in it, and the alerts made
     so far (cumulative). A bucket with no prediction has null latencies."""
@@ -57,7 +70,7 @@ def activity_series(engine: Engine, *, since: datetime, until: datetime, step: t
                 alerts_made[i] += 1
         total = int(conn.execute(_alerts_before, {"since": since}).scalar_one())
     seconds = step.total_seconds()
-    points = []
+    points: list[ActivityPoint] = []
     for i in range(buckets):
         total += alerts_made[i]
         event, platform = percentiles(event_latency[i], (50, 99)), percentiles(platform_latency[i], (50, 99))
