@@ -10,14 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NotRequired, TypedDict, cast
+from typing import Any
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from service.domain.records import NewVersion, Trigger, VersionRecord
+from service.domain.records import NewVersion, VersionRecord
 from service.store.tables import model_versions
 
 NUMBERING_ATTEMPTS = 5  # concurrent registrations may take the same next number; the loser retries
@@ -41,25 +41,6 @@ class StoredArtifact:
     threshold: float
 
 
-class VersionRow(TypedDict):
-    """A `model_versions` row: as `stored_row` builds a new one (numbered and dated on insert), or as read whole."""
-
-    version: NotRequired[int]
-    parent_version: int | None
-    created_at: NotRequired[datetime]
-    model_spec: dict[str, Any]  # open: a spec names its own parameters
-    training_code: dict[str, str | None]  # `TrainingCode`'s fields
-    training_data: dict[str, str | int | None]  # `TrainingDataLineage`'s fields
-    environment: dict[str, str | None]
-    artifact: bytes
-    artifact_sha256: str
-    artifact_hmac: str
-    threshold: float
-    metrics: dict[str, Any]  # open: each model family reports its own
-    watermark: int
-    trigger: Trigger | None
-
-
 _SUMMARY_COLUMNS = [c for c in model_versions.c if c.name != "artifact"]
 _SUMMARY = sa.select(*_SUMMARY_COLUMNS, sa.func.length(model_versions.c.artifact).label("artifact_size"))
 _ARTIFACT = sa.select(model_versions.c.artifact, model_versions.c.artifact_sha256, model_versions.c.artifact_hmac,
@@ -67,19 +48,18 @@ _ARTIFACT = sa.select(model_versions.c.artifact, model_versions.c.artifact_sha25
 _insert_version = sa.insert(model_versions)
 
 
-def version_rows(conn: Connection) -> list[VersionRow]:
+def version_rows(conn: Connection) -> list[dict[str, Any]]:
     """Every version row, artifact included, in version order (so each parent comes before its children)."""
-    return [cast(VersionRow, dict(row))
-            for row in conn.execute(sa.select(model_versions).order_by(model_versions.c.version)).mappings()]
+    return [dict(row) for row in conn.execute(sa.select(model_versions).order_by(model_versions.c.version)).mappings()]
 
 
-def insert_version_rows(conn: Connection, rows: Sequence[VersionRow]) -> None:
+def insert_version_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Insert version rows as given, version numbers included: `fraudlog rebuild` copies them this way."""
     if rows:
         conn.execute(_insert_version, list(rows))
 
 
-def stored_row(new: NewVersion) -> VersionRow:
+def stored_row(new: NewVersion) -> dict[str, Any]:
     """The columns of a new version's row; the lineage's JSON keeps the order its dictionaries always had."""
     lineage = new.lineage
     return {"parent_version": new.parent_version, "model_spec": lineage.model_spec,
@@ -110,12 +90,11 @@ class VersionStore:
         """Insert `new` as an immutable row; its number is `version`, or the next free one when not given."""
         row = stored_row(new)
         for _ in range(NUMBERING_ATTEMPTS):
-            number = version or self.next_version()
-            values = {"created_at": datetime.now(UTC), **row, "version": number}
+            values = {"created_at": datetime.now(UTC), **row, "version": version or self.next_version()}
             try:
                 with self.engine.begin() as conn:
                     conn.execute(_insert_version, values)
-                return number
+                return int(values["version"])
             except IntegrityError:
                 if version is not None:
                     raise
