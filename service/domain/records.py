@@ -155,14 +155,19 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     evidence: Evidence | None = None
 
 
-class Trigger(TypedDict):
+class _TriggerKind(TypedDict):
+    kind: str  # first, schedule, manual or drift
+
+
+# total=False rather than NotRequired: under `from __future__ import annotations` only msgspec reads NotRequired,
+# and the OpenAPI schema (Litestar) would make every key required.
+class Trigger(_TriggerKind, total=False):
     """Why a version was trained (`service.lifecycle.triggers`): its `kind`, and for a drift-triggered line the
     detection and the window it trains on. A dict: lineage stores it as JSON, in this key order."""
 
-    kind: str  # first, schedule, manual or drift
-    detection: NotRequired[str]  # the drift detection's id (kind drift)
-    window_from: NotRequired[int]  # the first position of the window a drift-triggered line trains on
-    base_window: NotRequired[int]  # the spec's own window, which the line's window grows back to
+    detection: str  # the drift detection's id (kind drift)
+    window_from: int  # the first position of the window a drift-triggered line trains on
+    base_window: int  # the spec's own window, which the line's window grows back to
 
 
 class TrainingCode(msgspec.Struct, frozen=True, kw_only=True):
