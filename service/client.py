@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 import httpx
 import msgspec
 
 from service.api.schemas import IngestReceipt, OnDemandPrediction, VersionComparison, VersionPrediction
-from service.domain.events import format_time
+from service.domain.events import LabelBody, TransactionBody, format_time
 from service.domain.records import Decision, Evidence, Lineage, LineageSummary, TrainingCode, TrainingDataLineage
 from service.sse import parse_events
 from service.views.alerts import AlertItem, AlertsPage
@@ -34,13 +34,25 @@ from service.views.suppressions import SuppressionList, SuppressionView
 from service.views.transaction import TransactionView
 
 __all__ = ["AlertItem", "AlertReview", "AlertsPage", "ClientError", "Decision", "DecisionView", "Evidence",
-           "FraudlogClient", "IngestReceipt", "Lineage", "LineageSummary", "LiveMetrics", "ModelDetail",
+           "FraudlogClient", "IngestReceipt", "LabelBody", "Lineage", "LineageSummary", "LiveMetrics", "ModelDetail",
            "ModelSummary", "OnDemandPrediction", "PredictionItem", "PredictionsPage", "QualityBucket", "QualityReport",
            "ReviewQueue", "Stats", "StreamReport", "SuppressionView", "TrainingCode", "TrainingDataLineage",
-           "TransactionView", "VersionPrediction", "stream"]
+           "TransactionBody", "TransactionView", "VersionPrediction", "stream"]
 T = TypeVar("T")
 
+# A transaction and whether it is a fraud, as `service.ml.datasets` reads them. Its dict is to become a
+# `TransactionBody` once `fraudlog demo`, which builds these rows, is typed alike.
 Row = tuple[dict[str, Any], bool]
+# A query parameter as httpx sends it; None is left out (`_query`).
+QueryValue = str | int | float | bool | None
+
+
+class _PendingLabel(NamedTuple):
+    """A label `stream` holds until it is due: when and after how many transactions it was queued."""
+
+    queued_at: float
+    sent_then: int
+    label: LabelBody
 
 
 @dataclass
@@ -96,37 +108,38 @@ class FraudlogClient:
         self.http.close()
 
     # -- ingest ---------------------------------------------------------------------------------------------
-    def submit(self, transactions: dict[str, Any] | Sequence[dict[str, Any]]) -> list[IngestReceipt]:
+    def submit(self, transactions: TransactionBody | Sequence[TransactionBody]) -> list[IngestReceipt]:
         """Append one transaction or a batch (all-or-nothing); the receipts, with each one's position."""
         return self.post("/v1/transactions", transactions)
 
-    def label(self, labels: dict[str, Any] | Sequence[dict[str, Any]]) -> list[IngestReceipt]:
+    def label(self, labels: LabelBody | Sequence[LabelBody]) -> list[IngestReceipt]:
         """Append one label (`{"transaction_id", "is_fraud"}`) or a batch."""
         return self.post("/v1/labels", labels)
 
     # -- scoring on demand ----------------------------------------------------------------------------------
-    def predict(self, transaction: dict[str, Any], model_version: int | None = None) -> OnDemandPrediction:
+    def predict(self, transaction: TransactionBody, model_version: int | None = None) -> OnDemandPrediction:
         """Score without storing: the champion, or a pinned version (an unknown one is an error)."""
-        body: dict[str, Any] = {"transaction": transaction}
+        body: dict[str, TransactionBody | int] = {"transaction": transaction}
         if model_version is not None:
             body["model_version"] = model_version
         return self._decoded(OnDemandPrediction, "POST", "/v1/predict", json=body)
 
-    def compare(self, transaction: dict[str, Any], versions: Sequence[int] | Literal["live"] = "live",
+    def compare(self, transaction: TransactionBody, versions: Sequence[int] | Literal["live"] = "live",
                 ) -> list[VersionPrediction]:
         """Score the same features with several versions (`"live"`: champion and challengers), one row each."""
         body = {"transaction": transaction, "model_versions": versions if versions == "live" else list(versions)}
         return self._decoded(VersionComparison, "POST", "/v1/predict", json=body).predictions
 
     # -- the prediction feed --------------------------------------------------------------------------------
-    def predictions(self, after: str = "0", limit: int = 100, **filters: Any) -> PredictionsPage:
+    def predictions(self, after: str = "0", limit: int = 100, **filters: QueryValue) -> PredictionsPage:
         """One page of the feed: its items and `next_cursor`; filters: versions="all", model_version=N,
         min_score=x, alerts=True, features=True, explain=True (alerts' stored reasons)."""
         return self._decoded(PredictionsPage, "GET", "/v1/predictions",
                              params={"after": after, "limit": limit, **_query(filters)})
 
     def follow(self, after: str | None = None, *, reconnect: bool = True, give_up_after: float | None = None,
-               retry_seconds: float = 0.5, max_retry_seconds: float = 5.0, **filters: Any) -> Iterator[PredictionItem]:
+               retry_seconds: float = 0.5, max_retry_seconds: float = 5.0, **filters: QueryValue,
+               ) -> Iterator[PredictionItem]:
         """Every prediction after `after` ("0": from the beginning; None: from now) as the server commits it,
         in log order, each once.
 
@@ -152,7 +165,7 @@ class FraudlogClient:
                 return
             time.sleep(wait)
 
-    def _follow_once(self, filters: dict[str, Any]) -> Iterator[PredictionItem]:
+    def _follow_once(self, filters: dict[str, QueryValue]) -> Iterator[PredictionItem]:
         headers = {"Accept": "text/event-stream"}
         if self.cursor is not None:
             headers["Last-Event-ID"] = self.cursor
@@ -172,7 +185,7 @@ class FraudlogClient:
                     self.cursor = event.id
 
     # -- alerts, models, transactions -----------------------------------------------------------------------
-    def alerts(self, **params: Any) -> AlertsPage:
+    def alerts(self, **params: QueryValue) -> AlertsPage:
         """A page of the alerts outbox: status=, since=, card_id=, limit=, cursor=."""
         return self._decoded(AlertsPage, "GET", "/v1/alerts", params=_query(params))
 
@@ -292,7 +305,7 @@ def _raise_for(response: httpx.Response) -> None:
     raise ClientError(f"{where} answered {response.status_code} {title}" + (f": {detail}" if detail else ""))
 
 
-def _query(filters: dict[str, Any]) -> dict[str, Any]:
+def _query(filters: dict[str, QueryValue]) -> dict[str, str | int | float]:
     """Query parameters as the API spells them: booleans as true/false, None left out."""
     return {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in filters.items() if v is not None}
 
@@ -306,7 +319,7 @@ def stream(client: FraudlogClient, rows: Iterable[Row], *, batch_size: int = 500
     With `restamp`, each transaction's event_time becomes the moment it is sent, for replaying a file
     whose own times are arbitrary, so event-to-prediction latency means what it says."""
     report = StreamReport()
-    pending: collections.deque[tuple[float, int, dict[str, Any]]] = collections.deque()
+    pending: collections.deque[_PendingLabel] = collections.deque()
     started = time.monotonic()
     batch: list[Row] = []
     for row in rows:
@@ -324,7 +337,7 @@ def stream(client: FraudlogClient, rows: Iterable[Row], *, batch_size: int = 500
 
 
 def _send(client: FraudlogClient, batch: list[Row], report: StreamReport,
-          pending: collections.deque[tuple[float, int, dict[str, Any]]], started: float,
+          pending: collections.deque[_PendingLabel], started: float,
           progress: Callable[[int], None] | None, restamp: bool) -> None:
     if restamp:
         sent_at = format_time(datetime.now(UTC))
@@ -335,7 +348,8 @@ def _send(client: FraudlogClient, batch: list[Row], report: StreamReport,
     report.duplicates += sum(r.status == "duplicate" for r in receipts)
     now = time.monotonic() - started
     for body, is_fraud in batch:
-        pending.append((now, report.sent, {"transaction_id": body["transaction_id"], "is_fraud": is_fraud}))
+        label: LabelBody = {"transaction_id": body["transaction_id"], "is_fraud": is_fraud}
+        pending.append(_PendingLabel(now, report.sent, label))
     if progress:
         progress(len(batch))
 
@@ -347,19 +361,19 @@ def _pace(sent: int, rate: float | None, started: float) -> None:
             time.sleep(ahead)
 
 
-def _post_due_labels(client: FraudlogClient, pending: collections.deque[tuple[float, int, dict[str, Any]]],
+def _post_due_labels(client: FraudlogClient, pending: collections.deque[_PendingLabel],
                      report: StreamReport, delay_seconds: float | None, delay_events: int | None, started: float,
                      everything: bool = False) -> None:
     now = time.monotonic() - started
-    due: list[dict[str, Any]] = []
+    due: list[LabelBody] = []
     while pending and (everything or _is_due(pending[0], now, report.sent, delay_seconds, delay_events)):
-        due.append(pending.popleft()[2])
+        due.append(pending.popleft().label)
     for start in range(0, len(due), 5_000):
         client.post("/v1/labels", due[start : start + 5_000])
     report.labels += len(due)
 
 
-def _is_due(item: tuple[float, int, dict[str, Any]], now: float, sent: int, delay_seconds: float | None,
+def _is_due(item: _PendingLabel, now: float, sent: int, delay_seconds: float | None,
             delay_events: int | None) -> bool:
     queued_at, sent_then, _ = item
     if delay_events is not None:

@@ -12,13 +12,14 @@ import json
 import os
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 
 from service.alerts.signing import signature_headers
 from service.config import ConfigError
 from service.redaction import has_ambiguous_authority, redact_url, redact_urls
+from service.store.rows import AlertPayloadJSON
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 USER_AGENT = "fraudlog-alerts/1"
@@ -31,14 +32,14 @@ class DeliveryFailed(Exception):
 
 
 class AlertSink(Protocol):
-    def send(self, alert: dict[str, Any]) -> None:
+    def send(self, alert: AlertPayloadJSON) -> None:
         """Deliver one alert or raise DeliveryFailed."""
 
     def close(self) -> None:
         """Release connections and files."""
 
 
-def encode_alert(alert: dict[str, Any]) -> bytes:
+def encode_alert(alert: AlertPayloadJSON) -> bytes:
     """The bytes sent for an alert: compact, sorted keys, so a resend carries the same body."""
     return json.dumps(alert, separators=(",", ":"), sort_keys=True, allow_nan=False).encode()
 
@@ -56,7 +57,7 @@ class JsonLinesSink:
         self._lock = threading.Lock()
         self._fd: int | None = None
 
-    def send(self, alert: dict[str, Any]) -> None:
+    def send(self, alert: AlertPayloadJSON) -> None:
         line = encode_alert(alert) + b"\n"
         try:
             with self._lock:
@@ -89,7 +90,7 @@ class WebhookSink:
         self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False,
                                     headers={"User-Agent": USER_AGENT})
 
-    def send(self, alert: dict[str, Any]) -> None:
+    def send(self, alert: AlertPayloadJSON) -> None:
         body = encode_alert(alert)
         # An update of an alert carries the alert's id and its own `update_id`: the message's id, so that the
         # receiver, deduplicating on webhook-id, takes the update once and does not drop it as a repeat.
@@ -116,19 +117,19 @@ class InMemorySink:
     """Records what it is sent; fails its first `fail_times` sends. For tests and experiments."""
 
     def __init__(self, fail_times: int = 0, reason: str = "in-memory sink told to fail") -> None:
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[AlertPayloadJSON] = []
         self.attempts = 0
         self._failures_left = fail_times
         self._reason = reason
         self._lock = threading.Lock()
 
-    def send(self, alert: dict[str, Any]) -> None:
+    def send(self, alert: AlertPayloadJSON) -> None:
         with self._lock:
             self.attempts += 1
             if self._failures_left > 0:
                 self._failures_left -= 1
                 raise DeliveryFailed(self._reason)
-            self.sent.append(dict(alert))
+            self.sent.append(alert.copy())
 
     def close(self) -> None:
         pass

@@ -180,8 +180,8 @@ def status_phrase(status: int) -> str:
         return "Error"
 
 
-def problem_response(request: Request[Any, Any, Any], problem: Problem) -> Response[dict[str, Any]]:
-    body: dict[str, Any] = {
+def problem_response(request: Request[Any, Any, Any], problem: Problem) -> Response[ProblemDocument]:
+    body: ProblemDocument = {
         "type": problem.type,
         "title": problem.title,
         "status": problem.status,
@@ -194,19 +194,19 @@ def problem_response(request: Request[Any, Any, Any], problem: Problem) -> Respo
     return Response(body, status_code=problem.status, media_type=PROBLEM_JSON, headers=problem.headers)
 
 
-def _on_problem(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def _on_problem(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDocument]:
     assert isinstance(exc, Problem)
     return problem_response(request, exc)
 
 
-def _on_invalid_body(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def _on_invalid_body(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDocument]:
     assert isinstance(exc, InvalidBody)
     malformed = any(e.detail.startswith("malformed JSON") for e in exc.errors)
     return problem_response(request, Problem(MALFORMED_JSON if malformed else INVALID_BODY, str(exc),
                                              errors=exc.errors))
 
 
-def _on_http_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def _on_http_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDocument]:
     assert isinstance(exc, HTTPException)
     errors = []
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
@@ -218,12 +218,12 @@ def _on_http_exception(request: Request[Any, Any, Any], exc: Exception) -> Respo
                                              headers=exc.headers or {}))
 
 
-def _on_store_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def _on_store_unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDocument]:
     log.warning("database unavailable: %s", exc)
     return problem_response(request, Problem(DATABASE_UNAVAILABLE, "retry later", headers={"Retry-After": "1"}))
 
 
-def _on_artifact_rejected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def _on_artifact_rejected(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDocument]:
     # Not retryable and not the client's fault: the stored artifact does not match its signature. No
     # Retry-After, since waiting will not fix it; an operator must promote a version that verifies.
     assert isinstance(exc, ArtifactRejected)
@@ -231,7 +231,7 @@ def _on_artifact_rejected(request: Request[Any, Any, Any], exc: Exception) -> Re
     return problem_response(request, Problem(VERSION_UNSERVABLE, str(exc)))
 
 
-def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+def _on_unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ProblemDocument]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, Problem(INTERNAL_ERROR))
 

@@ -32,23 +32,23 @@ def register(subparsers: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
+    import msgspec
     from rich.table import Table
 
     from service.store.outbox import list_alerts
-    from service.views.alerts import alert_json
+    from service.views.alerts import alert_item
 
     page = list_alerts(open_engine_to_read(), status=args.status, card_id=args.card_id, limit=args.limit)
-    items = [alert_json(a) for a in page.items]
-    if args.json:
-        print(json.dumps(items, indent=2))
+    items = [alert_item(a) for a in page.items]
+    if args.json:  # the documents `GET /v1/alerts` answers with
+        print(json.dumps(msgspec.to_builtins(items), indent=2))
         return 0
     table = Table("alert", "transaction", "card", "score", "threshold", "version", "created", "status",
                   "attempts", "last error")
     table.columns[0].no_wrap = True  # the whole id: it is what `fraudlog alerts retry ID` takes
     for a in items:
-        table.add_row(a["alert_id"], a["transaction_id"], a["card_id"] or "-", f"{a['score']:.4f}",
-                      f"{a['threshold']:.4f}", str(a["model_version"]), a["created_at"][:19], a["status"],
-                      str(a["attempts"]), (a["last_error"] or "")[:40])
+        table.add_row(a.alert_id, a.transaction_id, a.card_id or "-", f"{a.score:.4f}", f"{a.threshold:.4f}",
+                      str(a.model_version), a.created_at[:19], a.status, str(a.attempts), (a.last_error or "")[:40])
     table_console().print(table)
     if page.next_cursor:
         print(f"(more: newest {len(items)} shown; use --limit)")

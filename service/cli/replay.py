@@ -6,7 +6,7 @@ import argparse
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -18,6 +18,8 @@ from service.cli.output import prints_to_a_pipe, table_console
 from service.ml.artifact import ArtifactRejected
 from service.ml.environment import describe
 from service.replay import BacktestReport, Difference, Range, ReplayReport, backtest, replay
+from service.replay.backtest import SideFigures
+from service.replay.compare import Change
 
 DEFAULT_SHOWN = 10
 
@@ -113,9 +115,10 @@ def difference_lines(difference: Difference) -> list[str]:
     for name, values in difference.fields.items():
         if name == "features":
             lines += [f"  features.{feature}: stored {v['stored']!r}, replayed {v['replayed']!r}"
-                      for feature, v in values.items()]
+                      for feature, v in cast(dict[str, Change], values).items()]
         else:
-            lines.append(f"  {name}: stored {values['stored']!r}, replayed {values['replayed']!r}")
+            change = cast(Change, values)
+            lines.append(f"  {name}: stored {change['stored']!r}, replayed {change['replayed']!r}")
     return lines
 
 
@@ -135,7 +138,7 @@ def _print_backtest(console: Console, report: BacktestReport) -> None:
                       "transactions; its figures on them are optimistic", style="yellow")
 
 
-def _figures(side: dict[str, Any]) -> list[str]:
+def _figures(side: SideFigures) -> list[str]:
     auc, rate = side["roc_auc"], side["alert_rate"]
     return [f"{side['predictions']:,}", f"{side['labels']:,}", f"{side['frauds']:,}",
             "-" if auc is None else f"{auc:.4f}", f"{side['alerts']:,}", "-" if rate is None else f"{rate:.2%}"]

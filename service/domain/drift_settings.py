@@ -7,7 +7,7 @@ measurement behind each default (bench/drift.py).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -28,9 +28,6 @@ class DriftParameters:
     psi_bins: int = 10
     check_every: int = 1_000
     confirmations: int = 3
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)

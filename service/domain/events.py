@@ -21,7 +21,7 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, NotRequired, TypedDict
 
 import msgspec
 
@@ -90,6 +90,25 @@ class TransactionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     card_id: Identifier | None = None
     attributes: Annotated[dict[AttributeName, AttributeValue], msgspec.Meta(extra_json_schema={"maxProperties":
                                                                                    MAX_ATTRIBUTES})] = {}
+
+
+class TransactionBody(TypedDict):
+    """A transaction as a client sends it (`TransactionIn` decodes it): JSON, or MessagePack with a datetime."""
+
+    transaction_id: str
+    card_id: NotRequired[str | None]
+    event_time: str | datetime
+    amount: float
+    attributes: NotRequired[dict[str, float | str]]  # open: whatever a client's transactions carry
+
+
+class LabelBody(TypedDict):
+    """A label as a client sends it (`LabelIn` decodes it)."""
+
+    transaction_id: str
+    is_fraud: bool
+    labeled_at: NotRequired[str | datetime]
+    source: NotRequired[str]
 
 
 class LabelIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

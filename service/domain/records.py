@@ -13,7 +13,7 @@ parameters and a version's metrics, which each model family names for itself.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import msgspec
 
@@ -41,6 +41,64 @@ class Explanation(msgspec.Struct, frozen=True, kw_only=True):
     reasons: list[Reason]
 
 
+class StoredReason(TypedDict):
+    """A `Reason` as JSON: in a prediction's `reasons` column and an alert's payload, in this key order."""
+
+    feature: str
+    value: float | str
+    contribution: float
+    card_reference: float | None
+    population_reference: float | None
+    sentence: str
+
+
+class StoredExplanation(TypedDict):
+    """An `Explanation` as a prediction's `reasons` column stores it (a dict: written on the scoring path)."""
+
+    method: str
+    units: str
+    base_value: float
+    top_k: int
+    reasons: list[StoredReason]
+
+
+class NewPrediction(TypedDict):
+    """A `PredictionRow` as scoring writes it: the `predictions` columns, a dict the insert binds as it is."""
+
+    transaction_id: str
+    model_version: int
+    position: int
+    champion: bool
+    score: float
+    threshold: float
+    features: dict[str, float | str]
+    event_time: datetime
+    recorded_at: datetime
+    scored_at: datetime
+    environment_drift: NotRequired[dict[str, dict[str, str | None]] | None]
+    reasons: StoredExplanation | None
+    suppressed_by: str | None
+
+
+class AlertRow(TypedDict):
+    """An alert as the champion's scoring raises it: the transaction, its card, the score above the
+    threshold, and the version and moment that raised it."""
+
+    transaction_id: str
+    card_id: str | None
+    score: float
+    threshold: float
+    model_version: int
+    position: int
+    created_at: datetime
+
+
+class RaisedAlert(AlertRow):
+    """An `AlertRow` with its prediction's stored reasons, as scoring raises it before the outbox groups it."""
+
+    reasons: NotRequired[StoredExplanation | None]
+
+
 class PredictionRow(msgspec.Struct, frozen=True, kw_only=True):
     """A stored prediction: what one model version said of one transaction, when, on which features, and
     the library drift an operator allowed it to score under (None: none)."""
@@ -58,19 +116,6 @@ class PredictionRow(msgspec.Struct, frozen=True, kw_only=True):
     environment_drift: dict[str, dict[str, str | None]] | None = None
     reasons: Explanation | None = None  # stored for an alert; None for every other prediction
     suppressed_by: str | None = None  # the suppression that held back the alert it would have raised
-
-
-class AlertRow(msgspec.Struct, frozen=True, kw_only=True):
-    """An alert as the champion's scoring raises it: the transaction, its card, the score above the
-    threshold, and the version and moment that raised it."""
-
-    transaction_id: str
-    card_id: str | None
-    score: float
-    threshold: float
-    model_version: int
-    position: int
-    created_at: datetime
 
 
 class LabelRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -108,6 +153,21 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     action: str
     reason: str
     evidence: Evidence | None = None
+
+
+class _TriggerKind(TypedDict):
+    kind: str  # first, schedule, manual or drift
+
+
+# total=False rather than NotRequired: under `from __future__ import annotations` only msgspec reads NotRequired,
+# and the OpenAPI schema (Litestar) would make every key required.
+class Trigger(_TriggerKind, total=False):
+    """Why a version was trained (`service.lifecycle.triggers`): its `kind`, and for a drift-triggered line the
+    detection and the window it trains on. A dict: lineage stores it as JSON, in this key order."""
+
+    detection: str  # the drift detection's id (kind drift)
+    window_from: int  # the first position of the window a drift-triggered line trains on
+    base_window: int  # the spec's own window, which the line's window grows back to
 
 
 class TrainingCode(msgspec.Struct, frozen=True, kw_only=True):
@@ -174,8 +234,7 @@ class NewVersion(msgspec.Struct, frozen=True, kw_only=True):
     threshold: float
     metrics: dict[str, Any]  # open: each model family reports its own
     watermark: int
-    # Why it was trained: {"kind": "first" | "schedule" | "manual" | "drift", ...} (service.lifecycle.triggers)
-    trigger: dict[str, Any] | None = None
+    trigger: Trigger | None = None  # why it was trained
 
 
 class VersionRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -194,7 +253,7 @@ class VersionRecord(msgspec.Struct, frozen=True, kw_only=True):
     threshold: float
     metrics: dict[str, Any]  # open: each model family reports its own
     watermark: int
-    trigger: dict[str, Any] | None = None  # why it was trained (service.lifecycle.triggers); None before 0006
+    trigger: Trigger | None = None  # why it was trained; None before migration 0006
 
     @property
     def lineage(self) -> Lineage:

@@ -12,7 +12,8 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+
+from service.domain.records import RaisedAlert
 
 _NAMESPACE = uuid.UUID("5a1f3e0c-7a61-4c1e-9d0b-51c0a5b7e2d4")
 
@@ -46,8 +47,8 @@ def holding_back(suppressions: Sequence[Suppression], card_id: str | None, posit
     return None
 
 
-def hold_back(suppressions: Sequence[Suppression], alerts: list[dict[str, Any]],
-              event_times: Mapping[str, datetime]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def hold_back(suppressions: Sequence[Suppression], alerts: list[RaisedAlert],
+              event_times: Mapping[str, datetime]) -> tuple[list[RaisedAlert], dict[str, str]]:
     """The alerts to raise, and those the suppressions hold back ({transaction id: suppression id}); each alert
     names its `transaction_id`, `card_id` and `position`."""
     if not suppressions:

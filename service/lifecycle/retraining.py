@@ -18,7 +18,7 @@ import msgspec
 
 from service.domain.assignment import CHALLENGER, CHAMPION
 from service.domain.events import EVENT_TRANSACTION, LABEL_EVENT_TYPES
-from service.domain.records import Decision
+from service.domain.records import Decision, Trigger
 from service.lifecycle.roles import assign_role
 from service.lifecycle.triggers import inherited_window
 from service.lifecycle.versions import NothingToLearn, train_version
@@ -72,7 +72,7 @@ def retrain_due(registry: ModelRegistry, min_new_transactions: int = 1) -> Due:
 
 def retrain(registry: ModelRegistry, *, min_new_transactions: int = 1, through: int | None = None,
             spec: ModelSpec | None = None, promote: bool = False, git_commit: str | None = None,
-            trigger: dict[str, Any] | None = None) -> RetrainResult | None:
+            trigger: Trigger | None = None) -> RetrainResult | None:
     """Train the next version if one is due; None when not (nothing new, or the range was trained already).
     `trigger` goes into lineage (`{"kind": "schedule"}` unless given; see `service.lifecycle.triggers`).
 

@@ -16,20 +16,19 @@ so `fraudlog models verify` reproduces it through the same `train_version`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.engine import Engine
 
 from service.domain.events import EVENT_TRANSACTION
+from service.domain.records import Trigger
 from service.ml.specs import ModelSpec
 from service.store.event_log import count_after
 
-FIRST = {"kind": "first"}
-SCHEDULE = {"kind": "schedule"}
-MANUAL = {"kind": "manual"}
+FIRST: Trigger = {"kind": "first"}
+SCHEDULE: Trigger = {"kind": "schedule"}
+MANUAL: Trigger = {"kind": "manual"}
 
 
-def drift_trigger(detection_id: str, window_from: int, base_window: int) -> dict[str, Any]:
+def drift_trigger(detection_id: str, window_from: int, base_window: int) -> Trigger:
     return {"kind": "drift", "detection": detection_id, "window_from": window_from, "base_window": base_window}
 
 
@@ -44,13 +43,12 @@ def with_window(spec: ModelSpec, transactions: int) -> ModelSpec:
     return ModelSpec(spec.name, params, spec.features, spec.categories)
 
 
-def inherited_window(engine: Engine, spec: ModelSpec, parent_trigger: dict[str, Any] | None,
-                     trigger: dict[str, Any], cut: int) -> tuple[ModelSpec, dict[str, Any]]:
+def inherited_window(engine: Engine, spec: ModelSpec, parent_trigger: Trigger | None,
+                     trigger: Trigger, cut: int) -> tuple[ModelSpec, Trigger]:
     """The spec and trigger of a retrain after the newest version (whose trigger is `parent_trigger`): after
     a drift detection, the window covers the transactions since `window_from` until it is as wide as
     `base_window`, whether or not the drift-triggered version has been promoted yet."""
-    parent_trigger = parent_trigger or {}
-    if trigger.get("kind") == "drift" or "window_from" not in parent_trigger:
+    if trigger["kind"] == "drift" or parent_trigger is None or "window_from" not in parent_trigger:
         return spec, trigger
     start, base = int(parent_trigger["window_from"]), int(parent_trigger["base_window"])
     with engine.connect() as conn:

@@ -11,7 +11,7 @@ stored artifact itself (its SHA-256 or HMAC no longer verifies).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from service.domain.records import NewVersion, VersionRecord
 from service.lifecycle.versions import DEFAULT_ALERT_RATE, NothingToLearn, train_version
@@ -31,6 +31,26 @@ class Check:
     found: Any
 
 
+class CheckDocument(TypedDict):
+    """A `Check` as `fraudlog models verify --json` prints it."""
+
+    name: str
+    ok: bool
+    recorded: Any
+    found: Any
+
+
+class VerifyDocument(TypedDict):
+    """A `VerifyReport` as `fraudlog models verify --json` prints it."""
+
+    version: int
+    reproduced: bool
+    method: str
+    environment: Drift
+    checks: list[CheckDocument]
+    notes: list[str]
+
+
 @dataclass
 class VerifyReport:
     version: int
@@ -43,9 +63,11 @@ class VerifyReport:
     def reproduced(self) -> bool:
         return self.method != "none" and all(check.ok for check in self.checks)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> VerifyDocument:
         return {"version": self.version, "reproduced": self.reproduced, "method": self.method,
-                "environment": self.environment, "checks": [vars(c) for c in self.checks], "notes": self.notes}
+                "environment": self.environment,
+                "checks": [{"name": c.name, "ok": c.ok, "recorded": c.recorded, "found": c.found} for c in self.checks],
+                "notes": self.notes}
 
     def lines(self) -> list[str]:
         verdict = "reproduced" if self.reproduced else "NOT reproduced"

@@ -19,11 +19,10 @@ import copy
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from service.store.stats import LATENCY_BUCKETS, latency_histograms
+from service.store.stats import LATENCY_BUCKETS, Histogram, latency_histograms
 
 DEFAULT_SETTLE = timedelta(seconds=10)
 
@@ -41,12 +40,12 @@ class LatencyHistograms:
         self._settle = settle
         self._now = now
         self._through = now() - settle
-        self._totals: dict[str, dict[str, Any]] = {
+        self._totals: dict[str, Histogram] = {
             kind: {"count": 0, "sum": 0.0, "buckets": [(bound, 0) for bound in LATENCY_BUCKETS]}
             for kind in ("event_to_prediction", "recorded_to_prediction")}
         self._lock = threading.Lock()  # scrapes run on a thread pool; a slice must be added once
 
-    def read(self) -> dict[str, dict[str, Any]]:
+    def read(self) -> dict[str, Histogram]:
         with self._lock:
             cut = self._now() - self._settle
             if cut > self._through:

@@ -7,11 +7,10 @@ process per second bounds the database work however many of them are watching.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from service.store.stats import collect_stats
+from service.store.stats import StatsFigures, collect_stats
 
 STATS_TTL_SECONDS = 1.0
 
@@ -22,13 +21,13 @@ class StatsCache:
     def __init__(self, engine: Engine, ttl: float = STATS_TTL_SECONDS) -> None:
         self._engine = engine
         self._ttl = ttl
-        self._cached: tuple[float, dict[str, Any]] | None = None
+        self._cached: tuple[float, StatsFigures] | None = None
 
-    def read(self) -> dict[str, Any]:
+    def read(self) -> StatsFigures:
         now = time.monotonic()
         cached = self._cached
         if cached is not None and now - cached[0] < self._ttl:
-            return dict(cached[1])
+            return cached[1].copy()
         figures = collect_stats(self._engine)
         self._cached = (now, figures)
-        return dict(figures)
+        return figures.copy()

@@ -15,15 +15,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 Features = Mapping[str, Any]
+Model = Any  # a member's River model: River ships no type information
 
 
 class MemberSpec(Protocol):
     """What a blend needs of its members' specs (`service.ml.specs.ModelSpec` is one): the blend builds on
     the specs it is given, so this module imports no spec code and `specs` can build blends."""
 
-    def build_model(self) -> Any: ...
+    def build_model(self) -> Model: ...
 
-    def score_one(self, model: Any, features: Features) -> float: ...
+    def score_one(self, model: Model, features: Features) -> float: ...
 
 
 class RankBlend:
@@ -31,7 +32,7 @@ class RankBlend:
 
     def __init__(self, specs: Mapping[str, MemberSpec]) -> None:
         self.specs = dict(specs)
-        self.models: dict[str, Any] = {name: spec.build_model() for name, spec in self.specs.items()}
+        self.models: dict[str, Model] = {name: spec.build_model() for name, spec in self.specs.items()}
         self.references: dict[str, list[float]] = {}
 
     def set_references(self, scores: Mapping[str, Sequence[float]]) -> None:

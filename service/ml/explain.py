@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from river import compose, linear_model, preprocessing
 
+from service.domain.records import StoredExplanation
 from service.ml.blend import RankBlend
 from service.ml.encoders import TextAndNumbers
 from service.ml.specs import Features, Model, ModelSpec, model_input, score_one
@@ -65,9 +66,11 @@ class Explanation:
     top_k: int
     reasons: tuple[Reason, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> StoredExplanation:
         return {"method": self.method, "units": self.units, "base_value": self.base_value, "top_k": self.top_k,
-                "reasons": [asdict(reason) for reason in self.reasons]}
+                "reasons": [{"feature": r.feature, "value": r.value, "contribution": r.contribution,
+                             "card_reference": r.card_reference, "population_reference": r.population_reference,
+                             "sentence": r.sentence} for r in self.reasons]}
 
 
 def explain(model: Model, spec: ModelSpec, features: Features, *, top_k: int = TOP_K) -> Explanation:

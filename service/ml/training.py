@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import service
+from service.domain.features import FeatureValues
 from service.domain.records import TrainingCode
 from service.ml.blend import RankBlend
 from service.ml.environment import current as environment_now
@@ -44,7 +45,7 @@ class TrainingData:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def examples(self, last: int | None = None) -> Iterator[tuple[dict[str, Any], bool | None]]:
+    def examples(self, last: int | None = None) -> Iterator[tuple[FeatureValues, bool | None]]:
         """The (features, label) pairs, the newest `last` of them only when given, in log order."""
         rows = self._rows if last is None or last >= len(self._rows) else self._rows[-last:]
         for names, values, label in rows:

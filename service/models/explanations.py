@@ -12,17 +12,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from service.domain.records import StoredExplanation
 from service.ml.explain import TOP_K, explain
 from service.models.cache import LoadedVersion
 
 
-def explanation_for(loaded: LoadedVersion, features: Mapping[str, Any], *, top_k: int = TOP_K) -> dict[str, Any]:
+def explanation_for(loaded: LoadedVersion, features: Mapping[str, Any], *, top_k: int = TOP_K) -> StoredExplanation:
     """The explanation of `loaded`'s score of `features`, as stored (JSON values)."""
     return explain(loaded.model, loaded.spec, features, top_k=top_k).to_dict()
 
 
 def stored_reasons(loaded: LoadedVersion, features: Mapping[str, Any], score: float, *, champion: bool,
-                   ) -> dict[str, Any] | None:
+                   ) -> StoredExplanation | None:
     """What a prediction stores in `reasons`: its explanation when it alerts, else None."""
     if champion and score >= loaded.threshold:
         return explanation_for(loaded, features)

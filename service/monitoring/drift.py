@@ -144,7 +144,7 @@ class DistributionMonitor:
     def names(self) -> list[str]:
         return list(self._edges)
 
-    def add(self, position: int, values: Mapping[str, float]) -> Detection | None:
+    def add(self, position: int, values: Mapping[str, float | str]) -> Detection | None:
         """The values of one scored transaction (at log `position`); a check runs every `check_every`."""
         for name, window in self._windows.items():
             value = values.get(name)

@@ -25,6 +25,7 @@ from sqlalchemy.engine import Connection
 from service.domain.assignment import CHALLENGER, CHAMPION
 from service.domain.drift_settings import DriftSettings
 from service.domain.events import EVENT_TRANSACTION, LABEL_EVENT_TYPES, DriftDetected
+from service.domain.features import FeatureValues
 from service.domain.records import Decision
 from service.lifecycle.roles import assign_role
 from service.lifecycle.triggers import drift_trigger, with_window
@@ -79,7 +80,7 @@ class _Watch:
         return found
 
 
-def _served(conn: Connection, version: int, ids: set[str]) -> dict[str, tuple[float, dict[str, Any], int]]:
+def _served(conn: Connection, version: int, ids: set[str]) -> dict[str, tuple[float, FeatureValues, int]]:
     if not ids:
         return {}
     stmt = sa.select(predictions.c.transaction_id, predictions.c.score, predictions.c.features,
@@ -229,8 +230,8 @@ class DriftWatch:
                     f"{','.join(self.settings.retrain_on)})")
         table = self.registry.assignments()
         for version in reversed(self.registry.list()):
-            trigger = version.trigger or {}
-            if trigger.get("kind") != "drift":
+            trigger = version.trigger
+            if trigger is None or trigger["kind"] != "drift":
                 continue
             if version.version in table.current().challengers:
                 return (f"a retrain already running: version {version.version}, trained on drift detection "

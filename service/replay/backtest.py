@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy.engine import Engine
 
@@ -31,6 +31,24 @@ from service.store.roles import assignment_table
 from service.store.snapshot import read_only_snapshot
 
 
+class SideFigures(TypedDict):
+    """One model's figures on a backtest's range: what `fraudlog backtest` shows in a row."""
+
+    predictions: int
+    labels: int
+    frauds: int
+    roc_auc: float | None
+    alerts: int
+    alert_rate: float | None
+
+
+# `BacktestReport.to_dict`: what `fraudlog backtest --json` prints ("from" is a keyword: the functional form).
+BacktestDocument = TypedDict("BacktestDocument", {
+    "model_version": int, "threshold": float, "from": int, "to": int, "transactions": int,
+    "backtest": SideFigures, "champions": SideFigures, "per_champion": dict[str, SideFigures],
+    "in_training_range": int, "seconds": float})
+
+
 @dataclass
 class Side:
     """One model's record on the range: scores, labels and alerts."""
@@ -45,7 +63,7 @@ class Side:
         if label is not None:
             self.labelled.append((score, label))
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> SideFigures:
         scores, truths = [s for s, _ in self.labelled], [y for _, y in self.labelled]
         return {"predictions": self.predictions, "labels": len(truths), "frauds": sum(truths),
                 "roc_auc": roc_auc(scores, truths) if truths else None, "alerts": self.alerts,
@@ -57,13 +75,13 @@ class BacktestReport:
     version: int
     threshold: float
     span: Range
-    candidate: dict[str, Any]
-    champions: dict[str, Any]  # all champions of the range together
-    per_champion: dict[int, dict[str, Any]]
+    candidate: SideFigures
+    champions: SideFigures  # all champions of the range together
+    per_champion: dict[int, SideFigures]
     in_training_range: int  # events of the range that V learned from: its figures there are optimistic
     seconds: float
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> BacktestDocument:
         return {"model_version": self.version, "threshold": self.threshold, "from": self.span.start,
                 "to": self.span.stop, "transactions": self.span.transactions, "backtest": self.candidate,
                 "champions": self.champions, "per_champion": {str(v): s for v, s in self.per_champion.items()},
@@ -113,10 +131,10 @@ def backtest(engine: Engine, registry: ModelRegistry, version: int, *, start: in
 
 
 def _champion_figures(sides: dict[int, Side], outbox: dict[int, int],
-                      ) -> tuple[dict[str, Any], dict[int, dict[str, Any]]]:
+                      ) -> tuple[SideFigures, dict[int, SideFigures]]:
     """The champions' figures, with alerts counted from the outbox: what was actually raised."""
     together = Side()
-    per_version: dict[int, dict[str, Any]] = {}
+    per_version: dict[int, SideFigures] = {}
     for version, side in sorted(sides.items()):
         together.predictions += side.predictions
         together.labelled += side.labelled
@@ -124,7 +142,7 @@ def _champion_figures(sides: dict[int, Side], outbox: dict[int, int],
     return _with_alerts(together, sum(outbox.values())), per_version
 
 
-def _with_alerts(side: Side, alerts: int) -> dict[str, Any]:
+def _with_alerts(side: Side, alerts: int) -> SideFigures:
     rate = alerts / side.predictions if side.predictions else None
     return {**side.to_dict(), "alerts": alerts, "alert_rate": rate}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy.engine import Engine
 
@@ -14,7 +14,7 @@ from service.ml.environment import Drift, differences
 from service.models.registry import ModelRegistry
 from service.replay.chunks import CHUNK, transaction_chunks
 from service.replay.collect import collected_per_chunk
-from service.replay.compare import DEFAULT_SHOWN, Difference, Tally, compare_chunk
+from service.replay.compare import DEFAULT_SHOWN, Difference, DifferenceDocument, Tally, compare_chunk
 from service.replay.history import FeatureWalk
 from service.replay.recompute import categories_scoring, recompute, with_suppressions
 from service.store.event_log import count_by_type, last_position
@@ -24,6 +24,13 @@ from service.store.snapshot import read_only_snapshot
 from service.store.suppressions import suppressions_of
 
 Progress = Callable[[int], None]
+
+
+# `ReplayReport.to_dict`: what `fraudlog replay --json` prints ("from" is a keyword: the functional form).
+ReplayDocument = TypedDict("ReplayDocument", {
+    "from": int, "to": int, "events": int, "transactions": int, "predictions_checked": int, "identical": int,
+    "different": int, "missing": int, "unexpected": int, "reproduced": bool, "versions": list[int],
+    "seconds": float, "environment": dict[str, Drift], "differences": list[DifferenceDocument]})
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,7 @@ class ReplayReport:
     def reproduced(self) -> bool:
         return self.different == self.missing == self.unexpected == 0
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ReplayDocument:
         return {"from": self.start, "to": self.stop, "events": self.events, "transactions": self.transactions,
                 "predictions_checked": self.checked, "identical": self.identical, "different": self.different,
                 "missing": self.missing, "unexpected": self.unexpected, "reproduced": self.reproduced,

@@ -5,13 +5,34 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from service.replay.recompute import Recomputed
 from service.store.predictions import PredictionRecord as StoredPrediction
 
 IDENTICAL, DIFFERENT, MISSING, UNEXPECTED = "identical", "different", "missing", "unexpected"
 DEFAULT_SHOWN = 10
+
+
+class Change(TypedDict):
+    """One field's (or one feature's) stored and replayed values, which differ."""
+
+    stored: object
+    replayed: object
+
+
+# A disagreeing field's change, by field name; under `features`, each disagreeing feature's, by feature name.
+FieldDifferences = dict[str, Change | dict[str, Change]]
+
+
+class DifferenceDocument(TypedDict):
+    """A `Difference` as `fraudlog replay --json` prints it."""
+
+    kind: str
+    transaction_id: str
+    position: int
+    model_version: int
+    fields: FieldDifferences
 
 
 @dataclass(frozen=True)
@@ -27,9 +48,9 @@ class Difference:
     transaction_id: str
     position: int
     model_version: int
-    fields: dict[str, Any]
+    fields: FieldDifferences
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> DifferenceDocument:
         return {"kind": self.kind, "transaction_id": self.transaction_id, "position": self.position,
                 "model_version": self.model_version, "fields": self.fields}
 
@@ -70,8 +91,8 @@ def same_reasons(stored: StoredPrediction, replayed: Recomputed) -> bool:
     return stored.reasons is None or stored.reasons == replayed.reasons
 
 
-def field_differences(stored: StoredPrediction, replayed: Recomputed) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
+def field_differences(stored: StoredPrediction, replayed: Recomputed) -> FieldDifferences:
+    fields: FieldDifferences = {}
     if stored.champion != replayed.champion:
         fields["champion"] = {"stored": stored.champion, "replayed": replayed.champion}
     for name in ("score", "threshold"):

@@ -51,6 +51,7 @@ from service.domain.events import (
     NewEvent,
 )
 from service.domain.features import TxView
+from service.domain.records import RaisedAlert
 from service.ml.artifact import verify
 from service.models.registry import ModelRegistry
 from service.replay.collect import collected_per_chunk
@@ -237,9 +238,10 @@ def _insert_scores(conn: Connection, scored: Sequence[Recomputed], views: dict[i
                    recorded: dict[int, datetime], alert_window: AlertWindow) -> int:
     """Insert the predictions, the alerts the champions raise and their members; returns the number of alerts."""
     scored_at = datetime.now(UTC)
-    raised = [{"transaction_id": p.transaction_id, "card_id": views[p.position].card_id, "score": p.score,
-               "threshold": p.threshold, "model_version": p.model_version, "position": p.position,
-               "created_at": scored_at, "reasons": p.reasons} for p in scored if p.champion and p.score >= p.threshold]
+    raised: list[RaisedAlert] = [
+        {"transaction_id": p.transaction_id, "card_id": views[p.position].card_id, "score": p.score,
+         "threshold": p.threshold, "model_version": p.model_version, "position": p.position,
+         "created_at": scored_at, "reasons": p.reasons} for p in scored if p.champion and p.score >= p.threshold]
     # The same suppressions as the scorer applied: those started before each transaction in the log copied so far.
     raised, held = held_back(conn, raised, {p.transaction_id: views[p.position].event_time for p in scored})
     insert_predictions(conn, [

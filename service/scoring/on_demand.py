@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from service.domain.assignment import CHALLENGER
 from service.domain.events import PredictIn, canonical_transaction
 from service.domain.features import FeatureValues, TxView, batch_features, history_query
+from service.domain.records import StoredExplanation
 from service.ml.specs import score_one, union_categories
 from service.models.explanations import explanation_for
 from service.models.registry import ModelRegistry
@@ -24,7 +25,7 @@ class OnDemandScore:
     threshold: float
     model_version: int
     features: FeatureValues
-    reasons: dict[str, Any]  # the version's explanation of the score (`service.models.explanations`)
+    reasons: StoredExplanation  # the version's explanation of the score (`service.models.explanations`)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class VersionScore:
     score: float
     threshold: float
     is_alert: bool
-    reasons: dict[str, Any]
+    reasons: StoredExplanation
 
 
 @dataclass(frozen=True)

@@ -25,13 +25,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
 
 from service.domain.alert_window import DEFAULT_ALERT_WINDOW, AlertWindow
 from service.domain.assignment import Assignment, AssignmentTable
 from service.domain.features import FeatureValues, TxView, batch_features, history_query
+from service.domain.records import NewPrediction, RaisedAlert
 from service.domain.suppressions import hold_back
 from service.ml.artifact import ArtifactRejected
 from service.ml.environment import EnvironmentGuard
@@ -43,7 +43,7 @@ from service.store.engine import PinglessConnections
 from service.store.history import fetch_history
 from service.store.refusals import clear_refusal, record_refusal
 from service.store.scoring_batch import BatchRead, read_batch, write_batch
-from service.store.scoring_failures import ATTEMPTS, commit_failures, failure_row
+from service.store.scoring_failures import ATTEMPTS, ScoringFailure, commit_failures, failure_row
 
 log = logging.getLogger("fraudlog.scoring")
 
@@ -178,10 +178,10 @@ class Scorer:
     def _predict(self, recorded_at: dict[int, datetime], todo: Sequence[TxView], assigned: dict[int, Assignment],
                  usable: dict[int, LoadedVersion], features: dict[int, FeatureValues], categories: Sequence[str],
                  done: set[tuple[str, int]],
-                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-        rows: list[dict[str, Any]] = []
-        alerts: list[dict[str, Any]] = []
-        failures: list[dict[str, Any]] = []
+                 ) -> tuple[list[NewPrediction], list[RaisedAlert], list[ScoringFailure]]:
+        rows: list[NewPrediction] = []
+        alerts: list[RaisedAlert] = []
+        failures: list[ScoringFailure] = []
         debug = log.isEnabledFor(logging.DEBUG)  # else the per-prediction timing and its record cost nothing
         for tx in todo:
             assignment = assigned[tx.position]

@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from service.domain.events import EVENT_TRANSACTION
+from service.domain.features import FeatureValues
+from service.domain.records import StoredReason
 from service.store.scoring_failures import champion_failed
 from service.store.tables import decode_json, events, json_text, predictions
 
@@ -100,8 +102,8 @@ class FeedItem:
     event_time: datetime
     recorded_at: datetime
     scored_at: datetime
-    features: dict[str, Any] | None = None
-    reasons: list[dict[str, Any]] | None = None  # stored for alerts only (invariant 21)
+    features: FeatureValues | None = None
+    reasons: list[StoredReason] | None = None  # stored for alerts only (invariant 21)
 
 
 _FEED_COLUMNS = (predictions.c.position, predictions.c.transaction_id, predictions.c.model_version,

@@ -17,19 +17,21 @@ import itertools
 import json
 import uuid
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from service.domain.alert_window import AlertWindow
 from service.domain.events import format_time
+from service.domain.records import RaisedAlert, StoredExplanation
 from service.redaction import redact_urls
 from service.store.backend import backend_for
 from service.store.engine import write_transaction
 from service.store.errors import StoreError, driver_errors
+from service.store.rows import AlertPayloadJSON, CoveredTransaction, MemberRow, OutboxRow
 from service.store.tables import UTCDateTime, alert_members, alerts, decode_json, predictions
 
 # Fixed forever: alert ids are uuid5(namespace, transaction id), so a rebuild or a resend carries the same
@@ -56,7 +58,7 @@ class ClaimedAlert:
     """An alert leased to one relay until `locked_until`; `payload` is the body to deliver."""
 
     alert_id: str
-    payload: dict[str, Any]
+    payload: AlertPayloadJSON
     attempts: int
     locked_until: datetime
 
@@ -76,7 +78,7 @@ class AlertRecord:
     attempts: int
     sent_at: datetime | None
     last_error: str | None
-    payload: dict[str, Any] = field(default_factory=dict)  # what the sink receives: its `reasons` are shown
+    payload: AlertPayloadJSON  # what the sink receives: its `reasons` are shown
     type: str = EVENT_TYPE  # or UPDATE_TYPE: transactions that joined the alert after it was taken
 
 
@@ -145,14 +147,14 @@ def alert_id_for(key: str) -> str:
     return str(uuid.uuid5(ALERT_NAMESPACE, key))
 
 
-def coalesced_rows(alerts_to_add: Sequence[dict[str, Any]], event_times: dict[str, datetime | None],
+def coalesced_rows(alerts_to_add: Sequence[RaisedAlert], event_times: dict[str, datetime | None],
                    window: AlertWindow, *, status: str = PENDING, last_error: str | None = None,
-                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                   ) -> tuple[list[OutboxRow], list[MemberRow]]:
     """The outbox rows (one per alert, however many of its members the batch holds) and member rows (one per
     transaction) for alerting champion predictions, as `window` groups them. Inserted ignoring what exists, the
     first transaction of an alert to commit opens it; the others only add their member row (invariant 22)."""
-    rows: dict[str, dict[str, Any]] = {}
-    members: list[dict[str, Any]] = []
+    rows: dict[str, OutboxRow] = {}
+    members: list[MemberRow] = []
     for alert in sorted(alerts_to_add, key=lambda a: a["position"]):
         event_time = event_times.get(alert["transaction_id"])
         alert_id = alert_id_for(window.alert_key(transaction_id=alert["transaction_id"], card_id=alert["card_id"],
@@ -164,8 +166,8 @@ def coalesced_rows(alerts_to_add: Sequence[dict[str, Any]], event_times: dict[st
     return list(rows.values()), members
 
 
-def member_row(alert_id: str, alert: dict[str, Any], event_time: datetime | None, *,
-               message_id: str | None = None) -> dict[str, Any]:
+def member_row(alert_id: str, alert: RaisedAlert, event_time: datetime | None, *,
+               message_id: str | None = None) -> MemberRow:
     """The `alert_members` row of one alerting transaction."""
     return {"transaction_id": alert["transaction_id"], "alert_id": alert_id, "card_id": alert["card_id"],
             "position": alert["position"], "event_time": event_time, "score": float(alert["score"]),
@@ -175,14 +177,11 @@ def member_row(alert_id: str, alert: dict[str, Any], event_time: datetime | None
 
 def alert_payload(*, transaction_id: str, card_id: str | None, score: float, threshold: float,
                   model_version: int, created_at: datetime, alert_id: str | None = None,
-                  reasons: dict[str, Any] | None = None) -> dict[str, Any]:
+                  reasons: StoredExplanation | None = None) -> AlertPayloadJSON:
     """The JSON the customer-facing sink receives for one alert; a relay adds `transactions`, the transactions
     the message covers, when it first takes the message. `reasons`, the opening prediction's stored
     explanation, adds its top reasons and how they were computed (`service.models.explanations`)."""
-    explained = {} if reasons is None else {
-        "reasons": reasons["reasons"],
-        "explanation": {key: reasons[key] for key in ("method", "units", "base_value", "top_k")}}
-    return {
+    payload: AlertPayloadJSON = {
         "type": EVENT_TYPE,
         "alert_id": alert_id_for(transaction_id) if alert_id is None else alert_id,
         "transaction_id": transaction_id,
@@ -191,8 +190,12 @@ def alert_payload(*, transaction_id: str, card_id: str | None, score: float, thr
         "threshold": float(threshold),
         "model_version": int(model_version),
         "created_at": format_time(created_at),
-        **explained,
     }
+    if reasons is not None:
+        payload["reasons"] = reasons["reasons"]
+        payload["explanation"] = {"method": reasons["method"], "units": reasons["units"],
+                                  "base_value": reasons["base_value"], "top_k": reasons["top_k"]}
+    return payload
 
 
 def insert_alert(conn: Connection, *, transaction_id: str, card_id: str | None, score: float,
@@ -203,12 +206,12 @@ def insert_alert(conn: Connection, *, transaction_id: str, card_id: str | None, 
                                       "created_at": created_at}]))
 
 
-def insert_alerts(conn: Connection, alerts_to_add: Sequence[dict[str, Any]]) -> set[str]:
+def insert_alerts(conn: Connection, alerts_to_add: Sequence[RaisedAlert]) -> set[str]:
     """`insert_alert` for a batch in one statement; returns the transaction ids that got a new alert."""
     return insert_alert_rows(conn, [alert_row(**alert) for alert in alerts_to_add])
 
 
-def insert_alert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+def insert_alert_rows(conn: Connection, rows: Sequence[OutboxRow]) -> set[str]:
     """Insert rows built by `alert_row`, skipping transactions that have an alert; returns the transaction
     ids that got a new one."""
     if not rows:
@@ -218,7 +221,7 @@ def insert_alert_rows(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[s
     return {row["transaction_id"] for row in rows if row["id"] in inserted}
 
 
-def insert_alert_members(conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+def insert_alert_members(conn: Connection, rows: Sequence[MemberRow]) -> set[str]:
     """Insert `alert_members` rows, skipping transactions that joined an alert already; returns the transaction
     ids inserted."""
     if not rows:
@@ -229,7 +232,7 @@ def insert_alert_members(conn: Connection, rows: Sequence[dict[str, Any]]) -> se
 
 def alert_row(*, transaction_id: str, card_id: str | None, score: float, threshold: float, model_version: int,
               position: int, created_at: datetime, status: str = PENDING, last_error: str | None = None,
-              alert_id: str | None = None, reasons: dict[str, Any] | None = None) -> dict[str, Any]:
+              alert_id: str | None = None, reasons: StoredExplanation | None = None) -> OutboxRow:
     """The outbox row of one alert, due at once. `fraudlog rebuild` writes its alerts `sent` with a
     `last_error` that says why (delivery state is not in the log); everything else writes them `pending`."""
     payload = alert_payload(transaction_id=transaction_id, card_id=card_id, score=score, threshold=threshold,
@@ -255,7 +258,7 @@ def claim_pending_alerts(engine: Engine, *, limit: int, visibility_timeout: time
         for row in rows:
             if row.type == EVENT_TYPE:
                 conn.execute(fix_members_statement, {"message_id": row.id})
-        payloads = _with_members(conn, {row.id: dict(row.payload) for row in rows})
+        payloads = _with_members(conn, {row.id: cast(AlertPayloadJSON, dict(row.payload)) for row in rows})
     claimed = [ClaimedAlert(row.id, payloads[row.id], row.attempts, locked_until) for row in rows]
     # RETURNING order is unspecified; oldest first keeps delivery roughly in creation order.
     return sorted(claimed, key=lambda alert: (alert.payload["created_at"], alert.alert_id))
@@ -271,15 +274,16 @@ def _open_updates(conn: Connection, now: datetime) -> None:
         row = alert_row(transaction_id=first.transaction_id, card_id=first.card_id, score=first.score,
                         threshold=first.threshold, model_version=first.model_version, position=first.position,
                         created_at=now, alert_id=update_id)
-        row["payload"].update(type=UPDATE_TYPE, alert_id=alert_id, update_id=update_id)
-        row.update(type=UPDATE_TYPE, aggregateid=alert_id)
+        payload = row["payload"]
+        payload["type"], payload["alert_id"], payload["update_id"] = UPDATE_TYPE, alert_id, update_id
+        row["type"], row["aggregateid"] = UPDATE_TYPE, alert_id
         if backend_for(conn).insert_alert_rows(conn, [row]):
             conn.execute(sa.update(alert_members)
                          .where(alert_members.c.transaction_id.in_([m.transaction_id for m in joined]))
                          .values(message_id=update_id))
 
 
-def _with_members(conn: Connection, payloads: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def _with_members(conn: Connection, payloads: dict[str, AlertPayloadJSON]) -> dict[str, AlertPayloadJSON]:
     """Each message's payload with the transactions it covers, stored back so that `payload` stays exactly what
     the customer receives. Messages of alerts made before coalescing have no members and keep their payload."""
     if not payloads:
@@ -291,14 +295,16 @@ def _with_members(conn: Connection, payloads: dict[str, dict[str, Any]]) -> dict
                   isouter=True)
             .where(alert_members.c.message_id.in_(list(payloads)))
             .order_by(alert_members.c.position))
-    covered: dict[str, list[dict[str, Any]]] = {}
+    covered: dict[str, list[CoveredTransaction]] = {}
     for member in conn.execute(stmt):
         reasons = decode_json(member.reasons) if isinstance(member.reasons, str) else member.reasons
-        covered.setdefault(member.message_id, []).append({
+        transaction: CoveredTransaction = {
             "transaction_id": member.transaction_id, "score": float(member.score),
             "threshold": float(member.threshold), "model_version": int(member.model_version),
-            "event_time": None if member.event_time is None else format_time(member.event_time),
-            **({} if reasons is None else {"reasons": reasons["reasons"]})})
+            "event_time": None if member.event_time is None else format_time(member.event_time)}
+        if reasons is not None:
+            transaction["reasons"] = reasons["reasons"]
+        covered.setdefault(member.message_id, []).append(transaction)
     for message_id, transactions in covered.items():
         payloads[message_id]["transactions"] = transactions
         conn.execute(sa.update(alerts).where(alerts.c.id == message_id).values(payload=payloads[message_id]))
@@ -386,7 +392,7 @@ def list_alerts(engine: Engine, *, status: str | None = None, since: datetime | 
         stmt = stmt.where(sa.or_(alerts.c.created_at < created_at,
                                  sa.and_(alerts.c.created_at == created_at, alerts.c.id < alert_id)))
     with driver_errors(), engine.connect() as conn:
-        items = [AlertRecord(*row) for row in conn.execute(stmt)]
+        items = [AlertRecord(*tuple(row)) for row in conn.execute(stmt)]
     if len(items) <= limit:
         return AlertPage(items, None)
     last = items[limit - 1]
@@ -401,7 +407,7 @@ def alert_for_transaction(engine: Engine, transaction_id: str) -> AlertRecord | 
         alerts.c.id.in_(joined), alerts.c.transaction_id == transaction_id)).limit(1)
     with driver_errors(), engine.connect() as conn:
         row = conn.execute(stmt).first()
-    return None if row is None else AlertRecord(*row)
+    return None if row is None else AlertRecord(*tuple(row))
 
 
 def count_by_status(engine: Engine) -> dict[str, int]:

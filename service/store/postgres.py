@@ -32,7 +32,7 @@ the driver (`_Compiled`); the ones only Postgres runs are named attributes, buil
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple, cast
@@ -46,6 +46,7 @@ from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import EVENT_TRANSACTION
+from service.domain.records import NewPrediction
 from service.store.errors import CommitInDoubt
 from service.store.recorders import (
     EVENT_COLUMNS,
@@ -57,6 +58,7 @@ from service.store.recorders import (
     StillHeld,
 )
 from service.store.roles import ROLE_CHANGES_THROUGH_NEWEST
+from service.store.rows import MemberRow, OutboxRow
 from service.store.statements import known_transactions, suppressions_at, transactions_at
 from service.store.tables import events
 
@@ -181,7 +183,7 @@ def _dumps(value: Any) -> str:
     return _encode(value).decode()
 
 
-def _column_arrays(rows: Sequence[dict[str, Any]], columns: Sequence[str], json_columns: Sequence[str],
+def _column_arrays(rows: Sequence[Mapping[str, object]], columns: Sequence[str], json_columns: Sequence[str],
                    ) -> list[list[Any]]:
     return [[None if value is None else _dumps(value) for value in (r.get(column) for r in rows)]
             if column in json_columns else [r.get(column) for r in rows]
@@ -323,16 +325,16 @@ class PostgresBackend:
 
     # -- predictions and alerts -----------------------------------------------------------------------
 
-    def insert_prediction_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    def insert_prediction_rows(self, conn: Connection, rows: Sequence[NewPrediction]) -> None:
         with _driver(conn).cursor() as cursor:
             cursor.execute(_INSERT_PREDICTION_ARRAYS, _column_arrays(rows, PREDICTION_COLUMNS, PREDICTION_JSON))
 
-    def insert_alert_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    def insert_alert_rows(self, conn: Connection, rows: Sequence[OutboxRow]) -> set[str]:
         with _driver(conn).cursor() as cursor:
             cursor.execute(_INSERT_ALERT_ARRAYS, _column_arrays(rows, ALERT_COLUMNS, ("payload",)))
             return {str(alert_id) for (alert_id,) in cursor.fetchall()}
 
-    def insert_member_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    def insert_member_rows(self, conn: Connection, rows: Sequence[MemberRow]) -> set[str]:
         with _driver(conn).cursor() as cursor:
             cursor.execute(_INSERT_MEMBER_ARRAYS, _column_arrays(rows, MEMBER_COLUMNS, ()))
             return {str(transaction_id) for (transaction_id,) in cursor.fetchall()}
@@ -355,8 +357,8 @@ class PostgresBackend:
             suppressions = driver.execute(_SUPPRESSIONS_AT.sql, _SUPPRESSIONS_AT.bound(positions=wanted))
         return ScoringRows(transactions.fetchall(), role_changes.fetchall(), scored.fetchall(), suppressions.fetchall())
 
-    def write_scoring_batch(self, conn: Connection, prediction_rows: Sequence[dict[str, Any]],
-                            alert_rows: Sequence[dict[str, Any]], member_rows: Sequence[dict[str, Any]] = (),
+    def write_scoring_batch(self, conn: Connection, prediction_rows: Sequence[NewPrediction],
+                            alert_rows: Sequence[OutboxRow], member_rows: Sequence[MemberRow] = (),
                             ) -> set[str]:
         # BEGIN, the inserts and COMMIT in one pipeline. A failed insert makes the server skip the rest of the
         # pipeline, COMMIT included, and the transaction is rolled back: nothing of the batch is stored.

@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import EVENT_TRANSACTION
-from service.domain.records import PredictionRow
+from service.domain.features import FeatureValues
+from service.domain.records import NewPrediction, PredictionRow, StoredExplanation
 from service.store.backend import backend_for
 from service.store.scoring_failures import champion_failed
 from service.store.tables import decode_json, events, json_text, predictions
@@ -36,11 +37,11 @@ class PredictionRecord:
     score: float
     threshold: float
     features: dict[str, float | str]
-    reasons: dict[str, Any] | None = None  # an alert's explanation (`service.models.explanations`)
+    reasons: StoredExplanation | None = None  # an alert's explanation (`service.models.explanations`)
     suppressed_by: str | None = None  # the suppression that held back its alert (invariant 27)
 
 
-def insert_predictions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+def insert_predictions(conn: Connection, rows: Sequence[NewPrediction]) -> None:
     """Insert, ignoring rows that exist: a redelivered batch writes nothing new (invariant 5).
 
     Each row has the columns of `predictions`; the caller's transaction holds them with their alerts.
@@ -74,11 +75,11 @@ def stored_predictions(conn: Connection, after: int, through: int, *, champions_
             for tx, v, p, c, s, t, f, r, by in conn.execute(stmt).all()]  # fetchall: far cheaper than row by row
 
 
-def _features(text: str) -> dict[str, Any]:
+def _features(text: str) -> FeatureValues:
     return features_as_stored(decode_json(text))
 
 
-def features_as_stored(features: dict[str, Any]) -> dict[str, Any]:
+def features_as_stored(features: FeatureValues) -> FeatureValues:
     """Stored features with every number the float it was when written, on either backend.
 
     Postgres' JSONB keeps a number as an exact decimal and writes it back without an exponent, so 1e23 comes
@@ -96,7 +97,7 @@ def features_as_stored(features: dict[str, Any]) -> dict[str, Any]:
 _REASON_FLOATS = ("value", "contribution", "card_reference", "population_reference")
 
 
-def reasons_as_stored(reasons: dict[str, Any] | None) -> dict[str, Any] | None:
+def reasons_as_stored(reasons: StoredExplanation | None) -> StoredExplanation | None:
     """Stored reasons with every float the float it was when written, on either backend: JSONB hands 1e23
     back as an integer, as `features_as_stored` explains. A JSON `null` (a row written without reasons through
     the JSON type rather than as SQL NULL) is no reasons."""
@@ -106,11 +107,11 @@ def reasons_as_stored(reasons: dict[str, Any] | None) -> dict[str, Any] | None:
     def as_float(value: Any) -> Any:
         return float(value) if type(value) is int else value
 
-    restored = {**reasons, "reasons": [{**reason, **{k: as_float(reason[k]) for k in _REASON_FLOATS if k in reason}}
+    restored = {**reasons, "reasons": [{**reason, **{k: as_float(v) for k, v in reason.items() if k in _REASON_FLOATS}}
                                        for reason in reasons.get("reasons", [])]}
     if "base_value" in reasons:
         restored["base_value"] = as_float(reasons["base_value"])
-    return restored
+    return cast(StoredExplanation, restored)
 
 
 def unscored_positions(engine: Engine, *, after: int, first_scorable: int, recorded_before: datetime,

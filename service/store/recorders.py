@@ -20,6 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
+from service.domain.records import NewPrediction
+from service.store.rows import MemberRow, OutboxRow
+
 # The columns of a log row as `insert_event_rows` takes them (the position is given apart).
 EVENT_COLUMNS = ("event_type", "transaction_id", "card_id", "event_time", "recorded_at", "digest", "payload")
 PREDICTION_COLUMNS = ("transaction_id", "model_version", "position", "champion", "score", "threshold", "features",
@@ -117,14 +120,14 @@ class LogRecorder(Protocol):
 class ProjectionWriter(Protocol):
     """Bulk inserts of the rows scoring derives from the log, each ignoring the keys that exist."""
 
-    def insert_prediction_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    def insert_prediction_rows(self, conn: Connection, rows: Sequence[NewPrediction]) -> None:
         """Insert prediction rows, skipping any (transaction, version) already stored (invariant 5)."""
 
-    def insert_alert_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    def insert_alert_rows(self, conn: Connection, rows: Sequence[OutboxRow]) -> set[str]:
         """Insert outbox rows, skipping transactions that have an alert (invariant 6) and alert ids that exist
         (invariant 22); the ids inserted."""
 
-    def insert_member_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    def insert_member_rows(self, conn: Connection, rows: Sequence[MemberRow]) -> set[str]:
         """Insert `alert_members` rows, skipping transactions that joined an alert already; the transaction ids
         inserted."""
 
@@ -136,8 +139,8 @@ class ScoringRecorder(Protocol):
         """The batch's transactions, the role changes after `roles_after` and its stored predictions;
         leaves `conn` with no transaction open and set up for `write_scoring_batch`."""
 
-    def write_scoring_batch(self, conn: Connection, prediction_rows: Sequence[dict[str, Any]],
-                            alert_rows: Sequence[dict[str, Any]], member_rows: Sequence[dict[str, Any]] = (),
+    def write_scoring_batch(self, conn: Connection, prediction_rows: Sequence[NewPrediction],
+                            alert_rows: Sequence[OutboxRow], member_rows: Sequence[MemberRow] = (),
                             ) -> set[str]:
         """Insert predictions, alerts and alert members in one transaction (with any reads made since the batch's
         read), and commit; the ids of the alerts inserted, or, given members, the transaction ids of the members

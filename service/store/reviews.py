@@ -70,12 +70,12 @@ def awaiting_review(engine: Engine, *, order: ReviewOrder = "newest", limit: int
             else (alerts.c.score.desc(), alerts.c.created_at.desc(), alerts.c.id.desc()))
     stmt = sa.select(*_VIEW_COLUMNS).where(alerts.c.type == EVENT_TYPE, ~labelled).order_by(*keys).limit(limit)
     with driver_errors(), engine.connect() as conn:
-        return [AlertRecord(*row) for row in conn.execute(stmt)]
+        return [AlertRecord(*tuple(row)) for row in conn.execute(stmt)]
 
 
 def alert_by_id(conn: Connection, alert_id: str) -> AlertRecord | None:
     row = conn.execute(sa.select(*_VIEW_COLUMNS).where(alerts.c.id == alert_id, alerts.c.type == EVENT_TYPE)).first()
-    return None if row is None else AlertRecord(*row)
+    return None if row is None else AlertRecord(*tuple(row))
 
 
 def reviewed_transaction(conn: Connection, transaction_id: str) -> ReviewedTransaction | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 import msgspec
 from sqlalchemy.engine import Connection
@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from service.domain.alert_window import DEFAULT_ALERT_WINDOW, AlertWindow
 from service.domain.assignment import RoleChange
 from service.domain.features import StoredTransaction, TxView
+from service.domain.records import NewPrediction, RaisedAlert
 from service.domain.suppressions import Suppression
 from service.store import outbox
 from service.store.backend import backend_for
@@ -54,13 +55,13 @@ def read_batch(conn: Connection, positions: Sequence[int], *, roles_after: int) 
                      suppressions_from_rows(rows.suppressions))
 
 
-def write_batch(conn: Connection, prediction_rows: Sequence[dict[str, Any]], alerts: Sequence[dict[str, Any]],
+def write_batch(conn: Connection, prediction_rows: Sequence[NewPrediction], alerts: Sequence[RaisedAlert],
                 alert_window: AlertWindow = DEFAULT_ALERT_WINDOW) -> set[str]:
     """Insert the predictions (`predictions.insert_predictions`), the alerts and their members
     (`outbox.coalesced_rows`: one alert per card per `alert_window`), each ignoring what exists (invariants 5, 6
     and 19), in one transaction with whatever was read since `read_batch`, and commit it. Returns the
     transaction ids that joined an alert (a new one or an open one)."""
-    event_times = {row["transaction_id"]: row["event_time"] for row in prediction_rows}
+    event_times: dict[str, datetime | None] = {row["transaction_id"]: row["event_time"] for row in prediction_rows}
     rows, members = outbox.coalesced_rows(alerts, event_times, alert_window)
     with driver_errors():
         return backend_for(conn).write_scoring_batch(conn, prediction_rows, rows, members)

@@ -11,7 +11,7 @@ recomputes it from the log, as it does predictions.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +32,8 @@ MAX_ERROR = 500
 
 @dataclass(frozen=True, slots=True)
 class ScoringFailure:
+    """A row of `scoring_failures`: a (transaction, version) whose score raised on every attempt."""
+
     transaction_id: str
     model_version: int
     position: int
@@ -42,19 +44,18 @@ class ScoringFailure:
 
 
 def failure_row(*, transaction_id: str, model_version: int, position: int, champion: bool, error: BaseException,
-                attempts: int, failed_at: datetime) -> dict[str, Any]:
-    return {"transaction_id": transaction_id, "model_version": model_version, "position": position,
-            "champion": champion, "error": f"{type(error).__name__}: {error}"[:MAX_ERROR], "attempts": attempts,
-            "failed_at": failed_at}
+                attempts: int, failed_at: datetime) -> ScoringFailure:
+    return ScoringFailure(transaction_id, model_version, position, champion,
+                          f"{type(error).__name__}: {error}"[:MAX_ERROR], attempts, failed_at)
 
 
-def insert_failures(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+def insert_failures(conn: Connection, rows: Sequence[ScoringFailure]) -> None:
     """Insert failure rows, ignoring those already recorded (a redelivered batch records nothing twice)."""
     if rows:
-        conn.execute(backend_for(conn).insert(scoring_failures).on_conflict_do_nothing(), list(rows))
+        conn.execute(backend_for(conn).insert(scoring_failures).on_conflict_do_nothing(), [asdict(r) for r in rows])
 
 
-def commit_failures(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+def commit_failures(conn: Connection, rows: Sequence[ScoringFailure]) -> None:
     """Insert and commit failure rows on a scoring batch's connection, before `scoring_batch.write_batch`.
 
     On the batch's own connection: on SQLite it may already hold the write lock (its history read began the write

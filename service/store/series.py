@@ -8,8 +8,8 @@ creation), so every API process and every reload answers alike.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -29,7 +29,21 @@ _alerts_before = sa.select(sa.func.count()).select_from(alerts).where(alerts.c.t
                                                                       alerts.c.created_at < _since)
 
 
-def activity_series(engine: Engine, *, since: datetime, until: datetime, step: timedelta) -> list[dict[str, Any]]:
+class SeriesPoint(msgspec.Struct, kw_only=True):
+    """One bucket, stamped with its end (Unix seconds): rates per second, latency seconds (null: no prediction
+    in the bucket), alerts made up to its end."""
+
+    t: float
+    ingested_per_second: float
+    scored_per_second: float
+    event_to_prediction_p50: float | None
+    event_to_prediction_p99: float | None
+    recorded_to_prediction_p50: float | None
+    recorded_to_prediction_p99: float | None
+    alerts: int
+
+
+def activity_series(engine: Engine, *, since: datetime, until: datetime, step: timedelta) -> list[SeriesPoint]:
     """One point per `step` in [since, until): transactions recorded and scored per second, the champion's
     latency percentiles (event and recording to prediction) of the predictions made in it, and the alerts made
     so far (cumulative). A bucket with no prediction has null latencies."""
@@ -57,12 +71,13 @@ def activity_series(engine: Engine, *, since: datetime, until: datetime, step: t
                 alerts_made[i] += 1
         total = int(conn.execute(_alerts_before, {"since": since}).scalar_one())
     seconds = step.total_seconds()
-    points = []
+    points: list[SeriesPoint] = []
     for i in range(buckets):
         total += alerts_made[i]
         event, platform = percentiles(event_latency[i], (50, 99)), percentiles(platform_latency[i], (50, 99))
-        points.append({"t": (since + (i + 1) * step).timestamp(), "ingested_per_second": ingested[i] / seconds,
-                       "scored_per_second": scored[i] / seconds, "event_to_prediction_p50": event["p50"],
-                       "event_to_prediction_p99": event["p99"], "recorded_to_prediction_p50": platform["p50"],
-                       "recorded_to_prediction_p99": platform["p99"], "alerts": total})
+        points.append(SeriesPoint(
+            t=(since + (i + 1) * step).timestamp(), ingested_per_second=ingested[i] / seconds,
+            scored_per_second=scored[i] / seconds, event_to_prediction_p50=event["p50"],
+            event_to_prediction_p99=event["p99"], recorded_to_prediction_p50=platform["p50"],
+            recorded_to_prediction_p99=platform["p99"], alerts=total))
     return points

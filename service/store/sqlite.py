@@ -42,6 +42,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from service.config import sqlite_path
 from service.domain.events import EVENT_TRANSACTION
+from service.domain.records import NewPrediction
 from service.store.recorders import (
     EVENT_COLUMNS,
     PREDICTION_COLUMNS,
@@ -52,6 +53,7 @@ from service.store.recorders import (
     StillHeld,
 )
 from service.store.roles import ROLE_CHANGES_THROUGH_NEWEST
+from service.store.rows import MemberRow, OutboxRow
 from service.store.statements import known_transactions, suppressions_at, transactions_at
 from service.store.tables import alert_members, alerts, events, predictions
 
@@ -168,16 +170,16 @@ class SQLiteBackend:
 
     # -- predictions and alerts -----------------------------------------------------------------------
 
-    def insert_prediction_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    def insert_prediction_rows(self, conn: Connection, rows: Sequence[NewPrediction]) -> None:
         cursor = _driver_cursor(conn)
         cursor.executemany(_INSERT_PREDICTIONS,
                            [tuple(_sqlite_value(c, r.get(c)) for c in PREDICTION_COLUMNS) for r in rows])
         cursor.close()
 
-    def insert_alert_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    def insert_alert_rows(self, conn: Connection, rows: Sequence[OutboxRow]) -> set[str]:
         return set(conn.execute(_INSERT_ALERTS, list(rows)).scalars()) if rows else set()
 
-    def insert_member_rows(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> set[str]:
+    def insert_member_rows(self, conn: Connection, rows: Sequence[MemberRow]) -> set[str]:
         return set(conn.execute(_INSERT_MEMBERS, list(rows)).scalars()) if rows else set()
 
     # -- a scoring batch ------------------------------------------------------------------------------
@@ -197,8 +199,8 @@ class SQLiteBackend:
         conn.execution_options(fraudlog_write=True)
         return rows
 
-    def write_scoring_batch(self, conn: Connection, prediction_rows: Sequence[dict[str, Any]],
-                            alert_rows: Sequence[dict[str, Any]], member_rows: Sequence[dict[str, Any]] = (),
+    def write_scoring_batch(self, conn: Connection, prediction_rows: Sequence[NewPrediction],
+                            alert_rows: Sequence[OutboxRow], member_rows: Sequence[MemberRow] = (),
                             ) -> set[str]:
         if not conn.in_transaction():
             conn.begin()  # BEGIN IMMEDIATE, before the driver's inserts, which SQLAlchemy does not see

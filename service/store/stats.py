@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -24,6 +24,49 @@ from service.store.tables import alerts, events, labels, model_versions, predict
 LATENCY_SAMPLE = 10_000
 OLDEST_SEARCH_WINDOW = 200_000
 THROUGHPUT_WINDOW = timedelta(seconds=60)
+
+
+class BacklogFigures(TypedDict):
+    """Transactions a champion should score and has not yet (`service.views.stats.Backlog` documents it)."""
+
+    count: int
+    oldest_age_seconds: float | None
+    unassigned: int
+    failed: int
+
+
+class VersionQuality(TypedDict):
+    """One version's predictions, alert rate at its threshold and ROC AUC on the labels arrived so far."""
+
+    predictions: int
+    alert_rate: float | None
+    labels: int
+    frauds: int
+    roc_auc: float | None
+
+
+class StatsFigures(TypedDict):
+    """What `collect_stats` reads: `GET /v1/stats` (`service.views.stats.Stats`), plus what `/metrics` adds."""
+
+    events: int
+    labels: int
+    scored: int
+    backlog: BacklogFigures
+    latency_seconds: dict[str, dict[str, float | None]]  # kind -> percentile -> seconds
+    throughput_per_second: dict[str, float]
+    alerts: dict[str, int]  # by status
+    alert_coverage: dict[str, int]
+    alerts_oldest_pending_age_seconds: float
+    models: dict[int, VersionQuality]
+    generated_at: str
+
+
+class Histogram(TypedDict):
+    """A latency histogram: cumulative counts per upper bound (seconds), the count and the sum."""
+
+    count: int
+    sum: float
+    buckets: list[tuple[float, int]]
 
 
 def percentiles(values: list[float], points: tuple[float, ...] = (50, 95, 99)) -> dict[str, float | None]:
@@ -41,7 +84,7 @@ def row_counts(conn: Connection) -> dict[str, int]:
             for table in (events, model_versions, predictions, labels, alerts)}
 
 
-def collect_stats(engine: Engine, now: datetime | None = None) -> dict[str, Any]:
+def collect_stats(engine: Engine, now: datetime | None = None) -> StatsFigures:
     now = now or datetime.now(UTC)
     with engine.connect() as conn:
         counts = _counts(conn)
@@ -85,7 +128,7 @@ def _counts(conn: Connection) -> dict[str, int]:
             "scored": int(scored or 0)}
 
 
-def _backlog(conn: Connection, counts: dict[str, int], now: datetime) -> dict[str, Any]:
+def _backlog(conn: Connection, counts: dict[str, int], now: datetime) -> BacklogFigures:
     first = conn.execute(sa.select(sa.func.min(events.c.position)).where(
         events.c.event_type == EVENT_PROMOTION)).scalar()
     if first is None:
@@ -132,7 +175,7 @@ def _throughput(conn: Connection, now: datetime) -> dict[str, float]:
     return {"ingest": ingested / window, "scoring": scored / window}
 
 
-def model_quality(conn: Connection) -> dict[int, dict[str, Any]]:
+def model_quality(conn: Connection) -> dict[int, VersionQuality]:
     """Per version: predictions, alert rate at its threshold, and ROC AUC on the labels that have arrived."""
     totals = conn.execute(sa.select(predictions.c.model_version, sa.func.count(), _alerted())
                           .group_by(predictions.c.model_version)).all()
@@ -152,6 +195,7 @@ def model_quality(conn: Connection) -> dict[int, dict[str, Any]]:
     }
 
 
+# Its figures are a `VersionQuality`; `fraudlog demo` takes them as a plain dict until it is typed alike.
 def served_quality(conn: Connection) -> dict[str, Any]:
     """What the customers got: the champions' predictions pooled across versions, their alert rate, and ROC
     AUC on the labels that have arrived."""
@@ -175,7 +219,7 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 
 def latency_histograms(engine: Engine, after: datetime, through: datetime,
-                       buckets: tuple[float, ...] = LATENCY_BUCKETS) -> dict[str, dict[str, Any]]:
+                       buckets: tuple[float, ...] = LATENCY_BUCKETS) -> dict[str, Histogram]:
     """Histograms of the latencies of the champion predictions scored in (after, through], counted by the
     database (a range scan of `ix_predictions_scored_at`, so the cost follows the predictions in the range).
 
@@ -192,7 +236,7 @@ def latency_histograms(engine: Engine, after: datetime, through: datetime,
              .group_by(*indexes))
     with engine.connect() as conn:
         groups = conn.execute(query).all()
-    result = {}
+    result: dict[str, Histogram] = {}
     for k, kind in enumerate(kinds):
         per_bucket = [0] * (len(buckets) + 1)
         total = 0.0

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -18,6 +17,7 @@ from service.domain.events import (
     parse_time,
     to_row,
 )
+from service.domain.records import RaisedAlert
 from service.domain.suppressions import Suppression, hold_back, with_ends
 from service.store.errors import driver_errors
 from service.store.event_log import EventLog
@@ -70,8 +70,8 @@ def end_suppression(engine: Engine, ended: SuppressionEnded, now: datetime | Non
     return EventLog(engine).append_unique(to_row(ended, now or datetime.now(UTC)))
 
 
-def held_back(conn: Connection, alerts: list[dict[str, Any]], event_times: Mapping[str, datetime],
-              ) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def held_back(conn: Connection, alerts: list[RaisedAlert], event_times: Mapping[str, datetime],
+              ) -> tuple[list[RaisedAlert], dict[str, str]]:
     """`hold_back` with the suppressions of the alerts' cards read from the log (rebuild's way; the scorer reads
     them with its batch)."""
     cards = {alert["card_id"] for alert in alerts if alert["card_id"] is not None}

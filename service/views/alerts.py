@@ -9,6 +9,7 @@ import msgspec
 from service.domain.events import format_time
 from service.domain.records import Reason
 from service.store.outbox import UPDATE_TYPE, AlertPage, AlertRecord
+from service.store.rows import AlertPayloadJSON
 from service.views.statuses import AlertStatus
 
 
@@ -52,20 +53,15 @@ def alert_item(alert: AlertRecord) -> AlertItem:
         transactions=_covered(alert.payload))
 
 
-def _covered(payload: dict[str, Any]) -> int | None:
+def _covered(payload: AlertPayloadJSON) -> int | None:
     covered = payload.get("transactions")
     return len(covered) if isinstance(covered, list) else None
 
 
-def _reasons(payload: dict[str, Any]) -> list[Reason] | None:
+def _reasons(payload: AlertPayloadJSON) -> list[Reason] | None:
     reasons = payload.get("reasons")
     return None if reasons is None else msgspec.convert(reasons, list[Reason])
 
 
 def alerts_page(page: AlertPage) -> AlertsPage:
     return AlertsPage(items=[alert_item(a) for a in page.items], next_cursor=page.next_cursor)
-
-
-def alert_json(alert: AlertRecord) -> dict[str, Any]:
-    """`alert_item` as a JSON-ready document: what `fraudlog alerts --json` prints."""
-    return cast(dict[str, Any], msgspec.to_builtins(alert_item(alert)))

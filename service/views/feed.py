@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from service.domain.events import format_time
-from service.domain.records import Reason
+from service.domain.records import Reason, StoredReason
 from service.feed.cursor import Cursor
 from service.store.feed import FeedItem
 
@@ -55,5 +55,5 @@ def prediction_items(items: list[FeedItem], *, explain: bool = False) -> list[Pr
     return shown
 
 
-def _reasons(stored: list[dict[str, object]] | None) -> list[Reason] | None:
+def _reasons(stored: list[StoredReason] | None) -> list[Reason] | None:
     return None if stored is None else msgspec.convert(stored, list[Reason])

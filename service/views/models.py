@@ -14,7 +14,7 @@ import msgspec
 
 from service.domain.assignment import CHALLENGER, AssignmentTable
 from service.domain.events import format_time
-from service.domain.records import Decision, Evidence, TrainingCode, TrainingDataLineage, VersionRecord
+from service.domain.records import Decision, Evidence, TrainingCode, TrainingDataLineage, Trigger, VersionRecord
 from service.ml.artifact import ArtifactRejected
 from service.ml.explain import explanation_method
 from service.models.registry import ModelRegistry
@@ -64,7 +64,7 @@ class ModelSummary(msgspec.Struct, kw_only=True):
     live_metrics: LiveMetrics
     target_alert_rate: float | None = None
     last_decision: DecisionView | None = None
-    trigger: dict[str, Any] | None = None  # why it was trained (service.lifecycle.triggers)
+    trigger: Trigger | None = None  # why it was trained (service.lifecycle.triggers)
     traits: str = ""  # what tells it from the other versions: family, features, categories, trigger
 
 
@@ -92,7 +92,7 @@ class ModelDetail(msgspec.Struct, kw_only=True):
     metrics: dict[str, Any]
     watermark: int
     decisions: list[DecisionView] = msgspec.field(default_factory=list)
-    trigger: dict[str, Any] | None = None  # why it was trained (service.lifecycle.triggers)
+    trigger: Trigger | None = None  # why it was trained (service.lifecycle.triggers)
     explanation: ExplanationView | None = None  # null: the artifact is refused, nothing it scores is explained
 
 
@@ -204,7 +204,7 @@ def describe_decision(decision: Decision | DecisionView | None) -> str:
     return text
 
 
-def trigger_of(record: VersionRecord) -> dict[str, Any] | None:
+def trigger_of(record: VersionRecord) -> Trigger | None:
     """The recorded trigger; a version from before triggers were recorded reads as `first` when it has no
     parent, and as unknown (None) otherwise."""
     if record.trigger is not None:

@@ -152,11 +152,6 @@ def quality_bucket(figures: BucketQuality, target_alert_rate: float | None) -> Q
         null_because=dict(figures.null_because))
 
 
-def quality_document(registry: ModelRegistry, version: int, **options: Any) -> dict[str, Any]:
-    """`quality_report` as a JSON-ready document: what `fraudlog models quality --json` prints."""
-    return cast(dict[str, Any], msgspec.to_builtins(quality_report(registry, version, **options)))
-
-
 def _status(registry: ModelRegistry, version: int) -> ModelStatus:
     # A version no promotion event has named yet is a challenger, as `GET /v1/models` says.
     return cast(ModelStatus, registry.assignments().status_of(version) or CHALLENGER)

@@ -9,26 +9,12 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 from sqlalchemy.engine import Engine
 
-from service.store.series import activity_series
+from service.store.series import SeriesPoint, activity_series
 
 MAX_POINTS = 2_000  # a range of a day at a step of one minute is 1,440
 MAX_RANGE = timedelta(days=7)
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-class SeriesPoint(msgspec.Struct, kw_only=True):
-    """One bucket, stamped with its end (Unix seconds): rates per second, latency seconds (null: no prediction
-    in the bucket), alerts made up to its end."""
-
-    t: float
-    ingested_per_second: float
-    scored_per_second: float
-    event_to_prediction_p50: float | None
-    event_to_prediction_p99: float | None
-    recorded_to_prediction_p50: float | None
-    recorded_to_prediction_p99: float | None
-    alerts: int
 
 
 class StatsSeries(msgspec.Struct, kw_only=True):
@@ -57,4 +43,4 @@ def stats_series(engine: Engine, *, span: timedelta, step: timedelta, now: datet
     until = datetime.now(UTC) if now is None else now
     points = activity_series(engine, since=until - span, until=until, step=step)
     return StatsSeries(range_seconds=span.total_seconds(), step_seconds=step.total_seconds(),
-                       points=[SeriesPoint(**point) for point in points])
+                       points=points)

@@ -13,7 +13,7 @@ from service.api.schemas import Health, IngestReceipt, OnDemandPrediction, Readi
 from service.domain.events import Receipt
 from service.domain.records import Explanation, LineageSummary, Reason, TrainingCode, TrainingDataLineage, TrainingRange
 from service.store.outbox import AlertPage, AlertRecord
-from service.views.alerts import alert_json, alerts_page
+from service.views.alerts import alert_item, alerts_page
 from service.views.models import Artifact, LiveMetrics, ModelDetail, ModelSummary
 from service.views.stats import stats_view
 from service.views.transaction import LabelView, PredictionView, TransactionAlert, TransactionRecord, TransactionView
@@ -29,7 +29,7 @@ def alert_record(**overrides: Any) -> AlertRecord:
     fields: dict[str, Any] = {
         "alert_id": "a-1", "transaction_id": "tx-1", "card_id": None, "score": 0.9, "threshold": 0.5,
         "model_version": 3, "created_at": CREATED, "status": "pending", "attempts": 0, "sent_at": None,
-        "last_error": None}
+        "last_error": None, "payload": {}}
     return AlertRecord(**{**fields, **overrides})
 
 
@@ -52,7 +52,7 @@ def test_an_alert_page_keeps_every_field_and_its_nulls() -> None:
 
 def test_the_cli_prints_the_same_alert_document_as_the_api() -> None:
     record = alert_record()
-    assert alert_json(record) == as_json(alerts_page(AlertPage([record], "c")).items[0])
+    assert msgspec.to_builtins(alert_item(record)) == as_json(alerts_page(AlertPage([record], "c")).items[0])
 
 
 def test_a_transaction_view_without_audit_has_no_audit_keys() -> None:
