@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import httpx
 import msgspec
@@ -32,7 +32,7 @@ from service.views.suppressions import SuppressionList, SuppressionView
 from service.views.transaction import TransactionView
 
 __all__ = ["AlertItem", "AlertsPage", "ClientError", "Decision", "DecisionView", "Evidence", "FraudlogClient",
-           "IngestReceipt", "Lineage", "LineageSummary", "LiveMetrics", "ModelDetail", "ModelSummary",
+           "IngestReceipt", "Labeller", "Lineage", "LineageSummary", "LiveMetrics", "ModelDetail", "ModelSummary",
            "OnDemandPrediction", "PredictionItem", "PredictionsPage", "Stats", "StreamReport", "SuppressionView",
            "TrainingCode",
            "TrainingDataLineage", "TransactionView", "VersionPrediction", "stream"]
@@ -174,6 +174,14 @@ class FraudlogClient:
         """A page of the alerts outbox: status=, since=, card_id=, limit=, cursor=."""
         return self._decoded(AlertsPage, "GET", "/v1/alerts", params=_query(params))
 
+    def answer(self, alert_id: str, outcome: Literal["confirmed_fraud", "not_fraud"],
+               answered_by: Literal["customer", "analyst"], note: str | None = None) -> IngestReceipt:
+        """Answer an alert (a customer's only once it is `sent`): the label of its transaction; a retry is a
+        duplicate."""
+        body = {"outcome": outcome, "answered_by": answered_by, **({"note": note} if note is not None else {})}
+        [receipt] = self.post(f"/v1/alerts/{alert_id}/outcome", body)
+        return receipt
+
     def suppress(self, card_id: str, until: datetime, reason: str) -> SuppressionView:
         """Hold back the card's customer alerts until `until` (event time); the same call again is a duplicate."""
         return self._decoded(SuppressionView, "POST", f"/v1/cards/{card_id}/suppressions",
@@ -268,11 +276,21 @@ def _query(filters: dict[str, Any]) -> dict[str, Any]:
     return {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in filters.items() if v is not None}
 
 
+class Labeller(Protocol):
+    """Who posts the labels while `stream` sends, in its own way (the demo's card business: `fraudlog demo`)."""
+
+    def __call__(self, batch: Sequence[Row], sent: int) -> int:
+        """`batch` was just posted, `sent` rows so far: post what is due now; how many labels and answers it posted."""
+        ...
+
+
 def stream(client: FraudlogClient, rows: Iterable[Row], *, batch_size: int = 500, rate: float | None = None,
            label_delay_seconds: float | None = None, label_delay_events: int | None = None,
-           restamp: bool = False, progress: Callable[[int], None] | None = None) -> StreamReport:
+           restamp: bool = False, progress: Callable[[int], None] | None = None,
+           labeller: Labeller | None = None) -> StreamReport:
     """Post `rows` in batches (at most `rate` per second when given); post each label once it is due:
     `label_delay_events` transactions later, or `label_delay_seconds` later; all remaining at the end.
+    A `labeller` instead decides and posts the labels itself after each batch, and what is left at the end.
 
     With `restamp`, each transaction's event_time becomes the moment it is sent, for replaying a file
     whose own times are arbitrary, so event-to-prediction latency means what it says."""
@@ -284,12 +302,18 @@ def stream(client: FraudlogClient, rows: Iterable[Row], *, batch_size: int = 500
         batch.append(row)
         if len(batch) >= batch_size:
             _send(client, batch, report, pending, started, progress, restamp)
-            batch = []
             _pace(report.sent, rate, started)
-            _post_due_labels(client, pending, report, label_delay_seconds, label_delay_events, started)
+            if labeller is None:
+                _post_due_labels(client, pending, report, label_delay_seconds, label_delay_events, started)
+            else:
+                report.labels += labeller(batch, report.sent)
+            batch = []
     if batch:
         _send(client, batch, report, pending, started, progress, restamp)
-    _post_due_labels(client, pending, report, 0.0, None, started, everything=True)
+        if labeller is not None:
+            report.labels += labeller(batch, report.sent)
+    if labeller is None:
+        _post_due_labels(client, pending, report, 0.0, None, started, everything=True)
     report.seconds = time.monotonic() - started
     return report
 
