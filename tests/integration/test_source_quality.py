@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -21,6 +22,8 @@ from service.domain.label_sources import LabelSource
 from service.ml.quality import AsOf
 from service.ml.source_quality import by_source
 from service.models.registry import ModelRegistry
+from service.replay.rebuild import rebuild
+from service.store.engine import create_engine
 from service.store.event_log import EventLog
 from service.store.predictions import insert_predictions
 from service.store.quality import scored_label_events
@@ -30,6 +33,7 @@ from tests.support.api import api_client
 from tests.support.data import label_event
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
+from tests.support.workload import build_workload
 
 T = datetime(2026, 12, 1, tzinfo=UTC)
 THRESHOLD = 0.9
@@ -125,6 +129,31 @@ def test_a_customer_answer_is_effective_until_a_chargeback_outranks_it(engine: E
     for log, (effective, overruled) in ((rows, (1, 1)), (before, (2, 0))):
         customer = next(s for s in by_source(log, as_of)[1] if s.source == "customer")
         assert (customer.labels, customer.effective, customer.overruled) == (2, effective, overruled)
+
+
+@pytest.mark.slow
+def test_the_figures_are_a_function_of_the_log_the_same_after_a_rebuild(engine: Engine, tmp_path: Path) -> None:
+    workload = build_workload(engine)  # scored by real versions, with `api` labels and corrections
+    streamed = [(body["transaction_id"], is_fraud) for body, is_fraud in workload.rows]
+    log = EventLog(engine)
+    labelled_by: list[tuple[LabelSource, list[tuple[str, bool]]]] = [
+        ("customer", [(tx, False) for tx, _ in streamed[:400]]),  # "it was me" on each
+        ("chargeback", [(tx, y) for tx, y in streamed[:400] if y]),
+        ("import", streamed[1_100:])]
+    for source, labelled in labelled_by:
+        log.append_labels([[label_event(tx, y, T, source) for tx, y in labelled]], T)
+    target_url = f"sqlite:///{tmp_path / 'rebuilt.db'}"
+    rebuild(engine, target_url, SECRET)
+    target = create_engine(target_url)
+    try:
+        reports = [(source_quality_report(ModelRegistry(engine, SECRET), record.version),
+                    source_quality_report(ModelRegistry(target, SECRET), record.version))
+                   for record in ModelRegistry(engine, SECRET).list()]
+    finally:
+        target.dispose()
+    assert all(original == rebuilt for original, rebuilt in reports)
+    overruled = {s.source for original, _ in reports for s in original.sources if s.overruled}
+    assert {"customer", "api"} <= overruled  # chargebacks overrule customers, customers the api labels
 
 
 def test_the_endpoint_answers_the_report_documented_and_404_for_an_unknown_version(database_url: str) -> None:
