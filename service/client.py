@@ -32,7 +32,7 @@ from service.views.suppressions import SuppressionList, SuppressionView
 from service.views.transaction import TransactionView
 
 __all__ = ["AlertItem", "AlertsPage", "ClientError", "Decision", "DecisionView", "Evidence", "FraudlogClient",
-           "IngestReceipt", "Labeller", "Lineage", "LineageSummary", "LiveMetrics", "ModelDetail", "ModelSummary",
+           "IngestReceipt", "Lineage", "LineageSummary", "LiveMetrics", "ModelDetail", "ModelSummary",
            "OnDemandPrediction", "PredictionItem", "PredictionsPage", "Stats", "StreamReport", "SuppressionView",
            "TrainingCode",
            "TrainingDataLineage", "TransactionView", "VersionPrediction", "stream"]
@@ -173,14 +173,6 @@ class FraudlogClient:
     def alerts(self, **params: Any) -> AlertsPage:
         """A page of the alerts outbox: status=, since=, card_id=, limit=, cursor=."""
         return self._decoded(AlertsPage, "GET", "/v1/alerts", params=_query(params))
-
-    def answer(self, alert_id: str, outcome: Literal["confirmed_fraud", "not_fraud"],
-               answered_by: Literal["customer", "analyst"], note: str | None = None) -> IngestReceipt:
-        """Answer an alert (a customer's only once it is `sent`): the label of its transaction; a retry is a
-        duplicate."""
-        body = {"outcome": outcome, "answered_by": answered_by, **({"note": note} if note is not None else {})}
-        [receipt] = self.post(f"/v1/alerts/{alert_id}/outcome", body)
-        return receipt
 
     def suppress(self, card_id: str, until: datetime, reason: str) -> SuppressionView:
         """Hold back the card's customer alerts until `until` (event time); the same call again is a duplicate."""

@@ -30,7 +30,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from service.client import AlertItem, FraudlogClient, Row
 from service.domain.events import format_time, parse_time
@@ -146,18 +146,23 @@ class CardBusiness:
         if self._draw("customer", tx) < self.shares.customer_answers:
             wrong = self._draw("wrong", tx) < (self.shares.it_was_me_on_fraud if is_fraud
                                                else self.shares.not_me_on_legitimate)
-            self.client.answer(alert_id, _outcome(is_fraud != wrong), "customer")
+            self._post_answer(alert_id, is_fraud != wrong, "customer")
             self.tally.customer_answers += 1
             self.tally.wrong_answers += wrong
             if wrong and is_fraud and self._draw("chargeback", tx) < self.shares.chargeback_when_cleared:
                 heapq.heappush(self.chargebacks, (self.sent + CHARGEBACK_DELAY * self.label_delay, tx))
         elif self._draw("analyst", tx) < self.shares.analyst_reviews:
-            self.client.answer(alert_id, _outcome(is_fraud), "analyst")
+            self._post_answer(alert_id, is_fraud, "analyst")
             self.tally.analyst_reviews += 1
         else:
             return 0
         self.answered.add(tx)
         return 1
+
+    def _post_answer(self, alert_id: str, is_fraud: bool, answered_by: str) -> None:
+        # `post` retries what is safe to retry: the same answer again is a duplicate.
+        self.client.post(f"/v1/alerts/{alert_id}/outcome",
+                         {"outcome": "confirmed_fraud" if is_fraud else "not_fraud", "answered_by": answered_by})
 
     # -- labels -----------------------------------------------------------------------------------------------
     def _post_imports(self, *, everything: bool) -> int:
@@ -195,6 +200,3 @@ class CardBusiness:
         """A number in [0, 1) that only the seed, the question and the transaction decide."""
         return random.Random(f"{self.seed}:{what}:{tx}").random()
 
-
-def _outcome(is_fraud: bool) -> Literal["confirmed_fraud", "not_fraud"]:
-    return "confirmed_fraud" if is_fraud else "not_fraud"

@@ -14,7 +14,7 @@ from service.client import AlertItem, AlertsPage, FraudlogClient
 
 
 class FakeApi:
-    """What `CardBusiness` asks of `FraudlogClient`: the alerts, answers to them and labels."""
+    """What `CardBusiness` asks of `FraudlogClient`: the alerts, answers to them (`post`) and labels."""
 
     def __init__(self) -> None:
         self.alert_list: list[AlertItem] = []
@@ -24,8 +24,9 @@ class FakeApi:
     def alerts(self, **_: Any) -> AlertsPage:
         return AlertsPage(items=list(reversed(self.alert_list)), next_cursor=None)  # newest first
 
-    def answer(self, alert_id: str, outcome: str, answered_by: str) -> None:
-        self.answers.append((alert_id, outcome, answered_by))
+    def post(self, path: str, body: dict[str, str]) -> None:
+        alert_id = path.removeprefix("/v1/alerts/").removesuffix("/outcome")
+        self.answers.append((alert_id, body["outcome"], body["answered_by"]))
 
     def label(self, labels: list[dict[str, Any]]) -> None:
         self.labels += labels
