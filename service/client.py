@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 import httpx
 import msgspec
@@ -310,11 +310,21 @@ def _query(filters: dict[str, QueryValue]) -> dict[str, str | int | float]:
     return {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in filters.items() if v is not None}
 
 
+class Labeller(Protocol):
+    """Who posts the labels while `stream` sends, in its own way (the demo's card business: `fraudlog demo`)."""
+
+    def __call__(self, batch: Sequence[Row], sent: int) -> int:
+        """`batch` was just posted, `sent` rows so far: post what is due now; how many labels and answers it posted."""
+        ...
+
+
 def stream(client: FraudlogClient, rows: Iterable[Row], *, batch_size: int = 500, rate: float | None = None,
            label_delay_seconds: float | None = None, label_delay_events: int | None = None,
-           restamp: bool = False, progress: Callable[[int], None] | None = None) -> StreamReport:
+           restamp: bool = False, progress: Callable[[int], None] | None = None,
+           labeller: Labeller | None = None) -> StreamReport:
     """Post `rows` in batches (at most `rate` per second when given); post each label once it is due:
     `label_delay_events` transactions later, or `label_delay_seconds` later; all remaining at the end.
+    A `labeller` instead decides and posts the labels itself after each batch, and what is left at the end.
 
     With `restamp`, each transaction's event_time becomes the moment it is sent, for replaying a file
     whose own times are arbitrary, so event-to-prediction latency means what it says."""
@@ -326,12 +336,18 @@ def stream(client: FraudlogClient, rows: Iterable[Row], *, batch_size: int = 500
         batch.append(row)
         if len(batch) >= batch_size:
             _send(client, batch, report, pending, started, progress, restamp)
-            batch = []
             _pace(report.sent, rate, started)
-            _post_due_labels(client, pending, report, label_delay_seconds, label_delay_events, started)
+            if labeller is None:
+                _post_due_labels(client, pending, report, label_delay_seconds, label_delay_events, started)
+            else:
+                report.labels += labeller(batch, report.sent)
+            batch = []
     if batch:
         _send(client, batch, report, pending, started, progress, restamp)
-    _post_due_labels(client, pending, report, 0.0, None, started, everything=True)
+        if labeller is not None:
+            report.labels += labeller(batch, report.sent)
+    if labeller is None:
+        _post_due_labels(client, pending, report, 0.0, None, started, everything=True)
     report.seconds = time.monotonic() - started
     return report
 

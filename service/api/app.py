@@ -25,7 +25,7 @@ from service.api.openapi import alert_webhook
 from service.api.predict import predict_transaction
 from service.api.predictions import PredictionController
 from service.api.problems import EXCEPTION_HANDLERS
-from service.api.quality import model_quality
+from service.api.quality import model_quality, model_quality_by_source
 from service.api.request_ids import echo_request_id_outside_routes, request_id_middleware
 from service.api.request_metrics import request_duration_middleware
 from service.api.stats import metrics, stats, stats_series_handler
@@ -69,6 +69,7 @@ def create_app(settings: Settings, services: ServicesOpener,
                         SuppressionController, list_reviews,
                         predict_transaction,
                         PredictionController, stats, stats_series_handler, metrics, model_quality,
+                        model_quality_by_source,
                         health, ready, dashboard_router(), swagger_assets_router()],
         lifespan=[services_lifespan, *(extra_lifespans or [])],  # type: ignore[list-item]
         dependencies=DEPENDENCIES,

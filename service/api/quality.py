@@ -1,4 +1,5 @@
-"""`GET /v1/models/{version}/quality`: a version's quality over time (docs/quality.md)."""
+"""`GET /v1/models/{version}/quality`: a version's quality over time (docs/quality.md); `.../quality/sources`:
+its labels and quality per label source (docs/outcomes.md)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from service.domain.validation import FieldError
 from service.ml.quality import BUCKET_PATTERN, InvalidBucketing
 from service.models.registry import ModelRegistry, UnknownVersion
 from service.views.quality import DEFAULT_BUCKET, DEFAULT_LIMIT, MAX_LIMIT, QualityReport, quality_report
+from service.views.source_quality import SourceQualityReport, source_quality_report
 
 Version = Annotated[int, PathParameter(ge=1, le=MAX_VERSION, description="a model version number")]
 MAX_EVERY = 1_000_000_000
@@ -44,3 +46,15 @@ def model_quality(
     except InvalidBucketing as exc:
         raise Problem(INVALID_QUERY, str(exc), errors=[FieldError("every" if every is not None and bucket is None
                                                                   else "bucket", str(exc))]) from exc
+
+
+@get("/v1/models/{version:int}/quality/sources", operation_id="getModelQualityBySource", tags=["models"],
+     summary="A version's labels and quality per label source: counts, effective and outranked, label delay, "
+             "ROC AUC and average precision on each source's verdicts",
+     sync_to_thread=True, guards=[require(ANALYST)], security=API_KEY_SECURITY,
+     responses=problem_responses(400, *AUTH_PROBLEMS, 404))
+def model_quality_by_source(registry: NamedDependency[ModelRegistry], version: Version) -> SourceQualityReport:
+    try:
+        return source_quality_report(registry, version)
+    except UnknownVersion as exc:
+        raise Problem(UNKNOWN_MODEL_VERSION, str(exc)) from exc

@@ -1,8 +1,9 @@
 """`fraudlog demo`: the embedded default end to end, on a fresh SQLite file and the in-process broker.
 
 Trains version 1 on the first part of a synthetic stream (or a creditcard.csv file), serves the API with
-its worker threads, streams the rest through HTTP with labels arriving later, waits until every
-transaction is scored, and prints what happened.
+its worker threads, streams the rest through HTTP while a simulated card business hands the truth back
+(customers answering alerts, analysts, late chargebacks, imported labels: `service/cli/card_business.py`),
+waits until every transaction is scored and labelled, and prints what happened, with the labels by source.
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from service.alerts.relay import deliver_pending
 from service.api.server import serve_in_thread
+from service.cli.card_business import CHARGEBACK_DELAY, CardBusiness, Tally
 from service.cli.context import open_store
+from service.cli.quality import source_table
 from service.client import FraudlogClient, StreamReport, stream
-from service.composition import StoreServices, build_app
+from service.composition import StoreServices, build_app, build_sink
 from service.config import Settings
 from service.domain.assignment import CHALLENGER
 from service.domain.events import format_time
@@ -40,6 +44,7 @@ from service.store.lifecycle import window_start
 from service.store.outbox import alert_coverage
 from service.store.stats import served_quality
 from service.views.models import DecisionView, describe_decision
+from service.views.source_quality import LabelSourcesQuality, label_sources_quality
 from workers.wiring import broker_wiring
 
 BATCH = 250
@@ -58,7 +63,11 @@ def register(subparsers: Any) -> None:
                         help="transactions per second to stream; event times follow this clock (default 1,000)")
     parser.add_argument("--db", default="./fraudlog-demo.db", help="the SQLite file (recreated)")
     parser.add_argument("--port", type=int, default=8000, help="the port the API listens on (default 8000)")
-    parser.add_argument("--label-delay", type=int, default=1_000, help="labels arrive N transactions later")
+    parser.add_argument("--label-delay", type=int, default=1_000,
+                        help="the labels no customer or analyst gave are imported N transactions later; "
+                             f"chargebacks come {CHARGEBACK_DELAY} times as late (default 1,000)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds the simulated customers' answers, analysts' reviews and chargebacks (default 0)")
     parser.add_argument("--retrain-every", type=int, default=None,
                         help="retrain after N new transactions (default: a quarter of --rows, at least 1,000)")
     parser.add_argument("--no-serve", action="store_true", help="exit after the summary")
@@ -91,8 +100,12 @@ def _demo(args: argparse.Namespace) -> int:
         client = FraudlogClient(url)
         # Event times near now, on the stream's own clock: a batch is sent once its last event time has passed.
         streaming = _on_clock(rows[args.train_rows :], datetime.now(UTC) - timedelta(seconds=BATCH * gap), gap)
-        report = _stream(console, client, streaming, args.label_delay, args.rate)
+        business = CardBusiness(client, label_delay=args.label_delay, seed=args.seed)
+        report = _stream(console, client, streaming, business, args.rate)
         waited = _wait_until_scored(console, client, len(streaming))
+        # The last alerts are delivered now, not at the scheduler's next run, so their customers can answer.
+        deliver_pending(store.engine, build_sink(settings))
+        report.labels += business.finish()
         _wait_for_evidence(client)
         with store.engine.connect() as conn:
             served = served_quality(conn)
@@ -100,6 +113,7 @@ def _demo(args: argparse.Namespace) -> int:
         same = _on_the_same_transactions(store, len(streaming) // 4)
         _summary(console, {**client.get("/v1/stats"), "alert_coverage": coverage}, client.get("/v1/models"), served,
                  same, report, waited, args.csv is None)
+        _labels_by_source(console, label_sources_quality(store.engine, None), business.tally, args.seed)
         if twin is not None:
             console.print(f"per-card categorical features on the same transactions (the stream's last quarter): "
                           f"ROC AUC {_fmt(same[result.version][0])} with them (v{result.version}), "
@@ -174,10 +188,10 @@ def _on_clock(rows: list[tuple[dict[str, Any], bool]], start: datetime, gap: flo
 
 
 def _stream(console: Console, client: FraudlogClient, rows: list[tuple[dict[str, Any], bool]],
-            label_delay: int, rate: float) -> StreamReport:
+            business: CardBusiness, rate: float) -> StreamReport:
     with Progress(console=console, transient=False) as progress:
         task = progress.add_task("streaming transactions", total=len(rows))
-        return stream(client, rows, batch_size=BATCH, rate=rate, label_delay_events=label_delay,
+        return stream(client, rows, batch_size=BATCH, rate=rate, labeller=business,
                       progress=lambda n: progress.advance(task, n))
 
 
@@ -257,6 +271,16 @@ def _summary(console: Console, stats: dict[str, Any], models: list[dict[str, Any
                       "bench.learning --csv synthetic --cards 750 --rows 30000 --train-rows 10000 --every 5000 "
                       "--clock-gap 0.001 --card-categories mcc,merchant_id,country,channel,device_id); on the real "
                       "sample logreg serves 0.975")
+
+
+def _labels_by_source(console: Console, figures: LabelSourcesQuality, tally: Tally, seed: int) -> None:
+    console.print(f"the truth came back as a card business's does (seed {seed}; docs/outcomes.md): "
+                  f"{tally.customer_answers:,} customer answers to delivered alerts ({tally.wrong_answers:,} wrong), "
+                  f"{tally.analyst_reviews:,} analyst reviews, {tally.chargebacks:,} late chargebacks and "
+                  f"{tally.imports:,} imported labels; the precedence rule (chargeback > analyst > customer > "
+                  f"import) decides the effective labels, which the loop learns from")
+    console.print(source_table(figures.effective, figures.sources,
+                               "labels by source, and the served scores judged on each source's verdicts"))
 
 
 def _fmt(value: float | None) -> str:

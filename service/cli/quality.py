@@ -1,4 +1,5 @@
-"""`fraudlog models quality V`: a version's quality over time, as `GET /v1/models/{v}/quality` shows it.
+"""`fraudlog models quality V`: a version's quality over time, as `GET /v1/models/{v}/quality` shows it; with
+`--by-source`, its labels and quality per label source, as `GET /v1/models/{v}/quality/sources` does.
 
 The report's module (and the registry, River, behind it) is imported when the action runs, not for `--help`.
 """
@@ -15,7 +16,10 @@ from service.cli.context import open_store_to_read
 from service.cli.output import prints_to_a_pipe, table_console
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from service.views.quality import QualityBucket
+    from service.views.source_quality import SourceQuality
 
 TABLE_WIDTH = 140
 
@@ -29,6 +33,9 @@ def register(actions: Any) -> None:
     cut.add_argument("--bucket", default=None,
                      help="event time per bucket: 15m, 1h, 1d, 1w (default 1h)")
     cut.add_argument("--every", type=int, default=None, help="a bucket every N predictions instead")
+    cut.add_argument("--by-source", action="store_true",
+                     help="per label source instead: labels, frauds, effective and outranked, label delay, and the "
+                          "version's figures on each source's verdicts")
     quality.add_argument("--limit", type=int, default=None, help="the newest buckets to show (default 200)")
     quality.add_argument("--json", action="store_true", help="print the report as JSON")
     quality.set_defaults(run=prints_to_a_pipe(_quality))
@@ -39,6 +46,8 @@ def _quality(args: argparse.Namespace) -> int:
 
     from service.views.quality import DEFAULT_LIMIT, quality_report
 
+    if args.by_source:
+        return _by_source(args)
     report = quality_report(open_store_to_read().registry, args.version, bucket=args.bucket, every=args.every,
                             limit=DEFAULT_LIMIT if args.limit is None else args.limit)
     if args.json:
@@ -62,6 +71,44 @@ def _quality(args: argparse.Namespace) -> int:
     return 0
 
 
+def _by_source(args: argparse.Namespace) -> int:
+    from service.views.source_quality import source_quality_report
+
+    report = source_quality_report(open_store_to_read().registry, args.version)
+    if args.json:
+        print(json.dumps(msgspec.to_builtins(report), indent=2))
+        return 0
+    console = table_console()
+    console.width = max(console.width, TABLE_WIDTH)
+    console.print(f"version {report.version} ({report.status}), threshold {report.threshold:.4g}; the labels of "
+                  f"the transactions it scored, per source; log as of position {report.as_of.position}")
+    console.print(source_table(report.effective, report.sources, "labels and quality per label source"))
+    return 0
+
+
+def source_table(effective: SourceQuality, sources: list[SourceQuality], title: str) -> Table:
+    """A row per source that gave a label, highest rank first, then the effective labels: what the loop learns."""
+    from rich.table import Table
+
+    table = Table("source", "labels", "frauds", "effective", "outranked (overruled)", "label delay p50 / p90",
+                  "ROC AUC", "AP", "recall", "precision", title=title)
+    for source in sources:
+        if source.labels:
+            table.add_row(*_source_cells(source))
+    table.add_section()
+    table.add_row(*_source_cells(effective))
+    return table
+
+
+def _source_cells(group: SourceQuality) -> list[str]:
+    delay = group.delay_seconds
+    return [group.source, f"{group.labels:,}", f"{group.frauds:,}",
+            f"{group.effective:,} ({_percent(group.effective_share, 0)})",
+            f"{group.outranked:,} ({group.overruled:,})",
+            f"{_duration(delay.p50, 1)} / {_duration(delay.p90, 1)}", _figure(group.roc_auc),
+            _figure(group.average_precision), _figure(group.recall), _figure(group.precision)]
+
+
 def _cells(bucket: QualityBucket) -> list[str]:
     return [(bucket.start or "-")[:16].replace("T", " "), f"{bucket.scored:,}",
             f"{bucket.labelled:,} ({_percent(bucket.labelled_share, 0)})", f"{bucket.frauds:,}",
@@ -78,10 +125,11 @@ def _percent(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}%}"
 
 
-def _duration(seconds: float | None) -> str:
+def _duration(seconds: float | None, digits: int = 0) -> str:
+    """`digits` for the seconds under a minute (the demo's label delays are a second or two)."""
     if seconds is None:
         return "-"
     for size, unit in ((86_400, "d"), (3_600, "h"), (60, "min")):
         if seconds >= size:
             return f"{seconds / size:.1f} {unit}"
-    return f"{seconds:.0f} s"
+    return f"{seconds:.{digits}f} s"

@@ -2,6 +2,7 @@
 
 Read from the `predictions` and `labels` projections, which `fraudlog rebuild` derives from the log alone, and
 the log's own frontier (`as_of`), so the report is a function of the log (invariant 14, docs/INVARIANTS.md).
+The per-source figures read the label events themselves (every one, outranked ones too) beside the predictions.
 The same statements on both backends; the figures are computed in Python (`service.ml.quality`),
 where they are exact and identical whichever database answered.
 """
@@ -14,8 +15,10 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service.domain.events import EVENT_TRANSACTION
+from service.domain.events import EVENT_TRANSACTION, LABEL_EVENT_TYPES, parse_time
+from service.domain.label_sources import source_of
 from service.ml.quality import AsOf, LabelledScore
+from service.ml.source_quality import ScoredLabel
 from service.store.tables import events, labels, predictions
 
 _with_labels = predictions.outerjoin(labels, labels.c.transaction_id == predictions.c.transaction_id)
@@ -56,6 +59,19 @@ def newest_labelled_scores(conn: Connection, version: int, limit: int) -> list[L
     stmt = (sa.select(*_row_columns).select_from(_with_labels).where(predictions.c.model_version == version)
             .order_by(predictions.c.position.desc()).limit(limit))
     return [_row(*row) for row in reversed(conn.execute(stmt).all())]
+
+
+def scored_label_events(conn: Connection, version: int | None) -> list[ScoredLabel]:
+    """Every label event (labels and alert outcomes, outranked ones too) on a transaction the version scored,
+    with the version's score, in log order; `version` None: the champions' predictions (what customers got)."""
+    scored = predictions.c.champion if version is None else predictions.c.model_version == version
+    stmt = (sa.select(events.c.transaction_id, events.c.position, events.c.payload, predictions.c.event_time,
+                      predictions.c.score, predictions.c.threshold)
+            .select_from(events.join(predictions, predictions.c.transaction_id == events.c.transaction_id))
+            .where(events.c.event_type.in_(LABEL_EVENT_TYPES), scored).order_by(events.c.position))
+    return [ScoredLabel(tx, int(position), source_of(payload.get("source")), bool(payload["is_fraud"]),
+                        parse_time(payload["labeled_at"]), event_time, float(score), float(threshold))
+            for tx, position, payload, event_time, score, threshold in conn.execute(stmt)]
 
 
 def log_as_of(conn: Connection) -> AsOf:

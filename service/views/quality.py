@@ -15,6 +15,7 @@ import msgspec
 from service.domain.assignment import CHALLENGER
 from service.domain.events import format_time
 from service.ml.quality import (
+    AsOf,
     BucketQuality,
     CountBuckets,
     InvalidBucketing,
@@ -118,11 +119,9 @@ def quality_report(registry: ModelRegistry, version: int, *, bucket: str | None 
             figures = count_quality(labelled_scores(conn, version, skip=counted.skipped(window)), counted, as_of)
             earlier = window.start
     return QualityReport(
-        version=version, status=_status(registry, version), threshold=record.threshold, target_alert_rate=target,
-        bucket=None if width is None else (bucket or DEFAULT_BUCKET), every=every,
-        as_of=QualityAsOf(position=as_of.position, event_time=_time(as_of.event_time),
-                          labeled_at=_time(as_of.labeled_at)),
-        earlier_buckets=earlier, buckets=[quality_bucket(f, target) for f in figures])
+        version=version, status=version_status(registry, version), threshold=record.threshold,
+        target_alert_rate=target, bucket=None if width is None else (bucket or DEFAULT_BUCKET), every=every,
+        as_of=quality_as_of(as_of), earlier_buckets=earlier, buckets=[quality_bucket(f, target) for f in figures])
 
 
 def current_window(registry: ModelRegistry, version: int, size: int = CURRENT_WINDOW) -> QualityBucket:
@@ -152,7 +151,11 @@ def quality_bucket(figures: BucketQuality, target_alert_rate: float | None) -> Q
         null_because=dict(figures.null_because))
 
 
-def _status(registry: ModelRegistry, version: int) -> ModelStatus:
+def quality_as_of(as_of: AsOf) -> QualityAsOf:
+    return QualityAsOf(position=as_of.position, event_time=_time(as_of.event_time), labeled_at=_time(as_of.labeled_at))
+
+
+def version_status(registry: ModelRegistry, version: int) -> ModelStatus:
     # A version no promotion event has named yet is a challenger, as `GET /v1/models` says.
     return cast(ModelStatus, registry.assignments().status_of(version) or CHALLENGER)
 

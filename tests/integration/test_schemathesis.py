@@ -97,6 +97,7 @@ ACCEPTED_FOR_VALID_DATA: dict[Operation, list[str]] = {
     ("GET", "/v1/models/{version}"): ["200", "404"],
     # 422: a bucket wider than 366 days, or both `bucket` and `every` (one of them, a rule JSON Schema can't state)
     ("GET", "/v1/models/{version}/quality"): ["200", "404", "422"],
+    ("GET", "/v1/models/{version}/quality/sources"): ["200", "404"],
     ("GET", "/v1/drift"): ["200"],
     ("POST", "/v1/models/{version}/promote"): ["200", "404"],
     ("POST", "/v1/models/{version}/retire"): ["200", "404"],

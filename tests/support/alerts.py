@@ -15,11 +15,18 @@ def alerted_transaction(engine: Engine, *, delivered: bool, seed: int = 1) -> tu
     """A transaction appended to the log and its alert, `sent` when `delivered`; returns (alert id, transaction)."""
     [(body, _)] = synthetic_rows(1, seed=seed, cards=1)
     [position] = append_transactions(engine, [(body, True)])
+    alert_id = alert_on(engine, body["transaction_id"], position, card_id=body.get("card_id"), delivered=delivered)
+    return alert_id, body["transaction_id"]
+
+
+def alert_on(engine: Engine, transaction_id: str, position: int, *, card_id: str | None = None,
+             delivered: bool = True, model_version: int = 1) -> str:
+    """An alert for a transaction already in the log, `sent` when `delivered`; returns its id."""
     now = datetime.now(UTC)
     with engine.begin() as conn:
-        insert_alert(conn, transaction_id=body["transaction_id"], card_id=body.get("card_id"), score=0.9,
-                     threshold=0.5, model_version=1, position=position, created_at=now)
-    alert_id = alert_id_for(body["transaction_id"])
+        insert_alert(conn, transaction_id=transaction_id, card_id=card_id, score=0.9, threshold=0.5,
+                     model_version=model_version, position=position, created_at=now)
+    alert_id = alert_id_for(transaction_id)
     if delivered:
         mark_sent(engine, [alert_id], now)
-    return alert_id, body["transaction_id"]
+    return alert_id
