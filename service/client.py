@@ -21,7 +21,7 @@ import httpx
 import msgspec
 
 from service.api.schemas import IngestReceipt, OnDemandPrediction, VersionComparison, VersionPrediction
-from service.domain.events import LabelBody, TransactionBody, format_time
+from service.domain.events import LabelBody, LabelledTransaction, TransactionBody, format_time
 from service.domain.records import Decision, Evidence, Lineage, LineageSummary, TrainingCode, TrainingDataLineage
 from service.sse import parse_events
 from service.views.alerts import AlertItem, AlertsPage
@@ -40,9 +40,8 @@ __all__ = ["AlertItem", "AlertReview", "AlertsPage", "ClientError", "Decision", 
            "TransactionBody", "TransactionView", "VersionPrediction", "stream"]
 T = TypeVar("T")
 
-# A transaction and whether it is a fraud, as `service.ml.datasets` reads them. Its dict is to become a
-# `TransactionBody` once `fraudlog demo`, which builds these rows, is typed alike.
-Row = tuple[dict[str, Any], bool]
+# A transaction and whether it is a fraud, as `service.ml.datasets` reads them and `stream` sends them.
+Row = LabelledTransaction
 # A query parameter as httpx sends it; None is left out (`_query`).
 QueryValue = str | int | float | bool | None
 

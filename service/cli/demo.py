@@ -26,11 +26,11 @@ from service.api.server import serve_in_thread
 from service.cli.card_business import CHARGEBACK_DELAY, CardBusiness, Tally
 from service.cli.context import open_store
 from service.cli.quality import source_table
-from service.client import FraudlogClient, StreamReport, stream
+from service.client import FraudlogClient, ModelSummary, Stats, StreamReport, stream
 from service.composition import StoreServices, build_app, build_sink
 from service.config import Settings
 from service.domain.assignment import CHALLENGER
-from service.domain.events import format_time
+from service.domain.events import LabelledTransaction, format_time
 from service.domain.records import Decision
 from service.lifecycle.first_version import train_first_version
 from service.lifecycle.roles import assign_role
@@ -41,9 +41,9 @@ from service.ml.specs import BUILT_IN, DEFAULT_MODEL, ModelSpec, spec_for
 from service.replay.backtest import backtest
 from service.store.event_log import last_position
 from service.store.lifecycle import window_start
-from service.store.outbox import alert_coverage
-from service.store.stats import served_quality
-from service.views.models import DecisionView, describe_decision
+from service.store.outbox import AlertCoverage, alert_coverage
+from service.store.stats import VersionQuality, served_quality
+from service.views.models import describe_decision
 from service.views.source_quality import LabelSourcesQuality, label_sources_quality
 from workers.wiring import broker_wiring
 
@@ -111,8 +111,7 @@ def _demo(args: argparse.Namespace) -> int:
             served = served_quality(conn)
         coverage = alert_coverage(store.engine)  # not in /v1/stats, whose body is fixed
         same = _on_the_same_transactions(store, len(streaming) // 4)
-        _summary(console, {**client.get("/v1/stats"), "alert_coverage": coverage}, client.get("/v1/models"), served,
-                 same, report, waited, args.csv is None)
+        _summary(console, client.stats(), coverage, client.models(), served, same, report, waited, args.csv is None)
         _labels_by_source(console, label_sources_quality(store.engine, None), business.tally, args.seed)
         if twin is not None:
             console.print(f"per-card categorical features on the same transactions (the stream's last quarter): "
@@ -167,15 +166,14 @@ def _logs_to_file(path: Path) -> Path:
     return path
 
 
-def _rows(args: argparse.Namespace) -> list[tuple[dict[str, Any], bool]]:
+def _rows(args: argparse.Namespace) -> list[LabelledTransaction]:
     total = args.train_rows + args.rows
     if args.csv:
         return list(islice(creditcard_transactions(args.csv, start=CLOCK_ORIGIN, cards=200), total))
     return list(synthetic_stream(total, start=CLOCK_ORIGIN, cards=max(50, total // 40)))
 
 
-def _on_clock(rows: list[tuple[dict[str, Any], bool]], start: datetime, gap: float,
-              ) -> list[tuple[dict[str, Any], bool]]:
+def _on_clock(rows: list[LabelledTransaction], start: datetime, gap: float) -> list[LabelledTransaction]:
     """The rows with event times `gap` seconds apart from `start`, in their order.
 
     The demo compresses days of payments into seconds, so each row's event time is where it stands in the
@@ -187,7 +185,7 @@ def _on_clock(rows: list[tuple[dict[str, Any], bool]], start: datetime, gap: flo
             for i, (body, is_fraud) in enumerate(rows)]
 
 
-def _stream(console: Console, client: FraudlogClient, rows: list[tuple[dict[str, Any], bool]],
+def _stream(console: Console, client: FraudlogClient, rows: list[LabelledTransaction],
             business: CardBusiness, rate: float) -> StreamReport:
     with Progress(console=console, transient=False) as progress:
         task = progress.add_task("streaming transactions", total=len(rows))
@@ -207,9 +205,9 @@ def _wait_until_scored(console: Console, client: FraudlogClient, expected: int, 
     with Progress(console=console) as progress:
         task = progress.add_task("scoring", total=expected)
         while time.monotonic() - started < timeout:
-            stats = client.get("/v1/stats")
-            progress.update(task, completed=stats["scored"])
-            if stats["scored"] >= expected and stats["backlog"]["count"] == 0:
+            stats = client.stats()
+            progress.update(task, completed=stats.scored)
+            if stats.scored >= expected and stats.backlog.count == 0:
                 break
             time.sleep(0.25)
     return time.monotonic() - started
@@ -227,28 +225,29 @@ def _on_the_same_transactions(store: StoreServices, transactions: int) -> dict[i
     return out
 
 
-def _summary(console: Console, stats: dict[str, Any], models: list[dict[str, Any]], served: dict[str, Any],
-             same: dict[int, tuple[float | None, int]], report: StreamReport, waited: float,
+def _summary(console: Console, stats: Stats, coverage: AlertCoverage, models: list[ModelSummary],
+             served: VersionQuality, same: dict[int, tuple[float | None, int]], report: StreamReport, waited: float,
              synthetic: bool) -> None:
-    latency = stats["latency_seconds"]
+    latency = stats.latency_seconds
     table = Table("figure", "value", title="fraudlog demo summary")
     table.add_row("transactions streamed", f"{report.sent:,}")
-    table.add_row("transactions scored", f"{stats['scored']:,}")
+    table.add_row("transactions scored", f"{stats.scored:,}")
     table.add_row("labels posted", f"{report.labels:,}")
     table.add_row("ingest throughput", f"{report.rate:,.0f} transactions/s (paced)")
     table.add_row("end-to-end throughput", f"{report.sent / (report.seconds + waited):,.0f} transactions/s")
-    for name, label in (("event_to_prediction", "event"), ("recorded_to_prediction", "recorded")):
+    for percentiles, label in ((latency.event_to_prediction, "event"), (latency.recorded_to_prediction, "recorded")):
         table.add_row(f"latency {label} -> scored p50 / p95 / p99",
-                      " / ".join("-" if v is None else f"{v * 1000:.0f} ms" for v in latency[name].values()))
-    table.add_row("alerts", ", ".join(f"{k} {v}" for k, v in stats["alerts"].items()))
-    coverage = stats["alert_coverage"]
+                      " / ".join("-" if v is None else f"{v * 1000:.0f} ms"
+                                 for v in (percentiles.p50, percentiles.p95, percentiles.p99)))
+    counts = msgspec.structs.asdict(stats.alerts)
+    table.add_row("alerts", ", ".join(f"{name} {count}" for name, count in counts.items()))
     table.add_row("transactions alerted", f"{coverage['covered_transactions']} (covered by "
                                           f"{coverage['alerts']} alerts, one per card per window; "
                                           f"{coverage['updates']} updates)")
     table.add_row("served ROC AUC (the champions' scores)",
                   f"{_fmt(served['roc_auc'])} on {served['labels']:,} labels, {served['frauds']:,} frauds")
     table.add_row("served alert rate", f"{served['alert_rate'] or 0:.2%} (target "
-                                       f"{(models[0].get('target_alert_rate') or 0.02):.0%})")
+                                       f"{(models[0].target_alert_rate or 0.02):.0%})")
     console.print(table)
     versions = Table("version", "status", "served ROC AUC (labels)", "same tx", "alert rate / target",
                      "last decision",
@@ -256,15 +255,15 @@ def _summary(console: Console, stats: dict[str, Any], models: list[dict[str, Any
                            "every version backtested on the stream's last quarter (* = some were in its training "
                            "window)")
     for model in models:
-        live = model["live_metrics"]
-        auc = "-" if live["roc_auc"] is None else f"{live['roc_auc']:.4f} ({live['labels']:,})"
-        target = model.get("target_alert_rate")
-        rate = "-" if live["alert_rate"] is None else f"{live['alert_rate']:.2%}"
-        backtested, in_training = same.get(model["version"], (None, 0))
-        versions.add_row(f"v{model['version']}", model["status"], auc,
+        live = model.live_metrics
+        auc = "-" if live.roc_auc is None else f"{live.roc_auc:.4f} ({live.labels:,})"
+        target = model.target_alert_rate
+        rate = "-" if live.alert_rate is None else f"{live.alert_rate:.2%}"
+        backtested, in_training = same.get(model.version, (None, 0))
+        versions.add_row(f"v{model.version}", model.status, auc,
                          _fmt(backtested) + ("*" if in_training else ""),
                          f"{rate} / {'-' if target is None else f'{target:.0%}'}",
-                         describe_decision(msgspec.convert(model.get("last_decision"), DecisionView | None)))
+                         describe_decision(model.last_decision))
     console.print(versions)
     if synthetic:
         console.print("reference (BENCHMARKS.md, Categorical attributes): the same protocol offline (python -m "

@@ -102,6 +102,11 @@ class TransactionBody(TypedDict):
     attributes: NotRequired[dict[str, float | str]]  # open: whatever a client's transactions carry
 
 
+# A transaction as a client sends it and whether it is a fraud: how history and streams travel (the data sets,
+# `fraudlog demo`, a first version's import, the client's `stream`).
+LabelledTransaction = tuple[TransactionBody, bool]
+
+
 class LabelBody(TypedDict):
     """A label as a client sends it (`LabelIn` decodes it)."""
 

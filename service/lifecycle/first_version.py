@@ -21,7 +21,15 @@ from typing import Any
 import msgspec
 
 from service.domain.assignment import CHALLENGER, CHAMPION
-from service.domain.events import LabelIn, NewEvent, TransactionIn, label_event, parse_time, transaction_event
+from service.domain.events import (
+    LabelIn,
+    LabelledTransaction,
+    NewEvent,
+    TransactionIn,
+    label_event,
+    parse_time,
+    transaction_event,
+)
 from service.domain.records import Decision, TrainingDataLineage
 from service.lifecycle.roles import assign_role
 from service.lifecycle.versions import DEFAULT_ALERT_RATE, train_version
@@ -55,7 +63,7 @@ class FirstVersion:
     imported: ImportReport
 
 
-def import_history(registry: ModelRegistry, rows: Iterable[tuple[dict[str, Any], bool]], *,
+def import_history(registry: ModelRegistry, rows: Iterable[LabelledTransaction], *,
                    id_prefix: str = HISTORY_PREFIX, progress: Callable[[int], None] | None = None) -> ImportReport:
     """Append labelled transactions (HTTP-shaped dicts) to the log, `IMPORT_CHUNK` at a time, each chunk
     all-or-nothing; returns what was new."""
@@ -90,7 +98,7 @@ def import_history(registry: ModelRegistry, rows: Iterable[tuple[dict[str, Any],
     return ImportReport(total, imported, labelled)
 
 
-def train_first_version(registry: ModelRegistry, rows: Iterable[tuple[dict[str, Any], bool]], spec: ModelSpec, *,
+def train_first_version(registry: ModelRegistry, rows: Iterable[LabelledTransaction], spec: ModelSpec, *,
                         id_prefix: str = HISTORY_PREFIX, target_alert_rate: float = DEFAULT_ALERT_RATE,
                         promote: bool = True, progress: Callable[[int], None] | None = None,
                         git_commit: str | None = None) -> FirstVersion:
@@ -109,7 +117,7 @@ def train_first_version(registry: ModelRegistry, rows: Iterable[tuple[dict[str, 
                         trained.artifact_sha256, report)
 
 
-def _events(chunk: list[tuple[dict[str, Any], bool]], prefix: str, first_index: int,
+def _events(chunk: list[LabelledTransaction], prefix: str, first_index: int,
             ) -> tuple[list[NewEvent], list[NewEvent]]:
     transactions, labels = [], []
     for offset, (body, is_fraud) in enumerate(chunk):
@@ -126,6 +134,6 @@ def _events(chunk: list[tuple[dict[str, Any], bool]], prefix: str, first_index: 
     return transactions, labels
 
 
-def _chunks(rows: Iterator[tuple[dict[str, Any], bool]], size: int) -> Iterator[list[tuple[dict[str, Any], bool]]]:
+def _chunks(rows: Iterator[LabelledTransaction], size: int) -> Iterator[list[LabelledTransaction]]:
     while chunk := list(islice(rows, size)):
         yield chunk

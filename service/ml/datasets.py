@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from service.domain.events import format_time
+from service.domain.events import LabelledTransaction, TransactionBody, format_time
 
 PCA_COLUMNS = tuple(f"V{i}" for i in range(1, 29))
 CREDITCARD_COLUMNS = ("Time", *PCA_COLUMNS, "Amount", "Class")
@@ -70,7 +70,7 @@ def creditcard_transactions(
     cards: int | None = None,
     seed: int = 7,
     limit: int | None = None,
-) -> Iterator[tuple[dict[str, Any], bool]]:
+) -> Iterator[LabelledTransaction]:
     """The rows of a `creditcard.csv`-format file as transactions, with their fraud label.
 
     `transaction_id` is `cc-<row index>`; `event_time` is `start` plus the row's `Time` seconds; the
@@ -85,7 +85,7 @@ def creditcard_transactions(
     for row in read_creditcard_csv(path):
         if limit is not None and row.index >= limit:
             return
-        transaction = {
+        transaction: TransactionBody = {
             "transaction_id": f"cc-{row.index}",
             "card_id": None if cards is None else f"card-{_card_of(seed, row.index, cards)}",
             "event_time": format_time(start + timedelta(seconds=row.time)),
@@ -207,7 +207,7 @@ class _Draft:
 
 def synthetic_stream(
     n: int, *, seed: int = 7, start: datetime, cards: int = 500
-) -> Iterator[tuple[dict[str, Any], bool]]:
+) -> Iterator[LabelledTransaction]:
     """`n` synthetic transactions on `cards` cards, in increasing event time, with their fraud label.
 
     Deterministic for a given seed. Ids are `syn-<seed>-<index>`, cards `card-<k>`; attributes are
@@ -382,7 +382,7 @@ def _hour(start: datetime, at: int) -> float:
     return moment.hour + moment.minute / 60.0 + moment.second / 3600.0
 
 
-def _transaction(draft: _Draft, seed: int, index: int, moment: datetime) -> dict[str, Any]:
+def _transaction(draft: _Draft, seed: int, index: int, moment: datetime) -> TransactionBody:
     return {
         "transaction_id": f"syn-{seed}-{index}",
         "card_id": f"card-{draft.card}",

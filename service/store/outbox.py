@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, cast
+from typing import Protocol, TypedDict, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -419,7 +419,15 @@ def count_by_status(engine: Engine) -> dict[str, int]:
     return {status: counts.get(status, 0) for status in STATUSES}
 
 
-def alert_coverage(engine: Engine) -> dict[str, int]:
+class AlertCoverage(TypedDict):
+    """Alerts, the updates sent of them, and the transactions they cover."""
+
+    alerts: int
+    updates: int
+    covered_transactions: int
+
+
+def alert_coverage(engine: Engine) -> AlertCoverage:
     """Alerts, the updates sent of them, and the transactions they cover: apart, since one alert covers a card's
     whole burst (invariant 22). Alerts made before coalescing cover their own transaction."""
     counts = sa.select(alerts.c.type, sa.func.count()).group_by(alerts.c.type)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine
 from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_TRANSACTION
 from service.ml.metrics import roc_auc
 from service.store.backend import backend_for
-from service.store.outbox import alert_coverage, count_by_status
+from service.store.outbox import AlertCoverage, alert_coverage, count_by_status
 from service.store.scoring_failures import champion_failed
 from service.store.tables import alerts, events, labels, model_versions, predictions, scoring_failures
 
@@ -55,7 +55,7 @@ class StatsFigures(TypedDict):
     latency_seconds: dict[str, dict[str, float | None]]  # kind -> percentile -> seconds
     throughput_per_second: dict[str, float]
     alerts: dict[str, int]  # by status
-    alert_coverage: dict[str, int]
+    alert_coverage: AlertCoverage
     alerts_oldest_pending_age_seconds: float
     models: dict[int, VersionQuality]
     generated_at: str
@@ -195,8 +195,7 @@ def model_quality(conn: Connection) -> dict[int, VersionQuality]:
     }
 
 
-# Its figures are a `VersionQuality`; `fraudlog demo` takes them as a plain dict until it is typed alike.
-def served_quality(conn: Connection) -> dict[str, Any]:
+def served_quality(conn: Connection) -> VersionQuality:
     """What the customers got: the champions' predictions pooled across versions, their alert rate, and ROC
     AUC on the labels that have arrived."""
     n, hits = conn.execute(sa.select(sa.func.count(), _alerted()).where(predictions.c.champion)).one()
