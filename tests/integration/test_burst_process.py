@@ -49,15 +49,6 @@ def test_a_chunk_is_scored_in_another_process_and_a_second_run_stores_nothing_tw
     assert again.predictions == 0 and champion_predictions(engine) == 300
 
 
-def test_the_child_runs_only_when_the_cpu_is_otherwise_idle(bursts: BurstProcess) -> None:
-    """SCHED_IDLE: other cards' batches on the worker's threads get the CPU before a burst's chunk."""
-    child = bursts.pid()
-    assert child != os.getpid()
-    wait_until(lambda: os.sched_getscheduler(child) == os.SCHED_IDLE, timeout=30,
-               message="the burst process in the SCHED_IDLE class")
-    assert os.sched_getscheduler(os.getpid()) != os.SCHED_IDLE  # the worker itself keeps its priority
-
-
 def test_a_child_that_dies_fails_its_chunk_and_the_next_chunk_gets_a_new_child(
         engine: Engine, bursts: BurstProcess) -> None:
     positions = append_transactions(engine, synthetic_rows(50, seed=72, cards=3))
