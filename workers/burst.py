@@ -36,7 +36,7 @@ log = logging.getLogger("fraudlog.worker")
 # The child runs at a lower CPU priority than its worker: where the cores are all busy, another card's batch
 # (on the worker's threads) gets the CPU before a burst's chunk. Not lower: in Linux's SCHED_IDLE class, other
 # cards' p99 ratio was worse (median 3.9x against 1.7x at nice 10, alternating runs of `bench.hot_card`): a
-# starved child holds its batch's database work open while the others wait on it.
+# starved child likely holds its batch's database work open longer (docs/features.md, "Isolation").
 BURST_NICENESS = 10
 
 
