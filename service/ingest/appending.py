@@ -50,7 +50,8 @@ class Ingest:
     and `max_batch_items` are what a posted body may hold (the handlers decode with them).
 
     The limits travel with the use case so that an ingest handler needs this one dependency: Litestar resolves
-    two or more in an anyio task group per request, which was a tenth of a single POST's event-loop time."""
+    two or more in an anyio task group per request (a tenth of a single POST's event-loop samples; 2-5 % of its CPU
+    measured quietly, BENCHMARKS.md)."""
 
     def __init__(self, committer: GroupCommitter, *, limits: Limits = DEFAULT_LIMITS,
                  max_batch_items: int = 10_000) -> None:
