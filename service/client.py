@@ -23,15 +23,15 @@ import msgspec
 from service.api.schemas import IngestReceipt, OnDemandPrediction, VersionComparison, VersionPrediction
 from service.domain.events import LabelBody, LabelledTransaction, TransactionBody, format_time
 from service.domain.records import Decision, Evidence, Lineage, LineageSummary, TrainingCode, TrainingDataLineage
+from service.responses.alerts import AlertItem, AlertsPage
+from service.responses.feed import PredictionItem, PredictionsPage
+from service.responses.models import DecisionView, LiveMetrics, ModelDetail, ModelSummary
+from service.responses.quality import QualityBucket, QualityReport
+from service.responses.reviews import AlertReview, ReviewQueue
+from service.responses.stats import Stats
+from service.responses.suppressions import SuppressionList, SuppressionView
+from service.responses.transaction import TransactionView
 from service.sse import parse_events
-from service.views.alerts import AlertItem, AlertsPage
-from service.views.feed import PredictionItem, PredictionsPage
-from service.views.models import DecisionView, LiveMetrics, ModelDetail, ModelSummary
-from service.views.quality import QualityBucket, QualityReport
-from service.views.reviews import AlertReview, ReviewQueue
-from service.views.stats import Stats
-from service.views.suppressions import SuppressionList, SuppressionView
-from service.views.transaction import TransactionView
 
 __all__ = ["AlertItem", "AlertReview", "AlertsPage", "ClientError", "Decision", "DecisionView", "Evidence",
            "FraudlogClient", "IngestReceipt", "LabelBody", "Lineage", "LineageSummary", "LiveMetrics", "ModelDetail",

@@ -30,19 +30,12 @@ from service.api.schemas import IngestReceipt
 from service.config import Settings
 from service.domain.events import ID_PATTERN, AwareDateTime, OutcomeIn
 from service.domain.validation import FieldError, decode_object
+from service.responses.alerts import AlertsPage
+from service.responses.reviews import AlertReview, ReviewQueue
+from service.responses.statuses import AlertStatus
 from service.store.outbox import MAX_PAGE, InvalidCursor, list_alerts
-from service.views.alerts import AlertsPage, alerts_page
-from service.views.reviews import (
-    DEFAULT_HISTORY,
-    MAX_HISTORY,
-    MAX_QUEUE,
-    AlertReview,
-    ReviewOrder,
-    ReviewQueue,
-    alert_review,
-    review_queue,
-)
-from service.views.statuses import AlertStatus
+from service.views.alerts import alerts_page
+from service.views.reviews import DEFAULT_HISTORY, MAX_HISTORY, MAX_QUEUE, ReviewOrder, alert_review, review_queue
 
 HistoryLength = Annotated[int, QueryParameter(ge=1, le=MAX_HISTORY,
                                               description="how many of the card's recent transactions to show")]

@@ -16,8 +16,9 @@ from service.domain.records import Decision
 from service.lifecycle.roles import assign_role
 from service.ml.artifact import ArtifactRejected
 from service.models.registry import ModelRegistry, UnknownVersion
-from service.views.models import ModelDetail, ModelSummary, model_detail, model_summaries
-from service.views.statuses import RoleChange
+from service.responses.models import ModelDetail, ModelSummary
+from service.responses.statuses import RoleChange
+from service.views.models import model_detail, model_summaries
 
 Version = Annotated[int, PathParameter(ge=1, le=MAX_VERSION, description="a model version number")]
 

@@ -19,8 +19,8 @@ from service.domain.events import PredictIn
 from service.domain.records import Explanation
 from service.domain.validation import FieldError, InvalidBody, decode_object
 from service.models.registry import ModelRegistry
+from service.responses.statuses import ModelStatus
 from service.scoring.on_demand import NoChampion, UnknownVersion, compare, predict
-from service.views.statuses import ModelStatus
 
 
 @post("/v1/predict", operation_id="predict", tags=["models"], status_code=200,

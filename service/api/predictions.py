@@ -34,8 +34,9 @@ from service.domain.events import MAX_VERSION
 from service.domain.validation import FieldError
 from service.feed.cursor import Cursor, InvalidCursor
 from service.feed.hub import STREAM_CUT_OFF, PredictionHub, TooManyStreams
+from service.responses.feed import PredictionsPage
 from service.store.feed import FeedFilter
-from service.views.feed import PredictionsPage, prediction_items
+from service.views.feed import prediction_items
 
 log = logging.getLogger("fraudlog.feed")
 MAX_PAGE = 1_000

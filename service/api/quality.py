@@ -16,7 +16,8 @@ from service.domain.events import MAX_VERSION
 from service.domain.validation import FieldError
 from service.ml.quality import BUCKET_PATTERN, InvalidBucketing
 from service.models.registry import ModelRegistry, UnknownVersion
-from service.views.quality import DEFAULT_BUCKET, DEFAULT_LIMIT, MAX_LIMIT, QualityReport, quality_report
+from service.responses.quality import QualityReport
+from service.views.quality import DEFAULT_BUCKET, DEFAULT_LIMIT, MAX_LIMIT, quality_report
 from service.views.source_quality import SourceQualityReport, source_quality_report
 
 Version = Annotated[int, PathParameter(ge=1, le=MAX_VERSION, description="a model version number")]

@@ -11,7 +11,7 @@ from typing import Literal
 import msgspec
 
 from service.domain.records import Explanation, Reason
-from service.views.statuses import IngestStatus, ModelStatus, RoleChange
+from service.responses.statuses import IngestStatus, ModelStatus, RoleChange
 
 
 class IngestReceipt(msgspec.Struct, kw_only=True):

@@ -18,8 +18,9 @@ from service.api.problems import AUTH_PROBLEMS, INVALID_QUERY, Problem, problem_
 from service.api.prometheus import PROMETHEUS_TEXT, MetricsExposition
 from service.domain.validation import FieldError
 from service.metrics.stats_cache import StatsCache
+from service.responses.stats import Stats
 from service.views.series import StatsSeries, parse_duration, stats_series
-from service.views.stats import Stats, stats_view
+from service.views.stats import stats_view
 
 
 @get("/v1/stats", operation_id="getStats", tags=["operations"], guards=[require(ANALYST)], security=API_KEY_SECURITY,

@@ -22,7 +22,7 @@ from service.config import Settings
 from service.domain.events import ID_PATTERN, SuppressionIn, format_time
 from service.domain.suppressions import Suppression
 from service.domain.validation import decode_object
-from service.views.suppressions import SuppressionList, SuppressionView
+from service.responses.suppressions import SuppressionList, SuppressionView
 
 CardId = Annotated[str, PathParameter(pattern=ID_PATTERN, schema_extra=ID_SCHEMA)]
 

@@ -21,7 +21,8 @@ from service.domain.events import ID_PATTERN, TransactionIn
 from service.domain.validation import decode_one_or_many
 from service.ingest.appending import Ingest, RepeatedWithDifferentBody
 from service.models.registry import ModelRegistry
-from service.views.transaction import TransactionView, load_transaction_view
+from service.responses.transaction import TransactionView
+from service.views.transaction import load_transaction_view
 
 
 class TransactionController(Controller):

@@ -12,7 +12,7 @@ from typing import Any, get_args
 from service.cli.context import open_engine_to_read
 from service.cli.output import prints_to_a_pipe, table_console
 from service.config import Settings
-from service.views.statuses import AlertStatus
+from service.responses.statuses import AlertStatus
 
 
 def register(subparsers: Any) -> None:

@@ -16,7 +16,8 @@ import msgspec
 from service.cli.context import open_store
 from service.cli.errors import CommandFailed
 from service.domain.records import Explanation
-from service.views.transaction import PredictionView, load_transaction_view
+from service.responses.transaction import PredictionView
+from service.views.transaction import load_transaction_view
 
 
 def register(subparsers: Any) -> None:

@@ -17,7 +17,8 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from service.models.registry import ModelRegistry
-from service.views.quality import QualityBucket, current_window, live_versions
+from service.responses.quality import QualityBucket
+from service.views.quality import current_window, live_versions
 
 # The window spans thousands of predictions and its labels arrive over hours: reading it again more often
 # than every 10 s per process would cost the database work and show nothing new.

@@ -8,7 +8,7 @@ or an imported label all end the wait, because the truth the queue asks a person
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, NamedTuple, cast
+from typing import NamedTuple, cast
 
 import msgspec
 import sqlalchemy as sa
@@ -22,11 +22,11 @@ from service.domain.events import (
     from_row,
 )
 from service.domain.records import Explanation
+from service.responses.statuses import ReviewOrder
 from service.store.errors import driver_errors
 from service.store.outbox import _VIEW_COLUMNS, EVENT_TYPE, AlertRecord
 from service.store.tables import alerts, events, labels, predictions
 
-ReviewOrder = Literal["newest", "score"]
 REVIEW_ORDERS: tuple[ReviewOrder, ...] = ("newest", "score")
 MAX_QUEUE = 100
 MAX_HISTORY = 50

@@ -1,7 +1,8 @@
 """Read models: what the API and the CLI show, composed from store records (and replay, for the audit).
 
-Each view returns msgspec Structs, the typed contract of a response body, built from plain inputs (the
-engine, the registry, records the store returned); none knows the web framework. The store below never
+Each view returns msgspec Structs, the typed contract of a response body (defined in `service.responses`, which
+the Python client imports without the server), built from plain inputs (the engine, the registry, records the
+store returned); none knows the web framework. The store below never
 builds these documents and never imports replay.
 
 - `transaction`: one transaction with its predictions, label, alert and (given the registry) its audit.
@@ -9,5 +10,4 @@ builds these documents and never imports replay.
 - `models`: the registry's versions, summarised and in full lineage.
 - `alerts`: pages of the alerts outbox.
 - `stats`: the operational figures.
-- `statuses`: the status vocabularies as `Literal` types.
 """

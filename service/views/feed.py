@@ -7,35 +7,8 @@ import msgspec
 from service.domain.events import format_time
 from service.domain.records import Reason, StoredReason
 from service.feed.cursor import Cursor
+from service.responses.feed import PredictionItem
 from service.store.feed import FeedItem
-
-
-class PredictionItem(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """One stored prediction; `cursor` is where a consumer that has it resumes (the SSE event's `id`)."""
-
-    cursor: str
-    position: int
-    transaction_id: str
-    model_version: int
-    champion: bool
-    score: float
-    threshold: float
-    is_alert: bool
-    event_time: str
-    recorded_at: str
-    scored_at: str
-    features: dict[str, float | str] | None = None
-    # With `?explain=true`: an alert's stored reasons, null for a prediction that did not alert (its reasons are
-    # computed on demand by GET /v1/transactions/{id} and `fraudlog explain`).
-    reasons: list[Reason] | msgspec.UnsetType | None = msgspec.UNSET
-
-
-class PredictionsPage(msgspec.Struct, kw_only=True):
-    """Predictions in log order; pass `next_cursor` back as `after` for the next page (never null: the feed
-    grows; a page shorter than `limit` means the consumer is up to date with what is final)."""
-
-    items: list[PredictionItem]
-    next_cursor: str
 
 
 def prediction_items(items: list[FeedItem], *, explain: bool = False) -> list[PredictionItem]:

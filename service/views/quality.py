@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-import msgspec
-
 from service.domain.assignment import CHALLENGER
 from service.domain.events import format_time
 from service.ml.quality import (
@@ -26,9 +24,10 @@ from service.ml.quality import (
     time_quality,
 )
 from service.models.registry import ModelRegistry
+from service.responses.quality import QualityAsOf, QualityBucket, QualityReport
+from service.responses.statuses import ModelStatus
 from service.store.quality import labelled_scores, log_as_of, newest_labelled_scores, version_span
 from service.store.snapshot import read_only_snapshot
-from service.views.statuses import ModelStatus
 
 DEFAULT_BUCKET = "1h"
 DEFAULT_LIMIT = 200
@@ -36,58 +35,6 @@ MAX_LIMIT = 2_000
 # The current window that `/metrics` reports per live version: the newest predictions, by count, so that it
 # covers the same amount of evidence whatever the traffic.
 CURRENT_WINDOW = 10_000
-
-
-class QualityAsOf(msgspec.Struct, kw_only=True):
-    """Where the log stood: the report is a function of the log up to here (no wall clock)."""
-
-    position: int | None
-    event_time: str | None
-    labeled_at: str | None
-
-
-class QualityBucket(msgspec.Struct, kw_only=True):
-    """One bucket of the version's predictions and how it did on the labels that have arrived.
-
-    `start`/`end`: the event time the bucket covers ([start, end) for time buckets; the oldest and newest event
-    time of its predictions for count buckets). `labelled_share`, `newest_label_at`, `newest_label_age_seconds`
-    and `event_age_seconds` say how complete its labels are; `null_because` says why a figure is null."""
-
-    start: str | None
-    end: str | None
-    first_position: int | None
-    last_position: int | None
-    scored: int
-    labelled: int
-    frauds: int
-    alerts: int
-    labelled_share: float | None
-    newest_label_at: str | None
-    newest_label_age_seconds: float | None
-    event_age_seconds: float | None
-    roc_auc: float | None
-    average_precision: float | None
-    recall: float | None
-    precision: float | None
-    alert_rate: float | None
-    target_alert_rate: float | None
-    brier: float | None
-    null_because: dict[str, str]
-
-
-class QualityReport(msgspec.Struct, kw_only=True):
-    """A version's quality over time, oldest bucket first: by event time (`bucket`) or every N predictions
-    (`every`); `earlier_buckets` older buckets were left out (`limit`)."""
-
-    version: int
-    status: ModelStatus
-    threshold: float
-    target_alert_rate: float | None
-    bucket: str | None
-    every: int | None
-    as_of: QualityAsOf
-    earlier_buckets: int
-    buckets: list[QualityBucket]
 
 
 def quality_report(registry: ModelRegistry, version: int, *, bucket: str | None = None, every: int | None = None,

@@ -3,11 +3,11 @@ queue"): `GET /v1/alerts/{alert_id}`, `GET /v1/reviews` and the dashboard's revi
 
 from __future__ import annotations
 
-import msgspec
 from sqlalchemy.engine import Connection, Engine
 
 from service.domain.events import format_time
-from service.domain.records import Explanation
+from service.responses.reviews import AlertReview, CardHistoryEntry, EffectiveLabel, OutcomeEntry, ReviewQueue
+from service.responses.transaction import TransactionRecord
 from service.store.errors import driver_errors
 from service.store.outbox import AlertRecord
 from service.store.reviews import MAX_HISTORY as MAX_HISTORY  # re-exported: the API's bounds and order
@@ -24,58 +24,9 @@ from service.store.reviews import (
     reviewed_transaction,
 )
 from service.store.reviews import ReviewOrder as ReviewOrder
-from service.views.alerts import AlertItem, alert_item
-from service.views.transaction import TransactionRecord
+from service.views.alerts import alert_item
 
 DEFAULT_HISTORY = 10
-
-
-class CardHistoryEntry(msgspec.Struct, kw_only=True):
-    """One of the card's recent transactions: the champion's score (null: not scored yet), whether it raised
-    an alert, and its effective label (null: no truth known yet)."""
-
-    transaction_id: str
-    event_time: str
-    amount: float
-    score: float | None
-    alerted: bool
-    is_fraud: bool | None
-
-
-class OutcomeEntry(msgspec.Struct, kw_only=True):
-    """An answer the alert received (every one is kept; the label rule decides which counts)."""
-
-    outcome: str
-    source: str
-    actor: str
-    answered_at: str
-    note: str | None
-    position: int
-
-
-class EffectiveLabel(msgspec.Struct, kw_only=True):
-    is_fraud: bool
-    source: str
-
-
-class AlertReview(msgspec.Struct, kw_only=True):
-    """Everything a reviewer needs to answer an alert: the alert, its transaction, the champion's reasons (null
-    only for an alert raised before reasons existed), the card's recent history (newest first, the alert's
-    transaction included), the answers so far and the effective label (null: the alert still waits)."""
-
-    alert: AlertItem
-    transaction: TransactionRecord
-    explanation: Explanation | None
-    history: list[CardHistoryEntry]
-    outcomes: list[OutcomeEntry]
-    label: EffectiveLabel | None
-
-
-class ReviewQueue(msgspec.Struct, kw_only=True):
-    """The alerts waiting for an outcome, in the order asked for."""
-
-    order: ReviewOrder
-    items: list[AlertReview]
 
 
 def alert_review(engine: Engine, alert_id: str, history: int = DEFAULT_HISTORY) -> AlertReview | None:

@@ -12,11 +12,12 @@ from sqlalchemy.engine import Engine
 
 from service.ml.source_quality import SourceFigures, by_source
 from service.models.registry import ModelRegistry
+from service.responses.quality import QualityAsOf
+from service.responses.statuses import ModelStatus
 from service.store.quality import log_as_of, scored_label_events
 from service.store.snapshot import read_only_snapshot
 from service.store.stats import percentiles
-from service.views.quality import QualityAsOf, quality_as_of, version_status
-from service.views.statuses import ModelStatus
+from service.views.quality import quality_as_of, version_status
 
 # The figures of the version judged on a group's labels that mean something there (the rest of a quality
 # bucket, such as the alert rate, describes the predictions, not the labels).

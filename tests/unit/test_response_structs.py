@@ -12,11 +12,17 @@ import msgspec
 from service.api.schemas import Health, IngestReceipt, OnDemandPrediction, Readiness, RoleChanged
 from service.domain.events import Receipt
 from service.domain.records import Explanation, LineageSummary, Reason, TrainingCode, TrainingDataLineage, TrainingRange
+from service.responses.models import Artifact, LiveMetrics, ModelDetail, ModelSummary
+from service.responses.transaction import (
+    LabelView,
+    PredictionView,
+    TransactionAlert,
+    TransactionRecord,
+    TransactionView,
+)
 from service.store.outbox import AlertPage, AlertRecord
 from service.views.alerts import alert_item, alerts_page
-from service.views.models import Artifact, LiveMetrics, ModelDetail, ModelSummary
 from service.views.stats import stats_view
-from service.views.transaction import LabelView, PredictionView, TransactionAlert, TransactionRecord, TransactionView
 
 CREATED = datetime(2026, 11, 28, 3, 0, 0, 123000, tzinfo=UTC)
 

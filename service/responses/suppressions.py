@@ -1,4 +1,4 @@
-"""A card's suppressions as `/v1/cards/{card_id}/suppressions` and the Python client show them."""
+"""`/v1/cards/{card_id}/suppressions`: a card's suppressions."""
 
 from __future__ import annotations
 

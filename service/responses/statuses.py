@@ -19,3 +19,6 @@ AlertStatus = Literal["pending", "sent", "failed"]
 
 IngestStatus = Literal["accepted", "duplicate", "correction"]
 """What appending an event did: recorded it, found it already recorded, or recorded a changed verdict."""
+
+ReviewOrder = Literal["newest", "score"]
+"""How the review queue is ordered: newest alert first, or highest score first."""

@@ -1,0 +1,6 @@
+"""The response bodies: what the API encodes and the Python client decodes, as msgspec Structs.
+
+Nothing here imports the server (no store, no models, no web framework): msgspec, the domain's records and the
+status vocabularies only, so the client can decode answers without importing what fills them. The views
+(`service.views`) build these from store records; `service.api.schemas` holds the bodies only the API writes.
+"""
