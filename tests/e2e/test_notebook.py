@@ -4,6 +4,7 @@ Jupyter kernel (nbclient + ipykernel), and its committed copy carries no outputs
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -47,7 +48,8 @@ def test_the_notebook_runs_against_a_server(sqlite_url: str, monkeypatch: pytest
     text = "\n".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
                      for output in cell.outputs)
     assert "sent 800 transactions" in text and "scored 800 of 800; backlog 0" in text, text
-    assert "v1   champion" in text and "v2   challenger" in text, text
+    # The embedded schedule may retire the challenger on evidence while the notebook runs (a CI run saw it).
+    assert "v1   champion" in text and re.search(r"v2\s+(challenger|retired)", text), text
     assert text.count("nb-") >= 5, text
     images = [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
               if "image/png" in output.get("data", {})]

@@ -150,9 +150,14 @@ def test_the_three_latencies_are_cumulative_histograms_with_buckets(figures: tup
     bounds = {float(s.labels["le"]) for s in recorded if s.name.endswith("_bucket")}
     assert bounds == {*LATENCY_BUCKETS, float("inf")}
     # /v1/stats' p50 is the 150th of the 300 latencies: a bound below it counts fewer, one at or above it more.
+    # A bound within 2 % of the p50 is left out: the two are computed apart (a CI run saw p50 0.050016 beside the
+    # 0.05 bound holding 154 of 300), and what this checks is the bucketing, not the last microsecond.
     p50 = stats["latency_seconds"]["recorded_to_prediction"]["p50"]
     for sample in (s for s in recorded if s.name.endswith("_bucket")):
-        below = float(sample.labels["le"]) < p50
+        bound = float(sample.labels["le"])
+        if abs(bound - p50) <= 0.02 * p50:
+            continue
+        below = bound < p50
         assert (sample.value < LABELLED // 2) if below else (sample.value >= LABELLED // 2), (sample, p50)
     assert value([s for s in recorded if s.name.endswith("_sum")]) >= p50 * LABELLED // 2
     posted = [s for s in samples["fraudlog_http_request_duration_seconds"] if s.name.endswith("_count")
