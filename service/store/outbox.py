@@ -134,7 +134,8 @@ _loose_members = (
     .with_for_update(skip_locked=True)
 )
 
-_VIEW_COLUMNS = (alerts.c.id, alerts.c.transaction_id, alerts.c.card_id, alerts.c.score, alerts.c.threshold,
+# The columns `AlertRecord` is built from, in its field order (the review queue reads alerts with them too).
+ALERT_VIEW_COLUMNS = (alerts.c.id, alerts.c.transaction_id, alerts.c.card_id, alerts.c.score, alerts.c.threshold,
                  alerts.c.model_version, alerts.c.created_at, alerts.c.status, alerts.c.attempts,
                  alerts.c.sent_at, alerts.c.last_error, alerts.c.payload, alerts.c.type)
 
@@ -379,7 +380,7 @@ def list_alerts(engine: Engine, *, status: str | None = None, since: datetime | 
         raise ValueError(f"status must be one of {', '.join(STATUSES)}")
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
-    stmt = sa.select(*_VIEW_COLUMNS).order_by(alerts.c.created_at.desc(), alerts.c.id.desc()).limit(limit + 1)
+    stmt = sa.select(*ALERT_VIEW_COLUMNS).order_by(alerts.c.created_at.desc(), alerts.c.id.desc()).limit(limit + 1)
     if status is not None:
         stmt = stmt.where(alerts.c.status == status)
     if since is not None:
@@ -403,7 +404,7 @@ def alert_for_transaction(engine: Engine, transaction_id: str) -> AlertRecord | 
     """The alert that covers a transaction, if any (at most one does): the one it joined, or, made before
     coalescing, its own."""
     joined = sa.select(alert_members.c.alert_id).where(alert_members.c.transaction_id == transaction_id)
-    stmt = sa.select(*_VIEW_COLUMNS).where(alerts.c.type == EVENT_TYPE, sa.or_(
+    stmt = sa.select(*ALERT_VIEW_COLUMNS).where(alerts.c.type == EVENT_TYPE, sa.or_(
         alerts.c.id.in_(joined), alerts.c.transaction_id == transaction_id)).limit(1)
     with driver_errors(), engine.connect() as conn:
         row = conn.execute(stmt).first()

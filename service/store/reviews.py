@@ -24,7 +24,7 @@ from service.domain.events import (
 from service.domain.records import Explanation
 from service.responses.statuses import ReviewOrder
 from service.store.errors import driver_errors
-from service.store.outbox import _VIEW_COLUMNS, EVENT_TYPE, AlertRecord
+from service.store.outbox import ALERT_VIEW_COLUMNS, EVENT_TYPE, AlertRecord
 from service.store.tables import alerts, events, labels, predictions
 
 REVIEW_ORDERS: tuple[ReviewOrder, ...] = ("newest", "score")
@@ -68,13 +68,14 @@ def awaiting_review(engine: Engine, *, order: ReviewOrder = "newest", limit: int
     labelled = sa.exists().where(labels.c.transaction_id == alerts.c.transaction_id)
     keys = ((alerts.c.created_at.desc(), alerts.c.id.desc()) if order == "newest"
             else (alerts.c.score.desc(), alerts.c.created_at.desc(), alerts.c.id.desc()))
-    stmt = sa.select(*_VIEW_COLUMNS).where(alerts.c.type == EVENT_TYPE, ~labelled).order_by(*keys).limit(limit)
+    stmt = sa.select(*ALERT_VIEW_COLUMNS).where(alerts.c.type == EVENT_TYPE, ~labelled).order_by(*keys).limit(limit)
     with driver_errors(), engine.connect() as conn:
         return [AlertRecord(*tuple(row)) for row in conn.execute(stmt)]
 
 
 def alert_by_id(conn: Connection, alert_id: str) -> AlertRecord | None:
-    row = conn.execute(sa.select(*_VIEW_COLUMNS).where(alerts.c.id == alert_id, alerts.c.type == EVENT_TYPE)).first()
+    stmt = sa.select(*ALERT_VIEW_COLUMNS).where(alerts.c.id == alert_id, alerts.c.type == EVENT_TYPE)
+    row = conn.execute(stmt).first()
     return None if row is None else AlertRecord(*tuple(row))
 
 
