@@ -11,7 +11,7 @@ on labelled transactions both scored says it ranks better).
 
 Two tables:
 1. **Detectors alone**, watching version 1 (never retrained): the first detection after the change
-   (delay in transactions) and false alarms (detections before the change; per 100,000 on `stationary`),
+   (delay in transactions) and false alarms (detections before the change; per 100,000 on the stationary streams),
    ours against library detectors at their defaults and a detector that always fires.
 2. **The loop**: served ROC AUC before the change (10,000 transactions), right after (the first 5,000),
    at the end (the last 10,000), and how many transactions after the change the served AUC (over 5,000
@@ -25,10 +25,11 @@ import argparse
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
-from river.drift import ADWIN
+from river.drift import ADWIN, PageHinkley
 
 from bench.drift_streams import KINDS, StreamSpec, generate
 from service.lifecycle.promotion import PromotionPolicy, Shadow, decide
@@ -96,21 +97,42 @@ def _detectors(v1: Version, rows: Sequence[tuple[dict[str, float], bool]], param
     score_psi = DistributionMonitor(SIGNAL_SCORE, {"score": ref_scores}, params)
     feature_psi = DistributionMonitor(SIGNAL_FEATURES, ref_features, params)
     adwin_rank, adwin_error = ADWIN(), ADWIN()
+    # The former default: Page-Hinkley (mode "down") tolerating a fall of 0.1 per fraud, threshold 3.
+    page_hinkley = PageHinkley(min_instances=30, delta=0.1, threshold=3.0, alpha=0.999, mode="down")
     legit: deque[float] = deque(maxlen=params.rank_reference)
+    ph_legit: deque[float] = deque(maxlen=params.rank_reference)
+
+    def fraud_rank(legit: deque[float], s: float, y: bool | None) -> float | None:
+        """A labelled fraud's rank among the newest labelled legitimate scores (None for anything else)."""
+        if y is None:
+            return None
+        if not y:
+            legit.append(s)
+            return None
+        if len(legit) < params.min_reference:
+            return None
+        return sum(1 for v in legit if v < s) / len(legit)
 
     def ours_performance(t: int, s: float, y: bool | None, x: dict[str, float]) -> bool:
         return y is not None and performance.add(t, s, y) is not None
 
     def adwin_on_ranks(t: int, s: float, y: bool | None, x: dict[str, float]) -> bool:
-        if y is None:
+        rank = fraud_rank(legit, s, y)
+        if rank is None:
             return False
-        if not y:
-            legit.append(s)
-            return False
-        if len(legit) < params.min_reference:
-            return False
-        adwin_rank.update(sum(1 for v in legit if v < s) / len(legit))
+        adwin_rank.update(rank)
         return adwin_rank.drift_detected
+
+    def page_hinkley_on_ranks(t: int, s: float, y: bool | None, x: dict[str, float]) -> bool:
+        nonlocal page_hinkley
+        rank = fraud_rank(ph_legit, s, y)
+        if rank is None:
+            return False
+        page_hinkley.update(rank)
+        if page_hinkley.drift_detected:
+            page_hinkley = page_hinkley.clone()  # re-armed, as the detector that acts is
+            return True
+        return False
 
     def adwin_on_errors(t: int, s: float, y: bool | None, x: dict[str, float]) -> bool:
         if y is None:
@@ -127,7 +149,8 @@ def _detectors(v1: Version, rows: Sequence[tuple[dict[str, float], bool]], param
     def always(t: int, s: float, y: bool | None, x: dict[str, float]) -> bool:
         return y is None and t % CHECK_EVERY == 0
 
-    return {"PH on fraud ranks (ours, performance)": ours_performance,
+    return {"Mann-Whitney on fraud ranks (ours, performance)": ours_performance,
+            "Page-Hinkley on fraud ranks (delta 0.1, threshold 3)": page_hinkley_on_ranks,
             "ADWIN defaults on fraud ranks": adwin_on_ranks,
             "ADWIN defaults on 0/1 errors": adwin_on_errors,
             "PSI on scores (ours, score)": psi_scores,
@@ -172,6 +195,8 @@ class LoopPolicy:
     on_drift: bool = False
     always: bool = False
     drift_window: int | None = None  # None: the base window; else the newest N transactions
+    from_change: bool = False  # a drift retrain's window starts at the detection's estimate of the change
+    catch_up: bool = False  # after a drift retrain, retrain again each time the data since the change doubles
     growing: bool = True  # scheduled retrains after a drift retrain start no earlier than its window
 
 
@@ -193,13 +218,20 @@ def run_loop(rows: list[tuple[dict[str, float], bool]], policy: LoopPolicy, para
     promotion = PromotionPolicy()
     last_retrain, last_drift_retrain, window_floor, next_number = TRAIN, -COOLDOWN, 0, 2
 
+    change_from: int | None = None
+    catch_up_at: int | None = None  # when the next catch-up retrain is due
+
     def retrain(t: int, trigger: str, window: int | None) -> None:
-        nonlocal last_retrain, next_number, window_floor, last_drift_retrain
+        nonlocal last_retrain, next_number, window_floor, last_drift_retrain, catch_up_at
         start = t - (window or BASE_WINDOW)
+        if trigger == "drift" and policy.from_change and change_from is not None:
+            start = max(start, change_from)
         if trigger == "drift":
             window_floor, last_drift_retrain = start, t
         elif policy.growing:
             start = max(start, window_floor)
+        since = t - window_floor
+        catch_up_at = window_floor + 2 * since if policy.catch_up and 0 < since < BASE_WINDOW else None
         version = train(rows, start, t, t - LABEL_DELAY, next_number, trigger)
         challengers[version.number] = version
         shadow[version.number] = {}
@@ -214,15 +246,16 @@ def run_loop(rows: list[tuple[dict[str, float], bool]], policy: LoopPolicy, para
             shadow[number][t] = score_one(version.model, version.spec, x)
         matured = t - LABEL_DELAY
         if matured >= TRAIN and matured in champion_scores:
-            detection = monitor.add(t, champion_scores[matured], rows[matured][1])
+            detection = monitor.add(t, champion_scores[matured], rows[matured][1], matured)
             if detection is not None:
                 run.detections.append(t)
+                change_from = detection.details.get("change_from")
         if (t + 1) % CHECK_EVERY:
             continue
         fired = policy.always or (policy.on_drift and run.detections and run.detections[-1] > t - CHECK_EVERY)
         if fired and t - last_drift_retrain >= COOLDOWN:
             retrain(t + 1, "drift", policy.drift_window)
-        elif t + 1 - last_retrain >= SCHEDULE_EVERY:
+        elif t + 1 - last_retrain >= SCHEDULE_EVERY or (catch_up_at is not None and t + 1 >= catch_up_at):
             retrain(t + 1, "schedule", None)
         promoted = _evaluate(rows, t, champion, challengers, shadow, champion_scores, promotion)
         if promoted is not None:
@@ -269,6 +302,8 @@ def loop_summary(kind: str, rows: list[tuple[dict[str, float], bool]], change: i
     false = [t for t in run.detections if change is None or t < change]
     return {"stream": kind, "policy": policy.name,
             "before": before, "right_after": _auc(rows, run.served, pivot, pivot + RECOVERY_WINDOW),
+            # Per block of 2,000: a pooled AUC over scores of several versions compares incomparable scores.
+            "after_20k": sum(_auc(rows, run.served, a, a + 2_000) for a in range(pivot, pivot + 20_000, 2_000)) / 10,
             "end": _auc(rows, run.served, len(rows) - 10_000, len(rows)),
             "recovered": recovered, "delay": (detections[0] - change) if detections and change else None,
             "false_alarms": len(false), "retrains": len(run.retrains),
@@ -335,9 +370,31 @@ def curve(rows: list[tuple[dict[str, float], bool]], served: list[float]) -> lis
 POLICIES = [
     LoopPolicy("schedule only"),
     LoopPolicy("drift + schedule, window 5,000", on_drift=True, drift_window=5_000),
+    LoopPolicy("drift + schedule, from the change", on_drift=True, drift_window=BASE_WINDOW, from_change=True),
+    LoopPolicy("drift + catch-up, from the change", on_drift=True, drift_window=BASE_WINDOW, from_change=True,
+               catch_up=True),
     LoopPolicy("drift + schedule, full window", on_drift=True, drift_window=None, growing=False),
     LoopPolicy("always fires, window 5,000", always=True, drift_window=5_000),
 ]
+
+
+def run_kind(kind: str, length: int, change: int, stationary_length: int, seed: int,
+             ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, list[tuple[int, float]]], list[int]]:
+    """Both tables' rows for one stream, and (for `abrupt`) the plot's curves and detections."""
+    params = DriftParameters()
+    stationary = kind.startswith("stationary")
+    spec = StreamSpec(kind, stationary_length if stationary else length, None if stationary else change, seed=seed)
+    rows = list(generate(spec))
+    alone = detectors_alone(kind, rows, spec.change, params)
+    loop, plot, plot_detections = [], {}, []
+    for policy in POLICIES:
+        run = run_loop(rows, policy, params)
+        loop.append(loop_summary(kind, rows, spec.change, policy, run))
+        if kind == "abrupt" and policy.name in (POLICIES[0].name, POLICIES[3].name, POLICIES[5].name):
+            plot[policy.name] = curve(rows, run.served)
+            if policy.on_drift:
+                plot_detections = run.detections
+    return alone, loop, plot, plot_detections
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -346,33 +403,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--change", type=int, default=40_000)
     parser.add_argument("--stationary-length", type=int, default=TRAIN + 100_000)
     parser.add_argument("--kinds", default=",".join(KINDS))
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--jobs", type=int, default=1, help="streams run at once, one process each")
     parser.add_argument("--svg", default="", help="write the abrupt stream's served-AUC plot here")
     args = parser.parse_args(argv)
-    params = DriftParameters()
     started = time.perf_counter()
     alone, loop = [], []
     plot: dict[str, list[tuple[int, float]]] = {}
     plot_detections: list[int] = []
-    for kind in args.kinds.split(","):
-        stationary = kind == "stationary"
-        spec = StreamSpec(kind, args.stationary_length if stationary else args.length,
-                          None if stationary else args.change)
-        rows = list(generate(spec))
-        alone += detectors_alone(kind, rows, spec.change, params)
-        for policy in POLICIES:
-            run = run_loop(rows, policy, params)
-            loop.append(loop_summary(kind, rows, spec.change, policy, run))
-            if kind == "abrupt" and policy.name in (POLICIES[0].name, POLICIES[1].name, POLICIES[3].name):
-                plot[policy.name] = curve(rows, run.served)
-                if policy.on_drift:
-                    plot_detections = run.detections
-        print(f"{kind}: done at {time.perf_counter() - started:.0f} s", flush=True)
+    kinds = args.kinds.split(",")
+    with ProcessPoolExecutor(max(1, args.jobs)) as pool:
+        futures = {pool.submit(run_kind, kind, args.length, args.change, args.stationary_length, args.seed): kind
+                   for kind in kinds}
+        results = {}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            print(f"{futures[future]}: done at {time.perf_counter() - started:.0f} s", flush=True)
+    for kind in kinds:
+        kind_alone, kind_loop, kind_plot, kind_detections = results[kind]
+        alone += kind_alone
+        loop += kind_loop
+        if kind_plot:
+            plot, plot_detections = kind_plot, kind_detections
+    print(f"\nseed {args.seed}")
     print("\n## Detectors alone (version 1 watched, never retrained)\n")
     print(table(alone, [("stream", "stream"), ("detector", "detector"), ("delay", "delay (tx)"),
                         ("false_alarms", "false alarms before change"), ("per_100k", "per 100,000")]))
     print("\n## The loop (labels 1,000 transactions late)\n")
     print(table(loop, [("stream", "stream"), ("policy", "policy"), ("before", "AUC before"),
-                       ("right_after", "AUC first 5,000 after"), ("end", "AUC last 10,000"),
+                       ("right_after", "AUC first 5,000 after"), ("after_20k", "mean AUC first 20,000 after"),
+                       ("end", "AUC last 10,000"),
                        ("recovered", "back within 0.02 after (tx)"), ("delay", "detection delay (tx)"),
                        ("false_alarms", "false alarms"), ("retrains", "retrains"),
                        ("drift_retrains", "of which drift"), ("promotions", "promotions")]))

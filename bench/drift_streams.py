@@ -12,6 +12,16 @@ each stream; the change is in the relation between features and fraud (concept),
   learned it still ranks well: a detector on performance should stay quiet, label-free ones may not.
 - `stationary`: nothing changes, but a daily cycle (one "day" is `day` transactions) moves one feature's
   mean and the amounts, and with them the fraud rate: no detector should fire.
+
+Four more, so that no detector is chosen on one kind of change (none of them tuned a default):
+
+- `partial`: a new fraud pattern appears beside the old one: after the change half the frauds follow
+  another relation (a fall in ROC AUC of 0.13-0.28, depending on the seed).
+- `mild`: the weights turn part of the way (`0.8 old + 0.6 other`): a fall of 0.04-0.07, the kind a
+  tolerance-based detector never sees.
+- `prior`: the fraud rate triples, the relation unchanged: the ranking holds, nothing should act.
+- `stationary-weak`: `stationary` with a weaker relation (ROC AUC about 0.85): ranks spread more, which is
+  where a detector with a fixed tolerance raises false alarms.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ from dataclasses import dataclass
 
 FEATURES = 8
 WEIGHT_NORM = 3.0
-KINDS = ("abrupt", "gradual", "covariate", "stationary")
+KINDS = ("abrupt", "gradual", "covariate", "stationary", "partial", "mild", "prior", "stationary-weak")
 
 
 @dataclass(frozen=True)
@@ -36,10 +46,10 @@ class StreamSpec:
     seed: int = 7
 
 
-def _weights(rng: random.Random) -> list[float]:
+def _weights(rng: random.Random, length: float = WEIGHT_NORM) -> list[float]:
     w = [rng.gauss(0.0, 1.0) for _ in range(FEATURES)]
     norm = math.sqrt(sum(v * v for v in w))
-    return [WEIGHT_NORM * v / norm for v in w]
+    return [length * v / norm for v in w]
 
 
 def generate(spec: StreamSpec) -> Iterator[tuple[dict[str, float], bool]]:
@@ -47,11 +57,14 @@ def generate(spec: StreamSpec) -> Iterator[tuple[dict[str, float], bool]]:
     rng = random.Random(spec.seed)
     old, new = _weights(rng), _weights(rng)
     bias = -7.4  # with |w| = 3 this gives about 1.5 % fraud
+    if spec.kind == "stationary-weak":
+        old, bias = _weights(rng, 1.6), -5.0  # about the same fraud rate, ROC AUC about 0.85
+    mild = [0.8 * a + 0.6 * b for a, b in zip(old, new, strict=True)]
     for i in range(spec.length):
         x = [rng.gauss(0.0, 1.0) for _ in range(FEATURES)]
         amount_scale = 1.0
         after = spec.change is not None and i >= spec.change
-        if spec.kind == "stationary":
+        if spec.kind.startswith("stationary"):
             phase = math.sin(2 * math.pi * i / spec.day)
             x[3] += phase
             amount_scale = 1.0 + 0.5 * phase
@@ -64,7 +77,12 @@ def generate(spec: StreamSpec) -> Iterator[tuple[dict[str, float], bool]]:
         elif spec.kind == "gradual" and after:
             share = min(1.0, (i - (spec.change or 0)) / spec.ramp)
             weights = new if rng.random() < share else old
-        logit = bias + sum(w * v for w, v in zip(weights, x, strict=True))
+        elif spec.kind == "partial" and after:
+            weights = new if rng.random() < 0.5 else old
+        elif spec.kind == "mild" and after:
+            weights = mild
+        logit = bias + (1.2 if spec.kind == "prior" and after else 0.0)
+        logit += sum(w * v for w, v in zip(weights, x, strict=True))
         is_fraud = rng.random() < 1.0 / (1.0 + math.exp(-logit))
         features = {f"f{j}": x[j] for j in range(FEATURES)}
         features["amount"] = amount_scale * math.exp(rng.gauss(3.0, 1.0))

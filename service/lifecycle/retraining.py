@@ -79,35 +79,63 @@ def retrain(registry: ModelRegistry, *, min_new_transactions: int = 1, through: 
     Raises `LockBusy` when another retrain or evaluation holds the lifecycle lock.
     """
     with lifecycle_lock(registry.engine):
-        due = retrain_due(registry, min_new_transactions)
-        if not due.due:
-            log.debug("no retrain: %s", due.reason)
-            return None
-        champion = registry.assignments().current().champion
-        assert champion is not None  # retrain_due said so
-        parent = registry.get(champion)
-        if through is None:
-            with registry.engine.connect() as conn:
-                through = last_position(conn)
-        cut = through
-        if cut <= due.newest_cut:
-            return None  # that range was trained already
-        newest = registry.list()[-1]
-        spec, trigger = inherited_window(registry.engine, spec or ModelSpec.from_dict(parent.model_spec),
-                                         newest.trigger, trigger or {"kind": "schedule"}, cut)
-        rate = float(parent.metrics.get("target_alert_rate", 0.02))
-        try:
-            trained = train_version(registry.engine, registry.secret_key, spec, cut=cut, parent=champion,
+        return retrain_holding_lock(registry, min_new_transactions=min_new_transactions, through=through, spec=spec,
+                                    promote=promote, git_commit=git_commit, trigger=trigger)
+
+
+def retrain_holding_lock(registry: ModelRegistry, *, min_new_transactions: int = 1, through: int | None = None,
+                         spec: ModelSpec | None = None, promote: bool = False, git_commit: str | None = None,
+                         trigger: Trigger | None = None) -> RetrainResult | None:
+    """`retrain`, for a caller that holds the lifecycle lock already (the drift watch)."""
+    due = retrain_due(registry, min_new_transactions)
+    if not due.due:
+        log.debug("no retrain: %s", due.reason)
+        return None
+    champion = registry.assignments().current().champion
+    assert champion is not None  # retrain_due said so
+    parent = registry.get(champion)
+    if through is None:
+        with registry.engine.connect() as conn:
+            through = last_position(conn)
+    cut = through
+    if cut <= due.newest_cut:
+        return None  # that range was trained already
+    newest = registry.list()[-1]
+    spec, trigger = inherited_window(registry.engine, spec or ModelSpec.from_dict(parent.model_spec),
+                                     newest.trigger, trigger or {"kind": "schedule"}, cut)
+    rate = float(parent.metrics.get("target_alert_rate", 0.02))
+    try:
+        trained = train_version(registry.engine, registry.secret_key, spec, cut=cut, parent=champion,
                                 target_alert_rate=rate, git_commit=git_commit)
-        except NothingToLearn as exc:
-            log.info("no retrain: %s", exc)
-            return None
-        version = registry.versions.add(msgspec.structs.replace(trained, trigger=trigger))
-        if promote:
-            status, reason = CHAMPION, "promoted by hand when trained (--promote)"
-            assign_role(registry, version, CHAMPION, Decision(kind="manual", action="promote", reason=reason))
-        else:
-            status, reason = CHALLENGER, "a new version enters as a challenger and scores in shadow"
-            assign_role(registry, version, CHALLENGER, Decision(kind="automatic", action="enter", reason=reason))
+    except NothingToLearn as exc:
+        log.info("no retrain: %s", exc)
+        return None
+    version = registry.versions.add(msgspec.structs.replace(trained, trigger=trigger))
+    if promote:
+        status, reason = CHAMPION, "promoted by hand when trained (--promote)"
+        assign_role(registry, version, CHAMPION, Decision(kind="manual", action="promote", reason=reason))
+    else:
+        status, reason = CHALLENGER, "a new version enters as a challenger and scores in shadow"
+        assign_role(registry, version, CHALLENGER, Decision(kind="automatic", action="enter", reason=reason))
     log.info("retrained", extra={"model_version": version, "parent_version": champion, "status": status})
     return RetrainResult(version, champion, status, reason, trained.metrics, trained.artifact_sha256)
+
+
+def catch_up_due(registry: ModelRegistry) -> int | None:
+    """After a drift-triggered version, how many new transactions make the next retrain due: as many as the
+    newest version's window held since the change, so a retrain follows each time the data since the change
+    has doubled, until the window is as wide as the spec's again. None when no drift line is growing.
+
+    Right after a change the first drift-triggered version learns from few transactions of the new relation;
+    one trained on twice as many ranks better, and waiting for the schedule's count leaves the weaker one
+    serving (bench/drift.py, docs/drift.md)."""
+    versions = registry.list()
+    trigger = versions[-1].trigger if versions else None
+    if trigger is None or "window_from" not in trigger:
+        return None
+    with registry.engine.connect() as conn:
+        held = (count_after(conn, int(trigger["window_from"]) - 1, EVENT_TRANSACTION)
+                - count_after(conn, versions[-1].watermark, EVENT_TRANSACTION))
+    if held >= int(trigger["base_window"]):
+        return None
+    return max(1, held)

@@ -3,11 +3,14 @@
 1. **Performance** (`PerformanceMonitor`), the signal that matters: matured labels in label-arrival order.
    Each labelled fraud becomes its *rank* among the scores of the newest labelled legitimate transactions
    (the fraction of them it outscores). The mean of that stream is the version's ROC AUC (AUC = P(score of
-   a fraud > score of a legitimate one)), so River's Page-Hinkley test (mode "down") on it detects a fall
-   in ROC AUC: `delta` is the fall it tolerates, `threshold` the accumulated evidence it needs,
-   `min_frauds` the labelled frauds it must have seen since it was (re)armed. A rank is scale-free: it
-   needs no calibration, works for anomaly scores and probabilities alike, and a covariate shift that
-   moves scores but not their order does not move it.
+   a fraud > score of a legitimate one)). After each fraud, a one-sided Mann-Whitney U test (scipy) asks
+   whether the newest `w` ranks are lower than the (at most `reference_frauds`) ranks before them, for each
+   `w` in `rank_windows`: a short window sees a break soon, a long one a smaller, sustained fall. It fires
+   when a window's z crosses the level of `rank_alpha` (shared by the windows) and the fall is at least
+   `min_drop`. The test is on ranks, so it assumes nothing of their distribution (skewed: most frauds rank
+   near 1), and its noise scales with the model: a weak model's ranks spread more and need more evidence.
+   A rank is scale-free: it needs no calibration, works for anomaly scores and probabilities alike, and a
+   covariate shift that moves scores but not their order does not move it.
 2. **Scores** (`DistributionMonitor` over the score): the population stability index (PSI) of the newest
    `psi_window` scores against the version's reference (its calibration window), label-free and early.
 3. **Features** (`DistributionMonitor` per numeric feature): the same PSI against the training window,
@@ -16,9 +19,10 @@
 Hysteresis, so a stationary stream does not alarm (River #1914, #1963: ADWIN at its defaults fires about as
 often as a detector that always does; a KS test rejects anything at large n): the PSI must exceed its
 threshold at `confirmations` consecutive checks (one every `check_every` values) and may fire again only
-after it has fallen below half the threshold; Page-Hinkley restarts from nothing after each detection and
-needs `min_frauds` frauds again. Both feed on a stream in log order only, so running them again over the
-same log gives the same detections, bit for bit.
+after it has fallen below half the threshold; the performance test needs a fall of at least `min_drop` at a
+strict level, and forgets its ranks after each detection (it needs twice its shortest window of frauds
+again). All feed on a stream in log order only, so running them again over the same log gives the same
+detections, bit for bit.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from river.drift import PageHinkley
+from scipy.stats import mannwhitneyu, norm
 
 from service.domain.drift_settings import DriftParameters
 
@@ -63,54 +67,64 @@ class Detection:
 
 
 class PerformanceMonitor:
-    """Page-Hinkley on the ranks of labelled frauds among recent labelled legitimate scores."""
+    """A one-sided Mann-Whitney U test: are the newest labelled frauds ranked lower than the ones before them?"""
 
     def __init__(self, parameters: DriftParameters) -> None:
         self.parameters = parameters
         self._legit_order: deque[float] = deque()
         self._legit_sorted: list[float] = []
-        self._detector = self._new_detector()
-        self._frauds = 0
-        self._first_position: int | None = None
-        self._recent: deque[float] = deque(maxlen=parameters.min_frauds)
+        longest = max(parameters.rank_windows)
+        self._ranks: deque[float] = deque(maxlen=longest + parameters.reference_frauds)
+        self._positions: deque[int] = deque(maxlen=longest + parameters.reference_frauds)
+        self._transactions: deque[int] = deque(maxlen=longest + parameters.reference_frauds)
+        # The level a window's z must cross: the per-check false-alarm probability, shared by the windows.
+        self._critical = float(norm.isf(parameters.rank_alpha / len(parameters.rank_windows)))
 
-    def _new_detector(self) -> PageHinkley:
-        p = self.parameters
-        return PageHinkley(min_instances=p.min_frauds, delta=p.ph_delta, threshold=p.ph_threshold, alpha=p.ph_alpha,
-                           mode="down")
-
-    def add(self, position: int, score: float, is_fraud: bool) -> Detection | None:
-        """One matured label (at log `position`) with the served score of its transaction."""
+    def add(self, position: int, score: float, is_fraud: bool, transaction_position: int | None = None,
+            ) -> Detection | None:
+        """One matured label (at log `position`) with the served score of its transaction (at
+        `transaction_position`, which dates the change a detection reports; the label's own when absent)."""
         if not is_fraud:
             self._add_legit(score)
             return None
         if len(self._legit_sorted) < self.parameters.min_reference:
             return None
-        rank = self._rank(score)
-        if self._first_position is None:
-            self._first_position = position
-        self._frauds += 1
-        self._recent.append(rank)
-        self._detector.update(rank)
-        if not self._detector.drift_detected or self._frauds < self.parameters.min_frauds:
-            return None
-        detection = Detection(
-            SIGNAL_PERFORMANCE, position, "river.drift.PageHinkley(mode=down) on fraud ranks",
-            {"delta": self.parameters.ph_delta, "threshold": self.parameters.ph_threshold,
-             "alpha": self.parameters.ph_alpha, "min_frauds": self.parameters.min_frauds,
-             "rank_reference": self.parameters.rank_reference},
-            statistic=_round(self._detector._max_decrease - self._detector._sum_decrease),
-            threshold=self.parameters.ph_threshold, first=self._first_position, last=position,
-            details={"recent_roc_auc": _round(sum(self._recent) / len(self._recent)),
-                     "armed_roc_auc": _round(self._detector._x_mean.get()), "frauds": self._frauds})
-        self._rearm()
-        return detection
+        self._ranks.append(self._rank(score))
+        self._positions.append(position)
+        self._transactions.append(position if transaction_position is None else transaction_position)
+        for window in sorted(self.parameters.rank_windows):
+            detection = self._test(window, position)
+            if detection is not None:
+                self._ranks.clear()  # re-armed: the next detection needs evidence of its own
+                self._positions.clear()
+                self._transactions.clear()
+                return detection
+        return None
 
-    def _rearm(self) -> None:
-        self._detector = self._new_detector()
-        self._frauds = 0
-        self._first_position = None
-        self._recent.clear()
+    def _test(self, window: int, position: int) -> Detection | None:
+        p = self.parameters
+        if len(self._ranks) < 2 * window:
+            return None
+        ranks = list(self._ranks)
+        recent, earlier = ranks[-window:], ranks[-window - p.reference_frauds:-window]
+        recent_auc, earlier_auc = sum(recent) / len(recent), sum(earlier) / len(earlier)
+        if earlier_auc - recent_auc < p.min_drop:  # cheap, and no test of a fall too small to matter
+            return None
+        test = mannwhitneyu(recent, earlier, alternative="less", method="asymptotic")
+        z = float(norm.isf(max(float(test.pvalue), 1e-300)))
+        if z < self._critical:
+            return None
+        first = self._positions[len(self._positions) - window - len(earlier)]
+        # Every fraud of the window that fired was ranked low: the change is no later than the oldest of them.
+        change_from = min(list(self._transactions)[-window:])
+        return Detection(
+            SIGNAL_PERFORMANCE, position, "scipy.stats.mannwhitneyu (one-sided) on fraud ranks",
+            {"windows": list(p.rank_windows), "window": window, "alpha": p.rank_alpha, "min_drop": p.min_drop,
+             "reference_frauds": p.reference_frauds, "rank_reference": p.rank_reference},
+            statistic=_round(z), threshold=_round(self._critical), first=first, last=position,
+            details={"recent_roc_auc": _round(recent_auc), "earlier_roc_auc": _round(earlier_auc),
+                     "p_value": float(f"{float(test.pvalue):.6g}"), "recent_frauds": window,
+                     "earlier_frauds": len(earlier), "change_from": change_from})
 
     def _add_legit(self, score: float) -> None:
         self._legit_order.append(score)

@@ -27,6 +27,7 @@ from service.domain.drift_settings import DriftSettings
 from service.domain.events import EVENT_TRANSACTION, LABEL_EVENT_TYPES, DriftDetected
 from service.domain.features import FeatureValues
 from service.domain.records import Decision
+from service.lifecycle.retraining import catch_up_due, retrain_holding_lock
 from service.lifecycle.roles import assign_role
 from service.lifecycle.triggers import drift_trigger, with_window
 from service.lifecycle.versions import CALIBRATION_TRANSACTIONS, NothingToLearn, train_version
@@ -42,7 +43,7 @@ from service.monitoring.drift import (
     detection_id,
 )
 from service.store.drift import detection_ids, record_detection
-from service.store.event_log import last_position, walk
+from service.store.event_log import count_after, last_position, walk
 from service.store.lifecycle import lifecycle_lock
 from service.store.tables import events, predictions
 
@@ -73,7 +74,8 @@ class _Watch:
                         if detection is not None:
                             found.append(detection)
                 else:
-                    detection = self.performance.add(record.position, scored[0], bool(record.payload["is_fraud"]))
+                    detection = self.performance.add(record.position, scored[0], bool(record.payload["is_fraud"]),
+                                                     scored[2])
                     if detection is not None:
                         found.append(detection)
         self.through = last
@@ -116,7 +118,19 @@ class DriftWatch:
 
         Returns the detections this run recorded. Raises `LockBusy` when the lifecycle lock is held."""
         with lifecycle_lock(self.registry.engine):
-            return self._run(act)
+            recorded = self._run(act)
+            if act and self.settings.catch_up:
+                self._catch_up()
+            return recorded
+
+    def _catch_up(self) -> None:
+        threshold = catch_up_due(self.registry)
+        if threshold is None:
+            return
+        result = retrain_holding_lock(self.registry, min_new_transactions=threshold, git_commit=self.git_commit)
+        if result is not None:
+            log.info("retrained to catch up after a drift detection: the data since the change doubled",
+                     extra={"model_version": result.version})
 
     def detect(self) -> list[DriftDetected]:
         """Feed everything ready in the log and return the detections, recording nothing (replay)."""
@@ -204,9 +218,9 @@ class DriftWatch:
         parent = self.registry.get(event.model_version)
         spec = ModelSpec.from_dict(parent.model_spec)
         base = window_size(spec)
-        window = min(self.settings.window, base)
         with self.registry.engine.connect() as conn:
             cut = last_position(conn)
+            window = min(self._window_since_change(conn, event, cut), base)
         try:
             row = train_version(self.registry.engine, self.registry.secret_key, with_window(spec, window), cut=cut,
                                 parent=event.model_version,
@@ -221,8 +235,17 @@ class DriftWatch:
             kind="automatic", action="enter",
             reason=f"trained on drift detection {event.id} ({event.signal} at position {event.position})"))
         return _with(event, action="retrain", retrained_version=version,
-                     why=f"version {version} trained on the newest {window:,} transactions up to position {cut}; "
+                     why=f"version {version} trained on the newest {window:,} transactions up to position {cut}"
+                         f"{' (since the change it dates)' if 'change_from' in event.details else ''}; "
                          "it scores in shadow until the promotion policy has the evidence")
+
+    def _window_since_change(self, conn: Connection, event: DriftDetected, cut: int) -> int:
+        """The transactions since the change a performance detection dates (`change_from`): before it, the
+        log teaches the relation that no longer holds. FRAUDLOG_DRIFT_WINDOW when the detection dates none."""
+        change_from = event.details.get("change_from")
+        if not isinstance(change_from, int):
+            return self.settings.window
+        return max(1, count_after(conn, change_from - 1, EVENT_TRANSACTION) - count_after(conn, cut, EVENT_TRANSACTION))
 
     def _why_not(self, event: DriftDetected) -> str:
         if event.signal not in self.settings.retrain_on:

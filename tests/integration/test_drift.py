@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 import threading
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -24,7 +25,7 @@ from service.domain.drift_settings import DriftParameters, DriftSettings
 from service.domain.events import EVENT_DRIFT_DETECTION
 from service.lifecycle.first_version import train_first_version
 from service.lifecycle.retraining import retrain
-from service.ml.specs import spec_for
+from service.ml.specs import ModelSpec, spec_for
 from service.models.registry import ModelRegistry
 from service.monitoring.drift import SIGNAL_PERFORMANCE
 from service.monitoring.drift_job import DriftWatch
@@ -39,7 +40,7 @@ from tests.support.models import SECRET, START
 
 SPEC = spec_for("logreg", window=2_000)
 SETTINGS = DriftSettings(cooldown=500, window=1_000, parameters=DriftParameters(
-    min_frauds=10, min_reference=100, rank_reference=500, psi_window=300, check_every=100))
+    rank_windows=(10, 30), min_reference=100, rank_reference=500, psi_window=300, check_every=100))
 Rows = list[tuple[dict[str, Any], bool]]
 
 
@@ -70,11 +71,11 @@ def serve(engine: Engine, registry: ModelRegistry, live: Rows, *, chunk: int = 2
     append_labels(engine, previous)
 
 
-def champion_then(engine: Engine, *, inverted: bool) -> ModelRegistry:
+def champion_then(engine: Engine, *, inverted: bool, spec: ModelSpec = SPEC) -> ModelRegistry:
     """Version 1 serves 1,500 transactions of the relation it learned, then 2,000 of the inverted one (or of
     the same one): the detectors' baseline is the version's own early performance."""
     registry = ModelRegistry(engine, SECRET)
-    train_first_version(registry, rows(1_500, seed=1, first=0), SPEC)
+    train_first_version(registry, rows(1_500, seed=1, first=0), spec)
     serve(engine, registry, rows(1_500, seed=2, first=10_000) + rows(2_000, seed=3, first=20_000, inverted=inverted))
     return registry
 
@@ -137,9 +138,41 @@ def test_the_triggered_version_names_its_detection(engine: Engine) -> None:
     scheduled = retrain(registry)
     assert scheduled is not None
     record = registry.get(scheduled.version)
-    assert record.trigger == {"kind": "schedule", "window_from": trigger["window_from"],
-                              "base_window": trigger["base_window"]}
-    assert record.training_data.first_position >= trigger["window_from"]
+    assert record.trigger is not None and record.trigger["kind"] == "schedule"
+    assert (record.training_data.first_position or 0) >= trigger["window_from"]
+    if "window_from" in record.trigger:  # still narrower than the spec's window: the line keeps growing
+        assert record.trigger == {"kind": "schedule", "window_from": trigger["window_from"],
+                                  "base_window": trigger["base_window"]}
+
+
+def test_the_triggered_version_learns_from_the_change_on_and_catches_up(engine: Engine) -> None:
+    """The drift-triggered version's window starts at the change its detection dates, not before; once the
+    log holds as many transactions again, the watch retrains on its own (catch-up), the window still starting
+    there. Without catch-up, nothing more is trained. (A spec window wider than the stretch since the change,
+    so the drift-triggered line is still growing.)"""
+    registry = champion_then(engine, inverted=True, spec=spec_for("logreg", window=8_000))
+    DriftWatch(registry, SETTINGS).run()
+    [retrained] = [d for d in drift_events(engine) if d["action"] == "retrain"]
+    drift_version = registry.get(retrained["retrained_version"])
+    change_from = retrained["details"]["change_from"]
+    with engine.connect() as conn:
+        since_change = conn.execute(sa.select(sa.func.count()).select_from(events).where(
+            events.c.event_type == "transaction", events.c.position >= change_from,
+            events.c.position <= drift_version.watermark)).scalar_one()
+    assert drift_version.training_data.event_count == since_change  # every transaction since, none before
+    assert (drift_version.training_data.first_position or 0) >= change_from
+    held = drift_version.training_data.event_count or 0
+    serve(engine, registry, rows(held // 2, seed=5, first=40_000, inverted=True))
+    DriftWatch(registry, replace(SETTINGS, catch_up=True)).run()
+    assert versions(engine) == drift_version.version, "caught up before the data since the change doubled"
+    serve(engine, registry, rows(held, seed=6, first=50_000, inverted=True))
+    DriftWatch(registry, replace(SETTINGS, catch_up=False)).run()
+    assert versions(engine) == drift_version.version
+    DriftWatch(registry, replace(SETTINGS, catch_up=True)).run()
+    assert versions(engine) == drift_version.version + 1
+    caught_up = registry.get(drift_version.version + 1)
+    assert caught_up.trigger is not None and caught_up.trigger["kind"] == "schedule"
+    assert (caught_up.training_data.first_position or 0) >= (drift_version.training_data.first_position or 0)
 
 
 def test_replay_reproduces_the_detections_bit_for_bit(engine: Engine) -> None:
@@ -183,7 +216,7 @@ def test_drift_command_prints_the_detections(engine: Engine, capsys: pytest.Capt
     champion_then(engine, inverted=True)
     monkeypatch.setenv("FRAUDLOG_DATABASE_URL", str(engine.url))
     monkeypatch.setenv("FRAUDLOG_SECRET_KEY", SECRET.decode())
-    monkeypatch.setenv("FRAUDLOG_DRIFT_MIN_FRAUDS", "10")
+    monkeypatch.setenv("FRAUDLOG_DRIFT_RANK_WINDOWS", "10,30")
     monkeypatch.setenv("FRAUDLOG_DRIFT_MIN_REFERENCE", "100")
     monkeypatch.setenv("FRAUDLOG_DRIFT_RANK_REFERENCE", "500")
     assert main(["drift", "run", "--watch-only"]) == 0

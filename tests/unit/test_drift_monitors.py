@@ -12,6 +12,7 @@ from dataclasses import replace
 
 from service.monitoring.drift import (
     SIGNAL_SCORE,
+    Detection,
     DistributionMonitor,
     DriftParameters,
     PerformanceMonitor,
@@ -25,7 +26,8 @@ DEFAULTS = DriftParameters()
 DELAY = 1_000
 
 
-def run_performance(n: int, change: int | None, parameters: DriftParameters, seed: int = 3) -> list[int]:
+def run_performance(n: int, change: int | None, parameters: DriftParameters, seed: int = 3,
+                    found: list[Detection] | None = None) -> list[int]:
     rng = random.Random(seed)
     monitor = PerformanceMonitor(parameters)
     stream: list[tuple[float, bool]] = []
@@ -36,8 +38,11 @@ def run_performance(n: int, change: int | None, parameters: DriftParameters, see
         stream.append((rng.gauss(shift if fraud else 0.0, 1.0), fraud))
         if t >= DELAY:
             score, label = stream[t - DELAY]
-            if monitor.add(t, score, label) is not None:
+            detection = monitor.add(t, score, label, t - DELAY)
+            if detection is not None:
                 fired.append(t)
+                if found is not None:
+                    found.append(detection)
     return fired
 
 
@@ -61,10 +66,21 @@ def test_a_fall_in_roc_auc_is_detected_within_a_few_thousand_transactions_with_l
     assert fired and 40_000 < fired[0] <= 40_000 + 5_000
 
 
+def test_a_detection_dates_the_change() -> None:
+    """`change_from` (where a drift-triggered version's window may start) is the oldest transaction among the
+    frauds of the window that fired: near the change (a window may hold a few frauds from before it), and
+    before the detection."""
+    found: list[Detection] = []
+    fired = run_performance(80_000, 40_000, DEFAULTS, found=found)
+    assert fired and found[0].signal == "performance"
+    assert 40_000 - 2_000 <= found[0].details["change_from"] < fired[0] - DELAY
+    assert found[0].details["recent_roc_auc"] < found[0].details["earlier_roc_auc"] - DEFAULTS.min_drop
+
+
 def test_without_hysteresis_a_stationary_stream_alarms() -> None:
-    """What the tolerance and the minimum of evidence buy: at River's own delta and a low threshold,
-    Page-Hinkley fires on the noise of a stationary stream."""
-    bare = replace(DEFAULTS, ph_delta=0.005, ph_threshold=0.5, min_frauds=1)
+    """What the strict level and the minimum fall buy: at the textbook 5 % level, with no minimum fall and one
+    short window, the test fires on the noise of a stationary stream."""
+    bare = replace(DEFAULTS, rank_alpha=0.05, min_drop=0.0, rank_windows=(10,))
     assert run_performance(101_000, None, bare) != []
 
 
@@ -90,3 +106,18 @@ def test_a_detection_id_depends_on_version_signal_and_position_only() -> None:
     assert detection_id(3, "performance", 120) == detection_id(3, "performance", 120)
     assert len({detection_id(3, "performance", 120), detection_id(4, "performance", 120),
                 detection_id(3, "score", 120), detection_id(3, "performance", 121)}) == 4
+
+
+def test_drift_settings_read_the_rank_windows_and_refuse_unknown_names() -> None:
+    from service.domain.drift_settings import DriftSettings
+
+    settings = DriftSettings.from_env({"FRAUDLOG_DRIFT_RANK_WINDOWS": "20, 200", "FRAUDLOG_DRIFT_CATCH_UP": "off"})
+    assert settings.parameters.rank_windows == (20, 200) and settings.catch_up is False
+    for env in ({"FRAUDLOG_DRIFT_PH_DELTA": "0.1"}, {"FRAUDLOG_DRIFT_RANK_WINDOWS": ","},
+                {"FRAUDLOG_DRIFT_RANK_WINDOWS": "30,-1"}):
+        try:
+            DriftSettings.from_env(env)
+        except ValueError as exc:
+            assert "FRAUDLOG_DRIFT_" in str(exc)
+        else:
+            raise AssertionError(f"{env} was accepted")
