@@ -1,6 +1,6 @@
 """The drift detectors' parameters and the drift loop's policy, from the environment (`Settings.drift`).
 
-Light on purpose (no River import): `service.config` reads it in every process. docs/drift.md gives the
+Light on purpose (no River import): `fraudlog.config` reads it in every process. docs/drift.md gives the
 measurement behind each default (bench/drift.py).
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class DriftParameters:
-    """What the detectors of `service.monitoring.drift` are built with."""
+    """What the detectors of `fraudlog.monitoring.drift` are built with."""
 
     # Performance: Page-Hinkley (mode "down") on the ranks of labelled frauds.
     ph_delta: float = 0.1  # tolerance per fraud: a fall in ROC AUC well below it goes unnoticed

@@ -33,7 +33,7 @@ from typing import Any
 
 from river.drift import PageHinkley
 
-from service.domain.drift_settings import DriftParameters
+from fraudlog.domain.drift_settings import DriftParameters
 
 SIGNAL_PERFORMANCE = "performance"
 SIGNAL_SCORE = "score"

@@ -10,7 +10,7 @@ import math
 import random
 from dataclasses import replace
 
-from service.monitoring.drift import (
+from fraudlog.monitoring.drift import (
     SIGNAL_SCORE,
     DistributionMonitor,
     DriftParameters,
