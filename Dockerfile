@@ -16,7 +16,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends procps && rm -r
  && useradd --create-home --uid 10001 --shell /usr/sbin/nologin fraudlog
 # Every dependency at the version and hash requirements.lock pins (all ship wheels: nothing is compiled),
 # then the project without resolving anything. The lock stays in the image: model lineage records its
-# SHA-256 (service.ml.environment looks for it under sys.prefix/share/fraudlog).
+# SHA-256 (fraudlog.ml.environment looks for it under sys.prefix/share/fraudlog).
 COPY requirements.lock /usr/local/share/fraudlog/requirements.lock
 RUN pip install --no-cache-dir --no-compile --require-hashes -r /usr/local/share/fraudlog/requirements.lock
 COPY --from=build /wheels /wheels

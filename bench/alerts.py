@@ -31,10 +31,10 @@ import sqlalchemy as sa
 
 from bench.load.databases import fresh_database
 from bench.load.results import REPO, machine_info, write_results
-from service.alerts.relay import deliver_pending
-from service.alerts.sinks import sink_from_url
-from service.store.engine import create_engine, write_transaction
-from service.store.outbox import SENT, count_by_status, insert_alert
+from fraudlog.alerts.relay import deliver_pending
+from fraudlog.alerts.sinks import sink_from_url
+from fraudlog.store.engine import create_engine, write_transaction
+from fraudlog.store.outbox import SENT, count_by_status, insert_alert
 from tests.support.receiver import WebhookReceiver  # the same receiver the tests trust
 
 SECRET = "whsec-bench"

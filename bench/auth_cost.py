@@ -37,7 +37,7 @@ from bench.load.http import API_KEYS, LoadRun, api_keys_setting, timed_load
 from bench.load.results import machine_info, timestamp, write_results
 from bench.load.services import BENCH_SECRET, HOST, ServedProcess, free_port, service_env
 from bench.load.verify import transactions_in_log
-from service.store.engine import create_engine
+from fraudlog.store.engine import create_engine
 
 CONFIGS = ("auth off", "auth on", "auth + limit")
 TAGS = {"auth off": "off", "auth on": "on", "auth + limit": "limit"}  # in transaction ids and file names
@@ -58,8 +58,8 @@ def serve(port: int) -> None:
     """The API process: the app from the environment's settings, without doorbell or workers."""
     import uvicorn
 
-    from service.composition import build_app
-    from service.config import Settings
+    from fraudlog.composition import build_app
+    from fraudlog.config import Settings
 
     app = build_app(Settings.from_env())
     uvicorn.run(app, host=HOST, port=port, log_level="warning", access_log=False)
@@ -123,8 +123,8 @@ def run_all(args: argparse.Namespace, work: Path) -> tuple[dict[str, dict[str, l
 
 def guard_cost(keys: int, calls: int = 200_000) -> dict[str, float]:
     """The guard alone, in this process: microseconds per request for each configuration (median of 5)."""
-    from service.api.auth import Authenticator, TokenBucket
-    from service.config import parse_api_keys
+    from fraudlog.api.auth import Authenticator, TokenBucket
+    from fraudlog.config import parse_api_keys
 
     configured = parse_api_keys(settings_env("auth on", keys)["FRAUDLOG_API_KEYS"])
     header = f"Bearer {API_KEYS[keys - 1]}"  # the last configured key: every hash is compared anyway

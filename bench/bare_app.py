@@ -16,7 +16,7 @@ import msgspec
 import uvicorn
 from litestar import Litestar, Request, Response, get, post
 
-from service.domain.events import TransactionIn
+from fraudlog.domain.events import TransactionIn
 
 _decoder = msgspec.json.Decoder(TransactionIn)
 

@@ -3,7 +3,7 @@
     python -m bench.categorical_cost [--rows 20000] [--repeats 5]
                                      [--categories mcc,merchant_id,country,channel,device_id]
 
-On the synthetic stream (`service.ml.datasets.synthetic_stream`, which sends text fields), one process, pure
+On the synthetic stream (`fraudlog.ml.datasets.synthetic_stream`, which sends text fields), one process, pure
 compute (no database: the history query's extra JSON columns are not in these figures):
 
 - `numbers only`: the features without card categories, text attributes dropped, scored by the numbers-only
@@ -26,11 +26,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from service.domain.features import TxView, batch_features
-from service.ml.datasets import synthetic_stream
-from service.ml.encoders import numbers_only
-from service.ml.specs import ModelSpec, score_one, spec_for
-from service.ml.training import TrainingData, fit
+from fraudlog.domain.features import TxView, batch_features
+from fraudlog.ml.datasets import synthetic_stream
+from fraudlog.ml.encoders import numbers_only
+from fraudlog.ml.specs import ModelSpec, score_one, spec_for
+from fraudlog.ml.training import TrainingData, fit
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 DEFAULT_CATEGORIES = "mcc,merchant_id,country,channel,device_id"

@@ -18,13 +18,13 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from bench.load.databases import fresh_database
-from service.lifecycle.first_version import train_first_version
-from service.ml.datasets import synthetic_stream
-from service.ml.specs import ModelSpec, spec_for
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.store.engine import create_engine
-from service.store.event_log import EventLog
+from fraudlog.lifecycle.first_version import train_first_version
+from fraudlog.ml.datasets import synthetic_stream
+from fraudlog.ml.specs import ModelSpec, spec_for
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.engine import create_engine
+from fraudlog.store.event_log import EventLog
 from tests.support.data import transaction_event_from_body
 
 SECRET = b"bench-categorical-secret"

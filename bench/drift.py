@@ -5,8 +5,8 @@
 Each stream (`bench.drift_streams`) has 20,000 transactions to train version 1 on, then is served in order
 by the champion, frozen, with every label arriving 1,000 transactions after its transaction. In-process and
 without a database (for speed), but with fraudlog's own pieces: the default model spec (logreg) trained by
-`service.ml.training.fit`, the detectors of `service.monitoring.drift` with the defaults of `Settings`, and
-the promotion policy of `service.lifecycle.promotion` (a new version scores in shadow until DeLong's test
+`fraudlog.ml.training.fit`, the detectors of `fraudlog.monitoring.drift` with the defaults of `Settings`, and
+the promotion policy of `fraudlog.lifecycle.promotion` (a new version scores in shadow until DeLong's test
 on labelled transactions both scored says it ranks better).
 
 Two tables:
@@ -32,11 +32,11 @@ from typing import Any
 from river.drift import ADWIN, PageHinkley
 
 from bench.drift_streams import KINDS, StreamSpec, generate
-from service.lifecycle.promotion import PromotionPolicy, Shadow, decide
-from service.ml.metrics import roc_auc
-from service.ml.specs import ModelSpec, score_one, spec_for
-from service.ml.training import TrainingData, calibrate, fit
-from service.monitoring.drift import (
+from fraudlog.lifecycle.promotion import PromotionPolicy, Shadow, decide
+from fraudlog.ml.metrics import roc_auc
+from fraudlog.ml.specs import ModelSpec, score_one, spec_for
+from fraudlog.ml.training import TrainingData, calibrate, fit
+from fraudlog.monitoring.drift import (
     SIGNAL_FEATURES,
     SIGNAL_SCORE,
     DistributionMonitor,

@@ -19,8 +19,8 @@ from dataclasses import replace
 
 from bench.drift import LABEL_DELAY, TRAIN, table, train
 from bench.drift_streams import StreamSpec, generate
-from service.ml.specs import score_one
-from service.monitoring.drift import DriftParameters, PerformanceMonitor
+from fraudlog.ml.specs import score_one
+from fraudlog.monitoring.drift import DriftParameters, PerformanceMonitor
 
 STATIONARY = ("stationary", "stationary-weak")
 CHANGING = ("abrupt", "partial", "mild", "gradual")

@@ -15,10 +15,10 @@ import csv
 import gzip
 
 from bench.load.corpus import SAMPLE_CSV
-from service.ml.metrics import roc_auc
-from service.ml.specs import score_one, spec_for
-from service.ml.training import TrainingData, fit
-from service.monitoring.drift import DriftParameters, PerformanceMonitor
+from fraudlog.ml.metrics import roc_auc
+from fraudlog.ml.specs import score_one, spec_for
+from fraudlog.ml.training import TrainingData, fit
+from fraudlog.monitoring.drift import DriftParameters, PerformanceMonitor
 
 TRAIN, DELAY, CHANGE = 10_000, 1_000, 20_000
 SWAPS = (("V14", "V4"), ("V12", "V11"), ("V10", "V17"))

@@ -4,7 +4,7 @@
 
 Deployments measured, each with real processes:
 - sqlite: `fraudlog serve` on SQLite with the memory:// broker (embedded: worker threads in the API process)
-- postgres: `fraudlog serve` on Postgres + RabbitMQ, and one `dramatiq workers.actors` process (8 threads)
+- postgres: `fraudlog serve` on Postgres + RabbitMQ, and one `dramatiq fraudlog.workers.actors` process (8 threads)
 
 For each: (1) throughput: post N transactions in batches of 1,000 as fast as the API takes them, and time from
 the first POST to the last champion prediction, with the CPU that took per transaction (API, workers and
@@ -30,13 +30,13 @@ from bench.load.deployment import Rows, Throughput, latency, throughput
 from bench.load.reference import REFERENCE_MICROS, scaled_target, score_one_micros
 from bench.load.results import write_results
 from bench.load.tables import console, milliseconds, print_table
-from service.domain.features import TxView, batch_features, history_query
-from service.ml.specs import score_one
-from service.models.registry import ModelRegistry
-from service.store.engine import create_engine, write_transaction
-from service.store.event_log import EventLog
-from service.store.history import fetch_history
-from service.store.predictions import insert_predictions
+from fraudlog.domain.features import TxView, batch_features, history_query
+from fraudlog.ml.specs import score_one
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.engine import create_engine, write_transaction
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.history import fetch_history
+from fraudlog.store.predictions import insert_predictions
 from tests.support.data import transaction_event_from_body
 from tests.support.models import SECRET, install_version, synthetic_rows
 

@@ -26,11 +26,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench.load.corpus import SAMPLE_CSV
-from service.domain.features import TxView, batch_features
-from service.ml.datasets import creditcard_transactions
-from service.ml.explain import explain
-from service.ml.specs import ModelSpec, score_one, spec_for
-from service.ml.training import TrainingData, fit
+from fraudlog.domain.features import TxView, batch_features
+from fraudlog.ml.datasets import creditcard_transactions
+from fraudlog.ml.explain import explain
+from fraudlog.ml.specs import ModelSpec, score_one, spec_for
+from fraudlog.ml.training import TrainingData, fit
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 FAMILIES = ("logreg", "hst", "blend")

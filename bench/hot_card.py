@@ -22,8 +22,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from bench.load.databases import fresh_database
-from service.domain.features import TxView, batch_features
-from service.store.engine import create_engine
+from fraudlog.domain.features import TxView, batch_features
+from fraudlog.store.engine import create_engine
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CATEGORIES = ("merchant_id", "device_id", "mcc")

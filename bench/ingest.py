@@ -57,7 +57,7 @@ from bench.load.services import QUEUE_PREFIX, ServedProcess, choose_broker, frau
 from bench.load.tables import console
 from bench.load.timing import median
 from bench.load.verify import last_position, transactions_in_log, verify_acknowledged
-from service.store.engine import create_engine
+from fraudlog.store.engine import create_engine
 
 # The targets.
 TARGET_BATCH_RATIO = 0.5

@@ -6,15 +6,15 @@
 
 The protocol of `bench.quality` without the API, so that designs can be compared quickly and on the same
 footing: version 1 learns rows 0-9,999; rows 10,000-29,999 are served in order by the champion, frozen;
-every 2,000 rows (at row t) a new version is trained afresh (`service.ml.training.fit`) on every label of
+every 2,000 rows (at row t) a new version is trained afresh (`fraudlog.ml.training.fit`) on every label of
 rows before t - 1,000, with its threshold calibrated on the newest 10,000 rows; then the policy decides:
-`evidence` is the service's own (`service.lifecycle.promotion`: shadow scores, at least 30 labelled frauds,
+`evidence` is the service's own (`fraudlog.lifecycle.promotion`: shadow scores, at least 30 labelled frauds,
 DeLong's test), `always` promotes every new version, `frozen` never does. Features are the service's own
-(`service.domain.features.batch_features`). Reports the champions' pooled ROC AUC over the served rows, the
+(`fraudlog.domain.features.batch_features`). Reports the champions' pooled ROC AUC over the served rows, the
 alert rate for a 2 % target, and the promotions made.
 
 With `--card-categories`, each spec runs twice on the same stream: without the per-card categorical features
-(`service.domain.categorical`) and with them; `logreg` also runs with no text at all (numbers only), so the
+(`fraudlog.domain.categorical`) and with them; `logreg` also runs with no text at all (numbers only), so the
 table shows what the text attributes and what the card features add.
 """
 
@@ -29,13 +29,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from service.domain.events import parse_time
-from service.domain.features import TxView, batch_features
-from service.lifecycle.promotion import PromotionPolicy, Shadow, decide
-from service.ml.datasets import creditcard_transactions, synthetic_stream
-from service.ml.metrics import roc_auc
-from service.ml.specs import ModelSpec, custom_spec, score_one, spec_for
-from service.ml.training import TrainingData, calibrate, fit
+from fraudlog.domain.events import parse_time
+from fraudlog.domain.features import TxView, batch_features
+from fraudlog.lifecycle.promotion import PromotionPolicy, Shadow, decide
+from fraudlog.ml.datasets import creditcard_transactions, synthetic_stream
+from fraudlog.ml.metrics import roc_auc
+from fraudlog.ml.specs import ModelSpec, custom_spec, score_one, spec_for
+from fraudlog.ml.training import TrainingData, calibrate, fit
 
 DEFAULT_CSV = Path(__file__).resolve().parents[2] / "shared" / "data" / "creditcard_sample.csv.gz"
 START = datetime(2013, 9, 1, tzinfo=UTC)

@@ -21,8 +21,8 @@ from typing import Any
 
 import msgspec
 
-from service.domain.events import TransactionIn
-from service.domain.validation import BodyFormat, Limits, decode_one_or_many
+from fraudlog.domain.events import TransactionIn
+from fraudlog.domain.validation import BodyFormat, Limits, decode_one_or_many
 
 START = datetime(2026, 11, 28, tzinfo=UTC)
 TRANSACTIONS_PER_ROUND = 20_000

@@ -29,12 +29,12 @@ from sqlalchemy import event
 
 from bench.load.databases import fresh_database, libpq_url
 from bench.load.tables import print_table
-from service.domain.events import EVENT_TRANSACTION, digest, format_time
-from service.domain.features import HistoryQuery
-from service.store.engine import create_engine
-from service.store.event_log import EventLog
-from service.store.history import fetch_history
-from service.store.predictions import existing_predictions, unscored_positions
+from fraudlog.domain.events import EVENT_TRANSACTION, digest, format_time
+from fraudlog.domain.features import HistoryQuery
+from fraudlog.store.engine import create_engine
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.history import fetch_history
+from fraudlog.store.predictions import existing_predictions, unscored_positions
 from tests.support.data import transaction_event_from_body
 
 START = datetime(2026, 1, 1, tzinfo=UTC)

@@ -6,7 +6,7 @@ For each model: `fraudlog train`'s path for version 1 (the first 10,000 rows imp
 history, then trained on the log), then the remaining 20,000 streamed through the API (embedded mode:
 SQLite, in-process workers) in order, each label posted 1,000 transactions after its transaction, and a
 retrain every 2,000 transactions. New versions enter as challengers and score in shadow; the embedded
-workers evaluate them every 2 s and promote only on evidence (service.lifecycle.promotion).
+workers evaluate them every 2 s and promote only on evidence (fraudlog.lifecycle.promotion).
 
 Reports the champions' pooled ROC AUC over the streamed rows (from raw scores), their alert rate against
 the 2 % target, each version's ROC AUC on the labelled transactions it scored, every promotion with its
@@ -34,22 +34,22 @@ from bench.load.corpus import SAMPLE_CSV
 from bench.load.deployment import champion_predictions
 from bench.load.results import write_results
 from bench.load.services import wait_until
-from service.client import FraudlogClient
-from service.config import RetrainSchedule, Settings
-from service.domain.events import EVENT_PROMOTION
-from service.lifecycle.evaluation import evaluate_challengers
-from service.lifecycle.first_version import train_first_version
-from service.lifecycle.retraining import retrain
-from service.ml.datasets import creditcard_transactions
-from service.ml.metrics import roc_auc
-from service.ml.specs import spec_for
-from service.models.registry import ModelRegistry
-from service.replay.backtest import backtest
-from service.store import migrate
-from service.store.engine import create_engine
-from service.store.lifecycle import LockBusy
-from service.store.stats import served_quality
-from service.store.tables import events, labels, predictions
+from fraudlog.client import FraudlogClient
+from fraudlog.config import RetrainSchedule, Settings
+from fraudlog.domain.events import EVENT_PROMOTION
+from fraudlog.lifecycle.evaluation import evaluate_challengers
+from fraudlog.lifecycle.first_version import train_first_version
+from fraudlog.lifecycle.retraining import retrain
+from fraudlog.ml.datasets import creditcard_transactions
+from fraudlog.ml.metrics import roc_auc
+from fraudlog.ml.specs import spec_for
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay.backtest import backtest
+from fraudlog.store import migrate
+from fraudlog.store.engine import create_engine
+from fraudlog.store.lifecycle import LockBusy
+from fraudlog.store.stats import served_quality
+from fraudlog.store.tables import events, labels, predictions
 from tests.support.api import served_api
 
 TRAIN_ROWS, STREAM_ROWS, LABEL_DELAY, RETRAIN_EVERY, BATCH = 10_000, 20_000, 1_000, 2_000, 250

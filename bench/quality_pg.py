@@ -3,7 +3,7 @@
     python -m bench.quality_pg [--source sample|synthetic] [--rows N] [--retrain-every 10000] [--idle 60]
 
 `fraudlog train --csv` (sample) or the same import path (synthetic, with cards) makes version 1 from the
-first 10,000 rows; then `fraudlog serve`, `dramatiq workers.actors` and `fraudlog scheduler` run with
+first 10,000 rows; then `fraudlog serve`, `dramatiq fraudlog.workers.actors` and `fraudlog scheduler` run with
 FRAUDLOG_RETRAIN_EVERY=<N>events while the rest of the rows stream through the API with each label 1,000
 transactions late. After the last transaction is scored the deployment idles for `--idle` seconds, so a
 scheduler that retrains the same range again (the old defect: 30 identical challengers in 5 minutes) shows.
@@ -34,14 +34,14 @@ from bench.load.databases import fresh_database
 from bench.load.deployment import champion_predictions
 from bench.load.results import write_results
 from bench.load.services import DEFAULT_AMQP, REPO, fraudlog_serve, free_port, service_env, wait_until, worker_processes
-from service.client import FraudlogClient, stream
-from service.lifecycle.first_version import train_first_version
-from service.ml.datasets import creditcard_transactions, synthetic_stream
-from service.ml.specs import spec_for
-from service.models.registry import ModelRegistry
-from service.store.engine import create_engine
-from service.store.stats import model_quality, served_quality
-from service.views.models import describe_decision
+from fraudlog.client import FraudlogClient, stream
+from fraudlog.lifecycle.first_version import train_first_version
+from fraudlog.ml.datasets import creditcard_transactions, synthetic_stream
+from fraudlog.ml.specs import spec_for
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.engine import create_engine
+from fraudlog.store.stats import model_quality, served_quality
+from fraudlog.views.models import describe_decision
 
 TRAIN_ROWS, LABEL_DELAY, BATCH = 10_000, 1_000, 250
 KEY = "bench-quality"
@@ -59,7 +59,7 @@ def run(source: str, rows: int, retrain_every: int, idle: float, rate: float, co
         registry = ModelRegistry(engine, env["FRAUDLOG_SECRET_KEY"].encode())
         began = time.perf_counter()
         if source == "sample":  # the CLI path, as a user runs it
-            subprocess.run([sys.executable, "-m", "service.cli", "train", "--csv", str(SAMPLE_CSV), "--rows",
+            subprocess.run([sys.executable, "-m", "fraudlog.cli", "train", "--csv", str(SAMPLE_CSV), "--rows",
                             str(TRAIN_ROWS)], env=env, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
         else:
             train_first_version(registry, data[:TRAIN_ROWS], spec_for("logreg"))
@@ -67,7 +67,7 @@ def run(source: str, rows: int, retrain_every: int, idle: float, rate: float, co
         logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fraudlog-quality-")))
         server = stack.enter_context(fraudlog_serve(env, logs))
         stack.enter_context(worker_processes(env, 1, threads=4))
-        scheduler = subprocess.Popen([sys.executable, "-m", "service.cli", "scheduler"], env=env, cwd=REPO,
+        scheduler = subprocess.Popen([sys.executable, "-m", "fraudlog.cli", "scheduler"], env=env, cwd=REPO,
                                      stdout=(logs / "scheduler.log").open("w"), stderr=subprocess.STDOUT)
         stack.callback(lambda: (scheduler.terminate(), scheduler.wait(timeout=30)))
         client = FraudlogClient(server.base_url, api_key=KEY)

@@ -33,20 +33,20 @@ from typing import Any
 from bench.load.databases import fresh_database
 from bench.load.results import REPO, machine_info, write_results
 from bench.load.timing import run_once, summary
-from service.domain.features import batch_features
-from service.lifecycle.first_version import train_first_version
-from service.ml.datasets import synthetic_stream
-from service.ml.specs import score_one, spec_for
-from service.models.registry import ModelRegistry
-from service.replay import backtest, replay
-from service.replay.chunks import transaction_chunks
-from service.replay.rebuild import rebuild
-from service.replay.recompute import scoring_versions
-from service.scoring.scorer import Scorer
-from service.store.engine import create_engine
-from service.store.event_log import EventLog
-from service.store.roles import assignment_table
-from service.store.snapshot import read_only_snapshot
+from fraudlog.domain.features import batch_features
+from fraudlog.lifecycle.first_version import train_first_version
+from fraudlog.ml.datasets import synthetic_stream
+from fraudlog.ml.specs import score_one, spec_for
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay import backtest, replay
+from fraudlog.replay.chunks import transaction_chunks
+from fraudlog.replay.rebuild import rebuild
+from fraudlog.replay.recompute import scoring_versions
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.engine import create_engine
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.roles import assignment_table
+from fraudlog.store.snapshot import read_only_snapshot
 from tests.support.data import label_event, transaction_event_from_body
 
 SECRET = b"bench-replay-secret"

@@ -2,7 +2,7 @@
 
     PYTHONPATH=. python -m bench.scale [--events 20000] [--workers 1 2 4] [--api 1 2] [--brokers rabbitmq redis]
 
-Each shape is a fresh database and real processes (`fraudlog serve --workers A`, `dramatiq workers.actors
+Each shape is a fresh database and real processes (`fraudlog serve --workers A`, `dramatiq fraudlog.workers.actors
 --processes W --threads 8`), measured as `bench.e2e` measures (`bench.load.deployment`): time from the first
 POST of 1,000-transaction batches to the last champion prediction (with the CPU per transaction of the API,
 the workers and Postgres), and event-to-prediction latency at 1,000 transactions/s.

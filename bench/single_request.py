@@ -40,7 +40,7 @@ from bench.load.services import (
     service_env,
 )
 from bench.load.tables import console
-from service.store.engine import create_engine
+from fraudlog.store.engine import create_engine
 
 
 @dataclass

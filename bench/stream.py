@@ -2,7 +2,7 @@
 
     python -m bench.stream [--rates 1000 5000] [--consumers 1 10 50] [--seconds 10] [--events 20000]
 
-Real processes on Postgres + RabbitMQ (`fraudlog serve` and one `dramatiq workers.actors` process, 8 threads),
+Real processes on Postgres + RabbitMQ (`fraudlog serve` and one `dramatiq fraudlog.workers.actors` process, 8 threads),
 version 1 = `MinMaxScaler | HalfSpaceTrees`, synthetic transactions on 2,000 cards.
 
 **Delivery latency**: for each rate and consumer count, N streams are opened (`GET /v1/predictions/stream`);
@@ -36,9 +36,9 @@ from bench.load.deployment import BENCH_KEY, Rows, champion_predictions, served
 from bench.load.results import write_results
 from bench.load.services import wait_until
 from bench.load.tables import console, milliseconds, print_table
-from service.domain.events import format_time, parse_time
-from service.sse import parse_events
-from service.store.stats import percentiles
+from fraudlog.domain.events import format_time, parse_time
+from fraudlog.sse import parse_events
+from fraudlog.store.stats import percentiles
 from tests.support.models import synthetic_rows
 
 

@@ -2,8 +2,9 @@
 
 from alembic import context
 from sqlalchemy import engine_from_config, pool
+from sqlalchemy.engine import Connection
 
-from service.config import Settings
+from fraudlog.config import Settings
 
 config = context.config
 
@@ -19,7 +20,7 @@ def run_migrations() -> None:
         _run(conn)
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     # render_as_batch lets ALTERs work on SQLite, which cannot alter most columns in place.
     context.configure(connection=connection, render_as_batch=True, transactional_ddl=True)
     with context.begin_transaction():

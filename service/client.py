@@ -20,18 +20,18 @@ from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 import httpx
 import msgspec
 
-from service.api.schemas import IngestReceipt, OnDemandPrediction, VersionComparison, VersionPrediction
-from service.domain.events import LabelBody, LabelledTransaction, TransactionBody, format_time
-from service.domain.records import Decision, Evidence, Lineage, LineageSummary, TrainingCode, TrainingDataLineage
-from service.responses.alerts import AlertItem, AlertsPage
-from service.responses.feed import PredictionItem, PredictionsPage
-from service.responses.models import DecisionView, LiveMetrics, ModelDetail, ModelSummary
-from service.responses.quality import QualityBucket, QualityReport
-from service.responses.reviews import AlertReview, ReviewQueue
-from service.responses.stats import Stats
-from service.responses.suppressions import SuppressionList, SuppressionView
-from service.responses.transaction import TransactionView
-from service.sse import parse_events
+from fraudlog.api.schemas import IngestReceipt, OnDemandPrediction, VersionComparison, VersionPrediction
+from fraudlog.domain.events import LabelBody, LabelledTransaction, TransactionBody, format_time
+from fraudlog.domain.records import Decision, Evidence, Lineage, LineageSummary, TrainingCode, TrainingDataLineage
+from fraudlog.responses.alerts import AlertItem, AlertsPage
+from fraudlog.responses.feed import PredictionItem, PredictionsPage
+from fraudlog.responses.models import DecisionView, LiveMetrics, ModelDetail, ModelSummary
+from fraudlog.responses.quality import QualityBucket, QualityReport
+from fraudlog.responses.reviews import AlertReview, ReviewQueue
+from fraudlog.responses.stats import Stats
+from fraudlog.responses.suppressions import SuppressionList, SuppressionView
+from fraudlog.responses.transaction import TransactionView
+from fraudlog.sse import parse_events
 
 __all__ = ["AlertItem", "AlertReview", "AlertsPage", "ClientError", "Decision", "DecisionView", "Evidence",
            "FraudlogClient", "IngestReceipt", "LabelBody", "Lineage", "LineageSummary", "LiveMetrics", "ModelDetail",
@@ -40,7 +40,7 @@ __all__ = ["AlertItem", "AlertReview", "AlertsPage", "ClientError", "Decision", 
            "TransactionBody", "TransactionView", "VersionPrediction", "stream"]
 T = TypeVar("T")
 
-# A transaction and whether it is a fraud, as `service.ml.datasets` reads them and `stream` sends them.
+# A transaction and whether it is a fraud, as `fraudlog.ml.datasets` reads them and `stream` sends them.
 Row = LabelledTransaction
 # A query parameter as httpx sends it; None is left out (`_query`).
 QueryValue = str | int | float | bool | None

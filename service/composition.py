@@ -5,10 +5,10 @@ dependency injection), a worker `WorkerServices` (`worker_services`), a command 
 (`open_store`); and the embedded mode and `fraudlog scheduler` run the one `job_schedule`. So an engine, a
 registry or a sweeper is made the same way everywhere, and a setting added to `Settings` reaches every
 process through this one module. `Settings.from_env()` is called by the entry points only (the commands,
-`workers.wiring.served_app`, `workers.process.start_worker_process`), which pass the settings here.
+`fraudlog.workers.wiring.served_app`, `fraudlog.workers.process.start_worker_process`), which pass the settings here.
 
 Nothing here touches the broker: the Dramatiq side of a process (its broker, the doorbell, the embedded
-worker threads) is started by `workers`, which imports this module and is never imported by it; what it
+worker threads) is started by `fraudlog.workers`, which imports this module and is never imported by it; what it
 plugs into the API comes in as `wiring`.
 """
 
@@ -21,33 +21,33 @@ from dataclasses import dataclass
 from litestar import Litestar
 from sqlalchemy.engine import Engine
 
-from service.alerts.relay import sink_from_settings
-from service.alerts.sinks import AlertSink
-from service.api.app import create_app
-from service.api.auth import Authenticator, TokenBucket
-from service.api.dependencies import ApiServices
-from service.api.prometheus import MetricsExposition
-from service.api.readiness import ChampionCheck
-from service.config import RelaySettings, RetrainSchedule, Settings
-from service.domain.alert_window import AlertWindow
-from service.domain.drift_settings import DriftSettings
-from service.feed.hub import PredictionHub
-from service.ingest.appending import Ingest
-from service.ingest.group_commit import AppendedHook, GroupCommitter
-from service.lifecycle.promotion import PromotionPolicy
-from service.metrics.database import DatabaseFigures
-from service.metrics.latency import LatencyHistograms
-from service.metrics.quality import CurrentWindows, QualityCollector
-from service.metrics.stats_cache import StatsCache
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.scoring.sweeper import Sweeper
-from service.store import migrate
-from service.store.engine import create_engine
-from service.store.event_log import EventLog
-from service.views.models import model_descriptions
+from fraudlog.alerts.relay import sink_from_settings
+from fraudlog.alerts.sinks import AlertSink
+from fraudlog.api.app import create_app
+from fraudlog.api.auth import Authenticator, TokenBucket
+from fraudlog.api.dependencies import ApiServices
+from fraudlog.api.prometheus import MetricsExposition
+from fraudlog.api.readiness import ChampionCheck
+from fraudlog.config import RelaySettings, RetrainSchedule, Settings
+from fraudlog.domain.alert_window import AlertWindow
+from fraudlog.domain.drift_settings import DriftSettings
+from fraudlog.feed.hub import PredictionHub
+from fraudlog.ingest.appending import Ingest
+from fraudlog.ingest.group_commit import AppendedHook, GroupCommitter
+from fraudlog.lifecycle.promotion import PromotionPolicy
+from fraudlog.metrics.database import DatabaseFigures
+from fraudlog.metrics.latency import LatencyHistograms
+from fraudlog.metrics.quality import CurrentWindows, QualityCollector
+from fraudlog.metrics.stats_cache import StatsCache
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.scoring.sweeper import Sweeper
+from fraudlog.store import migrate
+from fraudlog.store.engine import create_engine
+from fraudlog.store.event_log import EventLog
+from fraudlog.views.models import model_descriptions
 
-# What the process building the app plugs into it (`workers.wiring.broker_wiring`): entered at startup, after
+# What the process building the app plugs into it (`fraudlog.workers.wiring.broker_wiring`): entered at startup, after
 # the embedded mode's migrations, it yields the hook to call after each commit (the doorbell) and keeps
 # running whatever must live as long as the app (the embedded worker threads).
 AppWiring = Callable[[Settings], AbstractAsyncContextManager[AppendedHook | None]]
@@ -106,7 +106,7 @@ def worker_services(settings: Settings, sink: AlertSink | None = None) -> Worker
 
 
 def burst_scorer(settings: Settings) -> Scorer:
-    """A scorer on an engine and a registry of its own, for a worker's burst process (`workers.burst`): its
+    """A scorer on an engine and a registry of its own, for a worker's burst process (`fraudlog.workers.burst`): its
     worker process reports a refused artifact, so this one only records it."""
     engine = create_engine(settings.database_url)
     return _scorer(engine, _registry(engine, settings), settings, reports_refusals=False)

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from service.domain.alert_window import DEFAULT_COALESCE_WINDOW
-from service.domain.drift_settings import DriftSettings
-from service.domain.validation import Limits
+from fraudlog.domain.alert_window import DEFAULT_COALESCE_WINDOW
+from fraudlog.domain.drift_settings import DriftSettings
+from fraudlog.domain.validation import Limits
 
 DEFAULT_DATABASE_URL = "sqlite:///./fraudlog.db"
 DEFAULT_BROKER_URL = "memory://"
@@ -81,7 +81,7 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     if not re.match(r"(sqlite(\+\w+)?|postgresql\+psycopg)://", url):
-        from service.redaction import redact_url
+        from fraudlog.redaction import redact_url
 
         raise ConfigError(f"FRAUDLOG_DATABASE_URL={redact_url(url)!r}: expected sqlite:///PATH or "
                           "postgresql://USER@HOST/DATABASE")
@@ -180,7 +180,7 @@ class ObservabilitySettings:
     worker_metrics_port: int = DEFAULT_WORKER_METRICS_PORT
     prometheus_multiproc_dir: str | None = None
     tracing: bool = False
-    # How long a prediction may take from stamping `scored_at` to committing (service.metrics.latency).
+    # How long a prediction may take from stamping `scored_at` to committing (fraudlog.metrics.latency).
     latency_settle: timedelta = timedelta(seconds=10)
 
     @classmethod
@@ -281,7 +281,7 @@ class Settings:
     max_attributes: int = DEFAULT_MAX_ATTRIBUTES  # per transaction
     max_attribute_name: int = DEFAULT_MAX_ATTRIBUTE_NAME  # characters per attribute name
     sweep_grace: timedelta = timedelta(seconds=DEFAULT_SWEEP_GRACE_SECONDS)  # before the sweeper re-rings
-    # The API's doorbell rings `score` at most once per this interval (workers.doorbell says why 20 ms).
+    # The API's doorbell rings `score` at most once per this interval (fraudlog.workers.doorbell says why 20 ms).
     doorbell_interval: timedelta = DEFAULT_DOORBELL_INTERVAL
     # One customer alert per card per this much event time; zero: one alert per transaction (invariant 22).
     alert_coalesce_window: timedelta = DEFAULT_COALESCE_WINDOW
@@ -292,17 +292,17 @@ class Settings:
     webhook_secret: bytes = field(default=b"", repr=False)  # FRAUDLOG_WEBHOOK_SECRET; empty: derived
     git_commit: str | None = None  # FRAUDLOG_GIT_COMMIT, recorded in lineage when the checkout cannot say
     secret_key_generated: bool = False  # embedded mode: the key was made once and kept beside the SQLite file
-    # The promotion policy (service.lifecycle.promotion): evidence a challenger needs before it is promoted.
+    # The promotion policy (fraudlog.lifecycle.promotion): evidence a challenger needs before it is promoted.
     promotion_min_frauds: int = 30
     promotion_confidence: float = 0.95
     max_challengers: int = 3
-    # Score with versions trained under other river/numpy/scipy minor versions (service.ml.environment).
+    # Score with versions trained under other river/numpy/scipy minor versions (fraudlog.ml.environment).
     allow_environment_drift: bool = False
     observability: ObservabilitySettings = field(default_factory=lambda: ObservabilitySettings())
     # FRAUDLOG_CARD_CATEGORIES: the attributes a newly chosen spec computes per-card categorical features of.
     # A version records them in its spec, so retraining, scoring and replay never read this again.
     card_categories: tuple[str, ...] = DEFAULT_CARD_CATEGORIES
-    drift: DriftSettings = field(default_factory=DriftSettings)  # FRAUDLOG_DRIFT_* (service.monitoring)
+    drift: DriftSettings = field(default_factory=DriftSettings)  # FRAUDLOG_DRIFT_* (fraudlog.monitoring)
 
     @property
     def auth_required(self) -> bool:
@@ -317,7 +317,7 @@ class Settings:
 
     @property
     def limits(self) -> Limits:
-        """What a posted transaction may carry, for `service.domain.validation`."""
+        """What a posted transaction may carry, for `fraudlog.domain.validation`."""
         return Limits(self.max_attributes, self.max_attribute_name)
 
     def require(self, *needs: str) -> Settings:

@@ -11,7 +11,7 @@ masked, and the literal values of the configured API keys and secret keys are sc
 
 Environment: FRAUDLOG_LOG_LEVEL (default INFO; `INFO,fraudlog.scoring=DEBUG` sets some loggers apart, e.g. to
 see one line per prediction) and FRAUDLOG_LOG_FORMAT (`json` or `text`; default: text on a terminal, JSON
-otherwise) apply when `configure_logging` is called without explicit arguments; `service.config.LogSettings`
+otherwise) apply when `configure_logging` is called without explicit arguments; `fraudlog.config.LogSettings`
 reads them (it, not this module, is the reader of the environment).
 
 Request ids: while the API answers a request, `request_id_scope` holds its id in a context variable and
@@ -32,7 +32,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from service.config import LogSettings
+from fraudlog.config import LogSettings
 
 REDACTED = "[redacted]"
 

@@ -19,7 +19,7 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from service.config import ConfigError
+from fraudlog.config import ConfigError
 
 _enabled = False
 SPAN_CONTEXT_OPTION = "trace_context"  # the Dramatiq message option that carries the W3C headers

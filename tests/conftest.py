@@ -17,8 +17,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.store import migrate
-from service.store.engine import create_engine
+from fraudlog.store import migrate
+from fraudlog.store.engine import create_engine
 from tests.support.data import SAMPLE_CSV
 from tests.support.services import (
     RABBITMQ_URL,

@@ -5,11 +5,12 @@ from __future__ import annotations
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
-from workers.middleware import sending_process_middleware
+from fraudlog.workers.middleware import sending_process_middleware
 
 
 def broker_from_url(url: str, middleware: list[dramatiq.Middleware] | None = None) -> dramatiq.Broker:
-    """`middleware` is the broker's whole stack (`workers.middleware`); None: the stack of a sending process."""
+    """`middleware` is the broker's whole stack (`fraudlog.workers.middleware`); None: the stack of a sending
+    process."""
     if middleware is None:
         middleware = sending_process_middleware()
     if url.startswith(("amqp://", "amqps://")):

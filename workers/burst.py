@@ -26,10 +26,10 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
 
-from service.config import Settings
+from fraudlog.config import Settings
 
 if TYPE_CHECKING:  # not at run time: the API imports this module, and never scores
-    from service.scoring.scorer import Scorer, ScoreReport
+    from fraudlog.scoring.scorer import Scorer, ScoreReport
 
 log = logging.getLogger("fraudlog.worker")
 
@@ -92,8 +92,8 @@ _child_scorer: Scorer | None = None
 
 
 def _start_child(settings: Settings) -> None:
-    from service.composition import burst_scorer
-    from service.logs import configure_logging
+    from fraudlog.composition import burst_scorer
+    from fraudlog.logs import configure_logging
 
     global _child_scorer
     # Ctrl-C in a terminal reaches the whole process group: the worker stops the child, not the signal.

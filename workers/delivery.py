@@ -4,7 +4,7 @@ Dramatiq's worker threads are shared by every queue a process consumes: when `de
 them, a receiver that hung for its whole timeout took one thread per claimed batch for the whole lease, and
 with a few such batches no thread was left for `score` (recorded-to-scored latency went from 10 ms to tens of
 seconds). Here the actor only rings a bell; one delivery thread per process does the sending, and scoring
-threads never wait on the network. Each process's `WorkerJobs` owns its thread (`workers.tasks`). A relay
+threads never wait on the network. Each process's `WorkerJobs` owns its thread (`fraudlog.workers.tasks`). A relay
 process (`fraudlog relay`) may run beside it: claims are leased, so both share the outbox without sending an
 alert twice.
 """
@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from service.alerts.relay import DeliveryReport
+from fraudlog.alerts.relay import DeliveryReport
 
 log = logging.getLogger("fraudlog.delivery")
 

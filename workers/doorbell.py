@@ -17,10 +17,10 @@ import queue
 import threading
 import time
 
-from service.config import DEFAULT_DOORBELL_INTERVAL
-from service.ingest.group_commit import TRANSACTIONS
-from service.tracing import current_span_context, producer_span
-from workers.tasks import ring_score
+from fraudlog.config import DEFAULT_DOORBELL_INTERVAL
+from fraudlog.ingest.group_commit import TRANSACTIONS
+from fraudlog.tracing import current_span_context, producer_span
+from fraudlog.workers.tasks import ring_score
 
 log = logging.getLogger("fraudlog.doorbell")
 

@@ -1,11 +1,11 @@
-"""`python -m workers.dramatiq_main workers.actors ...`: Dramatiq's own command line, with fraudlog's log format
-in its parent and in every process it starts.
+"""`python -m fraudlog.workers.dramatiq_main fraudlog.workers.actors ...`: Dramatiq's own command line, with
+fraudlog's log format in its parent and in every process it starts.
 
 Dramatiq's CLI sets each of its processes up with `logging.basicConfig` and a plain-text format of its own, so a
 worker's stderr mixed those lines with fraudlog's JSON (issue 31). Here the parent configures fraudlog's logging
 first and runs Dramatiq with `--skip-logging`: its forked children inherit that configuration (the metrics
-fork), and the worker processes set it up again when they import the actors (`workers.tasks`), writing to the
-pipe Dramatiq has put in place of their stderr, whose lines the parent copies out unchanged.
+fork), and the worker processes set it up again when they import the actors (`fraudlog.workers.tasks`), writing to
+the pipe Dramatiq has put in place of their stderr, whose lines the parent copies out unchanged.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dramatiq.cli import main as dramatiq_main
 from dramatiq.cli import make_argument_parser
 
-from service.logs import configure_logging
+from fraudlog.logs import configure_logging
 
 SKIP_LOGGING = "--skip-logging"
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import dramatiq
 
-from service.composition import EMBEDDED_PERIODS, SchedulePeriods, job_schedule, worker_services
-from service.config import Settings
-from workers import tasks
-from workers.process import forget_stopped_workers, start_broker
+from fraudlog.composition import EMBEDDED_PERIODS, SchedulePeriods, job_schedule, worker_services
+from fraudlog.config import Settings
+from fraudlog.workers import tasks
+from fraudlog.workers.process import forget_stopped_workers, start_broker
 
 log = logging.getLogger("fraudlog.embedded")
 

@@ -1,6 +1,6 @@
 """The Dramatiq middleware of each kind of process, listed explicitly rather than left to Dramatiq's defaults.
 
-Worker processes (`dramatiq workers.actors`, `fraudlog worker`) run Dramatiq's own stack (age and time
+Worker processes (`dramatiq fraudlog.workers.actors`, `fraudlog worker`) run Dramatiq's own stack (age and time
 limits, shutdown notifications, callbacks, pipelines, retries), fraudlog's logging, and Dramatiq's
 Prometheus middleware, whose exporter (messages processed, failed, retried, in progress, durations, per
 actor) listens on FRAUDLOG_WORKER_METRICS_HOST:FRAUDLOG_WORKER_METRICS_PORT, 127.0.0.1:9191 by default;
@@ -9,8 +9,8 @@ exporter out: it would switch prometheus_client to multiprocess mode in a proces
 metrics.
 
 Dramatiq's exporter reads `dramatiq_prom_host` / `dramatiq_prom_port` at import, in a process the Dramatiq
-CLI forks before it imports `workers.actors`, and binds every interface by default. So fraudlog names its
-own fork function, which binds what `service.config` says, and serves what Dramatiq's middleware records.
+CLI forks before it imports `fraudlog.workers.actors`, and binds every interface by default. So fraudlog names its
+own fork function, which binds what `fraudlog.config` says, and serves what Dramatiq's middleware records.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ import dramatiq
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 from dramatiq.middleware.prometheus import DB_PATH, Prometheus
 
-from service.config import ObservabilitySettings, Settings
-from workers.tracing import TracingMiddleware
+from fraudlog.config import ObservabilitySettings, Settings
+from fraudlog.workers.tracing import TracingMiddleware
 
 log = logging.getLogger("fraudlog.worker.metrics")
 

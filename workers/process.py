@@ -1,7 +1,7 @@
 """Starting a process's Dramatiq side: the broker from the settings, with the actors bound to it.
 
 Every process that sends or runs actors calls one of these when it starts, never at import: the API
-(through `workers.wiring`), the scheduler, and a worker process (`dramatiq workers.actors`, which is
+(through `fraudlog.workers.wiring`), the scheduler, and a worker process (`dramatiq fraudlog.workers.actors`, which is
 what `fraudlog worker` runs).
 """
 
@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
-from service.config import SECRET_KEY, Settings
-from service.tracing import configure_tracing
-from workers import tasks
-from workers.broker import broker_from_url
-from workers.burst import BurstProcess
-from workers.middleware import sending_process_middleware, worker_process_middleware
-from workers.tracing import TracingMiddleware
+from fraudlog.config import SECRET_KEY, Settings
+from fraudlog.tracing import configure_tracing
+from fraudlog.workers import tasks
+from fraudlog.workers.broker import broker_from_url
+from fraudlog.workers.burst import BurstProcess
+from fraudlog.workers.middleware import sending_process_middleware, worker_process_middleware
+from fraudlog.workers.tracing import TracingMiddleware
 
 if TYPE_CHECKING:
-    from service.composition import WorkerServices
+    from fraudlog.composition import WorkerServices
 
 
 def start_broker(settings: Settings) -> dramatiq.Broker:
@@ -88,6 +88,6 @@ def _worker_services(settings: Settings) -> WorkerServices:
     # Imported on the first message, after Dramatiq's Prometheus middleware set up the worker's metrics
     # directory: the composition imports prometheus_client, which picks its value store when first imported
     # (a worker that imported it at start-up exported nothing: tests/integration/test_worker_metrics.py).
-    from service.composition import worker_services
+    from fraudlog.composition import worker_services
 
     return worker_services(settings)

@@ -1,6 +1,6 @@
 """`fraudlog scheduler`: the deployment's one clock, on APScheduler.
 
-It runs the one schedule of `service.composition.job_schedule` (the embedded mode runs the same): `sweep`,
+It runs the one schedule of `fraudlog.composition.job_schedule` (the embedded mode runs the same): `sweep`,
 `deliver_alerts` and `evaluate` on a period, and `retrain` on FRAUDLOG_RETRAIN_EVERY: a period,
 or a count of transactions appended since the champion's watermark (checked every few seconds).
 
@@ -22,8 +22,8 @@ from typing import Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.engine import Engine
 
-from service.config import Settings
-from service.store.locks import hold_deployment_lock
+from fraudlog.config import Settings
+from fraudlog.store.locks import hold_deployment_lock
 
 log = logging.getLogger("fraudlog.scheduler")
 

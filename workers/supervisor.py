@@ -2,7 +2,7 @@
 
 Dramatiq's own parent process (`dramatiq --processes N`) treats the death of one child as the end of all:
 it stops the others and exits, so one OOM kill or SIGKILL took every worker on the host down until
-something outside restarted it. Here each worker process is its own `dramatiq workers.actors --processes 1`
+something outside restarted it. Here each worker process is its own `dramatiq fraudlog.workers.actors --processes 1`
 and this parent supervises them: a child that exits while we are not stopping is logged and started
 again, after a delay that grows while it keeps dying young (a broken broker URL must not spin the CPU).
 Messages a dead child held unacknowledged are redelivered by the broker, so a restart loses nothing.
@@ -34,8 +34,8 @@ WORKER_BOOT_TIMEOUT_MS = 600_000
 
 def dramatiq_command(threads: int, queues: Sequence[str] = ()) -> list[str]:
     """One Dramatiq worker process for fraudlog's actors (its own parent, so a death stays its own)."""
-    command = [sys.executable, "-m", "workers.dramatiq_main", "workers.actors", "--processes", "1", "--threads",
-               str(threads),
+    command = [sys.executable, "-m", "fraudlog.workers.dramatiq_main", "fraudlog.workers.actors", "--processes", "1",
+               "--threads", str(threads),
                "--worker-fork-timeout", str(WORKER_BOOT_TIMEOUT_MS)]
     return command + (["--queues", *queues] if queues else [])
 

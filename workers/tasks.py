@@ -2,9 +2,9 @@
 
 Importing this module has no side effect: the actors' handles are declared on a placeholder that refuses to
 send, and `bind` points them at the process's broker, under the deployment's queue names, when the process
-starts (`workers.process.start_broker`). So the API, the scheduler and the tests import them freely.
+starts (`fraudlog.workers.process.start_broker`). So the API, the scheduler and the tests import them freely.
 
-The bodies are `WorkerJobs` methods over the process's `WorkerServices` (built by `service.composition`);
+The bodies are `WorkerJobs` methods over the process's `WorkerServices` (built by `fraudlog.composition`);
 `run_jobs` hands them to the broker in the processes that run actors (a worker, the embedded mode). There
 is no global lookup of services: a process's broker runs the jobs it was given.
 """
@@ -20,18 +20,18 @@ from typing import TYPE_CHECKING
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
-from service.alerts.relay import DeliveryReport, deliver_pending
-from service.alerts.schedule import RetrySchedule
-from service.gc_tuning import freeze_long_lived_objects
-from service.logs import configure_logging, position_ranges
-from service.ml.environment import EnvironmentMismatch
-from workers.delivery import DeliveryThread
+from fraudlog.alerts.relay import DeliveryReport, deliver_pending
+from fraudlog.alerts.schedule import RetrySchedule
+from fraudlog.gc_tuning import freeze_long_lived_objects
+from fraudlog.logs import configure_logging, position_ranges
+from fraudlog.ml.environment import EnvironmentMismatch
+from fraudlog.workers.delivery import DeliveryThread
 
 if TYPE_CHECKING:
     # Not at run time: the composition imports prometheus_client, and a worker process must import it only
-    # after Dramatiq's Prometheus middleware has chosen its multiprocess directory (workers.middleware).
-    from service.composition import WorkerServices
-    from workers.burst import BurstProcess
+    # after Dramatiq's Prometheus middleware has chosen its multiprocess directory (fraudlog.workers.middleware).
+    from fraudlog.composition import WorkerServices
+    from fraudlog.workers.burst import BurstProcess
 
 log = logging.getLogger("fraudlog.worker")
 
@@ -57,7 +57,8 @@ class UnstartedBroker(StubBroker):
     rather than a message kept in memory and lost."""
 
     def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:
-        raise BrokerNotStarted("no broker in this process yet: call workers.process.start_broker(settings) first")
+        raise BrokerNotStarted("no broker in this process yet: call fraudlog.workers.process.start_broker(settings) "
+                               "first")
 
 
 class SweepOnBoot(dramatiq.Middleware):
@@ -72,7 +73,7 @@ class SweepOnBoot(dramatiq.Middleware):
 
 class FreezeAfterBoot(dramatiq.Middleware):
     """Once a worker has booted, what its process holds is excluded from full garbage collections
-    (`service.gc_tuning`): a full pass over it paused every batch in flight for ~100 ms."""
+    (`fraudlog.gc_tuning`): a full pass over it paused every batch in flight for ~100 ms."""
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         freeze_long_lived_objects()
@@ -180,8 +181,8 @@ class WorkerJobs:
 
     def retrain(self, min_new_events: int = 1) -> None:
         # Imported here because training pulls in river, which the API process (it rings `score`) never needs.
-        from service.lifecycle.retraining import retrain as retrain_next
-        from service.store.lifecycle import LockBusy
+        from fraudlog.lifecycle.retraining import retrain as retrain_next
+        from fraudlog.store.lifecycle import LockBusy
 
         services = self.services
         try:
@@ -196,8 +197,8 @@ class WorkerJobs:
             evaluate.send()
 
     def evaluate(self) -> None:
-        from service.lifecycle.evaluation import evaluate_challengers
-        from service.store.lifecycle import LockBusy
+        from fraudlog.lifecycle.evaluation import evaluate_challengers
+        from fraudlog.store.lifecycle import LockBusy
 
         services = self.services
         try:
@@ -207,8 +208,8 @@ class WorkerJobs:
 
     def watch_drift(self) -> None:
         # The detectors' state is this process's checkpoint (`watch_for` keeps one watch per registry).
-        from service.monitoring.drift_job import watch_for
-        from service.store.lifecycle import LockBusy
+        from fraudlog.monitoring.drift_job import watch_for
+        from fraudlog.store.lifecycle import LockBusy
 
         services = self.services
         try:
@@ -270,7 +271,7 @@ def evaluate() -> None:
 @dramatiq.actor(broker=_unstarted, queue_name=MAINTENANCE_QUEUE, max_retries=0, time_limit=30 * 60_000)
 def watch_drift() -> None:
     """Run the drift detectors over what the log gained; record detections once, retrain on them
-    (service.monitoring.drift_job)."""
+    (fraudlog.monitoring.drift_job)."""
     raise NotRunHere("watch_drift")
 
 

@@ -1,4 +1,4 @@
-"""Dramatiq's part of tracing (see `service.tracing`): the sender's trace context rides in the message's
+"""Dramatiq's part of tracing (see `fraudlog.tracing`): the sender's trace context rides in the message's
 options, and the worker's span of processing it continues that trace."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 import dramatiq
 from dramatiq.broker import MessageProxy
 
-from service.tracing import SPAN_CONTEXT_OPTION, end_consumer_span, inject_current, start_consumer_span
+from fraudlog.tracing import SPAN_CONTEXT_OPTION, end_consumer_span, inject_current, start_consumer_span
 
 
 class TracingMiddleware(dramatiq.Middleware):

@@ -1,6 +1,6 @@
 """What an API process plugs into the app: the broker, the doorbell, and in embedded mode the workers.
 
-`service.api` knows nothing of Dramatiq: `build_app(settings, wiring=broker_wiring)` (the composition) hands
+`fraudlog.api` knows nothing of Dramatiq: `build_app(settings, wiring=broker_wiring)` (the composition) hands
 it this context, which the app enters at startup (after the embedded mode's migrations) and leaves at shutdown.
 `served_app` is the factory `fraudlog serve` gives uvicorn, so each of its processes builds the same.
 """
@@ -12,12 +12,12 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from litestar import Litestar
 
-from service.composition import build_app
-from service.config import Settings
-from service.ingest.group_commit import AppendedHook
-from workers.doorbell import Doorbell
-from workers.embedded import embedded_workers
-from workers.process import start_broker
+from fraudlog.composition import build_app
+from fraudlog.config import Settings
+from fraudlog.ingest.group_commit import AppendedHook
+from fraudlog.workers.doorbell import Doorbell
+from fraudlog.workers.embedded import embedded_workers
+from fraudlog.workers.process import start_broker
 
 
 @asynccontextmanager

@@ -26,10 +26,10 @@ import sqlalchemy as sa
 
 from bench.load.corpus import Corpus
 from bench.load.cpu import CpuSnapshot
-from service.domain.events import NewEvent
-from service.store.event_log import EventLog
-from service.store.recorders import EVENT_COLUMNS
-from service.store.tables import events
+from fraudlog.domain.events import NewEvent
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.recorders import EVENT_COLUMNS
+from fraudlog.store.tables import events
 
 BASELINES = ("bare", "bare_sa", "store")
 

@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from bench.load.results import REPO
-from service.domain.events import NewEvent
+from fraudlog.domain.events import NewEvent
 from tests.support.data import transaction_event_from_body
 
 SAMPLE_CSV = REPO.parent / "shared" / "data" / "creditcard_sample.csv.gz"

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from service.store import migrate
-from service.store.engine import create_engine
+from fraudlog.store import migrate
+from fraudlog.store.engine import create_engine
 
 # FRAUDLOG_BENCH_PG is the name older scripts read; either works.
 PG_ADMIN_URL = (os.environ.get("FRAUDLOG_BENCH_PG_URL") or os.environ.get("FRAUDLOG_BENCH_PG")
@@ -55,7 +55,7 @@ def migrate_with_library(url: str) -> None:
 
 def migrate_with_cli(url: str, env: dict[str, str]) -> None:
     """`fraudlog db upgrade` in a subprocess: the path an operator takes."""
-    done = subprocess.run([sys.executable, "-m", "service.cli", "db", "upgrade"],
+    done = subprocess.run([sys.executable, "-m", "fraudlog.cli", "db", "upgrade"],
                           env={**env, "FRAUDLOG_DATABASE_URL": url}, capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise RuntimeError(f"fraudlog db upgrade failed:\n{done.stdout}\n{done.stderr}")

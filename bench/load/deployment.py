@@ -2,7 +2,7 @@
 
 A deployment is real processes on a fresh database with a trained champion: on SQLite, `fraudlog serve`
 in embedded mode (memory:// broker, scoring threads in the API process); on Postgres, `fraudlog serve`
-and `dramatiq workers.actors` on a real broker. Used by `bench.e2e` and `bench.scale`.
+and `dramatiq fraudlog.workers.actors` on a real broker. Used by `bench.e2e` and `bench.scale`.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ import sqlalchemy as sa
 from bench.load.cpu import CpuSnapshot
 from bench.load.databases import fresh_database
 from bench.load.services import DEFAULT_AMQP, fraudlog_serve, free_port, service_env, wait_until, worker_processes
-from service.domain.events import format_time
-from service.store.engine import create_engine
-from service.store.stats import percentiles
-from service.store.tables import predictions
+from fraudlog.domain.events import format_time
+from fraudlog.store.engine import create_engine
+from fraudlog.store.stats import percentiles
+from fraudlog.store.tables import predictions
 from tests.support.models import SECRET, install_version
 
 Rows = list[tuple[dict[str, Any], bool]]

@@ -119,16 +119,17 @@ class ServedProcess:
 def fraudlog_serve(env: dict[str, str], log_dir: Path, *, workers: int = 1) -> ServedProcess:
     """`fraudlog serve --workers N` on a free port (not started: use it as a context manager)."""
     port = free_port()
-    command = [sys.executable, "-m", "service.cli", "serve", "--host", HOST, "--port", str(port),
+    command = [sys.executable, "-m", "fraudlog.cli", "serve", "--host", HOST, "--port", str(port),
                "--workers", str(workers)]
     return ServedProcess(command, env, port, log_dir / f"serve-{port}.log", startup_grace=2.0 if workers > 1 else 0)
 
 
 @contextlib.contextmanager
 def worker_processes(env: dict[str, str], processes: int, threads: int = 8) -> Iterator[subprocess.Popen[bytes]]:
-    """`dramatiq workers.actors --processes N --threads T`, stopped with SIGTERM to its group on the way out."""
-    proc = subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.actors", "--processes", str(processes),
-                             "--threads", str(threads)], cwd=REPO, env=env, start_new_session=True,
+    """`dramatiq fraudlog.workers.actors --processes N --threads T`, stopped with SIGTERM to its group on the way
+    out."""
+    proc = subprocess.Popen([sys.executable, "-m", "dramatiq", "fraudlog.workers.actors", "--processes",
+                             str(processes), "--threads", str(threads)], cwd=REPO, env=env, start_new_session=True,
                             stderr=subprocess.DEVNULL)
     try:
         yield proc

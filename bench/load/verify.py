@@ -9,8 +9,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from bench.load.http import LoadRun
-from service.domain.events import EVENT_TRANSACTION
-from service.store.event_log import EventLog
+from fraudlog.domain.events import EVENT_TRANSACTION
+from fraudlog.store.event_log import EventLog
 
 
 def last_position(engine: sa.Engine) -> int:

@@ -8,7 +8,7 @@ Revises: 0005
   to edit in the schema text (https://www.sqlite.org/lang_altertable.html#otheralter, "writable_schema"):
   done so, the append-only triggers and a log of any size are left as they are.
 - `drift_detections`: one row per detection, keyed by its deterministic id, so a detection is recorded once
-  however many workers, schedulers or retries find it (`service.store.drift`).
+  however many workers, schedulers or retries find it (`fraudlog.store.drift`).
 - `model_versions.trigger`: why the version was trained (first, schedule, manual, drift). A new nullable
   column: the rows stay immutable, older versions read as NULL.
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from migrations.event_types import set_event_type_check
+from fraudlog.migrations.event_types import set_event_type_check
 
 revision = "0006"
 down_revision = "0005"

@@ -3,7 +3,7 @@
 Revision ID: 0007_poison
 Revises: 0006
 
-One row per (transaction, model version) whose score raised on every bounded attempt (`service.store.
+One row per (transaction, model version) whose score raised on every bounded attempt (`fraudlog.store.
 scoring_failures`). A projection like `predictions`: `fraudlog rebuild` recomputes it from the log and the
 versions, and `fraudlog rescore` deletes rows before scoring their transactions again.
 """

@@ -4,7 +4,7 @@ Revision ID: 0008_explain_reasons
 Revises: 0007_poison
 
 `predictions.reasons`: the explanation of a champion prediction at or above its threshold (an alert), as
-`service.models.explanations` computes it from the stored features and the frozen version: method, units,
+`fraudlog.models.explanations` computes it from the stored features and the frozen version: method, units,
 base value and the top reasons. NULL for every other prediction, and for every prediction written before
 this revision, so existing rows need no backfill; replay recomputes and compares it like the score.
 """

@@ -4,7 +4,7 @@ Revision ID: 0009_coalesce
 Revises: 0008_explain_reasons
 
 - `alert_members`: one row per transaction over the threshold, keyed by the transaction, naming the alert
-  (one per card per window of event time, `service.domain.alert_window`) it joined and the outbox message that
+  (one per card per window of event time, `fraudlog.domain.alert_window`) it joined and the outbox message that
   carries it to the customer (the alert, or an update of it). Alerts made before this revision have no
   members and are delivered as they were.
 """

@@ -14,7 +14,7 @@ Revises: 0009_coalesce
 import sqlalchemy as sa
 from alembic import op
 
-from migrations.event_types import set_event_type_check
+from fraudlog.migrations.event_types import set_event_type_check
 
 revision = "0010_outcomes"
 down_revision = "0009_coalesce"

@@ -4,7 +4,7 @@ that kept it from alerting.
 Revision ID: 0011_suppressions
 Revises: 0010_outcomes
 
-- The log's CHECK on `event_type` admits the two new types (`migrations.event_types`).
+- The log's CHECK on `event_type` admits the two new types (`fraudlog.migrations.event_types`).
 - `predictions.suppressed_by`: the suppression that held back the alert this champion prediction would have
   raised (docs/outcomes.md, "Suppression"); NULL for every prediction before, which none held back.
 - An index on the suppression events by card, for the scorer's look-up when a batch alerts.
@@ -13,7 +13,7 @@ Revises: 0010_outcomes
 import sqlalchemy as sa
 from alembic import op
 
-from migrations.event_types import set_event_type_check
+from fraudlog.migrations.event_types import set_event_type_check
 
 revision = "0011_suppressions"
 down_revision = "0010_outcomes"

@@ -1,17 +1,17 @@
 """Alert delivery: the relay that drains the outbox, the sinks it sends to, and webhook signatures.
 
-The outbox itself (the table and its claims) lives in `service.store.outbox`; this package never touches
+The outbox itself (the table and its claims) lives in `fraudlog.store.outbox`; this package never touches
 SQL directly.
 """
 
-from service.alerts.relay import (
+from fraudlog.alerts.relay import (
     DeliveryReport,
     RelaySettings,
     deliver_pending,
     sink_from_settings,
     webhook_secret,
 )
-from service.alerts.signing import (
+from fraudlog.alerts.signing import (
     WEBHOOK_ID_HEADER,
     WEBHOOK_SIGNATURE_HEADER,
     WEBHOOK_TIMESTAMP_HEADER,
@@ -20,7 +20,7 @@ from service.alerts.signing import (
     standard_secret,
     verify,
 )
-from service.alerts.sinks import (
+from fraudlog.alerts.sinks import (
     IDEMPOTENCY_HEADER,
     AlertSink,
     DeliveryFailed,

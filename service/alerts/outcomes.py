@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
-from service.domain.events import OutcomeIn, Receipt, outcome_event
-from service.store.event_log import EventLog
-from service.store.outbox import SENT
-from service.store.outcomes import alert_to_answer
+from fraudlog.domain.events import OutcomeIn, Receipt, outcome_event
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.outbox import SENT
+from fraudlog.store.outcomes import alert_to_answer
 
 
 class UnknownAlert(LookupError):

@@ -18,13 +18,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Connection, Engine
 
-from service.alerts.schedule import RetrySchedule
-from service.alerts.signing import signing_key
-from service.alerts.sinks import AlertSink, DeliveryFailed, sink_from_url
-from service.config import ConfigError, RelaySettings, Settings
-from service.store.engine import write_connection
-from service.store.errors import StoreUnavailable
-from service.store.outbox import FAILED, ClaimedAlert, claim_pending_alerts, mark_sent, record_failure
+from fraudlog.alerts.schedule import RetrySchedule
+from fraudlog.alerts.signing import signing_key
+from fraudlog.alerts.sinks import AlertSink, DeliveryFailed, sink_from_url
+from fraudlog.config import ConfigError, RelaySettings, Settings
+from fraudlog.store.engine import write_connection
+from fraudlog.store.errors import StoreUnavailable
+from fraudlog.store.outbox import FAILED, ClaimedAlert, claim_pending_alerts, mark_sent, record_failure
 
 WEBHOOK_KEY_LABEL = b"fraudlog-webhook"
 MAX_BATCHES_PER_RUN = 1_000

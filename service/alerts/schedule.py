@@ -18,7 +18,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from service.config import RelaySettings
+from fraudlog.config import RelaySettings
 
 DEFAULT_BASE_DELAY = timedelta(seconds=5)
 DEFAULT_MAX_DELAY = timedelta(hours=1)

@@ -16,10 +16,10 @@ from typing import Protocol
 
 import httpx
 
-from service.alerts.signing import signature_headers
-from service.config import ConfigError
-from service.redaction import has_ambiguous_authority, redact_url, redact_urls
-from service.store.rows import AlertPayloadJSON
+from fraudlog.alerts.signing import signature_headers
+from fraudlog.config import ConfigError
+from fraudlog.redaction import has_ambiguous_authority, redact_url, redact_urls
+from fraudlog.store.rows import AlertPayloadJSON
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 USER_AGENT = "fraudlog-alerts/1"

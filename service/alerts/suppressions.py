@@ -1,5 +1,5 @@
 """Suppressing a card's customer alerts, and ending that early (docs/outcomes.md, "Suppression"): each change is
-an event in the log, made here from what a person asked; the scorer reads them (`service.store.suppressions`)."""
+an event in the log, made here from what a person asked; the scorer reads them (`fraudlog.store.suppressions`)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from service.domain.events import SuppressionAdded, SuppressionEnded, SuppressionIn, format_time
-from service.domain.suppressions import Suppression, suppression_id_for
-from service.store.suppressions import UnknownSuppression, append_suppression, card_suppressions, end_suppression
+from fraudlog.domain.events import SuppressionAdded, SuppressionEnded, SuppressionIn, format_time
+from fraudlog.domain.suppressions import Suppression, suppression_id_for
+from fraudlog.store.suppressions import UnknownSuppression, append_suppression, card_suppressions, end_suppression
 
 __all__ = ["Change", "UnknownSuppression", "end", "of_card", "suppress"]
 

@@ -14,11 +14,11 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter, QueryParameter
 from sqlalchemy.engine import Engine
 
-from service.alerts.outcomes import AlertNotDelivered, UnknownAlert, record_outcome
-from service.api.auth import ANALYST, API_KEY_SECURITY, Authenticator, require
-from service.api.bodies import read_json_body
-from service.api.openapi import ID_SCHEMA, RawSchema, inline_schema, operation_with_body
-from service.api.problems import (
+from fraudlog.alerts.outcomes import AlertNotDelivered, UnknownAlert, record_outcome
+from fraudlog.api.auth import ANALYST, API_KEY_SECURITY, Authenticator, require
+from fraudlog.api.bodies import read_json_body
+from fraudlog.api.openapi import ID_SCHEMA, RawSchema, inline_schema, operation_with_body
+from fraudlog.api.problems import (
     ALERT_NOT_DELIVERED,
     AUTH_PROBLEMS,
     INVALID_QUERY,
@@ -26,16 +26,16 @@ from service.api.problems import (
     Problem,
     problem_responses,
 )
-from service.api.schemas import IngestReceipt
-from service.config import Settings
-from service.domain.events import ID_PATTERN, AwareDateTime, OutcomeIn
-from service.domain.validation import FieldError, decode_object
-from service.responses.alerts import AlertsPage
-from service.responses.reviews import AlertReview, ReviewQueue
-from service.responses.statuses import AlertStatus
-from service.store.outbox import MAX_PAGE, InvalidCursor, list_alerts
-from service.views.alerts import alerts_page
-from service.views.reviews import DEFAULT_HISTORY, MAX_HISTORY, MAX_QUEUE, ReviewOrder, alert_review, review_queue
+from fraudlog.api.schemas import IngestReceipt
+from fraudlog.config import Settings
+from fraudlog.domain.events import ID_PATTERN, AwareDateTime, OutcomeIn
+from fraudlog.domain.validation import FieldError, decode_object
+from fraudlog.responses.alerts import AlertsPage
+from fraudlog.responses.reviews import AlertReview, ReviewQueue
+from fraudlog.responses.statuses import AlertStatus
+from fraudlog.store.outbox import MAX_PAGE, InvalidCursor, list_alerts
+from fraudlog.views.alerts import alerts_page
+from fraudlog.views.reviews import DEFAULT_HISTORY, MAX_HISTORY, MAX_QUEUE, ReviewOrder, alert_review, review_queue
 
 HistoryLength = Annotated[int, QueryParameter(ge=1, le=MAX_HISTORY,
                                               description="how many of the card's recent transactions to show")]

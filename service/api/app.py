@@ -11,31 +11,31 @@ from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
-import service
-from service.api.alerts import AlertController, list_reviews
-from service.api.dashboard import dashboard_router
-from service.api.dependencies import DEPENDENCIES, ApiServices
-from service.api.docs import swagger_assets_router, swagger_render_plugin
-from service.api.draining import DrainUnreadBody
-from service.api.drift import DriftController
-from service.api.health import health, ready
-from service.api.labels import LabelController
-from service.api.models import ModelController
-from service.api.openapi import alert_webhook
-from service.api.predict import predict_transaction
-from service.api.predictions import PredictionController
-from service.api.problems import EXCEPTION_HANDLERS
-from service.api.quality import model_quality, model_quality_by_source
-from service.api.request_ids import echo_request_id_outside_routes, request_id_middleware
-from service.api.request_metrics import request_duration_middleware
-from service.api.stats import metrics, stats, stats_series_handler
-from service.api.suppressions import SuppressionController
-from service.api.tracing import tracing_middleware
-from service.api.transactions import TransactionController
-from service.config import Settings
-from service.gc_tuning import freeze_long_lived_objects
-from service.logs import litestar_logging_config
-from service.tracing import configure_tracing
+import fraudlog
+from fraudlog.api.alerts import AlertController, list_reviews
+from fraudlog.api.dashboard import dashboard_router
+from fraudlog.api.dependencies import DEPENDENCIES, ApiServices
+from fraudlog.api.docs import swagger_assets_router, swagger_render_plugin
+from fraudlog.api.draining import DrainUnreadBody
+from fraudlog.api.drift import DriftController
+from fraudlog.api.health import health, ready
+from fraudlog.api.labels import LabelController
+from fraudlog.api.models import ModelController
+from fraudlog.api.openapi import alert_webhook
+from fraudlog.api.predict import predict_transaction
+from fraudlog.api.predictions import PredictionController
+from fraudlog.api.problems import EXCEPTION_HANDLERS
+from fraudlog.api.quality import model_quality, model_quality_by_source
+from fraudlog.api.request_ids import echo_request_id_outside_routes, request_id_middleware
+from fraudlog.api.request_metrics import request_duration_middleware
+from fraudlog.api.stats import metrics, stats, stats_series_handler
+from fraudlog.api.suppressions import SuppressionController
+from fraudlog.api.tracing import tracing_middleware
+from fraudlog.api.transactions import TransactionController
+from fraudlog.config import Settings
+from fraudlog.gc_tuning import freeze_long_lived_objects
+from fraudlog.logs import litestar_logging_config
+from fraudlog.tracing import configure_tracing
 
 ServicesOpener = Callable[[], AbstractAsyncContextManager[ApiServices]]
 
@@ -45,8 +45,8 @@ def create_app(settings: Settings, services: ServicesOpener,
     """Build the API for `settings`.
 
     `services` opens what the handlers are given, for as long as the app runs: the composition's
-    `api_services` (`service.composition.build_app` passes it), entered at startup and left at shutdown.
-    Handlers receive its parts through dependency injection (`service.api.dependencies`).
+    `api_services` (`fraudlog.composition.build_app` passes it), entered at startup and left at shutdown.
+    Handlers receive its parts through dependency injection (`fraudlog.api.dependencies`).
     """
 
     configure_tracing(settings.observability.tracing)
@@ -55,7 +55,7 @@ def create_app(settings: Settings, services: ServicesOpener,
     async def services_lifespan(app: Litestar) -> AsyncIterator[None]:
         async with services() as bundle:
             app.state.services = bundle
-            freeze_long_lived_objects()  # start-up is done: see service.gc_tuning
+            freeze_long_lived_objects()  # start-up is done: see fraudlog.gc_tuning
             # The process's one shared feed reader, for as long as the app runs.
             async with anyio.create_task_group() as group:
                 group.start_soon(bundle.prediction_hub.run)
@@ -83,7 +83,7 @@ def create_app(settings: Settings, services: ServicesOpener,
         logging_config=litestar_logging_config(),
         openapi_config=OpenAPIConfig(
             title="fraudlog",
-            version=service.__version__,
+            version=fraudlog.__version__,
             path="/schema",
             render_plugins=[swagger_render_plugin()],
             components=Components(security_schemes={"apiKey": SecurityScheme(

@@ -20,8 +20,8 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from service.api.problems import AUTHENTICATION_REQUIRED, FORBIDDEN, INVALID_API_KEY, RATE_LIMITED, Problem
-from service.config import ApiKey
+from fraudlog.api.problems import AUTHENTICATION_REQUIRED, FORBIDDEN, INVALID_API_KEY, RATE_LIMITED, Problem
+from fraudlog.config import ApiKey
 
 INGEST, ANALYST, ADMIN = "ingest", "analyst", "admin"
 HASH_PREFIX = "hash:"
@@ -121,7 +121,7 @@ def require(role: str) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRout
 
     # async: Litestar runs a sync guard in a thread pool, ~50 us of CPU per request for nothing.
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        authenticator: Authenticator = connection.app.state.services.authenticator  # see service.api.dependencies
+        authenticator: Authenticator = connection.app.state.services.authenticator  # see fraudlog.api.dependencies
         principal = authenticator.authenticate(connection.headers.get("authorization"))
         if principal is not None and role not in GRANTS[principal.role]:
             raise Problem(FORBIDDEN, f"key {principal.name!r} has role {principal.role!r}; "

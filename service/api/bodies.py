@@ -14,8 +14,8 @@ from typing import Any
 
 from litestar import Request
 
-from service.api.problems import UNSUPPORTED_MEDIA_TYPE, Problem
-from service.domain.validation import BodyFormat
+from fraudlog.api.problems import UNSUPPORTED_MEDIA_TYPE, Problem
+from fraudlog.domain.validation import BodyFormat
 
 UTF8_BOM = b"\xef\xbb\xbf"
 MSGPACK = "application/msgpack"

@@ -15,7 +15,9 @@ from litestar import Response, Router, get
 from litestar.datastructures import CacheControlHeader
 from litestar.static_files import create_static_files_router
 
-STATIC_DIR = Path(__file__).with_name("static")
+# Resolved: from a strict editable install, the checkout's folder rather than the install's tree of links (whose
+# files are symlinks out of it, and miss a file added since the install).
+STATIC_DIR = Path(__file__).resolve().with_name("static")
 ASSETS_PATH = "/dashboard"
 
 # The page runs only its own scripts and talks only to its own origin; uPlot sets inline styles through

@@ -15,19 +15,19 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from sqlalchemy.engine import Engine
 
-from service.api.auth import Authenticator
-from service.api.prometheus import MetricsExposition
-from service.api.readiness import ChampionCheck
-from service.config import Settings
-from service.feed.hub import PredictionHub
-from service.ingest.appending import Ingest
-from service.metrics.stats_cache import StatsCache
-from service.models.registry import ModelRegistry
+from fraudlog.api.auth import Authenticator
+from fraudlog.api.prometheus import MetricsExposition
+from fraudlog.api.readiness import ChampionCheck
+from fraudlog.config import Settings
+from fraudlog.feed.hub import PredictionHub
+from fraudlog.ingest.appending import Ingest
+from fraudlog.metrics.stats_cache import StatsCache
+from fraudlog.models.registry import ModelRegistry
 
 
 @dataclass(frozen=True)
 class ApiServices:
-    """Everything an API process's handlers use; `service.composition.api_services` builds it."""
+    """Everything an API process's handlers use; `fraudlog.composition.api_services` builds it."""
 
     settings: Settings
     engine: Engine

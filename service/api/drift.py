@@ -9,10 +9,10 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from sqlalchemy.engine import Engine
 
-from service.api.auth import ANALYST, API_KEY_SECURITY, require
-from service.api.problems import AUTH_PROBLEMS, problem_responses
-from service.domain.events import MAX_VERSION
-from service.views.drift import DriftPage, drift_page
+from fraudlog.api.auth import ANALYST, API_KEY_SECURITY, require
+from fraudlog.api.problems import AUTH_PROBLEMS, problem_responses
+from fraudlog.domain.events import MAX_VERSION
+from fraudlog.views.drift import DriftPage, drift_page
 
 MAX_PAGE = 1_000
 

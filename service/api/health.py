@@ -6,16 +6,16 @@ from litestar import Response, get
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
-import service
-from service.api.readiness import OK, ChampionCheck, broker_check, database_check
-from service.api.schemas import Health, Readiness
-from service.config import Settings
-from service.models.registry import ModelRegistry
+import fraudlog
+from fraudlog.api.readiness import OK, ChampionCheck, broker_check, database_check
+from fraudlog.api.schemas import Health, Readiness
+from fraudlog.config import Settings
+from fraudlog.models.registry import ModelRegistry
 
 
 @get("/health", operation_id="health", tags=["operations"], summary="The process is up")
 async def health() -> Health:
-    return Health(status="ok", version=service.__version__)
+    return Health(status="ok", version=fraudlog.__version__)
 
 
 @get("/ready", operation_id="ready", tags=["operations"],

@@ -5,10 +5,10 @@ from __future__ import annotations
 import msgspec
 from litestar import Response
 
-from service.api.problems import INVALID_BODY, TRANSACTION_CONFLICT, Problem
-from service.api.schemas import IngestReceipt
-from service.domain.validation import FieldError
-from service.ingest.appending import RepeatedWithDifferentBody, UnitOutcome
+from fraudlog.api.problems import INVALID_BODY, TRANSACTION_CONFLICT, Problem
+from fraudlog.api.schemas import IngestReceipt
+from fraudlog.domain.validation import FieldError
+from fraudlog.ingest.appending import RepeatedWithDifferentBody, UnitOutcome
 
 
 def repeated_problem(exc: RepeatedWithDifferentBody) -> Problem:

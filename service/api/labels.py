@@ -8,16 +8,16 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 
-from service.api.auth import API_KEY_SECURITY, INGEST, require
-from service.api.bodies import INGEST_MEDIA_TYPES, read_ingest_body
-from service.api.ingest import receipts_response
-from service.api.openapi import one_or_many, operation_with_body
-from service.api.problems import AUTH_PROBLEMS, problem_responses
-from service.api.schemas import IngestReceipt
-from service.config import MAX_BATCH_ITEMS
-from service.domain.events import LabelIn
-from service.domain.validation import decode_one_or_many
-from service.ingest.appending import Ingest
+from fraudlog.api.auth import API_KEY_SECURITY, INGEST, require
+from fraudlog.api.bodies import INGEST_MEDIA_TYPES, read_ingest_body
+from fraudlog.api.ingest import receipts_response
+from fraudlog.api.openapi import one_or_many, operation_with_body
+from fraudlog.api.problems import AUTH_PROBLEMS, problem_responses
+from fraudlog.api.schemas import IngestReceipt
+from fraudlog.config import MAX_BATCH_ITEMS
+from fraudlog.domain.events import LabelIn
+from fraudlog.domain.validation import decode_one_or_many
+from fraudlog.ingest.appending import Ingest
 
 
 class LabelController(Controller):

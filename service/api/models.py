@@ -8,17 +8,17 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import PathParameter
 
-from service.api.auth import ADMIN, ANALYST, API_KEY_SECURITY, require
-from service.api.problems import ARTIFACT_REJECTED, AUTH_PROBLEMS, UNKNOWN_MODEL_VERSION, Problem, problem_responses
-from service.api.schemas import RoleChanged
-from service.domain.events import MAX_VERSION
-from service.domain.records import Decision
-from service.lifecycle.roles import assign_role
-from service.ml.artifact import ArtifactRejected
-from service.models.registry import ModelRegistry, UnknownVersion
-from service.responses.models import ModelDetail, ModelSummary
-from service.responses.statuses import RoleChange
-from service.views.models import model_detail, model_summaries
+from fraudlog.api.auth import ADMIN, ANALYST, API_KEY_SECURITY, require
+from fraudlog.api.problems import ARTIFACT_REJECTED, AUTH_PROBLEMS, UNKNOWN_MODEL_VERSION, Problem, problem_responses
+from fraudlog.api.schemas import RoleChanged
+from fraudlog.domain.events import MAX_VERSION
+from fraudlog.domain.records import Decision
+from fraudlog.lifecycle.roles import assign_role
+from fraudlog.ml.artifact import ArtifactRejected
+from fraudlog.models.registry import ModelRegistry, UnknownVersion
+from fraudlog.responses.models import ModelDetail, ModelSummary
+from fraudlog.responses.statuses import RoleChange
+from fraudlog.views.models import model_detail, model_summaries
 
 Version = Annotated[int, PathParameter(ge=1, le=MAX_VERSION, description="a model version number")]
 

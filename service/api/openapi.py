@@ -13,8 +13,8 @@ from typing import Any
 import msgspec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Operation, PathItem, RequestBody, Schema
 
-from service.api.schemas import AlertPayload
-from service.domain.events import ID_PATTERN
+from fraudlog.api.schemas import AlertPayload
+from fraudlog.domain.events import ID_PATTERN
 
 
 @dataclass

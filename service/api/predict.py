@@ -9,18 +9,18 @@ import msgspec
 from litestar import Request, post
 from litestar.di import NamedDependency
 
-from service.api.auth import ANALYST, API_KEY_SECURITY, require
-from service.api.bodies import read_json_body
-from service.api.openapi import RawSchema, inline_schema, operation_with_body
-from service.api.problems import AUTH_PROBLEMS, NO_CHAMPION, UNKNOWN_MODEL_VERSION, Problem, problem_responses
-from service.api.schemas import OnDemandPrediction, VersionComparison, VersionPrediction
-from service.config import Settings
-from service.domain.events import PredictIn
-from service.domain.records import Explanation
-from service.domain.validation import FieldError, InvalidBody, decode_object
-from service.models.registry import ModelRegistry
-from service.responses.statuses import ModelStatus
-from service.scoring.on_demand import NoChampion, UnknownVersion, compare, predict
+from fraudlog.api.auth import ANALYST, API_KEY_SECURITY, require
+from fraudlog.api.bodies import read_json_body
+from fraudlog.api.openapi import RawSchema, inline_schema, operation_with_body
+from fraudlog.api.problems import AUTH_PROBLEMS, NO_CHAMPION, UNKNOWN_MODEL_VERSION, Problem, problem_responses
+from fraudlog.api.schemas import OnDemandPrediction, VersionComparison, VersionPrediction
+from fraudlog.config import Settings
+from fraudlog.domain.events import PredictIn
+from fraudlog.domain.records import Explanation
+from fraudlog.domain.validation import FieldError, InvalidBody, decode_object
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.responses.statuses import ModelStatus
+from fraudlog.scoring.on_demand import NoChampion, UnknownVersion, compare, predict
 
 
 @post("/v1/predict", operation_id="predict", tags=["models"], status_code=200,

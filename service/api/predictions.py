@@ -21,8 +21,8 @@ from litestar.params import QueryParameter
 from litestar.response.base import ASGIResponse
 from litestar.types import Receive, Scope, Send
 
-from service.api.auth import ANALYST, API_KEY_SECURITY, Authenticator, require
-from service.api.problems import (
+from fraudlog.api.auth import ANALYST, API_KEY_SECURITY, Authenticator, require
+from fraudlog.api.problems import (
     AUTH_PROBLEMS,
     INVALID_CURSOR,
     INVALID_QUERY,
@@ -30,13 +30,13 @@ from service.api.problems import (
     Problem,
     problem_responses,
 )
-from service.domain.events import MAX_VERSION
-from service.domain.validation import FieldError
-from service.feed.cursor import Cursor, InvalidCursor
-from service.feed.hub import STREAM_CUT_OFF, PredictionHub, TooManyStreams
-from service.responses.feed import PredictionsPage
-from service.store.feed import FeedFilter
-from service.views.feed import prediction_items
+from fraudlog.domain.events import MAX_VERSION
+from fraudlog.domain.validation import FieldError
+from fraudlog.feed.cursor import Cursor, InvalidCursor
+from fraudlog.feed.hub import STREAM_CUT_OFF, PredictionHub, TooManyStreams
+from fraudlog.responses.feed import PredictionsPage
+from fraudlog.store.feed import FeedFilter
+from fraudlog.views.feed import prediction_items
 
 log = logging.getLogger("fraudlog.feed")
 MAX_PAGE = 1_000

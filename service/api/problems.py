@@ -22,9 +22,9 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 
-from service.domain.validation import FieldError, InvalidBody
-from service.ml.artifact import ArtifactRejected
-from service.store.errors import StoreUnavailable
+from fraudlog.domain.validation import FieldError, InvalidBody
+from fraudlog.ml.artifact import ArtifactRejected
+from fraudlog.store.errors import StoreUnavailable
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://fraudlog.dev/problems/"

@@ -1,7 +1,7 @@
 """`/metrics`: the Prometheus text exposition, written by `prometheus_client`.
 
 Three sources, one answer:
-- the database's figures (`service.metrics.database.DatabaseCollector`), in a registry of this app's own,
+- the database's figures (`fraudlog.metrics.database.DatabaseCollector`), in a registry of this app's own,
   so that two apps in one process (tests) never collide;
 - what this process observed (the HTTP request histogram) and its process metrics (CPU, memory, file
   descriptors), from prometheus_client's default registry, where other modules register theirs too (the
@@ -24,8 +24,8 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from service.metrics.database import DatabaseCollector, DatabaseFigures
-from service.metrics.multiprocess import forget_dead_processes
+from fraudlog.metrics.database import DatabaseCollector, DatabaseFigures
+from fraudlog.metrics.multiprocess import forget_dead_processes
 
 # Litestar appends `; charset=utf-8` to every text/* media type it is given, so the parameter is left out
 # here: sent twice, Prometheus 2 warns on each scrape and Prometheus 3 refuses it (issue 27 #5).

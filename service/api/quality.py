@@ -9,16 +9,16 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 
-from service.api.auth import ANALYST, API_KEY_SECURITY, require
-from service.api.openapi import json_schema_pattern
-from service.api.problems import AUTH_PROBLEMS, INVALID_QUERY, UNKNOWN_MODEL_VERSION, Problem, problem_responses
-from service.domain.events import MAX_VERSION
-from service.domain.validation import FieldError
-from service.ml.quality import BUCKET_PATTERN, InvalidBucketing
-from service.models.registry import ModelRegistry, UnknownVersion
-from service.responses.quality import QualityReport
-from service.views.quality import DEFAULT_BUCKET, DEFAULT_LIMIT, MAX_LIMIT, quality_report
-from service.views.source_quality import SourceQualityReport, source_quality_report
+from fraudlog.api.auth import ANALYST, API_KEY_SECURITY, require
+from fraudlog.api.openapi import json_schema_pattern
+from fraudlog.api.problems import AUTH_PROBLEMS, INVALID_QUERY, UNKNOWN_MODEL_VERSION, Problem, problem_responses
+from fraudlog.domain.events import MAX_VERSION
+from fraudlog.domain.validation import FieldError
+from fraudlog.ml.quality import BUCKET_PATTERN, InvalidBucketing
+from fraudlog.models.registry import ModelRegistry, UnknownVersion
+from fraudlog.responses.quality import QualityReport
+from fraudlog.views.quality import DEFAULT_BUCKET, DEFAULT_LIMIT, MAX_LIMIT, quality_report
+from fraudlog.views.source_quality import SourceQualityReport, source_quality_report
 
 Version = Annotated[int, PathParameter(ge=1, le=MAX_VERSION, description="a model version number")]
 MAX_EVERY = 1_000_000_000

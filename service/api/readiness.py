@@ -12,10 +12,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from service.ml.artifact import ArtifactRejected
-from service.models.registry import ModelRegistry
-from service.store.engine import check_reachable
-from service.store.refusals import record_refusal, refusals
+from fraudlog.ml.artifact import ArtifactRejected
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.engine import check_reachable
+from fraudlog.store.refusals import record_refusal, refusals
 
 OK = "ok"
 BROKER_TIMEOUT_SECONDS = 2.0

@@ -16,7 +16,7 @@ import secrets
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.logs import request_id_scope
+from fraudlog.logs import request_id_scope
 
 REQUEST_ID_HEADER = "x-request-id"
 _WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{1,128}")

@@ -1,4 +1,4 @@
-"""Response bodies that belong to the API alone (the read models live in `service.views`).
+"""Response bodies that belong to the API alone (the read models live in `fraudlog.views`).
 
 Declared as handler return types, so `/schema/openapi.json` documents each one; the JSON they encode to is
 the contract's, byte for byte in meaning.
@@ -10,8 +10,8 @@ from typing import Literal
 
 import msgspec
 
-from service.domain.records import Explanation, Reason
-from service.responses.statuses import IngestStatus, ModelStatus, RoleChange
+from fraudlog.domain.records import Explanation, Reason
+from fraudlog.responses.statuses import IngestStatus, ModelStatus, RoleChange
 
 
 class IngestReceipt(msgspec.Struct, kw_only=True):
@@ -84,7 +84,7 @@ class ExplanationSummary(msgspec.Struct, kw_only=True):
 
 
 class AlertPayload(msgspec.Struct, kw_only=True):
-    """What the webhook receives for one alert (`service.store.outbox.alert_payload`), signed as Standard
+    """What the webhook receives for one alert (`fraudlog.store.outbox.alert_payload`), signed as Standard
     Webhooks sign it (docs/alerts.md). `reasons` and `explanation` are absent from alerts raised before
     reasons were stored."""
 

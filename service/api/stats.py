@@ -1,7 +1,7 @@
 """`/v1/stats` (JSON) and `/metrics` (Prometheus text): the same figures, read from the database.
 
-The figures are computed at most once a second per process (`service.metrics.stats_cache`);
-`service.api.prometheus` renders them, with what the process observed, in the exposition format.
+The figures are computed at most once a second per process (`fraudlog.metrics.stats_cache`);
+`fraudlog.api.prometheus` renders them, with what the process observed, in the exposition format.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 from sqlalchemy.engine import Engine
 
-from service.api.auth import ANALYST, API_KEY_SECURITY, require
-from service.api.problems import AUTH_PROBLEMS, INVALID_QUERY, Problem, problem_responses
-from service.api.prometheus import PROMETHEUS_TEXT, MetricsExposition
-from service.domain.validation import FieldError
-from service.metrics.stats_cache import StatsCache
-from service.responses.stats import Stats
-from service.views.series import StatsSeries, parse_duration, stats_series
-from service.views.stats import stats_view
+from fraudlog.api.auth import ANALYST, API_KEY_SECURITY, require
+from fraudlog.api.problems import AUTH_PROBLEMS, INVALID_QUERY, Problem, problem_responses
+from fraudlog.api.prometheus import PROMETHEUS_TEXT, MetricsExposition
+from fraudlog.domain.validation import FieldError
+from fraudlog.metrics.stats_cache import StatsCache
+from fraudlog.responses.stats import Stats
+from fraudlog.views.series import StatsSeries, parse_duration, stats_series
+from fraudlog.views.stats import stats_view
 
 
 @get("/v1/stats", operation_id="getStats", tags=["operations"], guards=[require(ANALYST)], security=API_KEY_SECURITY,

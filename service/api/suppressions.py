@@ -12,17 +12,17 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter
 from sqlalchemy.engine import Engine
 
-from service.alerts import suppressions as suppressing
-from service.alerts.suppressions import Change, UnknownSuppression
-from service.api.auth import ANALYST, API_KEY_SECURITY, Authenticator, require
-from service.api.bodies import read_json_body
-from service.api.openapi import ID_SCHEMA, RawSchema, inline_schema, operation_with_body
-from service.api.problems import AUTH_PROBLEMS, UNKNOWN_SUPPRESSION, Problem, problem_responses
-from service.config import Settings
-from service.domain.events import ID_PATTERN, SuppressionIn, format_time
-from service.domain.suppressions import Suppression
-from service.domain.validation import decode_object
-from service.responses.suppressions import SuppressionList, SuppressionView
+from fraudlog.alerts import suppressions as suppressing
+from fraudlog.alerts.suppressions import Change, UnknownSuppression
+from fraudlog.api.auth import ANALYST, API_KEY_SECURITY, Authenticator, require
+from fraudlog.api.bodies import read_json_body
+from fraudlog.api.openapi import ID_SCHEMA, RawSchema, inline_schema, operation_with_body
+from fraudlog.api.problems import AUTH_PROBLEMS, UNKNOWN_SUPPRESSION, Problem, problem_responses
+from fraudlog.config import Settings
+from fraudlog.domain.events import ID_PATTERN, SuppressionIn, format_time
+from fraudlog.domain.suppressions import Suppression
+from fraudlog.domain.validation import decode_object
+from fraudlog.responses.suppressions import SuppressionList, SuppressionView
 
 CardId = Annotated[str, PathParameter(pattern=ID_PATTERN, schema_extra=ID_SCHEMA)]
 

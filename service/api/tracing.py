@@ -1,11 +1,11 @@
-"""The API's part of tracing: a `SERVER` span per request (see `service.tracing`)."""
+"""The API's part of tracing: a `SERVER` span per request (see `fraudlog.tracing`)."""
 
 from __future__ import annotations
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.logs import current_request_id
-from service.tracing import server_span
+from fraudlog.logs import current_request_id
+from fraudlog.tracing import server_span
 
 
 def tracing_middleware(app: ASGIApp) -> ASGIApp:

@@ -10,19 +10,19 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter
 from sqlalchemy.engine import Engine
 
-from service.api.auth import ANALYST, API_KEY_SECURITY, INGEST, require
-from service.api.bodies import INGEST_MEDIA_TYPES, read_ingest_body
-from service.api.ingest import receipts_response, repeated_problem
-from service.api.openapi import ID_SCHEMA, one_or_many, operation_with_body
-from service.api.problems import AUTH_PROBLEMS, UNKNOWN_TRANSACTION, Problem, problem_responses
-from service.api.schemas import IngestReceipt
-from service.config import MAX_BATCH_ITEMS
-from service.domain.events import ID_PATTERN, TransactionIn
-from service.domain.validation import decode_one_or_many
-from service.ingest.appending import Ingest, RepeatedWithDifferentBody
-from service.models.registry import ModelRegistry
-from service.responses.transaction import TransactionView
-from service.views.transaction import load_transaction_view
+from fraudlog.api.auth import ANALYST, API_KEY_SECURITY, INGEST, require
+from fraudlog.api.bodies import INGEST_MEDIA_TYPES, read_ingest_body
+from fraudlog.api.ingest import receipts_response, repeated_problem
+from fraudlog.api.openapi import ID_SCHEMA, one_or_many, operation_with_body
+from fraudlog.api.problems import AUTH_PROBLEMS, UNKNOWN_TRANSACTION, Problem, problem_responses
+from fraudlog.api.schemas import IngestReceipt
+from fraudlog.config import MAX_BATCH_ITEMS
+from fraudlog.domain.events import ID_PATTERN, TransactionIn
+from fraudlog.domain.validation import decode_one_or_many
+from fraudlog.ingest.appending import Ingest, RepeatedWithDifferentBody
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.responses.transaction import TransactionView
+from fraudlog.views.transaction import load_transaction_view
 
 
 class TransactionController(Controller):

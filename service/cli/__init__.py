@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import service
+import fraudlog
 
 
 @dataclass(frozen=True)
@@ -30,30 +30,30 @@ class Command:
 
 
 COMMANDS = (
-    Command("demo", "service.cli.demo", "run the embedded default end to end and show the results"),
-    Command("db", "service.cli.db", "apply or inspect schema migrations"),
-    Command("serve", "service.cli.serve", "run the HTTP API"),
-    Command("worker", "service.cli.worker",
+    Command("demo", "fraudlog.cli.demo", "run the embedded default end to end and show the results"),
+    Command("db", "fraudlog.cli.db", "apply or inspect schema migrations"),
+    Command("serve", "fraudlog.cli.serve", "run the HTTP API"),
+    Command("worker", "fraudlog.cli.worker",
             "run Dramatiq worker processes (score, deliver_alerts, sweep), restarting any that dies"),
-    Command("scheduler", "service.cli.scheduler", "run the sweeping and retraining schedule; one per deployment"),
-    Command("relay", "service.cli.relay", "deliver pending alerts in a loop (safe to run several)"),
-    Command("train", "service.cli.train", "import a labelled creditcard.csv file into the log and train on it"),
-    Command("models", "service.cli.models", "list, show, promote and retire model versions"),
-    Command("alerts", "service.cli.alerts", "print the alerts outbox, or retry a failed alert"),
-    Command("cards", "service.cli.cards",
+    Command("scheduler", "fraudlog.cli.scheduler", "run the sweeping and retraining schedule; one per deployment"),
+    Command("relay", "fraudlog.cli.relay", "deliver pending alerts in a loop (safe to run several)"),
+    Command("train", "fraudlog.cli.train", "import a labelled creditcard.csv file into the log and train on it"),
+    Command("models", "fraudlog.cli.models", "list, show, promote and retire model versions"),
+    Command("alerts", "fraudlog.cli.alerts", "print the alerts outbox, or retry a failed alert"),
+    Command("cards", "fraudlog.cli.cards",
             "suppress a card's customer alerts until an event time, end that, or list its suppressions"),
-    Command("drift", "service.cli.drift", "print the drift detections, newest first"),
-    Command("stats", "service.cli.stats", "events, scored, backlog and alerts, read from the database"),
-    Command("simulate", "service.cli.simulate", "stream a creditcard.csv file to a running API"),
-    Command("tail", "service.cli.tail", "follow the predictions of a running API as they are made"),
-    Command("keys", "service.cli.keys", "create API keys"),
-    Command("replay", "service.cli.replay",
+    Command("drift", "fraudlog.cli.drift", "print the drift detections, newest first"),
+    Command("stats", "fraudlog.cli.stats", "events, scored, backlog and alerts, read from the database"),
+    Command("simulate", "fraudlog.cli.simulate", "stream a creditcard.csv file to a running API"),
+    Command("tail", "fraudlog.cli.tail", "follow the predictions of a running API as they are made"),
+    Command("keys", "fraudlog.cli.keys", "create API keys"),
+    Command("replay", "fraudlog.cli.replay",
             "re-derive features and scores from the log and compare with the stored predictions"),
-    Command("rebuild", "service.cli.rebuild",
+    Command("rebuild", "fraudlog.cli.rebuild",
             "rebuild every derived table into an empty database from the event log alone"),
-    Command("rescore", "service.cli.rescore",
+    Command("rescore", "fraudlog.cli.rescore",
             "score again transactions a model could not score (recorded scoring failures)"),
-    Command("explain", "service.cli.explain", "the reasons behind a transaction's scores"),
+    Command("explain", "fraudlog.cli.explain", "the reasons behind a transaction's scores"),
 )
 
 
@@ -63,7 +63,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     chosen = None if argv is None else command_named(argv)
     parser = argparse.ArgumentParser(
         prog="fraudlog", description="Streaming fraud scoring on an append-only event log.")
-    parser.add_argument("--version", action="version", version=f"fraudlog {service.__version__}")
+    parser.add_argument("--version", action="version", version=f"fraudlog {fraudlog.__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         if argv is None or command.name == chosen:
@@ -81,8 +81,8 @@ def command_named(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
-    from service.cli.errors import one_line_failure
-    from service.logs import configure_logging
+    from fraudlog.cli.errors import one_line_failure
+    from fraudlog.logs import configure_logging
 
     try:
         configure_logging()

@@ -9,10 +9,10 @@ import argparse
 import json
 from typing import Any, get_args
 
-from service.cli.context import open_engine_to_read
-from service.cli.output import prints_to_a_pipe, table_console
-from service.config import Settings
-from service.responses.statuses import AlertStatus
+from fraudlog.cli.context import open_engine_to_read
+from fraudlog.cli.output import prints_to_a_pipe, table_console
+from fraudlog.config import Settings
+from fraudlog.responses.statuses import AlertStatus
 
 
 def register(subparsers: Any) -> None:
@@ -35,8 +35,8 @@ def _list(args: argparse.Namespace) -> int:
     import msgspec
     from rich.table import Table
 
-    from service.store.outbox import list_alerts
-    from service.views.alerts import alert_item
+    from fraudlog.store.outbox import list_alerts
+    from fraudlog.views.alerts import alert_item
 
     page = list_alerts(open_engine_to_read(), status=args.status, card_id=args.card_id, limit=args.limit)
     items = [alert_item(a) for a in page.items]
@@ -56,8 +56,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _webhook_secret(args: argparse.Namespace) -> int:
-    from service.alerts.relay import webhook_secret
-    from service.alerts.signing import standard_secret
+    from fraudlog.alerts.relay import webhook_secret
+    from fraudlog.alerts.signing import standard_secret
 
     # The secret a receiver's Standard Webhooks library takes: base64 of the key we sign with, behind whsec_.
     settings = Settings.from_env()
@@ -66,7 +66,7 @@ def _webhook_secret(args: argparse.Namespace) -> int:
 
 
 def _retry(args: argparse.Namespace) -> int:
-    from service.store.outbox import retry_alert
+    from fraudlog.store.outbox import retry_alert
 
     if not retry_alert(open_engine_to_read(), args.alert_id):
         raise ValueError(f"no failed alert {args.alert_id!r}")

@@ -31,8 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from service.client import AlertItem, FraudlogClient, Row
-from service.domain.events import LabelBody, format_time, parse_time
+from fraudlog.client import AlertItem, FraudlogClient, Row
+from fraudlog.domain.events import LabelBody, format_time, parse_time
 
 # Chargebacks come this many label delays after their transaction: weeks after the payment, where an import
 # takes a day (30 to 120 days in a real card business; the demo compresses its days into seconds).
@@ -70,7 +70,7 @@ class Tally:
 
 @dataclass
 class CardBusiness:
-    """A `service.client.Labeller` for `stream`: called after each batch it sends; `finish` after the last."""
+    """A `fraudlog.client.Labeller` for `stream`: called after each batch it sends; `finish` after the last."""
 
     client: FraudlogClient
     label_delay: int

@@ -12,8 +12,8 @@ import getpass
 import json
 from typing import Any
 
-from service.cli.context import open_engine, open_engine_to_read
-from service.cli.output import prints_to_a_pipe, table_console
+from fraudlog.cli.context import open_engine, open_engine_to_read
+from fraudlog.cli.output import prints_to_a_pipe, table_console
 
 SUMMARY = "suppress a card's customer alerts until an event time, end that, or list its suppressions"
 
@@ -45,8 +45,8 @@ def _actor(args: argparse.Namespace) -> str:
 def _suppress(args: argparse.Namespace) -> int:
     import msgspec
 
-    from service.alerts.suppressions import suppress
-    from service.domain.events import SuppressionIn
+    from fraudlog.alerts.suppressions import suppress
+    from fraudlog.domain.events import SuppressionIn
 
     try:
         request = msgspec.convert({"until": args.until, "reason": args.reason}, SuppressionIn)
@@ -59,7 +59,7 @@ def _suppress(args: argparse.Namespace) -> int:
 
 
 def _unsuppress(args: argparse.Namespace) -> int:
-    from service.alerts.suppressions import UnknownSuppression, end
+    from fraudlog.alerts.suppressions import UnknownSuppression, end
 
     try:
         change = end(open_engine(), args.card_id, args.suppression_id, _actor(args))
@@ -73,8 +73,8 @@ def _unsuppress(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from service.alerts.suppressions import of_card
-    from service.domain.events import format_time
+    from fraudlog.alerts.suppressions import of_card
+    from fraudlog.domain.events import format_time
 
     suppressions = of_card(open_engine_to_read(), args.card_id)
     if args.json:

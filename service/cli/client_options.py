@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from service.cli.errors import CommandFailed
-from service.config import ClientSettings
+from fraudlog.cli.errors import CommandFailed
+from fraudlog.config import ClientSettings
 
 if TYPE_CHECKING:
-    from service.client import FraudlogClient
+    from fraudlog.client import FraudlogClient
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 
@@ -36,7 +36,7 @@ def chosen_url(args: argparse.Namespace) -> str:
 @contextmanager
 def connected_client(args: argparse.Namespace) -> Iterator[FraudlogClient]:
     """A client for `args`; a `ClientError` inside the block becomes the command's one-line failure."""
-    from service.client import ClientError, FraudlogClient  # not for `--help`: it imports the response Structs
+    from fraudlog.client import ClientError, FraudlogClient  # not for `--help`: it imports the response Structs
 
     client = FraudlogClient(chosen_url(args), api_key=args.api_key or ClientSettings.from_env().api_key)
     try:

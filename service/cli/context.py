@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from service.cli.errors import CommandFailed
-from service.config import SECRET_KEY, Settings, missing_sqlite_database
+from fraudlog.cli.errors import CommandFailed
+from fraudlog.config import SECRET_KEY, Settings, missing_sqlite_database
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
-    from service.composition import StoreServices
+    from fraudlog.composition import StoreServices
 
 
 def open_store(settings: Settings | None = None) -> StoreServices:
     """The store for a command, from the environment unless `settings` are given. The secret key is required:
     the registry verifies (and training signs) model artifacts with it."""
-    from service.composition import open_store as open_store_for
+    from fraudlog.composition import open_store as open_store_for
 
     return open_store_for((settings or Settings.from_env()).require(SECRET_KEY))
 
@@ -43,8 +43,8 @@ def refuse_missing_database() -> None:
 def open_engine(settings: Settings | None = None) -> Engine:
     """The engine alone, for a command that reads the store's tables and no model: as `open_store` makes it
     (migrated first in embedded mode, the secret key required), without the registry or the composition."""
-    from service.store import migrate
-    from service.store.engine import create_engine
+    from fraudlog.store import migrate
+    from fraudlog.store.engine import create_engine
 
     settings = (settings or Settings.from_env()).require(SECRET_KEY)
     engine = create_engine(settings.database_url)

@@ -7,12 +7,12 @@ from typing import Any
 
 from alembic.util import CommandError
 
-from service.cli.context import refuse_missing_database
-from service.cli.errors import CommandFailed
-from service.cli.output import prints_to_a_pipe
-from service.config import Settings
-from service.store import migrate
-from service.store.engine import create_engine
+from fraudlog.cli.context import refuse_missing_database
+from fraudlog.cli.errors import CommandFailed
+from fraudlog.cli.output import prints_to_a_pipe
+from fraudlog.config import Settings
+from fraudlog.store import migrate
+from fraudlog.store.engine import create_engine
 
 
 def register(subparsers: Any) -> None:

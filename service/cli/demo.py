@@ -21,31 +21,31 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from service.alerts.relay import deliver_pending
-from service.api.server import serve_in_thread
-from service.cli.card_business import CHARGEBACK_DELAY, CardBusiness, Tally
-from service.cli.context import open_store
-from service.cli.quality import source_table
-from service.client import FraudlogClient, ModelSummary, Stats, StreamReport, stream
-from service.composition import StoreServices, build_app, build_sink
-from service.config import Settings
-from service.domain.assignment import CHALLENGER
-from service.domain.events import LabelledTransaction, format_time
-from service.domain.records import Decision
-from service.lifecycle.first_version import train_first_version
-from service.lifecycle.roles import assign_role
-from service.lifecycle.versions import train_version
-from service.logs import JsonFormatter
-from service.ml.datasets import creditcard_transactions, synthetic_stream
-from service.ml.specs import BUILT_IN, DEFAULT_MODEL, ModelSpec, spec_for
-from service.replay.backtest import backtest
-from service.store.event_log import last_position
-from service.store.lifecycle import window_start
-from service.store.outbox import AlertCoverage, alert_coverage
-from service.store.stats import VersionQuality, served_quality
-from service.views.models import describe_decision
-from service.views.source_quality import LabelSourcesQuality, label_sources_quality
-from workers.wiring import broker_wiring
+from fraudlog.alerts.relay import deliver_pending
+from fraudlog.api.server import serve_in_thread
+from fraudlog.cli.card_business import CHARGEBACK_DELAY, CardBusiness, Tally
+from fraudlog.cli.context import open_store
+from fraudlog.cli.quality import source_table
+from fraudlog.client import FraudlogClient, ModelSummary, Stats, StreamReport, stream
+from fraudlog.composition import StoreServices, build_app, build_sink
+from fraudlog.config import Settings
+from fraudlog.domain.assignment import CHALLENGER
+from fraudlog.domain.events import LabelledTransaction, format_time
+from fraudlog.domain.records import Decision
+from fraudlog.lifecycle.first_version import train_first_version
+from fraudlog.lifecycle.roles import assign_role
+from fraudlog.lifecycle.versions import train_version
+from fraudlog.logs import JsonFormatter
+from fraudlog.ml.datasets import creditcard_transactions, synthetic_stream
+from fraudlog.ml.specs import BUILT_IN, DEFAULT_MODEL, ModelSpec, spec_for
+from fraudlog.replay.backtest import backtest
+from fraudlog.store.event_log import last_position
+from fraudlog.store.lifecycle import window_start
+from fraudlog.store.outbox import AlertCoverage, alert_coverage
+from fraudlog.store.stats import VersionQuality, served_quality
+from fraudlog.views.models import describe_decision
+from fraudlog.views.source_quality import LabelSourcesQuality, label_sources_quality
+from fraudlog.workers.wiring import broker_wiring
 
 BATCH = 250
 # The generators need a start; every event time is then put on the demo's own clock (`_on_clock`).

@@ -9,9 +9,9 @@ from typing import Any
 
 import msgspec
 
-from service.cli.context import open_engine_to_read, open_store
-from service.cli.errors import CommandFailed
-from service.cli.output import prints_to_a_pipe, table_console
+from fraudlog.cli.context import open_engine_to_read, open_store
+from fraudlog.cli.errors import CommandFailed
+from fraudlog.cli.output import prints_to_a_pipe, table_console
 
 
 def register(subparsers: Any) -> None:
@@ -30,7 +30,7 @@ def _list(args: argparse.Namespace) -> int:
     # Imported here, not with the module: `fraudlog drift --help` needs none of them.
     from rich.table import Table
 
-    from service.views.drift import drift_page
+    from fraudlog.views.drift import drift_page
 
     if args.limit < 1:
         raise CommandFailed("--limit must be at least 1")
@@ -51,8 +51,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from service.monitoring.drift_job import DriftWatch
-    from service.store.lifecycle import LockBusy
+    from fraudlog.monitoring.drift_job import DriftWatch
+    from fraudlog.store.lifecycle import LockBusy
 
     store = open_store()
     try:

@@ -13,10 +13,10 @@ class CommandFailed(Exception):
 # does not import the store, the models or the scheduler to start (a class whose module was never imported
 # cannot have been raised).
 ONE_LINE_ERRORS = (
-    "service.config:ConfigError",
-    "service.store.errors:StoreError",
-    "workers.scheduler:SchedulerAlreadyRunning",
-    "service.ml.artifact:ArtifactRejected",
+    "fraudlog.config:ConfigError",
+    "fraudlog.store.errors:StoreError",
+    "fraudlog.workers.scheduler:SchedulerAlreadyRunning",
+    "fraudlog.ml.artifact:ArtifactRejected",
 )
 DATABASE_ERROR = "sqlalchemy.exc:DBAPIError"  # the database is down or refused: one line, not a traceback
 

@@ -13,11 +13,11 @@ from typing import Any
 
 import msgspec
 
-from service.cli.context import open_store
-from service.cli.errors import CommandFailed
-from service.domain.records import Explanation
-from service.responses.transaction import PredictionView
-from service.views.transaction import load_transaction_view
+from fraudlog.cli.context import open_store
+from fraudlog.cli.errors import CommandFailed
+from fraudlog.domain.records import Explanation
+from fraudlog.responses.transaction import PredictionView
+from fraudlog.views.transaction import load_transaction_view
 
 
 def register(subparsers: Any) -> None:

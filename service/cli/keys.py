@@ -11,7 +11,7 @@ import argparse
 import re
 from typing import Any
 
-from service.config import ROLES, SECRET_KEY, Settings
+from fraudlog.config import ROLES, SECRET_KEY, Settings
 
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from service.api.auth import configured_entry, new_key  # the API package: not for `fraudlog keys --help`
+    from fraudlog.api.auth import configured_entry, new_key  # the API package: not for `fraudlog keys --help`
 
     if not _NAME.fullmatch(args.name):
         # The name is also a shell word in --shell output: the alphabet keeps it one without quoting.

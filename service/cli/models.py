@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from service.cli import quality
-from service.cli.context import open_store, open_store_to_read
-from service.cli.errors import CommandFailed
-from service.cli.output import prints_to_a_pipe, table_console
-from service.domain.assignment import CHAMPION, RETIRED
+from fraudlog.cli import quality
+from fraudlog.cli.context import open_store, open_store_to_read
+from fraudlog.cli.errors import CommandFailed
+from fraudlog.cli.output import prints_to_a_pipe, table_console
+from fraudlog.domain.assignment import CHAMPION, RETIRED
 
 if TYPE_CHECKING:
-    from service.ml.specs import ModelSpec
+    from fraudlog.ml.specs import ModelSpec
 
 
 def register(subparsers: Any) -> None:
@@ -54,7 +54,7 @@ def register(subparsers: Any) -> None:
 def _list(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from service.views.models import model_summaries
+    from fraudlog.views.models import model_summaries
 
     summaries = model_summaries(open_store_to_read().registry)
     if args.json:
@@ -72,15 +72,15 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from service.views.models import model_detail
+    from fraudlog.views.models import model_detail
 
     print(json.dumps(msgspec.to_builtins(model_detail(open_store_to_read().registry, args.version)), indent=2))
     return 0
 
 
 def _set_role(args: argparse.Namespace) -> int:
-    from service.domain.records import Decision
-    from service.lifecycle.roles import assign_role
+    from fraudlog.domain.records import Decision
+    from fraudlog.lifecycle.roles import assign_role
 
     store = open_store()
     action = "promote" if args.role == CHAMPION else "retire"
@@ -91,8 +91,8 @@ def _set_role(args: argparse.Namespace) -> int:
 
 
 def _retrain(args: argparse.Namespace) -> int:
-    from service.lifecycle.retraining import retrain
-    from service.ml.specs import spec_for
+    from fraudlog.lifecycle.retraining import retrain
+    from fraudlog.ml.specs import spec_for
 
     store = open_store()
     spec: ModelSpec | None = (None if args.model is None
@@ -111,8 +111,8 @@ def _retrain(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from service.composition import promotion_policy
-    from service.lifecycle.evaluation import evaluate_challengers
+    from fraudlog.composition import promotion_policy
+    from fraudlog.lifecycle.evaluation import evaluate_challengers
 
     store = open_store()
     with _lock_busy_is_one_line():
@@ -129,7 +129,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from service.lifecycle.verification import verify_version
+    from fraudlog.lifecycle.verification import verify_version
 
     report = verify_version(open_store_to_read().registry, args.version)
     print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.lines()))
@@ -139,7 +139,7 @@ def _verify(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _lock_busy_is_one_line() -> Iterator[None]:
     """Losing the lifecycle lock to a concurrent retrain or evaluation is an expected outcome: say so in one line."""
-    from service.store.lifecycle import LockBusy
+    from fraudlog.store.lifecycle import LockBusy
 
     try:
         yield

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from service.cli.context import open_store_to_read
-from service.cli.output import prints_to_a_pipe, table_console
+from fraudlog.cli.context import open_store_to_read
+from fraudlog.cli.output import prints_to_a_pipe, table_console
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from service.views.quality import QualityBucket
-    from service.views.source_quality import SourceQuality
+    from fraudlog.views.quality import QualityBucket
+    from fraudlog.views.source_quality import SourceQuality
 
 TABLE_WIDTH = 140
 
@@ -44,7 +44,7 @@ def register(actions: Any) -> None:
 def _quality(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from service.views.quality import DEFAULT_LIMIT, quality_report
+    from fraudlog.views.quality import DEFAULT_LIMIT, quality_report
 
     if args.by_source:
         return _by_source(args)
@@ -72,7 +72,7 @@ def _quality(args: argparse.Namespace) -> int:
 
 
 def _by_source(args: argparse.Namespace) -> int:
-    from service.views.source_quality import source_quality_report
+    from fraudlog.views.source_quality import source_quality_report
 
     report = source_quality_report(open_store_to_read().registry, args.version)
     if args.json:

@@ -11,11 +11,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from service.cli.context import open_store
-from service.config import Settings, normalise_database_url, sqlite_path
-from service.domain.alert_window import AlertWindow
-from service.ml.artifact import ArtifactRejected
-from service.replay.rebuild import REBUILT_MARKER, RebuildReport, rebuild
+from fraudlog.cli.context import open_store
+from fraudlog.config import Settings, normalise_database_url, sqlite_path
+from fraudlog.domain.alert_window import AlertWindow
+from fraudlog.ml.artifact import ArtifactRejected
+from fraudlog.replay.rebuild import REBUILT_MARKER, RebuildReport, rebuild
 
 
 def register(subparsers: Any) -> None:

@@ -10,12 +10,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from service.alerts.relay import deliver_pending
-from service.alerts.schedule import RetrySchedule
-from service.cli.context import open_store
-from service.composition import build_sink
-from service.redaction import redact_url
-from service.store.errors import StoreError
+from fraudlog.alerts.relay import deliver_pending
+from fraudlog.alerts.schedule import RetrySchedule
+from fraudlog.cli.context import open_store
+from fraudlog.composition import build_sink
+from fraudlog.redaction import redact_url
+from fraudlog.store.errors import StoreError
 
 log = logging.getLogger("fraudlog.relay")
 DB_RETRY_SECONDS = 2.0

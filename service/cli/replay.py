@@ -12,14 +12,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from service.cli.context import open_store_to_read
-from service.cli.errors import CommandFailed
-from service.cli.output import prints_to_a_pipe, table_console
-from service.ml.artifact import ArtifactRejected
-from service.ml.environment import describe
-from service.replay import BacktestReport, Difference, Range, ReplayReport, backtest, replay
-from service.replay.backtest import SideFigures
-from service.replay.compare import Change
+from fraudlog.cli.context import open_store_to_read
+from fraudlog.cli.errors import CommandFailed
+from fraudlog.cli.output import prints_to_a_pipe, table_console
+from fraudlog.ml.artifact import ArtifactRejected
+from fraudlog.ml.environment import describe
+from fraudlog.replay import BacktestReport, Difference, Range, ReplayReport, backtest, replay
+from fraudlog.replay.backtest import SideFigures
+from fraudlog.replay.compare import Change
 
 DEFAULT_SHOWN = 10
 

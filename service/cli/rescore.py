@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from service.cli.context import open_store
-from service.cli.errors import CommandFailed
-from service.scoring.rescore import rescore
-from service.scoring.scorer import Scorer
+from fraudlog.cli.context import open_store
+from fraudlog.cli.errors import CommandFailed
+from fraudlog.scoring.rescore import rescore
+from fraudlog.scoring.scorer import Scorer
 
 
 def register(subparsers: Any) -> None:

@@ -9,12 +9,12 @@ import threading
 from functools import partial
 from typing import Any
 
-from service.cli.context import open_store
-from service.cli.errors import CommandFailed
-from service.composition import SCHEDULER_PERIODS, SchedulePeriods, describe_schedule, job_schedule
-from workers import tasks
-from workers.process import start_broker
-from workers.scheduler import build_scheduler, single_scheduler
+from fraudlog.cli.context import open_store
+from fraudlog.cli.errors import CommandFailed
+from fraudlog.composition import SCHEDULER_PERIODS, SchedulePeriods, describe_schedule, job_schedule
+from fraudlog.workers import tasks
+from fraudlog.workers.process import start_broker
+from fraudlog.workers.scheduler import build_scheduler, single_scheduler
 
 log = logging.getLogger("fraudlog.scheduler")
 LOCK_CHECK_SECONDS = 5.0

@@ -10,10 +10,10 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from service.api.server import STREAM_SHUTDOWN_GRACE
-from service.config import Settings
-from service.logs import logging_config
-from service.metrics.multiprocess import shared_metrics_directory
+from fraudlog.api.server import STREAM_SHUTDOWN_GRACE
+from fraudlog.config import Settings
+from fraudlog.logs import logging_config
+from fraudlog.metrics.multiprocess import shared_metrics_directory
 
 
 class TcpConfig(uvicorn.Config):
@@ -45,7 +45,7 @@ def uvicorn_config(args: argparse.Namespace, settings: Settings) -> TcpConfig:
     log_config = logging_config(args.log_level)
     # uvicorn's parent pings each API process and kills one that does not answer in time; whole seconds.
     healthcheck = max(1, math.ceil(settings.api_healthcheck_timeout.total_seconds()))
-    return TcpConfig("workers.wiring:served_app", factory=True, host=args.host, port=args.port,
+    return TcpConfig("fraudlog.workers.wiring:served_app", factory=True, host=args.host, port=args.port,
                      workers=args.workers, log_config=log_config, log_level=log_config["root"]["level"].lower(),
                      access_log=False, timeout_worker_healthcheck=healthcheck,
                      timeout_graceful_shutdown=STREAM_SHUTDOWN_GRACE)
@@ -56,7 +56,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = Settings.from_env().require_for_api()
     config = uvicorn_config(args, settings)
     if args.workers > 1:
-        # The processes share their request histograms through one directory (service.metrics.multiprocess).
+        # The processes share their request histograms through one directory (fraudlog.metrics.multiprocess).
         with shared_metrics_directory(settings.observability.prometheus_multiproc_dir):
             Multiprocess(config, sockets=[config.bind_socket()]).run()
     else:

@@ -9,9 +9,9 @@ from typing import Any
 
 from rich.progress import Progress
 
-from service.cli.client_options import add_client_options, connected_client
-from service.client import stream
-from service.ml.datasets import creditcard_transactions
+from fraudlog.cli.client_options import add_client_options, connected_client
+from fraudlog.client import stream
+from fraudlog.ml.datasets import creditcard_transactions
 
 
 def register(subparsers: Any) -> None:

@@ -11,9 +11,9 @@ import json
 import time
 from typing import Any
 
-from service.cli.context import open_engine_to_read
-from service.cli.errors import CommandFailed
-from service.cli.output import prints_to_a_pipe
+from fraudlog.cli.context import open_engine_to_read
+from fraudlog.cli.errors import CommandFailed
+from fraudlog.cli.output import prints_to_a_pipe
 
 POLL_SECONDS = 0.5
 
@@ -27,7 +27,7 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from service.store.stats import collect_stats  # SQLAlchemy: not for `fraudlog stats --help`
+    from fraudlog.store.stats import collect_stats  # SQLAlchemy: not for `fraudlog stats --help`
 
     engine = open_engine_to_read()
     figures = collect_stats(engine)

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from service.cli.client_options import add_client_options, connected_client
-from service.cli.output import prints_to_a_pipe
+from fraudlog.cli.client_options import add_client_options, connected_client
+from fraudlog.cli.output import prints_to_a_pipe
 
 if TYPE_CHECKING:
-    from service.client import PredictionItem
+    from fraudlog.client import PredictionItem
 
 
 def register(subparsers: Any) -> None:

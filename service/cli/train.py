@@ -1,7 +1,7 @@
 """`fraudlog train --csv PATH`: import a labelled creditcard.csv-format file into the log, then train on the log.
 
 The rows become historical transactions (ids prefixed `hist:`) and labels in the log; a second run imports
-nothing new. The version is trained by the same function as every retrain (`service.lifecycle.versions`),
+nothing new. The version is trained by the same function as every retrain (`fraudlog.lifecycle.versions`),
 so its card features come from the log exactly as serving computes them.
 """
 
@@ -14,11 +14,11 @@ from typing import Any
 
 from rich.progress import Progress
 
-from service.cli.context import open_store
-from service.lifecycle.first_version import HISTORY_PREFIX, train_first_version
-from service.lifecycle.versions import DEFAULT_ALERT_RATE
-from service.ml.datasets import creditcard_transactions
-from service.ml.specs import BUILT_IN, DEFAULT_MODEL, ModelSpec, custom_spec, spec_for
+from fraudlog.cli.context import open_store
+from fraudlog.lifecycle.first_version import HISTORY_PREFIX, train_first_version
+from fraudlog.lifecycle.versions import DEFAULT_ALERT_RATE
+from fraudlog.ml.datasets import creditcard_transactions
+from fraudlog.ml.specs import BUILT_IN, DEFAULT_MODEL, ModelSpec, custom_spec, spec_for
 
 CSV_START = datetime(2013, 9, 1, tzinfo=UTC)  # the data set's two days of September 2013
 

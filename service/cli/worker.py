@@ -1,7 +1,7 @@
 """`fraudlog worker`: run and supervise Dramatiq worker processes for fraudlog's actors.
 
-Each process is `dramatiq workers.actors --processes 1`; this command restarts any that dies (see
-`workers.supervisor`), where `dramatiq --processes N` would stop them all.
+Each process is `dramatiq fraudlog.workers.actors --processes 1`; this command restarts any that dies (see
+`fraudlog.workers.supervisor`), where `dramatiq --processes N` would stop them all.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from service.config import SECRET_KEY, Settings
-from workers.supervisor import WorkerSupervisor, dramatiq_command
+from fraudlog.config import SECRET_KEY, Settings
+from fraudlog.workers.supervisor import WorkerSupervisor, dramatiq_command
 
 
 def register(subparsers: Any) -> None:

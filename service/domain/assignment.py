@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from service.domain.records import Decision
+from fraudlog.domain.records import Decision
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"

@@ -1,6 +1,6 @@
 """One card's history summarised for each of its events in O(log n), by a single walk in log order.
 
-`service.domain.features` defines an event's history as the card's events with a smaller position whose event
+`fraudlog.domain.features` defines an event's history as the card's events with a smaller position whose event
 time lies in `(t - window, t]`. Summing that list afresh for every event costs O(n) per event, so a batch of
 one busy card cost O(n²). The walk instead adds the card's events one at a time in position order; when it
 reaches an event, exactly that event's possible history has been added, and what remains is a range
@@ -8,7 +8,7 @@ query by event time. Two Fenwick trees indexed by rank in event-time order answe
 one sums amounts. Amounts are summed as exact integers (every finite float is an integer multiple of
 2**-1074), so the range sum rounded once equals `math.fsum` of the same amounts bit for bit.
 
-The categorical features are walked the same way, one `service.domain.category_walk.CategoryWalk` per
+The categorical features are walked the same way, one `fraudlog.domain.category_walk.CategoryWalk` per
 category. What precedes the walk's first query (usually the whole fetched history) is loaded in one O(n) pass.
 How and what it costs: docs/features.md.
 
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from service.domain.categorical import category_value
-from service.domain.category_walk import CategoryWalk
-from service.domain.fenwick import Fenwick
+from fraudlog.domain.categorical import category_value
+from fraudlog.domain.category_walk import CategoryWalk
+from fraudlog.domain.fenwick import Fenwick
 
 # 2**-1074 is the smallest subnormal: every finite double is an integer multiple of it.
 _SCALE_BITS = 1074
@@ -61,7 +61,7 @@ def rounded_sum(units: int) -> float:
 
 
 class CardEvent(Protocol):
-    """What the walk reads of an event (`service.domain.features.TxView` is one)."""
+    """What the walk reads of an event (`fraudlog.domain.features.TxView` is one)."""
 
     @property
     def position(self) -> int: ...
@@ -115,7 +115,7 @@ class CardWalk:
         )
 
     def category_features(self, tx: CardEvent) -> dict[str, float]:
-        """`service.domain.categorical.categorical_card_features` of `tx` over its history, for the walk's
+        """`fraudlog.domain.categorical.categorical_card_features` of `tx` over its history, for the walk's
         categories, in their order. Calls must come in non-decreasing position order."""
         self._advance_to(tx)
         features: dict[str, float] = {}

@@ -1,6 +1,6 @@
 """Per-card features over categorical attributes: novelty and variety of a card's countries, merchants, devices.
 
-Pure, like `service.domain.features`, and under the same rules (invariant 3, docs/INVARIANTS.md): the window
+Pure, like `fraudlog.domain.features`, and under the same rules (invariant 3, docs/INVARIANTS.md): the window
 of event *e* is its card's transactions at smaller positions with event time in `(e.event_time - 24 h,
 e.event_time]`, so replay reproduces each value bit for bit whatever the batching.
 

@@ -1,6 +1,6 @@
-"""One card's categorical features (`service.domain.categorical`) for each of its events in O(log n).
+"""One card's categorical features (`fraudlog.domain.categorical`) for each of its events in O(log n).
 
-The card walk (`service.domain.card_walk`) adds a card's events one at a time in position order and asks
+The card walk (`fraudlog.domain.card_walk`) adds a card's events one at a time in position order and asks
 about each event once exactly its possible history has been added. For one category this module keeps,
 over the added events:
 
@@ -27,8 +27,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
-from service.domain.categorical import feature_names
-from service.domain.fenwick import Fenwick
+from fraudlog.domain.categorical import feature_names
+from fraudlog.domain.fenwick import Fenwick
 
 
 class CategoryEvent(Protocol):

@@ -1,6 +1,6 @@
 """The drift detectors' parameters and the drift loop's policy, from the environment (`Settings.drift`).
 
-Light on purpose (no River import): `service.config` reads it in every process. docs/drift.md gives the
+Light on purpose (no River import): `fraudlog.config` reads it in every process. docs/drift.md gives the
 measurement behind each default (bench/drift.py).
 """
 
@@ -13,7 +13,7 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class DriftParameters:
-    """What the detectors of `service.monitoring.drift` are built with."""
+    """What the detectors of `fraudlog.monitoring.drift` are built with."""
 
     # Performance: a one-sided Mann-Whitney U test of the newest fraud ranks against the frauds before them.
     rank_windows: tuple[int, ...] = (30, 100, 300)  # recent frauds compared: short for a break, long for a slide

@@ -1,7 +1,7 @@
 """The event vocabulary: what clients send (msgspec Structs) and what the log stores. Pure: no I/O, no framework.
 
 The Structs are the contract: msgspec enforces every constraint while decoding, and
-`service.domain.validation` reuses the same annotations to name every bad field when decoding fails.
+`fraudlog.domain.validation` reuses the same annotations to name every bad field when decoding fails.
 The log knows eight event types (`EVENT_TYPES`), one Struct each: `TransactionRecorded`, `LabelRecorded`,
 `ModelPromoted`, `ModelRetired`, `DriftDetected`, `AlertOutcomeRecorded`, `SuppressionAdded` and
 `SuppressionEnded`, each a payload exactly as the
@@ -25,28 +25,28 @@ from typing import Annotated, Any, ClassVar, Literal, NotRequired, TypedDict
 
 import msgspec
 
-from service.domain.assignment import RETIRED
-from service.domain.label_sources import LabelSource
-from service.domain.records import Decision
+from fraudlog.domain.assignment import RETIRED
+from fraudlog.domain.label_sources import LabelSource
+from fraudlog.domain.records import Decision
 
 MAX_VERSION = 2**31 - 1  # model_versions.version is a 32-bit integer
 MAX_COMPARED = 16  # versions one on-demand comparison may name
 # Python's `$` also matches before a final newline, so `re.search("^...$", "tx-1\n")` succeeds: every pattern
 # that validates is anchored with `\A` and `\Z` (the whole string). The OpenAPI document spells them `^` and
-# `$`, which is what they mean in JSON Schema's regex dialect (`service.api.openapi.json_schema_pattern`).
+# `$`, which is what they mean in JSON Schema's regex dialect (`fraudlog.api.openapi.json_schema_pattern`).
 ID_PATTERN = r"\A[A-Za-z0-9._:-]{1,128}\Z"
 # Limits with documented defaults, configurable for deployments whose clients send more: the schema below
-# documents the defaults, and `service.domain.validation.Limits` enforces the configured values.
+# documents the defaults, and `fraudlog.domain.validation.Limits` enforces the configured values.
 MAX_ATTRIBUTES = 256
 MAX_ATTRIBUTE_NAME = 64
 
 # The types of event the log holds. Transactions and labels come from clients; promotions and retirements
-# are control events that give model versions their roles (see `service.domain.assignment`).
+# are control events that give model versions their roles (see `fraudlog.domain.assignment`).
 EVENT_TRANSACTION = "transaction"
 EVENT_LABEL = "label"
 EVENT_PROMOTION = "promotion"
 EVENT_RETIREMENT = "retirement"
-EVENT_DRIFT_DETECTION = "drift_detection"  # a detector fired (service.monitoring.drift_job); see DriftDetected
+EVENT_DRIFT_DETECTION = "drift_detection"  # a detector fired (fraudlog.monitoring.drift_job); see DriftDetected
 EVENT_ALERT_OUTCOME = "alert_outcome"  # a customer or an analyst answered an alert: a label too (docs/outcomes.md)
 EVENT_SUPPRESSION = "suppression"  # a card's alerts held back until a time (docs/outcomes.md, "Suppression")
 EVENT_SUPPRESSION_END = "suppression_end"  # a suppression ended before its time
@@ -66,7 +66,7 @@ AwareDateTime = Annotated[datetime, msgspec.Meta(tz=True, description="RFC 3339 
 # zero-width joiners U+200C and U+200D are allowed: scripts and emoji sequences need them.
 UNPRINTABLE = (r"\x00-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2064"
                r"\u2066-\u2069\ufeff")
-# Checked after decoding, once per distinct name (`service.domain.validation.Limits.attribute_errors`), not by a
+# Checked after decoding, once per distinct name (`fraudlog.domain.validation.Limits.attribute_errors`), not by a
 # pattern in the type: msgspec would run it for every attribute of every transaction, which made decoding a
 # batch five times slower.
 ATTRIBUTE_NAME_PATTERN = rf"\A[^{UNPRINTABLE}]+\Z"
@@ -187,7 +187,7 @@ class TransactionRecorded(LogEvent, frozen=True, kw_only=True):
 class LabelRecorded(LogEvent, frozen=True, kw_only=True, omit_defaults=True):
     """The truth about a transaction, labelled at `labeled_at` (`format_time`) by `source`. A label posted
     without a source stores none (its bytes are those of every label stored before sources existed) and
-    reads as `api` (`service.domain.label_sources.source_of`)."""
+    reads as `api` (`fraudlog.domain.label_sources.source_of`)."""
 
     event_type: ClassVar[str] = EVENT_LABEL
     transaction_id: str

@@ -15,7 +15,7 @@ Feature names are a public contract (they are stored with every prediction). Alw
   that 23:59 is next to 00:00.
 - `attr_<name>`: each client attribute as is, its name prefixed with `attr_` (`V1` becomes `attr_V1`) so
   that it can never collide with another feature. A number stays a float, text stays a string
-  (`attr_country` is `"FR"`): encoding text is the model's business (`service.ml.specs`).
+  (`attr_country` is `"FR"`): encoding text is the model's business (`fraudlog.ml.specs`).
 
 Present only when the transaction has a card id, computed over its history (defined above):
 
@@ -32,7 +32,7 @@ Present only when the transaction has a card id, computed over its history (defi
 Counts are floats like every other feature value.
 
 Per-card features over categorical attributes (`card_<category>_*`, for the categories the scoring version
-names) are defined in `service.domain.categorical`.
+names) are defined in `fraudlog.domain.categorical`.
 
 A transaction without a card id has no `card_*` features at all (absent, not zero): it has no entity to
 compute them over, and a zero would claim "no recent activity", which is not known. The current event is
@@ -51,9 +51,9 @@ from typing import Any
 
 import msgspec
 
-from service.domain.card_walk import CardWalk, CardWindow
-from service.domain.categorical import categorical_card_features, category_value
-from service.domain.events import canonical_attribute, parse_time
+from fraudlog.domain.card_walk import CardWalk, CardWindow
+from fraudlog.domain.categorical import categorical_card_features, category_value
+from fraudlog.domain.events import canonical_attribute, parse_time
 
 WINDOW = timedelta(days=1)
 SHORT_WINDOW = timedelta(hours=1)
@@ -98,7 +98,7 @@ class TxView:
 
     @classmethod
     def from_payload(cls, position: int, payload: dict[str, Any]) -> TxView:
-        """Build from the stored canonical form (`service.domain.events.canonical_transaction`)."""
+        """Build from the stored canonical form (`fraudlog.domain.events.canonical_transaction`)."""
         return cls(
             position=position,
             transaction_id=payload["transaction_id"],
@@ -131,7 +131,7 @@ class StoredTransaction(msgspec.Struct, frozen=True):
 
     Decoding into `float` turns a JSON integer into a float in C: Postgres' JSONB hands 1e23 back as the
     integer 100000000000000000000000, which must read as the float it was written as (see
-    `service.store.predictions.features_as_stored`).
+    `fraudlog.store.predictions.features_as_stored`).
     """
 
     transaction_id: str
@@ -168,7 +168,7 @@ def history_query(targets: Iterable[TxView]) -> HistoryQuery | None:
 
 def compute_features(tx: TxView, history: Iterable[TxView], categories: Sequence[str] = ()) -> FeatureValues:
     """The features of `tx`. `history` may hold anything; only `tx`'s own history is used. `categories`: the
-    attribute names whose per-card features to add (`service.domain.categorical`).
+    attribute names whose per-card features to add (`fraudlog.domain.categorical`).
 
     This is the definition, written as plainly as it reads: `batch_features` must agree with it bit for bit.
     """

@@ -1,6 +1,6 @@
 """A Fenwick (binary indexed) tree: prefix sums over ranks 1..n with O(log n) update and query, built in O(n).
 
-The card walks (`service.domain.card_walk`, `service.domain.category_walk`) keep their running aggregates in
+The card walks (`fraudlog.domain.card_walk`, `fraudlog.domain.category_walk`) keep their running aggregates in
 these, indexed by an event's rank in event-time order.
 """
 

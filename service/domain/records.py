@@ -19,7 +19,7 @@ import msgspec
 
 
 class Reason(msgspec.Struct, frozen=True, kw_only=True):
-    """One feature's part in a score (`service.ml.explain`): signed, against the card's and the population's
+    """One feature's part in a score (`fraudlog.ml.explain`): signed, against the card's and the population's
     reference values, with a sentence a person reads."""
 
     feature: str
@@ -120,7 +120,7 @@ class PredictionRow(msgspec.Struct, frozen=True, kw_only=True):
 
 class LabelRow(msgspec.Struct, frozen=True, kw_only=True):
     """A transaction's effective label as the log's label events project it (the precedence rule of
-    `service.domain.label_sources`), its source, and how many changes of verdict it went through."""
+    `fraudlog.domain.label_sources`), its source, and how many changes of verdict it went through."""
 
     transaction_id: str
     is_fraud: bool
@@ -162,7 +162,7 @@ class _TriggerKind(TypedDict):
 # total=False rather than NotRequired: under `from __future__ import annotations` only msgspec reads NotRequired,
 # and the OpenAPI schema (Litestar) would make every key required.
 class Trigger(_TriggerKind, total=False):
-    """Why a version was trained (`service.lifecycle.triggers`): its `kind`, and for a drift-triggered line the
+    """Why a version was trained (`fraudlog.lifecycle.triggers`): its `kind`, and for a drift-triggered line the
     detection and the window it trains on. A dict: lineage stores it as JSON, in this key order."""
 
     detection: str  # the drift detection's id (kind drift)
@@ -201,7 +201,7 @@ class Lineage(msgspec.Struct, frozen=True, kw_only=True):
     model_spec: dict[str, Any]  # open: a spec names its own parameters (a custom spec, any)
     training_code: TrainingCode
     training_data: TrainingDataLineage
-    environment: dict[str, str | None]  # library -> version, as `service.ml.environment` records them
+    environment: dict[str, str | None]  # library -> version, as `fraudlog.ml.environment` records them
 
 
 class TrainingRange(msgspec.Struct, kw_only=True):

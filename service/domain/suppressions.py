@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from service.domain.records import RaisedAlert
+from fraudlog.domain.records import RaisedAlert
 
 _NAMESPACE = uuid.UUID("5a1f3e0c-7a61-4c1e-9d0b-51c0a5b7e2d4")
 

@@ -28,7 +28,7 @@ from typing import Any, Literal, TypeVar
 
 import msgspec
 
-from service.domain.events import ATTRIBUTE_NAME_PATTERN, MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTES, TransactionIn
+from fraudlog.domain.events import ATTRIBUTE_NAME_PATTERN, MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTES, TransactionIn
 
 S = TypeVar("S", bound=msgspec.Struct)
 BodyFormat = Literal["json", "msgpack"]

@@ -21,17 +21,17 @@ import anyio.to_thread
 from prometheus_client import Counter, Gauge
 from sqlalchemy.engine import Engine
 
-from service.config import FeedSettings
-from service.feed.cursor import Cursor
-from service.feed.watermark import FeedWatermark
-from service.models.registry import ModelRegistry
-from service.store.event_log import EventLog
-from service.store.feed import FeedFilter, FeedItem, feed_page
+from fraudlog.config import FeedSettings
+from fraudlog.feed.cursor import Cursor
+from fraudlog.feed.watermark import FeedWatermark
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.feed import FeedFilter, FeedItem, feed_page
 
 log = logging.getLogger("fraudlog.feed")
 
 # "livesum": one series, the streams open in the live API processes (a dead one's files are forgotten by
-# `service.metrics.multiprocess.forget_dead_processes`, issue 27 #8).
+# `fraudlog.metrics.multiprocess.forget_dead_processes`, issue 27 #8).
 STREAM_CONSUMERS = Gauge("fraudlog_stream_consumers", "Prediction streams open in the live API processes",
                          multiprocess_mode="livesum")
 STREAM_CUT_OFF = Counter("fraudlog_stream_consumers_cut_off",

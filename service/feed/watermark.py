@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from service.models.registry import ModelRegistry
-from service.store.feed import log_frontier
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.feed import log_frontier
 
 
 class FeedWatermark:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from service.domain.events import LabelIn, NewEvent, TransactionIn, label_event, transaction_event
-from service.domain.validation import FieldError, Limits
-from service.ingest.group_commit import LABELS, TRANSACTIONS, GroupCommitter
-from service.store.event_log import UnitOutcome
+from fraudlog.domain.events import LabelIn, NewEvent, TransactionIn, label_event, transaction_event
+from fraudlog.domain.validation import FieldError, Limits
+from fraudlog.ingest.group_commit import LABELS, TRANSACTIONS, GroupCommitter
+from fraudlog.store.event_log import UnitOutcome
 
 __all__ = ["Ingest", "RepeatedWithDifferentBody", "UnitOutcome", "label_events", "transaction_events"]
 

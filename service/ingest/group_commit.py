@@ -21,9 +21,9 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from service.domain.events import NewEvent
-from service.store.errors import StoreUnavailable
-from service.store.event_log import EventLog, UnitOutcome
+from fraudlog.domain.events import NewEvent
+from fraudlog.store.errors import StoreUnavailable
+from fraudlog.store.event_log import EventLog, UnitOutcome
 
 log = logging.getLogger("fraudlog.ingest")
 

@@ -1,7 +1,7 @@
 """Evaluate every live challenger against the champion on shadow evidence, and act on the decisions.
 
 Runs on the schedule (and after each retrain) under the deployment-wide `lifecycle` lock. Each decision
-(`service.lifecycle.promotion`) that changes a role is a role event in the log carrying its evidence
+(`fraudlog.lifecycle.promotion`) that changes a role is a role event in the log carrying its evidence
 (transactions, frauds, both ROC AUCs, the p-value and interval of DeLong's test): that is what
 `/v1/models`, the dashboard and `fraudlog models` show. A "keep" is recorded when its evidence is new
 enough to say something: the first time the test could run, and whenever the count of labelled frauds has
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 
-from service.domain.assignment import CHALLENGER, CHAMPION, RETIRED
-from service.domain.records import Decision
-from service.lifecycle.promotion import PromotionPolicy, Shadow, Verdict, decide
-from service.lifecycle.roles import assign_role
-from service.models.registry import ModelRegistry
-from service.store.lifecycle import lifecycle_lock, paired_scores
+from fraudlog.domain.assignment import CHALLENGER, CHAMPION, RETIRED
+from fraudlog.domain.records import Decision
+from fraudlog.lifecycle.promotion import PromotionPolicy, Shadow, Verdict, decide
+from fraudlog.lifecycle.roles import assign_role
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.lifecycle import lifecycle_lock, paired_scores
 
 log = logging.getLogger("fraudlog.promotion")
 

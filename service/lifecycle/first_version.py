@@ -2,7 +2,7 @@
 
 `fraudlog train --csv FILE` does not train on the file. It appends the file's transactions to the log (ids
 prefixed `hist:`, so a later `fraudlog simulate` of the same file never collides with them) and their
-labels (labelled at the transaction's own event time), then trains with `service.lifecycle.versions`
+labels (labelled at the transaction's own event time), then trains with `fraudlog.lifecycle.versions`
 on the log up to its last position. So the card features a version learns from are computed from the log
 by the function serving uses, over the same history, and `models verify` re-runs the same code.
 
@@ -20,8 +20,8 @@ from typing import Any
 
 import msgspec
 
-from service.domain.assignment import CHALLENGER, CHAMPION
-from service.domain.events import (
+from fraudlog.domain.assignment import CHALLENGER, CHAMPION
+from fraudlog.domain.events import (
     LabelIn,
     LabelledTransaction,
     NewEvent,
@@ -30,13 +30,13 @@ from service.domain.events import (
     parse_time,
     transaction_event,
 )
-from service.domain.records import Decision, TrainingDataLineage
-from service.lifecycle.roles import assign_role
-from service.lifecycle.versions import DEFAULT_ALERT_RATE, train_version
-from service.ml.specs import ModelSpec
-from service.models.registry import ModelRegistry
-from service.store.bulk_load import refresh_statistics
-from service.store.event_log import EventLog
+from fraudlog.domain.records import Decision, TrainingDataLineage
+from fraudlog.lifecycle.roles import assign_role
+from fraudlog.lifecycle.versions import DEFAULT_ALERT_RATE, train_version
+from fraudlog.ml.specs import ModelSpec
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.bulk_load import refresh_statistics
+from fraudlog.store.event_log import EventLog
 
 HISTORY_PREFIX = "hist:"
 IMPORT_CHUNK = 2_000

@@ -2,7 +2,7 @@
 
 Pure: it sees paired scores, never the database. A new version enters as a challenger and scores every
 transaction in shadow beside the champion; once labels have arrived for enough of the transactions both
-scored, DeLong's paired test (`service.ml.evidence`) says whether the challenger ranks frauds better.
+scored, DeLong's paired test (`fraudlog.ml.evidence`) says whether the challenger ranks frauds better.
 
 - **Promote** a challenger only with at least `min_frauds` labelled frauds (and `min_legitimate`
   legitimate transactions) among the transactions both scored, and a one-sided p-value below
@@ -24,9 +24,9 @@ from typing import Literal
 
 import msgspec
 
-from service.domain.records import Evidence
-from service.ml.evidence import PairedComparison, delong_test
-from service.ml.metrics import roc_auc
+from fraudlog.domain.records import Evidence
+from fraudlog.ml.evidence import PairedComparison, delong_test
+from fraudlog.ml.metrics import roc_auc
 
 Action = Literal["promote", "keep", "retire"]
 

@@ -3,9 +3,9 @@
 The trigger counts what the log gained since the *newest* version's cut (not the champion's: a challenger
 that is never promoted must not make every tick retrain the same range again). Under the deployment-wide
 `lifecycle` lock (a database lock, so two workers or two schedulers cannot both train), it re-reads the
-newest cut, trains afresh on the window up to the log's last position (`service.lifecycle.versions`),
+newest cut, trains afresh on the window up to the log's last position (`fraudlog.lifecycle.versions`),
 and registers the result as a **challenger**: it scores in shadow until the promotion policy
-(`service.lifecycle.evaluation`) has the evidence to promote or retire it.
+(`fraudlog.lifecycle.evaluation`) has the evidence to promote or retire it.
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from typing import Any
 
 import msgspec
 
-from service.domain.assignment import CHALLENGER, CHAMPION
-from service.domain.events import EVENT_TRANSACTION, LABEL_EVENT_TYPES
-from service.domain.records import Decision, Trigger
-from service.lifecycle.roles import assign_role
-from service.lifecycle.triggers import inherited_window
-from service.lifecycle.versions import NothingToLearn, train_version
-from service.ml.specs import ModelSpec
-from service.models.registry import ModelRegistry
-from service.store.event_log import count_after, last_position
-from service.store.lifecycle import lifecycle_lock, newest_cut
+from fraudlog.domain.assignment import CHALLENGER, CHAMPION
+from fraudlog.domain.events import EVENT_TRANSACTION, LABEL_EVENT_TYPES
+from fraudlog.domain.records import Decision, Trigger
+from fraudlog.lifecycle.roles import assign_role
+from fraudlog.lifecycle.triggers import inherited_window
+from fraudlog.lifecycle.versions import NothingToLearn, train_version
+from fraudlog.ml.specs import ModelSpec
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.event_log import count_after, last_position
+from fraudlog.store.lifecycle import lifecycle_lock, newest_cut
 
 log = logging.getLogger("fraudlog.retrain")
 
@@ -74,7 +74,7 @@ def retrain(registry: ModelRegistry, *, min_new_transactions: int = 1, through: 
             spec: ModelSpec | None = None, promote: bool = False, git_commit: str | None = None,
             trigger: Trigger | None = None) -> RetrainResult | None:
     """Train the next version if one is due; None when not (nothing new, or the range was trained already).
-    `trigger` goes into lineage (`{"kind": "schedule"}` unless given; see `service.lifecycle.triggers`).
+    `trigger` goes into lineage (`{"kind": "schedule"}` unless given; see `fraudlog.lifecycle.triggers`).
 
     Raises `LockBusy` when another retrain or evaluation holds the lifecycle lock.
     """

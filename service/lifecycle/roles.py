@@ -1,6 +1,6 @@
 """Giving a model version a role: the use case behind promote, retire, and a new version's entry.
 
-A role is an event in the log (`service.domain.events.role_event`), never a column, so which version scored
+A role is an event in the log (`fraudlog.domain.events.role_event`), never a column, so which version scored
 what stays a pure function of the log. Before writing anything the version must exist, and a champion's
 artifact must verify: a version that cannot score must not be made the one that scores everything.
 """
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from service.domain.assignment import CHAMPION
-from service.domain.events import role_event
-from service.domain.records import Decision
-from service.models.registry import ModelRegistry
-from service.store.event_log import EventLog
+from fraudlog.domain.assignment import CHAMPION
+from fraudlog.domain.events import role_event
+from fraudlog.domain.records import Decision
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.event_log import EventLog
 
 
 def assign_role(registry: ModelRegistry, version: int, role: str, decision: Decision | None = None) -> int:

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Engine
 
-from service.domain.events import EVENT_TRANSACTION
-from service.domain.records import Trigger
-from service.ml.specs import ModelSpec
-from service.store.event_log import count_after
+from fraudlog.domain.events import EVENT_TRANSACTION
+from fraudlog.domain.records import Trigger
+from fraudlog.ml.specs import ModelSpec
+from fraudlog.store.event_log import count_after
 
 FIRST: Trigger = {"kind": "first"}
 SCHEDULE: Trigger = {"kind": "schedule"}

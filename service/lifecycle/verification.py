@@ -1,7 +1,7 @@
 """`fraudlog models verify V`: retrain a version from what its lineage records and compare the artifacts.
 
 Training is reproducible (invariant 8, docs/INVARIANTS.md): version V = `train_version(spec, cut)` over
-the log, the very function that trained it (`service.lifecycle.versions`). Running it again must give the
+the log, the very function that trained it (`fraudlog.lifecycle.versions`). Running it again must give the
 artifact SHA-256 that lineage recorded. When it does not, the report says which input moved: the window's
 data (its digest differs: the lineage or the log was altered), the environment (another Python, river,
 numpy, scipy or cloudpickle: reported first, since it explains everything after it), the code, or the
@@ -13,14 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
-from service.domain.records import NewVersion, VersionRecord
-from service.lifecycle.versions import DEFAULT_ALERT_RATE, NothingToLearn, train_version
-from service.ml.artifact import ArtifactRejected
-from service.ml.environment import Drift, describe, differences
-from service.ml.specs import ModelSpec
-from service.ml.training import training_code
-from service.models.registry import ModelRegistry
-from service.store.versions import UnknownVersion
+from fraudlog.domain.records import NewVersion, VersionRecord
+from fraudlog.lifecycle.versions import DEFAULT_ALERT_RATE, NothingToLearn, train_version
+from fraudlog.ml.artifact import ArtifactRejected
+from fraudlog.ml.environment import Drift, describe, differences
+from fraudlog.ml.specs import ModelSpec
+from fraudlog.ml.training import training_code
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.versions import UnknownVersion
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.domain.records import Lineage, NewVersion
-from service.lifecycle.window import read_window, window_size
-from service.ml.artifact import pack
-from service.ml.specs import ModelSpec
-from service.ml.training import calibrate, environment, fit, training_code
+from fraudlog.domain.records import Lineage, NewVersion
+from fraudlog.lifecycle.window import read_window, window_size
+from fraudlog.ml.artifact import pack
+from fraudlog.ml.specs import ModelSpec
+from fraudlog.ml.training import calibrate, environment, fit, training_code
 
 DEFAULT_ALERT_RATE = 0.02
 CALIBRATION_TRANSACTIONS = 10_000

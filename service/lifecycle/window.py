@@ -17,16 +17,16 @@ from typing import Any
 import msgspec
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.events import EVENT_TRANSACTION
-from service.domain.features import TxView, batch_features, history_query
-from service.domain.records import TrainingDataLineage
-from service.ml.specs import ModelSpec
-from service.ml.training import TrainingData
-from service.store.event_log import EventRecord, walk
-from service.store.history import fetch_history
-from service.store.labels import effective_labels
-from service.store.lifecycle import window_start
-from service.store.snapshot import read_only_snapshot
+from fraudlog.domain.events import EVENT_TRANSACTION
+from fraudlog.domain.features import TxView, batch_features, history_query
+from fraudlog.domain.records import TrainingDataLineage
+from fraudlog.ml.specs import ModelSpec
+from fraudlog.ml.training import TrainingData
+from fraudlog.store.event_log import EventRecord, walk
+from fraudlog.store.history import fetch_history
+from fraudlog.store.labels import effective_labels
+from fraudlog.store.lifecycle import window_start
+from fraudlog.store.snapshot import read_only_snapshot
 
 CHUNK = 1_000
 

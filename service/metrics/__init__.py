@@ -7,6 +7,6 @@
 - `stats_cache`: the figures read at most once a second per process, for `/v1/stats` and `/metrics`.
 - `multiprocess`: prometheus_client's multiprocess directory for API processes started together.
 
-The API renders `/metrics` (`service.api.prometheus`: these collectors, the process metrics and the request
-duration histogram of `service.api.request_metrics`).
+The API renders `/metrics` (`fraudlog.api.prometheus`: these collectors, the process metrics and the request
+duration histogram of `fraudlog.api.request_metrics`).
 """

@@ -3,11 +3,11 @@
 A custom `prometheus_client` collector, not metric objects updated as things happen: the events, the
 predictions and the outbox are in the database, written by whichever process on whichever host, so the
 database is the one place that knows the totals. Each scrape asks it (at most once a second per process,
-see `service.metrics.stats_cache`), and every API process reports the same numbers: combine instances
+see `fraudlog.metrics.stats_cache`), and every API process reports the same numbers: combine instances
 with `max`, never `sum`.
 
 The event-to-prediction and recorded-to-prediction latencies are histograms counted by the database
-(`service.metrics.latency`): cumulative, so `rate()` and `histogram_quantile()` work as Prometheus users
+(`fraudlog.metrics.latency`): cumulative, so `rate()` and `histogram_quantile()` work as Prometheus users
 expect, and the same whichever worker scored.
 """
 
@@ -25,7 +25,7 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import Collector
 
-from service.views.models import ModelDescription
+from fraudlog.views.models import ModelDescription
 
 LATENCY_HELP = {
     "event_to_prediction": "Seconds from a transaction's event time to its champion prediction.",
@@ -35,8 +35,8 @@ LATENCY_HELP = {
 
 @dataclass(frozen=True)
 class DatabaseFigures:
-    """One reading of the database: `service.store.stats.collect_stats`, each version's description and
-    the latency histograms (`service.metrics.latency.LatencyHistograms.read`)."""
+    """One reading of the database: `fraudlog.store.stats.collect_stats`, each version's description and
+    the latency histograms (`fraudlog.metrics.latency.LatencyHistograms.read`)."""
 
     stats: Mapping[str, Any]
     descriptions: Mapping[int, ModelDescription] = field(default_factory=dict)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from service.store.stats import LATENCY_BUCKETS, Histogram, latency_histograms
+from fraudlog.store.stats import LATENCY_BUCKETS, Histogram, latency_histograms
 
 DEFAULT_SETTLE = timedelta(seconds=10)
 

@@ -1,6 +1,6 @@
 """Prometheus gauges of each live version's quality on its current window (docs/quality.md).
 
-The current window is a version's newest `service.views.quality.CURRENT_WINDOW` predictions, judged on the
+The current window is a version's newest `fraudlog.views.quality.CURRENT_WINDOW` predictions, judged on the
 labels that have arrived: the same figures as one bucket of `GET /v1/models/{v}/quality?every=N`, so an alert
 rule on `fraudlog_quality_roc_auc` reads what the dashboard plots. Labels come late, so the window's newest
 predictions are mostly unlabelled: `fraudlog_quality_labelled_ratio` says how much of it the figures stand
@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterator, Mapping
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from service.models.registry import ModelRegistry
-from service.responses.quality import QualityBucket
-from service.views.quality import current_window, live_versions
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.responses.quality import QualityBucket
+from fraudlog.views.quality import current_window, live_versions
 
 # The window spans thousands of predictions and its labels arrive over hours: reading it again more often
 # than every 10 s per process would cost the database work and show nothing new.

@@ -10,7 +10,7 @@ import time
 
 from sqlalchemy.engine import Engine
 
-from service.store.stats import StatsFigures, collect_stats
+from fraudlog.store.stats import StatsFigures, collect_stats
 
 STATS_TTL_SECONDS = 1.0
 

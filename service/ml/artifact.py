@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import importlib.util
+import io
 import pickle
 from dataclasses import dataclass
 from typing import Any
@@ -55,7 +57,30 @@ def unpack(blob: bytes, sha256: str, hmac_hex: str, secret: bytes, version: int)
     unverified.
     """
     verify(blob, sha256, hmac_hex, secret, version)
-    return pickle.loads(blob)
+    return _Unpickler(io.BytesIO(blob)).load()
+
+
+class _Unpickler(pickle.Unpickler):
+    """Loads the artifacts pickled before the package was renamed: until 0.2 fraudlog's code was imported as
+    `service` (now `fraudlog`), so a stored version names its classes `service.ml.encoders.TextAndNumbers`,
+    `service.ml.blend.RankBlend`. Such a name is read as its `fraudlog` one when that module exists; any other
+    name (a custom factory's own package, even one called `service`) is looked up as it is."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        return super().find_class(current_module_name(module), name)
+
+
+def current_module_name(module: str) -> str:
+    """`service.X` -> `fraudlog.X` when `fraudlog.X` exists; every other module name unchanged."""
+    top, dot, rest = module.partition(".")
+    if top != "service":
+        return module
+    renamed = "fraudlog" + dot + rest
+    try:
+        found = importlib.util.find_spec(renamed) is not None
+    except ImportError:  # a parent package of the new name does not exist
+        found = False
+    return renamed if found else module
 
 
 def verify(blob: bytes, sha256: str, hmac_hex: str, secret: bytes, version: int) -> None:

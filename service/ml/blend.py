@@ -19,7 +19,7 @@ Model = Any  # a member's River model: River ships no type information
 
 
 class MemberSpec(Protocol):
-    """What a blend needs of its members' specs (`service.ml.specs.ModelSpec` is one): the blend builds on
+    """What a blend needs of its members' specs (`fraudlog.ml.specs.ModelSpec` is one): the blend builds on
     the specs it is given, so this module imports no spec code and `specs` can build blends."""
 
     def build_model(self) -> Model: ...

@@ -7,7 +7,7 @@ file's absolute path, so a retrain or `models verify` on the same host finds it 
 
 The factory is any importable callable that returns an untrained River pipeline: a classifier (it has
 `predict_proba_one`, and learns from labels) or an anomaly detector (`score_one`, learns from every
-transaction). `service.ml.specs.custom_spec` makes its spec; lineage records the factory's import path and
+transaction). `fraudlog.ml.specs.custom_spec` makes its spec; lineage records the factory's import path and
 the SHA-256 of the source file of its module, so a retrain or `models verify` can tell when the code that
 built a version has changed since.
 """

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from service.domain.events import LabelledTransaction, TransactionBody, format_time
+from fraudlog.domain.events import LabelledTransaction, TransactionBody, format_time
 
 PCA_COLUMNS = tuple(f"V{i}" for i in range(1, 29))
 CREDITCARD_COLUMNS = ("Time", *PCA_COLUMNS, "Amount", "Class")
@@ -155,7 +155,7 @@ def _card_of(seed: int, index: int, cards: int) -> int:
 # riskier merchants, far away, mostly online, often at night. Each of those is something the card
 # features or the attributes can catch, and none is a giveaway on its own.
 #
-# The categorical fields are what a bank sends (`service.domain.categorical`): a card lives in a home
+# The categorical fields are what a bank sends (`fraudlog.domain.categorical`): a card lives in a home
 # country and shops mostly at its usual merchants on its own devices; it travels now and then (a day abroad,
 # in one country), and sometimes changes its phone. A fraudster uses the stolen card at merchants the card
 # never used, often from abroad, online mostly from a device the card never had. So "a new country",

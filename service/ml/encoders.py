@@ -1,6 +1,6 @@
 """Turning a transaction's text features into numbers a linear model can weigh.
 
-A feature value is a float or a string (`service.domain.features`). The built-in `logreg` reads both through
+A feature value is a float or a string (`fraudlog.domain.features`). The built-in `logreg` reads both through
 one transformer (`TextAndNumbers`), whose numeric part is exactly the scaler it always had:
 
 - numbers: `StandardScaler`, as before;

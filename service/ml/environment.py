@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import service
+import fraudlog
 
 log = logging.getLogger("fraudlog.environment")
 
@@ -32,7 +32,7 @@ CHECKED = ("river", "numpy", "scipy")
 LOCK_FILE = "requirements.lock"
 # Where the lock that installed this environment lies: beside the sources (a checkout, CI), or where the
 # Dockerfile puts it (the image installs the package, not the checkout).
-_LOCK_PLACES = (Path(service.__file__).resolve().parent.parent / LOCK_FILE,
+_LOCK_PLACES = (Path(fraudlog.__file__).resolve().parent.parent / LOCK_FILE,
                 Path(sys.prefix) / "share" / "fraudlog" / LOCK_FILE)
 
 Drift = dict[str, dict[str, str | None]]  # library -> {"trained": version, "here": version}
@@ -57,7 +57,7 @@ def _current() -> dict[str, str | None]:
         "numpy": str(numpy.__version__),
         "scipy": str(scipy.__version__),
         "cloudpickle": str(cloudpickle.__version__),
-        "fraudlog": service.__version__,
+        "fraudlog": fraudlog.__version__,
         "lock_sha256": lock_digest(),
     }
 
@@ -106,7 +106,8 @@ class EnvironmentMismatch(RuntimeError):
         self.drift = drift
 
     def __reduce__(self) -> tuple[type[EnvironmentMismatch], tuple[int, Drift]]:
-        # Raised in a worker's burst process and handed to the worker (`workers.burst`): rebuilt from its fields.
+        # Raised in a worker's burst process and handed to the worker (`fraudlog.workers.burst`): rebuilt from its
+        # fields.
         return type(self), (self.version, self.drift)
 
 

@@ -5,7 +5,7 @@ and Clarke-Pearson (1988) estimate the covariance of the two from the placement 
 each legitimate transaction, so the test of their difference is far tighter than comparing two separate
 intervals. The fast form (Sun and Xu, 2014) needs only the mid-ranks of the scores: O(n log n).
 
-Used by the promotion policy (`service.lifecycle.promotion`): at 10 frauds the standard error of an AUC is
+Used by the promotion policy (`fraudlog.lifecycle.promotion`): at 10 frauds the standard error of an AUC is
 about 0.07, so a margin on two point estimates decides on noise; a p-value on paired scores does not.
 """
 

@@ -20,7 +20,7 @@ range midpoint (Half-Space Trees alone). A number for which the model holds neit
 reasons rather than compared with a guess.
 
 The card's own reference comes from the prediction's features, which are computed from the card's history
-in the 24 h window (`service.domain.features`), so an explanation is a pure function of the log and the
+in the 24 h window (`fraudlog.domain.features`), so an explanation is a pure function of the log and the
 version: replay recomputes it bit for bit.
 """
 
@@ -33,10 +33,10 @@ from typing import Any
 
 from river import compose, linear_model, preprocessing
 
-from service.domain.records import StoredExplanation
-from service.ml.blend import RankBlend
-from service.ml.encoders import TextAndNumbers
-from service.ml.specs import Features, Model, ModelSpec, model_input, score_one
+from fraudlog.domain.records import StoredExplanation
+from fraudlog.ml.blend import RankBlend
+from fraudlog.ml.encoders import TextAndNumbers
+from fraudlog.ml.specs import Features, Model, ModelSpec, model_input, score_one
 
 EXACT = "logreg-exact"
 REPLACE_BY_BASELINE = "replace-by-baseline"

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from service.ml.metrics import roc_auc
-from service.ml.quality_metrics import average_precision, brier_score, precision_at, recall_at
+from fraudlog.ml.metrics import roc_auc
+from fraudlog.ml.quality_metrics import average_precision, brier_score, precision_at, recall_at
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)

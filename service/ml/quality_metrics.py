@@ -1,6 +1,6 @@
 """Average precision, precision and recall at a threshold, and the Brier score, from raw scores.
 
-The companions of `service.ml.metrics.roc_auc` for judging a version over time (`service.ml.quality`).
+The companions of `fraudlog.ml.metrics.roc_auc` for judging a version over time (`fraudlog.ml.quality`).
 Each is a documented formula computed exactly from the labelled scores; each returns None when it is not
 defined on the data (no fraud, no alert, nothing labelled), never a made-up 0.
 

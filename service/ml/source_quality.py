@@ -8,10 +8,10 @@ as a chargeback contradicting a customer's "it was me"); how long after the paym
 (`labeled_at - event_time`); and the version's figures judged on that source's verdicts alone.
 
 A source's label of a transaction is its latest one there (a source corrects itself, as the rule says among
-labels of one rank); the effective label is the rule's (`service.domain.label_sources.effective_key`), applied
+labels of one rank); the effective label is the rule's (`fraudlog.domain.label_sources.effective_key`), applied
 here to every label event of the transaction, so the figures are a function of the log's label events.
 
-The figures of each group are `service.ml.quality.summarise`'s, which knows nothing of how its rows were grouped.
+The figures of each group are `fraudlog.ml.quality.summarise`'s, which knows nothing of how its rows were grouped.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
 
-from service.domain.label_sources import LABEL_SOURCES, RANK, effective_key
-from service.ml.quality import AsOf, BucketQuality, LabelledScore, summarise
+from fraudlog.domain.label_sources import LABEL_SOURCES, RANK, effective_key
+from fraudlog.ml.quality import AsOf, BucketQuality, LabelledScore, summarise
 
 # Highest rank first, as the precedence rule reads (chargeback > analyst > customer > api = import).
 SOURCE_ORDER = tuple(sorted(LABEL_SOURCES, key=lambda source: -RANK[source]))

@@ -18,10 +18,10 @@ Families, one score each; a higher score always means "more likely fraud":
 - `hst`: `MinMaxScaler | HalfSpaceTrees`, unsupervised. The score is the anomaly score in [0, 1]. It
   learns every transaction of its (shorter) window, labelled or not, once. It reads numbers only: text
   features are dropped before it sees them (half-space trees split numeric ranges).
-- `blend`: the rank average of a `logreg` and an `hst` (`service.ml.blend`): each member's score becomes
+- `blend`: the rank average of a `logreg` and an `hst` (`fraudlog.ml.blend`): each member's score becomes
   its percentile among the member's own scores of recent traffic, and the blend is their mean.
 - `custom`: any River pipeline a user's factory builds (`--spec package.module:factory`); lineage records
-  the factory's import path and the SHA-256 of its module's source (`service.ml.custom`).
+  the factory's import path and the SHA-256 of its module's source (`fraudlog.ml.custom`).
 
 **Features per spec.** A spec declares the features it reads (`include` and `exclude`, names or shell-style
 patterns such as `attr_*`); every other feature is dropped before the model sees it. The built-in specs
@@ -43,11 +43,11 @@ from typing import Any
 
 from river import anomaly, compose, linear_model, optim, preprocessing
 
-from service.domain.categorical import without_categories
-from service.domain.features import FeatureValues
-from service.ml.blend import RankBlend
-from service.ml.custom import build_from_factory, is_classifier, normalised, source_sha256
-from service.ml.encoders import (
+from fraudlog.domain.categorical import without_categories
+from fraudlog.domain.features import FeatureValues
+from fraudlog.ml.blend import RankBlend
+from fraudlog.ml.custom import build_from_factory, is_classifier, normalised, source_sha256
+from fraudlog.ml.encoders import (
     HASH_FEATURES_DEFAULT,
     ONE_HOT_DEFAULT,
     numbers_only,
@@ -116,7 +116,7 @@ class ModelSpec:
     params: dict[str, Any] = field(default_factory=dict)
     features: FeatureSelection = field(default_factory=FeatureSelection)
     # The attributes whose per-card categorical features this version's features hold
-    # (`service.domain.categorical`). Recorded in lineage, so the features a version was served with can be
+    # (`fraudlog.domain.categorical`). Recorded in lineage, so the features a version was served with can be
     # computed again under any later setting; versions written before categories existed have none.
     categories: tuple[str, ...] = ()
 
@@ -312,7 +312,7 @@ def model_input(model: Model, spec: ModelSpec, features: Features) -> Features:
     text = family.takes_text(spec.params)
     known = family.known(model)
     # One pass instead of a copy per rule (`select`, `numbers_only`, then unknown numbers): the same names in the
-    # same order. Text is encoded without state (see `service.ml.encoders`), so only unknown numbers are left out.
+    # same order. Text is encoded without state (see `fraudlog.ml.encoders`), so only unknown numbers are left out.
     if known is None:
         kept = {name: value for name, value in features.items()
                 if name not in dropped and (text or not isinstance(value, str))}
@@ -366,7 +366,7 @@ SPECS: Mapping[str, ModelSpec] = {name: spec_for(name) for name in BUILT_IN}
 
 
 def custom_spec(path: str) -> ModelSpec:
-    """The spec for a user's factory (`service.ml.custom`): its path, its source's SHA-256, and whether it
+    """The spec for a user's factory (`fraudlog.ml.custom`): its path, its source's SHA-256, and whether it
     learns from labels."""
     path = normalised(path)
     digest = source_sha256(path)

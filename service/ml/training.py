@@ -17,13 +17,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import service
-from service.domain.features import FeatureValues
-from service.domain.records import TrainingCode
-from service.ml.blend import RankBlend
-from service.ml.environment import current as environment_now
-from service.ml.metrics import RunningRocAuc
-from service.ml.specs import Features, Model, ModelSpec, build_model, learn_one, score_one, spec_for
+import fraudlog
+from fraudlog.domain.features import FeatureValues
+from fraudlog.domain.records import TrainingCode
+from fraudlog.ml.blend import RankBlend
+from fraudlog.ml.environment import current as environment_now
+from fraudlog.ml.metrics import RunningRocAuc
+from fraudlog.ml.specs import Features, Model, ModelSpec, build_model, learn_one, score_one, spec_for
 
 
 class TrainingData:
@@ -166,7 +166,7 @@ def choose_threshold(scores: Sequence[float], target_alert_rate: float) -> float
 
 
 def environment() -> dict[str, str | None]:
-    """What lineage records as `environment` (see `service.ml.environment`)."""
+    """What lineage records as `environment` (see `fraudlog.ml.environment`)."""
     return environment_now()
 
 
@@ -174,13 +174,13 @@ def training_code(function: Callable[..., Any], git_commit: str | None = None) -
     """Which code trained a version: module, function, package version and git commit: `git_commit` when the
     deployment states it (FRAUDLOG_GIT_COMMIT, through Settings), else the checkout's HEAD, else None."""
     return TrainingCode(module=function.__module__, function=function.__qualname__,
-                        package_version=service.__version__, git_commit=git_commit or _checkout_commit())
+                        package_version=fraudlog.__version__, git_commit=git_commit or _checkout_commit())
 
 
 @lru_cache(maxsize=1)
 def _checkout_commit() -> str | None:
     """HEAD of the git checkout the package runs from, if it runs from one; never raises."""
-    root = Path(service.__file__).resolve().parent.parent
+    root = Path(fraudlog.__file__).resolve().parent.parent
     if not (root / ".git").exists():
         return None
     try:

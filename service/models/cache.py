@@ -1,6 +1,6 @@
 """The models scoring runs: each version's artifact verified, unpickled once per process and kept.
 
-Unpickling runs code, so an artifact is loaded only when its SHA-256 and HMAC verify (`service.ml.artifact`).
+Unpickling runs code, so an artifact is loaded only when its SHA-256 and HMAC verify (`fraudlog.ml.artifact`).
 Caching is safe because version rows never change (the database refuses UPDATE); a loaded model's object
 graph lives as long as the process, so it is moved out of the garbage collector's young generations.
 """
@@ -11,10 +11,10 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from service.gc_tuning import freeze_long_lived_objects
-from service.ml.artifact import ArtifactRejected, unpack, verify
-from service.ml.specs import ModelSpec
-from service.store.versions import VersionStore
+from fraudlog.gc_tuning import freeze_long_lived_objects
+from fraudlog.ml.artifact import ArtifactRejected, unpack, verify
+from fraudlog.ml.specs import ModelSpec
+from fraudlog.store.versions import VersionStore
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 The rule is one function so the scorer, replay and rebuild cannot disagree: a champion prediction at or
 above its threshold (an alert) stores its explanation; every other prediction stores none and is explained
 on demand from its stored features. Both are pure functions of the features and the frozen version
-(`service.ml.explain`), so replay recomputes the stored ones and compares them bit for bit (invariant in
+(`fraudlog.ml.explain`), so replay recomputes the stored ones and compares them bit for bit (invariant in
 docs/INVARIANTS.md).
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from service.domain.records import StoredExplanation
-from service.ml.explain import TOP_K, explain
-from service.models.cache import LoadedVersion
+from fraudlog.domain.records import StoredExplanation
+from fraudlog.ml.explain import TOP_K, explain
+from fraudlog.models.cache import LoadedVersion
 
 
 def explanation_for(loaded: LoadedVersion, features: Mapping[str, Any], *, top_k: int = TOP_K) -> StoredExplanation:

@@ -1,9 +1,9 @@
 """What the readers of model versions hold for one database: its version store, its model cache and its
-role table, built once per process (`service.composition`).
+role table, built once per process (`fraudlog.composition`).
 
 Three jobs, three objects (`registry.versions`, `registry.models`, `registry.roles`); the methods here only
 pass the common questions on, so that scoring, replay and the views ask one object. Registering a version
-is `registry.versions.add`, and giving it a role is the lifecycle's use case (`service.lifecycle.roles`).
+is `registry.versions.add`, and giving it a role is the lifecycle's use case (`fraudlog.lifecycle.roles`).
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.assignment import AssignmentTable, RoleChange
-from service.domain.records import VersionRecord
-from service.models.cache import LoadedVersion, ModelCache
-from service.store.role_table import RoleTable
-from service.store.versions import UnknownVersion, VersionStore
+from fraudlog.domain.assignment import AssignmentTable, RoleChange
+from fraudlog.domain.records import VersionRecord
+from fraudlog.models.cache import LoadedVersion, ModelCache
+from fraudlog.store.role_table import RoleTable
+from fraudlog.store.versions import UnknownVersion, VersionStore
 
 __all__ = ["ModelRegistry", "UnknownVersion"]
 

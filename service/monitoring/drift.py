@@ -37,7 +37,7 @@ from typing import Any
 
 from scipy.stats import mannwhitneyu, norm
 
-from service.domain.drift_settings import DriftParameters
+from fraudlog.domain.drift_settings import DriftParameters
 
 SIGNAL_PERFORMANCE = "performance"
 SIGNAL_SCORE = "score"

@@ -22,19 +22,19 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service.domain.assignment import CHALLENGER, CHAMPION
-from service.domain.drift_settings import DriftSettings
-from service.domain.events import EVENT_TRANSACTION, LABEL_EVENT_TYPES, DriftDetected
-from service.domain.features import FeatureValues
-from service.domain.records import Decision
-from service.lifecycle.retraining import catch_up_due, retrain_holding_lock
-from service.lifecycle.roles import assign_role
-from service.lifecycle.triggers import drift_trigger, with_window
-from service.lifecycle.versions import CALIBRATION_TRANSACTIONS, NothingToLearn, train_version
-from service.lifecycle.window import read_window, window_size
-from service.ml.specs import ModelSpec, score_one
-from service.models.registry import ModelRegistry
-from service.monitoring.drift import (
+from fraudlog.domain.assignment import CHALLENGER, CHAMPION
+from fraudlog.domain.drift_settings import DriftSettings
+from fraudlog.domain.events import EVENT_TRANSACTION, LABEL_EVENT_TYPES, DriftDetected
+from fraudlog.domain.features import FeatureValues
+from fraudlog.domain.records import Decision
+from fraudlog.lifecycle.retraining import catch_up_due, retrain_holding_lock
+from fraudlog.lifecycle.roles import assign_role
+from fraudlog.lifecycle.triggers import drift_trigger, with_window
+from fraudlog.lifecycle.versions import CALIBRATION_TRANSACTIONS, NothingToLearn, train_version
+from fraudlog.lifecycle.window import read_window, window_size
+from fraudlog.ml.specs import ModelSpec, score_one
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.monitoring.drift import (
     SIGNAL_FEATURES,
     SIGNAL_SCORE,
     Detection,
@@ -42,10 +42,10 @@ from service.monitoring.drift import (
     PerformanceMonitor,
     detection_id,
 )
-from service.store.drift import detection_ids, record_detection
-from service.store.event_log import count_after, last_position, walk
-from service.store.lifecycle import lifecycle_lock
-from service.store.tables import events, predictions
+from fraudlog.store.drift import detection_ids, record_detection
+from fraudlog.store.event_log import count_after, last_position, walk
+from fraudlog.store.lifecycle import lifecycle_lock
+from fraudlog.store.tables import events, predictions
 
 log = logging.getLogger("fraudlog.drift")
 BLOCK = 10_000  # log positions fed per run at most, so one tick stays short

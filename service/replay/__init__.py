@@ -5,13 +5,13 @@
 - `backtest`: score a range with one version and set its ROC AUC and alerts beside the champions'.
 - `reproduce` / `lineage_summary`: the audit of one transaction's stored predictions.
 
-All of it reads one read-only snapshot and writes nothing (`service.store.snapshot.read_only_snapshot`).
+All of it reads one read-only snapshot and writes nothing (`fraudlog.store.snapshot.read_only_snapshot`).
 """
 
-from service.replay.audit import lineage_summary, reproduce
-from service.replay.backtest import BacktestReport, backtest
-from service.replay.check import Range, ReplayReport, replay
-from service.replay.compare import Difference
+from fraudlog.replay.audit import lineage_summary, reproduce
+from fraudlog.replay.backtest import BacktestReport, backtest
+from fraudlog.replay.check import Range, ReplayReport, replay
+from fraudlog.replay.compare import Difference
 
 __all__ = ["BacktestReport", "Difference", "Range", "ReplayReport", "backtest", "lineage_summary", "replay",
            "reproduce"]

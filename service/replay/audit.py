@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from service.domain.events import format_time
-from service.domain.features import TxView
-from service.domain.records import LineageSummary, TrainingRange
-from service.ml.artifact import ArtifactRejected
-from service.ml.specs import ModelSpec, union_categories
-from service.models.registry import ModelRegistry
-from service.replay.compare import field_differences
-from service.replay.history import features_of
-from service.replay.recompute import score_with, scoring_versions, with_suppressions
-from service.store.event_log import EventRecord
-from service.store.predictions import PredictionRecord
-from service.store.roles import assignment_table
-from service.store.snapshot import read_only_snapshot
-from service.store.suppressions import suppressions_of
-from service.store.versions import UnknownVersion
+from fraudlog.domain.events import format_time
+from fraudlog.domain.features import TxView
+from fraudlog.domain.records import LineageSummary, TrainingRange
+from fraudlog.ml.artifact import ArtifactRejected
+from fraudlog.ml.specs import ModelSpec, union_categories
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay.compare import field_differences
+from fraudlog.replay.history import features_of
+from fraudlog.replay.recompute import score_with, scoring_versions, with_suppressions
+from fraudlog.store.event_log import EventRecord
+from fraudlog.store.predictions import PredictionRecord
+from fraudlog.store.roles import assignment_table
+from fraudlog.store.snapshot import read_only_snapshot
+from fraudlog.store.suppressions import suppressions_of
+from fraudlog.store.versions import UnknownVersion
 
 UNEXPECTED = "unexpected"  # no version the log assigns to the event should have written this prediction
 ARTIFACT = "artifact"  # the version's artifact does not verify, so nothing can be recomputed with it

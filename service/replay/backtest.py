@@ -16,19 +16,19 @@ from typing import TypedDict
 
 from sqlalchemy.engine import Engine
 
-from service.ml.metrics import roc_auc
-from service.models.registry import ModelRegistry
-from service.replay.check import Progress, Range, resolve_range
-from service.replay.chunks import CHUNK, transaction_chunks
-from service.replay.collect import collected_per_chunk
-from service.replay.history import FeatureWalk
-from service.replay.recompute import score_with
-from service.store.event_log import last_position
-from service.store.labels import effective_labels
-from service.store.outbox import alerts_by_version
-from service.store.predictions import stored_predictions
-from service.store.roles import assignment_table
-from service.store.snapshot import read_only_snapshot
+from fraudlog.ml.metrics import roc_auc
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay.check import Progress, Range, resolve_range
+from fraudlog.replay.chunks import CHUNK, transaction_chunks
+from fraudlog.replay.collect import collected_per_chunk
+from fraudlog.replay.history import FeatureWalk
+from fraudlog.replay.recompute import score_with
+from fraudlog.store.event_log import last_position
+from fraudlog.store.labels import effective_labels
+from fraudlog.store.outbox import alerts_by_version
+from fraudlog.store.predictions import stored_predictions
+from fraudlog.store.roles import assignment_table
+from fraudlog.store.snapshot import read_only_snapshot
 
 
 class SideFigures(TypedDict):

@@ -9,19 +9,19 @@ from typing import Any, TypedDict
 
 from sqlalchemy.engine import Engine
 
-from service.domain.events import EVENT_TRANSACTION
-from service.ml.environment import Drift, differences
-from service.models.registry import ModelRegistry
-from service.replay.chunks import CHUNK, transaction_chunks
-from service.replay.collect import collected_per_chunk
-from service.replay.compare import DEFAULT_SHOWN, Difference, DifferenceDocument, Tally, compare_chunk
-from service.replay.history import FeatureWalk
-from service.replay.recompute import categories_scoring, recompute, with_suppressions
-from service.store.event_log import count_by_type, last_position
-from service.store.predictions import stored_predictions
-from service.store.roles import assignment_table
-from service.store.snapshot import read_only_snapshot
-from service.store.suppressions import suppressions_of
+from fraudlog.domain.events import EVENT_TRANSACTION
+from fraudlog.ml.environment import Drift, differences
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay.chunks import CHUNK, transaction_chunks
+from fraudlog.replay.collect import collected_per_chunk
+from fraudlog.replay.compare import DEFAULT_SHOWN, Difference, DifferenceDocument, Tally, compare_chunk
+from fraudlog.replay.history import FeatureWalk
+from fraudlog.replay.recompute import categories_scoring, recompute, with_suppressions
+from fraudlog.store.event_log import count_by_type, last_position
+from fraudlog.store.predictions import stored_predictions
+from fraudlog.store.roles import assignment_table
+from fraudlog.store.snapshot import read_only_snapshot
+from fraudlog.store.suppressions import suppressions_of
 
 Progress = Callable[[int], None]
 

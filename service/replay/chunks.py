@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 from sqlalchemy.engine import Connection
 
-from service.domain.events import EVENT_TRANSACTION
-from service.domain.features import TxView
-from service.store.event_log import walk
+from fraudlog.domain.events import EVENT_TRANSACTION
+from fraudlog.domain.features import TxView
+from fraudlog.store.event_log import walk
 
 CHUNK = 1_000
 

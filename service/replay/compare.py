@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypedDict
 
-from service.replay.recompute import Recomputed
-from service.store.predictions import PredictionRecord as StoredPrediction
+from fraudlog.replay.recompute import Recomputed
+from fraudlog.store.predictions import PredictionRecord as StoredPrediction
 
 IDENTICAL, DIFFERENT, MISSING, UNEXPECTED = "identical", "different", "missing", "unexpected"
 DEFAULT_SHOWN = 10

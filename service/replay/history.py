@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
-from service.domain.features import WINDOW, FeatureValues, TxView, batch_features, history_query
-from service.store.history import fetch_history, latest_event_time_before
+from fraudlog.domain.features import WINDOW, FeatureValues, TxView, batch_features, history_query
+from fraudlog.store.history import fetch_history, latest_event_time_before
 
 # How much later than the newest walked event time an event may arrive and still find its window in memory.
 SLACK = timedelta(hours=1)

@@ -13,7 +13,7 @@ log can re-derive. Every other table is then recomputed from the copied log alon
   each row was really computed. The original scoring times are not in the log, so latency statistics of a
   rebuilt database describe the rebuild, not the original service.
 - `scoring_failures`: a (transaction, version) whose score raises on every attempt is recorded as the scorer
-  records it (`service.store.scoring_failures`), with the rebuild's wall clock as `failed_at`.
+  records it (`fraudlog.store.scoring_failures`), with the rebuild's wall clock as `failed_at`.
 - `alerts`: one per champion prediction at or above its threshold, with the same deterministic id
   (`alert_id_for`). Delivery state is not in the log, and a rebuilt alert must never reach a customer a
   second time, so each is written `sent` with `last_error` set to `REBUILT_MARKER`, `sent_at` NULL (when
@@ -41,37 +41,37 @@ from typing import cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.alert_window import DEFAULT_ALERT_WINDOW, AlertWindow
-from service.domain.assignment import AssignmentTable, role_change
-from service.domain.events import (
+from fraudlog.domain.alert_window import DEFAULT_ALERT_WINDOW, AlertWindow
+from fraudlog.domain.assignment import AssignmentTable, role_change
+from fraudlog.domain.events import (
     EVENT_PROMOTION,
     EVENT_RETIREMENT,
     EVENT_TRANSACTION,
     LABEL_EVENT_TYPES,
     NewEvent,
 )
-from service.domain.features import TxView
-from service.domain.records import RaisedAlert
-from service.ml.artifact import verify
-from service.models.registry import ModelRegistry
-from service.replay.collect import collected_per_chunk
-from service.replay.history import FeatureWalk
-from service.replay.recompute import Failed, Recomputed, categories_scoring, recompute
-from service.store import migrate
-from service.store.bulk_load import continue_positions_after_copy, insert_copied
-from service.store.drift import project_detections
-from service.store.engine import create_engine, write_transaction
-from service.store.errors import StoreError, driver_errors
-from service.store.event_log import EventRecord, count_by_type, walk
-from service.store.labels import project_labels
-from service.store.outbox import SENT, coalesced_rows, insert_alert_members, insert_alert_rows
-from service.store.predictions import insert_predictions
-from service.store.scoring_failures import ATTEMPTS, failure_row, insert_failures
-from service.store.snapshot import read_only_snapshot
-from service.store.stats import row_counts
-from service.store.suppressions import held_back
-from service.store.tables import events
-from service.store.versions import insert_version_rows, version_rows
+from fraudlog.domain.features import TxView
+from fraudlog.domain.records import RaisedAlert
+from fraudlog.ml.artifact import verify
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay.collect import collected_per_chunk
+from fraudlog.replay.history import FeatureWalk
+from fraudlog.replay.recompute import Failed, Recomputed, categories_scoring, recompute
+from fraudlog.store import migrate
+from fraudlog.store.bulk_load import continue_positions_after_copy, insert_copied
+from fraudlog.store.drift import project_detections
+from fraudlog.store.engine import create_engine, write_transaction
+from fraudlog.store.errors import StoreError, driver_errors
+from fraudlog.store.event_log import EventRecord, count_by_type, walk
+from fraudlog.store.labels import project_labels
+from fraudlog.store.outbox import SENT, coalesced_rows, insert_alert_members, insert_alert_rows
+from fraudlog.store.predictions import insert_predictions
+from fraudlog.store.scoring_failures import ATTEMPTS, failure_row, insert_failures
+from fraudlog.store.snapshot import read_only_snapshot
+from fraudlog.store.stats import row_counts
+from fraudlog.store.suppressions import held_back
+from fraudlog.store.tables import events
+from fraudlog.store.versions import insert_version_rows, version_rows
 
 CHUNK = 1_000
 REBUILT_MARKER = "rebuilt: delivery state not carried over"

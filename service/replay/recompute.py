@@ -12,15 +12,15 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from service.domain.assignment import Assignment, AssignmentTable
-from service.domain.features import FeatureValues, TxView
-from service.domain.suppressions import Suppression, holding_back
-from service.ml.specs import score_one, union_categories
-from service.models.cache import LoadedVersion
-from service.models.explanations import stored_reasons
-from service.models.registry import ModelRegistry
-from service.store.predictions import PredictionRecord
-from service.store.scoring_failures import ATTEMPTS
+from fraudlog.domain.assignment import Assignment, AssignmentTable
+from fraudlog.domain.features import FeatureValues, TxView
+from fraudlog.domain.suppressions import Suppression, holding_back
+from fraudlog.ml.specs import score_one, union_categories
+from fraudlog.models.cache import LoadedVersion
+from fraudlog.models.explanations import stored_reasons
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.predictions import PredictionRecord
+from fraudlog.store.scoring_failures import ATTEMPTS
 
 # One prediction as the log says it must be: exactly the fields stored, so the two compare field by field.
 Recomputed = PredictionRecord
@@ -41,7 +41,7 @@ def categories_scoring(registry: ModelRegistry, table: AssignmentTable, targets:
 @dataclass(frozen=True, slots=True)
 class Failed:
     """A (transaction, version) whose score raised on every attempt: what the scorer records as a scoring
-    failure (`service.store.scoring_failures`) instead of a prediction."""
+    failure (`fraudlog.store.scoring_failures`) instead of a prediction."""
 
     transaction_id: str
     model_version: int

@@ -2,5 +2,5 @@
 
 Nothing here imports the server (no store, no models, no web framework): msgspec, the domain's records and the
 status vocabularies only, so the client can decode answers without importing what fills them. The views
-(`service.views`) build these from store records; `service.api.schemas` holds the bodies only the API writes.
+(`fraudlog.views`) build these from store records; `fraudlog.api.schemas` holds the bodies only the API writes.
 """

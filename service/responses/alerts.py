@@ -6,8 +6,8 @@ from typing import Literal
 
 import msgspec
 
-from service.domain.records import Reason
-from service.responses.statuses import AlertStatus
+from fraudlog.domain.records import Reason
+from fraudlog.responses.statuses import AlertStatus
 
 
 class AlertItem(msgspec.Struct, kw_only=True):

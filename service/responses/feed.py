@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from service.domain.records import Reason
+from fraudlog.domain.records import Reason
 
 
 class PredictionItem(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -6,8 +6,8 @@ from typing import Any
 
 import msgspec
 
-from service.domain.records import Evidence, TrainingCode, TrainingDataLineage, Trigger
-from service.responses.statuses import ModelStatus
+from fraudlog.domain.records import Evidence, TrainingCode, TrainingDataLineage, Trigger
+from fraudlog.responses.statuses import ModelStatus
 
 
 class LiveMetrics(msgspec.Struct, kw_only=True):
@@ -48,7 +48,7 @@ class ModelSummary(msgspec.Struct, kw_only=True):
     live_metrics: LiveMetrics
     target_alert_rate: float | None = None
     last_decision: DecisionView | None = None
-    trigger: Trigger | None = None  # why it was trained (service.lifecycle.triggers)
+    trigger: Trigger | None = None  # why it was trained (fraudlog.lifecycle.triggers)
     traits: str = ""  # what tells it from the other versions: family, features, categories, trigger
 
 
@@ -76,7 +76,7 @@ class ModelDetail(msgspec.Struct, kw_only=True):
     metrics: dict[str, Any]
     watermark: int
     decisions: list[DecisionView] = msgspec.field(default_factory=list)
-    trigger: Trigger | None = None  # why it was trained (service.lifecycle.triggers)
+    trigger: Trigger | None = None  # why it was trained (fraudlog.lifecycle.triggers)
     explanation: ExplanationView | None = None  # null: the artifact is refused, nothing it scores is explained
 
 

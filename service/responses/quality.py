@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from service.responses.statuses import ModelStatus
+from fraudlog.responses.statuses import ModelStatus
 
 
 class QualityAsOf(msgspec.Struct, kw_only=True):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import msgspec
 
-from service.domain.records import Explanation
-from service.responses.alerts import AlertItem
-from service.responses.statuses import ReviewOrder
-from service.responses.transaction import TransactionRecord
+from fraudlog.domain.records import Explanation
+from fraudlog.responses.alerts import AlertItem
+from fraudlog.responses.statuses import ReviewOrder
+from fraudlog.responses.transaction import TransactionRecord
 
 
 class CardHistoryEntry(msgspec.Struct, kw_only=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from service.responses.models import LiveMetrics
+from fraudlog.responses.models import LiveMetrics
 
 
 class Backlog(msgspec.Struct, kw_only=True):

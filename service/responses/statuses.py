@@ -1,7 +1,7 @@
 """The status vocabularies that response bodies carry, as types: OpenAPI lists each one's values.
 
-Each is spelled exactly as the store and the domain spell it (`service.domain.assignment`,
-`service.store.outbox`, `service.store.event_log`), so typing a body changes none of its bytes.
+Each is spelled exactly as the store and the domain spell it (`fraudlog.domain.assignment`,
+`fraudlog.store.outbox`, `fraudlog.store.event_log`), so typing a body changes none of its bytes.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
-from service.domain.records import Explanation, LineageSummary
-from service.responses.statuses import AlertStatus
+from fraudlog.domain.records import Explanation, LineageSummary
+from fraudlog.responses.statuses import AlertStatus
 
 
 class TransactionRecord(msgspec.Struct, kw_only=True):

@@ -6,16 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from service.domain.assignment import CHALLENGER
-from service.domain.events import PredictIn, canonical_transaction
-from service.domain.features import FeatureValues, TxView, batch_features, history_query
-from service.domain.records import StoredExplanation
-from service.ml.specs import score_one, union_categories
-from service.models.explanations import explanation_for
-from service.models.registry import ModelRegistry
-from service.store.event_log import EventLog
-from service.store.history import fetch_history
-from service.store.versions import UnknownVersion
+from fraudlog.domain.assignment import CHALLENGER
+from fraudlog.domain.events import PredictIn, canonical_transaction
+from fraudlog.domain.features import FeatureValues, TxView, batch_features, history_query
+from fraudlog.domain.records import StoredExplanation
+from fraudlog.ml.specs import score_one, union_categories
+from fraudlog.models.explanations import explanation_for
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.history import fetch_history
+from fraudlog.store.versions import UnknownVersion
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class OnDemandScore:
     threshold: float
     model_version: int
     features: FeatureValues
-    reasons: StoredExplanation  # the version's explanation of the score (`service.models.explanations`)
+    reasons: StoredExplanation  # the version's explanation of the score (`fraudlog.models.explanations`)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
-from service.scoring.scorer import Scorer
-from service.store.event_log import EventLog
-from service.store.scoring_failures import clear_failures
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.scoring_failures import clear_failures
 
 # Positions scored per batch: a scorer's batch, as the doorbell sends them.
 BATCH = 1_000

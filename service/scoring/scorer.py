@@ -4,16 +4,16 @@ This is the body of the `score` actor and of the embedded mode's worker threads.
 predictions are keyed (transaction, version) and inserted with ON CONFLICT DO NOTHING, and the alert row
 is keyed by transaction, so a redelivered or swept batch changes nothing (invariants 5 and 6, docs/INVARIANTS.md).
 Serving never learns: models are frozen versions loaded from the registry (invariant 4). Nor does it score with
-a version trained under other minor versions of river, numpy or scipy, unless allowed (`service.ml.environment`).
+a version trained under other minor versions of river, numpy or scipy, unless allowed (`fraudlog.ml.environment`).
 
 A version whose artifact fails verification is a permanent failure, not a transient one: it is recorded as
-refused (`service.store.refusals`) and logged once per process, the batch is scored with the versions that do
+refused (`fraudlog.store.refusals`) and logged once per process, the batch is scored with the versions that do
 verify, and events whose champion is refused are left unscored (they wait for an operator: /ready says so)
 rather than failing the whole message into twenty retries, until a champion that verifies serves: that one then
 scores them, as their champion (`_serve_refused_backlog`).
 
 A model that raises on one transaction is the same kind of failure for that transaction alone: its score is
-tried a bounded number of times, then recorded as a scoring failure (`service.store.scoring_failures`) while
+tried a bounded number of times, then recorded as a scoring failure (`fraudlog.store.scoring_failures`) while
 the rest of the batch is scored; `fraudlog rescore` scores it again once the model is fixed.
 """
 
@@ -28,22 +28,22 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.alert_window import DEFAULT_ALERT_WINDOW, AlertWindow
-from service.domain.assignment import Assignment, AssignmentTable
-from service.domain.features import FeatureValues, TxView, batch_features, history_query
-from service.domain.records import NewPrediction, RaisedAlert
-from service.domain.suppressions import hold_back
-from service.ml.artifact import ArtifactRejected
-from service.ml.environment import EnvironmentGuard
-from service.ml.specs import score_one, union_categories
-from service.models.cache import LoadedVersion
-from service.models.explanations import stored_reasons
-from service.models.registry import ModelRegistry
-from service.store.engine import PinglessConnections
-from service.store.history import fetch_history
-from service.store.refusals import clear_refusal, record_refusal
-from service.store.scoring_batch import BatchRead, read_batch, write_batch
-from service.store.scoring_failures import ATTEMPTS, ScoringFailure, commit_failures, failure_row
+from fraudlog.domain.alert_window import DEFAULT_ALERT_WINDOW, AlertWindow
+from fraudlog.domain.assignment import Assignment, AssignmentTable
+from fraudlog.domain.features import FeatureValues, TxView, batch_features, history_query
+from fraudlog.domain.records import NewPrediction, RaisedAlert
+from fraudlog.domain.suppressions import hold_back
+from fraudlog.ml.artifact import ArtifactRejected
+from fraudlog.ml.environment import EnvironmentGuard
+from fraudlog.ml.specs import score_one, union_categories
+from fraudlog.models.cache import LoadedVersion
+from fraudlog.models.explanations import stored_reasons
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.engine import PinglessConnections
+from fraudlog.store.history import fetch_history
+from fraudlog.store.refusals import clear_refusal, record_refusal
+from fraudlog.store.scoring_batch import BatchRead, read_batch, write_batch
+from fraudlog.store.scoring_failures import ATTEMPTS, ScoringFailure, commit_failures, failure_row
 
 log = logging.getLogger("fraudlog.scoring")
 
@@ -85,7 +85,7 @@ class Scorer:
 
     def _score_on(self, conn: Connection, positions: Sequence[int]) -> ScoreReport:
         # Each round trip costs a wait and, under the GIL, a re-acquisition, so the batch reads in one round trip
-        # and writes and commits in another where the backend allows it (`service.store.scoring_batch`).
+        # and writes and commits in another where the backend allows it (`fraudlog.store.scoring_batch`).
         batch = read_batch(conn, positions, roles_after=self.registry.roles_known_through)
         if not batch.records:
             return ScoreReport(0, 0, 0, 0)

@@ -5,7 +5,7 @@ broker forgot). The sweeper turns that loss into latency instead of data: it run
 and on a schedule, and asks for every transaction recorded more than a grace period ago that still has no
 prediction from its champion.
 
-Events whose champion's artifact is refused (`service.store.refusals`) are not re-rung while the champion serving
+Events whose champion's artifact is refused (`fraudlog.store.refusals`) are not re-rung while the champion serving
 now is refused too: scoring them fails until an operator acts, so ringing them every sweep would only spin. They
 are reported once and passed. Should the refusal be cleared, or a champion that verifies be promoted (it then
 scores them: `Scorer._serve_refused_backlog`), the sweeper starts again from the beginning of the log.
@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Engine
 
-from service.models.registry import ModelRegistry
-from service.store.predictions import last_position_recorded_before, unscored_positions
-from service.store.refusals import refusals
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.predictions import last_position_recorded_before, unscored_positions
+from fraudlog.store.refusals import refusals
 
 log = logging.getLogger("fraudlog.sweeper")
 

@@ -8,7 +8,7 @@
   (immutable model versions), `role_table`, `stats`: one module per table or question.
 - `snapshot`: the read-only, consistent connection replay and rebuild read on; `engine`: engines and write
   transactions; `migrate`: alembic from code. (Group commit, many requests' appends in one commit, is the
-  ingest use case's: `service.ingest.group_commit`.)
+  ingest use case's: `fraudlog.ingest.group_commit`.)
 - `recorders`: what the store needs of a backend, as small protocols (the log's appends, a scoring batch's read
   and write, bulk inserts, snapshots, deployment locks, SQL each spells its own way); `postgres` and `sqlite`
   implement them all, and `backend.backend_for` picks one by the database: the only place the backends differ.
@@ -17,5 +17,5 @@
 - `errors`: the store's own errors, and the one mapping from driver errors to them (`driver_errors`).
 
 Nothing here imports from above the store (replay, scoring, ingest, API, workers; `lint-imports` checks it):
-the event vocabulary and the parsing of control events come from `service.domain`.
+the event vocabulary and the parsing of control events come from `fraudlog.domain`.
 """

@@ -9,9 +9,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.store.postgres import POSTGRES
-from service.store.recorders import Backend
-from service.store.sqlite import SQLITE
+from fraudlog.store.postgres import POSTGRES
+from fraudlog.store.recorders import Backend
+from fraudlog.store.sqlite import SQLITE
 
 _BACKENDS: dict[str, Backend] = {POSTGRES.name: POSTGRES, SQLITE.name: SQLITE}  # each checked against Backend
 

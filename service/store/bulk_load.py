@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.store.backend import backend_for
-from service.store.event_log import EventRecord
-from service.store.tables import events
+from fraudlog.store.backend import backend_for
+from fraudlog.store.event_log import EventRecord
+from fraudlog.store.tables import events
 
 
 def insert_copied(conn: Connection, records: Sequence[EventRecord]) -> None:

@@ -16,12 +16,12 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.events import EVENT_DRIFT_DETECTION, DriftDetected, canonical_json, digest
-from service.store.backend import backend_for
-from service.store.engine import write_transaction
-from service.store.errors import driver_errors
-from service.store.event_log import EventRecord
-from service.store.tables import json_type, metadata
+from fraudlog.domain.events import EVENT_DRIFT_DETECTION, DriftDetected, canonical_json, digest
+from fraudlog.store.backend import backend_for
+from fraudlog.store.engine import write_transaction
+from fraudlog.store.errors import driver_errors
+from fraudlog.store.event_log import EventRecord
+from fraudlog.store.tables import json_type, metadata
 
 BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 

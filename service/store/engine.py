@@ -11,9 +11,9 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.config import normalise_database_url
-from service.store.backend import backend_for, backend_for_url
-from service.store.errors import CommitInDoubt
+from fraudlog.config import normalise_database_url
+from fraudlog.store.backend import backend_for, backend_for_url
+from fraudlog.store.errors import CommitInDoubt
 
 _encoder = msgspec.json.Encoder()
 _ping = sa.text("SELECT 1")

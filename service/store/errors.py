@@ -35,7 +35,7 @@ def driver_errors() -> Iterator[None]:
     An operational error (connection lost, lock or statement timeout) is `StoreUnavailable`: retrying may
     work. The append-only triggers' refusal is `AppendOnlyViolation`. Anything else is a `StoreError`. The
     drivers' own errors are mapped the same way as SQLAlchemy's wrappers of them, because the bulk paths
-    (`service.store.postgres`, `service.store.sqlite`) talk to the driver directly.
+    (`fraudlog.store.postgres`, `fraudlog.store.sqlite`) talk to the driver directly.
     """
     try:
         yield

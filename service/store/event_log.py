@@ -21,17 +21,17 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.events import EVENT_TRANSACTION, LABEL_EVENT_TYPES, NewEvent, Receipt
-from service.domain.features import StoredTransaction, TxView
-from service.domain.label_sources import RANK, source_of
-from service.store.backend import backend_for
-from service.store.engine import WriterConnection, write_transaction
-from service.store.errors import CommitInDoubt, driver_errors
-from service.store.labels import Verdict, effective_verdicts, project_labels
-from service.store.outcomes import stored_answer
-from service.store.recorders import LogHead, LogRecorder
-from service.store.statements import known_transactions, transactions_at
-from service.store.tables import decode_json, events, json_text
+from fraudlog.domain.events import EVENT_TRANSACTION, LABEL_EVENT_TYPES, NewEvent, Receipt
+from fraudlog.domain.features import StoredTransaction, TxView
+from fraudlog.domain.label_sources import RANK, source_of
+from fraudlog.store.backend import backend_for
+from fraudlog.store.engine import WriterConnection, write_transaction
+from fraudlog.store.errors import CommitInDoubt, driver_errors
+from fraudlog.store.labels import Verdict, effective_verdicts, project_labels
+from fraudlog.store.outcomes import stored_answer
+from fraudlog.store.recorders import LogHead, LogRecorder
+from fraudlog.store.statements import known_transactions, transactions_at
+from fraudlog.store.tables import decode_json, events, json_text
 
 WALK_CHUNK = 1_000
 

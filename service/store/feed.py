@@ -2,7 +2,7 @@
 
 A position is *final* for the feed when nothing more will ever be written for it there: a control or
 label event, a transaction whose champion prediction is committed, a transaction its champion failed to
-score (a recorded scoring failure, `service.store.scoring_failures`), or a transaction that no champion
+score (a recorded scoring failure, `fraudlog.store.scoring_failures`), or a transaction that no champion
 was serving (the service decides which; see `service/feed/watermark.py`). The feed delivers only below
 the highest position under which every position is final (invariant 11, docs/INVARIANTS.md), because
 predictions commit out of log order: workers score batches in parallel and the sweeper re-rings old
@@ -18,11 +18,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service.domain.events import EVENT_TRANSACTION
-from service.domain.features import FeatureValues
-from service.domain.records import StoredReason
-from service.store.scoring_failures import champion_failed
-from service.store.tables import decode_json, events, json_text, predictions
+from fraudlog.domain.events import EVENT_TRANSACTION
+from fraudlog.domain.features import FeatureValues
+from fraudlog.domain.records import StoredReason
+from fraudlog.store.scoring_failures import champion_failed
+from fraudlog.store.tables import decode_json, events, json_text, predictions
 
 _champion_prediction = sa.exists().where(predictions.c.transaction_id == events.c.transaction_id,
                                          predictions.c.champion)

@@ -10,10 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service.domain.events import EVENT_TRANSACTION
-from service.domain.features import HistoryQuery, TxView
-from service.store.backend import backend_for
-from service.store.tables import events
+from fraudlog.domain.events import EVENT_TRANSACTION
+from fraudlog.domain.features import HistoryQuery, TxView
+from fraudlog.store.backend import backend_for
+from fraudlog.store.tables import events
 
 
 def _history_statement(conn: Connection, query: HistoryQuery, before: int, categories: Sequence[str],

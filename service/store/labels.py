@@ -3,7 +3,7 @@
 A label may come hours after its transaction, from several sources that disagree (a customer's answer, an
 analyst's review, a chargeback), and a source may correct itself. The effective label of a transaction is
 the one the precedence rule picks among its label-giving events (`label` and `alert_outcome`):
-the highest-ranked source, then the latest position (`service.domain.label_sources`). `effective_labels`
+the highest-ranked source, then the latest position (`fraudlog.domain.label_sources`). `effective_labels`
 asks the log that question, bounded by position when a reader must not see the future (retraining) or by
 transaction when it needs a few (backtest, the append's duplicate check). The `labels` table is the same
 answer kept up to date by every append (`project_labels`), for the reads that need it fast (metrics, the
@@ -19,11 +19,11 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.events import LABEL_EVENT_TYPES, NewEvent, parse_time
-from service.domain.label_sources import RANK, effective_key, source_of
-from service.domain.records import LabelRow
-from service.store.backend import backend_for
-from service.store.tables import events, labels
+from fraudlog.domain.events import LABEL_EVENT_TYPES, NewEvent, parse_time
+from fraudlog.domain.label_sources import RANK, effective_key, source_of
+from fraudlog.domain.records import LabelRow
+from fraudlog.store.backend import backend_for
+from fraudlog.store.tables import events, labels
 
 # Ids per IN (...) list: well under every backend's limit on bound parameters.
 LOOKUP_CHUNK = 5_000

@@ -14,9 +14,9 @@ from contextlib import contextmanager
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.events import EVENT_TRANSACTION
-from service.store.locks import hold_deployment_lock
-from service.store.tables import events, labels, model_versions, predictions
+from fraudlog.domain.events import EVENT_TRANSACTION
+from fraudlog.store.locks import hold_deployment_lock
+from fraudlog.store.tables import events, labels, model_versions, predictions
 
 # Advisory-lock keys of the deployment-wide locks on Postgres (the scheduler's is 0x6672617564, "fraud").
 LIFECYCLE_LOCK_KEY = 0x6672617565

@@ -7,8 +7,8 @@ from contextlib import contextmanager
 
 from sqlalchemy.engine import Engine
 
-from service.store.backend import backend_for
-from service.store.recorders import StillHeld
+from fraudlog.store.backend import backend_for
+from fraudlog.store.recorders import StillHeld
 
 
 @contextmanager

@@ -8,9 +8,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-import migrations
+import fraudlog.migrations
 
-MIGRATIONS_DIR = Path(migrations.__file__).parent
+# The folder of the installed `fraudlog.migrations`: site-packages/fraudlog/migrations/ from a wheel; from a
+# strict editable install, resolved through the link tree to the checkout's migrations/, so that a revision
+# added since the install is found without installing again.
+MIGRATIONS_DIR = Path(fraudlog.migrations.__file__).resolve().parent
 
 
 def alembic_config(engine: Engine) -> Config:

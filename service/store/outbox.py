@@ -24,15 +24,15 @@ from typing import Protocol, TypedDict, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.alert_window import AlertWindow
-from service.domain.events import format_time
-from service.domain.records import RaisedAlert, StoredExplanation
-from service.redaction import redact_urls
-from service.store.backend import backend_for
-from service.store.engine import write_transaction
-from service.store.errors import StoreError, driver_errors
-from service.store.rows import AlertPayloadJSON, CoveredTransaction, MemberRow, OutboxRow
-from service.store.tables import UTCDateTime, alert_members, alerts, decode_json, predictions
+from fraudlog.domain.alert_window import AlertWindow
+from fraudlog.domain.events import format_time
+from fraudlog.domain.records import RaisedAlert, StoredExplanation
+from fraudlog.redaction import redact_urls
+from fraudlog.store.backend import backend_for
+from fraudlog.store.engine import write_transaction
+from fraudlog.store.errors import StoreError, driver_errors
+from fraudlog.store.rows import AlertPayloadJSON, CoveredTransaction, MemberRow, OutboxRow
+from fraudlog.store.tables import UTCDateTime, alert_members, alerts, decode_json, predictions
 
 # Fixed forever: alert ids are uuid5(namespace, transaction id), so a rebuild or a resend carries the same
 # id, and the receiver's Idempotency-Key deduplication keeps working across them.
@@ -181,7 +181,7 @@ def alert_payload(*, transaction_id: str, card_id: str | None, score: float, thr
                   reasons: StoredExplanation | None = None) -> AlertPayloadJSON:
     """The JSON the customer-facing sink receives for one alert; a relay adds `transactions`, the transactions
     the message covers, when it first takes the message. `reasons`, the opening prediction's stored
-    explanation, adds its top reasons and how they were computed (`service.models.explanations`)."""
+    explanation, adds its top reasons and how they were computed (`fraudlog.models.explanations`)."""
     payload: AlertPayloadJSON = {
         "type": EVENT_TYPE,
         "alert_id": alert_id_for(transaction_id) if alert_id is None else alert_id,
@@ -333,7 +333,7 @@ def mark_sent(bind: Engine | Connection, alert_ids: Collection[str], sent_at: da
 
 
 class RetryPolicy(Protocol):
-    """When a failed alert is tried again (`service.alerts.schedule.RetrySchedule` is the one shipped)."""
+    """When a failed alert is tried again (`fraudlog.alerts.schedule.RetrySchedule` is the one shipped)."""
 
     def next_attempt(self, alert_id: str, attempts: int, created_at: datetime, now: datetime) -> datetime | None:
         """The time of the next attempt after `attempts` failures, the last at `now`; None: give up."""

@@ -7,9 +7,9 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.events import EVENT_ALERT_OUTCOME, NewEvent, same_answer
-from service.store.errors import driver_errors
-from service.store.tables import alerts, events
+from fraudlog.domain.events import EVENT_ALERT_OUTCOME, NewEvent, same_answer
+from fraudlog.store.errors import driver_errors
+from fraudlog.store.tables import alerts, events
 
 
 class AnsweredAlert(NamedTuple):

@@ -1,4 +1,4 @@
-"""The Postgres backend: every protocol of `service.store.recorders`, and why each is done this way here.
+"""The Postgres backend: every protocol of `fraudlog.store.recorders`, and why each is done this way here.
 
 - **Connections.** A pool that pings each connection it hands out, and for the scorer a second one that does
   not (`engine_without_ping`): its batches notice a dropped connection themselves and run again
@@ -45,10 +45,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.events import EVENT_TRANSACTION
-from service.domain.records import NewPrediction
-from service.store.errors import CommitInDoubt
-from service.store.recorders import (
+from fraudlog.domain.events import EVENT_TRANSACTION
+from fraudlog.domain.records import NewPrediction
+from fraudlog.store.errors import CommitInDoubt
+from fraudlog.store.recorders import (
     EVENT_COLUMNS,
     PREDICTION_COLUMNS,
     PREDICTION_JSON,
@@ -57,10 +57,10 @@ from service.store.recorders import (
     ScoringRows,
     StillHeld,
 )
-from service.store.roles import ROLE_CHANGES_THROUGH_NEWEST
-from service.store.rows import MemberRow, OutboxRow
-from service.store.statements import known_transactions, suppressions_at, transactions_at
-from service.store.tables import events
+from fraudlog.store.roles import ROLE_CHANGES_THROUGH_NEWEST
+from fraudlog.store.rows import MemberRow, OutboxRow
+from fraudlog.store.statements import known_transactions, suppressions_at, transactions_at
+from fraudlog.store.tables import events
 
 LOCK_TIMEOUT = "5s"
 # Up to this many rows an append is one INSERT from arrays, sent in one pipeline with the sequence's move; above

@@ -16,12 +16,12 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.events import EVENT_TRANSACTION
-from service.domain.features import FeatureValues
-from service.domain.records import NewPrediction, PredictionRow, StoredExplanation
-from service.store.backend import backend_for
-from service.store.scoring_failures import champion_failed
-from service.store.tables import decode_json, events, json_text, predictions
+from fraudlog.domain.events import EVENT_TRANSACTION
+from fraudlog.domain.features import FeatureValues
+from fraudlog.domain.records import NewPrediction, PredictionRow, StoredExplanation
+from fraudlog.store.backend import backend_for
+from fraudlog.store.scoring_failures import champion_failed
+from fraudlog.store.tables import decode_json, events, json_text, predictions
 
 LOOKUP_CHUNK = 5_000
 
@@ -37,7 +37,7 @@ class PredictionRecord:
     score: float
     threshold: float
     features: dict[str, float | str]
-    reasons: StoredExplanation | None = None  # an alert's explanation (`service.models.explanations`)
+    reasons: StoredExplanation | None = None  # an alert's explanation (`fraudlog.models.explanations`)
     suppressed_by: str | None = None  # the suppression that held back its alert (invariant 27)
 
 
@@ -87,13 +87,13 @@ def features_as_stored(features: FeatureValues) -> FeatureValues:
     as a 309-digit integer). Every feature value is a float or a string (counts are floats too), and an exact
     decimal converts to the float it came from, so converting integers gives back the written bits. The one
     value JSONB cannot hold is -0.0 (its numeric has no negative zero): no feature can be -0.0, because the
-    canonical transaction has none (`service.domain.events.canonical_transaction`) and every derived feature
+    canonical transaction has none (`fraudlog.domain.events.canonical_transaction`) and every derived feature
     is a count, a sum, a mean or a ratio of non-negative amounts, a time difference, or a sine or cosine.
     """
     return {name: float(value) if type(value) is int else value for name, value in features.items()}
 
 
-# The numbers of an explanation that are floats when written (`service.ml.explain`); `top_k` is a count.
+# The numbers of an explanation that are floats when written (`fraudlog.ml.explain`); `top_k` is a count.
 _REASON_FLOATS = ("value", "contribution", "card_reference", "population_reference")
 
 
@@ -119,7 +119,7 @@ def unscored_positions(engine: Engine, *, after: int, first_scorable: int, recor
     """Transaction events with no champion prediction yet, recorded before a grace cutoff.
 
     Events before the first champion promotion have no champion by definition and are never unscored; nor is an
-    event its champion failed to score (`service.store.scoring_failures`): ringing it again would only fail again.
+    event its champion failed to score (`fraudlog.store.scoring_failures`): ringing it again would only fail again.
     """
     scored = sa.or_(sa.exists().where(predictions.c.transaction_id == events.c.transaction_id, predictions.c.champion),
                     champion_failed(events.c.transaction_id))

@@ -3,7 +3,7 @@
 Read from the `predictions` and `labels` projections, which `fraudlog rebuild` derives from the log alone, and
 the log's own frontier (`as_of`), so the report is a function of the log (invariant 14, docs/INVARIANTS.md).
 The per-source figures read the label events themselves (every one, outranked ones too) beside the predictions.
-The same statements on both backends; the figures are computed in Python (`service.ml.quality`),
+The same statements on both backends; the figures are computed in Python (`fraudlog.ml.quality`),
 where they are exact and identical whichever database answered.
 """
 
@@ -15,11 +15,11 @@ from typing import NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service.domain.events import EVENT_TRANSACTION, LABEL_EVENT_TYPES, parse_time
-from service.domain.label_sources import source_of
-from service.ml.quality import AsOf, LabelledScore
-from service.ml.source_quality import ScoredLabel
-from service.store.tables import events, labels, predictions
+from fraudlog.domain.events import EVENT_TRANSACTION, LABEL_EVENT_TYPES, parse_time
+from fraudlog.domain.label_sources import source_of
+from fraudlog.ml.quality import AsOf, LabelledScore
+from fraudlog.ml.source_quality import ScoredLabel
+from fraudlog.store.tables import events, labels, predictions
 
 _with_labels = predictions.outerjoin(labels, labels.c.transaction_id == predictions.c.transaction_id)
 _row_columns = (predictions.c.position, predictions.c.event_time, predictions.c.score, predictions.c.threshold,

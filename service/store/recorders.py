@@ -6,7 +6,7 @@ it does what it does, with the measurements behind its optimisations.
 
 Column types that differ (JSONB or JSON text, BIGINT or INTEGER rowid) are declared in `tables.py` with
 SQLAlchemy's `with_variant`, which is a declaration, not a branch. Driver errors are mapped to the store's own
-in `service.store.errors`, the same way for both.
+in `fraudlog.store.errors`, the same way for both.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.records import NewPrediction
-from service.store.rows import MemberRow, OutboxRow
+from fraudlog.domain.records import NewPrediction
+from fraudlog.store.rows import MemberRow, OutboxRow
 
 # The columns of a log row as `insert_event_rows` takes them (the position is given apart).
 EVENT_COLUMNS = ("event_type", "transaction_id", "card_id", "event_time", "recorded_at", "digest", "payload")

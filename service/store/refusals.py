@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.ml.artifact import ArtifactRejected
-from service.store.backend import backend_for
-from service.store.engine import write_transaction
-from service.store.tables import model_version_refusals
+from fraudlog.ml.artifact import ArtifactRejected
+from fraudlog.store.backend import backend_for
+from fraudlog.store.engine import write_transaction
+from fraudlog.store.tables import model_version_refusals
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,18 +14,18 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.events import (
+from fraudlog.domain.events import (
     EVENT_ALERT_OUTCOME,
     EVENT_TRANSACTION,
     AlertOutcomeRecorded,
     TransactionRecorded,
     from_row,
 )
-from service.domain.records import Explanation
-from service.responses.statuses import ReviewOrder
-from service.store.errors import driver_errors
-from service.store.outbox import ALERT_VIEW_COLUMNS, EVENT_TYPE, AlertRecord
-from service.store.tables import alerts, events, labels, predictions
+from fraudlog.domain.records import Explanation
+from fraudlog.responses.statuses import ReviewOrder
+from fraudlog.store.errors import driver_errors
+from fraudlog.store.outbox import ALERT_VIEW_COLUMNS, EVENT_TYPE, AlertRecord
+from fraudlog.store.tables import alerts, events, labels, predictions
 
 REVIEW_ORDERS: tuple[ReviewOrder, ...] = ("newest", "score")
 MAX_QUEUE = 100

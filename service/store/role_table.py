@@ -1,7 +1,7 @@
 """The role table a process keeps: which version scores each position, refreshed as the log grows.
 
-The table only ever learns role changes from the log (`service.store.roles`), so every process holding one
-agrees with every other and with replay; giving a version a role is `service.lifecycle.roles`.
+The table only ever learns role changes from the log (`fraudlog.store.roles`), so every process holding one
+agrees with every other and with replay; giving a version a role is `fraudlog.lifecycle.roles`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.assignment import AssignmentTable, RoleChange
-from service.store.roles import role_changes_through_newest
+from fraudlog.domain.assignment import AssignmentTable, RoleChange
+from fraudlog.store.roles import role_changes_through_newest
 
 
 class RoleTable:

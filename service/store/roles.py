@@ -1,6 +1,6 @@
 """Role changes: the log's promotion and retirement events, read as the domain's `RoleChange`s.
 
-Which version scores an event is a pure function of these events (`service.domain.assignment`); the
+Which version scores an event is a pure function of these events (`fraudlog.domain.assignment`); the
 registry (refreshing its table as the log grows) and replay (reading one snapshot) both read them here.
 """
 
@@ -12,9 +12,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service.domain.assignment import AssignmentTable, RoleChange, role_change
-from service.domain.events import EVENT_PROMOTION, EVENT_RETIREMENT
-from service.store.tables import decode_json, events, json_text
+from fraudlog.domain.assignment import AssignmentTable, RoleChange, role_change
+from fraudlog.domain.events import EVENT_PROMOTION, EVENT_RETIREMENT
+from fraudlog.store.tables import decode_json, events, json_text
 
 ROLE_EVENTS = (EVENT_PROMOTION, EVENT_RETIREMENT)
 

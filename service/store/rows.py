@@ -1,4 +1,4 @@
-"""The rows scoring inserts besides its predictions (`service.domain.records.NewPrediction`): outbox rows, their
+"""The rows scoring inserts besides its predictions (`fraudlog.domain.records.NewPrediction`): outbox rows, their
 payloads and alert members.
 
 TypedDicts, not Structs: the backends bind them as they are, batch after batch, and an outbox row's `payload` is
@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NotRequired, TypedDict
 
-from service.domain.records import AlertRow, StoredReason
+from fraudlog.domain.records import AlertRow, StoredReason
 
 
 class ExplanationSummaryJSON(TypedDict):
@@ -35,7 +35,7 @@ class CoveredTransaction(TypedDict):
 
 
 class AlertPayloadJSON(TypedDict):
-    """The JSON a sink receives for one alert message (`service.api.schemas.AlertPayload` documents it)."""
+    """The JSON a sink receives for one alert message (`fraudlog.api.schemas.AlertPayload` documents it)."""
 
     type: str
     alert_id: str

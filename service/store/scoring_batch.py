@@ -16,17 +16,17 @@ from datetime import datetime
 import msgspec
 from sqlalchemy.engine import Connection
 
-from service.domain.alert_window import DEFAULT_ALERT_WINDOW, AlertWindow
-from service.domain.assignment import RoleChange
-from service.domain.features import StoredTransaction, TxView
-from service.domain.records import NewPrediction, RaisedAlert
-from service.domain.suppressions import Suppression
-from service.store import outbox
-from service.store.backend import backend_for
-from service.store.errors import driver_errors
-from service.store.event_log import TransactionRead
-from service.store.roles import role_changes_from_rows
-from service.store.suppressions import suppressions_from_rows
+from fraudlog.domain.alert_window import DEFAULT_ALERT_WINDOW, AlertWindow
+from fraudlog.domain.assignment import RoleChange
+from fraudlog.domain.features import StoredTransaction, TxView
+from fraudlog.domain.records import NewPrediction, RaisedAlert
+from fraudlog.domain.suppressions import Suppression
+from fraudlog.store import outbox
+from fraudlog.store.backend import backend_for
+from fraudlog.store.errors import driver_errors
+from fraudlog.store.event_log import TransactionRead
+from fraudlog.store.roles import role_changes_from_rows
+from fraudlog.store.suppressions import suppressions_from_rows
 
 _decode_stored_transaction = msgspec.json.Decoder(StoredTransaction).decode
 
@@ -39,7 +39,7 @@ class BatchRead:
     role_changes: list[RoleChange]  # the role changes after the `roles_after` asked for, up to `roles_through`
     roles_through: int  # the log's newest position as the role changes were read
     scored: set[tuple[str, int]]  # (transaction_id, model_version) of the predictions already stored
-    suppressions: list[Suppression]  # of the batch's cards (`service.domain.suppressions`)
+    suppressions: list[Suppression]  # of the batch's cards (`fraudlog.domain.suppressions`)
 
 
 def read_batch(conn: Connection, positions: Sequence[int], *, roles_after: int) -> BatchRead:

@@ -18,10 +18,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.store.backend import backend_for
-from service.store.engine import write_transaction
-from service.store.errors import driver_errors
-from service.store.tables import scoring_failures
+from fraudlog.store.backend import backend_for
+from fraudlog.store.engine import write_transaction
+from fraudlog.store.errors import driver_errors
+from fraudlog.store.tables import scoring_failures
 
 # How many times the scorer tries one (transaction, version) in its batch before recording a failure: a fault of
 # the moment (memory, a lazily loaded resource) gets another chance; a model that raises on the input does not.

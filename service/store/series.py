@@ -13,11 +13,11 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.domain.events import EVENT_TRANSACTION
-from service.store.errors import driver_errors
-from service.store.outbox import EVENT_TYPE
-from service.store.stats import percentiles
-from service.store.tables import UTCDateTime, alerts, events, predictions
+from fraudlog.domain.events import EVENT_TRANSACTION
+from fraudlog.store.errors import driver_errors
+from fraudlog.store.outbox import EVENT_TYPE
+from fraudlog.store.stats import percentiles
+from fraudlog.store.tables import UTCDateTime, alerts, events, predictions
 
 _since = sa.bindparam("since", type_=UTCDateTime())
 _scored = (sa.select(predictions.c.scored_at, predictions.c.event_time, predictions.c.recorded_at)

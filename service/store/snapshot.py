@@ -15,8 +15,8 @@ from contextlib import contextmanager
 
 from sqlalchemy.engine import Connection, Engine
 
-from service.store.backend import backend_for
-from service.store.errors import driver_errors
+from fraudlog.store.backend import backend_for
+from fraudlog.store.errors import driver_errors
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""The SQLite backend (the embedded default): every protocol of `service.store.recorders`, and why each is done
+"""The SQLite backend (the embedded default): every protocol of `fraudlog.store.recorders`, and why each is done
 this way here.
 
 - **Connections.** WAL, `synchronous=FULL` (an acknowledged append survives power loss), foreign keys and a busy
@@ -40,10 +40,10 @@ from sqlalchemy import event
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
-from service.config import sqlite_path
-from service.domain.events import EVENT_TRANSACTION
-from service.domain.records import NewPrediction
-from service.store.recorders import (
+from fraudlog.config import sqlite_path
+from fraudlog.domain.events import EVENT_TRANSACTION
+from fraudlog.domain.records import NewPrediction
+from fraudlog.store.recorders import (
     EVENT_COLUMNS,
     PREDICTION_COLUMNS,
     PREDICTION_JSON,
@@ -52,10 +52,10 @@ from service.store.recorders import (
     ScoringRows,
     StillHeld,
 )
-from service.store.roles import ROLE_CHANGES_THROUGH_NEWEST
-from service.store.rows import MemberRow, OutboxRow
-from service.store.statements import known_transactions, suppressions_at, transactions_at
-from service.store.tables import alert_members, alerts, events, predictions
+from fraudlog.store.roles import ROLE_CHANGES_THROUGH_NEWEST
+from fraudlog.store.rows import MemberRow, OutboxRow
+from fraudlog.store.statements import known_transactions, suppressions_at, transactions_at
+from fraudlog.store.tables import alert_members, alerts, events, predictions
 
 _encode = msgspec.json.Encoder().encode
 _INSERT_EVENTS = (f"INSERT INTO events (position, {', '.join(EVENT_COLUMNS)}) "

@@ -2,7 +2,7 @@
 
 Each takes the part that the backends spell differently, which values a column must be one of
 (`SqlSpelling.one_of`), as a finished criterion. SQLite runs the statement as SQLAlchemy builds it; Postgres
-compiles it once, with one bound array, and sends it to the driver in its pipelines (`service.store.postgres`).
+compiles it once, with one bound array, and sends it to the driver in its pipelines (`fraudlog.store.postgres`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from service.domain.events import EVENT_TRANSACTION, SUPPRESSION_EVENT_TYPES
-from service.store.tables import events, json_text
+from fraudlog.domain.events import EVENT_TRANSACTION, SUPPRESSION_EVENT_TYPES
+from fraudlog.store.tables import events, json_text
 
 
 def transactions_at(at_positions: sa.ColumnElement[bool]) -> sa.Select[Any]:

@@ -14,12 +14,12 @@ from typing import Any, TypedDict
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_TRANSACTION
-from service.ml.metrics import roc_auc
-from service.store.backend import backend_for
-from service.store.outbox import AlertCoverage, alert_coverage, count_by_status
-from service.store.scoring_failures import champion_failed
-from service.store.tables import alerts, events, labels, model_versions, predictions, scoring_failures
+from fraudlog.domain.events import EVENT_LABEL, EVENT_PROMOTION, EVENT_TRANSACTION
+from fraudlog.ml.metrics import roc_auc
+from fraudlog.store.backend import backend_for
+from fraudlog.store.outbox import AlertCoverage, alert_coverage, count_by_status
+from fraudlog.store.scoring_failures import champion_failed
+from fraudlog.store.tables import alerts, events, labels, model_versions, predictions, scoring_failures
 
 LATENCY_SAMPLE = 10_000
 OLDEST_SEARCH_WINDOW = 200_000
@@ -27,7 +27,7 @@ THROUGHPUT_WINDOW = timedelta(seconds=60)
 
 
 class BacklogFigures(TypedDict):
-    """Transactions a champion should score and has not yet (`service.views.stats.Backlog` documents it)."""
+    """Transactions a champion should score and has not yet (`fraudlog.views.stats.Backlog` documents it)."""
 
     count: int
     oldest_age_seconds: float | None
@@ -46,7 +46,7 @@ class VersionQuality(TypedDict):
 
 
 class StatsFigures(TypedDict):
-    """What `collect_stats` reads: `GET /v1/stats` (`service.views.stats.Stats`), plus what `/metrics` adds."""
+    """What `collect_stats` reads: `GET /v1/stats` (`fraudlog.views.stats.Stats`), plus what `/metrics` adds."""
 
     events: int
     labels: int
@@ -137,7 +137,7 @@ def _backlog(conn: Connection, counts: dict[str, int], now: datetime) -> Backlog
         events.c.event_type == EVENT_TRANSACTION, events.c.position > first)).scalar() or 0
     scored = sa.or_(sa.exists().where(predictions.c.transaction_id == events.c.transaction_id, predictions.c.champion),
                     champion_failed(events.c.transaction_id))
-    # A transaction its champion failed to score is final (`service.store.scoring_failures`): not backlog.
+    # A transaction its champion failed to score is final (`fraudlog.store.scoring_failures`): not backlog.
     failed = conn.execute(sa.select(sa.func.count()).select_from(scoring_failures).where(
         scoring_failures.c.champion)).scalar() or 0
     # Look for the oldest unscored event among the newest positions only: a scan from the start of a

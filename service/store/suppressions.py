@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.events import (
+from fraudlog.domain.events import (
     SUPPRESSION_EVENT_TYPES,
     Receipt,
     SuppressionAdded,
@@ -17,11 +17,11 @@ from service.domain.events import (
     parse_time,
     to_row,
 )
-from service.domain.records import RaisedAlert
-from service.domain.suppressions import Suppression, hold_back, with_ends
-from service.store.errors import driver_errors
-from service.store.event_log import EventLog
-from service.store.tables import events, json_text
+from fraudlog.domain.records import RaisedAlert
+from fraudlog.domain.suppressions import Suppression, hold_back, with_ends
+from fraudlog.store.errors import driver_errors
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.tables import events, json_text
 
 
 class UnknownSuppression(LookupError):

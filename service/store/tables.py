@@ -3,7 +3,7 @@
 `events` is the source of truth and is append-only. Every other table is a projection that
 `fraudlog rebuild` can recompute from the log, except `model_versions`, whose rows are immutable
 artifacts that the log's promotion events refer to. The event types are the domain's
-(`service.domain.events`); the schema only checks them.
+(`fraudlog.domain.events`); the schema only checks them.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-from service.domain.events import (
+from fraudlog.domain.events import (
     EVENT_ALERT_OUTCOME,
     EVENT_LABEL,
     EVENT_TRANSACTION,
@@ -146,7 +146,7 @@ predictions = sa.Table(
     sa.Column("scored_at", UTCDateTime(), nullable=False),
     # Set only when an operator allowed scoring with a version trained under other library versions.
     sa.Column("environment_drift", json_type(), nullable=True),
-    # An alert's reasons (`service.models.explanations`, migration 0008); NULL for every other prediction.
+    # An alert's reasons (`fraudlog.models.explanations`, migration 0008); NULL for every other prediction.
     sa.Column("reasons", json_type(), nullable=True),
     # The suppression that held back the alert this champion prediction would have raised (invariant 27).
     sa.Column("suppressed_by", sa.String(36), nullable=True),
@@ -162,7 +162,7 @@ labels = sa.Table(
     sa.Column("labeled_at", UTCDateTime(), nullable=False),
     sa.Column("position", BigInt, nullable=False),
     sa.Column("corrections", sa.Integer, nullable=False, server_default="0"),
-    # The effective label's source (service.domain.label_sources); rows projected before sources read `api`.
+    # The effective label's source (fraudlog.domain.label_sources); rows projected before sources read `api`.
     sa.Column("source", sa.String(16), nullable=False, server_default="api"),
 )
 
@@ -194,7 +194,7 @@ alerts = sa.Table(
 sa.Index("ix_alerts_status_available", alerts.c.status, alerts.c.available_at)
 sa.Index("ix_alerts_created", alerts.c.created_at, alerts.c.id)
 
-# The transactions a coalesced alert covers (service.domain.alert_window): one row per alerting transaction,
+# The transactions a coalesced alert covers (fraudlog.domain.alert_window): one row per alerting transaction,
 # keyed by it, so a transaction joins one alert once (invariant 22). `message_id` is the outbox row that carries it
 # to the customer: the alert itself, or an update of it; set once, when a relay first takes that message.
 alert_members = sa.Table(

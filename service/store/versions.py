@@ -2,7 +2,7 @@
 
 A version row is written once and never changed (the database refuses UPDATE), so anything read from it may
 be cached for the life of a process. Loading a version's model for scoring is not this module's job
-(`service.models.cache`), nor is giving it a role (`service.lifecycle.roles`).
+(`fraudlog.models.cache`), nor is giving it a role (`fraudlog.lifecycle.roles`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from service.domain.records import NewVersion, VersionRecord
-from service.store.tables import model_versions
+from fraudlog.domain.records import NewVersion, VersionRecord
+from fraudlog.store.tables import model_versions
 
 NUMBERING_ATTEMPTS = 5  # concurrent registrations may take the same next number; the loser retries
 

@@ -6,12 +6,12 @@ from typing import Any, cast
 
 import msgspec
 
-from service.domain.events import format_time
-from service.domain.records import Reason
-from service.responses.alerts import AlertItem, AlertsPage
-from service.responses.statuses import AlertStatus
-from service.store.outbox import UPDATE_TYPE, AlertPage, AlertRecord
-from service.store.rows import AlertPayloadJSON
+from fraudlog.domain.events import format_time
+from fraudlog.domain.records import Reason
+from fraudlog.responses.alerts import AlertItem, AlertsPage
+from fraudlog.responses.statuses import AlertStatus
+from fraudlog.store.outbox import UPDATE_TYPE, AlertPage, AlertRecord
+from fraudlog.store.rows import AlertPayloadJSON
 
 
 def alert_item(alert: AlertRecord) -> AlertItem:

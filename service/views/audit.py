@@ -1,6 +1,6 @@
 """The auditor's view of a transaction's predictions: each one's lineage, and whether replay reproduces it.
 
-Composed from replay's recomputation (`service.replay.audit.reproduce`) and the records the transaction view
+Composed from replay's recomputation (`fraudlog.replay.audit.reproduce`) and the records the transaction view
 has already read (the event and its stored predictions), so neither is read twice.
 """
 
@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from service.domain.records import LineageSummary
-from service.models.registry import ModelRegistry
-from service.replay.audit import lineage_summary, reproduce
-from service.store.event_log import EventRecord
-from service.store.predictions import PredictionRecord
-from service.store.versions import UnknownVersion
+from fraudlog.domain.records import LineageSummary
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay.audit import lineage_summary, reproduce
+from fraudlog.store.event_log import EventRecord
+from fraudlog.store.predictions import PredictionRecord
+from fraudlog.store.versions import UnknownVersion
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 from sqlalchemy.engine import Engine
 
-from service.store.drift import list_detections
+from fraudlog.store.drift import list_detections
 
 
 class DriftDetectionView(msgspec.Struct, kw_only=True):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import msgspec
 
-from service.domain.events import format_time
-from service.domain.records import Reason, StoredReason
-from service.feed.cursor import Cursor
-from service.responses.feed import PredictionItem
-from service.store.feed import FeedItem
+from fraudlog.domain.events import format_time
+from fraudlog.domain.records import Reason, StoredReason
+from fraudlog.feed.cursor import Cursor
+from fraudlog.responses.feed import PredictionItem
+from fraudlog.store.feed import FeedItem
 
 
 def prediction_items(items: list[FeedItem], *, explain: bool = False) -> list[PredictionItem]:

@@ -12,16 +12,16 @@ from typing import cast
 
 import msgspec
 
-from service.domain.assignment import CHALLENGER, AssignmentTable
-from service.domain.events import format_time
-from service.domain.records import Decision, Trigger, VersionRecord
-from service.ml.artifact import ArtifactRejected
-from service.ml.explain import explanation_method
-from service.models.registry import ModelRegistry
-from service.responses.models import Artifact, DecisionView, ExplanationView, LiveMetrics, ModelDetail, ModelSummary
-from service.responses.statuses import ModelStatus
-from service.store.stats import model_quality
-from service.views.version_traits import version_traits
+from fraudlog.domain.assignment import CHALLENGER, AssignmentTable
+from fraudlog.domain.events import format_time
+from fraudlog.domain.records import Decision, Trigger, VersionRecord
+from fraudlog.ml.artifact import ArtifactRejected
+from fraudlog.ml.explain import explanation_method
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.responses.models import Artifact, DecisionView, ExplanationView, LiveMetrics, ModelDetail, ModelSummary
+from fraudlog.responses.statuses import ModelStatus
+from fraudlog.store.stats import model_quality
+from fraudlog.views.version_traits import version_traits
 
 NO_TRAFFIC = LiveMetrics(predictions=0, alert_rate=None, labels=0, frauds=0, roc_auc=None)
 

@@ -1,7 +1,7 @@
 """`GET /v1/models/{v}/quality` and `fraudlog models quality V`: a version's quality over time.
 
-The API and the CLI show the same `QualityReport`. The figures are `service.ml.quality`'s, computed
-from rows the store reads (`service.store.quality`); this module picks the buckets, reads the rows they need
+The API and the CLI show the same `QualityReport`. The figures are `fraudlog.ml.quality`'s, computed
+from rows the store reads (`fraudlog.store.quality`); this module picks the buckets, reads the rows they need
 and gives the answer its typed shape. See docs/quality.md for how to read it.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from service.domain.assignment import CHALLENGER
-from service.domain.events import format_time
-from service.ml.quality import (
+from fraudlog.domain.assignment import CHALLENGER
+from fraudlog.domain.events import format_time
+from fraudlog.ml.quality import (
     AsOf,
     BucketQuality,
     CountBuckets,
@@ -23,11 +23,11 @@ from service.ml.quality import (
     summarise,
     time_quality,
 )
-from service.models.registry import ModelRegistry
-from service.responses.quality import QualityAsOf, QualityBucket, QualityReport
-from service.responses.statuses import ModelStatus
-from service.store.quality import labelled_scores, log_as_of, newest_labelled_scores, version_span
-from service.store.snapshot import read_only_snapshot
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.responses.quality import QualityAsOf, QualityBucket, QualityReport
+from fraudlog.responses.statuses import ModelStatus
+from fraudlog.store.quality import labelled_scores, log_as_of, newest_labelled_scores, version_span
+from fraudlog.store.snapshot import read_only_snapshot
 
 DEFAULT_BUCKET = "1h"
 DEFAULT_LIMIT = 200

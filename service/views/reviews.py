@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from sqlalchemy.engine import Connection, Engine
 
-from service.domain.events import format_time
-from service.responses.reviews import AlertReview, CardHistoryEntry, EffectiveLabel, OutcomeEntry, ReviewQueue
-from service.responses.transaction import TransactionRecord
-from service.store.errors import driver_errors
-from service.store.outbox import AlertRecord
-from service.store.reviews import MAX_HISTORY as MAX_HISTORY  # re-exported: the API's bounds and order
-from service.store.reviews import MAX_QUEUE as MAX_QUEUE
-from service.store.reviews import (
+from fraudlog.domain.events import format_time
+from fraudlog.responses.reviews import AlertReview, CardHistoryEntry, EffectiveLabel, OutcomeEntry, ReviewQueue
+from fraudlog.responses.transaction import TransactionRecord
+from fraudlog.store.errors import driver_errors
+from fraudlog.store.outbox import AlertRecord
+from fraudlog.store.reviews import MAX_HISTORY as MAX_HISTORY  # re-exported: the API's bounds and order
+from fraudlog.store.reviews import MAX_QUEUE as MAX_QUEUE
+from fraudlog.store.reviews import (
     HistoryRow,
     OutcomeRow,
     alert_by_id,
@@ -23,8 +23,8 @@ from service.store.reviews import (
     outcomes_of,
     reviewed_transaction,
 )
-from service.store.reviews import ReviewOrder as ReviewOrder
-from service.views.alerts import alert_item
+from fraudlog.store.reviews import ReviewOrder as ReviewOrder
+from fraudlog.views.alerts import alert_item
 
 DEFAULT_HISTORY = 10
 

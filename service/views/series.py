@@ -1,5 +1,5 @@
 """`GET /v1/stats/series`: the dashboard's charts over a past range, from the stored rows
-(`service.store.series`), so a reload or a page opened after a run draws the same curves."""
+(`fraudlog.store.series`), so a reload or a page opened after a run draws the same curves."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import msgspec
 from sqlalchemy.engine import Engine
 
-from service.store.series import SeriesPoint, activity_series
+from fraudlog.store.series import SeriesPoint, activity_series
 
 MAX_POINTS = 2_000  # a range of a day at a step of one minute is 1,440
 MAX_RANGE = timedelta(days=7)

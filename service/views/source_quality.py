@@ -10,14 +10,14 @@ from __future__ import annotations
 import msgspec
 from sqlalchemy.engine import Engine
 
-from service.ml.source_quality import SourceFigures, by_source
-from service.models.registry import ModelRegistry
-from service.responses.quality import QualityAsOf
-from service.responses.statuses import ModelStatus
-from service.store.quality import log_as_of, scored_label_events
-from service.store.snapshot import read_only_snapshot
-from service.store.stats import percentiles
-from service.views.quality import quality_as_of, version_status
+from fraudlog.ml.source_quality import SourceFigures, by_source
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.responses.quality import QualityAsOf
+from fraudlog.responses.statuses import ModelStatus
+from fraudlog.store.quality import log_as_of, scored_label_events
+from fraudlog.store.snapshot import read_only_snapshot
+from fraudlog.store.stats import percentiles
+from fraudlog.views.quality import quality_as_of, version_status
 
 # The figures of the version judged on a group's labels that mean something there (the rest of a quality
 # bucket, such as the alert rate, describes the predictions, not the labels).

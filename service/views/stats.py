@@ -1,6 +1,6 @@
-"""`GET /v1/stats` as a typed body: the figures `service.store.stats.collect_stats` reads.
+"""`GET /v1/stats` as a typed body: the figures `fraudlog.store.stats.collect_stats` reads.
 
-The store hands the figures back as a plain mapping (the collector in `service.metrics.database` walks
+The store hands the figures back as a plain mapping (the collector in `fraudlog.metrics.database` walks
 it); `stats_view` gives it the declared shape, which is what OpenAPI documents.
 """
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from service.responses.stats import Stats
+from fraudlog.responses.stats import Stats
 
 
 def stats_view(figures: Mapping[str, Any]) -> Stats:

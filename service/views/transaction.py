@@ -2,7 +2,7 @@
 
 `GET /v1/transactions/{id}` answers with a `TransactionView`. The view reads each record once (the event,
 its predictions, its label, its alert) and, given the registry, hands the event and the predictions it
-already holds to the audit (`service.views.audit`), which asks the database only for what it lacks: the
+already holds to the audit (`fraudlog.views.audit`), which asks the database only for what it lacks: the
 assignment and the history as of the event's position.
 """
 
@@ -13,12 +13,12 @@ from typing import cast
 import msgspec
 from sqlalchemy.engine import Engine
 
-from service.domain.events import format_time
-from service.domain.records import Explanation, LabelRow, PredictionRow
-from service.models.explanations import explanation_for
-from service.models.registry import ModelRegistry
-from service.responses.statuses import AlertStatus
-from service.responses.transaction import (
+from fraudlog.domain.events import format_time
+from fraudlog.domain.records import Explanation, LabelRow, PredictionRow
+from fraudlog.models.explanations import explanation_for
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.responses.statuses import AlertStatus
+from fraudlog.responses.transaction import (
     LabelView,
     PredictionView,
     ScoringFailureView,
@@ -26,12 +26,12 @@ from service.responses.transaction import (
     TransactionRecord,
     TransactionView,
 )
-from service.store.event_log import EventLog, EventRecord
-from service.store.labels import label_for
-from service.store.outbox import AlertRecord, alert_for_transaction
-from service.store.predictions import PredictionRecord, predictions_for
-from service.store.scoring_failures import failures_for
-from service.views.audit import PredictionAudit, audit_predictions
+from fraudlog.store.event_log import EventLog, EventRecord
+from fraudlog.store.labels import label_for
+from fraudlog.store.outbox import AlertRecord, alert_for_transaction
+from fraudlog.store.predictions import PredictionRecord, predictions_for
+from fraudlog.store.scoring_failures import failures_for
+from fraudlog.views.audit import PredictionAudit, audit_predictions
 
 
 def load_transaction_view(engine: Engine, transaction_id: str, registry: ModelRegistry | None = None,

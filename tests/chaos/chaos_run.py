@@ -51,14 +51,14 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.alerts.relay import webhook_secret
-from service.api.server import free_port
-from service.config import Settings
-from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION
-from service.ml.datasets import synthetic_stream
-from service.store import migrate
-from service.store.engine import create_engine
-from service.store.tables import alerts, events, predictions
+from fraudlog.alerts.relay import webhook_secret
+from fraudlog.api.server import free_port
+from fraudlog.config import Settings
+from fraudlog.domain.events import EVENT_LABEL, EVENT_TRANSACTION
+from fraudlog.ml.datasets import synthetic_stream
+from fraudlog.store import migrate
+from fraudlog.store.engine import create_engine
+from fraudlog.store.tables import alerts, events, predictions
 from tests.chaos.checks import API_CHILDREN, Check, Ledger, Observed, judge, replay_check
 from tests.chaos.processes import child_pids, command_line, pid_of_local_port
 from tests.chaos.receiver import ChaosReceiver
@@ -658,13 +658,14 @@ def _run_against(url: str, receiver: ChaosReceiver, prefix: str, run_dir: Path, 
     try:
         ports = [free_port(), free_port()]
         for index, port in enumerate(ports, 1):
-            cluster.add(f"api-{index}", "-m", "service.cli", "serve", "--port", str(port),
+            cluster.add(f"api-{index}", "-m", "fraudlog.cli", "serve", "--port", str(port),
                         "--workers", str(API_CHILDREN))
         for index in range(1, 4):
-            cluster.add(f"worker-{index}", "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", "4")
-        cluster.add("scheduler", "-m", "service.cli", "scheduler", "--sweep-every", "2", "--alerts-every", "2")
+            cluster.add(f"worker-{index}", "-m", "dramatiq", "fraudlog.workers.actors", "--processes", "1",
+                        "--threads", "4")
+        cluster.add("scheduler", "-m", "fraudlog.cli", "scheduler", "--sweep-every", "2", "--alerts-every", "2")
         for index in (1, 2):
-            cluster.add(f"relay-{index}", "-m", "service.cli", "relay")
+            cluster.add(f"relay-{index}", "-m", "fraudlog.cli", "relay")
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         _wait_for(lambda: all(_healthy(u) for u in urls), 60, "the API processes")
         timeline.note(f"started {len(cluster.members)} processes: {', '.join(cluster.members)}")

@@ -94,7 +94,7 @@ def judge(seen: Observed, ledger: Ledger, replay: Check) -> list[Check]:
 REPLAY_CHECK = "fraudlog replay reports no difference"
 
 
-def replay_check(env: dict[str, str], cli: tuple[str, ...] = (sys.executable, "-m", "service.cli")) -> Check:
+def replay_check(env: dict[str, str], cli: tuple[str, ...] = (sys.executable, "-m", "fraudlog.cli")) -> Check:
     """A replay that cannot even start fails the run: the guarantee is unchecked, which is not a pass."""
     usage = subprocess.run([*cli, "replay", "--help"], cwd=REPO, env=env, capture_output=True, text=True,
                            timeout=120)

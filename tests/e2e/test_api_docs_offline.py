@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from service.config import Settings
+from fraudlog.config import Settings
 from tests.support.api import served_api
 
 

@@ -16,12 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
-from service.client import FraudlogClient, stream
-from service.config import ApiKey, Settings
-from service.domain.assignment import CHALLENGER
-from service.lifecycle.roles import assign_role
-from service.models.registry import ModelRegistry
-from service.store.engine import create_engine
+from fraudlog.client import FraudlogClient, stream
+from fraudlog.config import ApiKey, Settings
+from fraudlog.domain.assignment import CHALLENGER
+from fraudlog.lifecycle.roles import assign_role
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.engine import create_engine
 from tests.support.api import served_api
 from tests.support.models import SECRET, install_version, synthetic_rows
 

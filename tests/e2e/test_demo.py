@@ -17,7 +17,7 @@ def run_demo(tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """`fraudlog demo` on a small stream, with this checkout's code (PYTHONPATH, when the tests run with one)."""
     source = {"PYTHONPATH": os.environ["PYTHONPATH"]} if "PYTHONPATH" in os.environ else {}
     result = subprocess.run(
-        [sys.executable, "-m", "service.cli", "demo", "--rows", "1500", "--train-rows", "800", "--no-serve",
+        [sys.executable, "-m", "fraudlog.cli", "demo", "--rows", "1500", "--train-rows", "800", "--no-serve",
          "--port", "0", "--db", str(tmp_path / "demo.db")],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
         env={"PATH": "/usr/bin:/bin", "COLUMNS": "200", **source},
@@ -54,8 +54,8 @@ def assert_the_loop_learns_the_labels_shown(tmp_path: Path, shown: dict[str, tup
     transaction keeps the answer (or a chargeback over it), never an import."""
     import sqlalchemy as sa
 
-    from service.store.engine import create_engine
-    from service.store.tables import events, labels, predictions
+    from fraudlog.store.engine import create_engine
+    from fraudlog.store.tables import events, labels, predictions
 
     engine = create_engine(f"sqlite:///{tmp_path / 'demo.db'}")
     try:
@@ -78,10 +78,10 @@ def test_the_demo_makes_one_alert_per_card_per_window_covering_every_alerting_tr
     """Issue 32: a burst on one card is one alert, and the summary shows alerts and covered transactions apart."""
     import sqlalchemy as sa
 
-    from service.domain.alert_window import AlertWindow
-    from service.store.engine import create_engine
-    from service.store.outbox import EVENT_TYPE, alert_id_for
-    from service.store.tables import alert_members, alerts, events, predictions
+    from fraudlog.domain.alert_window import AlertWindow
+    from fraudlog.store.engine import create_engine
+    from fraudlog.store.outbox import EVENT_TYPE, alert_id_for
+    from fraudlog.store.tables import alert_members, alerts, events, predictions
 
     result = run_demo(tmp_path)
     shown = re.search(r"transactions alerted\s+│\s+([\d,]+) \(covered by ([\d,]+) alerts", result.stdout)

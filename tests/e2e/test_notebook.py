@@ -11,11 +11,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from service.config import Settings
-from service.domain.assignment import CHALLENGER
-from service.lifecycle.roles import assign_role
-from service.models.registry import ModelRegistry
-from service.store.engine import create_engine
+from fraudlog.config import Settings
+from fraudlog.domain.assignment import CHALLENGER
+from fraudlog.lifecycle.roles import assign_role
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.engine import create_engine
 from tests.support.api import served_api
 from tests.support.models import SECRET, install_version
 

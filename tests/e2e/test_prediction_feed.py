@@ -24,10 +24,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.api.server import free_port
-from service.client import ClientError, FraudlogClient, PredictionItem
-from service.sse import parse_events
-from service.store.tables import predictions
+from fraudlog.api.server import free_port
+from fraudlog.client import ClientError, FraudlogClient, PredictionItem
+from fraudlog.sse import parse_events
+from fraudlog.store.tables import predictions
 from tests.integration.test_prediction_stream import read_to_end, stalled_consumer
 from tests.support.models import install_version, synthetic_rows
 from tests.support.processes import REPO, kill, log_file, service_env, wait_until
@@ -61,7 +61,7 @@ def start(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def api_args(port: int) -> tuple[str, ...]:
-    return ("-m", "service.cli", "serve", "--port", str(port))
+    return ("-m", "fraudlog.cli", "serve", "--port", str(port))
 
 
 def champion_positions(engine: Engine) -> list[int]:
@@ -129,9 +129,9 @@ def test_a_restless_consumer_gets_every_champion_prediction_once_in_order_across
         stack.enter_context(process(*api_args(ports[0]), env=env))
         restartable = start(*api_args(ports[1]), env=env)
         for _ in range(2):
-            stack.enter_context(process("-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", "4",
-                                        env=env))
-        stack.enter_context(process("-m", "service.cli", "scheduler", "--sweep-every", "3", env=env))
+            stack.enter_context(process("-m", "dramatiq", "fraudlog.workers.actors", "--processes", "1",
+                                        "--threads", "4", env=env))
+        stack.enter_context(process("-m", "fraudlog.cli", "scheduler", "--sweep-every", "3", env=env))
         wait_until(lambda: all(healthy(u) for u in urls), timeout=60, message="both API processes to start")
 
         consumer = RestlessConsumer(urls, TRANSACTIONS)

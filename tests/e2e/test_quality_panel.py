@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.client import FraudlogClient, stream
-from service.config import Settings
+from fraudlog.client import FraudlogClient, stream
+from fraudlog.config import Settings
 from tests.e2e.test_dashboard import ARTIFACTS, versions, wait_until_settled
 from tests.support.api import served_api
 from tests.support.models import SECRET, synthetic_rows

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from service.api.server import free_port
-from service.store.engine import create_engine
-from service.store.tables import alerts, events, predictions
+from fraudlog.api.server import free_port
+from fraudlog.store.engine import create_engine
+from fraudlog.store.tables import alerts, events, predictions
 from tests.support.data import SAMPLE_CSV
 from tests.support.processes import REPO
 from tests.support.services import PG_ADMIN_URL, pg_database_url, require_postgres, require_service
@@ -135,7 +135,7 @@ def assert_retry_takes_a_shown_id(engine: sa.Engine, url: str, alert_id: str, en
     """As if the webhook had refused the alert until the relay gave up: `alerts retry` with the id as shown."""
     with engine.begin() as conn:
         conn.execute(sa.update(alerts).where(alerts.c.id == alert_id).values(status="failed"))
-    retry = subprocess.run([sys.executable, "-m", "service.cli", "alerts", "retry", alert_id], cwd=REPO,
+    retry = subprocess.run([sys.executable, "-m", "fraudlog.cli", "alerts", "retry", alert_id], cwd=REPO,
                            env={**env, "FRAUDLOG_DATABASE_URL": url, "FRAUDLOG_SECRET_KEY": "any"},
                            capture_output=True, text=True, timeout=60)
     assert retry.returncode == 0, retry.stderr

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from service.client import FraudlogClient
-from service.config import Settings
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.store.engine import create_engine
+from fraudlog.client import FraudlogClient
+from fraudlog.config import Settings
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.engine import create_engine
 from tests.support.api import served_api
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows

@@ -24,10 +24,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.alerts.relay import webhook_secret
-from service.api.server import free_port
-from service.config import Settings
-from service.store.tables import alerts, predictions
+from fraudlog.alerts.relay import webhook_secret
+from fraudlog.api.server import free_port
+from fraudlog.config import Settings
+from fraudlog.store.tables import alerts, predictions
 from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.processes import REPO, kill, service_env, wait_until
 from tests.support.receiver import WebhookReceiver
@@ -54,11 +54,11 @@ def process(*args: str, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]
 
 
 def fraudlog(*args: str) -> tuple[str, ...]:
-    return ("-m", "service.cli", *args)
+    return ("-m", "fraudlog.cli", *args)
 
 
 def worker_args() -> tuple[str, ...]:
-    return ("-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", "4")
+    return ("-m", "dramatiq", "fraudlog.workers.actors", "--processes", "1", "--threads", "4")
 
 
 def counts(engine: Engine) -> dict[str, int]:
@@ -126,7 +126,7 @@ def test_many_processes_one_truth(pg_url: str, pg_engine: Engine, rabbitmq_url: 
     assert final["alerts"] > 0 and len(delivered) == len(set(delivered)) == final["alerts"]
     with pg_engine.connect() as conn:
         assert set(delivered) == set(conn.execute(sa.select(alerts.c.id)).scalars())
-    replay = subprocess.run([sys.executable, "-m", "service.cli", "replay"], cwd=REPO, env=env,
+    replay = subprocess.run([sys.executable, "-m", "fraudlog.cli", "replay"], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=600)
     assert replay.returncode == 0, replay.stdout[-3000:] + replay.stderr[-3000:]
 

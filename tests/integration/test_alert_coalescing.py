@@ -13,13 +13,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.domain.alert_window import AlertWindow
-from service.models.registry import ModelRegistry
-from service.replay.rebuild import rebuild
-from service.scoring.scorer import Scorer
-from service.store import migrate
-from service.store.engine import create_engine, write_transaction
-from service.store.outbox import (
+from fraudlog.domain.alert_window import AlertWindow
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay.rebuild import rebuild
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store import migrate
+from fraudlog.store.engine import create_engine, write_transaction
+from fraudlog.store.outbox import (
     EVENT_TYPE,
     UPDATE_TYPE,
     alert_id_for,
@@ -30,8 +30,8 @@ from service.store.outbox import (
     list_alerts,
     mark_sent,
 )
-from service.store.tables import alert_members, alerts, predictions
-from service.views.alerts import alerts_page
+from fraudlog.store.tables import alert_members, alerts, predictions
+from fraudlog.views.alerts import alerts_page
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 
@@ -50,7 +50,7 @@ def expected_members(engine: Engine, window: AlertWindow) -> dict[str, str]:
 
 
 def alerts_card() -> sa.ScalarSelect[str]:
-    from service.store.tables import events
+    from fraudlog.store.tables import events
     return (sa.select(events.c.card_id).where(events.c.transaction_id == predictions.c.transaction_id,
                                               events.c.event_type == "transaction").scalar_subquery())
 

@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.config import Settings
-from service.domain.alert_window import AlertWindow
-from service.store.tables import alerts, predictions
+from fraudlog.config import Settings
+from fraudlog.domain.alert_window import AlertWindow
+from fraudlog.store.tables import alerts, predictions
 from tests.integration.test_alert_coalescing import expected_members, members, opened_alerts
 from tests.integration.test_workers import post_all
 from tests.support.api import served_api

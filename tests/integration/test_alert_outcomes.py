@@ -14,15 +14,15 @@ import sqlalchemy as sa
 from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
-from service.alerts.outcomes import AlertNotDelivered, UnknownAlert, record_outcome
-from service.config import ApiKey, Settings
-from service.domain.events import OutcomeIn
-from service.replay.rebuild import rebuild
-from service.store.engine import create_engine
-from service.store.event_log import EventLog
-from service.store.labels import effective_labels, label_for
-from service.store.outbox import claim_pending_alerts
-from service.store.tables import alerts
+from fraudlog.alerts.outcomes import AlertNotDelivered, UnknownAlert, record_outcome
+from fraudlog.config import ApiKey, Settings
+from fraudlog.domain.events import OutcomeIn
+from fraudlog.replay.rebuild import rebuild
+from fraudlog.store.engine import create_engine
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.labels import effective_labels, label_for
+from fraudlog.store.outbox import claim_pending_alerts
+from fraudlog.store.tables import alerts
 from tests.support.alerts import alerted_transaction
 from tests.support.api import api_client
 from tests.support.event_log import read_range

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from service.api.problems import PROBLEM_TYPE_BASE
-from service.config import Settings
+from fraudlog.api.problems import PROBLEM_TYPE_BASE
+from fraudlog.config import Settings
 from tests.support.api import api_client
 
 # Every URL an HTML page can make a browser fetch: src=, href=, url(...), and any absolute URL in scripts.

@@ -17,11 +17,11 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
-from service.api.server import free_port
-from service.config import ApiKey, Settings
-from service.domain.validation import TOO_DEEP
-from service.store.engine import create_engine
-from service.store.event_log import EventLog
+from fraudlog.api.server import free_port
+from fraudlog.config import ApiKey, Settings
+from fraudlog.domain.validation import TOO_DEEP
+from fraudlog.store.engine import create_engine
+from fraudlog.store.event_log import EventLog
 from tests.support.api import api_client
 from tests.support.data import transaction_body
 from tests.support.processes import REPO, kill, log_file, service_env, wait_until
@@ -115,7 +115,7 @@ def api_process(tmp_path: Path) -> Iterator[str]:
     """`fraudlog serve` (uvicorn) in its own process, on embedded SQLite, auth off."""
     port = free_port()
     env = service_env(f"sqlite:///{tmp_path / 'fraudlog.db'}", "memory://", FRAUDLOG_API_KEYS="")
-    proc = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port)], cwd=REPO, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "fraudlog.cli", "serve", "--port", str(port)], cwd=REPO, env=env,
                             start_new_session=True, stdout=subprocess.DEVNULL, stderr=log_file("api"))
     base = f"http://127.0.0.1:{port}"
 

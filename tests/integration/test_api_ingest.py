@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-import service
-from service.api.dependencies import services_of
-from service.config import Settings
-from service.store.engine import create_engine
-from service.store.event_log import EventLog
+import fraudlog
+from fraudlog.api.dependencies import services_of
+from fraudlog.config import Settings
+from fraudlog.store.engine import create_engine
+from fraudlog.store.event_log import EventLog
 from tests.support.api import api_client
 from tests.support.data import transaction_body
 
@@ -204,7 +204,7 @@ def test_get_transaction_shows_the_event(client: TestClient[Any]) -> None:
 
 
 def test_health_ready_and_openapi(client: TestClient[Any]) -> None:
-    assert client.get("/health").json() == {"status": "ok", "version": service.__version__}
+    assert client.get("/health").json() == {"status": "ok", "version": fraudlog.__version__}
     assert client.get("/ready").status_code == 200
     schema = client.get("/schema/openapi.json").json()
     body = schema["paths"]["/v1/transactions"]["post"]["requestBody"]["content"]["application/json"]["schema"]

@@ -11,10 +11,10 @@ import msgspec
 import pytest
 from litestar.testing import TestClient
 
-from service.api.dependencies import services_of
-from service.config import Settings
-from service.store.engine import create_engine
-from service.store.event_log import EventLog
+from fraudlog.api.dependencies import services_of
+from fraudlog.config import Settings
+from fraudlog.store.engine import create_engine
+from fraudlog.store.event_log import EventLog
 from tests.support.api import api_client
 from tests.support.data import transaction_body
 
@@ -106,8 +106,8 @@ def test_predict_still_takes_json_only(client: TestClient[Any]) -> None:
 
 
 def test_the_python_client_sends_msgpack_and_its_json_retry_is_a_duplicate(database_url: str) -> None:
-    from service.api.server import serve_in_thread
-    from service.client import FraudlogClient
+    from fraudlog.api.server import serve_in_thread
+    from fraudlog.client import FraudlogClient
     from tests.support.api import build_app
 
     app = build_app(Settings(database_url=database_url, secret_key=b"k"))

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.store.event_log import EventLog
+from fraudlog.store.event_log import EventLog
 from tests.support.data import transaction_event
 
 STATEMENTS = {

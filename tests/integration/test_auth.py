@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from service.api.auth import configured_entry
-from service.config import ApiKey, Settings, parse_api_keys
+from fraudlog.api.auth import configured_entry
+from fraudlog.config import ApiKey, Settings, parse_api_keys
 from tests.support.api import api_client
 from tests.support.data import transaction_body
 from tests.support.models import SECRET

@@ -1,4 +1,4 @@
-"""A worker's burst process (`workers.burst`): a burst's chunk is scored in a child process, through the same
+"""A worker's burst process (`fraudlog.workers.burst`): a burst's chunk is scored in a child process, through the same
 idempotent path, and a child that dies fails only the chunk it had: the message is retried and the next
 chunk starts a new child."""
 
@@ -15,12 +15,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.config import Settings
-from service.store.tables import predictions
+from fraudlog.config import Settings
+from fraudlog.store.tables import predictions
+from fraudlog.workers.burst import BurstProcess
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.processes import kill, start_worker, wait_until
-from workers.burst import BurstProcess
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from rich.table import Table
 
-from service.cli import build_parser, main
-from service.cli.client_options import DEFAULT_URL, chosen_url
-from service.cli.output import table_console
+from fraudlog.cli import build_parser, main
+from fraudlog.cli.client_options import DEFAULT_URL, chosen_url
+from fraudlog.cli.output import table_console
 from tests.support.processes import REPO
 
 READ_ONLY = [["models", "list"], ["models", "show", "1"], ["models", "verify", "1"], ["models", "quality", "1"],
@@ -84,7 +84,7 @@ def test_keys_create_shell_exports_the_key_the_client_commands_read() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDLOG_")}
     env |= {"FRAUDLOG_DATABASE_URL": "postgresql://postgres@127.0.0.1/x", "FRAUDLOG_SECRET_KEY": "s3cret"}
     # A child process (what `fraudlog tail` is to the shell) sees the key only if it was exported.
-    command = (f'eval "$({sys.executable} -m service.cli keys create loader admin --shell)" && '
+    command = (f'eval "$({sys.executable} -m fraudlog.cli keys create loader admin --shell)" && '
                f'{sys.executable} -c "import os; print(os.environ[\'FRAUDLOG_API_KEY\'])"')
     done = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.strip().startswith("fl_")
@@ -102,7 +102,7 @@ def run_with_the_reader_gone(argv: list[str], cwd: Path) -> subprocess.Completed
     """`fraudlog ARGV | head -0`: the reading end of stdout is closed before the command writes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDLOG_")}
     env |= {"PYTHONPATH": str(REPO), "FRAUDLOG_LOG_FORMAT": "text"}
-    process = subprocess.Popen([sys.executable, "-m", "service.cli", *argv], cwd=cwd, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "fraudlog.cli", *argv], cwd=cwd, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None and process.stderr is not None
     process.stdout.close()  # long before the child has imported anything
@@ -114,7 +114,7 @@ def run_with_the_reader_gone(argv: list[str], cwd: Path) -> subprocess.Completed
                          ids=" ".join)
 def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path, argv: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDLOG_")}
-    subprocess.run([sys.executable, "-m", "service.cli", "db", "upgrade"], cwd=tmp_path, check=True,
+    subprocess.run([sys.executable, "-m", "fraudlog.cli", "db", "upgrade"], cwd=tmp_path, check=True,
                    env={**env, "PYTHONPATH": str(REPO)}, capture_output=True)
     done = run_with_the_reader_gone(argv, tmp_path)
     assert done.stderr == "" and done.returncode == 0, done.stderr

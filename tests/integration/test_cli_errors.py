@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from service.cli import main
-from service.store.lifecycle import lifecycle_lock
+from fraudlog.cli import main
+from fraudlog.store.lifecycle import lifecycle_lock
 from tests.support.processes import REPO
 
 
 def fraudlog(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """`fraudlog ARGS` in a process of its own, with `env` on top of this one's (no FRAUDLOG_ variable else)."""
     base = {name: value for name, value in os.environ.items() if not name.startswith("FRAUDLOG_")}
-    return subprocess.run([sys.executable, "-m", "service.cli", *args], cwd=REPO, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "fraudlog.cli", *args], cwd=REPO, capture_output=True, text=True,
                           env={**base, "FRAUDLOG_LOG_FORMAT": "text", **env}, timeout=120)
 
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from service.api.server import free_port, serve_in_thread
-from service.client import ClientError, FraudlogClient, VersionPrediction
-from service.config import ApiKey, Settings
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.store.engine import create_engine
+from fraudlog.api.server import free_port, serve_in_thread
+from fraudlog.client import ClientError, FraudlogClient, VersionPrediction
+from fraudlog.config import ApiKey, Settings
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.engine import create_engine
 from tests.support.api import build_app
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
@@ -72,7 +72,7 @@ def fraudlog(*args: str, api_key: str | None = None, timeout: float = 60) -> sub
     env = {k: v for k, v in os.environ.items() if k != "FRAUDLOG_API_KEY"}
     if api_key is not None:
         env["FRAUDLOG_API_KEY"] = api_key
-    return subprocess.run([sys.executable, "-m", "service.cli", *args], cwd=REPO, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "fraudlog.cli", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -80,7 +80,7 @@ def test_tail_prints_the_feed_as_json_lines_with_the_key_from_the_environment(
         settings: Settings, engine: Engine) -> None:
     positions = score_more(engine, 20, seed=64)
     with serve_in_thread(build_app(settings)) as url:
-        proc = subprocess.Popen([sys.executable, "-m", "service.cli", "tail", "--url", url, "--from", "0", "--json"],
+        proc = subprocess.Popen([sys.executable, "-m", "fraudlog.cli", "tail", "--url", url, "--from", "0", "--json"],
                                 cwd=REPO, env={**os.environ, "FRAUDLOG_API_KEY": KEY},
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:

@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from service.cli import main
-from service.store import migrate
-from service.store.engine import create_engine
+from fraudlog.cli import main
+from fraudlog.store import migrate
+from fraudlog.store.engine import create_engine
 
 pytestmark = pytest.mark.postgres
 

@@ -10,12 +10,12 @@ import msgspec
 import pytest
 from litestar.testing import TestClient
 
-from service.api.dependencies import services_of
-from service.config import Settings
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.store.event_log import EventLog
-from service.store.predictions import predictions_for
+from fraudlog.api.dependencies import services_of
+from fraudlog.config import Settings
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.predictions import predictions_for
 from tests.support.api import api_client
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows

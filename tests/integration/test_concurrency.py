@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy.engine import Engine
 
-from service.config import Settings
-from service.store.event_log import EventLog
+from fraudlog.config import Settings
+from fraudlog.store.event_log import EventLog
 from tests.support.api import served_api
 from tests.support.data import transaction_body, transaction_event
 from tests.support.event_log import read_after
@@ -86,7 +86,7 @@ def test_twenty_clients_post_the_same_transaction(database_url: str, tmp_path: o
     codes = sorted(r.status_code for r in responses)
     assert codes == [200] * 19 + [202]
     assert len({r.json()["position"] for r in responses}) == 1
-    from service.store.engine import create_engine
+    from fraudlog.store.engine import create_engine
 
     engine = create_engine(database_url)
     assert EventLog(engine).count() == 1

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from service.cli.demo import _logs_to_file
-from service.config import Settings
-from service.logs import configure_logging
+from fraudlog.cli.demo import _logs_to_file
+from fraudlog.config import Settings
+from fraudlog.logs import configure_logging
 from tests.support.api import build_app
 
 

@@ -20,20 +20,20 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.config import Settings
-from service.domain.drift_settings import DriftParameters, DriftSettings
-from service.domain.events import EVENT_DRIFT_DETECTION
-from service.lifecycle.first_version import train_first_version
-from service.lifecycle.retraining import retrain
-from service.ml.specs import ModelSpec, spec_for
-from service.models.registry import ModelRegistry
-from service.monitoring.drift import SIGNAL_PERFORMANCE
-from service.monitoring.drift_job import DriftWatch
-from service.scoring.scorer import Scorer
-from service.store.drift import list_detections
-from service.store.lifecycle import LockBusy
-from service.store.tables import events, model_versions
-from service.views.models import model_detail
+from fraudlog.config import Settings
+from fraudlog.domain.drift_settings import DriftParameters, DriftSettings
+from fraudlog.domain.events import EVENT_DRIFT_DETECTION
+from fraudlog.lifecycle.first_version import train_first_version
+from fraudlog.lifecycle.retraining import retrain
+from fraudlog.ml.specs import ModelSpec, spec_for
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.monitoring.drift import SIGNAL_PERFORMANCE
+from fraudlog.monitoring.drift_job import DriftWatch
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.drift import list_detections
+from fraudlog.store.lifecycle import LockBusy
+from fraudlog.store.tables import events, model_versions
+from fraudlog.views.models import model_detail
 from tests.support.api import api_client
 from tests.support.event_log import append_labels, append_transactions
 from tests.support.models import SECRET, START
@@ -211,7 +211,7 @@ def test_drift_endpoint_lists_the_detections_newest_first(engine: Engine, databa
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_drift_command_prints_the_detections(engine: Engine, capsys: pytest.CaptureFixture[str],
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    from service.cli import main
+    from fraudlog.cli import main
 
     champion_then(engine, inverted=True)
     monkeypatch.setenv("FRAUDLOG_DATABASE_URL", str(engine.url))

@@ -10,15 +10,15 @@ import dramatiq
 import pytest
 import sqlalchemy as sa
 
-from service.composition import SchedulePeriods
-from service.config import Settings
-from service.store.engine import create_engine
-from service.store.tables import predictions
+from fraudlog.composition import SchedulePeriods
+from fraudlog.config import Settings
+from fraudlog.store.engine import create_engine
+from fraudlog.store.tables import predictions
+from fraudlog.workers import tasks
+from fraudlog.workers.embedded import embedded_workers
+from fraudlog.workers.process import start_broker
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
-from workers import tasks
-from workers.embedded import embedded_workers
-from workers.process import start_broker
 
 # No periodic sweep within the test: only the messages rung below can score the events.
 NO_SWEEPS = SchedulePeriods(sweep=3600.0, deliver_alerts=3600.0, evaluate=3600.0, retrain_check=3600.0)

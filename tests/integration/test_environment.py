@@ -17,18 +17,18 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.cli import main
-from service.config import Settings
-from service.domain.assignment import CHAMPION
-from service.domain.records import Decision
-from service.lifecycle.roles import assign_role
-from service.lifecycle.versions import train_version
-from service.ml.environment import EnvironmentMismatch, current
-from service.ml.specs import spec_for
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.store.event_log import EventLog
-from service.store.tables import predictions
+from fraudlog.cli import main
+from fraudlog.config import Settings
+from fraudlog.domain.assignment import CHAMPION
+from fraudlog.domain.records import Decision
+from fraudlog.lifecycle.roles import assign_role
+from fraudlog.lifecycle.versions import train_version
+from fraudlog.ml.environment import EnvironmentMismatch, current
+from fraudlog.ml.specs import spec_for
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.tables import predictions
 from tests.support.api import served_api
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
@@ -135,8 +135,8 @@ def test_a_worker_process_refuses_until_the_operator_allows_it(pg_engine: Engine
 
 
 def worker_logging_to(path: Path, pg_url: str, broker_url: str, **extra: str) -> subprocess.Popen[bytes]:
-    """A `dramatiq workers.actors` process in its own process group, its log in `path`."""
+    """A `dramatiq fraudlog.workers.actors` process in its own process group, its log in `path`."""
     with path.open("wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "dramatiq", "workers.actors", "--processes", "1",
+        return subprocess.Popen([sys.executable, "-m", "dramatiq", "fraudlog.workers.actors", "--processes", "1",
                                  "--threads", "2"], cwd=REPO, env=service_env(pg_url, broker_url, **extra),
                                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=log)

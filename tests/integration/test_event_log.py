@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.engine import Engine
 
-from service.store.event_log import EventLog
-from service.store.labels import label_for
-from service.store.postgres import COPY_FROM_ROWS, POSITION_SEQUENCE
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.labels import label_for
+from fraudlog.store.postgres import COPY_FROM_ROWS, POSITION_SEQUENCE
 from tests.support.data import label_event, transaction_event
 from tests.support.event_log import read_after, read_range
 

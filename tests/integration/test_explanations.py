@@ -10,14 +10,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.api.schemas import AlertPayload
-from service.cli import main
-from service.config import Settings
-from service.ml.explain import EXACT, REPLACE_BY_BASELINE
-from service.models.registry import ModelRegistry
-from service.replay import replay
-from service.scoring.scorer import Scorer
-from service.store.tables import alert_members, alerts, predictions
+from fraudlog.api.schemas import AlertPayload
+from fraudlog.cli import main
+from fraudlog.config import Settings
+from fraudlog.ml.explain import EXACT, REPLACE_BY_BASELINE
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay import replay
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.tables import alert_members, alerts, predictions
 from tests.support.api import api_client
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows

@@ -10,14 +10,14 @@ import pytest
 from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
-from service.api.dependencies import services_of
-from service.config import Settings
-from service.domain.assignment import RETIRED
-from service.domain.records import Decision
-from service.feed.watermark import FeedWatermark
-from service.lifecycle.roles import assign_role
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
+from fraudlog.api.dependencies import services_of
+from fraudlog.config import Settings
+from fraudlog.domain.assignment import RETIRED
+from fraudlog.domain.records import Decision
+from fraudlog.feed.watermark import FeedWatermark
+from fraudlog.lifecycle.roles import assign_role
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
 from tests.support.api import api_client
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows

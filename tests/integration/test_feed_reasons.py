@@ -12,12 +12,12 @@ import sqlalchemy as sa
 from prometheus_client import REGISTRY
 from sqlalchemy.engine import Engine
 
-from service.client import FraudlogClient, PredictionItem
-from service.config import Settings
-from service.domain.records import Reason
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.store.tables import predictions
+from fraudlog.client import FraudlogClient, PredictionItem
+from fraudlog.config import Settings
+from fraudlog.domain.records import Reason
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.tables import predictions
 from tests.support.api import api_client, served_api
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows

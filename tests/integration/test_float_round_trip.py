@@ -22,17 +22,17 @@ from hypothesis import strategies as st
 from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
-from service.api.dependencies import services_of
-from service.config import Settings
-from service.domain.events import TransactionIn, canonical_transaction
-from service.domain.features import TxView
-from service.models.registry import ModelRegistry
-from service.replay import replay
-from service.store.engine import write_transaction
-from service.store.event_log import EventLog
-from service.store.predictions import insert_predictions, predictions_for, stored_predictions
-from service.store.snapshot import read_only_snapshot
-from service.store.tables import predictions
+from fraudlog.api.dependencies import services_of
+from fraudlog.config import Settings
+from fraudlog.domain.events import TransactionIn, canonical_transaction
+from fraudlog.domain.features import TxView
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay import replay
+from fraudlog.store.engine import write_transaction
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.predictions import insert_predictions, predictions_for, stored_predictions
+from fraudlog.store.snapshot import read_only_snapshot
+from fraudlog.store.tables import predictions
 from tests.support.api import api_client
 from tests.support.models import SECRET, install_version
 from tests.support.processes import wait_until

@@ -1,4 +1,4 @@
-"""What lives as long as a serving process is frozen out of full garbage collections (`service.gc_tuning`).
+"""What lives as long as a serving process is frozen out of full garbage collections (`fraudlog.gc_tuning`).
 
 A full pass over an unfrozen API or worker took 90-230 ms on the benchmark machine, five or six times in ten
 seconds of load: the p99 event-to-prediction latency. Each test unfreezes first, so it proves its own call.
@@ -13,13 +13,13 @@ import dramatiq
 import pytest
 from sqlalchemy.engine import Engine
 
-from service.api.dependencies import services_of
-from service.config import Settings
-from service.models.registry import ModelRegistry
+from fraudlog.api.dependencies import services_of
+from fraudlog.config import Settings
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.workers.process import start_broker
+from fraudlog.workers.tasks import FreezeAfterBoot
 from tests.support.api import api_client
 from tests.support.models import SECRET, install_version
-from workers.process import start_broker
-from workers.tasks import FreezeAfterBoot
 
 
 @pytest.fixture(autouse=True)

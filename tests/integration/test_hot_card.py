@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from service.store.engine import create_engine
+from fraudlog.store.engine import create_engine
 from tests.support.hot_card import IsolationRun, run_isolation
 from tests.support.services import throwaway_pg_database
 

@@ -10,14 +10,14 @@ import msgspec
 import pytest
 from sqlalchemy.engine import Engine
 
-from service.domain.label_sources import LabelSource
-from service.lifecycle.verification import verify_version
-from service.lifecycle.window import read_window
-from service.models.registry import ModelRegistry
-from service.replay.rebuild import rebuild
-from service.store.engine import create_engine
-from service.store.event_log import EventLog
-from service.store.labels import effective_labels, effective_verdicts, label_for
+from fraudlog.domain.label_sources import LabelSource
+from fraudlog.lifecycle.verification import verify_version
+from fraudlog.lifecycle.window import read_window
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay.rebuild import rebuild
+from fraudlog.store.engine import create_engine
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.labels import effective_labels, effective_verdicts, label_for
 from tests.integration.test_verify import retrained_version
 from tests.support.data import label_event
 from tests.support.event_log import append_transactions

@@ -17,20 +17,20 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.cli import main
-from service.domain.assignment import CHALLENGER, CHAMPION, RETIRED
-from service.domain.events import EVENT_LABEL, EVENT_TRANSACTION
-from service.lifecycle.evaluation import evaluate_challengers
-from service.lifecycle.first_version import train_first_version
-from service.lifecycle.promotion import PromotionPolicy
-from service.lifecycle.retraining import RetrainResult, retrain, retrain_due
-from service.lifecycle.window import read_window
-from service.ml.specs import spec_for
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.store.event_log import EventLog
-from service.store.lifecycle import LockBusy
-from service.store.tables import events, model_versions, predictions
+from fraudlog.cli import main
+from fraudlog.domain.assignment import CHALLENGER, CHAMPION, RETIRED
+from fraudlog.domain.events import EVENT_LABEL, EVENT_TRANSACTION
+from fraudlog.lifecycle.evaluation import evaluate_challengers
+from fraudlog.lifecycle.first_version import train_first_version
+from fraudlog.lifecycle.promotion import PromotionPolicy
+from fraudlog.lifecycle.retraining import RetrainResult, retrain, retrain_due
+from fraudlog.lifecycle.window import read_window
+from fraudlog.ml.specs import spec_for
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.lifecycle import LockBusy
+from fraudlog.store.tables import events, model_versions, predictions
 from tests.support.data import SAMPLE_CSV
 from tests.support.event_log import append_labels, append_transactions
 from tests.support.models import SECRET, synthetic_rows

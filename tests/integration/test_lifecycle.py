@@ -14,23 +14,23 @@ import sqlalchemy as sa
 from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
-from service.api.dependencies import services_of
-from service.config import RetrainSchedule, Settings
-from service.domain.assignment import CHALLENGER, CHAMPION, Assignment
-from service.lifecycle.evaluation import evaluate_challengers
-from service.lifecycle.promotion import PromotionPolicy
-from service.lifecycle.retraining import retrain
-from service.lifecycle.versions import train_version
-from service.ml.specs import ModelSpec
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.store.event_log import EventLog
-from service.store.tables import model_versions, predictions
+from fraudlog.api.dependencies import services_of
+from fraudlog.config import RetrainSchedule, Settings
+from fraudlog.domain.assignment import CHALLENGER, CHAMPION, Assignment
+from fraudlog.lifecycle.evaluation import evaluate_challengers
+from fraudlog.lifecycle.promotion import PromotionPolicy
+from fraudlog.lifecycle.retraining import retrain
+from fraudlog.lifecycle.versions import train_version
+from fraudlog.ml.specs import ModelSpec
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.tables import model_versions, predictions
+from fraudlog.workers.scheduler import SchedulerAlreadyRunning, single_scheduler
 from tests.support.api import api_client, served_api
 from tests.support.event_log import append_labels, append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.processes import wait_until
-from workers.scheduler import SchedulerAlreadyRunning, single_scheduler
 
 
 def test_retraining_is_deterministic(engine: Engine) -> None:
@@ -214,7 +214,7 @@ def test_challengers_beyond_the_cap_are_retired(engine: Engine) -> None:
 @pytest.mark.postgres
 def test_scheduler_notices_when_a_database_restart_drops_its_lock(pg_engine: Engine, pg_url: str) -> None:
     """A session lock dies with its session; the scheduler must see that, or two could run after a restart."""
-    from workers.scheduler import ADVISORY_LOCK_KEY
+    from fraudlog.workers.scheduler import ADVISORY_LOCK_KEY
 
     with single_scheduler(pg_engine, Settings(database_url=pg_url, secret_key=SECRET)) as still_held:
         assert still_held()

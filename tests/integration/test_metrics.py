@@ -18,17 +18,17 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
-from service.config import ObservabilitySettings, Settings
-from service.domain.assignment import CHALLENGER
-from service.lifecycle.roles import assign_role
-from service.metrics.database import DatabaseFigures, database_families
-from service.metrics.latency import LatencyHistograms
-from service.metrics.quality import GAUGES as QUALITY_GAUGES
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.store.engine import create_engine
-from service.store.stats import LATENCY_BUCKETS
-from service.views.models import ModelDescription
+from fraudlog.config import ObservabilitySettings, Settings
+from fraudlog.domain.assignment import CHALLENGER
+from fraudlog.lifecycle.roles import assign_role
+from fraudlog.metrics.database import DatabaseFigures, database_families
+from fraudlog.metrics.latency import LatencyHistograms
+from fraudlog.metrics.quality import GAUGES as QUALITY_GAUGES
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.engine import create_engine
+from fraudlog.store.stats import LATENCY_BUCKETS
+from fraudlog.views.models import ModelDescription
 from tests.support.api import api_client
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.api.server import free_port
+from fraudlog.api.server import free_port
 from tests.support.processes import REPO, kill, log_file, service_env, wait_until
 
 
@@ -37,7 +37,7 @@ def test_every_api_process_reports_the_requests_of_all(sqlite_url: str, tmp_path
     else:
         env = service_env(sqlite_url, "memory://", TMPDIR=str(tmp_path))
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    api = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"],
+    api = subprocess.Popen([sys.executable, "-m", "fraudlog.cli", "serve", "--port", str(port), "--workers", "2"],
                            cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
                            stderr=log_file("api"))
     url = f"http://127.0.0.1:{port}"

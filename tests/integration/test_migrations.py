@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.store import migrate
+from fraudlog.store import migrate
 
 TABLES = {"events", "model_versions", "predictions", "labels", "alerts", "model_version_refusals", "drift_detections",
           "scoring_failures", "alert_members"}

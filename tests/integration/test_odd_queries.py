@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from service.config import Settings
-from service.store.engine import create_engine, write_transaction
-from service.store.outbox import insert_alert
+from fraudlog.config import Settings
+from fraudlog.store.engine import create_engine, write_transaction
+from fraudlog.store.outbox import insert_alert
 from tests.support.api import api_client
 from tests.support.data import transaction_body
 

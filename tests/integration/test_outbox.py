@@ -11,10 +11,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.alerts.schedule import RetrySchedule
-from service.store import outbox
-from service.store.engine import write_transaction
-from service.store.outbox import (
+from fraudlog.alerts.schedule import RetrySchedule
+from fraudlog.store import outbox
+from fraudlog.store.engine import write_transaction
+from fraudlog.store.outbox import (
     FAILED,
     PENDING,
     SENT,
@@ -29,7 +29,7 @@ from service.store.outbox import (
     record_failure,
     retry_alert,
 )
-from service.store.tables import alerts
+from fraudlog.store.tables import alerts
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)

@@ -15,17 +15,17 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.cli import main
-from service.feed.watermark import FeedWatermark
-from service.ml.specs import custom_spec
-from service.models.registry import ModelRegistry
-from service.replay import replay
-from service.replay.rebuild import rebuild
-from service.scoring.scorer import Scorer
-from service.scoring.sweeper import Sweeper
-from service.store.engine import create_engine
-from service.store.scoring_failures import ATTEMPTS, failures_for
-from service.store.tables import predictions, scoring_failures
+from fraudlog.cli import main
+from fraudlog.feed.watermark import FeedWatermark
+from fraudlog.ml.specs import custom_spec
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay import replay
+from fraudlog.replay.rebuild import rebuild
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.scoring.sweeper import Sweeper
+from fraudlog.store.engine import create_engine
+from fraudlog.store.scoring_failures import ATTEMPTS, failures_for
+from fraudlog.store.tables import predictions, scoring_failures
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.poison import FACTORY, FIXED, POISON_AMOUNT
@@ -114,7 +114,7 @@ def test_rescore_of_an_unknown_transaction_fails_in_one_line(database_url: str, 
 
 
 def test_the_transaction_view_and_metrics_show_the_failure(database_url: str, engine: Engine) -> None:
-    from service.config import Settings
+    from fraudlog.config import Settings
     from tests.support.api import served_api
 
     install_poisoned_champion(engine)
@@ -154,7 +154,7 @@ def test_on_postgres_and_rabbitmq_a_raising_model_leaves_one_failure_and_ninetee
         pg_engine: Engine, pg_url: str, rabbitmq_url: str) -> None:
     """Issue 27 item 3's reproduction: POST 20 transactions, one of them the amount the champion raises on, to an
     API on Postgres and RabbitMQ with a real worker process."""
-    from service.config import Settings
+    from fraudlog.config import Settings
     from tests.support.api import served_api
     from tests.support.processes import wait_until, worker
 

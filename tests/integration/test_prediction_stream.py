@@ -18,12 +18,12 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy.engine import Engine
 
-from service.client import FraudlogClient, PredictionItem
-from service.config import FeedSettings, Settings
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.sse import parse_events
-from service.store.engine import create_engine
+from fraudlog.client import FraudlogClient, PredictionItem
+from fraudlog.config import FeedSettings, Settings
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.sse import parse_events
+from fraudlog.store.engine import create_engine
 from tests.support.api import served_api
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows

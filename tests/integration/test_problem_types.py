@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from service.api.dependencies import services_of
-from service.api.problems import BLANK, PROBLEM_KINDS
-from service.config import ApiKey, Settings
+from fraudlog.api.dependencies import services_of
+from fraudlog.api.problems import BLANK, PROBLEM_KINDS
+from fraudlog.config import ApiKey, Settings
 from tests.support.alerts import alerted_transaction
 from tests.support.api import api_client
 from tests.support.data import transaction_body

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from service.api.server import free_port
+from fraudlog.api.server import free_port
 from tests.support.processes import REPO, kill, log_file, service_env, wait_until
 
 
@@ -40,7 +40,7 @@ def loggers(path: Path) -> set[str]:
 
 def run(command: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
     logs = log_file(command[0])
-    process = subprocess.Popen([sys.executable, "-m", "service.cli", *command], cwd=REPO, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "fraudlog.cli", *command], cwd=REPO, env=env,
                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=logs)
     return process, Path(logs.name)
 

@@ -15,15 +15,15 @@ from litestar.testing import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import Engine
 
-from service.api.dependencies import services_of
-from service.cli import main
-from service.config import ApiKey, Settings
-from service.models.registry import ModelRegistry
-from service.replay.rebuild import rebuild
-from service.store.engine import create_engine
-from service.store.event_log import EventLog
-from service.store.predictions import insert_predictions
-from service.views.quality import current_window, quality_report
+from fraudlog.api.dependencies import services_of
+from fraudlog.cli import main
+from fraudlog.config import ApiKey, Settings
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay.rebuild import rebuild
+from fraudlog.store.engine import create_engine
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.predictions import insert_predictions
+from fraudlog.views.quality import current_window, quality_report
 from tests.support.api import api_client
 from tests.support.data import label_event
 from tests.support.event_log import append_transactions

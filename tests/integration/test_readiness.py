@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.api.server import free_port
-from service.config import Settings
+from fraudlog.api.server import free_port
+from fraudlog.config import Settings
 from tests.support.api import api_client
 from tests.support.models import SECRET
 

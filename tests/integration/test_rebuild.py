@@ -11,16 +11,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.cli import main
-from service.lifecycle.verification import verify_version
-from service.models.registry import ModelRegistry
-from service.replay import replay
-from service.replay.rebuild import COPIED_TABLES, DERIVED_TABLES, REBUILT_MARKER, RebuildRefused, rebuild
-from service.store.engine import create_engine
-from service.store.event_log import EventLog
-from service.store.outbox import SENT, claim_pending_alerts, mark_sent
-from service.store.stats import model_quality, row_counts
-from service.store.tables import alert_members, alerts, events, labels, metadata, model_versions, predictions
+from fraudlog.cli import main
+from fraudlog.lifecycle.verification import verify_version
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay import replay
+from fraudlog.replay.rebuild import COPIED_TABLES, DERIVED_TABLES, REBUILT_MARKER, RebuildRefused, rebuild
+from fraudlog.store.engine import create_engine
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.outbox import SENT, claim_pending_alerts, mark_sent
+from fraudlog.store.stats import model_quality, row_counts
+from fraudlog.store.tables import alert_members, alerts, events, labels, metadata, model_versions, predictions
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.workload import build_workload

@@ -18,16 +18,16 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.api.dependencies import services_of
-from service.config import Settings
-from service.ml.artifact import ArtifactRejected
-from service.models.registry import ModelRegistry
-from service.replay.rebuild import rebuild
-from service.scoring.scorer import Scorer
-from service.scoring.sweeper import Sweeper
-from service.store.engine import create_engine
-from service.store.refusals import clear_refusal, record_refusal, refusals
-from service.store.tables import predictions
+from fraudlog.api.dependencies import services_of
+from fraudlog.config import Settings
+from fraudlog.ml.artifact import ArtifactRejected
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay.rebuild import rebuild
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.scoring.sweeper import Sweeper
+from fraudlog.store.engine import create_engine
+from fraudlog.store.refusals import clear_refusal, record_refusal, refusals
+from fraudlog.store.tables import predictions
 from tests.support.api import api_client, served_api
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows, tamper_artifact
@@ -160,7 +160,7 @@ def test_a_worker_process_logs_one_refusal_and_does_not_retry(
                 rows = synthetic_rows(300, seed=36)[start : start + 50]
                 assert client.post("/v1/transactions", json=[body for body, _ in rows]).status_code == 202
         process = subprocess.Popen(
-            [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", "2"],
+            [sys.executable, "-m", "dramatiq", "fraudlog.workers.actors", "--processes", "1", "--threads", "2"],
             cwd=REPO, env=service_env(pg_url, rabbitmq_url), start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=log)
         try:
@@ -191,7 +191,7 @@ def test_every_api_process_answers_ready_alike_after_the_champion_is_tampered(sq
 
 def test_ready_verifies_the_champion_again_after_a_while(sqlite_url: str) -> None:
     """Even a lone API process notices a tampered champion within `VERDICT_TTL`, without a worker's help."""
-    from service.api.readiness import VERDICT_TTL, ChampionCheck
+    from fraudlog.api.readiness import VERDICT_TTL, ChampionCheck
 
     engine = create_engine(sqlite_url)
     try:

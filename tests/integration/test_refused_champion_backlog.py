@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.feed.watermark import FeedWatermark
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.scoring.sweeper import Sweeper
-from service.store.tables import predictions
+from fraudlog.feed.watermark import FeedWatermark
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.scoring.sweeper import Sweeper
+from fraudlog.store.tables import predictions
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows, tamper_artifact
 

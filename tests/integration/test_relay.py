@@ -24,19 +24,19 @@ import sqlalchemy as sa
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy.engine import Engine
 
-from service.alerts.relay import RelaySettings, deliver_pending, sink_from_settings, webhook_secret
-from service.alerts.schedule import RetrySchedule
-from service.alerts.sinks import (
+from fraudlog.alerts.relay import RelaySettings, deliver_pending, sink_from_settings, webhook_secret
+from fraudlog.alerts.schedule import RetrySchedule
+from fraudlog.alerts.sinks import (
     DeliveryFailed,
     InMemorySink,
     JsonLinesSink,
     WebhookSink,
     sink_from_url,
 )
-from service.composition import worker_services
-from service.config import ConfigError, Settings
-from service.store.engine import write_transaction
-from service.store.outbox import (
+from fraudlog.composition import worker_services
+from fraudlog.config import ConfigError, Settings
+from fraudlog.store.engine import write_transaction
+from fraudlog.store.outbox import (
     FAILED,
     PENDING,
     SENT,
@@ -47,10 +47,10 @@ from service.store.outbox import (
     list_alerts,
     retry_alert,
 )
-from service.store.tables import alerts
+from fraudlog.store.tables import alerts
+from fraudlog.workers import tasks
 from tests.support.processes import wait_until
 from tests.support.receiver import WebhookReceiver
-from workers import tasks
 
 SECRET = b"whsec-test-0123456789"
 SHORT_LEASE = timedelta(seconds=0.5)
@@ -92,7 +92,7 @@ def relay_env(database_url: str, sink_url: str, **extra: str) -> dict[str, str]:
 @contextmanager
 def relay_process(database_url: str, sink_url: str, **extra: str) -> Iterator[subprocess.Popen[str]]:
     """A real `fraudlog relay` process; its first stdout line (the startup line) has been read when this yields."""
-    relay = subprocess.Popen([sys.executable, "-m", "service.cli", "relay", "--every", "0.05"],
+    relay = subprocess.Popen([sys.executable, "-m", "fraudlog.cli", "relay", "--every", "0.05"],
                              env=relay_env(database_url, sink_url, **extra), stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True)
     try:
@@ -185,10 +185,10 @@ def test_a_lost_acknowledgement_is_retried_and_the_receiver_delivers_once(
 RELAY_PROCESS = textwrap.dedent("""
     import json, sys, time
     from datetime import timedelta
-    from service.alerts.relay import DeliveryReport, deliver_pending
-    from service.alerts.sinks import WebhookSink
-    from service.store.engine import create_engine
-    from service.store.outbox import PENDING, count_by_status
+    from fraudlog.alerts.relay import DeliveryReport, deliver_pending
+    from fraudlog.alerts.sinks import WebhookSink
+    from fraudlog.store.engine import create_engine
+    from fraudlog.store.outbox import PENDING, count_by_status
 
     database_url, receiver_url, secret, lease = sys.argv[1:5]
     engine = create_engine(database_url)
@@ -324,7 +324,7 @@ def test_a_sink_url_with_credentials_never_shows_them(database_url: str, engine:
         wait_until(lambda: all(a.last_error for a in list_alerts(engine).items), timeout=30,
                    message="a failed attempt for each alert")
         errors = [a.last_error or "" for a in list_alerts(engine).items]
-        cli = subprocess.run([sys.executable, "-m", "service.cli", "alerts", "--json"], capture_output=True,
+        cli = subprocess.run([sys.executable, "-m", "fraudlog.cli", "alerts", "--json"], capture_output=True,
                              text=True, env=relay_env(database_url, url), timeout=60, check=True)
         receiver.come_up()
         wait_until(lambda: count_by_status(engine)[SENT] == 2, timeout=30, message="delivery")

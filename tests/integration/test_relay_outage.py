@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.engine import Engine
 
-from service.alerts.relay import deliver_pending
-from service.alerts.sinks import WebhookSink
-from service.config import RelaySettings
-from service.metrics.database import DatabaseFigures, database_families
-from service.store.outbox import FAILED, PENDING, SENT, alert_id_for, count_by_status, mark_sent
-from service.store.stats import collect_stats
+from fraudlog.alerts.relay import deliver_pending
+from fraudlog.alerts.sinks import WebhookSink
+from fraudlog.config import RelaySettings
+from fraudlog.metrics.database import DatabaseFigures, database_families
+from fraudlog.store.outbox import FAILED, PENDING, SENT, alert_id_for, count_by_status, mark_sent
+from fraudlog.store.stats import collect_stats
 from tests.integration.test_relay import SECRET, seed_alerts
 from tests.support.receiver import WebhookReceiver
 

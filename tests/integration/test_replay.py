@@ -13,18 +13,18 @@ import sqlalchemy as sa
 from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
-from service.alerts import sinks
-from service.api.dependencies import services_of
-from service.cli import main
-from service.config import Settings
-from service.ml.metrics import roc_auc
-from service.models.registry import ModelRegistry
-from service.replay import backtest, replay
-from service.scoring.scorer import Scorer
-from service.store.errors import StoreError
-from service.store.event_log import EventLog
-from service.store.snapshot import read_only_snapshot
-from service.store.tables import alert_members, events, labels, metadata, predictions
+from fraudlog.alerts import sinks
+from fraudlog.api.dependencies import services_of
+from fraudlog.cli import main
+from fraudlog.config import Settings
+from fraudlog.ml.metrics import roc_auc
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay import backtest, replay
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.errors import StoreError
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.snapshot import read_only_snapshot
+from fraudlog.store.tables import alert_members, events, labels, metadata, predictions
 from tests.support.api import api_client
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows, tamper_artifact

@@ -11,10 +11,10 @@ import pytest
 import sqlalchemy as sa
 from litestar.testing import TestClient
 
-from service.api.dependencies import services_of
-from service.config import Settings
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
+from fraudlog.api.dependencies import services_of
+from fraudlog.config import Settings
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
 from tests.support.api import api_client
 from tests.support.models import SECRET, install_version, synthetic_rows
 

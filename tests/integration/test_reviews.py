@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
-from service.client import ClientError, FraudlogClient
-from service.config import Settings
-from service.domain.events import parse_time
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.store.tables import alerts, events, predictions
+from fraudlog.client import ClientError, FraudlogClient
+from fraudlog.config import Settings
+from fraudlog.domain.events import parse_time
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.tables import alerts, events, predictions
 from tests.support.api import api_client, served_api
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows, tamper_artifact

@@ -35,8 +35,8 @@ import schemathesis
 import sqlalchemy as sa
 from schemathesis import GenerationMode
 
-from service.config import ApiKey, Settings
-from service.domain.events import (
+from fraudlog.config import ApiKey, Settings
+from fraudlog.domain.events import (
     EVENT_LABEL,
     EVENT_PROMOTION,
     EVENT_RETIREMENT,
@@ -44,11 +44,11 @@ from service.domain.events import (
     EVENT_SUPPRESSION_END,
     EVENT_TRANSACTION,
 )
-from service.models.registry import ModelRegistry
-from service.replay import replay
-from service.store.engine import create_engine
-from service.store.event_log import EventLog
-from service.store.tables import predictions
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay import replay
+from fraudlog.store.engine import create_engine
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.tables import predictions
 from tests.support.api import build_app, served_api
 from tests.support.data import transaction_body
 from tests.support.event_log import read_range

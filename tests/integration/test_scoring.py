@@ -12,15 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from service.domain.assignment import CHALLENGER, CHAMPION
-from service.domain.features import TxView, compute_features
-from service.lifecycle.roles import assign_role
-from service.ml.artifact import ArtifactRejected
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.scoring.sweeper import Sweeper
-from service.store.event_log import EventLog
-from service.store.tables import alert_members, alerts, predictions
+from fraudlog.domain.assignment import CHALLENGER, CHAMPION
+from fraudlog.domain.features import TxView, compute_features
+from fraudlog.lifecycle.roles import assign_role
+from fraudlog.ml.artifact import ArtifactRejected
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.scoring.sweeper import Sweeper
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.tables import alert_members, alerts, predictions
 from tests.support.event_log import append_transactions, read_range
 from tests.support.models import SECRET, install_version, synthetic_rows
 

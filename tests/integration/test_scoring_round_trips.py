@@ -11,18 +11,18 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.domain.assignment import CHALLENGER, CHAMPION, RoleChange
-from service.domain.events import TransactionIn, transaction_event
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.store.engine import create_engine
-from service.store.errors import StoreError
-from service.store.event_log import EventLog, last_position, read_transactions
-from service.store.postgres import SCORED_AT
-from service.store.predictions import existing_predictions, insert_predictions
-from service.store.roles import role_changes
-from service.store.scoring_batch import read_batch, write_batch
-from service.store.tables import predictions
+from fraudlog.domain.assignment import CHALLENGER, CHAMPION, RoleChange
+from fraudlog.domain.events import TransactionIn, transaction_event
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.engine import create_engine
+from fraudlog.store.errors import StoreError
+from fraudlog.store.event_log import EventLog, last_position, read_transactions
+from fraudlog.store.postgres import SCORED_AT
+from fraudlog.store.predictions import existing_predictions, insert_predictions
+from fraudlog.store.roles import role_changes
+from fraudlog.store.scoring_batch import read_batch, write_batch
+from fraudlog.store.tables import predictions
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.round_trips import counted_url

@@ -13,14 +13,14 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.domain.events import TransactionIn, canonical_transaction, transaction_event
-from service.domain.features import TxView, history_query
-from service.store import outbox
-from service.store.engine import create_engine, write_transaction
-from service.store.event_log import EventLog
-from service.store.history import fetch_history
-from service.store.predictions import existing_predictions, insert_predictions
-from service.store.tables import predictions
+from fraudlog.domain.events import TransactionIn, canonical_transaction, transaction_event
+from fraudlog.domain.features import TxView, history_query
+from fraudlog.store import outbox
+from fraudlog.store.engine import create_engine, write_transaction
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.history import fetch_history
+from fraudlog.store.predictions import existing_predictions, insert_predictions
+from fraudlog.store.tables import predictions
 from tests.support.data import label_event
 from tests.support.event_log import read_positions
 

@@ -13,21 +13,21 @@ import msgspec
 import pytest
 from sqlalchemy.engine import Engine
 
-from service.alerts.outcomes import record_outcome
-from service.api.dependencies import services_of
-from service.cli import main
-from service.config import Settings
-from service.domain.events import OutcomeIn
-from service.domain.label_sources import LabelSource
-from service.ml.quality import AsOf
-from service.ml.source_quality import by_source
-from service.models.registry import ModelRegistry
-from service.replay.rebuild import rebuild
-from service.store.engine import create_engine
-from service.store.event_log import EventLog
-from service.store.predictions import insert_predictions
-from service.store.quality import scored_label_events
-from service.views.source_quality import SourceQuality, source_quality_report
+from fraudlog.alerts.outcomes import record_outcome
+from fraudlog.api.dependencies import services_of
+from fraudlog.cli import main
+from fraudlog.config import Settings
+from fraudlog.domain.events import OutcomeIn
+from fraudlog.domain.label_sources import LabelSource
+from fraudlog.ml.quality import AsOf
+from fraudlog.ml.source_quality import by_source
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay.rebuild import rebuild
+from fraudlog.store.engine import create_engine
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.predictions import insert_predictions
+from fraudlog.store.quality import scored_label_events
+from fraudlog.views.source_quality import SourceQuality, source_quality_report
 from tests.support.alerts import alert_on
 from tests.support.api import api_client
 from tests.support.data import label_event

@@ -29,7 +29,7 @@ def fraudlog(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[s
     """`fraudlog ARGS` run from `cwd`, importing this checkout's code and nothing from `cwd` unless asked."""
     base = {name: value for name, value in os.environ.items() if not name.startswith("FRAUDLOG_")}
     base["PYTHONPATH"] = str(REPO)
-    return subprocess.run([sys.executable, "-P", "-m", "service.cli", *args], cwd=cwd, capture_output=True,
+    return subprocess.run([sys.executable, "-P", "-m", "fraudlog.cli", *args], cwd=cwd, capture_output=True,
                           text=True, env={**base, "FRAUDLOG_LOG_FORMAT": "text", **env}, timeout=300)
 
 

@@ -12,15 +12,15 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.api.prometheus import MetricsExposition
-from service.metrics.database import DatabaseFigures
-from service.store.engine import create_engine
-from service.store.stats import collect_stats
+from fraudlog.api.prometheus import MetricsExposition
+from fraudlog.metrics.database import DatabaseFigures
+from fraudlog.store.engine import create_engine
+from fraudlog.store.stats import collect_stats
 from tests.support.processes import REPO
 
 API_CHILD = """
 import sys
-from service.feed.hub import STREAM_CONSUMERS
+from fraudlog.feed.hub import STREAM_CONSUMERS
 STREAM_CONSUMERS.inc()  # one stream open in this process
 print("open", flush=True)
 sys.stdin.readline()  # lives until told

@@ -15,16 +15,16 @@ import sqlalchemy as sa
 from litestar.testing import TestClient
 from sqlalchemy.engine import Engine
 
-from service.cli import main
-from service.client import ClientError, FraudlogClient
-from service.config import Settings
-from service.domain.events import format_time, parse_time
-from service.models.registry import ModelRegistry
-from service.replay import replay
-from service.replay.rebuild import rebuild
-from service.scoring.scorer import Scorer
-from service.store.engine import create_engine
-from service.store.tables import alert_members, predictions
+from fraudlog.cli import main
+from fraudlog.client import ClientError, FraudlogClient
+from fraudlog.config import Settings
+from fraudlog.domain.events import format_time, parse_time
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.replay import replay
+from fraudlog.replay.rebuild import rebuild
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.engine import create_engine
+from fraudlog.store.tables import alert_members, predictions
 from tests.support.api import api_client, served_api
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows

@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 from litestar.testing import TestClient
 
-from service.config import Settings
-from service.store.engine import create_engine
-from service.store.tables import events
+from fraudlog.config import Settings
+from fraudlog.store.engine import create_engine
+from fraudlog.store.tables import events
 from tests.support.api import api_client
 from tests.support.data import transaction_body
 

@@ -13,15 +13,15 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from service.composition import worker_services
-from service.config import Settings
-from service.logs import JsonFormatter, RequestIdFilter, logging_config
-from service.metrics.stats_cache import StatsCache
-from service.store.engine import create_engine
+from fraudlog.composition import worker_services
+from fraudlog.config import Settings
+from fraudlog.logs import JsonFormatter, RequestIdFilter, logging_config
+from fraudlog.metrics.stats_cache import StatsCache
+from fraudlog.store.engine import create_engine
+from fraudlog.workers import tasks
 from tests.support.api import api_client
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
-from workers import tasks
 
 
 @contextmanager

@@ -13,9 +13,9 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from service.config import ObservabilitySettings, Settings
-from service.store.engine import create_engine
-from service.tracing import configure_tracing
+from fraudlog.config import ObservabilitySettings, Settings
+from fraudlog.store.engine import create_engine
+from fraudlog.tracing import configure_tracing
 from tests.support.api import api_client
 from tests.support.models import SECRET, install_version, synthetic_rows
 

@@ -10,12 +10,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.cli import main
-from service.lifecycle.retraining import retrain
-from service.lifecycle.verification import verify_version
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.store.tables import model_versions
+from fraudlog.cli import main
+from fraudlog.lifecycle.retraining import retrain
+from fraudlog.lifecycle.verification import verify_version
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.store.tables import model_versions
 from tests.support.event_log import append_labels, append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 

@@ -11,12 +11,12 @@ import pytest
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.api.server import free_port
-from service.config import ObservabilitySettings, Settings
+from fraudlog.api.server import free_port
+from fraudlog.config import ObservabilitySettings, Settings
+from fraudlog.workers.middleware import WorkerMetricsExporter, sending_process_middleware, worker_process_middleware
+from fraudlog.workers.tasks import StructuredLogging
+from fraudlog.workers.tracing import TracingMiddleware
 from tests.support.processes import wait_until, worker
-from workers.middleware import WorkerMetricsExporter, sending_process_middleware, worker_process_middleware
-from workers.tasks import StructuredLogging
-from workers.tracing import TracingMiddleware
 
 
 def test_the_middleware_of_each_process_kind_is_listed_explicitly() -> None:

@@ -15,10 +15,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.api.server import free_port
-from service.config import Settings
-from service.store.outbox import PENDING, SENT, count_by_status
-from service.store.tables import predictions
+from fraudlog.api.server import free_port
+from fraudlog.config import Settings
+from fraudlog.store.outbox import PENDING, SENT, count_by_status
+from fraudlog.store.tables import predictions
 from tests.support.api import served_api
 from tests.support.models import SECRET, install_version, synthetic_rows
 from tests.support.processes import REPO, kill, log_file, service_env, start_worker, wait_until, worker
@@ -152,7 +152,7 @@ def test_a_worker_process_killed_with_sigkill_is_restarted_and_scoring_goes_on(
     url, broker_url = api
     install_version(pg_engine)
     logs = log_file("supervisor")
-    supervisor = subprocess.Popen([sys.executable, "-m", "service.cli", "worker", "--processes", "1",
+    supervisor = subprocess.Popen([sys.executable, "-m", "fraudlog.cli", "worker", "--processes", "1",
                                    "--threads", "2"], cwd=REPO,
                                   # No metrics exporter: Dramatiq forks it beside the worker process, and this
                                   # test kills the worker process, which it finds as the only grandchild.

@@ -14,11 +14,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.domain.events import NewEvent
-from service.store.backend import backend_for
-from service.store.engine import WriterConnection, create_engine
-from service.store.errors import CommitInDoubt, StoreError
-from service.store.event_log import EventLog
+from fraudlog.domain.events import NewEvent
+from fraudlog.store.backend import backend_for
+from fraudlog.store.engine import WriterConnection, create_engine
+from fraudlog.store.errors import CommitInDoubt, StoreError
+from fraudlog.store.event_log import EventLog
 from tests.support.data import transaction_event
 from tests.support.event_log import read_range
 from tests.support.round_trips import counted_url

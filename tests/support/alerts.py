@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
-from service.store.outbox import alert_id_for, insert_alert, mark_sent
+from fraudlog.store.outbox import alert_id_for, insert_alert, mark_sent
 from tests.support.event_log import append_transactions
 from tests.support.models import synthetic_rows
 

@@ -15,10 +15,10 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from service.api.server import serve_in_thread
-from service.composition import build_app as compose_app
-from service.config import Settings
-from workers.wiring import broker_wiring
+from fraudlog.api.server import serve_in_thread
+from fraudlog.composition import build_app as compose_app
+from fraudlog.config import Settings
+from fraudlog.workers.wiring import broker_wiring
 
 
 def build_app(settings: Settings, *, background: bool = False) -> Litestar:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from service.domain.events import (
+from fraudlog.domain.events import (
     LabelIn,
     NewEvent,
     TransactionIn,
@@ -19,7 +19,7 @@ from service.domain.events import (
     recorded_transaction,
     to_row,
 )
-from service.domain.label_sources import LabelSource
+from fraudlog.domain.label_sources import LabelSource
 
 # The credit-card sample lives beside the repository (shared by every checkout), not inside it.
 SAMPLE_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "creditcard_sample.csv.gz"

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from service.store.event_log import WALK_CHUNK, EventLog, EventRecord
+from fraudlog.store.event_log import WALK_CHUNK, EventLog, EventRecord
 from tests.support.data import label_event, transaction_event_from_body
 
 Rows = list[tuple[dict[str, Any], bool]]  # (transaction body, is_fraud), as `synthetic_rows` makes them

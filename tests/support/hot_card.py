@@ -19,16 +19,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.config import Settings
-from service.lifecycle.first_version import train_first_version
-from service.ml.specs import spec_for
-from service.models.registry import ModelRegistry
-from service.store.tables import predictions
+from fraudlog.config import Settings
+from fraudlog.lifecycle.first_version import train_first_version
+from fraudlog.ml.specs import spec_for
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.tables import predictions
+from fraudlog.workers.process import start_broker
+from fraudlog.workers.tasks import ring_score
 from tests.support.event_log import append_transactions
 from tests.support.models import SECRET, synthetic_rows
 from tests.support.processes import wait_until, worker
-from workers.process import start_broker
-from workers.tasks import ring_score
 
 HOT_CARD = "hot-card"
 CATEGORIES = ("merchant_id", "device_id", "mcc")

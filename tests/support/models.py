@@ -9,16 +9,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.domain.assignment import CHALLENGER, CHAMPION
-from service.domain.records import Decision
-from service.lifecycle.first_version import train_first_version
-from service.lifecycle.roles import assign_role
-from service.lifecycle.versions import train_version
-from service.ml.datasets import synthetic_stream
-from service.ml.specs import spec_for
-from service.models.registry import ModelRegistry
-from service.store.event_log import EventLog
-from service.store.tables import model_versions
+from fraudlog.domain.assignment import CHALLENGER, CHAMPION
+from fraudlog.domain.records import Decision
+from fraudlog.lifecycle.first_version import train_first_version
+from fraudlog.lifecycle.roles import assign_role
+from fraudlog.lifecycle.versions import train_version
+from fraudlog.ml.datasets import synthetic_stream
+from fraudlog.ml.specs import spec_for
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.tables import model_versions
 
 SECRET = b"test-secret"
 START = datetime(2026, 11, 1, tzinfo=UTC)

@@ -33,9 +33,9 @@ def log_file(name: str) -> IO[bytes]:
 
 
 def start_worker(database_url: str, broker_url: str, threads: int = 4, **extra: str) -> subprocess.Popen[bytes]:
-    """`dramatiq workers.actors` in its own process group, so a kill takes its children too."""
+    """`dramatiq fraudlog.workers.actors` in its own process group, so a kill takes its children too."""
     return subprocess.Popen(
-        [sys.executable, "-m", "dramatiq", "workers.actors", "--processes", "1", "--threads", str(threads)],
+        [sys.executable, "-m", "dramatiq", "fraudlog.workers.actors", "--processes", "1", "--threads", str(threads)],
         cwd=REPO, env=service_env(database_url, broker_url, **extra), start_new_session=True,
         # A file, not a pipe: nobody reads a pipe while the test runs, and a full one blocks the worker.
         stdout=subprocess.DEVNULL, stderr=log_file("worker"))

@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from service.alerts.signing import SignatureInvalid, verify
-from service.alerts.sinks import IDEMPOTENCY_HEADER
+from fraudlog.alerts.signing import SignatureInvalid, verify
+from fraudlog.alerts.sinks import IDEMPOTENCY_HEADER
 
 
 class WebhookReceiver:

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 import pytest
 import sqlalchemy as sa
 
-from service.store.engine import create_engine
+from fraudlog.store.engine import create_engine
 
 PG_ADMIN_URL = os.environ.get("FRAUDLOG_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 RABBITMQ_URL = os.environ.get("FRAUDLOG_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")

@@ -13,13 +13,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from service.domain.assignment import CHALLENGER, CHAMPION
-from service.lifecycle.retraining import retrain
-from service.models.registry import ModelRegistry
-from service.scoring.scorer import Scorer
-from service.scoring.sweeper import Sweeper
-from service.store.event_log import EventLog
-from service.store.tables import predictions
+from fraudlog.domain.assignment import CHALLENGER, CHAMPION
+from fraudlog.lifecycle.retraining import retrain
+from fraudlog.models.registry import ModelRegistry
+from fraudlog.scoring.scorer import Scorer
+from fraudlog.scoring.sweeper import Sweeper
+from fraudlog.store.event_log import EventLog
+from fraudlog.store.tables import predictions
 from tests.support.event_log import append_labels, append_transactions
 from tests.support.models import SECRET, install_version, synthetic_rows
 

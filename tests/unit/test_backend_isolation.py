@@ -10,7 +10,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 STORE = ROOT / "service" / "store"
-BACKEND_MODULES = {"service.store.postgres", "service.store.sqlite"}
+BACKEND_MODULES = {"fraudlog.store.postgres", "fraudlog.store.sqlite"}
 # The chooser may read the dialect's name (to look the backend up); the backends are what the name is about. The
 # settings read the URL's scheme to choose their own defaults (the embedded mode), not how to talk to the database.
 MAY_NAME_DIALECTS = {STORE / "postgres.py", STORE / "sqlite.py", STORE / "backend.py", ROOT / "service" / "config.py"}
@@ -39,9 +39,9 @@ def outside_store(path: Path) -> bool:
 
 
 def test_no_module_outside_the_store_imports_a_backend_or_the_chooser() -> None:
-    offenders = {str(path.relative_to(ROOT)): sorted(imported & (BACKEND_MODULES | {"service.store.backend"}))
+    offenders = {str(path.relative_to(ROOT)): sorted(imported & (BACKEND_MODULES | {"fraudlog.store.backend"}))
                  for path in application_modules() if outside_store(path)
-                 for imported in [imported_modules(path)] if imported & (BACKEND_MODULES | {"service.store.backend"})}
+                 for imported in [imported_modules(path)] if imported & (BACKEND_MODULES | {"fraudlog.store.backend"})}
     assert not offenders, offenders
 
 

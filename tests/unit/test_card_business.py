@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from service.cli import card_business
-from service.cli.card_business import CardBusiness, Shares
-from service.client import AlertItem, AlertsPage, FraudlogClient
+from fraudlog.cli import card_business
+from fraudlog.cli.card_business import CardBusiness, Shares
+from fraudlog.client import AlertItem, AlertsPage, FraudlogClient
 
 
 class FakeApi:

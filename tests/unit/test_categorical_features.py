@@ -1,4 +1,4 @@
-"""Per-card categorical features (`service.domain.categorical`): each one equals a brute-force recomputation
+"""Per-card categorical features (`fraudlog.domain.categorical`): each one equals a brute-force recomputation
 from its definition on random logs, under any batching; numbers-only transactions get exactly the features
 they got before categories existed."""
 
@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.domain.categorical import feature_names
-from service.domain.events import TransactionIn, canonical_transaction
-from service.domain.features import HistoryQuery, TxView, batch_features, compute_features, history_query
+from fraudlog.domain.categorical import feature_names
+from fraudlog.domain.events import TransactionIn, canonical_transaction
+from fraudlog.domain.features import HistoryQuery, TxView, batch_features, compute_features, history_query
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)

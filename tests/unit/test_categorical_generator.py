@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import msgspec
 
-from service.domain.events import TransactionIn
-from service.domain.features import TxView, batch_features
-from service.ml.datasets import COUNTRIES, MCC_CODES, synthetic_stream
+from fraudlog.domain.events import TransactionIn
+from fraudlog.domain.features import TxView, batch_features
+from fraudlog.ml.datasets import COUNTRIES, MCC_CODES, synthetic_stream
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
 NUMBERS = ("merchant_risk", "distance_km", "is_online")

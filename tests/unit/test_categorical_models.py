@@ -10,10 +10,10 @@ from typing import Any
 
 from river import base
 
-from service.domain.features import TxView, batch_features
-from service.ml.metrics import roc_auc
-from service.ml.specs import ModelSpec, build_model, custom_spec, learn_one, score_one, spec_for
-from service.ml.training import TrainingData, fit
+from fraudlog.domain.features import TxView, batch_features
+from fraudlog.ml.metrics import roc_auc
+from fraudlog.ml.specs import ModelSpec, build_model, custom_spec, learn_one, score_one, spec_for
+from fraudlog.ml.training import TrainingData, fit
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 COUNTRIES = ("FR", "DE", "ES", "IT", "Zürich", "東京")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.config import DEFAULT_CARD_CATEGORIES, ConfigError, Settings
+from fraudlog.config import DEFAULT_CARD_CATEGORIES, ConfigError, Settings
 
 
 def test_the_conventional_names_by_default_and_none_when_set_empty() -> None:

@@ -13,14 +13,14 @@ import sys
 
 import pytest
 
-from service.cli import COMMANDS, build_parser, command_named
-from service.cli.errors import CommandFailed, one_line_failure
+from fraudlog.cli import COMMANDS, build_parser, command_named
+from fraudlog.cli.errors import CommandFailed, one_line_failure
 from tests.support.processes import REPO
 
 # The server's dependencies: seconds of imports between them (River brings SciPy, scikit-learn, pandas).
 HEAVY = ("river", "scipy", "sklearn", "numpy", "pandas", "sqlalchemy", "psycopg", "alembic", "litestar",
-         "dramatiq", "uvicorn", "apscheduler", "cloudpickle", "httpx", "rich", "service.composition",
-         "service.api", "service.store", "workers")
+         "dramatiq", "uvicorn", "apscheduler", "cloudpickle", "httpx", "rich", "fraudlog.composition",
+         "fraudlog.api", "fraudlog.store", "fraudlog.workers")
 
 # Starts that import none of HEAVY: the top level, and the help of the commands a person runs by hand.
 LIGHT_STARTS = [("--help",), ("--version",), ("stats", "--help"), ("alerts", "--help"), ("drift", "--help"),
@@ -28,7 +28,7 @@ LIGHT_STARTS = [("--help",), ("--version",), ("stats", "--help"), ("alerts", "--
 
 PROBE = """
 import json, sys
-from service.cli import main
+from fraudlog.cli import main
 try:
     main(sys.argv[1:])
 except SystemExit:
@@ -52,7 +52,7 @@ def test_the_start_of_a_command_imports_no_server_package(argv: tuple[str, ...])
 
 def test_a_command_that_runs_imports_what_it_needs() -> None:
     """The probe sees imports at all: `db --help` registers `db`, whose module imports alembic and the store."""
-    assert {"alembic", "sqlalchemy", "service.store"} <= heavy_modules_imported("db", "--help")
+    assert {"alembic", "sqlalchemy", "fraudlog.store"} <= heavy_modules_imported("db", "--help")
 
 
 def test_every_command_is_listed_with_the_summary_its_module_gives() -> None:
@@ -73,14 +73,14 @@ def test_the_command_is_the_first_word_that_is_not_an_option() -> None:
 
 
 def test_the_quality_defaults_in_the_help_are_the_reports() -> None:
-    from service.views.quality import DEFAULT_BUCKET, DEFAULT_LIMIT
+    from fraudlog.views.quality import DEFAULT_BUCKET, DEFAULT_LIMIT
 
     assert (DEFAULT_BUCKET, DEFAULT_LIMIT) == ("1h", 200)  # spelled out in `service/cli/quality.py`'s help
 
 
 def test_errors_are_one_line_by_class_even_when_named_rather_than_imported() -> None:
-    from service.config import ConfigError
-    from service.store.errors import StoreError
+    from fraudlog.config import ConfigError
+    from fraudlog.store.errors import StoreError
 
     assert one_line_failure(CommandFailed("no")) == "no"
     assert one_line_failure(ConfigError("bad setting")) == "bad setting"

@@ -9,12 +9,13 @@ import subprocess
 import sys
 
 SERVER = ("sqlalchemy", "river", "litestar", "dramatiq", "numpy", "scipy", "psycopg", "uvicorn",
-          "service.store", "service.views", "service.models", "service.ml", "service.api.app", "workers")
+          "fraudlog.store", "fraudlog.views", "fraudlog.models", "fraudlog.ml", "fraudlog.api.app",
+          "fraudlog.workers")
 
 
 def test_importing_the_client_loads_no_server_package() -> None:
-    probe = ("import json, sys; import service.client; "
+    probe = ("import json, sys; import fraudlog.client; "
              f"print(json.dumps([m for m in {list(SERVER)!r} if m in sys.modules]))")
     loaded = json.loads(subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True,
                                        text=True).stdout)
-    assert loaded == [], f"importing service.client loaded {loaded}"
+    assert loaded == [], f"importing fraudlog.client loaded {loaded}"

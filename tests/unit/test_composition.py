@@ -71,9 +71,9 @@ def test_handlers_are_given_their_dependencies_never_the_app_state() -> None:
 
 
 def test_the_scheduler_and_the_embedded_mode_run_one_schedule() -> None:
-    from service.composition import EMBEDDED_PERIODS, SCHEDULER_PERIODS, job_schedule
-    from service.config import RetrainSchedule
-    from workers import tasks
+    from fraudlog.composition import EMBEDDED_PERIODS, SCHEDULER_PERIODS, job_schedule
+    from fraudlog.config import RetrainSchedule
+    from fraudlog.workers import tasks
 
     for every in ("300s", "5000events"):
         schedule = RetrainSchedule.parse(every)
@@ -86,9 +86,9 @@ def test_the_scheduler_and_the_embedded_mode_run_one_schedule() -> None:
 
 
 def test_importing_the_actors_and_the_app_sets_no_broker() -> None:
-    """The broker is set when a process starts (`workers.process`), never as a side effect of an import."""
-    code = ("import dramatiq.broker as b, workers.tasks, workers.wiring, service.api.app, service.cli; "
-            "assert b.global_broker is None, b.global_broker")
+    """The broker is set when a process starts (`fraudlog.workers.process`), never as a side effect of an import."""
+    code = ("import dramatiq.broker as b, fraudlog.workers.tasks, fraudlog.workers.wiring, fraudlog.api.app, "
+            "fraudlog.cli; assert b.global_broker is None, b.global_broker")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
                           env={"PATH": "", "FRAUDLOG_BROKER_URL": "amqp://guest:guest@127.0.0.1:9/"})
     assert done.returncode == 0, done.stderr
@@ -99,7 +99,7 @@ def test_a_broker_runs_the_jobs_it_was_given_and_gives_back_the_ones_before() ->
     import dramatiq
     from dramatiq.brokers.stub import StubBroker
 
-    from workers import tasks
+    from fraudlog.workers import tasks
 
     class RecordingJobs(tasks.WorkerJobs):
         def __init__(self) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from service.domain.events import TransactionIn, parse_time
-from service.ml.datasets import CREDITCARD_COLUMNS, creditcard_transactions, read_creditcard_csv, synthetic_stream
+from fraudlog.domain.events import TransactionIn, parse_time
+from fraudlog.ml.datasets import CREDITCARD_COLUMNS, creditcard_transactions, read_creditcard_csv, synthetic_stream
 
 START = datetime(2013, 9, 1, tzinfo=UTC)
 HEADER = ",".join(f'"{name}"' for name in CREDITCARD_COLUMNS)

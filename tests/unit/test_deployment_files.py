@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
-from service.api.auth import hash_key
-from service.cli import build_parser
-from service.config import Settings
+from fraudlog.api.auth import hash_key
+from fraudlog.cli import build_parser
+from fraudlog.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
@@ -143,7 +143,7 @@ def run_init_service(tmp_path: Path) -> tuple[dict[str, str], str]:
     script = interpolate(init["command"][0], {})
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "fraudlog").write_text(f"#!/bin/sh\nexec {sys.executable} -m service.cli \"$@\"\n")
+    (bin_dir / "fraudlog").write_text(f"#!/bin/sh\nexec {sys.executable} -m fraudlog.cli \"$@\"\n")
     (bin_dir / "python").write_text(f"#!/bin/sh\nexec {sys.executable} \"$@\"\n")
     for tool in bin_dir.iterdir():
         tool.chmod(0o755)

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from service.config import Settings
-from service.ingest.group_commit import LABELS, TRANSACTIONS
-from workers import doorbell as doorbell_module
-from workers.doorbell import Doorbell
+from fraudlog.config import Settings
+from fraudlog.ingest.group_commit import LABELS, TRANSACTIONS
+from fraudlog.workers import doorbell as doorbell_module
+from fraudlog.workers.doorbell import Doorbell
 
 
 @pytest.fixture
@@ -55,7 +55,7 @@ def test_a_lone_append_rings_at_once(rings: list[tuple[float, list[int]]]) -> No
 
 
 def test_the_api_process_rings_at_the_configured_interval(monkeypatch: pytest.MonkeyPatch) -> None:
-    from workers import wiring
+    from fraudlog.workers import wiring
 
     made: list[float | None] = []
 

@@ -10,7 +10,7 @@ import math
 import random
 from dataclasses import replace
 
-from service.monitoring.drift import (
+from fraudlog.monitoring.drift import (
     SIGNAL_SCORE,
     Detection,
     DistributionMonitor,
@@ -109,7 +109,7 @@ def test_a_detection_id_depends_on_version_signal_and_position_only() -> None:
 
 
 def test_drift_settings_read_the_rank_windows_and_refuse_unknown_names() -> None:
-    from service.domain.drift_settings import DriftSettings
+    from fraudlog.domain.drift_settings import DriftSettings
 
     settings = DriftSettings.from_env({"FRAUDLOG_DRIFT_RANK_WINDOWS": "20, 200", "FRAUDLOG_DRIFT_CATCH_UP": "off"})
     assert settings.parameters.rank_windows == (20, 200) and settings.catch_up is False

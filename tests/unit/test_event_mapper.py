@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import msgspec
 import pytest
 
-from service.domain.events import (
+from fraudlog.domain.events import (
     EVENT_STRUCTS,
     EVENT_TYPES,
     LabelIn,
@@ -26,8 +26,8 @@ from service.domain.events import (
     to_row,
     transaction_event,
 )
-from service.domain.label_sources import source_of
-from service.domain.records import Decision, Evidence
+from fraudlog.domain.label_sources import source_of
+from fraudlog.domain.records import Decision, Evidence
 
 MOMENT = datetime(2026, 11, 28, 3, 0, 0, 120, tzinfo=UTC)
 EVIDENCE = Evidence(champion=1, transactions=900, frauds=40, policy={"min_frauds": 30, "confidence": 0.95},

@@ -1,4 +1,4 @@
-"""Reason codes (`service.ml.explain`): exact and additive for the logistic regression, deterministic
+"""Reason codes (`fraudlog.ml.explain`): exact and additive for the logistic regression, deterministic
 replacement for every other model, sentences a person reads, and the artifact never changed by explaining."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from river import compose, linear_model, preprocessing
 
-from service.domain.features import TxView, batch_features
-from service.ml.explain import (
+from fraudlog.domain.features import TxView, batch_features
+from fraudlog.ml.explain import (
     EXACT,
     REPLACE_BY_BASELINE,
     explain,
@@ -22,8 +22,8 @@ from service.ml.explain import (
     population_baselines,
     sentence,
 )
-from service.ml.specs import ModelSpec, custom_spec, score_one, spec_for
-from service.ml.training import TrainingData, fit
+from fraudlog.ml.specs import ModelSpec, custom_spec, score_one, spec_for
+from fraudlog.ml.training import TrainingData, fit
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.domain import card_walk as card_walk_module
-from service.domain import features as features_module
-from service.domain.events import TransactionIn, canonical_transaction
-from service.domain.features import (
+from fraudlog.domain import card_walk as card_walk_module
+from fraudlog.domain import features as features_module
+from fraudlog.domain.events import TransactionIn, canonical_transaction
+from fraudlog.domain.features import (
     CARD_FEATURES,
     WINDOW,
     HistoryQuery,

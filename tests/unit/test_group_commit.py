@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from service.domain.events import Receipt
-from service.ingest.group_commit import TRANSACTIONS, GroupCommitter
-from service.store.errors import StoreUnavailable
-from service.store.event_log import UnitOutcome
+from fraudlog.domain.events import Receipt
+from fraudlog.ingest.group_commit import TRANSACTIONS, GroupCommitter
+from fraudlog.store.errors import StoreUnavailable
+from fraudlog.store.event_log import UnitOutcome
 from tests.support.data import transaction_event
 
 

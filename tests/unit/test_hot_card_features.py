@@ -14,9 +14,16 @@ from types import FrameType
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.domain import card_walk, categorical, category_walk, fenwick
-from service.domain import features as features_module
-from service.domain.features import FeatureValues, HistoryQuery, TxView, batch_features, compute_features, history_query
+from fraudlog.domain import card_walk, categorical, category_walk, fenwick
+from fraudlog.domain import features as features_module
+from fraudlog.domain.features import (
+    FeatureValues,
+    HistoryQuery,
+    TxView,
+    batch_features,
+    compute_features,
+    history_query,
+)
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 CATEGORIES = ("merchant_id", "device_id", "mcc")
@@ -44,7 +51,7 @@ _offsets = st.one_of(st.integers(-60, 60).map(lambda k: k * _HALF_HOUR_US),
                      st.integers(-60, 60).map(lambda k: k * _HALF_HOUR_US + 1),
                      st.integers(-60, 60).map(lambda k: k * _HALF_HOUR_US - 1))
 # Amounts whose sum depends on the order it is taken in (1e16 + 1.0 + 1.0), or rounds (0.1 + 0.2), or saturates;
-# every one an amount the contract admits (finite, >= 0: `service.domain.events.Amount`). With negative
+# every one an amount the contract admits (finite, >= 0: `fraudlog.domain.events.Amount`). With negative
 # amounts, which the API refuses, `math.fsum` can overflow in an intermediate partial of a finite sum and the
 # old definition saturates where the exact sum does not (hypothesis found such a case).
 _amounts = st.one_of(st.sampled_from([0.1, 0.2, 0.3, 1.0, 1e16, 0.0, -0.0, 5e-324, sys.float_info.max]),

@@ -22,10 +22,10 @@ import yaml
 from litestar import Controller
 from litestar.handlers import HTTPRouteHandler
 
-import service.api
-from service.cli import build_parser
+import fraudlog.api
+from fraudlog.cli import build_parser
+from fraudlog.workers.tasks import SCORE_QUEUE
 from tests.unit.test_release import variables_the_code_reads
-from workers.tasks import SCORE_QUEUE
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "deploy" / "kubernetes"
@@ -82,10 +82,10 @@ def deployment(name: str) -> dict[str, Any]:
 
 
 def app_paths() -> set[str]:
-    """Every path the API serves: the route handlers and controllers defined in `service.api`'s modules."""
+    """Every path the API serves: the route handlers and controllers defined in `fraudlog.api`'s modules."""
     paths: set[str] = set()
-    for module_info in pkgutil.iter_modules(service.api.__path__):
-        module = importlib.import_module(f"service.api.{module_info.name}")
+    for module_info in pkgutil.iter_modules(fraudlog.api.__path__):
+        module = importlib.import_module(f"fraudlog.api.{module_info.name}")
         for value in vars(module).values():
             if isinstance(value, HTTPRouteHandler):
                 paths |= value.paths

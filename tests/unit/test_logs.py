@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from service.logs import ConsoleFormatter, JsonFormatter, Redactor, logging_config, use_json_lines
+from fraudlog.logs import ConsoleFormatter, JsonFormatter, Redactor, logging_config, use_json_lines
 
 API_KEY = "fl_k3y-that-must-never-be-logged"
 SECRET_KEY = "0123456789abcdef-secret-key"
@@ -111,7 +111,7 @@ def test_some_loggers_can_be_set_apart_from_the_root_level() -> None:
 def test_configure_logging_writes_json_lines_to_a_pipe_without_the_configured_keys() -> None:
     program = (
         "import logging\n"
-        "from service.logs import configure_logging\n"
+        "from fraudlog.logs import configure_logging\n"
         "configure_logging()\n"
         "logging.getLogger('httpx').info('HTTP Request: GET /v1/stats')\n"
         "logging.getLogger('fraudlog.api').warning('refused key %s', " + repr(API_KEY) + ",\n"
@@ -130,7 +130,7 @@ def test_an_api_built_with_our_litestar_config_keeps_the_json_lines() -> None:
     program = (
         "import logging\n"
         "from litestar import Litestar\n"
-        "from service.logs import configure_logging, litestar_logging_config\n"
+        "from fraudlog.logs import configure_logging, litestar_logging_config\n"
         "configure_logging(json_lines=True)\n"
         "Litestar([], logging_config=litestar_logging_config())\n"
         "logging.getLogger('fraudlog.api').info('after the app')\n"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import pickle
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -15,13 +17,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import service
-from service.domain.features import TxView, batch_features, compute_features
-from service.ml.artifact import ArtifactRejected, pack, unpack
-from service.ml.datasets import creditcard_transactions, synthetic_stream
-from service.ml.metrics import RunningRocAuc, roc_auc
-from service.ml.specs import SPECS, FeatureSelection, ModelSpec, build_model, learn_one, score_one, spec_for
-from service.ml.training import (
+import fraudlog
+from fraudlog.domain.features import TxView, batch_features, compute_features
+from fraudlog.ml.artifact import ArtifactRejected, current_module_name, pack, sign, unpack
+from fraudlog.ml.datasets import creditcard_transactions, synthetic_stream
+from fraudlog.ml.metrics import RunningRocAuc, roc_auc
+from fraudlog.ml.specs import SPECS, FeatureSelection, ModelSpec, build_model, learn_one, score_one, spec_for
+from fraudlog.ml.training import (
     TrainingData,
     calibrate,
     choose_threshold,
@@ -168,6 +170,19 @@ def test_artifact_checked_with_the_wrong_secret_is_refused(stream: Stream) -> No
         unpack(artifact.blob, artifact.sha256, artifact.hmac, b"another key", version=2)
 
 
+def test_an_artifact_pickled_when_the_package_was_service_still_loads(stream: Stream) -> None:
+    """Versions stored before the package was renamed name fraudlog's classes `service.ml...` in the pickle."""
+    model, spec = trained("blend", stream)
+    current = pickle.dumps(model, protocol=2)  # names classes with GLOBAL opcodes: `c` module newline name
+    assert b"cfraudlog.ml." in current
+    old = current.replace(b"cfraudlog.", b"cservice.")
+    loaded = unpack(old, hashlib.sha256(old).hexdigest(), sign(old, SECRET), SECRET, version=1)
+    assert [score_one(loaded, spec, f) for f, _ in stream[-50:]] == [score_one(model, spec, f) for f, _ in stream[-50:]]
+    assert current_module_name("service.ml.blend") == "fraudlog.ml.blend"
+    assert current_module_name("service.not_ours.thing") == "service.not_ours.thing"  # someone's own `service`
+    assert current_module_name("river.linear_model") == "river.linear_model"
+
+
 _unpickled: list[str] = []
 
 
@@ -247,11 +262,11 @@ def test_calibration_chooses_the_threshold_on_the_frozen_models_own_scores(strea
 
 _TRAIN_AND_HASH = """
 from datetime import UTC, datetime
-from service.domain.features import TxView, batch_features
-from service.ml.artifact import pack
-from service.ml.datasets import synthetic_stream
-from service.ml.specs import build_model, spec_for
-from service.ml.training import TrainingData, fit
+from fraudlog.domain.features import TxView, batch_features
+from fraudlog.ml.artifact import pack
+from fraudlog.ml.datasets import synthetic_stream
+from fraudlog.ml.specs import build_model, spec_for
+from fraudlog.ml.training import TrainingData, fit
 rows = list(synthetic_stream(400, seed=3, start=datetime(2026, 1, 5, tzinfo=UTC), cards=20))
 views = [TxView.from_payload(i, tx) for i, (tx, _) in enumerate(rows)]
 features = batch_features(views, views)
@@ -265,7 +280,7 @@ for name in ("hst", "logreg", "blend"):
 
 def test_training_gives_the_same_artifact_in_processes_with_different_hash_seeds() -> None:
     # The iteration order of a set of strings changes with PYTHONHASHSEED; an artifact must not.
-    root = Path(service.__file__).resolve().parent.parent
+    root = Path(fraudlog.__file__).resolve().parent.parent
     runs = [
         subprocess.Popen(
             [sys.executable, "-c", _TRAIN_AND_HASH],
@@ -414,9 +429,9 @@ def test_environment_names_the_versions_that_build_artifacts() -> None:
 
 def test_training_code_names_module_function_version_and_commit() -> None:
     assert msgspec.to_builtins(training_code(fit, "0123abc")) == {
-        "module": "service.ml.training",
+        "module": "fraudlog.ml.training",
         "function": "fit",
-        "package_version": service.__version__,
+        "package_version": fraudlog.__version__,
         "git_commit": "0123abc",
     }
     commit = training_code(fit).git_commit

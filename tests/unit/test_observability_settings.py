@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from service.config import ConfigError, ObservabilitySettings, Settings
+from fraudlog.config import ConfigError, ObservabilitySettings, Settings
 
 
 def test_defaults_bind_the_worker_exporter_to_loopback_and_leave_tracing_off() -> None:

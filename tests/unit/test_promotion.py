@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from service.lifecycle.promotion import PromotionPolicy, Shadow, decide
-from service.ml.evidence import delong_test
-from service.ml.metrics import roc_auc
+from fraudlog.lifecycle.promotion import PromotionPolicy, Shadow, decide
+from fraudlog.ml.evidence import delong_test
+from fraudlog.ml.metrics import roc_auc
 
 
 def shadow(version: int, *, n: int, frauds: int, champion_skill: float, challenger_skill: float,

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.ml.metrics import roc_auc
-from service.ml.quality import (
+from fraudlog.ml.metrics import roc_auc
+from fraudlog.ml.quality import (
     AsOf,
     CountBuckets,
     InvalidBucketing,
@@ -22,7 +22,7 @@ from service.ml.quality import (
     summarise,
     time_quality,
 )
-from service.ml.quality_metrics import average_precision, brier_score, precision_at, recall_at
+from fraudlog.ml.quality_metrics import average_precision, brier_score, precision_at, recall_at
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 # Four labelled predictions; at threshold 0.9, two alerts (0.95 fraud, 0.92 legitimate) and a missed fraud (0.60).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.redaction import redact_url, redact_urls
+from fraudlog.redaction import redact_url, redact_urls
 
 
 @pytest.mark.parametrize(("url", "shown"), [

@@ -15,16 +15,16 @@ from typing import Any
 
 import pytest
 
-import service
-from service.api.auth import hash_key
-from service.cli import main
-from service.config import LogSettings, RelaySettings, Settings, parse_api_keys
+import fraudlog
+from fraudlog.api.auth import hash_key
+from fraudlog.cli import main
+from fraudlog.config import LogSettings, RelaySettings, Settings, parse_api_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_version_is_the_installed_distributions(capsys: pytest.CaptureFixture[str]) -> None:
-    assert service.__version__ == version("fraudlog")
+    assert fraudlog.__version__ == version("fraudlog")
     with pytest.raises(SystemExit) as done:
         main(["--version"])
     assert done.value.code == 0 and capsys.readouterr().out.strip() == f"fraudlog {version('fraudlog')}"
@@ -34,7 +34,7 @@ def test_keys_create_shell_output_sets_the_entry_and_the_key_when_evaluated(tmp_
     env = {k: v for k, v in os.environ.items() if not k.startswith("FRAUDLOG_")}
     env |= {"FRAUDLOG_DATABASE_URL": "postgresql://postgres@127.0.0.1/x", "FRAUDLOG_SECRET_KEY": "s3cret",
             "FRAUDLOG_API_KEYS": "old:ingest:hash:00"}
-    command = (f'eval "$({sys.executable} -m service.cli keys create loader admin --shell)" && '
+    command = (f'eval "$({sys.executable} -m fraudlog.cli keys create loader admin --shell)" && '
                'printf "%s\\n%s\\n" "$FRAUDLOG_API_KEYS" "$FRAUDLOG_API_KEY"')
     done = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, check=True)
     keys_line, key = done.stdout.splitlines()
@@ -104,7 +104,7 @@ def test_the_licence_file_is_the_one_pyproject_names() -> None:
 
 
 def test_lineage_records_the_release_and_the_digest_of_the_lock_it_was_installed_from() -> None:
-    from service.ml.training import environment, training_code
+    from fraudlog.ml.training import environment, training_code
 
     recorded = environment()
     lock = hashlib.sha256((ROOT / "requirements.lock").read_bytes()).hexdigest()

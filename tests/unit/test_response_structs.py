@@ -9,20 +9,27 @@ from typing import Any
 
 import msgspec
 
-from service.api.schemas import Health, IngestReceipt, OnDemandPrediction, Readiness, RoleChanged
-from service.domain.events import Receipt
-from service.domain.records import Explanation, LineageSummary, Reason, TrainingCode, TrainingDataLineage, TrainingRange
-from service.responses.models import Artifact, LiveMetrics, ModelDetail, ModelSummary
-from service.responses.transaction import (
+from fraudlog.api.schemas import Health, IngestReceipt, OnDemandPrediction, Readiness, RoleChanged
+from fraudlog.domain.events import Receipt
+from fraudlog.domain.records import (
+    Explanation,
+    LineageSummary,
+    Reason,
+    TrainingCode,
+    TrainingDataLineage,
+    TrainingRange,
+)
+from fraudlog.responses.models import Artifact, LiveMetrics, ModelDetail, ModelSummary
+from fraudlog.responses.transaction import (
     LabelView,
     PredictionView,
     TransactionAlert,
     TransactionRecord,
     TransactionView,
 )
-from service.store.outbox import AlertPage, AlertRecord
-from service.views.alerts import alert_item, alerts_page
-from service.views.stats import stats_view
+from fraudlog.store.outbox import AlertPage, AlertRecord
+from fraudlog.views.alerts import alert_item, alerts_page
+from fraudlog.views.stats import stats_view
 
 CREATED = datetime(2026, 11, 28, 3, 0, 0, 123000, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from service.alerts.schedule import RetrySchedule
-from service.config import RelaySettings
+from fraudlog.alerts.schedule import RetrySchedule
+from fraudlog.config import RelaySettings
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
 

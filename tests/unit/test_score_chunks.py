@@ -11,7 +11,7 @@ import dramatiq
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
-from workers import tasks
+from fraudlog.workers import tasks
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.domain.features import StoredTransaction, TxView
-from service.ml import specs
-from service.ml.encoders import numbers_only
-from service.ml.specs import build_model, learn_one, score_one, spec_for
+from fraudlog.domain.features import StoredTransaction, TxView
+from fraudlog.ml import specs
+from fraudlog.ml.encoders import numbers_only
+from fraudlog.ml.specs import build_model, learn_one, score_one, spec_for
 
 attribute_values = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(-10**30, 10**30),
                              st.sampled_from(["FR", "web", "0"]))

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from service.cli import main
-from service.config import API_KEYS, SECRET_KEY, ConfigError, Settings
-from service.domain.validation import Limits
+from fraudlog.cli import main
+from fraudlog.config import API_KEYS, SECRET_KEY, ConfigError, Settings
+from fraudlog.domain.validation import Limits
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/fraudlog"
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import standardwebhooks
 
-from service.alerts import signing
-from service.alerts.relay import webhook_secret
-from service.alerts.signing import SignatureInvalid, sign, signature_headers, standard_secret, verify
-from service.cli import main
-from service.config import ConfigError, Settings
+from fraudlog.alerts import signing
+from fraudlog.alerts.relay import webhook_secret
+from fraudlog.alerts.signing import SignatureInvalid, sign, signature_headers, standard_secret, verify
+from fraudlog.cli import main
+from fraudlog.config import ConfigError, Settings
 
 SECRET = b"whsec-unit"
 BODY = b'{"alert_id":"a1","score":0.97}'

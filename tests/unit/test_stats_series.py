@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from service.views.series import parse_duration
+from fraudlog.views.series import parse_duration
 
 
 def test_durations_read_with_their_unit() -> None:

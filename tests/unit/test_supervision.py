@@ -17,10 +17,10 @@ from datetime import timedelta
 
 import pytest
 
-from service.cli.serve import uvicorn_config
-from service.config import ConfigError, Settings
+from fraudlog.cli.serve import uvicorn_config
+from fraudlog.config import ConfigError, Settings
+from fraudlog.workers.supervisor import WorkerSupervisor, describe_exit
 from tests.support.processes import wait_until
-from workers.supervisor import WorkerSupervisor, describe_exit
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(120)"]
 
@@ -79,10 +79,10 @@ def test_each_worker_waits_ten_minutes_for_its_boot_before_dramatiq_starts_its_f
     Parsed by Dramatiq's own parser, so a misspelt option fails here, not on a host."""
     from dramatiq.cli import make_argument_parser
 
-    from workers.supervisor import WORKER_BOOT_TIMEOUT_MS, dramatiq_command
+    from fraudlog.workers.supervisor import WORKER_BOOT_TIMEOUT_MS, dramatiq_command
 
     command = dramatiq_command(threads=2, queues=["fraudlog.score"])
-    assert command[1:3] == ["-m", "workers.dramatiq_main"]  # Dramatiq's CLI with fraudlog's logging
+    assert command[1:3] == ["-m", "fraudlog.workers.dramatiq_main"]  # Dramatiq's CLI with fraudlog's logging
     args = make_argument_parser().parse_args(command[3:])
     assert args.worker_fork_timeout == WORKER_BOOT_TIMEOUT_MS >= 600_000
     assert (args.processes, args.threads, args.queues) == (1, 2, ["fraudlog.score"])

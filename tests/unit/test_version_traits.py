@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
-from service.ml.specs import spec_for
-from service.views.version_traits import version_traits
+from fraudlog.ml.specs import spec_for
+from fraudlog.views.version_traits import version_traits
 
 
 def spec(name: str, categories: tuple[str, ...] = ()) -> dict:

@@ -1,4 +1,4 @@
-"""The worker metrics exporter reads the value files every worker on the host shares (`workers.middleware`): an
+"""The worker metrics exporter reads the value files every worker on the host shares (`fraudlog.workers.middleware`): an
 empty one, left by a process killed while creating it, must not fail every scrape."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from workers.middleware import WrittenFilesCollector
+from fraudlog.workers.middleware import WrittenFilesCollector
 
 
 def write_counter(directory: Path) -> None:
