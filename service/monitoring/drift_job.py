@@ -30,7 +30,7 @@ from fraudlog.domain.records import Decision
 from fraudlog.lifecycle.retraining import catch_up_due, retrain_holding_lock
 from fraudlog.lifecycle.roles import assign_role
 from fraudlog.lifecycle.triggers import drift_trigger, with_window
-from fraudlog.lifecycle.versions import CALIBRATION_TRANSACTIONS, NothingToLearn, train_version
+from fraudlog.lifecycle.versions import CALIBRATION_TRANSACTIONS, NothingToLearn, ScoresCannotRank, train_version
 from fraudlog.lifecycle.window import read_window, window_size
 from fraudlog.ml.specs import ModelSpec, score_one
 from fraudlog.models.registry import ModelRegistry
@@ -127,7 +127,11 @@ class DriftWatch:
         threshold = catch_up_due(self.registry)
         if threshold is None:
             return
-        result = retrain_holding_lock(self.registry, min_new_transactions=threshold, git_commit=self.git_commit)
+        try:
+            result = retrain_holding_lock(self.registry, min_new_transactions=threshold, git_commit=self.git_commit)
+        except ScoresCannotRank as exc:
+            log.warning("no catch-up retrain: %s", exc)
+            return
         if result is not None:
             log.info("retrained to catch up after a drift detection: the data since the change doubled",
                      extra={"model_version": result.version})
@@ -228,6 +232,8 @@ class DriftWatch:
                                 git_commit=self.git_commit)
         except NothingToLearn as exc:
             return _with(event, why=f"not enough labels: {exc}")
+        except ScoresCannotRank as exc:  # a window this short may not rank: the detection is recorded all the same
+            return _with(event, why=f"the version trained on it was not registered: {exc}")
         window_from = row.lineage.training_data.first_position or 1  # None only for an empty window
         version = self.registry.versions.add(
             msgspec.structs.replace(row, trigger=drift_trigger(event.id, window_from, base)))

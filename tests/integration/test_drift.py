@@ -175,6 +175,25 @@ def test_the_triggered_version_learns_from_the_change_on_and_catches_up(engine: 
     assert (caught_up.training_data.first_position or 0) >= (drift_version.training_data.first_position or 0)
 
 
+def test_a_triggered_version_that_cannot_rank_leaves_the_detection_recorded(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trained on a short window, a version may not rank (ScoresCannotRank): the detection is still recorded
+    once, with why, and the watch goes on rather than failing on every run."""
+    from fraudlog.lifecycle.versions import ScoresCannotRank
+    from fraudlog.monitoring import drift_job
+
+    def cannot_rank(*args: Any, **kwargs: Any) -> Any:
+        raise ScoresCannotRank("its best threshold would alert on 100 % of the window")
+
+    monkeypatch.setattr(drift_job, "train_version", cannot_rank)
+    registry = champion_then(engine, inverted=True)
+    DriftWatch(registry, SETTINGS).run()
+    performance = [d for d in drift_events(engine) if d["signal"] == SIGNAL_PERFORMANCE]
+    assert performance and all(d["action"] == "none" for d in performance)
+    assert "was not registered" in performance[0]["why"]
+    assert versions(engine) == 1
+
+
 def test_replay_reproduces_the_detections_bit_for_bit(engine: Engine) -> None:
     registry = champion_then(engine, inverted=True)
     DriftWatch(registry, SETTINGS).run(act=False)
