@@ -10,16 +10,20 @@ from typing import Literal
 
 import msgspec
 
-from fraudlog.domain.records import Explanation, Reason
-from fraudlog.responses.statuses import IngestStatus, ModelStatus, RoleChange
-
-
-class IngestReceipt(msgspec.Struct, kw_only=True):
-    """The answer to one appended transaction or label: where it is in the log, and whether it was new."""
-
-    transaction_id: str
-    position: int
-    status: IngestStatus
+from fraudlog.domain.records import Reason
+from fraudlog.responses.statuses import RoleChange
+from fraudlog_client.schemas import (  # the API's bodies a client decodes: defined once, in the client distribution
+    IngestReceipt as IngestReceipt,
+)
+from fraudlog_client.schemas import (
+    OnDemandPrediction as OnDemandPrediction,
+)
+from fraudlog_client.schemas import (
+    VersionComparison as VersionComparison,
+)
+from fraudlog_client.schemas import (
+    VersionPrediction as VersionPrediction,
+)
 
 
 class RoleChanged(msgspec.Struct, kw_only=True):
@@ -28,36 +32,6 @@ class RoleChanged(msgspec.Struct, kw_only=True):
     version: int
     status: RoleChange
     position: int
-
-
-class OnDemandPrediction(msgspec.Struct, kw_only=True):
-    """`POST /v1/predict`: the score a version gives the transaction now; nothing is stored."""
-
-    score: float
-    is_alert: bool
-    threshold: float
-    model_version: int
-    features: dict[str, float | str]
-    reasons: Explanation  # the top reasons of the score (docs/explanations.md)
-
-
-class VersionPrediction(msgspec.Struct, kw_only=True):
-    """One version's score of the compared transaction, its threshold, decision and role now."""
-
-    model_version: int
-    status: ModelStatus
-    score: float
-    threshold: float
-    is_alert: bool
-    reasons: Explanation
-
-
-class VersionComparison(msgspec.Struct, kw_only=True):
-    """`POST /v1/predict` with `model_versions`: the same features scored by each version, in the order
-    asked (`"live"`: the champion first); nothing is stored."""
-
-    features: dict[str, float | str]
-    predictions: list[VersionPrediction]
 
 
 class Health(msgspec.Struct, kw_only=True):

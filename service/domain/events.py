@@ -21,13 +21,25 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal, NotRequired, TypedDict
+from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
 
 from fraudlog.domain.assignment import RETIRED
 from fraudlog.domain.label_sources import LabelSource
 from fraudlog.domain.records import Decision
+from fraudlog_client.bodies import (  # what a client sends: defined once, in the client distribution
+    LabelBody as LabelBody,
+)
+from fraudlog_client.bodies import (
+    LabelledTransaction as LabelledTransaction,
+)
+from fraudlog_client.bodies import (
+    TransactionBody as TransactionBody,
+)
+from fraudlog_client.bodies import (
+    format_time as format_time,
+)
 
 MAX_VERSION = 2**31 - 1  # model_versions.version is a 32-bit integer
 MAX_COMPARED = 16  # versions one on-demand comparison may name
@@ -90,30 +102,6 @@ class TransactionIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     card_id: Identifier | None = None
     attributes: Annotated[dict[AttributeName, AttributeValue], msgspec.Meta(extra_json_schema={"maxProperties":
                                                                                    MAX_ATTRIBUTES})] = {}
-
-
-class TransactionBody(TypedDict):
-    """A transaction as a client sends it (`TransactionIn` decodes it): JSON, or MessagePack with a datetime."""
-
-    transaction_id: str
-    card_id: NotRequired[str | None]
-    event_time: str | datetime
-    amount: float
-    attributes: NotRequired[dict[str, float | str]]  # open: whatever a client's transactions carry
-
-
-# A transaction as a client sends it and whether it is a fraud: how history and streams travel (the data sets,
-# `fraudlog demo`, a first version's import, the client's `stream`).
-LabelledTransaction = tuple[TransactionBody, bool]
-
-
-class LabelBody(TypedDict):
-    """A label as a client sends it (`LabelIn` decodes it)."""
-
-    transaction_id: str
-    is_fraud: bool
-    labeled_at: NotRequired[str | datetime]
-    source: NotRequired[str]
 
 
 class LabelIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -404,12 +392,6 @@ def digest(canonical: dict[str, Any]) -> str:
 def canonical_json(canonical: dict[str, Any]) -> bytes:
     """A canonical payload as JSON with sorted keys: one spelling per body."""
     return msgspec.json.encode(canonical, order="sorted")
-
-
-def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC with microseconds: one spelling per instant."""
-    # isoformat, not strftime("%Y"): strftime does not zero-pad years before 1000.
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def parse_time(text: str) -> datetime:

@@ -210,23 +210,49 @@ def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def declared(group: str | None = None) -> set[str]:
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    requirements = project["dependencies"] if group is None else project["optional-dependencies"][group]
-    return {canonical(re.split(r"[\[<>=~!; ]", r, maxsplit=1)[0]) for r in requirements}
+# The client distribution (client/): installed from its folder or its wheel, never from a lock (no index has it).
+CLIENT = "fraudlog-client"
+
+
+def requirements(group: str | None = None, pyproject: Path = ROOT / "pyproject.toml") -> dict[str, str]:
+    """name -> the requirement as written."""
+    project = tomllib.loads(pyproject.read_text())["project"]
+    listed = project["dependencies"] if group is None else project["optional-dependencies"][group]
+    return {canonical(re.split(r"[\[<>=~!; ]", r, maxsplit=1)[0]): r for r in listed}
+
+
+def declared(group: str | None = None, pyproject: Path = ROOT / "pyproject.toml") -> set[str]:
+    return set(requirements(group, pyproject))
 
 
 def test_the_locks_pin_every_dependency_with_hashes_and_agree() -> None:
     runtime, test = locked(Path("requirements.lock")), locked(Path("requirements-test.lock"))
-    assert declared() <= set(runtime)
-    assert declared() | declared("test") <= set(test)
+    assert CLIENT in declared() and CLIENT not in runtime and CLIENT not in test
+    client = declared(pyproject=ROOT / "client" / "pyproject.toml")
+    assert declared() - {CLIENT} | client <= set(runtime)
+    assert declared() - {CLIENT} | declared("test") <= set(test)
     assert {name: test[name] for name in runtime} == runtime  # CI tests exactly what the image runs
+
+
+def test_the_client_needs_httpx_and_msgspec_alone_in_the_servers_ranges_at_the_servers_version() -> None:
+    server, client = requirements(), requirements(pyproject=ROOT / "client" / "pyproject.toml")
+    assert set(client) == {"httpx", "msgspec"}
+    assert {name: server[name] for name in client} == client
+    versions = {tomllib.loads((folder / "pyproject.toml").read_text())["project"]["version"]
+                for folder in (ROOT, ROOT / "client")}
+    assert len(versions) == 1
+    assert server[CLIENT] in (f"{CLIENT}=={versions.pop()}", f"{CLIENT}>=0.2,<0.3")
 
 
 def test_ci_and_the_image_install_from_the_locks_and_nothing_else() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "pip\" install -q --require-hashes -r requirements-test.lock" in ci
     assert "pip\" install -q --no-deps -e ." in ci and "'.[test]'" not in ci
+    # The client first, from its folder, then the server that depends on it; pip check sees both.
+    client = ci.index("pip\" install -q --no-deps -e client --config-settings editable_mode=strict")
+    assert client < ci.index("pip\" install -q --no-deps -e . ") < ci.index("pip\" check")
     final = re.split(r"^FROM ", (ROOT / "Dockerfile").read_text(), flags=re.M)[-1]
     assert re.search(r"pip install .*--require-hashes -r /usr/local/share/fraudlog/requirements.lock", final)
     assert re.search(r"pip install .*--no-deps /wheels/\*\.whl", final)
+    build = re.split(r"^FROM ", (ROOT / "Dockerfile").read_text(), flags=re.M)[1]
+    assert "COPY client ./client" in build and re.search(r"pip wheel .*--wheel-dir /wheels \./client \.$", build, re.M)
