@@ -25,6 +25,7 @@ from fraudlog.alerts.relay import deliver_pending
 from fraudlog.api.server import serve_in_thread
 from fraudlog.cli.card_business import CHARGEBACK_DELAY, CardBusiness, Tally
 from fraudlog.cli.context import open_store
+from fraudlog.cli.output import table_console
 from fraudlog.cli.quality import source_table
 from fraudlog.client import FraudlogClient, ModelSummary, Stats, StreamReport, stream
 from fraudlog.composition import StoreServices, build_app, build_sink
@@ -75,7 +76,7 @@ def register(subparsers: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    console = Console()
+    console = table_console()  # the summary's tables print whole off a terminal
     retrain_every = args.retrain_every or max(1_000, args.rows // 4)
     db = Path(args.db)
     settings = _fresh_settings(db, retrain_every)

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from fraudlog.cli.context import open_store
+from fraudlog.cli.output import table_console
 from fraudlog.config import Settings, normalise_database_url, sqlite_path
 from fraudlog.domain.alert_window import AlertWindow
 from fraudlog.ml.artifact import ArtifactRejected
@@ -43,7 +44,7 @@ def _run(args: argparse.Namespace) -> int:
                              alert_window=AlertWindow(store.settings.alert_coalesce_window))
     except ArtifactRejected as exc:
         raise ValueError(str(exc)) from exc  # the CLI's one-line failure, exit 1
-    _print(Console(), report, target_url)
+    _print(table_console(), report, target_url)
     _carry_embedded_secret(target_url, store.settings, console)
     return 0
 
