@@ -16,12 +16,12 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from fraudlog.domain.events import EVENT_DRIFT_DETECTION, DriftDetected, canonical_json, digest
+from fraudlog.domain.events import EVENT_DRIFT_DETECTION, EVENT_TRANSACTION, DriftDetected, canonical_json, digest
 from fraudlog.store.backend import backend_for
 from fraudlog.store.engine import write_transaction
 from fraudlog.store.errors import driver_errors
 from fraudlog.store.event_log import EventRecord
-from fraudlog.store.tables import json_type, metadata
+from fraudlog.store.tables import events, json_type, metadata
 
 BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -77,6 +77,19 @@ def list_detections(engine: Engine, *, limit: int = 100, model_version: int | No
         stmt = stmt.where(drift_detections.c.model_version == model_version)
     with engine.connect() as conn:
         return [(int(position), msgspec.convert(payload, DriftDetected)) for position, payload in conn.execute(stmt)]
+
+
+def transaction_times(engine: Engine, positions: Iterable[int]) -> dict[int, datetime | None]:
+    """For each log position, the event time of the newest transaction at or before it: where a detection
+    falls on a plot against event time (the quality panel's x axis). None before the first transaction."""
+    out: dict[int, datetime | None] = {}
+    with engine.connect() as conn:
+        for position in set(positions):
+            stmt = (sa.select(events.c.event_time)
+                    .where(events.c.event_type == EVENT_TRANSACTION, events.c.position <= position)
+                    .order_by(events.c.position.desc()).limit(1))
+            out[position] = conn.execute(stmt).scalar()
+    return out
 
 
 def detection_ids(engine: Engine) -> set[str]:

@@ -7,7 +7,8 @@ from typing import Any
 import msgspec
 from sqlalchemy.engine import Engine
 
-from fraudlog.store.drift import list_detections
+from fraudlog.domain.events import format_time
+from fraudlog.store.drift import list_detections, transaction_times
 
 
 class DriftDetectionView(msgspec.Struct, kw_only=True):
@@ -27,6 +28,9 @@ class DriftDetectionView(msgspec.Struct, kw_only=True):
     action: str  # retrain | none
     why: str
     retrained_version: int | None = None
+    # The event time of the newest transaction at or before `position`: where it falls on a plot against
+    # event time (the dashboard's quality panel marks it there).
+    event_time: str | None = None
 
 
 class DriftPage(msgspec.Struct, kw_only=True):
@@ -34,6 +38,13 @@ class DriftPage(msgspec.Struct, kw_only=True):
 
 
 def drift_page(engine: Engine, *, limit: int = 100, model_version: int | None = None) -> DriftPage:
+    found = list_detections(engine, limit=limit, model_version=model_version)
+    times = transaction_times(engine, [detection.position for _, detection in found])
     return DriftPage(items=[
-        DriftDetectionView(event_position=position, **msgspec.structs.asdict(detection))
-        for position, detection in list_detections(engine, limit=limit, model_version=model_version)])
+        DriftDetectionView(event_position=position, event_time=_spelled(times.get(detection.position)),
+                           **msgspec.structs.asdict(detection))
+        for position, detection in found])
+
+
+def _spelled(moment: Any) -> str | None:
+    return None if moment is None else format_time(moment)

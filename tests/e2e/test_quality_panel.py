@@ -7,6 +7,10 @@ from typing import Any
 
 from fraudlog.client import FraudlogClient, stream
 from fraudlog.config import Settings
+from fraudlog.domain.events import DriftDetected
+from fraudlog.monitoring.drift import detection_id
+from fraudlog.store.drift import record_detection
+from fraudlog.store.engine import create_engine
 from tests.e2e.test_dashboard import ARTIFACTS, versions, wait_until_settled
 from tests.support.api import served_api
 from tests.support.models import SECRET, synthetic_rows
@@ -64,6 +68,15 @@ def test_the_quality_panel_plots_auc_and_label_completeness_per_live_version(ver
         assert page.evaluate(INKED, chart) > 5_000  # lines drawn, not an empty frame
         assert page.locator("#quality canvas").count() == 1  # a plot: the only table is uPlot's legend
         assert page.locator("#quality table:not(.u-legend)").count() == 0
+
+        # A drift detection is marked where it falls in event time (docs/drift.md).
+        record_detection(create_engine(versions), DriftDetected(
+            id=detection_id(1, "performance", 300), position=300, model_version=1, signal="performance",
+            detector="test", parameters={}, window=[1, 300], statistic=5.0, threshold=4.4, details={},
+            action="none", why="recorded by the test"))
+        assert client.get("/v1/drift")["items"][0]["event_time"] is not None
+        page.wait_for_function(f"() => document.querySelector('{chart}').dataset.detections === '1'",
+                               timeout=30_000)
 
         page.select_option("#quality-bucket", "1d")
         page.wait_for_function(f"() => document.querySelector('{chart}').dataset.cut === 'bucket=1d'",

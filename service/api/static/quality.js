@@ -4,7 +4,10 @@
  * precision (dashed) per bucket of GET /v1/models/{v}/quality, against the bucket's start in event time, and
  * how complete each bucket's labels are (dotted, right axis): recent buckets stand on few labels, and say so.
  * Unlike the live charts, the history is the server's (a function of the log), so the page keeps none.
- * The chart carries `data-points` (buckets on the x axis), `data-versions` and `data-cut` for tests.
+ * Drift detections (GET /v1/drift, docs/drift.md) are marked where they fall in event time: a red line for
+ * one on performance (the signal that retrains), a grey dashed one for a label-free signal.
+ * The chart carries `data-points` (buckets on the x axis), `data-versions`, `data-cut` and `data-detections`
+ * (the detections marked) for tests.
  */
 (function () {
   "use strict";
@@ -22,6 +25,7 @@
 
   let plot = null;
   let plotKey = "";
+  let detections = [];          // [{x, signal}]: the drift detections to mark, in event-time seconds
 
   // RFC 3339 with microseconds, as the API spells times, to Unix seconds (Date.parse wants milliseconds).
   function seconds(text) { return Date.parse(text.replace(/(\.\d{3})\d+/, "$1")) / 1000; }
@@ -98,7 +102,37 @@
       ],
       legend: { live: true },
       cursor: { drag: { x: false, y: false }, points: { size: 7 } },
+      hooks: { draw: [markDetections] },
     }, data, container);
+  }
+
+  // A vertical line per detection inside the plotted range, drawn over the series.
+  function markDetections(u) {
+    const [min, max] = [u.scales.x.min, u.scales.x.max];
+    const shown = detections.filter((d) => isNum(min) && d.x >= min && d.x <= max);
+    const ctx = u.ctx;
+    ctx.save();
+    for (const d of shown) {
+      const x = Math.round(u.valToPos(d.x, "x", true));
+      ctx.strokeStyle = d.signal === "performance" ? "#f87171" : MUTED;
+      ctx.lineWidth = d.signal === "performance" ? 2 : 1;
+      ctx.setLineDash(d.signal === "performance" ? [] : [4, 4]);
+      ctx.beginPath();
+      ctx.moveTo(x, u.bbox.top);
+      ctx.lineTo(x, u.bbox.top + u.bbox.height);
+      ctx.stroke();
+    }
+    ctx.restore();
+    u.root.parentElement.dataset.detections = String(shown.length);
+  }
+
+  async function readDetections() {
+    try {
+      const page = await getJson("/v1/drift?limit=200");
+      return page.items.filter((d) => d.event_time).map((d) => ({ x: seconds(d.event_time), signal: d.signal }));
+    } catch (error) {
+      return [];  // a key without the analyst role still sees the quality lines
+    }
   }
 
   async function refresh() {
@@ -109,6 +143,7 @@
     const champion = live.find((m) => m.status === "champion");
     const cut = cutFor(document.getElementById("quality-bucket").value, champion);
     const reports = await Promise.all(live.map((m) => getJson(`/v1/models/${m.version}/quality?${cut}&limit=${LIMIT}`)));
+    detections = await readDetections();
     const data = chartData(reports);
     const key = cut + "|" + reports.map((r) => r.version).join(",");
     if (!plot || key !== plotKey) build(container, reports, data);
