@@ -79,6 +79,7 @@ class PerformanceMonitor:
         self._transactions: deque[int] = deque(maxlen=longest + parameters.reference_frauds)
         # The level a window's z must cross: the per-check false-alarm probability, shared by the windows.
         self._critical = float(norm.isf(parameters.rank_alpha / len(parameters.rank_windows)))
+        self._windows = sorted(parameters.rank_windows)
 
     def add(self, position: int, score: float, is_fraud: bool, transaction_position: int | None = None,
             ) -> Detection | None:
@@ -92,8 +93,9 @@ class PerformanceMonitor:
         self._ranks.append(self._rank(score))
         self._positions.append(position)
         self._transactions.append(position if transaction_position is None else transaction_position)
-        for window in sorted(self.parameters.rank_windows):
-            detection = self._test(window, position)
+        ranks = list(self._ranks)  # one copy per fraud, shared by the windows' tests
+        for window in self._windows:
+            detection = self._test(ranks, window, position)
             if detection is not None:
                 self._ranks.clear()  # re-armed: the next detection needs evidence of its own
                 self._positions.clear()
@@ -101,11 +103,10 @@ class PerformanceMonitor:
                 return detection
         return None
 
-    def _test(self, window: int, position: int) -> Detection | None:
+    def _test(self, ranks: list[float], window: int, position: int) -> Detection | None:
         p = self.parameters
-        if len(self._ranks) < 2 * window:
+        if len(ranks) < 2 * window:
             return None
-        ranks = list(self._ranks)
         recent, earlier = ranks[-window:], ranks[-window - p.reference_frauds:-window]
         recent_auc, earlier_auc = sum(recent) / len(recent), sum(earlier) / len(earlier)
         if earlier_auc - recent_auc < p.min_drop:  # cheap, and no test of a fall too small to matter
